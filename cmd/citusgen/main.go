@@ -1,0 +1,137 @@
+// Command citusgen renders and checks a Citus cluster for a Django app from
+// one topology spec. This package only wires the command line; the work is
+// done by the topology, generator and verify packages.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/alecthomas/kong"
+	"github.com/sirupsen/logrus"
+
+	"github.com/citusgen/citusgen/topology"
+)
+
+// Exit statuses, as DESIGN.md fixes them.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // a check failed or the work could not be done
+	exitBadInput = 2 // bad spec, flags or arguments
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type cli struct {
+	Topology string `short:"t" env:"CITUSGEN_TOPOLOGY" placeholder:"FILE" help:"Topology spec (YAML); '-' reads stdin. Without it, the embedded CommCare HQ topology is used."`
+
+	Render  renderCmd        `cmd:"" help:"Render the compose document (default), the Django settings or the bootstrap SQL."`
+	Version kong.VersionFlag `help:"Print the version and exit."`
+}
+
+// env is what commands get from run: the streams and the parsed flags.
+type env struct {
+	cli    *cli
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// usageError is bad input on the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+type kongExit int
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	// compose-go warns through logrus about every unset ${VAR}; unset is the
+	// normal case for the variables we emit, so only errors are shown.
+	logrus.SetOutput(stderr)
+	logrus.SetLevel(logrus.ErrorLevel)
+
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("citusgen"),
+		kong.Description("Render and check a Citus cluster (compose services, Django settings, bootstrap SQL) from one topology spec."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(kongExit(code)) }),
+		kong.UsageOnError(),
+		kong.Vars{"version": version},
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	if err != nil {
+		fmt.Fprintf(stderr, "citusgen: %v\n", err)
+		return exitFailed
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			k, ok := r.(kongExit)
+			if !ok {
+				panic(r)
+			}
+			code = int(k)
+			if code != 0 {
+				code = exitBadInput
+			}
+		}
+	}()
+	ctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "citusgen: %v\n", err)
+		return exitBadInput
+	}
+	err = ctx.Run(&env{cli: &c, stdin: stdin, stdout: stdout, stderr: stderr})
+	return report(stderr, err)
+}
+
+// report prints err and maps it to an exit status.
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var specErrs topology.Errors
+	var fieldErr *topology.FieldError
+	var usage usageError
+	switch {
+	case errors.As(err, &specErrs):
+		fmt.Fprintln(stderr, specErrs.Error())
+		problems := "1 problem"
+		if len(specErrs) > 1 {
+			problems = fmt.Sprintf("%d problems", len(specErrs))
+		}
+		fmt.Fprintf(stderr, "citusgen: the topology has %s; fix them and run again (nothing was written)\n", problems)
+		return exitBadInput
+	case errors.As(err, &fieldErr):
+		fmt.Fprintln(stderr, "citusgen: "+fieldErr.Error())
+		return exitBadInput
+	case errors.As(err, &usage):
+		fmt.Fprintln(stderr, "citusgen: "+usage.msg)
+		return exitBadInput
+	}
+	fmt.Fprintln(stderr, "citusgen: "+strings.TrimSpace(err.Error()))
+	return exitFailed
+}
+
+// load returns the topology named by --topology, or the embedded default.
+func (e *env) load() (*topology.Topology, error) {
+	if e.cli.Topology == "" {
+		return topology.Default(), nil
+	}
+	if e.cli.Topology == "-" {
+		data, err := io.ReadAll(e.stdin)
+		if err != nil {
+			return nil, err
+		}
+		return topology.Parse("<stdin>", data)
+	}
+	return topology.Load(e.cli.Topology)
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/internal/atomicfile"
+	"github.com/citusgen/citusgen/topology"
+)
+
+type renderCmd struct {
+	Out string `placeholder:"DIR" help:"Write every artifact (compose, settings, SQL) into DIR, atomically, instead of printing one."`
+
+	Compose  renderComposeCmd  `cmd:"" default:"withargs" help:"Print the compose document (the default): citusgen render > hq-compose.yml"`
+	Settings renderSettingsCmd `cmd:"" help:"Print the localsettings.py fragment (DATABASES, REPORTING_DATABASES, flags)."`
+	SQL      renderSQLCmd      `cmd:"" name:"sql" help:"Print the bootstrap SQL, a psql script (workers first, then the coordinator)."`
+}
+
+type renderComposeCmd struct{}
+
+func (renderComposeCmd) Run(e *env) error {
+	t, err := e.load()
+	if err != nil {
+		return err
+	}
+	if e.cli.Render.Out != "" {
+		return writeAll(e, t)
+	}
+	out, err := renderCompose(t)
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(out)
+	return err
+}
+
+// renderCompose renders and loads the document through compose-go, so that
+// nothing invalid is ever emitted.
+func renderCompose(t *topology.Topology) ([]byte, error) {
+	out, err := generator.Compose(t)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := generator.LoadCompose(context.Background(), generator.ComposeFile, out, nil); err != nil {
+		return nil, fmt.Errorf("internal error, please report it: the rendered compose document does not load: %w", err)
+	}
+	return out, nil
+}
+
+type renderSettingsCmd struct{}
+
+func (renderSettingsCmd) Run(e *env) error {
+	if err := noOut(e, "settings"); err != nil {
+		return err
+	}
+	t, err := e.load()
+	if err != nil {
+		return err
+	}
+	out, err := generator.Settings(t)
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(out)
+	return err
+}
+
+type renderSQLCmd struct {
+	Node string `placeholder:"SERVICE" help:"Print only the script of this node (its compose service name)."`
+}
+
+func (c renderSQLCmd) Run(e *env) error {
+	if err := noOut(e, "sql"); err != nil {
+		return err
+	}
+	t, err := e.load()
+	if err != nil {
+		return err
+	}
+	if c.Node == "" {
+		out, err := generator.SQL(t)
+		if err != nil {
+			return err
+		}
+		_, err = e.stdout.Write(out)
+		return err
+	}
+	scripts, err := generator.NodeSQL(t)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for i, p := range generator.Plan(t) {
+		if p.Node.Service == c.Node {
+			_, err = e.stdout.Write(scripts[i])
+			return err
+		}
+		names = append(names, p.Node.Service)
+	}
+	return usageError{fmt.Sprintf("--node %q is not a node of the topology; nodes: %s", c.Node, strings.Join(names, ", "))}
+}
+
+func noOut(e *env, sub string) error {
+	if e.cli.Render.Out != "" {
+		return usageError{fmt.Sprintf("--out writes every artifact; run 'citusgen render --out %s' without '%s'", e.cli.Render.Out, sub)}
+	}
+	return nil
+}
+
+func writeAll(e *env, t *topology.Topology) error {
+	arts, err := generator.Artifacts(t)
+	if err != nil {
+		return err
+	}
+	files := make([]atomicfile.File, len(arts))
+	for i, a := range arts {
+		if a.Path == generator.ComposeFile {
+			if _, err := generator.LoadCompose(context.Background(), a.Path, a.Data, nil); err != nil {
+				return fmt.Errorf("internal error, please report it: the rendered compose document does not load: %w", err)
+			}
+		}
+		files[i] = atomicfile.File{Name: a.Path, Data: a.Data}
+	}
+	if err := atomicfile.WriteAll(e.cli.Render.Out, files); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "citusgen: wrote %d files to %s\n", len(files), e.cli.Render.Out)
+	return nil
+}

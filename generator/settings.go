@@ -1,0 +1,76 @@
+package generator
+
+import (
+	"strconv"
+
+	"github.com/citusgen/citusgen/templates"
+	"github.com/citusgen/citusgen/topology"
+)
+
+type pyDatabase struct {
+	Alias          string
+	Engine         string
+	DisableCursors bool
+	Name           string
+	User           string
+	Password       string // a Python expression
+	Host           string
+	Port           string
+	TestName       string
+	Dependencies   []string
+	Role           string
+	NodeName       string
+}
+
+type pySettings struct {
+	Source    string
+	NeedsOS   bool
+	Databases []pyDatabase
+	Settings  []topology.Setting
+	Reporting []topology.Reporting
+}
+
+func settingsView(t *topology.Topology) pySettings {
+	password := templates.PyLiteral(t.Password)
+	if t.PasswordEnv != "" {
+		password = "os.environ.get(" + templates.PyLiteral(t.PasswordEnv) + ", '')"
+	}
+	v := pySettings{Source: t.Source, NeedsOS: t.PasswordEnv != "", Settings: t.Settings, Reporting: t.ReportingDatabases}
+	for _, n := range t.Nodes() {
+		db := pyDatabase{
+			Alias:          n.Alias,
+			Engine:         t.Engine,
+			DisableCursors: t.DisableServerSideCursors,
+			Name:           t.Database,
+			User:           t.User,
+			Password:       password,
+			Host:           t.DjangoHost(n),
+			Port:           strconv.Itoa(t.DjangoPort(n)),
+		}
+		if t.Profile == topology.ProfileCI {
+			// Make the test database explicit: it is the one compose created.
+			db.TestName = t.ClusterDatabase()
+		}
+		if n.Role == topology.Coordinator {
+			for _, w := range t.Workers {
+				db.Dependencies = append(db.Dependencies, w.Alias)
+			}
+		} else {
+			db.NodeName = t.NodeName(n)
+		}
+		if t.Profile != topology.ProfileCI {
+			db.Role = "citus_master"
+			if n.Role == topology.Worker {
+				db.Role = "citus_worker"
+			}
+		}
+		v.Databases = append(v.Databases, db)
+	}
+	return v
+}
+
+// Settings renders the localsettings.py fragment: DATABASES.update(...),
+// the extra flags and REPORTING_DATABASES.update(...).
+func Settings(t *topology.Topology) ([]byte, error) {
+	return execute("settings", settingsView(t))
+}

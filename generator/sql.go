@@ -1,0 +1,97 @@
+package generator
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/citusgen/citusgen/templates"
+	"github.com/citusgen/citusgen/topology"
+)
+
+type sqlStep struct {
+	Connect string // conninfo for \connect when the database changes
+	Comment string
+	Guard   string
+	SQL     string // statement for a guarded step, quoted by the template
+	Text    string // statement as psql runs it
+}
+
+type sqlNode struct {
+	Role    topology.Role
+	Service string
+	Alias   string
+	Address string
+	Steps   []sqlStep
+}
+
+type sqlScript struct {
+	Source      string
+	User        string
+	HasPassword bool
+	PasswordEnv string
+	Nodes       []sqlNode
+	Node        sqlNode
+}
+
+func sqlView(t *topology.Topology, plans []NodePlan) sqlScript {
+	// Inline passwords are already in the spec, compose file and settings;
+	// a password from the environment stays there (\getenv).
+	authinfo := psqlAuthinfo
+	if t.PasswordEnv == "" {
+		authinfo = templates.SQLLiteral(Authinfo(t.Password))
+	}
+	v := sqlScript{Source: t.Source, User: t.User, HasPassword: t.HasPassword(), PasswordEnv: t.PasswordEnv}
+	for _, p := range plans {
+		host, port := t.DjangoHost(p.Node), strconv.Itoa(t.DjangoPort(p.Node))
+		n := sqlNode{Role: p.Node.Role, Service: p.Node.Service, Alias: p.Node.Alias, Address: host + ":" + port}
+		current := Target(-1)
+		for _, s := range p.Steps {
+			st := sqlStep{Comment: s.Comment, Guard: s.Guard, SQL: s.SQL, Text: s.SQL}
+			if s.Target != current {
+				db := MaintenanceDatabase
+				if s.Target == OnCluster {
+					db = t.ClusterDatabase()
+				}
+				st.Connect = fmt.Sprintf("dbname=%s host=%s port=%s", db, host, port)
+				current = s.Target
+			}
+			if s.Authinfo {
+				st.Text = strings.Replace(s.SQL, "$1", authinfo, 1)
+			}
+			n.Steps = append(n.Steps, st)
+		}
+		v.Nodes = append(v.Nodes, n)
+	}
+	return v
+}
+
+// SQL renders the whole bootstrap as one psql script.
+func SQL(t *topology.Topology) ([]byte, error) {
+	return execute("sql", sqlView(t, Plan(t)))
+}
+
+// NodeSQL renders the bootstrap of each node as its own psql script, in
+// plan order (workers, then the coordinator).
+func NodeSQL(t *topology.Topology) ([][]byte, error) {
+	view := sqlView(t, Plan(t))
+	out := make([][]byte, len(view.Nodes))
+	for i, n := range view.Nodes {
+		view.Node = n
+		b, err := execute("sql-node-file", view)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func execute(name string, data any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := templates.All().ExecuteTemplate(&b, name, data); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}

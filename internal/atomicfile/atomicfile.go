@@ -1,0 +1,84 @@
+// Package atomicfile writes files so that readers see either the old content
+// or the new, never a half-written file, and a failed write of several files
+// leaves every existing file as it was.
+package atomicfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// File is one file to write, its Name relative to the target directory.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Write replaces path with data atomically (temp file in the same directory,
+// fsync, rename). An existing file keeps its permissions.
+func Write(path string, data []byte) error {
+	return WriteAll(filepath.Dir(path), []File{{Name: filepath.Base(path), Data: data}})
+}
+
+// WriteAll writes every file under dir. All temp files are written and
+// synced first; only then are they renamed into place, so an error while
+// writing (disk full, permission) changes nothing.
+func WriteAll(dir string, files []File) error {
+	type pending struct{ tmp, final string }
+	var done []pending
+	cleanup := func() {
+		for _, p := range done {
+			os.Remove(p.tmp)
+		}
+	}
+	for _, f := range files {
+		final := filepath.Join(dir, f.Name)
+		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+			cleanup()
+			return fmt.Errorf("cannot create directory for %s: %w", final, errors.Unwrap(err))
+		}
+		tmp, err := writeTemp(final, f.Data)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		done = append(done, pending{tmp, final})
+	}
+	for i, p := range done {
+		if err := os.Rename(p.tmp, p.final); err != nil {
+			for _, q := range done[i:] {
+				os.Remove(q.tmp)
+			}
+			return fmt.Errorf("cannot replace %s: %w", p.final, errors.Unwrap(err))
+		}
+	}
+	return nil
+}
+
+func writeTemp(final string, data []byte) (string, error) {
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(final); err == nil {
+		mode = st.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("cannot write %s: %w", final, errors.Unwrap(err))
+	}
+	_, werr := f.Write(data)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(f.Name(), mode)
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("cannot write %s: %w", final, werr)
+	}
+	return f.Name(), nil
+}

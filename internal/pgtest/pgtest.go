@@ -1,0 +1,345 @@
+// Package pgtest starts real, throw-away PostgreSQL servers for tests:
+// initdb + pg_ctl in a temporary directory, listening on a free loopback
+// port, with password authentication on TCP. When the tests run as root
+// (as CI does) the server runs as the unprivileged "postgres" OS user,
+// because PostgreSQL refuses to run as root.
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Options describe one server.
+type Options struct {
+	User     string // superuser created by initdb; "commcarehq" when empty
+	Password string // password for TCP connections; empty means trust
+	// Citus preloads the citus library (shared_preload_libraries), which
+	// CREATE EXTENSION citus needs. Start skips the test when Citus is not
+	// installed; check CitusAvailable first to decide instead.
+	Citus bool
+}
+
+// Server is a running PostgreSQL server.
+type Server struct {
+	Host     string
+	Port     int
+	User     string
+	Password string
+	Dir      string
+	Citus    bool
+
+	tb      testing.TB
+	stopped bool
+	mu      sync.Mutex
+}
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// BinDir finds the PostgreSQL server binaries: $PG_BINDIR, then the newest
+// /usr/lib/postgresql/*/bin, then initdb on PATH.
+func BinDir() (string, error) {
+	binOnce.Do(func() {
+		if d := os.Getenv("PG_BINDIR"); d != "" {
+			binDir = d
+			return
+		}
+		dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+		sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
+		for _, d := range dirs {
+			if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+				binDir = d
+				return
+			}
+		}
+		p, err := exec.LookPath("initdb")
+		if err != nil {
+			binErr = errors.New("no PostgreSQL server binaries: install postgresql-15 or set PG_BINDIR")
+			return
+		}
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			real = p
+		}
+		binDir = filepath.Dir(real)
+	})
+	return binDir, binErr
+}
+
+func versionOf(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+// CitusAvailable reports whether the citus extension is installed for the
+// server binaries, and if not, why.
+func CitusAvailable() (bool, string) {
+	dir, err := BinDir()
+	if err != nil {
+		return false, err.Error()
+	}
+	out, err := exec.Command(filepath.Join(dir, "pg_config"), "--sharedir", "--pkglibdir").Output()
+	if err != nil {
+		return false, "pg_config failed: " + err.Error()
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) != 2 {
+		return false, "pg_config gave no share and lib directories"
+	}
+	control := filepath.Join(lines[0], "extension", "citus.control")
+	lib := filepath.Join(lines[1], "citus.so")
+	for _, f := range []string{control, lib} {
+		if _, err := os.Stat(f); err != nil {
+			return false, "the citus extension is not installed for these PostgreSQL binaries (" + f + " is missing)"
+		}
+	}
+	return true, ""
+}
+
+// RequireCitus skips the test, saying why, when Citus is not installed.
+func RequireCitus(tb testing.TB) {
+	tb.Helper()
+	if ok, why := CitusAvailable(); !ok {
+		tb.Skipf("needs Citus: %s", why)
+	}
+}
+
+// Start initialises and starts a server; it is stopped and removed when the
+// test ends.
+func Start(tb testing.TB, opts Options) *Server {
+	tb.Helper()
+	dir, err := BinDir()
+	if err != nil {
+		tb.Skip(err.Error())
+	}
+	if opts.Citus {
+		RequireCitus(tb)
+	}
+	if opts.User == "" {
+		opts.User = "commcarehq"
+	}
+	owner, err := serverOwner()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	base, err := os.MkdirTemp("", "citusgen-pg-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &Server{Host: "127.0.0.1", User: opts.User, Password: opts.Password, Dir: filepath.Join(base, "data"), Citus: opts.Citus, tb: tb}
+	tb.Cleanup(func() {
+		s.Stop()
+		os.RemoveAll(base)
+	})
+	if err := os.Chmod(base, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := chown(base, owner); err != nil {
+		tb.Fatal(err)
+	}
+
+	args := []string{"-D", s.Dir, "-U", opts.User, "-E", "UTF8", "--locale=C", "--no-sync", "--auth-local=trust"}
+	if opts.Password != "" {
+		pw := filepath.Join(base, "pwfile")
+		if err := os.WriteFile(pw, []byte(opts.Password+"\n"), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		if err := chown(pw, owner); err != nil {
+			tb.Fatal(err)
+		}
+		args = append(args, "--pwfile="+pw, "--auth-host=scram-sha-256")
+	} else {
+		args = append(args, "--auth-host=trust")
+	}
+	if out, err := run(owner, filepath.Join(dir, "initdb"), args...); err != nil {
+		tb.Fatalf("initdb failed: %v\n%s", err, out)
+	}
+	// Port races with other processes are possible between picking and
+	// binding; a few attempts make them harmless.
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := FreePort()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		s.Port = port
+		if err := s.writeConfig(opts); err != nil {
+			tb.Fatal(err)
+		}
+		if lastErr = s.pgctl("start", "-w", "-t", "60", "-l", filepath.Join(base, "server.log")); lastErr == nil {
+			s.mu.Lock()
+			s.stopped = false
+			s.mu.Unlock()
+			return s
+		}
+		log, _ := os.ReadFile(filepath.Join(base, "server.log"))
+		if !strings.Contains(string(log), "could not bind") && !strings.Contains(string(log), "Address already in use") {
+			tb.Fatalf("pg_ctl start failed: %v\n%s", lastErr, log)
+		}
+	}
+	tb.Fatalf("pg_ctl start failed after retries: %v", lastErr)
+	return nil
+}
+
+func (s *Server) writeConfig(opts Options) error {
+	conf := fmt.Sprintf(`
+listen_addresses = '127.0.0.1'
+port = %d
+unix_socket_directories = '%s'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 60
+shared_buffers = 32MB
+`, s.Port, s.Dir)
+	if opts.Citus {
+		conf += "shared_preload_libraries = 'citus'\n"
+	}
+	// citusgen-test.conf is rewritten on each attempt; postgresql.conf includes it.
+	f := filepath.Join(s.Dir, "citusgen-test.conf")
+	if err := os.WriteFile(f, []byte(conf), 0o644); err != nil {
+		return err
+	}
+	main := filepath.Join(s.Dir, "postgresql.conf")
+	b, err := os.ReadFile(main)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(string(b), "include 'citusgen-test.conf'") {
+		b = append(b, []byte("\ninclude 'citusgen-test.conf'\n")...)
+		return os.WriteFile(main, b, 0o600)
+	}
+	return nil
+}
+
+func (s *Server) pgctl(args ...string) error {
+	dir, _ := BinDir()
+	owner, err := serverOwner()
+	if err != nil {
+		return err
+	}
+	out, err := run(owner, filepath.Join(dir, "pg_ctl"), append([]string{"-D", s.Dir}, args...)...)
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
+}
+
+// Stop stops the server immediately; it can be started again with Restart.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	_ = s.pgctl("stop", "-m", "immediate", "-w", "-t", "30")
+}
+
+// Restart starts a stopped server again on the same port.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stopped {
+		return
+	}
+	if err := s.pgctl("start", "-w", "-t", "60", "-l", filepath.Join(filepath.Dir(s.Dir), "server.log")); err != nil {
+		s.tb.Fatalf("restart: %v", err)
+	}
+	s.stopped = false
+}
+
+// DSN is a libpq connection string for a database on this server.
+func (s *Server) DSN(database string) string {
+	dsn := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=10", s.Host, s.Port, s.User, database)
+	if s.Password != "" {
+		dsn += " password='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s.Password) + "'"
+	}
+	return dsn
+}
+
+// Connect opens a connection to a database on this server, closed at the end
+// of the test.
+func (s *Server) Connect(tb testing.TB, database string) *pgx.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, s.DSN(database))
+	if err != nil {
+		tb.Fatalf("connect to %s:%d/%s: %v", s.Host, s.Port, database, err)
+	}
+	tb.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// Exec runs SQL on a database of this server, failing the test on error.
+func (s *Server) Exec(tb testing.TB, database, sql string, args ...any) {
+	tb.Helper()
+	c := s.Connect(tb, database)
+	if _, err := c.Exec(context.Background(), sql, args...); err != nil {
+		tb.Fatalf("%s: %v", sql, err)
+	}
+	c.Close(context.Background())
+}
+
+// FreePort asks the kernel for a free loopback TCP port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// serverOwner is the OS user the server runs as: nil for the current user,
+// the "postgres" user when running as root.
+func serverOwner() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, errors.New("running as root, and PostgreSQL refuses to: create a 'postgres' OS user (the postgresql package does) or run the tests as another user")
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+func chown(path string, owner *syscall.Credential) error {
+	if owner == nil {
+		return nil
+	}
+	return os.Chown(path, int(owner.Uid), int(owner.Gid))
+}
+
+func run(owner *syscall.Credential, name string, args ...string) ([]byte, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = os.TempDir()
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if owner != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: owner}
+	}
+	return cmd.CombinedOutput()
+}

@@ -1,0 +1,163 @@
+// Package templates holds the embedded text/template files citusgen renders
+// and the escaping helpers they use, so that no value from a spec can break
+// out of a YAML scalar, a Python string or an SQL literal.
+package templates
+
+import (
+	"embed"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"text/template"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+)
+
+//go:embed *.tmpl
+var files embed.FS
+
+// Funcs are the helpers every template may call.
+var Funcs = template.FuncMap{
+	"yaml":    YAMLScalar,
+	"compose": ComposeLiteral,
+	"py":      PyLiteral,
+	"ident":   SQLIdent,
+	"literal": SQLLiteral,
+}
+
+var parsed = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("citusgen").Funcs(Funcs).ParseFS(files, "*.tmpl"))
+})
+
+// All returns the parsed templates; each file defines named templates.
+func All() *template.Template { return parsed() }
+
+var plainYAML = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_./-]*$`)
+
+// YAML 1.1 readers (docker compose v1 among them) take these as booleans or null.
+var yamlSpecial = map[string]bool{
+	"y": true, "yes": true, "n": true, "no": true, "on": true, "off": true,
+	"true": true, "false": true, "null": true, "nan": true, "inf": true,
+}
+
+// YAMLScalar renders s as a YAML scalar: plain when that is unambiguous,
+// double-quoted otherwise.
+func YAMLScalar(s string) string {
+	if plainYAML.MatchString(s) && !yamlSpecial[strings.ToLower(s)] {
+		return s
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			if r == utf8.RuneError || !unicode.IsPrint(r) {
+				if r > 0xFFFF {
+					fmt.Fprintf(&b, `\U%08X`, r)
+				} else {
+					fmt.Fprintf(&b, `\u%04X`, r)
+				}
+				continue
+			}
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// ComposeLiteral renders a value compose must take literally: '$' is doubled
+// so that interpolation leaves it alone, then it is quoted for YAML.
+func ComposeLiteral(s string) string {
+	return YAMLScalar(strings.ReplaceAll(s, "$", "$$"))
+}
+
+// PyLiteral renders a Go value as a Python literal: strings single-quoted
+// with escapes for quotes, backslashes and anything unprintable; bools as
+// True/False; integers in decimal.
+func PyLiteral(v any) string {
+	switch x := v.(type) {
+	case string:
+		return pyString(x)
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case []string:
+		parts := make([]string, len(x))
+		for i, s := range x {
+			parts[i] = pyString(s)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	panic(fmt.Sprintf("templates: no Python literal for %T", v))
+}
+
+func pyString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for _, r := range s {
+		switch r {
+		case '\'':
+			b.WriteString(`\'`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			switch {
+			case r == utf8.RuneError:
+				// Invalid UTF-8 cannot become a Python str; the spec
+				// validation rejects it, this keeps the output parseable.
+				b.WriteString(`\ufffd`)
+			case !unicode.IsPrint(r):
+				if r > 0xFFFF {
+					fmt.Fprintf(&b, `\U%08x`, r)
+				} else {
+					fmt.Fprintf(&b, `\u%04x`, r)
+				}
+			default:
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// SQLIdent quotes an identifier the way pgx does.
+func SQLIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+// SQLLiteral quotes a string constant. Backslashes use the E” form so the
+// result means the same whatever standard_conforming_strings is.
+func SQLLiteral(s string) string {
+	q := strings.ReplaceAll(s, "'", "''")
+	if strings.Contains(s, `\`) {
+		return "E'" + strings.ReplaceAll(q, `\`, `\\`) + "'"
+	}
+	return "'" + q + "'"
+}

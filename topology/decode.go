@@ -1,0 +1,556 @@
+package topology
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultSource names the embedded default in messages and headers.
+const DefaultSource = "embedded default topology"
+
+//go:embed default.yaml
+var defaultSpec []byte
+
+// DefaultSpec returns the commented YAML of the embedded default topology.
+func DefaultSpec() []byte { return bytes.Clone(defaultSpec) }
+
+// Default returns the embedded default topology: CommCare HQ's documented
+// three-node setup.
+func Default() *Topology {
+	t, err := Parse(DefaultSource, defaultSpec)
+	if err != nil {
+		// The embedded spec is tested; failing here is a build defect.
+		panic("citusgen: embedded default topology is invalid: " + err.Error())
+	}
+	return t
+}
+
+// Load reads, decodes and validates the spec at path ("-" reads stdin).
+func Load(path string) (*Topology, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = readAllStdin()
+		path = "<stdin>"
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, &FieldError{File: path, Msg: fmt.Sprintf("cannot read the topology: %v", unwrapPathError(err))}
+	}
+	return Parse(path, data)
+}
+
+var readAllStdin = func() ([]byte, error) {
+	var b bytes.Buffer
+	_, err := b.ReadFrom(os.Stdin)
+	return b.Bytes(), err
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// FieldError is one problem in a spec, located at file:line:column.
+type FieldError struct {
+	File  string
+	Pos   Pos // zero when the problem has no single place (a missing key in a document)
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	loc := e.File
+	if e.Pos.Line > 0 {
+		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Pos.Line, e.Pos.Column)
+	}
+	if e.Field == "" {
+		return loc + ": " + e.Msg
+	}
+	return loc + ": " + e.Field + ": " + e.Msg
+}
+
+// Errors is every problem found in one spec, in file order.
+type Errors []*FieldError
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (es Errors) sorted() Errors {
+	sort.SliceStable(es, func(i, j int) bool {
+		a, b := es[i].Pos, es[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	return es
+}
+
+// Parse decodes and validates a spec. name is used in messages. Every problem
+// is reported at once as Errors.
+func Parse(name string, data []byte) (*Topology, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, Errors{yamlSyntaxError(name, err)}
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, Errors{{File: name, Msg: "the topology is empty: it needs at least 'coordinator' and 'workers' (see 'citusgen init' for a starter)"}}
+	}
+	d := &decoder{file: name, pos: map[string]Pos{}}
+	t := &Topology{Source: name}
+	d.topology(doc.Content[0], t)
+	// Validate even after decode errors so one run reports every problem;
+	// a field already reported (missing, wrong type) is not reported twice.
+	applyDefaults(t, d)
+	t.positions = d.pos
+	validate(t, d)
+	if len(d.errs) > 0 {
+		return nil, d.errs.dedupe().sorted()
+	}
+	return t, nil
+}
+
+// dedupe keeps the first problem reported for each field.
+func (es Errors) dedupe() Errors {
+	seen := map[string]bool{}
+	out := es[:0]
+	for _, e := range es {
+		if e.Field != "" && seen[e.Field] {
+			continue
+		}
+		seen[e.Field] = true
+		out = append(out, e)
+	}
+	return out
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlSyntaxError(file string, err error) *FieldError {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &FieldError{File: file, Pos: Pos{Line: line, Column: 1}, Msg: "invalid YAML: " + m[2]}
+	}
+	return &FieldError{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+type decoder struct {
+	file string
+	errs Errors
+	pos  map[string]Pos
+}
+
+func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Column: n.Column} }
+
+func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
+	e := &FieldError{File: d.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Pos = posOf(n)
+	}
+	d.errs = append(d.errs, e)
+}
+
+// errorAt reports a problem at a spec path recorded earlier.
+func (d *decoder) errorAt(path, format string, args ...any) {
+	e := &FieldError{File: d.file, Field: path, Msg: fmt.Sprintf(format, args...)}
+	for p := path; p != ""; {
+		if pos, ok := d.pos[p]; ok {
+			e.Pos = pos
+			break
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	d.errs = append(d.errs, e)
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// mapping walks a mapping node strictly: unknown and repeated keys are errors.
+// It records the position of every value under its path.
+func (d *decoder) mapping(n *yaml.Node, path string, keys []string, each func(key string, v *yaml.Node, p string)) bool {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping of keys (%s), found %s", strings.Join(keys, ", "), kindName(n))
+		return false
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, path, "keys must be plain names")
+			continue
+		}
+		p := join(path, k.Value)
+		if line, dup := seen[k.Value]; dup {
+			d.errorf(k, p, "is given twice (first at line %d); keep one", line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		if !contains(keys, k.Value) {
+			d.errorf(k, p, "unknown key%s; valid keys here: %s", suggest(k.Value, keys), strings.Join(keys, ", "))
+			continue
+		}
+		d.pos[p] = posOf(v)
+		each(k.Value, v, p)
+	}
+	return true
+}
+
+func (d *decoder) require(n *yaml.Node, path string, keys ...string) {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for _, k := range keys {
+		found := false
+		for i := 0; i < len(n.Content); i += 2 {
+			if resolve(n.Content[i]).Value == k {
+				found = true
+				break
+			}
+		}
+		if !found {
+			field := path
+			if field == "" {
+				field = k
+			} else {
+				field = path + "." + k
+			}
+			d.errorf(n, field, "is required but missing")
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest names the closest valid key, to catch typos such as "wokers".
+func suggest(key string, keys []string) string {
+	best, bestD := "", 3
+	for _, k := range keys {
+		if dist := editDistance(key, k); dist < bestD {
+			best, bestD = k, dist
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing (null)"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+func (d *decoder) str(n *yaml.Node, path string) string {
+	n = resolve(n)
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Tag == "!!binary" {
+		d.errorf(n, path, "must be a string, found %s", kindName(n))
+		return ""
+	}
+	// The raw text keeps what the user wrote: a password of 0123 stays "0123".
+	return n.Value
+}
+
+func (d *decoder) integer(n *yaml.Node, path string) int {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!str") {
+		if v, err := strconv.Atoi(strings.TrimSpace(n.Value)); err == nil {
+			return v
+		}
+	}
+	d.errorf(n, path, "must be a whole number, found %s", kindName(n))
+	return 0
+}
+
+func (d *decoder) boolean(n *yaml.Node, path string) bool {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		return n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
+	}
+	d.errorf(n, path, "must be true or false, found %s", kindName(n))
+	return false
+}
+
+var topKeys = []string{"image", "database", "database_variable", "user", "password", "password_env", "profile", "django", "coordinator", "workers", "compose"}
+
+func (d *decoder) topology(root *yaml.Node, t *Topology) {
+	ok := d.mapping(root, "", topKeys, func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "image":
+			t.Image = d.str(v, p)
+		case "database":
+			t.Database = d.str(v, p)
+		case "database_variable":
+			t.DatabaseVariable = d.str(v, p)
+		case "user":
+			t.User = d.str(v, p)
+		case "password":
+			t.Password = d.str(v, p)
+		case "password_env":
+			t.PasswordEnv = d.str(v, p)
+		case "profile":
+			t.Profile = Profile(d.str(v, p))
+		case "django":
+			d.django(v, p, t)
+		case "coordinator":
+			t.Coordinator = d.node(v, p, Coordinator)
+		case "workers":
+			t.Workers = d.workers(v, p)
+		case "compose":
+			d.compose(v, p, t)
+		}
+	})
+	if ok {
+		d.require(root, "", "coordinator", "workers")
+	}
+}
+
+var djangoKeys = []string{"reaches", "host", "engine", "disable_server_side_cursors", "reporting_databases", "settings"}
+
+func (d *decoder) django(n *yaml.Node, path string, t *Topology) {
+	d.mapping(n, path, djangoKeys, func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "reaches":
+			t.Reaches = Reach(d.str(v, p))
+		case "host":
+			t.Host = d.str(v, p)
+		case "engine":
+			t.Engine = d.str(v, p)
+		case "disable_server_side_cursors":
+			t.DisableServerSideCursors = d.boolean(v, p)
+		case "reporting_databases":
+			d.orderedMap(v, p, func(name string, val *yaml.Node, vp string) {
+				t.ReportingDatabases = append(t.ReportingDatabases, Reporting{Name: name, Alias: d.str(val, vp)})
+			})
+		case "settings":
+			d.orderedMap(v, p, func(name string, val *yaml.Node, vp string) {
+				t.Settings = append(t.Settings, Setting{Name: name, Value: d.settingValue(val, vp)})
+			})
+		}
+	})
+}
+
+// orderedMap walks a free-form mapping (user-chosen keys) in file order, so
+// the rendered output follows the spec.
+func (d *decoder) orderedMap(n *yaml.Node, path string, each func(key string, v *yaml.Node, p string)) {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping, found %s", kindName(n))
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		p := path + "." + k.Value
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, path, "keys must be plain names")
+			continue
+		}
+		if line, dup := seen[k.Value]; dup {
+			d.errorf(k, p, "is given twice (first at line %d); keep one", line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		d.pos[p] = posOf(v)
+		d.pos[p+"#key"] = posOf(k)
+		each(k.Value, v, p)
+	}
+}
+
+func (d *decoder) settingValue(n *yaml.Node, path string) any {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode {
+		switch n.Tag {
+		case "!!bool":
+			return d.boolean(n, path)
+		case "!!int":
+			if v, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+				return v
+			}
+		case "!!str":
+			return n.Value
+		}
+	}
+	d.errorf(n, path, "must be true, false, a whole number or a string, found %s", kindName(n))
+	return nil
+}
+
+var nodeKeys = []string{"service", "alias", "port", "image", "port_variable", "node_name"}
+
+func (d *decoder) node(n *yaml.Node, path string, role Role) Node {
+	node := Node{Role: role, path: path}
+	if d.mapping(n, path, nodeKeys, func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "service":
+			node.Service = d.str(v, p)
+		case "alias":
+			node.Alias = d.str(v, p)
+		case "port":
+			node.Port = d.integer(v, p)
+		case "image":
+			node.Image = d.str(v, p)
+		case "port_variable":
+			node.PortVariable = d.str(v, p)
+		case "node_name":
+			node.NodeNameOverride = d.str(v, p)
+		}
+	}) {
+		d.pos[path] = posOf(resolve(n))
+		d.require(n, path, "service", "alias", "port")
+	}
+	return node
+}
+
+var countKeys = []string{"count", "service_prefix", "alias_prefix", "first_port", "image"}
+
+// MaxWorkers bounds the count form; far beyond any real cluster, it keeps a
+// typo such as count: 80000 from rendering megabytes.
+const MaxWorkers = 10000
+
+// workers accepts an explicit list of nodes or the count form
+// {count, service_prefix, alias_prefix, first_port}.
+func (d *decoder) workers(n *yaml.Node, path string) []Node {
+	n = resolve(n)
+	switch n.Kind {
+	case yaml.SequenceNode:
+		workers := make([]Node, 0, len(n.Content))
+		for i, item := range n.Content {
+			workers = append(workers, d.node(item, fmt.Sprintf("%s[%d]", path, i), Worker))
+		}
+		return workers
+	case yaml.MappingNode:
+		var count, first int
+		var servicePrefix, aliasPrefix, image string
+		if !d.mapping(n, path, countKeys, func(key string, v *yaml.Node, p string) {
+			switch key {
+			case "count":
+				count = d.integer(v, p)
+			case "service_prefix":
+				servicePrefix = d.str(v, p)
+			case "alias_prefix":
+				aliasPrefix = d.str(v, p)
+			case "first_port":
+				first = d.integer(v, p)
+			case "image":
+				image = d.str(v, p)
+			}
+		}) {
+			return nil
+		}
+		d.require(n, path, "count", "service_prefix", "alias_prefix", "first_port")
+		if count < 1 || count > MaxWorkers {
+			if _, given := d.pos[path+".count"]; given {
+				d.errorAt(path+".count", "must be between 1 and %d, found %d", MaxWorkers, count)
+			}
+			return nil
+		}
+		workers := make([]Node, count)
+		for i := range workers {
+			workers[i] = Node{
+				Role:    Worker,
+				Service: servicePrefix + strconv.Itoa(i+1),
+				Alias:   aliasPrefix + strconv.Itoa(i+1),
+				Port:    first + i,
+				Image:   image,
+				path:    path,
+			}
+		}
+		return workers
+	}
+	d.errorf(n, path, "must be a list of workers or a count form {count, service_prefix, alias_prefix, first_port}, found %s", kindName(n))
+	return nil
+}
+
+var composeKeys = []string{"container_port", "membership_manager", "manager_image", "volume_prefix_variable"}
+
+func (d *decoder) compose(n *yaml.Node, path string, t *Topology) {
+	d.mapping(n, path, composeKeys, func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "container_port":
+			t.ContainerPort = d.integer(v, p)
+		case "membership_manager":
+			t.MembershipManager = d.boolean(v, p)
+		case "manager_image":
+			t.ManagerImage = d.str(v, p)
+		case "volume_prefix_variable":
+			t.VolumePrefixVariable = d.str(v, p)
+		}
+	})
+}

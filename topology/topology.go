@@ -1,0 +1,197 @@
+// Package topology holds the citusgen topology spec: its types, a strict
+// position-aware YAML decoder, defaults, validation and the embedded default
+// spec that reproduces CommCare HQ's documented Citus setup.
+package topology
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Profile selects how the Django side uses the cluster.
+type Profile string
+
+const (
+	// ProfileDev is a developer's machine: Django sets the cluster up in test
+	// runs (ROLE keys present).
+	ProfileDev Profile = "dev"
+	// ProfileCI reuses databases that already exist (no ROLE keys) and works
+	// on the test_ database, as CommCare HQ's test runner requires.
+	ProfileCI Profile = "ci"
+)
+
+// Reach says where Django runs relative to the compose network.
+type Reach string
+
+const (
+	// ReachHost: Django runs on the host and uses published ports.
+	ReachHost Reach = "host"
+	// ReachNetwork: Django runs in a container on the compose network and
+	// uses service names and the container port.
+	ReachNetwork Reach = "network"
+)
+
+// Role of a node in the cluster.
+type Role string
+
+const (
+	Coordinator Role = "coordinator"
+	Worker      Role = "worker"
+)
+
+// Node is one PostgreSQL server of the cluster and one Django alias.
+type Node struct {
+	Role    Role
+	Service string // compose service name, also the in-network host name
+	Alias   string // Django DATABASES alias
+	Port    int    // published (host) port
+	Image   string // image, defaults to the topology's image
+	// PortVariable is the compose variable that can override the published port.
+	PortVariable string
+	// NodeNameOverride, when set, is the host:port other nodes use instead of
+	// service:container_port (clusters outside compose, such as VMs).
+	NodeNameOverride string
+	// path is the spec path this node was declared at, for error messages.
+	path string
+}
+
+// Setting is one extra top-level Django setting such as ICDS_USE_CITUS = True.
+// Value is a bool, an int64 or a string.
+type Setting struct {
+	Name  string
+	Value any
+}
+
+// Reporting is one REPORTING_DATABASES entry: Name -> Alias.
+type Reporting struct {
+	Name  string
+	Alias string
+}
+
+// Topology is a decoded, defaulted and validated spec.
+type Topology struct {
+	// Source names where the spec came from, for messages and headers.
+	Source string
+
+	Image            string
+	Database         string
+	DatabaseVariable string
+	User             string
+	// Password is the inline password; PasswordEnv names an environment
+	// variable that holds it instead. At most one is set.
+	Password    string
+	PasswordEnv string
+	Profile     Profile
+
+	Reaches                  Reach
+	Host                     string // host name Django uses when it reaches from the host
+	Engine                   string
+	DisableServerSideCursors bool
+	ReportingDatabases       []Reporting
+	Settings                 []Setting
+
+	ContainerPort        int
+	MembershipManager    bool
+	ManagerImage         string
+	VolumePrefixVariable string
+
+	Coordinator Node
+	Workers     []Node
+
+	positions map[string]Pos
+}
+
+// Nodes returns the coordinator followed by the workers, in spec order.
+func (t *Topology) Nodes() []Node {
+	nodes := make([]Node, 0, 1+len(t.Workers))
+	nodes = append(nodes, t.Coordinator)
+	return append(nodes, t.Workers...)
+}
+
+// ClusterDatabase is the database that exists on every node. The ci profile
+// works on the test_ database, because CommCare HQ's test runner refuses
+// database names without that prefix and Django derives TEST NAME that way.
+func (t *Topology) ClusterDatabase() string {
+	if t.Profile == ProfileCI && !strings.HasPrefix(t.Database, "test_") {
+		return "test_" + t.Database
+	}
+	return t.Database
+}
+
+// NodeName is how the coordinator reaches a node: always the in-network name.
+func (t *Topology) NodeName(n Node) string {
+	if n.NodeNameOverride != "" {
+		return n.NodeNameOverride
+	}
+	return n.Service + ":" + strconv.Itoa(t.ContainerPort)
+}
+
+// NodeAddress splits NodeName into the host and port Citus registers.
+func (t *Topology) NodeAddress(n Node) (string, int) {
+	name := t.NodeName(n)
+	i := strings.LastIndexByte(name, ':')
+	port, _ := strconv.Atoi(name[i+1:]) // validated
+	return name[:i], port
+}
+
+// DjangoHost is the HOST Django uses for a node.
+func (t *Topology) DjangoHost(n Node) string {
+	if t.Reaches == ReachNetwork {
+		return n.Service
+	}
+	return t.Host
+}
+
+// DjangoPort is the PORT Django uses for a node.
+func (t *Topology) DjangoPort(n Node) int {
+	if t.Reaches == ReachNetwork {
+		return t.ContainerPort
+	}
+	return n.Port
+}
+
+// HasPassword reports whether nodes use password authentication.
+func (t *Topology) HasPassword() bool {
+	return t.Password != "" || t.PasswordEnv != ""
+}
+
+// ResolvePassword returns the password, reading PasswordEnv through getenv
+// (os.LookupEnv when nil). The error never contains the value.
+func (t *Topology) ResolvePassword(lookup func(string) (string, bool)) (string, error) {
+	if t.PasswordEnv == "" {
+		return t.Password, nil
+	}
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	v, ok := lookup(t.PasswordEnv)
+	if !ok || v == "" {
+		return "", fmt.Errorf("the topology takes the password from $%s, which is not set: export it (the same value the cluster was created with)", t.PasswordEnv)
+	}
+	return v, nil
+}
+
+// Pos is a position in the spec file, 1-based.
+type Pos struct{ Line, Column int }
+
+// Position returns where a spec path (such as "workers[1].port") was written,
+// falling back to its closest written parent; ok is false for values that
+// came from defaults only.
+func (t *Topology) Position(path string) (Pos, bool) {
+	for path != "" {
+		if p, ok := t.positions[path]; ok {
+			return p, true
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return Pos{}, false
+}
+
+// Path is the spec path a node was declared at, e.g. "coordinator" or "workers[2]".
+func (n Node) Path() string { return n.path }

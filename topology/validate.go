@@ -1,0 +1,320 @@
+package topology
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Defaults for keys a spec leaves out.
+const (
+	DefaultImage         = "citusdata/citus:13.2"
+	DefaultDatabase      = "commcare_ucr_citus"
+	DefaultUser          = "commcarehq"
+	DefaultHost          = "localhost"
+	DefaultEngine        = "django.db.backends.postgresql_psycopg2"
+	DefaultContainerPort = 5432
+	DefaultManagerImage  = "citusdata/membership-manager:0.3.0"
+	DefaultVolumePrefix  = "VOLUME_PREFIX"
+)
+
+func (t *Topology) given(d *decoder, path string) bool {
+	_, ok := d.pos[path]
+	return ok
+}
+
+func applyDefaults(t *Topology, d *decoder) {
+	if !t.given(d, "image") {
+		t.Image = DefaultImage
+	}
+	if !t.given(d, "database") {
+		t.Database = DefaultDatabase
+	}
+	if !t.given(d, "user") {
+		t.User = DefaultUser
+	}
+	if !t.given(d, "profile") {
+		t.Profile = ProfileDev
+	}
+	if !t.given(d, "database_variable") {
+		// CommCare HQ's CI exported UCR_CITUS_DB; developer compose files used CITUS_DB.
+		t.DatabaseVariable = "CITUS_DB"
+		if t.Profile == ProfileCI {
+			t.DatabaseVariable = "UCR_CITUS_DB"
+		}
+	}
+	if !t.given(d, "django.reaches") {
+		t.Reaches = ReachHost
+	}
+	if !t.given(d, "django.host") {
+		t.Host = DefaultHost
+	}
+	if !t.given(d, "django.engine") {
+		t.Engine = DefaultEngine
+	}
+	if !t.given(d, "django.disable_server_side_cursors") {
+		t.DisableServerSideCursors = true
+	}
+	if !t.given(d, "compose.container_port") {
+		t.ContainerPort = DefaultContainerPort
+	}
+	if !t.given(d, "compose.manager_image") {
+		t.ManagerImage = DefaultManagerImage
+	}
+	if !t.given(d, "compose.volume_prefix_variable") {
+		t.VolumePrefixVariable = DefaultVolumePrefix
+	}
+	fill := func(n *Node) {
+		if n.Image == "" {
+			n.Image = t.Image
+		}
+		if n.PortVariable == "" {
+			n.PortVariable = PortVariable(n.Service)
+		}
+	}
+	fill(&t.Coordinator)
+	for i := range t.Workers {
+		fill(&t.Workers[i])
+	}
+}
+
+// PortVariable derives the compose variable for a node's published port the
+// way CommCare HQ named them: citus_master -> CITUS_MASTER_EXTERNAL_PORT.
+func PortVariable(service string) string {
+	v := strings.ToUpper(nonWord.ReplaceAllString(service, "_"))
+	if !strings.HasPrefix(v, "CITUS_") {
+		v = "CITUS_" + v
+	}
+	return v + "_EXTERNAL_PORT"
+}
+
+var (
+	nonWord      = regexp.MustCompile(`[^A-Za-z0-9_]`)
+	serviceRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	aliasRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+	pgNameRE     = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	envRE        = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+	settingRE    = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+	imageRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9._-]*)?(@sha256:[a-f0-9]{64})?$`)
+	hostnameRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+	engineRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
+	pythonKWords = map[string]bool{"DATABASES": true, "REPORTING_DATABASES": true}
+)
+
+const maxIdentifier = 63 // PostgreSQL's NAMEDATALEN-1, also a DNS label's limit
+
+func validate(t *Topology, d *decoder) {
+	checkName := func(path, value string, re *regexp.Regexp, what string) bool {
+		switch {
+		case value == "":
+			d.errorAt(path, "must not be empty")
+		case len(value) > maxIdentifier:
+			d.errorAt(path, "%q is %d bytes long; the limit is %d", value, len(value), maxIdentifier)
+		case !re.MatchString(value):
+			d.errorAt(path, "%q is not a valid %s", value, what)
+		default:
+			return true
+		}
+		return false
+	}
+	checkText := func(path, value string) {
+		if !utf8.ValidString(value) || strings.ContainsRune(value, 0) {
+			d.errorAt(path, "must be valid UTF-8 text without NUL characters")
+		}
+	}
+	checkPort := func(path string, port int) {
+		if port < 1 || port > 65535 {
+			d.errorAt(path, "%d is out of range; a TCP port is between 1 and 65535", port)
+		}
+	}
+
+	checkName("database", t.Database, pgNameRE, "database name (lower-case letters, digits and _, not starting with a digit)")
+	if t.Profile == ProfileCI && len(t.ClusterDatabase()) > maxIdentifier {
+		d.errorAt("database", "the ci profile works on %q, which is longer than %d bytes; shorten the database name", t.ClusterDatabase(), maxIdentifier)
+	}
+	checkName("user", t.User, pgNameRE, "PostgreSQL user name (lower-case letters, digits and _, not starting with a digit)")
+	checkName("database_variable", t.DatabaseVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
+	checkName("compose.volume_prefix_variable", t.VolumePrefixVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
+	if !imageRE.MatchString(t.Image) {
+		d.errorAt("image", "%q is not a valid image reference such as citusdata/citus:13.2", t.Image)
+	}
+	if t.given(d, "compose.manager_image") && !imageRE.MatchString(t.ManagerImage) {
+		d.errorAt("compose.manager_image", "%q is not a valid image reference", t.ManagerImage)
+	}
+
+	switch {
+	case t.given(d, "password") && t.given(d, "password_env"):
+		d.errorAt("password_env", "give either password or password_env, not both")
+	case t.given(d, "password"):
+		checkText("password", t.Password)
+		if t.Password == "" {
+			d.errorAt("password", "must not be empty; leave the key out for trust authentication")
+		}
+	case t.given(d, "password_env"):
+		checkName("password_env", t.PasswordEnv, envRE, "environment variable name (A-Z, 0-9 and _)")
+	}
+
+	switch t.Profile {
+	case ProfileDev, ProfileCI:
+	default:
+		d.errorAt("profile", "%q is not a profile; use dev or ci", t.Profile)
+	}
+	switch t.Reaches {
+	case ReachHost, ReachNetwork:
+	default:
+		d.errorAt("django.reaches", "%q is not valid; use host (Django on the host, published ports) or network (Django inside the compose network)", t.Reaches)
+	}
+	if !hostnameRE.MatchString(t.Host) || len(t.Host) > 253 {
+		d.errorAt("django.host", "%q is not a valid host name or IPv4 address", t.Host)
+	}
+	if !engineRE.MatchString(t.Engine) {
+		d.errorAt("django.engine", "%q is not a dotted Python module path", t.Engine)
+	}
+	checkPort("compose.container_port", t.ContainerPort)
+
+	if len(t.Workers) == 0 && t.given(d, "workers") && !t.given(d, "workers.count") {
+		d.errorAt("workers", "a Citus cluster needs at least one worker; list them or use the count form")
+	}
+
+	// Names must be unique across all nodes; the first use is the reference.
+	services := map[string]string{}
+	aliases := map[string]string{}
+	// Nodes whose service or port is already reported: the values derived
+	// from them (port variable, node name, Django address) would only repeat
+	// the same problem.
+	reported := map[string]bool{}
+	ports := map[int]string{}
+	portVars := map[string]string{}
+	for _, n := range t.Nodes() {
+		p := n.path
+		if p == "" {
+			continue // not decoded; the missing key is reported already
+		}
+		field := func(k string) string {
+			if n.Role == Worker && !strings.HasSuffix(p, "]") {
+				// Count form: point at the key that generated the value.
+				return p + "." + map[string]string{"service": "service_prefix", "alias": "alias_prefix", "port": "first_port", "image": "image", "port_variable": "count"}[k]
+			}
+			return p + "." + k
+		}
+		if checkName(field("service"), n.Service, serviceRE, "compose service name (lower-case letters, digits, _ and -)") {
+			if first, dup := services[n.Service]; dup {
+				reported[p] = true
+				if strings.HasPrefix(first, "coordinator") {
+					d.errorAt(field("service"), "%q is the coordinator; a coordinator cannot also be listed as a worker", n.Service)
+				} else {
+					d.errorAt(field("service"), "service %q is already used by %s", n.Service, first)
+				}
+			} else {
+				services[n.Service] = nodeRef(n)
+			}
+		}
+		if checkName(field("alias"), n.Alias, aliasRE, "Django alias (letters, digits, _ and -)") {
+			if n.Alias == "default" {
+				d.errorAt(field("alias"), "'default' is Django's main database; choose another alias")
+			} else if first, dup := aliases[n.Alias]; dup {
+				d.errorAt(field("alias"), "alias %q is already used by %s", n.Alias, first)
+			} else {
+				aliases[n.Alias] = nodeRef(n)
+			}
+		}
+		if n.Port < 1 || n.Port > 65535 {
+			reported[p] = true
+			d.errorAt(field("port"), "%d is out of range; a TCP port is between 1 and 65535", n.Port)
+		} else if first, dup := ports[n.Port]; dup {
+			reported[p] = true
+			d.errorAt(field("port"), "published port %d is already used by %s", n.Port, first)
+		} else {
+			ports[n.Port] = nodeRef(n)
+		}
+		if n.Image != t.Image && !imageRE.MatchString(n.Image) {
+			d.errorAt(field("image"), "%q is not a valid image reference such as citusdata/citus:13.2", n.Image)
+		}
+		if checkName(field("port_variable"), n.PortVariable, envRE, "environment variable name (A-Z, 0-9 and _)") {
+			if first, dup := portVars[n.PortVariable]; dup && !reported[p] {
+				d.errorAt(field("port_variable"), "port variable %s is already used by %s; set port_variable on one of them", n.PortVariable, first)
+			} else {
+				portVars[n.PortVariable] = nodeRef(n)
+			}
+		}
+	}
+
+	for _, r := range t.ReportingDatabases {
+		p := "django.reporting_databases." + r.Name
+		if keyPos, ok := d.pos[p+"#key"]; ok && !aliasRE.MatchString(r.Name) {
+			d.errs = append(d.errs, &FieldError{File: d.file, Pos: keyPos, Field: p, Msg: fmt.Sprintf("%q is not a valid reporting database name (letters, digits, _ and -)", r.Name)})
+		}
+		if _, ok := aliases[r.Alias]; !ok {
+			d.errorAt(p, "%q is not an alias of this topology; use one of: %s", r.Alias, strings.Join(aliasList(t, aliases), ", "))
+		}
+	}
+	for _, s := range t.Settings {
+		p := "django.settings." + s.Name
+		if !settingRE.MatchString(s.Name) || pythonKWords[s.Name] {
+			msg := fmt.Sprintf("%q is not a valid setting name (UPPER_CASE Python identifier)", s.Name)
+			if pythonKWords[s.Name] {
+				msg = s.Name + " is written by citusgen itself; remove it from settings"
+			}
+			d.errs = append(d.errs, &FieldError{File: d.file, Pos: d.pos[p+"#key"], Field: p, Msg: msg})
+		}
+		if str, ok := s.Value.(string); ok {
+			checkText(p, str)
+		}
+	}
+
+	// Django raises ImproperlyConfigured when two aliases share a test
+	// signature (HOST, PORT, ENGINE, NAME); never emit that.
+	nodeNames := map[string]string{}
+	for _, n := range t.Nodes() {
+		if n.path == "" || reported[n.path] {
+			continue
+		}
+		name := t.NodeName(n)
+		if n.NodeNameOverride != "" {
+			host, port, ok := strings.Cut(name, ":")
+			pn, err := strconv.Atoi(port)
+			if !ok || !hostnameRE.MatchString(host) || err != nil || pn < 1 || pn > 65535 {
+				d.errorAt(n.path+".node_name", "%q is not host:port (a host name or IPv4 address, then a port between 1 and 65535)", name)
+				continue
+			}
+		}
+		if first, dup := nodeNames[name]; dup {
+			d.errorAt(n.path+".node_name", "node name %s is already used by %s; Citus would see one node", name, first)
+		} else {
+			nodeNames[name] = nodeRef(n)
+		}
+	}
+
+	signatures := map[string]string{}
+	for _, n := range t.Nodes() {
+		if n.path == "" || reported[n.path] {
+			continue
+		}
+		sig := t.DjangoHost(n) + "\x00" + strconv.Itoa(t.DjangoPort(n))
+		if first, dup := signatures[sig]; dup {
+			d.errorAt(n.path, "Django would reach %s and %s at the same %s:%d; give them distinct ports or hosts", first, nodeRef(n), t.DjangoHost(n), t.DjangoPort(n))
+		} else {
+			signatures[sig] = nodeRef(n)
+		}
+	}
+}
+
+func nodeRef(n Node) string {
+	if n.Role == Coordinator {
+		return "coordinator " + n.Service
+	}
+	return "worker " + n.Service
+}
+
+// aliasList names the valid aliases in spec order, each once.
+func aliasList(t *Topology, valid map[string]string) []string {
+	var out []string
+	for _, n := range t.Nodes() {
+		if _, ok := valid[n.Alias]; ok && !contains(out, n.Alias) {
+			out = append(out, n.Alias)
+		}
+	}
+	return out
+}
