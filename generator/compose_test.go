@@ -1,0 +1,171 @@
+package generator_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/topology"
+)
+
+// Every rendered compose document loads through compose-go with validation
+// on, with the ${...} variables unset and set, and means what DESIGN.md says.
+func TestComposeLoads(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			doc, err := generator.Compose(c.Top)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var top map[string]any
+			if err := yaml.Unmarshal(doc, &top); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := top["version"]; ok {
+				t.Error("the document has the obsolete version: key")
+			}
+			t.Run("variables unset", func(t *testing.T) {
+				p := load(t, doc, nil)
+				checkProject(t, c.Top, p, nil)
+			})
+			t.Run("variables set", func(t *testing.T) {
+				env := map[string]string{
+					c.Top.VolumePrefixVariable: "/srv/citus/",
+					c.Top.DatabaseVariable:     "other_db",
+					"CITUS_PASSWORD":           "from-env",
+				}
+				for i, n := range c.Top.Nodes() {
+					env[n.PortVariable] = strconv.Itoa(40000 + i)
+				}
+				p := load(t, doc, env)
+				checkProject(t, c.Top, p, env)
+			})
+		})
+	}
+}
+
+func load(t *testing.T, doc []byte, env map[string]string) *types.Project {
+	t.Helper()
+	p, err := generator.LoadCompose(context.Background(), "hq-compose.yml", doc, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env map[string]string) {
+	t.Helper()
+	wantServices := len(top.Nodes())
+	if top.MembershipManager {
+		wantServices++
+	}
+	if len(p.Services) != wantServices {
+		t.Errorf("%d services, want %d", len(p.Services), wantServices)
+	}
+	password := top.Password
+	if top.PasswordEnv != "" {
+		password = env[top.PasswordEnv]
+	}
+	db := top.ClusterDatabase()
+	if env != nil {
+		db = env[top.DatabaseVariable]
+	}
+	for i, n := range top.Nodes() {
+		s, ok := p.Services[n.Service]
+		if !ok {
+			t.Errorf("no service %s", n.Service)
+			continue
+		}
+		if s.Image != n.Image {
+			t.Errorf("%s: image %q, want %q", n.Service, s.Image, n.Image)
+		}
+		role := "Worker"
+		if n.Role == topology.Coordinator {
+			role = "Master"
+		}
+		if s.Labels["com.citusdata.role"] != role || s.Labels["io.citusgen.managed"] != "true" {
+			t.Errorf("%s: labels %v", n.Service, s.Labels)
+		}
+		published := strconv.Itoa(n.Port)
+		if env != nil {
+			published = strconv.Itoa(40000 + i)
+		}
+		if len(s.Ports) != 1 || s.Ports[0].Published != published || s.Ports[0].Target != uint32(top.ContainerPort) {
+			t.Errorf("%s: ports %+v, want %s:%d", n.Service, s.Ports, published, top.ContainerPort)
+		}
+		if len(s.Volumes) != 1 {
+			t.Fatalf("%s: volumes %+v", n.Service, s.Volumes)
+		}
+		v := s.Volumes[0]
+		if env == nil {
+			if v.Type != types.VolumeTypeVolume || v.Source != n.Service {
+				t.Errorf("%s: volume %+v, want the named volume %s", n.Service, v, n.Service)
+			}
+			if _, ok := p.Volumes[n.Service]; !ok {
+				t.Errorf("%s: named volume not declared", n.Service)
+			}
+		} else if v.Type != types.VolumeTypeBind || v.Source != "/srv/citus/"+n.Service {
+			t.Errorf("%s: volume %+v, want a bind mount of /srv/citus/%s", n.Service, v, n.Service)
+		}
+		if v.Target != "/var/lib/postgresql/data" {
+			t.Errorf("%s: volume target %q", n.Service, v.Target)
+		}
+		envWant := map[string]string{"POSTGRES_DB": db, "POSTGRES_USER": top.User}
+		if top.HasPassword() {
+			envWant["POSTGRES_PASSWORD"] = password
+			envWant["PGPASSWORD"] = password
+		} else {
+			envWant["POSTGRES_HOST_AUTH_METHOD"] = "trust"
+		}
+		for k, want := range envWant {
+			if got := s.Environment[k]; got == nil || *got != want {
+				t.Errorf("%s: %s = %v, want %q", n.Service, k, deref(got), want)
+			}
+		}
+		if s.HealthCheck == nil {
+			t.Errorf("%s: no healthcheck", n.Service)
+		} else {
+			want := []string{"CMD", "pg_isready", "-h", "127.0.0.1", "-p", strconv.Itoa(top.ContainerPort), "-U", top.User, "-d", db}
+			if !slices.Equal(s.HealthCheck.Test, want) {
+				t.Errorf("%s: healthcheck %q, want %q", n.Service, s.HealthCheck.Test, want)
+			}
+		}
+	}
+	coord := p.Services[top.Coordinator.Service]
+	if top.MembershipManager {
+		if len(coord.DependsOn) != 0 {
+			t.Errorf("with the manager the coordinator must not wait for workers (cycle): %v", coord.DependsOn)
+		}
+		mgr := p.Services[generator.ManagerService]
+		if mgr.DependsOn[top.Coordinator.Service].Condition != types.ServiceConditionHealthy {
+			t.Errorf("manager depends_on %v", mgr.DependsOn)
+		}
+		for _, w := range top.Workers {
+			if p.Services[w.Service].DependsOn[generator.ManagerService].Condition != types.ServiceConditionHealthy {
+				t.Errorf("%s does not wait for the manager", w.Service)
+			}
+		}
+		return
+	}
+	if len(coord.DependsOn) != len(top.Workers) {
+		t.Errorf("coordinator depends_on %v", coord.DependsOn)
+	}
+	for _, w := range top.Workers {
+		if d, ok := coord.DependsOn[w.Service]; !ok || d.Condition != types.ServiceConditionHealthy {
+			t.Errorf("coordinator does not wait for healthy %s: %+v", w.Service, d)
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<unset>"
+	}
+	return fmt.Sprintf("%q", *s)
+}

@@ -1,0 +1,160 @@
+package generator_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"reflect"
+	"testing"
+
+	"github.com/citusgen/citusgen/generator"
+)
+
+// pySettings runs a rendered fragment with python3 the way localsettings.py
+// would (DATABASES and REPORTING_DATABASES already exist) and returns what it
+// defined.
+func pySettings(t *testing.T, fragment []byte, env ...string) map[string]any {
+	t.Helper()
+	const prelude = "DATABASES = {}\nREPORTING_DATABASES = {}\n"
+	const dump = `
+import json, sys
+_out = {k: v for k, v in dict(globals()).items() if k.isupper()}
+json.dump(_out, sys.stdout)
+`
+	cmd := exec.Command("python3", "-c", prelude+string(fragment)+dump)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		msg := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = string(ee.Stderr)
+		}
+		t.Fatalf("python3 rejected the fragment: %v\n%s\n%s", err, msg, fragment)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// The seed's dicts, as the setup guide has them (workers' PASSWORD differs:
+// current images need a password on every node; see README).
+func seedDatabases() map[string]any {
+	worker := func(port, node string) map[string]any {
+		return map[string]any{
+			"ENGINE": "django.db.backends.postgresql_psycopg2", "DISABLE_SERVER_SIDE_CURSORS": true,
+			"NAME": "commcare_ucr_citus", "USER": "commcarehq", "PASSWORD": "commcarehq",
+			"HOST": "localhost", "PORT": port, "TEST": map[string]any{"SERIALIZE": false},
+			"ROLE": "citus_worker", "CITUS_NODE_NAME": node,
+		}
+	}
+	return map[string]any{
+		"icds-ucr": map[string]any{
+			"ENGINE": "django.db.backends.postgresql_psycopg2", "DISABLE_SERVER_SIDE_CURSORS": true,
+			"NAME": "commcare_ucr_citus", "USER": "commcarehq", "PASSWORD": "commcarehq",
+			"HOST": "localhost", "PORT": "5600",
+			"TEST": map[string]any{"SERIALIZE": false, "DEPENDENCIES": []any{"citus-ucr-worker1", "citus-ucr-worker2"}},
+			"ROLE": "citus_master",
+		},
+		"citus-ucr-worker1": worker("5601", "citus_worker1:5432"),
+		"citus-ucr-worker2": worker("5602", "citus_worker2:5432"),
+	}
+}
+
+func TestDefaultSettingsAreTheSeeds(t *testing.T) {
+	cases := map[string]goldenCase{}
+	for _, c := range goldenCases(t) {
+		cases[c.Name] = c
+	}
+	frag, err := generator.Settings(cases["default"].Top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pySettings(t, frag)
+	want := map[string]any{
+		"DATABASES":           seedDatabases(),
+		"REPORTING_DATABASES": map[string]any{"icds-ucr-citus": "icds-ucr"},
+		"ICDS_USE_CITUS":      true,
+	}
+	if !reflect.DeepEqual(got, want) {
+		gj, _ := json.MarshalIndent(got, "", "  ")
+		wj, _ := json.MarshalIndent(want, "", "  ")
+		t.Errorf("default settings:\n%s\nwant:\n%s", gj, wj)
+	}
+
+	// ci: the same, minus ROLE, with the test database named explicitly.
+	frag, _ = generator.Settings(cases["ci-profile"].Top)
+	got = pySettings(t, frag)
+	ci := seedDatabases()
+	for _, db := range ci {
+		m := db.(map[string]any)
+		delete(m, "ROLE")
+		m["TEST"].(map[string]any)["NAME"] = "test_commcare_ucr_citus"
+	}
+	if !reflect.DeepEqual(got["DATABASES"], ci) {
+		gj, _ := json.MarshalIndent(got["DATABASES"], "", "  ")
+		t.Errorf("ci settings:\n%s", gj)
+	}
+
+	// network: service names and the container port; CITUS_NODE_NAME unchanged.
+	frag, _ = generator.Settings(cases["django-in-network"].Top)
+	dbs := pySettings(t, frag)["DATABASES"].(map[string]any)
+	for alias, hp := range map[string][2]string{"icds-ucr": {"citus_master", "5432"}, "citus-ucr-worker1": {"citus_worker1", "5432"}} {
+		db := dbs[alias].(map[string]any)
+		if db["HOST"] != hp[0] || db["PORT"] != hp[1] {
+			t.Errorf("network %s: HOST %v PORT %v", alias, db["HOST"], db["PORT"])
+		}
+	}
+	if dbs["citus-ucr-worker1"].(map[string]any)["CITUS_NODE_NAME"] != "citus_worker1:5432" {
+		t.Errorf("network CITUS_NODE_NAME %v", dbs["citus-ucr-worker1"])
+	}
+
+	// password from the environment: read at import time.
+	frag, _ = generator.Settings(cases["password-env"].Top)
+	dbs = pySettings(t, frag, "CITUS_PASSWORD=from env 'x'")["DATABASES"].(map[string]any)
+	if pw := dbs["icds-ucr"].(map[string]any)["PASSWORD"]; pw != "from env 'x'" {
+		t.Errorf("password-env PASSWORD = %v", pw)
+	}
+}
+
+// Every golden fragment is valid Python that evaluates to the spec's strings,
+// whatever characters they hold.
+func TestSettingsRoundTrip(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			frag, err := generator.Settings(c.Top)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := pySettings(t, frag, "CITUS_PASSWORD=pw")
+			dbs := got["DATABASES"].(map[string]any)
+			if len(dbs) != len(c.Top.Nodes()) {
+				t.Errorf("%d aliases, want %d", len(dbs), len(c.Top.Nodes()))
+			}
+			for _, n := range c.Top.Nodes() {
+				db := dbs[n.Alias].(map[string]any)
+				want := c.Top.Password
+				if c.Top.PasswordEnv != "" {
+					want = "pw"
+				}
+				if db["PASSWORD"] != want || db["USER"] != c.Top.User || db["NAME"] != c.Top.Database {
+					t.Errorf("%s: PASSWORD %q USER %q NAME %q", n.Alias, db["PASSWORD"], db["USER"], db["NAME"])
+				}
+				_, hasRole := db["ROLE"]
+				if hasRole == (c.Top.Profile == "ci") {
+					t.Errorf("%s: ROLE present = %v in profile %s", n.Alias, hasRole, c.Top.Profile)
+				}
+			}
+			for _, s := range c.Top.Settings {
+				want := s.Value
+				if i, ok := want.(int64); ok {
+					want = float64(i) // JSON numbers
+				}
+				if got[s.Name] != want {
+					t.Errorf("%s = %#v, want %#v", s.Name, got[s.Name], want)
+				}
+			}
+		})
+	}
+}
