@@ -7,8 +7,8 @@
 \getenv citusgen_password CITUS_PASSWORD
 \if :{?citusgen_password}
 \else
-\echo 'citusgen: set CITUS_PASSWORD to the cluster password before running this script'
-\quit
+-- fails the run (ON_ERROR_STOP) instead of \quit, which would exit 0
+DO $citusgen$ BEGIN RAISE EXCEPTION 'citusgen: set CITUS_PASSWORD to the cluster password before running this script'; END $citusgen$;
 \endif
 -- worker citus_worker1 (Django alias citus-ucr-worker1), reached at localhost:5601
 \connect -reuse-previous=on 'dbname=postgres host=localhost port=5601'

@@ -170,7 +170,7 @@ func Start(tb testing.TB, opts Options) *Server {
 	} else {
 		args = append(args, "--auth-host=trust")
 	}
-	if out, err := run(owner, filepath.Join(dir, "initdb"), args...); err != nil {
+	if out, err := run(owner, base, filepath.Join(dir, "initdb"), args...); err != nil {
 		tb.Fatalf("initdb failed: %v\n%s", err, out)
 	}
 	// Port races with other processes are possible between picking and
@@ -237,7 +237,7 @@ func (s *Server) pgctl(args ...string) error {
 	if err != nil {
 		return err
 	}
-	out, err := run(owner, filepath.Join(dir, "pg_ctl"), append([]string{"-D", s.Dir}, args...)...)
+	out, err := run(owner, filepath.Dir(s.Dir), filepath.Join(dir, "pg_ctl"), append([]string{"-D", s.Dir}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%v: %s", err, out)
 	}
@@ -334,10 +334,13 @@ func chown(path string, owner *syscall.Credential) error {
 	return os.Chown(path, int(owner.Uid), int(owner.Gid))
 }
 
-func run(owner *syscall.Credential, name string, args ...string) ([]byte, error) {
+// run starts a server program with HOME set to the server's own directory:
+// libpq inside the server (Citus's inter-node connections) reads
+// ~/.postgresql and ~/.pgpass, and the caller's HOME may be unreadable to it.
+func run(owner *syscall.Credential, home, name string, args ...string) ([]byte, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "HOME="+home)
 	if owner != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: owner}
 	}

@@ -1,0 +1,78 @@
+package pgtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Cluster is a coordinator and its workers, each its own server.
+type Cluster struct {
+	Coordinator *Server
+	Workers     []*Server
+}
+
+// StartCluster starts a coordinator and n workers, in parallel.
+func StartCluster(tb testing.TB, workers int, opts Options) *Cluster {
+	tb.Helper()
+	servers := make([]*Server, workers+1)
+	done := make(chan struct{}, len(servers))
+	for i := range servers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			servers[i] = Start(tb, opts)
+		}()
+	}
+	for range servers {
+		<-done
+	}
+	for _, s := range servers {
+		if s == nil {
+			tb.FailNow() // Start reported why
+		}
+	}
+	return &Cluster{Coordinator: servers[0], Workers: servers[1:]}
+}
+
+// Servers returns the coordinator followed by the workers.
+func (c *Cluster) Servers() []*Server { return append([]*Server{c.Coordinator}, c.Workers...) }
+
+// Spec is a topology for this cluster: Django (and citusgen) reach every
+// node on 127.0.0.1 at its own port, and nodes register each other the same
+// way (node_name), since there is no compose network. extra is appended as
+// top-level YAML.
+func (c *Cluster) Spec(extra string) []byte {
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "user: %s\n", c.Coordinator.User)
+	if c.Coordinator.Password != "" && !strings.Contains(extra, "password_env:") {
+		fmt.Fprintf(&b, "password: %s\n", q(c.Coordinator.Password))
+	}
+	fmt.Fprintf(&b, "django: {host: 127.0.0.1}\n")
+	fmt.Fprintf(&b, "coordinator: {service: coordinator, alias: coordinator, port: %d, node_name: '127.0.0.1:%d'}\nworkers:\n", c.Coordinator.Port, c.Coordinator.Port)
+	for i, w := range c.Workers {
+		fmt.Fprintf(&b, "  - {service: worker%d, alias: worker%d, port: %d, node_name: '127.0.0.1:%d'}\n", i+1, i+1, w.Port, w.Port)
+	}
+	b.WriteString(extra)
+	return []byte(b.String())
+}
+
+// Psql runs a psql script file against this server's maintenance database,
+// with the password in PGPASSWORD; it returns the combined output.
+func (s *Server) Psql(tb testing.TB, script string, env ...string) (string, error) {
+	tb.Helper()
+	bin, err := exec.LookPath("psql")
+	if err != nil {
+		dir, _ := BinDir()
+		bin = filepath.Join(dir, "psql")
+	}
+	cmd := exec.Command(bin, "-X", "-q", "-h", s.Host, "-p", fmt.Sprint(s.Port), "-U", s.User, "-d", "postgres", "-f", script)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+s.Password, "PGCONNECT_TIMEOUT=10", "PGSSLMODE=disable")
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
