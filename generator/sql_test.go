@@ -163,4 +163,3 @@ func TestBootstrapScriptOnCitus(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-

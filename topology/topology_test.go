@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/topology"
 )
 

@@ -241,6 +241,10 @@ func validate(t *Topology, d *decoder) {
 		}
 	}
 
+	if first, clash := services["citus_manager"]; clash && t.MembershipManager {
+		d.errorAt("compose.membership_manager", "the membership manager's service is named citus_manager, which %s already uses; rename that node", first)
+	}
+
 	for _, r := range t.ReportingDatabases {
 		p := "django.reporting_databases." + r.Name
 		if keyPos, ok := d.pos[p+"#key"]; ok && !aliasRE.MatchString(r.Name) {

@@ -1,0 +1,31 @@
+# citusgen: `make test` runs every test; tests that need PostgreSQL start
+# their own servers, tests that need Citus skip with a reason when it is absent.
+GO ?= go
+
+.PHONY: all build test golden bench fuzz vet fmt
+
+all: build
+
+build:
+	$(GO) build -o bin/citusgen ./cmd/citusgen
+
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# Rewrite golden/ from the current output; review the diff before committing.
+golden:
+	$(GO) test ./generator/ -run TestGolden -update
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test ./templates/ -run '^$$' -fuzz FuzzPyLiteral -fuzztime 30s
+	$(GO) test ./templates/ -run '^$$' -fuzz FuzzYAMLScalar -fuzztime 30s
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
