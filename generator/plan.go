@@ -22,14 +22,17 @@ const (
 // Step is one statement of the bootstrap. Both `render sql` and `bootstrap`
 // run exactly these statements, so the printed script is what gets applied.
 type Step struct {
-	Target  Target
+	Target Target
+	// Action says what the step does, for progress output.
+	Action  string
 	Comment string
 	// SQL is the statement. When Authinfo is set it takes $1, the libpq
 	// conninfo fragment that carries the password (never inlined by bootstrap).
 	SQL string
 	// Guard, when set, is a boolean SQL expression: SQL runs only when it is
-	// true. It makes statements without IF NOT EXISTS (CREATE DATABASE)
-	// idempotent, and such a statement runs outside a transaction.
+	// true. It makes statements without IF NOT EXISTS (CREATE DATABASE, which
+	// also must run outside a transaction) idempotent, and keeps re-runs from
+	// rewriting Citus metadata that is already right.
 	Guard    string
 	Authinfo bool
 }
@@ -48,11 +51,13 @@ func Plan(t *topology.Topology) []NodePlan {
 	db := t.ClusterDatabase()
 	common := []Step{{
 		Target:  OnMaintenance,
+		Action:  "create database " + db,
 		Comment: "create the database where it is missing",
 		SQL:     "CREATE DATABASE " + templates.SQLIdent(db),
 		Guard:   "NOT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = " + templates.SQLLiteral(db) + ")",
 	}, {
 		Target: OnCluster,
+		Action: "create extension citus",
 		SQL:    "CREATE EXTENSION IF NOT EXISTS citus",
 	}}
 	if t.HasPassword() {
@@ -60,9 +65,11 @@ func Plan(t *topology.Topology) []NodePlan {
 		// is per node, so every node gets the row (nodeid 0: any other node).
 		common = append(common, Step{
 			Target:  OnCluster,
+			Action:  "store inter-node credentials",
 			Comment: "credentials this node uses to reach the other nodes",
 			SQL: "INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, " +
-				templates.SQLLiteral(t.User) + ", $1)\n    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo",
+				templates.SQLLiteral(t.User) + ", $1)\n    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo" +
+				"\n    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo",
 			Authinfo: true,
 		})
 	}
@@ -74,15 +81,23 @@ func Plan(t *topology.Topology) []NodePlan {
 	host, port := t.NodeAddress(t.Coordinator)
 	coord = append(coord, Step{
 		Target:  OnCluster,
+		Action:  fmt.Sprintf("set coordinator host %s:%d", host, port),
 		Comment: "workers reach the coordinator by its in-network name",
 		SQL:     fmt.Sprintf("SELECT pg_catalog.citus_set_coordinator_host(%s, %d)", templates.SQLLiteral(host), port),
+		Guard:   fmt.Sprintf("NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE groupid = 0 AND nodename = %s AND nodeport = %d)", templates.SQLLiteral(host), port),
 	})
-	for _, w := range t.Workers {
+	for i, w := range t.Workers {
 		host, port := t.NodeAddress(w)
-		coord = append(coord, Step{
+		st := Step{
 			Target: OnCluster,
+			Action: fmt.Sprintf("register worker %s:%d", host, port),
 			SQL:    fmt.Sprintf("SELECT pg_catalog.citus_add_node(%s, %d)", templates.SQLLiteral(host), port),
-		})
+			Guard:  fmt.Sprintf("NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = %s AND nodeport = %d)", templates.SQLLiteral(host), port),
+		}
+		if i == 0 {
+			st.Comment = "register each worker by its in-network name (once)"
+		}
+		coord = append(coord, st)
 	}
 	return append(plans, NodePlan{Node: t.Coordinator, Steps: coord})
 }

@@ -12,7 +12,8 @@ SELECT 'CREATE DATABASE "test_commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- worker citus_worker2 (Django alias citus-ucr-worker2), reached at localhost:5602
 \connect -reuse-previous=on 'dbname=postgres host=localhost port=5602'
@@ -23,7 +24,8 @@ SELECT 'CREATE DATABASE "test_commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- coordinator citus_master (Django alias icds-ucr), reached at localhost:5600
 \connect -reuse-previous=on 'dbname=postgres host=localhost port=5600'
@@ -34,9 +36,14 @@ SELECT 'CREATE DATABASE "test_commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 -- workers reach the coordinator by its in-network name
-SELECT pg_catalog.citus_set_coordinator_host('citus_master', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker1', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker2', 5432);
+SELECT 'SELECT pg_catalog.citus_set_coordinator_host(''citus_master'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE groupid = 0 AND nodename = 'citus_master' AND nodeport = 5432) \gexec
+-- register each worker by its in-network name (once)
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker1'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker1' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker2'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker2' AND nodeport = 5432) \gexec
 

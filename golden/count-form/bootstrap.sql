@@ -12,7 +12,8 @@ SELECT 'CREATE DATABASE "commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- worker citus_worker2 (Django alias citus-ucr-worker2), reached at localhost:5602
 \connect -reuse-previous=on 'dbname=postgres host=localhost port=5602'
@@ -23,7 +24,8 @@ SELECT 'CREATE DATABASE "commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- worker citus_worker3 (Django alias citus-ucr-worker3), reached at localhost:5603
 \connect -reuse-previous=on 'dbname=postgres host=localhost port=5603'
@@ -34,7 +36,8 @@ SELECT 'CREATE DATABASE "commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- worker citus_worker4 (Django alias citus-ucr-worker4), reached at localhost:5604
 \connect -reuse-previous=on 'dbname=postgres host=localhost port=5604'
@@ -45,7 +48,8 @@ SELECT 'CREATE DATABASE "commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- worker citus_worker5 (Django alias citus-ucr-worker5), reached at localhost:5605
 \connect -reuse-previous=on 'dbname=postgres host=localhost port=5605'
@@ -56,7 +60,8 @@ SELECT 'CREATE DATABASE "commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- worker citus_worker6 (Django alias citus-ucr-worker6), reached at localhost:5606
 \connect -reuse-previous=on 'dbname=postgres host=localhost port=5606'
@@ -67,7 +72,8 @@ SELECT 'CREATE DATABASE "commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- worker citus_worker7 (Django alias citus-ucr-worker7), reached at localhost:5607
 \connect -reuse-previous=on 'dbname=postgres host=localhost port=5607'
@@ -78,7 +84,8 @@ SELECT 'CREATE DATABASE "commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- worker citus_worker8 (Django alias citus-ucr-worker8), reached at localhost:5608
 \connect -reuse-previous=on 'dbname=postgres host=localhost port=5608'
@@ -89,7 +96,8 @@ SELECT 'CREATE DATABASE "commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- coordinator citus_master (Django alias icds-ucr), reached at localhost:5600
 \connect -reuse-previous=on 'dbname=postgres host=localhost port=5600'
@@ -100,15 +108,26 @@ SELECT 'CREATE DATABASE "commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 -- workers reach the coordinator by its in-network name
-SELECT pg_catalog.citus_set_coordinator_host('citus_master', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker1', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker2', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker3', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker4', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker5', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker6', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker7', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker8', 5432);
+SELECT 'SELECT pg_catalog.citus_set_coordinator_host(''citus_master'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE groupid = 0 AND nodename = 'citus_master' AND nodeport = 5432) \gexec
+-- register each worker by its in-network name (once)
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker1'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker1' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker2'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker2' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker3'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker3' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker4'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker4' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker5'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker5' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker6'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker6' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker7'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker7' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker8'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker8' AND nodeport = 5432) \gexec
 

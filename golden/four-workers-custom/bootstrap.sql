@@ -12,7 +12,8 @@ SELECT 'CREATE DATABASE "reports"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'reporter', 'password=''r3p0rts''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- worker shard-b (Django alias reports-b), reached at 127.0.0.1:15502
 \connect -reuse-previous=on 'dbname=postgres host=127.0.0.1 port=15502'
@@ -23,7 +24,8 @@ SELECT 'CREATE DATABASE "reports"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'reporter', 'password=''r3p0rts''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- worker shard-c (Django alias reports-c), reached at 127.0.0.1:15503
 \connect -reuse-previous=on 'dbname=postgres host=127.0.0.1 port=15503'
@@ -34,7 +36,8 @@ SELECT 'CREATE DATABASE "reports"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'reporter', 'password=''r3p0rts''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- worker shard-d (Django alias reports-d), reached at 127.0.0.1:15504
 \connect -reuse-previous=on 'dbname=postgres host=127.0.0.1 port=15504'
@@ -45,7 +48,8 @@ SELECT 'CREATE DATABASE "reports"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'reporter', 'password=''r3p0rts''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 
 -- coordinator coord (Django alias reports), reached at 127.0.0.1:15432
 \connect -reuse-previous=on 'dbname=postgres host=127.0.0.1 port=15432'
@@ -56,11 +60,18 @@ SELECT 'CREATE DATABASE "reports"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'reporter', 'password=''r3p0rts''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 -- workers reach the coordinator by its in-network name
-SELECT pg_catalog.citus_set_coordinator_host('coord', 5432);
-SELECT pg_catalog.citus_add_node('shard-a', 5432);
-SELECT pg_catalog.citus_add_node('shard-b', 5432);
-SELECT pg_catalog.citus_add_node('shard-c', 5432);
-SELECT pg_catalog.citus_add_node('shard-d', 5432);
+SELECT 'SELECT pg_catalog.citus_set_coordinator_host(''coord'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE groupid = 0 AND nodename = 'coord' AND nodeport = 5432) \gexec
+-- register each worker by its in-network name (once)
+SELECT 'SELECT pg_catalog.citus_add_node(''shard-a'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'shard-a' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''shard-b'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'shard-b' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''shard-c'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'shard-c' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''shard-d'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'shard-d' AND nodeport = 5432) \gexec
 

@@ -10,14 +10,25 @@ SELECT 'CREATE DATABASE "commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', 'password=''commcarehq''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 -- workers reach the coordinator by its in-network name
-SELECT pg_catalog.citus_set_coordinator_host('citus_master', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker1', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker2', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker3', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker4', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker5', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker6', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker7', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker8', 5432);
+SELECT 'SELECT pg_catalog.citus_set_coordinator_host(''citus_master'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE groupid = 0 AND nodename = 'citus_master' AND nodeport = 5432) \gexec
+-- register each worker by its in-network name (once)
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker1'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker1' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker2'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker2' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker3'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker3' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker4'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker4' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker5'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker5' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker6'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker6' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker7'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker7' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker8'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker8' AND nodeport = 5432) \gexec

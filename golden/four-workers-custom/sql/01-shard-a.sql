@@ -10,4 +10,5 @@ SELECT 'CREATE DATABASE "reports"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'reporter', 'password=''r3p0rts''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;

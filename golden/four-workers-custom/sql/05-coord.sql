@@ -10,10 +10,17 @@ SELECT 'CREATE DATABASE "reports"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'reporter', 'password=''r3p0rts''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 -- workers reach the coordinator by its in-network name
-SELECT pg_catalog.citus_set_coordinator_host('coord', 5432);
-SELECT pg_catalog.citus_add_node('shard-a', 5432);
-SELECT pg_catalog.citus_add_node('shard-b', 5432);
-SELECT pg_catalog.citus_add_node('shard-c', 5432);
-SELECT pg_catalog.citus_add_node('shard-d', 5432);
+SELECT 'SELECT pg_catalog.citus_set_coordinator_host(''coord'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE groupid = 0 AND nodename = 'coord' AND nodeport = 5432) \gexec
+-- register each worker by its in-network name (once)
+SELECT 'SELECT pg_catalog.citus_add_node(''shard-a'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'shard-a' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''shard-b'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'shard-b' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''shard-c'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'shard-c' AND nodeport = 5432) \gexec
+SELECT 'SELECT pg_catalog.citus_add_node(''shard-d'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'shard-d' AND nodeport = 5432) \gexec

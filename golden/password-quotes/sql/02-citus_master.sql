@@ -10,7 +10,11 @@ SELECT 'CREATE DATABASE "commcare_ucr_citus"'
 CREATE EXTENSION IF NOT EXISTS citus;
 -- credentials this node uses to reach the other nodes
 INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'commcarehq', E'password=''it\\''s "q\\\\uoted" \\\\ $HOME ${X} #not-a-comment héllo ✓''')
-    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo;
+    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo
+    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo;
 -- workers reach the coordinator by its in-network name
-SELECT pg_catalog.citus_set_coordinator_host('citus_master', 5432);
-SELECT pg_catalog.citus_add_node('citus_worker1', 5432);
+SELECT 'SELECT pg_catalog.citus_set_coordinator_host(''citus_master'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE groupid = 0 AND nodename = 'citus_master' AND nodeport = 5432) \gexec
+-- register each worker by its in-network name (once)
+SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker1'', 5432)'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker1' AND nodeport = 5432) \gexec
