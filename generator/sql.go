@@ -35,7 +35,15 @@ type sqlScript struct {
 	Node        sqlNode
 }
 
-func sqlView(t *topology.Topology, plans []NodePlan) sqlScript {
+// AddressFunc says where psql reaches a node.
+type AddressFunc func(topology.Node) (host string, port int)
+
+// DjangoAddress reaches nodes where Django does (the default).
+func DjangoAddress(t *topology.Topology) AddressFunc {
+	return func(n topology.Node) (string, int) { return t.DjangoHost(n), t.DjangoPort(n) }
+}
+
+func sqlView(t *topology.Topology, plans []NodePlan, addr AddressFunc) sqlScript {
 	// Inline passwords are already in the spec, compose file and settings;
 	// a password from the environment stays there (\getenv).
 	authinfo := psqlAuthinfo
@@ -44,7 +52,8 @@ func sqlView(t *topology.Topology, plans []NodePlan) sqlScript {
 	}
 	v := sqlScript{Source: t.Source, User: t.User, HasPassword: t.HasPassword(), PasswordEnv: t.PasswordEnv}
 	for _, p := range plans {
-		host, port := t.DjangoHost(p.Node), strconv.Itoa(t.DjangoPort(p.Node))
+		h, pn := addr(p.Node)
+		host, port := h, strconv.Itoa(pn)
 		n := sqlNode{Role: p.Node.Role, Service: p.Node.Service, Alias: p.Node.Alias, Address: host + ":" + port}
 		current := Target(-1)
 		for _, s := range p.Steps {
@@ -69,13 +78,19 @@ func sqlView(t *topology.Topology, plans []NodePlan) sqlScript {
 
 // SQL renders the whole bootstrap as one psql script.
 func SQL(t *topology.Topology) ([]byte, error) {
-	return execute("sql", sqlView(t, Plan(t)))
+	return SQLAt(t, DjangoAddress(t))
+}
+
+// SQLAt renders the bootstrap script with \connect lines to the given
+// addresses (bootstrap --dry-run shows where it would connect).
+func SQLAt(t *topology.Topology, addr AddressFunc) ([]byte, error) {
+	return execute("sql", sqlView(t, Plan(t), addr))
 }
 
 // NodeSQL renders the bootstrap of each node as its own psql script, in
 // plan order (workers, then the coordinator).
 func NodeSQL(t *topology.Topology) ([][]byte, error) {
-	view := sqlView(t, Plan(t))
+	view := sqlView(t, Plan(t), DjangoAddress(t))
 	out := make([][]byte, len(view.Nodes))
 	for i, n := range view.Nodes {
 		view.Node = n

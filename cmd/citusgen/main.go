@@ -29,8 +29,10 @@ var version = "dev"
 type cli struct {
 	Topology string `short:"t" env:"CITUSGEN_TOPOLOGY" placeholder:"FILE" help:"Topology spec (YAML); '-' reads stdin. Without it, the embedded CommCare HQ topology is used."`
 
-	Render  renderCmd        `cmd:"" help:"Render the compose document (default), the Django settings or the bootstrap SQL."`
-	Version kong.VersionFlag `help:"Print the version and exit."`
+	Render    renderCmd        `cmd:"" help:"Render the compose document (default), the Django settings or the bootstrap SQL."`
+	Bootstrap bootstrapCmd     `cmd:"" help:"Apply the bootstrap to the live nodes: wait for them, create databases and the extension, register workers. Safe to re-run."`
+	Verify    verifyCmd        `cmd:"" help:"Check the live cluster against the topology; exit 0 all pass, 1 a check failed, 2 bad input."`
+	Version   kong.VersionFlag `help:"Print the version and exit."`
 }
 
 // env is what commands get from run: the streams and the parsed flags.
@@ -101,6 +103,9 @@ func report(stderr io.Writer, err error) int {
 	var specErrs topology.Errors
 	var fieldErr *topology.FieldError
 	var usage usageError
+	if _, quiet := err.(checksFailed); quiet {
+		return exitFailed
+	}
 	switch {
 	case errors.As(err, &specErrs):
 		fmt.Fprintln(stderr, specErrs.Error())

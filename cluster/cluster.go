@@ -1,0 +1,208 @@
+// Package cluster connects to the live nodes of a topology: where each node
+// is reached from here (spec, --reach, --host and --node overrides), pgx
+// connection settings that keep the password out of every string, and a
+// classification of connection failures that bootstrap and verify turn into
+// diagnoses.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/citusgen/citusgen/topology"
+)
+
+// Address is a host and port citusgen connects to.
+type Address struct {
+	Host string
+	Port int
+}
+
+func (a Address) String() string { return net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) }
+
+// ParseAddress reads host:port.
+func ParseAddress(s string) (Address, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return Address{}, fmt.Errorf("%q is not host:port", s)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 || host == "" {
+		return Address{}, fmt.Errorf("%q is not host:port with a port between 1 and 65535", s)
+	}
+	return Address{host, p}, nil
+}
+
+// Options say how to reach the nodes and as whom.
+type Options struct {
+	// Reach overrides the spec's django.reaches for citusgen's own
+	// connections: host (published ports) or network (service names).
+	Reach topology.Reach
+	// Host replaces every node's host (ports stay as Reach gives them).
+	Host string
+	// Nodes replaces single nodes' addresses, by service name.
+	Nodes map[string]Address
+	// Password is the resolved password ("" leaves libpq's PGPASSWORD and
+	// .pgpass handling in place).
+	Password string
+	// SSLMode is libpq's sslmode; "prefer" when empty.
+	SSLMode string
+	// ConnectTimeout bounds each connection attempt; 10s when zero.
+	ConnectTimeout time.Duration
+}
+
+// Endpoint is one node and where citusgen reaches it.
+type Endpoint struct {
+	Node topology.Node
+	Addr Address
+}
+
+// Endpoints resolves every node's address, coordinator first. An override
+// naming no node is an error, so a typo is never silently ignored.
+func Endpoints(t *topology.Topology, o Options) ([]Endpoint, error) {
+	known := map[string]bool{}
+	var names []string
+	for _, n := range t.Nodes() {
+		known[n.Service] = true
+		names = append(names, n.Service)
+	}
+	var unknown []string
+	for s := range o.Nodes {
+		if !known[s] {
+			unknown = append(unknown, s)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("--node names %s, which the topology does not have; nodes: %s", strings.Join(unknown, ", "), strings.Join(names, ", "))
+	}
+	reach := o.Reach
+	if reach == "" {
+		reach = t.Reaches
+	}
+	eps := make([]Endpoint, 0, len(names))
+	for _, n := range t.Nodes() {
+		a := Address{Host: t.Host, Port: n.Port}
+		if reach == topology.ReachNetwork {
+			a = Address{Host: n.Service, Port: t.ContainerPort}
+		}
+		if o.Host != "" {
+			a.Host = o.Host
+		}
+		if ov, ok := o.Nodes[n.Service]; ok {
+			a = ov
+		}
+		eps = append(eps, Endpoint{Node: n, Addr: a})
+	}
+	return eps, nil
+}
+
+// Config builds the pgx configuration for a database on an endpoint. The
+// password is set on the parsed config, never written into a string.
+func (o Options) Config(t *topology.Topology, ep Endpoint, database string) (*pgx.ConnConfig, error) {
+	sslmode := o.SSLMode
+	if sslmode == "" {
+		sslmode = "prefer"
+	}
+	timeout := o.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	dsn := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s connect_timeout=%d application_name=citusgen",
+		conninfoValue(ep.Addr.Host), ep.Addr.Port, conninfoValue(t.User), conninfoValue(database), conninfoValue(sslmode), max(1, int(timeout.Seconds())))
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("connection settings for %s: %w", ep.Node.Service, err)
+	}
+	if o.Password != "" {
+		cfg.Password = o.Password
+	}
+	return cfg, nil
+}
+
+func conninfoValue(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// Connect opens a connection to database on ep.
+func (o Options) Connect(ctx context.Context, t *topology.Topology, ep Endpoint, database string) (*pgx.Conn, error) {
+	cfg, err := o.Config(t, ep, database)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// Failure is the kind of a connection failure.
+type Failure int
+
+const (
+	Other       Failure = iota
+	Unreachable         // nothing answers: down, wrong address, firewall
+	StartingUp          // the server answers but is not ready yet
+	AuthFailed          // the server rejected the user or password
+	NoDatabase          // authenticated, but the database does not exist
+)
+
+// Classify names the kind of a connection error and a one-line detail that
+// never holds the password or a connection string.
+func Classify(err error) (Failure, string) {
+	if err == nil {
+		return Other, ""
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "28P01", "28000":
+			return AuthFailed, pgErr.Message
+		case "3D000":
+			return NoDatabase, pgErr.Message
+		case "57P03":
+			return StartingUp, pgErr.Message
+		}
+		return Other, pgErr.Message
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return Unreachable, "no answer before the deadline (timeout)"
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		var sysErr *os.SyscallError
+		if errors.As(opErr.Err, &sysErr) {
+			return Unreachable, sysErr.Err.Error() // "connection refused", not "connect: ..."
+		}
+		return Unreachable, opErr.Err.Error()
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return Unreachable, "cannot resolve " + dnsErr.Name
+	}
+	msg := err.Error()
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) && connErr.Unwrap() != nil {
+		msg = connErr.Unwrap().Error()
+	}
+	if strings.Contains(msg, "timeout") {
+		return Unreachable, "no answer before the deadline (timeout)"
+	}
+	return Other, msg
+}
+
+// Redact replaces every occurrence of secret in s, so no output can leak it
+// even when a server echoes it back.
+func Redact(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "********")
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/citusgen/citusgen/bootstrap"
+	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/topology"
+	"github.com/citusgen/citusgen/verify"
+)
+
+// connFlags say where citusgen reaches the nodes; bootstrap and verify share them.
+type connFlags struct {
+	Reach   string   `enum:",host,network" default:"" env:"CITUSGEN_REACH" help:"Reach nodes from the host (published ports) or the compose network (service names); default: the topology's django.reaches."`
+	Host    string   `env:"CITUSGEN_HOST" help:"Connect to every node on this host (ports as --reach gives them)."`
+	Node    []string `env:"CITUSGEN_NODES" sep:"," placeholder:"SERVICE=HOST:PORT" help:"Connect to one node at this address; repeat or comma-separate."`
+	SSLMode string   `default:"prefer" env:"CITUSGEN_SSLMODE" enum:"disable,allow,prefer,require,verify-ca,verify-full" help:"libpq sslmode for citusgen's connections."`
+}
+
+var hostRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+
+// addresses validates the address flags; it needs no password.
+func (f connFlags) addresses(t *topology.Topology) (cluster.Options, error) {
+	o := cluster.Options{Reach: topology.Reach(f.Reach), Host: f.Host, SSLMode: f.SSLMode, Nodes: map[string]cluster.Address{}}
+	if f.Host != "" && !hostRE.MatchString(f.Host) {
+		return o, usageError{fmt.Sprintf("--host %q is not a host name or IP address", f.Host)}
+	}
+	for _, spec := range f.Node {
+		service, addr, ok := strings.Cut(spec, "=")
+		if !ok {
+			return o, usageError{fmt.Sprintf("--node %q: write SERVICE=HOST:PORT", spec)}
+		}
+		a, err := cluster.ParseAddress(addr)
+		if err != nil || !hostRE.MatchString(a.Host) {
+			return o, usageError{fmt.Sprintf("--node %s: %q is not HOST:PORT", service, addr)}
+		}
+		o.Nodes[service] = a
+	}
+	if _, err := cluster.Endpoints(t, o); err != nil {
+		return o, usageError{err.Error()}
+	}
+	return o, nil
+}
+
+// options adds the password to the addresses.
+func (f connFlags) options(t *topology.Topology) (cluster.Options, error) {
+	o, err := f.addresses(t)
+	if err != nil {
+		return o, err
+	}
+	pw, err := t.ResolvePassword(nil)
+	if err != nil {
+		return o, usageError{err.Error()}
+	}
+	o.Password = pw
+	return o, nil
+}
+
+type bootstrapCmd struct {
+	connFlags
+	Wait   time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for nodes to accept connections."`
+	DryRun bool          `help:"Print the SQL bootstrap would run (as a psql script) and connect to nothing."`
+}
+
+func (c *bootstrapCmd) Run(e *env) error {
+	t, err := e.load()
+	if err != nil {
+		return err
+	}
+	if c.DryRun {
+		o, err := c.addresses(t)
+		if err != nil {
+			return err
+		}
+		eps, _ := cluster.Endpoints(t, o) // validated by addresses
+		addr := map[string]cluster.Address{}
+		for _, ep := range eps {
+			addr[ep.Node.Service] = ep.Addr
+		}
+		out, err := generator.SQLAt(t, func(n topology.Node) (string, int) { a := addr[n.Service]; return a.Host, a.Port })
+		if err != nil {
+			return err
+		}
+		_, err = e.stdout.Write(out)
+		return err
+	}
+	o, err := c.options(t)
+	if err != nil {
+		return err
+	}
+	_, err = bootstrap.Run(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr})
+	if err != nil {
+		return fmt.Errorf("bootstrap failed: %s", cluster.Redact(err.Error(), o.Password))
+	}
+	return nil
+}
+
+type verifyCmd struct {
+	connFlags
+	Timeout time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on the whole run; a silent port never hangs it."`
+	JSON    bool          `name:"json" help:"Print the report as JSON."`
+	Smoke   bool          `help:"Also create a distributed table in a scratch schema, write and count rows across shards, and drop it."`
+}
+
+func (c *verifyCmd) Run(e *env) error {
+	t, err := e.load()
+	if err != nil {
+		return err
+	}
+	o, err := c.options(t)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
+	defer cancel()
+	report, err := verify.Run(ctx, t, verify.Options{Cluster: o, Smoke: c.Smoke})
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if c.JSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		pass, fail, skip := report.Counts()
+		if err := enc.Encode(map[string]any{
+			"ok": report.OK(), "passed": pass, "failed": fail, "skipped": skip,
+			"elapsed_seconds": report.Elapsed.Seconds(), "checks": report.Checks,
+		}); err != nil {
+			return err
+		}
+	} else {
+		writeTable(e, report)
+	}
+	if !report.OK() {
+		return checksFailed{}
+	}
+	return nil
+}
+
+// checksFailed: the report already said what failed; exit 1 quietly.
+type checksFailed struct{}
+
+func (checksFailed) Error() string { return "" }
+
+func writeTable(e *env, r *verify.Report) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tNODE\tSTATUS\tDETAIL")
+	for _, c := range r.Checks {
+		status := strings.ToUpper(string(c.Status))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Node, status, c.Detail)
+		if c.Hint != "" && c.Status == verify.Fail {
+			fmt.Fprintf(tw, "\t\t\thint: %s\n", c.Hint)
+		}
+	}
+	tw.Flush()
+	pass, fail, skip := r.Counts()
+	fmt.Fprintf(e.stdout, "%d passed, %d failed, %d skipped (%s)\n", pass, fail, skip, r.Elapsed.Round(time.Millisecond))
+}

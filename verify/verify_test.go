@@ -1,0 +1,398 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/citusgen/citusgen/bootstrap"
+	"github.com/citusgen/citusgen/cluster"
+	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
+	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/topology"
+	"github.com/citusgen/citusgen/verify"
+)
+
+const password = `s3cr3t-'pw'`
+
+func spec(t testing.TB, cl *pgtest.Cluster, extra string) *topology.Topology {
+	t.Helper()
+	top, err := topology.Parse("cluster.yaml", cl.Spec(extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return top
+}
+
+func run(t testing.TB, top *topology.Topology, pw string, smoke bool) *verify.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := verify.Run(ctx, top, verify.Options{Cluster: cluster.Options{Password: pw, SSLMode: "prefer"}, Smoke: smoke})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No output may hold the password, whatever failed.
+	b, _ := json.Marshal(r.Checks)
+	if pw != "" && bytes.Contains(b, []byte(pw)) {
+		t.Fatalf("the report leaks the password: %s", b)
+	}
+	return r
+}
+
+// status indexes a report by "check/node".
+func status(r *verify.Report) map[string]verify.Check {
+	m := map[string]verify.Check{}
+	for _, c := range r.Checks {
+		m[c.Name+"/"+c.Node] = c
+	}
+	return m
+}
+
+func expect(t *testing.T, r *verify.Report, want map[string]verify.Status, hints map[string]string) {
+	t.Helper()
+	got := status(r)
+	for key, st := range want {
+		c, ok := got[key]
+		if !ok {
+			t.Errorf("no check %s", key)
+			continue
+		}
+		if c.Status != st {
+			t.Errorf("%s = %s (%s), want %s", key, c.Status, c.Detail, st)
+		}
+	}
+	for key, frag := range hints {
+		if c := got[key]; !strings.Contains(c.Hint+" "+c.Detail, frag) {
+			t.Errorf("%s: hint %q / detail %q lacks %q", key, c.Hint, c.Detail, frag)
+		}
+	}
+	if t.Failed() {
+		for _, c := range r.Checks {
+			t.Logf("%-18s %-12s %-4s %s | %s", c.Name, c.Node, c.Status, c.Detail, c.Hint)
+		}
+	}
+}
+
+// Every diagnosis plain PostgreSQL can produce, on one cluster at once: a
+// node down, a database missing, the extension missing; then a wrong password.
+func TestDiagnosesOnPlainPostgres(t *testing.T) {
+	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password})
+	top := spec(t, cl, "")
+	db := top.ClusterDatabase()
+	cl.Coordinator.Exec(t, "postgres", "CREATE DATABASE "+db)
+	cl.Workers[0].Exec(t, "postgres", "CREATE DATABASE "+db)
+	cl.Workers[0].Stop()
+	// worker2 has no database.
+
+	r := run(t, top, password, false)
+	if r.OK() {
+		t.Fatal("report is OK")
+	}
+	extHint := "run citusgen bootstrap (CREATE EXTENSION citus)"
+	if ok, _ := pgtest.CitusAvailable(); !ok {
+		extHint = "the Citus extension is not installed on coordinator"
+	}
+	expect(t, r, map[string]verify.Status{
+		"reachable/coordinator":        verify.Pass,
+		"authenticated/coordinator":    verify.Pass,
+		"database/coordinator":         verify.Pass,
+		"shared-preload/coordinator":   verify.Fail,
+		"citus-extension/coordinator":  verify.Fail,
+		"reachable/worker1":            verify.Fail,
+		"authenticated/worker1":        verify.Skip,
+		"reachable/worker2":            verify.Pass,
+		"authenticated/worker2":        verify.Pass,
+		"database/worker2":             verify.Fail,
+		"citus-extension/worker2":      verify.Skip,
+		"citus-version/cluster":        verify.Skip,
+		"coordinator-host/coordinator": verify.Skip,
+		"worker-registered/worker1":    verify.Skip,
+		"cluster-health/coordinator":   verify.Skip,
+	}, map[string]string{
+		"reachable/worker1":           "docker compose up -d worker1",
+		"database/worker2":            "run citusgen bootstrap",
+		"citus-extension/coordinator": extHint,
+		"shared-preload/coordinator":  "shared_preload_libraries = 'citus'",
+	})
+
+	r = run(t, top, "wrong-password", false)
+	expect(t, r, map[string]verify.Status{
+		"reachable/coordinator":     verify.Pass,
+		"authenticated/coordinator": verify.Fail,
+		"database/coordinator":      verify.Skip,
+		"authenticated/worker2":     verify.Fail,
+		"reachable/worker1":         verify.Fail,
+	}, map[string]string{
+		"authenticated/coordinator": "password authentication failed",
+		"authenticated/worker2":     "POSTGRES_PASSWORD only when its volume is empty",
+	})
+}
+
+// A port that accepts connections and never answers must not hang verify.
+func TestSilentPortIsBoundedByTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	closed, err := pgtest.FreePort() // nothing listens: refused at once
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := topology.Parse("t.yaml", []byte("django: {host: 127.0.0.1}\ncoordinator: {service: c, alias: c, port: "+itoa(port)+"}\nworkers: [{service: w, alias: w, port: "+itoa(closed)+"}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	r, err := verify.Run(ctx, top, verify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("verify took %s with a 2s timeout", took)
+	}
+	c := status(r)["reachable/c"]
+	if c.Status != verify.Fail || !strings.Contains(c.Detail, "timeout") {
+		t.Errorf("reachable/c = %+v", c)
+	}
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
+
+func bootstrapCluster(t testing.TB, top *topology.Topology, pw string, progress *bytes.Buffer) (*bootstrap.Result, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var w *bytes.Buffer = progress
+	if w == nil {
+		w = &bytes.Buffer{}
+	}
+	return bootstrap.Run(ctx, top, bootstrap.Options{Cluster: cluster.Options{Password: pw}, Wait: 60 * time.Second, Progress: w, PollInterval: 100 * time.Millisecond})
+}
+
+// On real Citus: bootstrap builds a cluster verify passes (smoke included),
+// and a second bootstrap changes nothing.
+func TestBootstrapThenVerifyOnCitus(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	top := spec(t, cl, "")
+	var progress bytes.Buffer
+	res, err := bootstrapCluster(t, top, password, &progress)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	if res.Applied != 3+1+2 || res.Nodes != 3 {
+		t.Errorf("first run: %+v", res)
+	}
+	if bytes.Contains(progress.Bytes(), []byte(password)) {
+		t.Fatal("progress output leaks the password")
+	}
+	for _, line := range []string{"worker1: create extension citus: ok", "coordinator: register worker 127.0.0.1:" + itoa(cl.Workers[1].Port) + ": done", "bootstrap complete: 3 nodes"} {
+		if !strings.Contains(progress.String(), line) {
+			t.Errorf("progress lacks %q:\n%s", line, progress.String())
+		}
+	}
+
+	r := run(t, top, password, true)
+	if !r.OK() {
+		for _, c := range r.Checks {
+			t.Logf("%s %s %s %s %s", c.Name, c.Node, c.Status, c.Detail, c.Hint)
+		}
+		t.Fatal("verify failed after bootstrap")
+	}
+	if c := status(r)["smoke/coordinator"]; c.Status != verify.Pass || !strings.Contains(c.Detail, "on 2 workers") {
+		t.Errorf("smoke = %+v", c)
+	}
+
+	// Re-run: nothing in Citus's metadata is rewritten (same row versions).
+	c := cl.Coordinator.Connect(t, top.ClusterDatabase())
+	snapshot := func() string {
+		var s string
+		if err := c.QueryRow(context.Background(), "SELECT string_agg(xmin::text || nodename || nodeport, ',' ORDER BY nodeid) || '|' || (SELECT string_agg(xmin::text, ',') FROM pg_dist_authinfo) FROM pg_dist_node").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := snapshot()
+	res, err = bootstrapCluster(t, top, password, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != 0 || res.AlreadyDone != 6 {
+		t.Errorf("second run applied changes: %+v", res)
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("second run rewrote metadata:\n%s\n%s", before, after)
+	}
+}
+
+// Two bootstraps at once: the coordinator lock serialises them; both succeed
+// and every worker is registered once.
+func TestConcurrentBootstraps(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	top := spec(t, cl, "")
+	errs := make([]error, 2)
+	outs := make([]bytes.Buffer, 2)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = bootstrapCluster(t, top, password, &outs[i])
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("bootstrap %d: %v\n%s", i, err, outs[i].String())
+		}
+	}
+	var n int
+	c := cl.Coordinator.Connect(t, top.ClusterDatabase())
+	if err := c.QueryRow(context.Background(), "SELECT count(*) FROM pg_dist_node WHERE groupid <> 0").Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d workers registered (%v)", n, err)
+	}
+}
+
+// bootstrap waits for a node that is not up yet and says so.
+func TestBootstrapWaitsForNodes(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	top := spec(t, cl, "")
+	cl.Workers[1].Stop()
+	go func() {
+		time.Sleep(6 * time.Second)
+		cl.Workers[1].Restart()
+	}()
+	var progress bytes.Buffer
+	if _, err := bootstrapCluster(t, top, password, &progress); err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	out := progress.String()
+	addr := "worker2 at 127.0.0.1:" + itoa(cl.Workers[1].Port)
+	if !strings.Contains(out, addr+": waiting (connection refused") || !strings.Contains(out, addr+": ready after") {
+		t.Errorf("no visible progress for the late node:\n%s", out)
+	}
+}
+
+// Failures bootstrap cannot wait out: a wrong password fails at once with a
+// hint, and a node without Citus loaded names the fix.
+func TestBootstrapFailures(t *testing.T) {
+	cl := pgtest.StartCluster(t, 1, pgtest.Options{Password: password})
+	top := spec(t, cl, "")
+	start := time.Now()
+	_, err := bootstrapCluster(t, top, "wrong", nil)
+	if err == nil || !strings.Contains(err.Error(), "password authentication failed") || !strings.Contains(err.Error(), "hint:") {
+		t.Errorf("wrong password: %v", err)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("a wrong password waited %s", time.Since(start))
+	}
+	_, err = bootstrapCluster(t, top, password, nil)
+	if err == nil || !strings.Contains(err.Error(), "create extension citus failed") {
+		t.Fatalf("without Citus: %v", err)
+	}
+	if ok, _ := pgtest.CitusAvailable(); ok && !strings.Contains(err.Error(), "add citus first in shared_preload_libraries") {
+		t.Errorf("hint: %v", err)
+	}
+	if strings.Contains(err.Error(), password) {
+		t.Error("error leaks the password")
+	}
+}
+
+// Diagnoses that need Citus: a worker not registered, a worker registered
+// under a loopback name, an unexpected extra node, a stopped worker.
+func TestDiagnosesOnCitus(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 3, pgtest.Options{Password: password, Citus: true})
+	extra := cl.Workers[2]
+	cl.Workers = cl.Workers[:2] // the third server is not in the topology
+	top := spec(t, cl, "")
+	if _, err := bootstrapCluster(t, top, password, nil); err != nil {
+		t.Fatal(err)
+	}
+	db := top.ClusterDatabase()
+	ctx := context.Background()
+	coord := cl.Coordinator.Connect(t, db)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := coord.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// Extra: a real Citus node registered by hand.
+	extra.Exec(t, "postgres", "CREATE DATABASE "+db)
+	extra.Exec(t, db, "CREATE EXTENSION citus")
+	extra.Exec(t, db, "INSERT INTO pg_dist_authinfo VALUES (0, 'commcarehq', $1)", "password='"+strings.ReplaceAll(password, "'", `\'`)+"'")
+	exec("SELECT citus_add_node('127.0.0.1', $1)", extra.Port)
+	// worker2 registered under localhost instead of its node name.
+	exec("SELECT citus_remove_node('127.0.0.1', $1)", cl.Workers[1].Port)
+	exec("SELECT citus_add_node('localhost', $1)", cl.Workers[1].Port)
+
+	r := run(t, top, password, false)
+	expect(t, r, map[string]verify.Status{
+		"worker-registered/worker1":    verify.Pass,
+		"worker-registered/worker2":    verify.Fail,
+		"no-extra-nodes/coordinator":   verify.Fail,
+		"coordinator-host/coordinator": verify.Pass,
+		"citus-version/cluster":        verify.Pass,
+	}, map[string]string{
+		"worker-registered/worker2":  "looks registered as localhost:" + itoa(cl.Workers[1].Port),
+		"no-extra-nodes/coordinator": "names the coordinator's own host",
+	})
+	if c := status(r)["no-extra-nodes/coordinator"]; !strings.Contains(c.Detail, "127.0.0.1:"+itoa(extra.Port)) || !strings.Contains(c.Hint, "citus_remove_node('127.0.0.1', "+itoa(extra.Port)+")") {
+		t.Errorf("extra node not named: %+v", c)
+	}
+
+	// Undo, then stop worker1: pg_dist_node still says active; health tells.
+	exec("SELECT citus_remove_node('localhost', $1)", cl.Workers[1].Port)
+	exec("SELECT citus_remove_node('127.0.0.1', $1)", extra.Port)
+	exec("SELECT citus_add_node('127.0.0.1', $1)", cl.Workers[1].Port)
+	cl.Workers[0].Stop()
+	r = run(t, top, password, false)
+	expect(t, r, map[string]verify.Status{
+		"reachable/worker1":          verify.Fail,
+		"worker-registered/worker1":  verify.Pass,
+		"worker-registered/worker2":  verify.Pass,
+		"no-extra-nodes/coordinator": verify.Pass,
+		"cluster-health/coordinator": verify.Fail,
+	}, map[string]string{
+		"cluster-health/coordinator": "-> worker1",
+	})
+	if c := status(r)["cluster-health/coordinator"]; !strings.Contains(c.Hint, "unreachable from other nodes: worker1.") {
+		t.Errorf("health hint: %+v", c)
+	}
+}
