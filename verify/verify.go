@@ -106,7 +106,7 @@ type nodeFacts struct {
 	checks    []Check
 	citus     string // installed extension version, "" when missing
 	connected bool
-	conn      *pgx.Conn // the coordinator's connection is kept for cluster checks
+	conn      *pgx.Conn // kept open on nodes with Citus, for the cluster checks
 }
 
 type distNode struct {
@@ -144,6 +144,14 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 	}
 	wg.Wait()
 
+	defer func() {
+		for _, f := range facts {
+			if f.conn != nil {
+				f.conn.Close(context.Background())
+			}
+		}
+	}()
+
 	r := &Report{}
 	for _, f := range facts {
 		r.Checks = append(r.Checks, f.checks...)
@@ -151,8 +159,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 	r.Checks = append(r.Checks, versionCheck(t, facts))
 	coord := facts[0]
 	if coord.conn != nil {
-		defer coord.conn.Close(context.Background())
-		r.Checks = append(r.Checks, clusterChecks(ctx, t, o, coord)...)
+		r.Checks = append(r.Checks, clusterChecks(ctx, t, o, facts)...)
 	} else {
 		why := "skipped: the coordinator could not be checked"
 		r.Checks = append(r.Checks, Check{Name: CheckCoordinator, Node: t.Coordinator.Service, Status: Skip, Detail: why})
@@ -250,8 +257,8 @@ func checkNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.
 	default:
 		add(CheckExtension, Fail, "the citus extension is not installed on this server", bootstrap.StepHint(t, n, "citus.control"))
 	}
-	if isCoord && citus != "" {
-		f.conn = conn
+	if citus != "" {
+		f.conn = conn // kept for the cluster checks; Run closes it
 	} else {
 		conn.Close(context.Background())
 	}
@@ -295,59 +302,31 @@ func versionCheck(t *topology.Topology, facts []*nodeFacts) Check {
 	return c
 }
 
-// clusterChecks asks the coordinator for its node table and the health of
-// every connection between nodes, in one round trip.
-func clusterChecks(ctx context.Context, t *topology.Topology, o Options, coord *nodeFacts) []Check {
+// clusterChecks reads the coordinator's node table (one round trip) and
+// the health of every connection between nodes.
+func clusterChecks(ctx context.Context, t *topology.Topology, o Options, facts []*nodeFacts) []Check {
+	coord := facts[0]
 	cn := t.Coordinator.Service
-	timeout := o.HealthTimeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	b := &pgx.Batch{}
-	// Bound each inter-node connection so a silent worker cannot stall us.
-	b.Queue(fmt.Sprintf("SET citus.node_connection_timeout TO %d", timeout.Milliseconds()))
-	b.Queue("SELECT nodeid, groupid, nodename, nodeport, isactive, noderole::text, shouldhaveshards FROM pg_catalog.pg_dist_node ORDER BY nodeid")
-	b.Queue("SELECT from_nodename, from_nodeport, to_nodename, to_nodeport, result FROM pg_catalog.citus_check_cluster_node_health()")
-	br := coord.conn.SendBatch(ctx, b)
 	var nodes []distNode
-	var health []healthRow
-	_, err := br.Exec()
+	rows, err := coord.conn.Query(ctx, "SELECT nodeid, groupid, nodename, nodeport, isactive, noderole::text, shouldhaveshards FROM pg_catalog.pg_dist_node ORDER BY nodeid")
 	if err == nil {
-		var rows pgx.Rows
-		rows, err = br.Query()
+		for rows.Next() {
+			var d distNode
+			if err = rows.Scan(&d.id, &d.group, &d.name, &d.port, &d.active, &d.role, &d.hasShard); err != nil {
+				break
+			}
+			nodes = append(nodes, d)
+		}
+		rows.Close()
 		if err == nil {
-			for rows.Next() {
-				var d distNode
-				if err = rows.Scan(&d.id, &d.group, &d.name, &d.port, &d.active, &d.role, &d.hasShard); err != nil {
-					break
-				}
-				nodes = append(nodes, d)
-			}
-			rows.Close()
-			if err == nil {
-				err = rows.Err()
-			}
+			err = rows.Err()
 		}
 	}
+	var health []healthRow
 	var healthErr error
 	if err == nil {
-		rows, qerr := br.Query()
-		if qerr == nil {
-			for rows.Next() {
-				var h healthRow
-				if qerr = rows.Scan(&h.fromName, &h.fromPort, &h.toName, &h.toPort, &h.ok); qerr != nil {
-					break
-				}
-				health = append(health, h)
-			}
-			rows.Close()
-			if qerr == nil {
-				qerr = rows.Err()
-			}
-		}
-		healthErr = qerr
+		health, healthErr = clusterHealth(ctx, t, o, facts, nodes)
 	}
-	br.Close()
 
 	var out []Check
 	if err != nil {
@@ -374,6 +353,123 @@ func clusterChecks(ctx context.Context, t *topology.Topology, o Options, coord *
 		out = append(out, smoke(ctx, t, coord.conn))
 	}
 	return out
+}
+
+// clusterHealth returns exactly the rows of citus_check_cluster_node_health():
+// for every active primary as source and every one as target, whether the
+// source can connect to the target (NULL when the source itself cannot be
+// asked). Citus checks those n² pairs one after another, each a new TLS
+// connection (about a second for 8 nodes); here every source runs its own
+// checks over the connection verify already holds, all sources in parallel.
+// A registered source outside the topology has no such connection, and then
+// the function itself runs on the coordinator.
+func clusterHealth(ctx context.Context, t *topology.Topology, o Options, facts []*nodeFacts, nodes []distNode) ([]healthRow, error) {
+	timeout := o.HealthTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	// Bound each inter-node connection so a silent node cannot stall us.
+	setTimeout := fmt.Sprintf("SET citus.node_connection_timeout TO %d", timeout.Milliseconds())
+
+	var active []distNode
+	for _, d := range nodes {
+		if d.active && d.role == "primary" {
+			active = append(active, d)
+		}
+	}
+	// Citus's order: by name, then port.
+	sort.Slice(active, func(i, j int) bool {
+		if active[i].name != active[j].name {
+			return active[i].name < active[j].name
+		}
+		return active[i].port < active[j].port
+	})
+	byAddr := map[string]*nodeFacts{}
+	for _, f := range facts {
+		host, port := t.NodeAddress(f.ep.Node)
+		byAddr[host+":"+strconv.Itoa(port)] = f
+	}
+	sources := make([]*nodeFacts, len(active))
+	for i, d := range active {
+		f, ok := byAddr[d.name+":"+strconv.Itoa(int(d.port))]
+		if !ok {
+			return functionHealth(ctx, facts[0].conn, setTimeout)
+		}
+		sources[i] = f
+	}
+	names := make([]string, len(active))
+	ports := make([]int32, len(active))
+	for i, d := range active {
+		names[i], ports[i] = d.name, d.port
+	}
+	results := make([][]*bool, len(active))
+	errs := make([]error, len(active))
+	var wg sync.WaitGroup
+	for i, f := range sources {
+		results[i] = make([]*bool, len(active))
+		if f.conn == nil {
+			continue // the source cannot be asked: NULL, as in Citus
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := &pgx.Batch{}
+			b.Queue(setTimeout)
+			b.Queue("SELECT pg_catalog.citus_check_connection_to_node(t.name, t.port) FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS t(name, port, n) ORDER BY n", names, ports)
+			br := f.conn.SendBatch(ctx, b)
+			defer br.Close()
+			if _, err := br.Exec(); err != nil {
+				errs[i] = err
+				return
+			}
+			rows, err := br.Query()
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			for j := 0; rows.Next(); j++ {
+				if err := rows.Scan(&results[i][j]); err != nil {
+					errs[i] = err
+					break
+				}
+			}
+			rows.Close()
+			if errs[i] == nil {
+				errs[i] = rows.Err()
+			}
+		}()
+	}
+	wg.Wait()
+	var out []healthRow
+	for i, src := range active {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("from %s:%d: %w", src.name, src.port, errs[i])
+		}
+		for j, dst := range active {
+			out = append(out, healthRow{fromName: src.name, fromPort: src.port, toName: dst.name, toPort: dst.port, ok: results[i][j]})
+		}
+	}
+	return out, nil
+}
+
+func functionHealth(ctx context.Context, conn *pgx.Conn, setTimeout string) ([]healthRow, error) {
+	if _, err := conn.Exec(ctx, setTimeout); err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, "SELECT from_nodename, from_nodeport, to_nodename, to_nodeport, result FROM pg_catalog.citus_check_cluster_node_health()")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []healthRow
+	for rows.Next() {
+		var h healthRow
+		if err := rows.Scan(&h.fromName, &h.fromPort, &h.toName, &h.toPort, &h.ok); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
 }
 
 // nodeNames maps registered host:port to the spec's service names.

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/citusgen/citusgen/internal/pgtest"
+)
+
+func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var out, errOut bytes.Buffer
+	code := run(args, strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func writeSpec(t *testing.T, data []byte) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// verify's exit statuses and JSON on a real cluster that fails checks; the
+// password (from the environment) appears nowhere in the output.
+func TestVerifyCLI(t *testing.T) {
+	const pw = "cli-secret-pw"
+	cl := pgtest.StartCluster(t, 1, pgtest.Options{Password: pw})
+	spec := writeSpec(t, cl.Spec("password_env: CLUSTER_PW\n"))
+
+	code, out, errOut := runCLI(t, map[string]string{"CLUSTER_PW": pw}, "-t", spec, "verify", "--json", "--timeout", "20s")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errOut)
+	}
+	var report struct {
+		OK     bool `json:"ok"`
+		Failed int  `json:"failed"`
+		Checks []struct {
+			Name, Node, Status, Detail, Hint string
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if report.OK || report.Failed == 0 {
+		t.Errorf("report: %+v", report)
+	}
+	found := false
+	for _, c := range report.Checks {
+		if c.Name == "database" && c.Node == "worker1" && c.Status == "fail" && strings.Contains(c.Hint, "citusgen bootstrap") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no failing database check for worker1:\n%s", out)
+	}
+	if strings.Contains(out+errOut, pw) {
+		t.Error("output leaks the password")
+	}
+
+	// The table names each check and prints hints.
+	code, out, _ = runCLI(t, map[string]string{"CLUSTER_PW": pw}, "-t", spec, "verify")
+	if code != 1 || !strings.Contains(out, "CHECK") || !strings.Contains(out, "hint: run citusgen bootstrap") || !strings.Contains(out, "failed") {
+		t.Errorf("table (exit %d):\n%s", code, out)
+	}
+
+	// Missing password variable is bad input: exit 2 before connecting.
+	code, _, errOut = runCLI(t, map[string]string{"CLUSTER_PW": ""}, "-t", spec, "verify")
+	if code != 2 || !strings.Contains(errOut, "$CLUSTER_PW, which is not set") {
+		t.Errorf("unset password: exit %d\n%s", code, errOut)
+	}
+
+	// bootstrap without Citus loaded: exit 1 with the node, the step and a hint.
+	code, _, errOut = runCLI(t, map[string]string{"CLUSTER_PW": pw}, "-t", spec, "bootstrap", "--wait", "20s")
+	if code != 1 || !strings.Contains(errOut, "create extension citus failed") || !strings.Contains(errOut, "hint:") {
+		t.Errorf("bootstrap: exit %d\n%s", code, errOut)
+	}
+	if strings.Contains(errOut, pw) {
+		t.Error("bootstrap output leaks the password")
+	}
+}
+
+// The whole flow through the CLI on real Citus: bootstrap, verify (exit 0),
+// bootstrap again (changes nothing).
+func TestBootstrapVerifyCLIOnCitus(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: "pw", Citus: true})
+	spec := writeSpec(t, cl.Spec(""))
+	code, _, errOut := runCLI(t, nil, "-t", spec, "bootstrap")
+	if code != 0 {
+		t.Fatalf("bootstrap exit %d\n%s", code, errOut)
+	}
+	code, out, _ := runCLI(t, nil, "-t", spec, "verify", "--smoke")
+	if code != 0 || !strings.Contains(out, "0 failed") {
+		t.Fatalf("verify exit %d\n%s", code, out)
+	}
+	code, _, errOut = runCLI(t, nil, "-t", spec, "bootstrap")
+	if code != 0 || !strings.Contains(errOut, "0 changes applied") {
+		t.Errorf("second bootstrap exit %d\n%s", code, errOut)
+	}
+}
