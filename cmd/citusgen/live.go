@@ -162,3 +162,37 @@ func writeTable(e *env, r *verify.Report) {
 	pass, fail, skip := r.Counts()
 	fmt.Fprintf(e.stdout, "%d passed, %d failed, %d skipped (%s)\n", pass, fail, skip, r.Elapsed.Round(time.Millisecond))
 }
+
+type resetCmd struct {
+	connFlags
+	Yes  bool          `help:"Really drop and recreate the database on every node."`
+	Wait time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for nodes to accept connections."`
+}
+
+func (c *resetCmd) Run(e *env) error {
+	t, err := e.load()
+	if err != nil {
+		return err
+	}
+	if !c.Yes {
+		o, err := c.addresses(t)
+		if err != nil {
+			return err
+		}
+		eps, _ := cluster.Endpoints(t, o)
+		addr := map[string]cluster.Address{}
+		for _, ep := range eps {
+			addr[ep.Node.Service] = ep.Addr
+		}
+		e.stdout.Write(generator.ResetSQL(t, func(n topology.Node) (string, int) { a := addr[n.Service]; return a.Host, a.Port }))
+		return usageError{fmt.Sprintf("reset drops database %s on %d nodes and every table in it; nothing was done. Run again with --yes to do it", t.ClusterDatabase(), len(eps))}
+	}
+	o, err := c.options(t)
+	if err != nil {
+		return err
+	}
+	if err := bootstrap.Reset(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr}); err != nil {
+		return fmt.Errorf("reset failed: %s", cluster.Redact(err.Error(), o.Password))
+	}
+	return nil
+}

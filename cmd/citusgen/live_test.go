@@ -108,3 +108,22 @@ func TestBootstrapVerifyCLIOnCitus(t *testing.T) {
 		t.Errorf("second bootstrap exit %d\n%s", code, errOut)
 	}
 }
+
+// reset --yes through the CLI: exit 0, progress on stderr, database empty.
+func TestResetCLI(t *testing.T) {
+	cl := pgtest.StartCluster(t, 1, pgtest.Options{Password: "pw"})
+	spec := writeSpec(t, cl.Spec(""))
+	for _, s := range cl.Servers() {
+		s.Exec(t, "postgres", "CREATE DATABASE commcare_ucr_citus")
+		s.Exec(t, "commcare_ucr_citus", "CREATE TABLE doomed (id int)")
+	}
+	code, out, errOut := runCLI(t, nil, "-t", spec, "reset")
+	if code != 2 || !strings.Contains(out, "DROP DATABASE") {
+		t.Fatalf("without --yes: exit %d\n%s%s", code, out, errOut)
+	}
+	cl.Coordinator.Exec(t, "commcare_ucr_citus", "SELECT 1 FROM doomed") // still there
+	code, _, errOut = runCLI(t, nil, "-t", spec, "reset", "--yes")
+	if code != 0 || !strings.Contains(errOut, "reset complete: database commcare_ucr_citus is empty on 2 nodes; run citusgen bootstrap next") {
+		t.Fatalf("--yes: exit %d\n%s", code, errOut)
+	}
+}

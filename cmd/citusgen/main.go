@@ -32,6 +32,10 @@ type cli struct {
 	Render    renderCmd        `cmd:"" help:"Render the compose document (default), the Django settings or the bootstrap SQL."`
 	Bootstrap bootstrapCmd     `cmd:"" help:"Apply the bootstrap to the live nodes: wait for them, create databases and the extension, register workers. Safe to re-run."`
 	Verify    verifyCmd        `cmd:"" help:"Check the live cluster against the topology; exit 0 all pass, 1 a check failed, 2 bad input."`
+	Check     checkCmd         `cmd:"" help:"Compare existing compose and settings files with what the topology renders; exit 1 with a diff on drift."`
+	Reset     resetCmd         `cmd:"" help:"Destructive: end sessions, drop and recreate the cluster database on every node (needs --yes)."`
+	Init      initCmd          `cmd:"" help:"Write a commented starter topology (the default); never overwrites."`
+	Schema    schemaCmd        `cmd:"" help:"Print the JSON Schema of the topology, for editors."`
 	Version   kong.VersionFlag `help:"Print the version and exit."`
 }
 
@@ -103,8 +107,10 @@ func report(stderr io.Writer, err error) int {
 	var specErrs topology.Errors
 	var fieldErr *topology.FieldError
 	var usage usageError
-	if _, quiet := err.(checksFailed); quiet {
-		return exitFailed
+	var failed checksFailed
+	var drift checkDrift
+	if errors.As(err, &failed) || errors.As(err, &drift) {
+		return exitFailed // the report or the diffs said it all
 	}
 	switch {
 	case errors.As(err, &specErrs):

@@ -18,12 +18,20 @@ type renderCmd struct {
 	SQL      renderSQLCmd      `cmd:"" name:"sql" help:"Print the bootstrap SQL, a psql script (workers first, then the coordinator)."`
 }
 
-type renderComposeCmd struct{}
+type renderComposeCmd struct {
+	Into string `placeholder:"FILE" help:"Insert or replace citusgen's marked regions (in services: and volumes:) of an existing compose file; every other byte is kept."`
+}
 
-func (renderComposeCmd) Run(e *env) error {
+func (c renderComposeCmd) Run(e *env) error {
 	t, err := e.load()
 	if err != nil {
 		return err
+	}
+	if c.Into != "" {
+		if e.cli.Render.Out != "" {
+			return usageError{"--into and --out do not go together"}
+		}
+		return intoCompose(e, t, c.Into)
 	}
 	if e.cli.Render.Out != "" {
 		return writeAll(e, t)
@@ -49,15 +57,20 @@ func renderCompose(t *topology.Topology) ([]byte, error) {
 	return out, nil
 }
 
-type renderSettingsCmd struct{}
+type renderSettingsCmd struct {
+	Into string `placeholder:"FILE" help:"Insert or replace citusgen's marked block of an existing localsettings.py; every other byte is kept."`
+}
 
-func (renderSettingsCmd) Run(e *env) error {
+func (c renderSettingsCmd) Run(e *env) error {
 	if err := noOut(e, "settings"); err != nil {
 		return err
 	}
 	t, err := e.load()
 	if err != nil {
 		return err
+	}
+	if c.Into != "" {
+		return intoSettings(e, t, c.Into)
 	}
 	out, err := generator.Settings(t)
 	if err != nil {

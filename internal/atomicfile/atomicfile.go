@@ -82,3 +82,18 @@ func writeTemp(final string, data []byte) (string, error) {
 	}
 	return f.Name(), nil
 }
+
+// WriteNew creates path with data, atomically, and fails with an error
+// wrapping fs.ErrExist if the path exists: the file appears whole through a
+// hard link, which never replaces an existing file.
+func WriteNew(path string, data []byte) error {
+	tmp, err := writeTemp(path, data)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil {
+		return fmt.Errorf("cannot create %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,42 @@
+package bootstrap
+
+import (
+	"context"
+	"time"
+
+	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/topology"
+)
+
+// Reset drops and recreates the cluster database on every node, coordinator
+// first, after ending the sessions that use it. It touches no other
+// database. Afterwards the cluster needs a bootstrap.
+func Reset(ctx context.Context, t *topology.Topology, o Options) error {
+	eps, err := cluster.Endpoints(t, o.Cluster)
+	if err != nil {
+		return err
+	}
+	r := &runner{t: t, o: o}
+	if err := r.waitAll(ctx, eps); err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		c, err := r.maintenance(ctx, ep)
+		if err != nil {
+			return r.connError(ep, "connect", err)
+		}
+		for _, s := range generator.ResetSteps(t) {
+			start := time.Now()
+			if _, err := c.Exec(ctx, s.SQL); err != nil {
+				c.Close(context.Background())
+				return r.stepError(ep.Node.Service, s, err)
+			}
+			r.printf("%s: %s: done (%s)", ep.Node.Service, s.Action, time.Since(start).Round(time.Millisecond))
+		}
+		c.Close(context.Background())
+	}
+	r.printf("reset complete: database %s is empty on %d nodes; run citusgen bootstrap next", t.ClusterDatabase(), len(eps))
+	return nil
+}
+

@@ -1,0 +1,72 @@
+package cluster_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/citusgen/citusgen/cluster"
+	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
+	"github.com/citusgen/citusgen/topology"
+)
+
+func TestEndpoints(t *testing.T) {
+	top := topology.Default()
+	addrs := func(o cluster.Options) string {
+		eps, err := cluster.Endpoints(top, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, ep := range eps {
+			s = append(s, ep.Node.Service+"="+ep.Addr.String())
+		}
+		return strings.Join(s, " ")
+	}
+	for _, c := range []struct {
+		o    cluster.Options
+		want string
+	}{
+		{cluster.Options{}, "citus_master=localhost:5600 citus_worker1=localhost:5601 citus_worker2=localhost:5602"},
+		{cluster.Options{Reach: topology.ReachNetwork}, "citus_master=citus_master:5432 citus_worker1=citus_worker1:5432 citus_worker2=citus_worker2:5432"},
+		{cluster.Options{Host: "10.0.0.9"}, "citus_master=10.0.0.9:5600 citus_worker1=10.0.0.9:5601 citus_worker2=10.0.0.9:5602"},
+		{cluster.Options{Nodes: map[string]cluster.Address{"citus_worker2": {"db2", 6432}}}, "citus_master=localhost:5600 citus_worker1=localhost:5601 citus_worker2=db2:6432"},
+	} {
+		if got := addrs(c.o); got != c.want {
+			t.Errorf("%+v: %s\nwant %s", c.o, got, c.want)
+		}
+	}
+	if _, err := cluster.Endpoints(top, cluster.Options{Nodes: map[string]cluster.Address{"nope": {"h", 1}}}); err == nil || !strings.Contains(err.Error(), "--node names nope") {
+		t.Errorf("unknown override: %v", err)
+	}
+}
+
+func TestParseAddressAndRedact(t *testing.T) {
+	if a, err := cluster.ParseAddress("db:6432"); err != nil || a.Host != "db" || a.Port != 6432 {
+		t.Errorf("%+v %v", a, err)
+	}
+	for _, bad := range []string{"db", "db:0", "db:x", ":5432", "db:70000"} {
+		if _, err := cluster.ParseAddress(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if got := cluster.Redact("auth failed for s3cret", "s3cret"); got != "auth failed for ********" {
+		t.Error(got)
+	}
+}
+
+// The password is set on the parsed config, never in the connection string.
+func TestConfigKeepsPasswordOutOfStrings(t *testing.T) {
+	top := topology.Default()
+	eps, _ := cluster.Endpoints(top, cluster.Options{})
+	o := cluster.Options{Password: "pa ss'word"}
+	cfg, err := o.Config(top, eps[0], "commcare_ucr_citus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Password != "pa ss'word" || strings.Contains(cfg.ConnString(), "pa ss") {
+		t.Errorf("password %q, conn string %q", cfg.Password, cfg.ConnString())
+	}
+	if cfg.Host != "localhost" || cfg.Port != 5600 || cfg.User != "commcarehq" || cfg.Database != "commcare_ucr_citus" {
+		t.Errorf("config %s:%d %s/%s", cfg.Host, cfg.Port, cfg.User, cfg.Database)
+	}
+}

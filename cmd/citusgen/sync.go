@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/internal/atomicfile"
+	"github.com/citusgen/citusgen/topology"
+)
+
+// readExisting reads a file citusgen merges into; it must exist, so a typo
+// in the path never creates a stray file.
+func readExisting(path, create string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usageError{fmt.Sprintf("%s does not exist; create it first (for example: %s)", path, create)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, errors.Unwrap(err))
+	}
+	return data, nil
+}
+
+func mergeError(path string, err error) error {
+	var me *generator.MergeError
+	if errors.As(err, &me) {
+		if me.Line > 0 {
+			return usageError{fmt.Sprintf("%s:%d: %s", path, me.Line, me.Msg)}
+		}
+		return usageError{fmt.Sprintf("%s: %s", path, me.Msg)}
+	}
+	return err
+}
+
+// intoCompose merges the managed regions into a compose file, validates the
+// result with compose-go and replaces the file atomically.
+func intoCompose(e *env, t *topology.Topology, path string) error {
+	old, err := readExisting(path, "citusgen render > "+path)
+	if err != nil {
+		return err
+	}
+	merged, err := generator.MergeCompose(old, t)
+	if err != nil {
+		return mergeError(path, err)
+	}
+	dir := filepath.Dir(path)
+	ctx := context.Background()
+	if _, err := generator.LoadComposeIn(ctx, dir, path, merged, nil); err != nil {
+		if _, oldErr := generator.LoadComposeIn(ctx, dir, path, old, nil); oldErr != nil {
+			return usageError{fmt.Sprintf("%s does not load as a compose file even before citusgen's change, so the result cannot be validated; fix it first: %v", path, oldErr)}
+		}
+		return fmt.Errorf("internal error, please report it: merging into %s would make it invalid (the file is untouched): %w", path, err)
+	}
+	return writeIfChanged(e, path, old, merged)
+}
+
+func intoSettings(e *env, t *topology.Topology, path string) error {
+	old, err := readExisting(path, "touch "+path)
+	if err != nil {
+		return err
+	}
+	merged, err := generator.MergeSettings(old, t)
+	if err != nil {
+		return mergeError(path, err)
+	}
+	if err := generator.CheckPython(context.Background(), path, merged); err != nil {
+		if generator.CheckPython(context.Background(), path, old) != nil {
+			return usageError{fmt.Sprintf("%s does not compile even before citusgen's change; fix it first: %v", path, err)}
+		}
+		return fmt.Errorf("internal error, please report it: %w (the file is untouched)", err)
+	}
+	return writeIfChanged(e, path, old, merged)
+}
+
+func writeIfChanged(e *env, path string, old, merged []byte) error {
+	if string(old) == string(merged) {
+		fmt.Fprintf(e.stderr, "citusgen: %s is up to date\n", path)
+		return nil
+	}
+	if err := atomicfile.Write(path, merged); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "citusgen: updated the citusgen region of %s\n", path)
+	return nil
+}
+
+type initCmd struct {
+	Path string `arg:"" optional:"" default:"citusgen.yaml" help:"Where to write the starter topology ('-' prints it)."`
+}
+
+func (c initCmd) Run(e *env) error {
+	spec := topology.DefaultSpec()
+	if c.Path == "-" {
+		_, err := e.stdout.Write(spec)
+		return err
+	}
+	if _, err := os.Lstat(c.Path); err == nil {
+		return usageError{fmt.Sprintf("%s already exists; citusgen init never overwrites a file: remove it or give another path", c.Path)}
+	}
+	if err := atomicfile.WriteNew(c.Path, spec); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return usageError{fmt.Sprintf("%s already exists; citusgen init never overwrites a file", c.Path)}
+		}
+		return err
+	}
+	fmt.Fprintf(e.stderr, "citusgen: wrote %s (the default topology, commented); edit it, then: citusgen -t %s render\n", c.Path, c.Path)
+	return nil
+}
+
+type schemaCmd struct{}
+
+func (schemaCmd) Run(e *env) error {
+	_, err := e.stdout.Write(topology.Schema())
+	return err
+}

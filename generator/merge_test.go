@@ -1,0 +1,203 @@
+package generator_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/topology"
+)
+
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// withoutRegions removes every managed region (markers included).
+func withoutRegions(s string) string {
+	var out []string
+	in := false
+	for _, l := range strings.SplitAfter(s, "\n") {
+		t := strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(t, "# >>> citusgen managed "):
+			in = true
+		case strings.HasPrefix(t, "# <<< citusgen managed "):
+			in = false
+		case !in:
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
+}
+
+func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
+	orig := readTestdata(t, "hq-compose.yml")
+	merged, err := generator.MergeCompose(orig, topology.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := withoutRegions(string(merged)); got != string(orig) {
+		t.Fatalf("bytes outside the regions changed:\n%s", got)
+	}
+	// The region sits inside services:, at the services' indentation, after
+	// the last service and before the comment that belongs to volumes:.
+	if !strings.Contains(string(merged), "    ports: [\"5984:5984\"]\n  # >>> citusgen managed services: generated from embedded default topology; change the topology, not this block\n  citus_master:\n") {
+		t.Errorf("services region misplaced:\n%s", merged)
+	}
+	if !strings.Contains(string(merged), "  redis:\n  # >>> citusgen managed volumes: generated from embedded default topology; change the topology, not this block\n  citus_master:\n  citus_worker1:\n  citus_worker2:\n  # <<< citusgen managed volumes\n\nnetworks:") {
+		t.Errorf("volumes region misplaced:\n%s", merged)
+	}
+
+	p, err := generator.LoadCompose(context.Background(), "hq-compose.yml", merged, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"web", "postgres", "redis", "couch", "citus_master", "citus_worker1", "citus_worker2"} {
+		if _, ok := p.Services[s]; !ok {
+			t.Errorf("service %s missing after merge", s)
+		}
+	}
+	// Anchors and merge keys still work for the user's services.
+	if p.Services["web"].Restart != "unless-stopped" || *p.Services["postgres"].Environment["POSTGRES_USER"] != "commcarehq" {
+		t.Errorf("merge keys lost: web restart %q", p.Services["web"].Restart)
+	}
+	if p.Services["citus_master"].DependsOn["citus_worker1"].Condition != types.ServiceConditionHealthy {
+		t.Error("managed services incomplete")
+	}
+
+	// Merging again is a no-op; merging another topology only changes the region.
+	again, err := generator.MergeCompose(merged, topology.Default())
+	if err != nil || string(again) != string(merged) {
+		t.Fatalf("second merge changed the file (%v)", err)
+	}
+	four := goldenTopology(t, "four-workers-custom")
+	replaced, err := generator.MergeCompose(merged, four)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withoutRegions(string(replaced)) != string(orig) || strings.Contains(string(replaced), "citus_worker1") || !strings.Contains(string(replaced), "  shard-d:\n") {
+		t.Errorf("replace went wrong:\n%s", replaced)
+	}
+	if _, err := generator.LoadCompose(context.Background(), "hq-compose.yml", replaced, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func goldenTopology(t *testing.T, name string) *topology.Topology {
+	t.Helper()
+	for _, c := range goldenCases(t) {
+		if c.Name == name {
+			return c.Top
+		}
+	}
+	t.Fatalf("no golden case %s", name)
+	return nil
+}
+
+func TestMergeComposeIntoSparseFiles(t *testing.T) {
+	cases := map[string]string{
+		"empty":              "",
+		"no volumes":         "services:\n    app:\n        image: app:1\n",
+		"empty services":     "name: hq\nservices:\nvolumes:\n  data:\n",
+		"services at bottom": "volumes:\n  data:\nservices:\n  app:\n    image: app:1\n    volumes: [data:/d]\n",
+	}
+	for name, orig := range cases {
+		t.Run(name, func(t *testing.T) {
+			merged, err := generator.MergeCompose([]byte(orig), topology.Default())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := generator.LoadCompose(context.Background(), "hq-compose.yml", merged, nil); err != nil {
+				t.Fatalf("%v\n%s", err, merged)
+			}
+			again, _ := generator.MergeCompose(merged, topology.Default())
+			if string(again) != string(merged) {
+				t.Errorf("not idempotent:\n%s\n---\n%s", merged, again)
+			}
+		})
+	}
+	// The managed services align with four-space-indented services.
+	merged, _ := generator.MergeCompose([]byte(cases["no volumes"]), topology.Default())
+	if !strings.Contains(string(merged), "\n    citus_master:\n      image:") {
+		t.Errorf("indentation not matched:\n%s", merged)
+	}
+}
+
+func TestMergeComposeRefusesToGuess(t *testing.T) {
+	begin := "  # >>> citusgen managed services: generated from x; change the topology, not this block\n"
+	end := "  # <<< citusgen managed services\n"
+	cases := map[string]struct{ file, want string }{
+		"begin without end":   {"services:\n" + begin + "  a:\n    image: a\n", "line 2: begin marker of the citusgen services region without its end marker"},
+		"end without begin":   {"services:\n  a:\n    image: a\n" + end, "line 4: end marker of the citusgen services region without its begin marker"},
+		"duplicated region":   {"services:\n" + begin + end + begin + end, "line 4: second begin marker of the citusgen services region (the first is at line 2)"},
+		"end before begin":    {"services:\n" + end + begin, "line 2: the citusgen services region ends before it begins (line 3)"},
+		"damaged marker":      {"services:\n  # >> citusgen managed services (edited)\n" + end, "line 2: damaged citusgen services marker"},
+		"conflicting service": {"services:\n  citus_master:\n    image: mine\n", "line 1: services outside the citusgen region already define citus_master (line 2)"},
+		"conflicting volume":  {"services: {}\nvolumes:\n  citus_worker2: {}\n", "flow style"},
+		"flow services":       {"services: {a: {image: a}}\n", "line 1: services: is written in flow style"},
+		"not yaml":            {"services:\n  a: [\n", "not valid YAML"},
+	}
+	cases["conflicting volume"] = struct{ file, want string }{"services:\n  app:\n    image: a\nvolumes:\n  citus_worker2:\n", "line 4: volumes outside the citusgen region already define citus_worker2 (line 5)"}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := generator.MergeCompose([]byte(c.file), topology.Default())
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestMergeSettings(t *testing.T) {
+	orig := readTestdata(t, "localsettings.py")
+	merged, err := generator.MergeSettings(orig, topology.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Appended after a blank line; everything before is untouched.
+	if !strings.HasPrefix(string(merged), string(orig)+"\n# >>> citusgen managed settings: ") {
+		t.Fatalf("not appended:\n%s", merged)
+	}
+	if err := generator.CheckPython(context.Background(), "localsettings.py", merged); err != nil {
+		t.Fatal(err)
+	}
+	got := pySettings(t, []byte("DATABASES = {}\nREPORTING_DATABASES = {}\n"+string(merged)))
+	dbs := got["DATABASES"].(map[string]any)
+	if _, ok := dbs["default"]; !ok || dbs["icds-ucr"] == nil {
+		t.Errorf("DATABASES = %v", dbs)
+	}
+	if got["REPORTING_DATABASES"].(map[string]any)["icds-ucr-citus"] != "icds-ucr" {
+		t.Errorf("REPORTING_DATABASES = %v", got["REPORTING_DATABASES"])
+	}
+
+	// A block in the middle is replaced in place; the rest stays.
+	mid := strings.Replace(string(merged), "\nLOCAL_APPS = ()\n", "\n", 1)
+	mid = mid + "LOCAL_APPS = ()\n"
+	replaced, err := generator.MergeSettings([]byte(mid), goldenTopology(t, "ci-profile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withoutRegions(string(replaced)) != withoutRegions(mid) || strings.Contains(string(replaced), "'ROLE'") {
+		t.Errorf("replace went wrong:\n%s", replaced)
+	}
+	again, _ := generator.MergeSettings(replaced, goldenTopology(t, "ci-profile"))
+	if string(again) != string(replaced) {
+		t.Error("not idempotent")
+	}
+
+	if _, err := generator.MergeSettings([]byte("x = 1\n# >>> citusgen managed settings: a\n"), topology.Default()); err == nil || !strings.Contains(err.Error(), "line 2: begin marker of the citusgen settings region without its end marker") {
+		t.Errorf("lone marker: %v", err)
+	}
+	if err := generator.CheckPython(context.Background(), "localsettings.py", []byte("DATABASES = {\n")); err == nil || !strings.Contains(err.Error(), "localsettings.py would not compile") {
+		t.Errorf("CheckPython: %v", err)
+	}
+}

@@ -1,0 +1,100 @@
+package topology
+
+import "encoding/json"
+
+// Schema returns a JSON Schema (draft 2020-12) of the topology spec, for
+// editors. Its keys are kept equal to the decoder's by a test; its patterns
+// are the validator's own regular expressions.
+func Schema() []byte {
+	str := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
+	pattern := func(desc, re string) map[string]any {
+		return map[string]any{"type": "string", "description": desc, "pattern": re, "maxLength": maxIdentifier}
+	}
+	port := func(desc string) map[string]any {
+		return map[string]any{"type": "integer", "minimum": 1, "maximum": 65535, "description": desc}
+	}
+	envVar := func(desc string) map[string]any { return pattern(desc, envRE.String()) }
+	node := func(desc string) map[string]any {
+		return map[string]any{
+			"type": "object", "description": desc, "additionalProperties": false,
+			"required": []string{"service", "alias", "port"},
+			"properties": map[string]any{
+				"service":       pattern("Compose service name, also the in-network host name.", serviceRE.String()),
+				"alias":         pattern("Django DATABASES alias ('default' is not allowed).", aliasRE.String()),
+				"port":          port("Published (host) port."),
+				"image":         map[string]any{"type": "string", "pattern": imageRE.String(), "description": "Image for this node; default: the top-level image."},
+				"port_variable": envVar("Compose variable that overrides the published port; default CITUS_<SERVICE>_EXTERNAL_PORT."),
+				"node_name":     str("host:port other nodes use to reach this one; default service:container_port."),
+			},
+		}
+	}
+	s := map[string]any{
+		"$schema":              "https://json-schema.org/draft/2020-12/schema",
+		"$id":                  "https://citusgen.invalid/topology.schema.json",
+		"title":                "citusgen topology",
+		"description":          "One Citus cluster beside a Django app: the source of the compose services, the Django settings and the bootstrap SQL.",
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []string{"coordinator", "workers"},
+		"properties": map[string]any{
+			"image":             map[string]any{"type": "string", "pattern": imageRE.String(), "default": DefaultImage, "description": "Image for every node."},
+			"database":          map[string]any{"type": "string", "pattern": pgNameRE.String(), "maxLength": maxIdentifier, "default": DefaultDatabase, "description": "Database created on every node (the ci profile uses test_<database>)."},
+			"database_variable": envVar("Compose variable that overrides the database name; default CITUS_DB (dev) or UCR_CITUS_DB (ci)."),
+			"user":              map[string]any{"type": "string", "pattern": pgNameRE.String(), "maxLength": maxIdentifier, "default": DefaultUser, "description": "PostgreSQL superuser of the cluster."},
+			"password":          map[string]any{"type": "string", "minLength": 1, "description": "Password of the user; exclusive with password_env."},
+			"password_env":      envVar("Environment variable holding the password; exclusive with password."),
+			"profile":           map[string]any{"enum": []string{string(ProfileDev), string(ProfileCI)}, "default": string(ProfileDev), "description": "dev: ROLE keys, Django sets the cluster up in tests. ci: no ROLE, tests reuse the test_ database."},
+			"django": map[string]any{
+				"type": "object", "additionalProperties": false,
+				"properties": map[string]any{
+					"reaches":                     map[string]any{"enum": []string{string(ReachHost), string(ReachNetwork)}, "default": string(ReachHost), "description": "host: published ports on django.host; network: service names and the container port."},
+					"host":                        map[string]any{"type": "string", "pattern": hostnameRE.String(), "default": DefaultHost, "description": "HOST Django uses when it reaches the nodes from the host."},
+					"engine":                      map[string]any{"type": "string", "pattern": engineRE.String(), "default": DefaultEngine},
+					"disable_server_side_cursors": map[string]any{"type": "boolean", "default": true},
+					"reporting_databases": map[string]any{
+						"type": "object", "description": "REPORTING_DATABASES entries: name -> an alias of this topology.",
+						"propertyNames":        map[string]any{"pattern": aliasRE.String()},
+						"additionalProperties": map[string]any{"type": "string"},
+					},
+					"settings": map[string]any{
+						"type": "object", "description": "Extra top-level Django settings.",
+						"propertyNames":        map[string]any{"pattern": settingRE.String(), "not": map[string]any{"enum": []string{"DATABASES", "REPORTING_DATABASES"}}},
+						"additionalProperties": map[string]any{"type": []string{"boolean", "integer", "string"}},
+					},
+				},
+			},
+			"coordinator": node("The coordinator node."),
+			"workers": map[string]any{
+				"description": "Workers: an explicit list, or the count form.",
+				"oneOf": []any{
+					map[string]any{"type": "array", "minItems": 1, "items": node("A worker node.")},
+					map[string]any{
+						"type": "object", "additionalProperties": false,
+						"required": []string{"count", "service_prefix", "alias_prefix", "first_port"},
+						"properties": map[string]any{
+							"count":          map[string]any{"type": "integer", "minimum": 1, "maximum": MaxWorkers},
+							"service_prefix": str("Workers are named <service_prefix>1..<count>."),
+							"alias_prefix":   str("Aliases are <alias_prefix>1..<count>."),
+							"first_port":     port("Published port of the first worker; the others follow."),
+							"image":          map[string]any{"type": "string", "pattern": imageRE.String()},
+						},
+					},
+				},
+			},
+			"compose": map[string]any{
+				"type": "object", "additionalProperties": false,
+				"properties": map[string]any{
+					"container_port":         map[string]any{"type": "integer", "minimum": 1, "maximum": 65535, "default": DefaultContainerPort},
+					"membership_manager":     map[string]any{"type": "boolean", "default": false, "description": "Emit the citus_manager service (the old registration flow)."},
+					"manager_image":          map[string]any{"type": "string", "pattern": imageRE.String(), "default": DefaultManagerImage},
+					"volume_prefix_variable": map[string]any{"type": "string", "pattern": envRE.String(), "default": DefaultVolumePrefix},
+				},
+			},
+		},
+	}
+	out, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		panic(err) // static data
+	}
+	return append(out, '\n')
+}
