@@ -39,4 +39,3 @@ func Reset(ctx context.Context, t *topology.Topology, o Options) error {
 	r.printf("reset complete: database %s is empty on %d nodes; run citusgen bootstrap next", t.ClusterDatabase(), len(eps))
 	return nil
 }
-
