@@ -380,6 +380,18 @@ func TestDiagnosesOnCitus(t *testing.T) {
 	// Undo, then stop worker1: pg_dist_node still says active; health tells.
 	exec("SELECT citus_remove_node('localhost', $1)", cl.Workers[1].Port)
 	exec("SELECT citus_remove_node('127.0.0.1', $1)", extra.Port)
+	// Simply not registered: its own failing check, with the command to fix it.
+	r = run(t, top, password, false)
+	expect(t, r, map[string]verify.Status{
+		"worker-registered/worker1":  verify.Pass,
+		"worker-registered/worker2":  verify.Fail,
+		"no-extra-nodes/coordinator": verify.Pass,
+	}, map[string]string{
+		"worker-registered/worker2": "citus_add_node('127.0.0.1', " + itoa(cl.Workers[1].Port) + ")",
+	})
+	if c := status(r)["worker-registered/worker2"]; c.Detail != "127.0.0.1:"+itoa(cl.Workers[1].Port)+" is not in pg_dist_node" {
+		t.Errorf("detail: %q", c.Detail)
+	}
 	exec("SELECT citus_add_node('127.0.0.1', $1)", cl.Workers[1].Port)
 	cl.Workers[0].Stop()
 	r = run(t, top, password, false)

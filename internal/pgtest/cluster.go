@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 // Cluster is a coordinator and its workers, each its own server.
@@ -17,7 +16,7 @@ type Cluster struct {
 }
 
 // StartCluster starts a coordinator and n workers, in parallel.
-func StartCluster(tb testing.TB, workers int, opts Options) *Cluster {
+func StartCluster(tb TB, workers int, opts Options) *Cluster {
 	tb.Helper()
 	servers := make([]*Server, workers+1)
 	done := make(chan struct{}, len(servers))
@@ -63,7 +62,7 @@ func (c *Cluster) Spec(extra string) []byte {
 
 // Psql runs a psql script file against this server's maintenance database,
 // with the password in PGPASSWORD; it returns the combined output.
-func (s *Server) Psql(tb testing.TB, script string, env ...string) (string, error) {
+func (s *Server) Psql(tb TB, script string, env ...string) (string, error) {
 	tb.Helper()
 	bin, err := exec.LookPath("psql")
 	if err != nil {

@@ -19,11 +19,22 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
+
+// TB is what the helpers need from a test: testing.TB has it, and so does
+// the adapter the CLI's testscript commands use.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+	Cleanup(func())
+	FailNow()
+}
 
 // Options describe one server.
 type Options struct {
@@ -44,7 +55,7 @@ type Server struct {
 	Dir      string
 	Citus    bool
 
-	tb      testing.TB
+	tb      TB
 	stopped bool
 	mu      sync.Mutex
 }
@@ -116,7 +127,7 @@ func CitusAvailable() (bool, string) {
 }
 
 // RequireCitus skips the test, saying why, when Citus is not installed.
-func RequireCitus(tb testing.TB) {
+func RequireCitus(tb TB) {
 	tb.Helper()
 	if ok, why := CitusAvailable(); !ok {
 		tb.Skipf("needs Citus: %s", why)
@@ -125,7 +136,7 @@ func RequireCitus(tb testing.TB) {
 
 // Start initialises and starts a server; it is stopped and removed when the
 // test ends.
-func Start(tb testing.TB, opts Options) *Server {
+func Start(tb TB, opts Options) *Server {
 	tb.Helper()
 	dir, err := BinDir()
 	if err != nil {
@@ -280,7 +291,7 @@ func (s *Server) DSN(database string) string {
 
 // Connect opens a connection to a database on this server, closed at the end
 // of the test.
-func (s *Server) Connect(tb testing.TB, database string) *pgx.Conn {
+func (s *Server) Connect(tb TB, database string) *pgx.Conn {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -293,7 +304,7 @@ func (s *Server) Connect(tb testing.TB, database string) *pgx.Conn {
 }
 
 // Exec runs SQL on a database of this server, failing the test on error.
-func (s *Server) Exec(tb testing.TB, database, sql string, args ...any) {
+func (s *Server) Exec(tb TB, database, sql string, args ...any) {
 	tb.Helper()
 	c := s.Connect(tb, database)
 	if _, err := c.Exec(context.Background(), sql, args...); err != nil {
