@@ -131,11 +131,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 	errs := make([]error, len(workers))
 	var wg sync.WaitGroup
 	for i, p := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = r.runPlan(ctx, byService[p.Node.Service], p)
-		}()
+		wg.Go(func() { errs[i] = r.runPlan(ctx, byService[p.Node.Service], p) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -164,11 +160,7 @@ func (r *runner) waitAll(ctx context.Context, eps []cluster.Endpoint) error {
 	errs := make([]error, len(eps))
 	var wg sync.WaitGroup
 	for i, ep := range eps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = r.waitOne(wctx, ep, wait)
-		}()
+		wg.Go(func() { errs[i] = r.waitOne(wctx, ep, wait) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)

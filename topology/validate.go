@@ -20,52 +20,36 @@ const (
 	DefaultVolumePrefix  = "VOLUME_PREFIX"
 )
 
-func (t *Topology) given(d *decoder, path string) bool {
+// given reports whether the spec wrote the key at path.
+func (d *decoder) given(path string) bool {
 	_, ok := d.pos[path]
 	return ok
 }
 
 func applyDefaults(t *Topology, d *decoder) {
-	if !t.given(d, "image") {
-		t.Image = DefaultImage
+	def := func(path string, set func()) {
+		if !d.given(path) {
+			set()
+		}
 	}
-	if !t.given(d, "database") {
-		t.Database = DefaultDatabase
-	}
-	if !t.given(d, "user") {
-		t.User = DefaultUser
-	}
-	if !t.given(d, "profile") {
-		t.Profile = ProfileDev
-	}
-	if !t.given(d, "database_variable") {
-		// CommCare HQ's CI exported UCR_CITUS_DB; developer compose files used CITUS_DB.
+	def("image", func() { t.Image = DefaultImage })
+	def("database", func() { t.Database = DefaultDatabase })
+	def("user", func() { t.User = DefaultUser })
+	def("profile", func() { t.Profile = ProfileDev })
+	// CommCare HQ's CI exported UCR_CITUS_DB; developer compose files used CITUS_DB.
+	def("database_variable", func() {
 		t.DatabaseVariable = "CITUS_DB"
 		if t.Profile == ProfileCI {
 			t.DatabaseVariable = "UCR_CITUS_DB"
 		}
-	}
-	if !t.given(d, "django.reaches") {
-		t.Reaches = ReachHost
-	}
-	if !t.given(d, "django.host") {
-		t.Host = DefaultHost
-	}
-	if !t.given(d, "django.engine") {
-		t.Engine = DefaultEngine
-	}
-	if !t.given(d, "django.disable_server_side_cursors") {
-		t.DisableServerSideCursors = true
-	}
-	if !t.given(d, "compose.container_port") {
-		t.ContainerPort = DefaultContainerPort
-	}
-	if !t.given(d, "compose.manager_image") {
-		t.ManagerImage = DefaultManagerImage
-	}
-	if !t.given(d, "compose.volume_prefix_variable") {
-		t.VolumePrefixVariable = DefaultVolumePrefix
-	}
+	})
+	def("django.reaches", func() { t.Reaches = ReachHost })
+	def("django.host", func() { t.Host = DefaultHost })
+	def("django.engine", func() { t.Engine = DefaultEngine })
+	def("django.disable_server_side_cursors", func() { t.DisableServerSideCursors = true })
+	def("compose.container_port", func() { t.ContainerPort = DefaultContainerPort })
+	def("compose.manager_image", func() { t.ManagerImage = DefaultManagerImage })
+	def("compose.volume_prefix_variable", func() { t.VolumePrefixVariable = DefaultVolumePrefix })
 	fill := func(n *Node) {
 		if n.Image == "" {
 			n.Image = t.Image
@@ -140,19 +124,19 @@ func validate(t *Topology, d *decoder) {
 	if !imageRE.MatchString(t.Image) {
 		d.errorAt("image", "%q is not a valid image reference such as citusdata/citus:13.2", t.Image)
 	}
-	if t.given(d, "compose.manager_image") && !imageRE.MatchString(t.ManagerImage) {
+	if d.given("compose.manager_image") && !imageRE.MatchString(t.ManagerImage) {
 		d.errorAt("compose.manager_image", "%q is not a valid image reference", t.ManagerImage)
 	}
 
 	switch {
-	case t.given(d, "password") && t.given(d, "password_env"):
+	case d.given("password") && d.given("password_env"):
 		d.errorAt("password_env", "give either password or password_env, not both")
-	case t.given(d, "password"):
+	case d.given("password"):
 		checkText("password", t.Password)
 		if t.Password == "" {
 			d.errorAt("password", "must not be empty; leave the key out for trust authentication")
 		}
-	case t.given(d, "password_env"):
+	case d.given("password_env"):
 		checkName("password_env", t.PasswordEnv, envRE, "environment variable name (A-Z, 0-9 and _)")
 	}
 
@@ -174,7 +158,7 @@ func validate(t *Topology, d *decoder) {
 	}
 	checkPort("compose.container_port", t.ContainerPort)
 
-	if len(t.Workers) == 0 && t.given(d, "workers") && !t.given(d, "workers.count") {
+	if len(t.Workers) == 0 && d.given("workers") && !d.given("workers.count") {
 		d.errorAt("workers", "a Citus cluster needs at least one worker; list them or use the count form")
 	}
 

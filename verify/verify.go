@@ -136,11 +136,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 	facts := make([]*nodeFacts, len(eps))
 	var wg sync.WaitGroup
 	for i, ep := range eps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			facts[i] = checkNode(ctx, t, o, ep, i == 0)
-		}()
+		wg.Go(func() { facts[i] = checkNode(ctx, t, o, ep) })
 	}
 	wg.Wait()
 
@@ -187,7 +183,7 @@ const factsQuery = `SELECT current_setting('server_version'),
        coalesce((SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = 'citus'), '')`
 
 // checkNode connects once and asks everything per node in one round trip.
-func checkNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.Endpoint, isCoord bool) *nodeFacts {
+func checkNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.Endpoint) *nodeFacts {
 	n := ep.Node.Service
 	f := &nodeFacts{ep: ep}
 	add := func(name string, st Status, detail, hint string) {
@@ -410,9 +406,7 @@ func clusterHealth(ctx context.Context, t *topology.Topology, o Options, facts [
 		if f.conn == nil {
 			continue // the source cannot be asked: NULL, as in Citus
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			b := &pgx.Batch{}
 			b.Queue(setTimeout)
 			b.Queue("SELECT pg_catalog.citus_check_connection_to_node(t.name, t.port) FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS t(name, port, n) ORDER BY n", names, ports)
@@ -437,7 +431,7 @@ func clusterHealth(ctx context.Context, t *topology.Topology, o Options, facts [
 			if errs[i] == nil {
 				errs[i] = rows.Err()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	var out []healthRow

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Cluster is a coordinator and its workers, each its own server.
@@ -19,16 +20,12 @@ type Cluster struct {
 func StartCluster(tb TB, workers int, opts Options) *Cluster {
 	tb.Helper()
 	servers := make([]*Server, workers+1)
-	done := make(chan struct{}, len(servers))
+	var wg sync.WaitGroup
 	for i := range servers {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			servers[i] = Start(tb, opts)
-		}()
+		// A failing Start ends its goroutine (FailNow); the nil check below stops the test.
+		wg.Go(func() { servers[i] = Start(tb, opts) })
 	}
-	for range servers {
-		<-done
-	}
+	wg.Wait()
 	for _, s := range servers {
 		if s == nil {
 			tb.FailNow() // Start reported why
