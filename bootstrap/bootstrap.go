@@ -121,8 +121,12 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 	}
 	if !got {
 		r.printf("%s: another bootstrap is running; waiting for it to finish", t.Coordinator.Service)
-		if _, err := lockConn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
-			return nil, &Error{Node: t.Coordinator.Service, Action: "lock", Detail: err.Error(), Hint: "another citusgen bootstrap held the lock past the deadline"}
+		lctx, cancel := context.WithTimeout(ctx, r.wait())
+		_, err := lockConn.Exec(lctx, "SELECT pg_advisory_lock($1)", lockKey)
+		cancel()
+		if err != nil {
+			return nil, &Error{Node: t.Coordinator.Service, Action: "lock", Detail: "another bootstrap held the lock for longer than " + r.wait().String(),
+				Hint: "wait for the other citusgen bootstrap to finish (or end its session on the coordinator), then run again"}
 		}
 	}
 
@@ -150,11 +154,16 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 
 // waitAll waits, in parallel, until every node accepts connections. A node
 // that rejects the password fails at once: waiting will not fix that.
-func (r *runner) waitAll(ctx context.Context, eps []cluster.Endpoint) error {
-	wait := r.o.Wait
-	if wait <= 0 {
-		wait = 60 * time.Second
+// wait is the bound on waiting for nodes, and for another run's lock.
+func (r *runner) wait() time.Duration {
+	if r.o.Wait <= 0 {
+		return 60 * time.Second
 	}
+	return r.o.Wait
+}
+
+func (r *runner) waitAll(ctx context.Context, eps []cluster.Endpoint) error {
+	wait := r.wait()
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	errs := make([]error, len(eps))

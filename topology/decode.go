@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -116,7 +117,9 @@ func Parse(name string, data []byte) (*Topology, error) {
 		return nil, Errors{{File: name, Msg: "the topology is empty: it needs at least 'coordinator' and 'workers' (see 'citusgen init' for a starter)"}}
 	}
 	d := &decoder{file: name, pos: map[string]Pos{}}
-	t := &Topology{Source: name}
+	// Headers name the spec by its base name, so the same spec reached by
+	// another path renders the same bytes (check would see drift otherwise).
+	t := &Topology{Source: filepath.Base(name)}
 	d.topology(doc.Content[0], t)
 	// Validate even after decode errors so one run reports every problem;
 	// a field already reported (missing, wrong type) is not reported twice.

@@ -72,7 +72,7 @@ type Reporting struct {
 
 // Topology is a decoded, defaulted and validated spec.
 type Topology struct {
-	// Source names where the spec came from, for messages and headers.
+	// Source names the spec in generated headers: the file's base name.
 	Source string
 
 	Image            string
