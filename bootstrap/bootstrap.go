@@ -152,8 +152,6 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 	return &r.res, nil
 }
 
-// waitAll waits, in parallel, until every node accepts connections. A node
-// that rejects the password fails at once: waiting will not fix that.
 // wait is the bound on waiting for nodes, and for another run's lock.
 func (r *runner) wait() time.Duration {
 	if r.o.Wait <= 0 {
@@ -162,6 +160,8 @@ func (r *runner) wait() time.Duration {
 	return r.o.Wait
 }
 
+// waitAll waits, in parallel, until every node accepts connections. A node
+// that rejects the password fails at once: waiting will not fix that.
 func (r *runner) waitAll(ctx context.Context, eps []cluster.Endpoint) error {
 	wait := r.wait()
 	wctx, cancel := context.WithTimeout(ctx, wait)
