@@ -49,6 +49,24 @@ func (f connFlags) addresses(t *topology.Topology) (cluster.Options, error) {
 	return o, nil
 }
 
+// addressFunc says where each node is reached, for scripts that print SQL
+// without connecting (no password needed).
+func (f connFlags) addressFunc(t *topology.Topology) (generator.AddressFunc, error) {
+	o, err := f.addresses(t)
+	if err != nil {
+		return nil, err
+	}
+	eps, err := cluster.Endpoints(t, o)
+	if err != nil {
+		return nil, err
+	}
+	addr := map[string]cluster.Address{}
+	for _, ep := range eps {
+		addr[ep.Node.Service] = ep.Addr
+	}
+	return func(n topology.Node) (string, int) { a := addr[n.Service]; return a.Host, a.Port }, nil
+}
+
 // options adds the password to the addresses.
 func (f connFlags) options(t *topology.Topology) (cluster.Options, error) {
 	o, err := f.addresses(t)
@@ -75,16 +93,11 @@ func (c *bootstrapCmd) Run(e *env) error {
 		return err
 	}
 	if c.DryRun {
-		o, err := c.addresses(t)
+		addr, err := c.addressFunc(t)
 		if err != nil {
 			return err
 		}
-		eps, _ := cluster.Endpoints(t, o) // validated by addresses
-		addr := map[string]cluster.Address{}
-		for _, ep := range eps {
-			addr[ep.Node.Service] = ep.Addr
-		}
-		out, err := generator.SQLAt(t, func(n topology.Node) (string, int) { a := addr[n.Service]; return a.Host, a.Port })
+		out, err := generator.SQLAt(t, addr)
 		if err != nil {
 			return err
 		}
@@ -175,17 +188,12 @@ func (c *resetCmd) Run(e *env) error {
 		return err
 	}
 	if !c.Yes {
-		o, err := c.addresses(t)
+		addr, err := c.addressFunc(t)
 		if err != nil {
 			return err
 		}
-		eps, _ := cluster.Endpoints(t, o)
-		addr := map[string]cluster.Address{}
-		for _, ep := range eps {
-			addr[ep.Node.Service] = ep.Addr
-		}
-		e.stdout.Write(generator.ResetSQL(t, func(n topology.Node) (string, int) { a := addr[n.Service]; return a.Host, a.Port }))
-		return usageError{fmt.Sprintf("reset drops database %s on %d nodes and every table in it; nothing was done. Run again with --yes to do it", t.ClusterDatabase(), len(eps))}
+		e.stdout.Write(generator.ResetSQL(t, addr))
+		return usageError{fmt.Sprintf("reset drops database %s on %d nodes and every table in it; nothing was done. Run again with --yes to do it", t.ClusterDatabase(), len(t.Nodes()))}
 	}
 	o, err := c.options(t)
 	if err != nil {
