@@ -40,33 +40,19 @@ func (c checkCmd) Run(e *env) error {
 	drift := 0
 	var composeData, settingsData []byte
 	if c.Compose != "" {
-		composeData, err = readChecked(c.Compose)
-		if err != nil {
-			return err
-		}
-		n, err := diffFile(e, c.Compose, composeData, func(old []byte) ([]byte, error) {
-			if hasRegion(old, "services") {
-				return generator.MergeCompose(old, t)
-			}
-			return generator.Compose(t)
-		})
-		if err != nil {
+		var n int
+		if composeData, n, err = checkFile(e, c.Compose, "services",
+			func(old []byte) ([]byte, error) { return generator.MergeCompose(old, t) },
+			func() ([]byte, error) { return generator.Compose(t) }); err != nil {
 			return err
 		}
 		drift += n
 	}
 	if c.Settings != "" {
-		settingsData, err = readChecked(c.Settings)
-		if err != nil {
-			return err
-		}
-		n, err := diffFile(e, c.Settings, settingsData, func(old []byte) ([]byte, error) {
-			if hasRegion(old, "settings") {
-				return generator.MergeSettings(old, t)
-			}
-			return generator.Settings(t)
-		})
-		if err != nil {
+		var n int
+		if settingsData, n, err = checkFile(e, c.Settings, "settings",
+			func(old []byte) ([]byte, error) { return generator.MergeSettings(old, t) },
+			func() ([]byte, error) { return generator.Settings(t) }); err != nil {
 			return err
 		}
 		drift += n
@@ -100,22 +86,29 @@ func readChecked(path string) ([]byte, error) {
 	return data, nil
 }
 
-func hasRegion(data []byte, name string) bool {
-	region, err := generator.ExtractRegion(data, name)
-	return err != nil || region != nil // a damaged region is reported by the merge
-}
-
-// diffFile prints a unified diff between the file and what it should be.
-func diffFile(e *env, path string, actual []byte, want func([]byte) ([]byte, error)) (int, error) {
-	expected, err := want(actual)
+// checkFile reads path and prints a unified diff against what it should be:
+// the file with its managed region merged when it has one, otherwise the
+// whole rendered artifact. It returns the file and 1 when it drifted.
+func checkFile(e *env, path, region string, merge func([]byte) ([]byte, error), render func() ([]byte, error)) ([]byte, int, error) {
+	actual, err := readChecked(path)
 	if err != nil {
-		return 0, mergeError(path, err)
+		return nil, 0, err
+	}
+	var expected []byte
+	// A damaged region counts as present, so the merge reports the damage.
+	if r, rerr := generator.ExtractRegion(actual, region); rerr != nil || r != nil {
+		expected, err = merge(actual)
+	} else {
+		expected, err = render()
+	}
+	if err != nil {
+		return nil, 0, mergeError(path, err)
 	}
 	if string(expected) == string(actual) {
-		return 0, nil
+		return actual, 0, nil
 	}
 	fmt.Fprint(e.stdout, udiff.Unified(path, path+" (rendered from the topology)", string(actual), string(expected)))
-	return 1, nil
+	return actual, 1, nil
 }
 
 // crossCheck compares the compose file and the settings with each other:
