@@ -38,9 +38,15 @@ func TestScripts(t *testing.T) {
 				return os.Geteuid() == 0, nil
 			case "postgres":
 				_, err := pgtest.BinDir()
+				if err != nil && pgtest.Required() {
+					return false, fmt.Errorf("%v (%s=1 makes this a failure)", err, pgtest.RequireEnv)
+				}
 				return err == nil, nil
 			case "citus":
-				ok, _ := pgtest.CitusAvailable()
+				ok, why := pgtest.CitusAvailable()
+				if !ok && pgtest.Required() {
+					return false, fmt.Errorf("needs Citus: %s (%s=1 makes this a failure)", why, pgtest.RequireEnv)
+				}
 				return ok, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)

@@ -126,11 +126,30 @@ func CitusAvailable() (bool, string) {
 	return true, ""
 }
 
-// RequireCitus skips the test, saying why, when Citus is not installed.
+// RequireEnv names the variable under which a test that would skip for lack
+// of Citus (or of what the compose harness needs) fails instead: CI sets it,
+// so a missing install step cannot pass as a green run of skipped tests.
+const RequireEnv = "CITUSGEN_REQUIRE_CITUS"
+
+// Required reports whether CITUSGEN_REQUIRE_CITUS=1 is set.
+func Required() bool { return os.Getenv(RequireEnv) == "1" }
+
+// SkipUnavailable skips the test with the reason, or fails it with the same
+// reason under CITUSGEN_REQUIRE_CITUS=1.
+func SkipUnavailable(tb TB, format string, args ...any) {
+	tb.Helper()
+	if Required() {
+		tb.Fatalf(format+" ("+RequireEnv+"=1 makes this a failure)", args...)
+	}
+	tb.Skipf(format, args...)
+}
+
+// RequireCitus skips the test, saying why, when Citus is not installed
+// (fails it under CITUSGEN_REQUIRE_CITUS=1).
 func RequireCitus(tb TB) {
 	tb.Helper()
 	if ok, why := CitusAvailable(); !ok {
-		tb.Skipf("needs Citus: %s", why)
+		SkipUnavailable(tb, "needs Citus: %s", why)
 	}
 }
 
@@ -140,7 +159,7 @@ func Start(tb TB, opts Options) *Server {
 	tb.Helper()
 	dir, err := BinDir()
 	if err != nil {
-		tb.Skip(err.Error())
+		SkipUnavailable(tb, "%v", err)
 	}
 	if opts.Citus {
 		RequireCitus(tb)
