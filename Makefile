@@ -24,6 +24,7 @@ bench:
 fuzz:
 	$(GO) test ./templates/ -run '^$$' -fuzz FuzzPyLiteral -fuzztime 30s
 	$(GO) test ./templates/ -run '^$$' -fuzz FuzzYAMLScalar -fuzztime 30s
+	$(GO) test ./templates/ -run '^$$' -fuzz FuzzComposeBlock -fuzztime 30s
 
 vet:
 	$(GO) vet ./...

@@ -12,8 +12,19 @@ import (
 // can tell generated services from hand-written ones.
 const ManagedLabel = "io.citusgen.managed=true"
 
-// ManagerService is the name of the optional membership-manager service.
-const ManagerService = "citus_manager"
+// Services citusgen adds beside the nodes.
+const (
+	ManagerService = topology.ManagerService
+	SetupService   = topology.SetupService
+)
+
+// SetupConfig is the top-level config that carries the bootstrap script into
+// the setup service, inline (content:), so no file has to sit beside the
+// compose file; SetupScript is where the service reads it.
+const (
+	SetupConfig = "citus_setup_sql"
+	SetupScript = "/run/citusgen/bootstrap.sql"
+)
 
 type envVar struct {
 	Name  string
@@ -29,29 +40,54 @@ type composeService struct {
 	Volumes     []string
 	Environment []envVar
 	Healthcheck []string
-	DependsOn   []string
+	DependsOn   []dependency
+	Command     []string
+	Configs     []configMount
+	Restart     string
+}
+
+type dependency struct{ Service, Condition string }
+
+type configMount struct{ Source, Target string }
+
+type composeConfig struct {
+	Name    string
+	Content string // already a YAML block or scalar
 }
 
 type composeDoc struct {
 	Source   string
 	Services []composeService
+	Configs  []composeConfig
 }
 
-func composeView(t *topology.Topology) composeDoc {
+func healthy(services ...string) []dependency {
+	deps := make([]dependency, len(services))
+	for i, s := range services {
+		deps[i] = dependency{s, "service_healthy"}
+	}
+	return deps
+}
+
+func composeView(t *topology.Topology) (composeDoc, error) {
 	dbVar := "${" + t.DatabaseVariable + ":-" + t.ClusterDatabase() + "}"
 	env := []envVar{
 		{"POSTGRES_DB", templates.YAMLScalar(dbVar)},
 		{"POSTGRES_USER", templates.ComposeLiteral(t.User)},
 	}
+	// password is how a service's environment gives the password.
+	var password string
 	switch {
 	case t.PasswordEnv != "":
-		ref := templates.YAMLScalar("${" + t.PasswordEnv + "}")
+		password = templates.YAMLScalar("${" + t.PasswordEnv + "}")
+	case t.Password != "":
+		password = templates.ComposeLiteral(t.Password)
+	}
+	switch {
+	case password != "":
 		// PGPASSWORD stays in the server's environment so the coordinator's
 		// connections to workers authenticate (the citus image relies on it).
-		env = append(env, envVar{"POSTGRES_PASSWORD", ref}, envVar{"PGPASSWORD", ref})
-	case t.Password != "":
-		lit := templates.ComposeLiteral(t.Password)
-		env = append(env, envVar{"POSTGRES_PASSWORD", lit}, envVar{"PGPASSWORD", lit})
+		env = append(env, envVar{"POSTGRES_PASSWORD", password}, envVar{"PGPASSWORD", password})
 	default:
 		// Current postgres images refuse to initialise without a password
 		// unless told that trust is intended.
@@ -73,12 +109,14 @@ func composeView(t *topology.Topology) composeDoc {
 		}
 	}
 	coord := node(t.Coordinator, "Master")
+	var workers []string
+	for _, w := range t.Workers {
+		workers = append(workers, w.Service)
+	}
 	if !t.MembershipManager {
-		// Workers must be up before the coordinator registers them
-		// (citusgen bootstrap or the init script does that).
-		for _, w := range t.Workers {
-			coord.DependsOn = append(coord.DependsOn, w.Service)
-		}
+		// Workers must be up before the coordinator registers them (the
+		// setup service or citusgen bootstrap does that).
+		coord.DependsOn = healthy(workers...)
 	}
 	doc.Services = append(doc.Services, coord)
 	if t.MembershipManager {
@@ -90,21 +128,62 @@ func composeView(t *topology.Topology) composeDoc {
 			Labels:      []string{ManagedLabel},
 			Volumes:     []string{"${DOCKER_SOCK:-/var/run/docker.sock}:/var/run/docker.sock"},
 			Environment: mgrEnv,
-			DependsOn:   []string{t.Coordinator.Service},
+			DependsOn:   healthy(t.Coordinator.Service),
 		})
 	}
 	for _, w := range t.Workers {
 		s := node(w, "Worker")
 		if t.MembershipManager {
-			s.DependsOn = []string{ManagerService}
+			s.DependsOn = healthy(ManagerService)
 		}
 		doc.Services = append(doc.Services, s)
 	}
-	return doc
+	if t.Setup {
+		script, err := SetupSQL(t)
+		if err != nil {
+			return composeDoc{}, err
+		}
+		doc.Services = append(doc.Services, setupService(t, password, append([]string{t.Coordinator.Service}, workers...)))
+		doc.Configs = append(doc.Configs, composeConfig{Name: SetupConfig, Content: templates.ComposeBlock(string(script), 6)})
+	}
+	return doc, nil
+}
+
+// setupService runs the bootstrap script with the image's psql once every
+// node is healthy, then exits; restart "no" keeps a finished run finished.
+// The citus image's entrypoint executes any command other than postgres as
+// it is, so psql runs directly.
+func setupService(t *topology.Topology, password string, nodes []string) composeService {
+	var env []envVar
+	if password != "" {
+		env = append(env, envVar{"PGPASSWORD", password})
+	}
+	if t.PasswordEnv != "" {
+		// The script reads the inter-node password with \getenv.
+		env = append(env, envVar{t.PasswordEnv, password})
+	}
+	env = append(env, envVar{"PGCONNECT_TIMEOUT", templates.YAMLScalar("10")})
+	return composeService{
+		Name:   SetupService,
+		Image:  t.Coordinator.Image,
+		Labels: []string{ManagedLabel},
+		Command: []string{"psql", "-X", "-w", "-v", "ON_ERROR_STOP=1",
+			"-h", t.Coordinator.Service, "-p", strconv.Itoa(t.ContainerPort), "-U", t.User, "-d", MaintenanceDatabase,
+			"-f", SetupScript},
+		Environment: env,
+		Configs:     []configMount{{SetupConfig, SetupScript}},
+		Restart:     "no",
+		DependsOn:   healthy(nodes...),
+	}
 }
 
 // Compose renders the compose document: one service per node, named volumes,
-// healthchecks, and the coordinator depending on healthy workers.
+// healthchecks, the coordinator depending on healthy workers and, unless
+// turned off, the setup service that registers the workers.
 func Compose(t *topology.Topology) ([]byte, error) {
-	return execute("compose", composeView(t))
+	doc, err := composeView(t)
+	if err != nil {
+		return nil, err
+	}
+	return execute("compose", doc)
 }

@@ -65,6 +65,12 @@ func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env ma
 	if top.MembershipManager {
 		wantServices++
 	}
+	if top.Setup {
+		wantServices++
+		checkSetup(t, top, p, env)
+	} else if _, ok := p.Services[generator.SetupService]; ok {
+		t.Errorf("setup service emitted with compose.setup off")
+	}
 	if len(p.Services) != wantServices {
 		t.Errorf("%d services, want %d", len(p.Services), wantServices)
 	}
@@ -159,6 +165,55 @@ func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env ma
 	for _, w := range top.Workers {
 		if d, ok := coord.DependsOn[w.Service]; !ok || d.Condition != types.ServiceConditionHealthy {
 			t.Errorf("coordinator does not wait for healthy %s: %+v", w.Service, d)
+		}
+	}
+}
+
+// checkSetup: the setup service runs the network-address bootstrap script
+// with psql once every node is healthy, exactly once, with the password from
+// where the spec keeps it.
+func checkSetup(t *testing.T, top *topology.Topology, p *types.Project, env map[string]string) {
+	t.Helper()
+	s, ok := p.Services[generator.SetupService]
+	if !ok {
+		t.Fatalf("no %s service", generator.SetupService)
+	}
+	if s.Image != top.Coordinator.Image || s.Restart != "no" {
+		t.Errorf("setup: image %q restart %q", s.Image, s.Restart)
+	}
+	if len(s.DependsOn) != len(top.Nodes()) {
+		t.Errorf("setup depends_on %v", s.DependsOn)
+	}
+	for _, n := range top.Nodes() {
+		if s.DependsOn[n.Service].Condition != types.ServiceConditionHealthy {
+			t.Errorf("setup does not wait for healthy %s", n.Service)
+		}
+	}
+	wantCmd := []string{"psql", "-X", "-w", "-v", "ON_ERROR_STOP=1", "-h", top.Coordinator.Service, "-p", strconv.Itoa(top.ContainerPort),
+		"-U", top.User, "-d", "postgres", "-f", generator.SetupScript}
+	if !slices.Equal(s.Command, wantCmd) {
+		t.Errorf("setup command %q, want %q", s.Command, wantCmd)
+	}
+	if len(s.Configs) != 1 || s.Configs[0].Source != generator.SetupConfig || s.Configs[0].Target != generator.SetupScript {
+		t.Errorf("setup configs %+v", s.Configs)
+	}
+	script, err := generator.SetupSQL(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Configs[generator.SetupConfig].Content; got != string(script) {
+		t.Errorf("config content after interpolation differs from the setup script:\n%s", got)
+	}
+	password := top.Password
+	if top.PasswordEnv != "" {
+		password = env[top.PasswordEnv]
+		if got := s.Environment[top.PasswordEnv]; got == nil || *got != password {
+			t.Errorf("setup: %s = %s, want the same variable as the nodes", top.PasswordEnv, deref(got))
+		}
+	}
+	if top.HasPassword() {
+		if got := s.Environment["PGPASSWORD"]; got == nil || *got != password {
+			t.Errorf("setup: PGPASSWORD = %s", deref(got))
 		}
 	}
 }

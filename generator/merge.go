@@ -110,21 +110,27 @@ func wrapRegion(name, source string, body []string, indent string) []string {
 	return append(out, indent+endMark+name)
 }
 
-// managedCompose renders what the managed compose regions hold, at
-// two-space indentation: the node services and their named volumes.
-func managedCompose(t *topology.Topology) (services, volumes []string, err error) {
-	doc := composeView(t)
-	svc, err := execute("compose-services", doc)
+// composeSections are the top-level sections that hold a managed region,
+// each rendered by the template of the same name.
+var composeSections = []string{"services", "volumes", "configs"}
+
+// managedCompose renders what each managed compose region holds, at
+// two-space indentation: the services, their named volumes, the setup
+// service's config. A section with nothing to hold is empty.
+func managedCompose(t *topology.Topology) (map[string][]string, error) {
+	doc, err := composeView(t)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	services = splitLines(bytes.TrimLeft(svc, "\n"))
-	for _, s := range doc.Services {
-		if s.Volume != "" {
-			volumes = append(volumes, "  "+s.Volume+":")
+	out := map[string][]string{}
+	for _, section := range composeSections {
+		b, err := execute("compose-"+section, doc)
+		if err != nil {
+			return nil, err
 		}
+		out[section] = splitLines(bytes.TrimLeft(b, "\n"))
 	}
-	return services, volumes, nil
+	return out, nil
 }
 
 // topKey is a top-level key of a YAML document and the lines it spans.
@@ -197,7 +203,7 @@ func blockEnd(lines []string, tk *topKey) int {
 // volumes:. Bytes outside the regions are kept. A service or volume of the
 // same name outside the region is a conflict.
 func MergeCompose(existing []byte, t *topology.Topology) ([]byte, error) {
-	services, volumes, err := managedCompose(t)
+	bodies, err := managedCompose(t)
 	if err != nil {
 		return nil, err
 	}
@@ -207,16 +213,27 @@ func MergeCompose(existing []byte, t *topology.Topology) ([]byte, error) {
 		body []string
 		at   int // where the section is, for ordering
 	}
-	parts := []part{{"services", services, 0}, {"volumes", volumes, 0}}
 	keys, err := topKeys(existing, lines)
 	if err != nil {
 		return nil, err
 	}
-	for i := range parts {
-		parts[i].at = len(lines) + i // absent: appended at the end
-		if tk := keys[parts[i].name]; tk != nil {
-			parts[i].at = tk.line
+	var parts []part
+	for i, name := range composeSections {
+		p := part{name, bodies[name], len(lines) + i} // absent: appended at the end
+		if tk := keys[name]; tk != nil {
+			p.at = tk.line
 		}
+		if len(p.body) == 0 {
+			// Nothing to hold (no setup service): an existing region is
+			// removed, none is added.
+			if reg, err := findRegion(lines, name); err != nil || reg == nil {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
+		parts = append(parts, p)
 	}
 	// Bottom-most first: splicing never shifts the lines above, so every
 	// error names a line of the file as the user has it.
@@ -263,6 +280,11 @@ func mergeSection(data []byte, lines []string, section string, body []string, so
 			return nil, &MergeError{Line: tk.line + 1, Msg: fmt.Sprintf("%s outside the citusgen region already define %s; remove or rename them so the topology owns those names", section, strings.Join(conflicts, ", "))}
 		}
 	}
+	if reg != nil && len(body) == 0 {
+		out := append([]string{}, lines[:reg.begin]...)
+		out = append(out, lines[reg.end+1:]...)
+		return dropEmptySection(out, section), nil
+	}
 	if reg != nil {
 		block := wrapRegion(section, source, indentBlock(body, reg.indent), reg.indent)
 		out := append([]string{}, lines[:reg.begin]...)
@@ -290,6 +312,26 @@ func mergeSection(data []byte, lines []string, section string, body []string, so
 	out := append([]string{}, lines[:at]...)
 	out = append(out, wrapRegion(section, source, indentBlock(body, indent), indent)...)
 	return append(out, lines[at:]...), nil
+}
+
+// dropEmptySection removes a top-level key left with no value once its
+// region is gone (compose refuses a null configs:), with the blank line
+// citusgen put before it when it appended the section at the end.
+func dropEmptySection(lines []string, section string) []string {
+	keys, err := topKeys(joinLines(lines), lines)
+	if err != nil {
+		return lines
+	}
+	tk := keys[section]
+	if tk == nil || tk.value.Kind != yaml.ScalarNode || tk.value.Tag != "!!null" || blockEnd(lines, tk) != tk.line+1 {
+		return lines
+	}
+	out := append([]string{}, lines[:tk.line]...)
+	rest := lines[tk.line+1:]
+	if len(rest) == 0 && len(out) > 0 && strings.TrimSpace(out[len(out)-1]) == "" {
+		out = out[:len(out)-1]
+	}
+	return append(out, rest...)
 }
 
 // MergeSettings inserts or replaces the managed block of a Python settings

@@ -45,8 +45,12 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := withoutRegions(string(merged)); got != string(orig) {
+	// The file has no configs: section, so the setup service's config gets one.
+	if got := withoutRegions(string(merged)); got != string(orig)+"\nconfigs:\n" {
 		t.Fatalf("bytes outside the regions changed:\n%s", got)
+	}
+	if !strings.Contains(string(merged), "\nconfigs:\n  # >>> citusgen managed configs: generated from embedded default topology; change the topology, not this block\n  citus_setup_sql:\n    content: |\n") {
+		t.Errorf("configs region misplaced:\n%s", merged)
 	}
 	// The region sits inside services:, at the services' indentation, after
 	// the last service and before the comment that belongs to volumes:.
@@ -84,10 +88,22 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if withoutRegions(string(replaced)) != string(orig) || strings.Contains(string(replaced), "citus_worker1") || !strings.Contains(string(replaced), "  shard-d:\n") {
+	if withoutRegions(string(replaced)) != string(orig)+"\nconfigs:\n" || strings.Contains(string(replaced), "citus_worker1") || !strings.Contains(string(replaced), "  shard-d:\n") {
 		t.Errorf("replace went wrong:\n%s", replaced)
 	}
 	if _, err := generator.LoadCompose(context.Background(), "hq-compose.yml", replaced, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A topology without the setup service takes its config region away.
+	manager := goldenTopology(t, "membership-manager")
+	noSetup, err := generator.MergeCompose(replaced, manager)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withoutRegions(string(noSetup)) != string(orig) || strings.Contains(string(noSetup), "citusgen managed configs") || strings.Contains(string(noSetup), generator.SetupService) {
+		t.Errorf("setup service or its config left behind:\n%s", noSetup)
+	}
+	if _, err := generator.LoadCompose(context.Background(), "hq-compose.yml", noSetup, nil); err != nil {
 		t.Fatal(err)
 	}
 }

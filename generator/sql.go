@@ -27,9 +27,9 @@ type sqlNode struct {
 }
 
 type sqlScript struct {
-	Source      string
-	User        string
-	HasPassword bool
+	Source string
+	// Run says how the script is run, for its header.
+	Run         string
 	PasswordEnv string
 	Nodes       []sqlNode
 	Node        sqlNode
@@ -50,7 +50,11 @@ func sqlView(t *topology.Topology, plans []NodePlan, addr AddressFunc) sqlScript
 	if t.PasswordEnv == "" {
 		authinfo = templates.SQLLiteral(Authinfo(t.Password))
 	}
-	v := sqlScript{Source: t.Source, User: t.User, HasPassword: t.HasPassword(), PasswordEnv: t.PasswordEnv}
+	run := "psql -U " + t.User + " -f bootstrap.sql"
+	if t.HasPassword() {
+		run += "   (PGPASSWORD or ~/.pgpass supplies the password)"
+	}
+	v := sqlScript{Source: t.Source, Run: run, PasswordEnv: t.PasswordEnv}
 	for _, p := range plans {
 		h, pn := addr(p.Node)
 		host, port := h, strconv.Itoa(pn)
@@ -85,6 +89,20 @@ func SQL(t *topology.Topology) ([]byte, error) {
 // addresses (bootstrap --dry-run shows where it would connect).
 func SQLAt(t *topology.Topology, addr AddressFunc) ([]byte, error) {
 	return execute("sql", sqlView(t, Plan(t), addr))
+}
+
+// NetworkAddress reaches nodes inside the compose network: service name and
+// container port.
+func NetworkAddress(t *topology.Topology) AddressFunc {
+	return func(n topology.Node) (string, int) { return n.Service, t.ContainerPort }
+}
+
+// SetupSQL renders the script the compose setup service runs: the same
+// bootstrap, reaching every node inside the compose network.
+func SetupSQL(t *topology.Topology) ([]byte, error) {
+	v := sqlView(t, Plan(t), NetworkAddress(t))
+	v.Run = "the " + SetupService + " service runs this once every node is healthy (docker compose up)"
+	return execute("sql", v)
 }
 
 // NodeSQL renders the bootstrap of each node as its own psql script, in

@@ -86,6 +86,56 @@ func ComposeLiteral(s string) string {
 	return YAMLScalar(strings.ReplaceAll(s, "$", "$$"))
 }
 
+// ComposeBlock renders a multi-line value compose must take literally (a
+// config's content) as a YAML literal block indented by indent spaces, so the
+// document stays readable; '$' is doubled against interpolation. Text a
+// literal block cannot hold exactly (unprintable characters, a leading space
+// on the first line, no single final newline) falls back to ComposeLiteral.
+func ComposeBlock(s string, indent int) string {
+	s = strings.ReplaceAll(s, "$", "$$")
+	if !blockSafe(s) {
+		return YAMLScalar(s)
+	}
+	pad := strings.Repeat(" ", indent)
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/20*indent + 2)
+	b.WriteString("|")
+	for _, line := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		b.WriteByte('\n')
+		if line != "" {
+			b.WriteString(pad)
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+func blockSafe(s string) bool {
+	if !strings.HasSuffix(s, "\n") || strings.HasSuffix(s, "\n\n") {
+		return false // clipping (|) keeps exactly one final newline
+	}
+	first := strings.TrimLeft(s, "\n")
+	if first == "" || first[0] == ' ' || first[0] == '\t' || first != s {
+		return false // the first line sets the block's indentation
+	}
+	for _, r := range s {
+		if r == '\n' || r == '\t' {
+			continue
+		}
+		if r == utf8.RuneError || !unicode.IsPrint(r) || r == '\uFEFF' {
+			return false
+		}
+	}
+	// Trailing white space on a line survives a literal block, but editors
+	// strip it; keep such text quoted so it cannot change by accident.
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasSuffix(line, " ") || strings.HasSuffix(line, "\t") {
+			return false
+		}
+	}
+	return true
+}
+
 // PyLiteral renders a Go value as a Python literal: strings single-quoted
 // with escapes for quotes, backslashes and anything unprintable; bools as
 // True/False; integers in decimal.

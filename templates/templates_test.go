@@ -172,3 +172,47 @@ func TestSQLQuoting(t *testing.T) {
 		}
 	}
 }
+
+// composeBlockReads parses a config content rendered by ComposeBlock and
+// undoes compose's $$ escaping, as compose does.
+func composeBlockReads(t *testing.T, s string) string {
+	t.Helper()
+	doc := "configs:\n  x:\n    content: " + templates.ComposeBlock(s, 6) + "\n  y:\n    content: after\n"
+	var m map[string]map[string]map[string]string
+	if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+		t.Fatalf("%q does not parse: %v", doc, err)
+	}
+	if m["configs"]["y"]["content"] != "after" {
+		t.Fatalf("the block swallowed the next key:\n%s", doc)
+	}
+	return strings.ReplaceAll(m["configs"]["x"]["content"], "$$", "$")
+}
+
+func TestComposeBlock(t *testing.T) {
+	script := "-- a script\n\\set x 1\nSELECT $tag$ a $tag$;\n\n  indented\tline\n"
+	got := templates.ComposeBlock(script, 6)
+	want := "|\n      -- a script\n      \\set x 1\n      SELECT $$tag$$ a $$tag$$;\n\n        indented\tline"
+	if got != want {
+		t.Errorf("ComposeBlock:\n%s\nwant:\n%s", got, want)
+	}
+	for _, s := range append(tricky, script, " leading space\n", "no newline", "two\n\n", "trailing \n", "\n", "", "bom\ufeff\n", "cr\r\n") {
+		if got := composeBlockReads(t, s); got != s {
+			t.Errorf("ComposeBlock(%q) reads back as %q", s, got)
+		}
+	}
+}
+
+// FuzzComposeBlock: any valid UTF-8 text survives as a config's content.
+func FuzzComposeBlock(f *testing.F) {
+	for _, s := range append(tricky, "a\n", "a\n  b\n", "$x\n", "# c\n") {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			t.Skip("the spec rejects invalid UTF-8")
+		}
+		if got := composeBlockReads(t, s); got != s {
+			t.Errorf("ComposeBlock(%q) reads back as %q", s, got)
+		}
+	})
+}

@@ -541,13 +541,15 @@ func (d *decoder) workers(n *yaml.Node, path string) []Node {
 	return nil
 }
 
-var composeKeys = []string{"container_port", "membership_manager", "manager_image", "volume_prefix_variable"}
+var composeKeys = []string{"container_port", "setup", "membership_manager", "manager_image", "volume_prefix_variable"}
 
 func (d *decoder) compose(n *yaml.Node, path string, t *Topology) {
 	d.mapping(n, path, composeKeys, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "container_port":
 			t.ContainerPort = d.integer(v, p)
+		case "setup":
+			t.Setup = d.boolean(v, p)
 		case "membership_manager":
 			t.MembershipManager = d.boolean(v, p)
 		case "manager_image":

@@ -85,7 +85,8 @@ func Schema() []byte {
 				"type": "object", "additionalProperties": false,
 				"properties": map[string]any{
 					"container_port":         map[string]any{"type": "integer", "minimum": 1, "maximum": 65535, "default": DefaultContainerPort},
-					"membership_manager":     map[string]any{"type": "boolean", "default": false, "description": "Emit the citus_manager service (the old registration flow)."},
+					"setup":                  map[string]any{"type": "boolean", "default": true, "description": "Emit the one-shot citus_setup service that runs the bootstrap once every node is healthy (default: true unless membership_manager)."},
+					"membership_manager":     map[string]any{"type": "boolean", "default": false, "description": "Emit the citus_manager service (the old registration flow); needs setup: false."},
 					"manager_image":          map[string]any{"type": "string", "pattern": imageRE.String(), "default": DefaultManagerImage},
 					"volume_prefix_variable": map[string]any{"type": "string", "pattern": envRE.String(), "default": DefaultVolumePrefix},
 				},

@@ -92,8 +92,11 @@ type Topology struct {
 	ReportingDatabases       []Reporting
 	Settings                 []Setting
 
-	ContainerPort        int
-	MembershipManager    bool
+	ContainerPort     int
+	MembershipManager bool
+	// Setup emits the one-shot setup service that runs the bootstrap inside
+	// the compose network once every node is healthy.
+	Setup                bool
 	ManagerImage         string
 	VolumePrefixVariable string
 

@@ -192,6 +192,16 @@ func TestErrors(t *testing.T) {
 			`t.yaml:2:114: workers[1].node_name: "nohost" is not host:port (a host name or IPv4 address, then a port between 1 and 65535)`,
 		},
 	}, {
+		name: "setup service and membership manager",
+		spec: minimal + "compose: {setup: true, membership_manager: true}\nworkers: [{service: w, alias: w, port: 6001}]\n",
+		want: []string{
+			`t.yaml:2:18: compose.setup: the setup service registers workers by service name and the membership manager by container name, so together they register each worker twice; set setup: false or membership_manager: false`,
+		},
+	}, {
+		name: "setup service name taken",
+		spec: minimal + "workers: [{service: citus_setup, alias: w, port: 6001}]\n",
+		want: []string{`t.yaml:2:21: workers[0].service: citus_setup is the name of the setup service; rename this node or set compose.setup: false`},
+	}, {
 		name: "ci database too long",
 		spec: minimal + "profile: ci\ndatabase: " + strings.Repeat("d", 60) + "\nworkers: [{service: w, alias: w, port: 6001}]\n",
 		want: []string{`t.yaml:3:11: database: the ci profile works on "test_` + strings.Repeat("d", 60) + `", which is longer than 63 bytes; shorten the database name`},

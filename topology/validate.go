@@ -20,6 +20,12 @@ const (
 	DefaultVolumePrefix  = "VOLUME_PREFIX"
 )
 
+// Service names citusgen adds beside the nodes; nodes may not use them.
+const (
+	SetupService   = "citus_setup"   // the one-shot bootstrap service (compose.setup)
+	ManagerService = "citus_manager" // the membership manager (compose.membership_manager)
+)
+
 // given reports whether the spec wrote the key at path.
 func (d *decoder) given(path string) bool {
 	_, ok := d.pos[path]
@@ -49,6 +55,9 @@ func applyDefaults(t *Topology, d *decoder) {
 	def("django.disable_server_side_cursors", func() { t.DisableServerSideCursors = true })
 	def("compose.container_port", func() { t.ContainerPort = DefaultContainerPort })
 	def("compose.manager_image", func() { t.ManagerImage = DefaultManagerImage })
+	// The setup service and the membership manager both register workers
+	// (by service and by container name): one flow at a time.
+	def("compose.setup", func() { t.Setup = !t.MembershipManager })
 	def("compose.volume_prefix_variable", func() { t.VolumePrefixVariable = DefaultVolumePrefix })
 	fill := func(n *Node) {
 		if n.Image == "" {
@@ -194,6 +203,12 @@ func validate(t *Topology, d *decoder) {
 			} else {
 				services[n.Service] = nodeRef(n)
 			}
+			switch {
+			case n.Service == SetupService && t.Setup:
+				d.errorAt(field("service"), "%s is the name of the setup service; rename this node or set compose.setup: false", n.Service)
+			case n.Service == ManagerService && t.MembershipManager:
+				d.errorAt(field("service"), "%s is the name of the membership manager's service; rename this node", n.Service)
+			}
 		}
 		if checkName(field("alias"), n.Alias, aliasRE, "Django alias (letters, digits, _ and -)") {
 			if n.Alias == "default" {
@@ -225,8 +240,8 @@ func validate(t *Topology, d *decoder) {
 		}
 	}
 
-	if first, clash := services["citus_manager"]; clash && t.MembershipManager {
-		d.errorAt("compose.membership_manager", "the membership manager's service is named citus_manager, which %s already uses; rename that node", first)
+	if t.Setup && t.MembershipManager {
+		d.errorAt("compose.setup", "the setup service registers workers by service name and the membership manager by container name, so together they register each worker twice; set setup: false or membership_manager: false")
 	}
 
 	for _, r := range t.ReportingDatabases {

@@ -130,4 +130,3 @@ SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker7'', 5432)'
  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker7' AND nodeport = 5432) \gexec
 SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker8'', 5432)'
  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker8' AND nodeport = 5432) \gexec
-

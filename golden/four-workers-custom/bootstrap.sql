@@ -74,4 +74,3 @@ SELECT 'SELECT pg_catalog.citus_add_node(''shard-c'', 5432)'
  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'shard-c' AND nodeport = 5432) \gexec
 SELECT 'SELECT pg_catalog.citus_add_node(''shard-d'', 5432)'
  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'shard-d' AND nodeport = 5432) \gexec
-

@@ -46,4 +46,3 @@ SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker1'', 5432)'
  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker1' AND nodeport = 5432) \gexec
 SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker2'', 5432)'
  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker2' AND nodeport = 5432) \gexec
-

@@ -32,4 +32,3 @@ SELECT 'SELECT pg_catalog.citus_set_coordinator_host(''citus_master'', 5432)'
 -- register each worker by its in-network name (once)
 SELECT 'SELECT pg_catalog.citus_add_node(''citus_worker1'', 5432)'
  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = 'citus_worker1' AND nodeport = 5432) \gexec
-
