@@ -27,7 +27,7 @@ const (
 var version = "dev"
 
 type cli struct {
-	Topology string `short:"t" env:"CITUSGEN_TOPOLOGY" placeholder:"FILE" help:"Topology spec (YAML); '-' reads stdin. Without it, the embedded CommCare HQ topology is used."`
+	Topology string `short:"t" env:"CITUSGEN_TOPOLOGY" placeholder:"FILE" help:"Topology spec (YAML); '-' reads stdin. Without it, ./citusgen.yaml, else the embedded CommCare HQ topology."`
 
 	Render    renderCmd        `cmd:"" help:"Render the compose document (default), the Django settings or the bootstrap SQL."`
 	Bootstrap bootstrapCmd     `cmd:"" help:"Apply the bootstrap to the live nodes: wait for them, create databases and the extension, register workers. Safe to re-run."`
@@ -132,9 +132,17 @@ func report(stderr io.Writer, err error) int {
 	return exitFailed
 }
 
-// load returns the topology named by --topology, or the embedded default.
+// DefaultSpecFile is the spec citusgen finds in the current directory, as
+// docker compose finds compose.yaml.
+const DefaultSpecFile = "citusgen.yaml"
+
+// load returns the topology named by --topology, else ./citusgen.yaml, else
+// the embedded default.
 func (e *env) load() (*topology.Topology, error) {
 	if e.cli.Topology == "" {
+		if _, err := os.Stat(DefaultSpecFile); err == nil {
+			return topology.Load(DefaultSpecFile)
+		}
 		return topology.Default(), nil
 	}
 	if e.cli.Topology == "-" {

@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/citusgen/citusgen/generator"
@@ -140,5 +145,50 @@ func writeAll(e *env, t *topology.Topology) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "citusgen: wrote %d files to %s\n", len(files), e.cli.Render.Out)
-	return nil
+	removed, err := removeStaleNodeScripts(e.cli.Render.Out, arts)
+	for _, f := range removed {
+		fmt.Fprintf(e.stderr, "citusgen: removed %s (no such node any more)\n", f)
+	}
+	return err
+}
+
+// nodeScriptRE is the name `render --out` gives per-node scripts.
+var nodeScriptRE = regexp.MustCompile(`^[0-9]+-[a-z0-9][a-z0-9_-]*\.sql$`)
+
+// removeStaleNodeScripts deletes the per-node scripts an earlier run wrote
+// for nodes (or positions) the topology no longer has, so sql/ never holds a
+// script that bootstraps a removed worker. Only files with that name and
+// citusgen's header go; anything else in sql/ is the user's.
+func removeStaleNodeScripts(dir string, arts []generator.Artifact) ([]string, error) {
+	current := map[string]bool{}
+	for _, a := range arts {
+		current[filepath.Clean(a.Path)] = true
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "sql"))
+	if err != nil {
+		return nil, nil // nothing there to clean
+	}
+	var removed []string
+	for _, ent := range entries {
+		rel := filepath.Join("sql", ent.Name())
+		if !ent.Type().IsRegular() || !nodeScriptRE.MatchString(ent.Name()) || current[rel] {
+			continue
+		}
+		path := filepath.Join(dir, rel)
+		head := make([]byte, len(generator.GeneratedHeader))
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		n, _ := io.ReadFull(f, head)
+		f.Close()
+		if string(head[:n]) != generator.GeneratedHeader {
+			continue
+		}
+		if err := os.Remove(path); err != nil {
+			return removed, fmt.Errorf("cannot remove the stale %s: %w", path, errors.Unwrap(err))
+		}
+		removed = append(removed, path)
+	}
+	return removed, nil
 }
