@@ -114,7 +114,11 @@ func checkFile(e *env, path, region string, merge func([]byte) ([]byte, error), 
 // crossCheck compares the compose file and the settings with each other:
 // every alias must point where the compose file puts its node.
 func crossCheck(t *topology.Topology, composePath string, composeData []byte, settingsPath string, settingsData []byte) ([]string, error) {
-	p, err := generator.LoadComposeIn(context.Background(), filepath.Dir(composePath), composePath, composeData, nil)
+	composeEnv, err := generator.ComposeEnv(filepath.Dir(composePath), composePath)
+	if err != nil {
+		return nil, err
+	}
+	p, err := generator.LoadComposeIn(context.Background(), filepath.Dir(composePath), composePath, composeData, composeEnv)
 	if err != nil {
 		return nil, err
 	}

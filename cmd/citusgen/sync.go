@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/atomicfile"
@@ -48,15 +49,41 @@ func intoCompose(e *env, t *topology.Topology, path string) error {
 	if err != nil {
 		return mergeError(path, err)
 	}
-	dir := filepath.Dir(path)
-	ctx := context.Background()
-	if _, err := generator.LoadComposeIn(ctx, dir, path, merged, nil); err != nil {
-		if _, oldErr := generator.LoadComposeIn(ctx, dir, path, old, nil); oldErr != nil {
-			return usageError{fmt.Sprintf("%s does not load as a compose file even before citusgen's change, so the result cannot be validated; fix it first: %v", path, oldErr)}
-		}
-		return fmt.Errorf("internal error, please report it: merging into %s would make it invalid (the file is untouched): %w", path, err)
+	if err := validateChange(e, path, old, merged); err != nil {
+		return err
 	}
 	return writeIfChanged(e, path, old, merged)
+}
+
+// validateChange loads the file before and after citusgen's change as docker
+// compose would (the process environment and the .env beside it): problems
+// the file already had are warnings, problems the change would bring in
+// block it, all listed at once.
+func validateChange(e *env, path string, old, merged []byte) error {
+	dir := filepath.Dir(path)
+	composeEnv, err := generator.ComposeEnv(dir, path)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	ctx := context.Background()
+	before := generator.ComposeProblems(ctx, dir, path, old, composeEnv)
+	after := generator.ComposeProblems(ctx, dir, path, merged, composeEnv)
+	had := map[string]bool{}
+	for _, p := range before {
+		had[p] = true
+	}
+	var introduced []string
+	for _, p := range after {
+		if had[p] {
+			fmt.Fprintf(e.stderr, "citusgen: warning: %s: %s (already so before citusgen's change; docker compose needs it fixed or the variables set)\n", path, p)
+		} else {
+			introduced = append(introduced, p)
+		}
+	}
+	if len(introduced) > 0 {
+		return usageError{fmt.Sprintf("%s: citusgen's change would bring in %d problem(s), so the file is untouched:\n  %s", path, len(introduced), strings.Join(introduced, "\n  "))}
+	}
+	return nil
 }
 
 func intoSettings(e *env, t *topology.Topology, path string) error {
