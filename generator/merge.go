@@ -199,14 +199,28 @@ func blockEnd(lines []string, tk *topKey) int {
 }
 
 // MergeCompose inserts or replaces the managed regions of an existing compose
-// file: the node services inside services:, their named volumes inside
-// volumes:. Bytes outside the regions are kept. A service or volume of the
-// same name outside the region is a conflict.
-func MergeCompose(existing []byte, t *topology.Topology) ([]byte, error) {
+// file: the services inside services:, their named volumes inside volumes:,
+// the setup script inside configs:. Bytes outside the regions are kept.
+//
+// A definition outside the regions of a name a region defines (a node's
+// service or volume, the setup service and its config, the membership
+// manager) is a conflict; with opts.Adopt it is removed and reported, and so
+// is a membership-manager service under another name. A whole file that
+// `citusgen render` wrote is adopted without asking: it is all citusgen's.
+func MergeCompose(existing []byte, t *topology.Topology, opts MergeOptions) ([]byte, []Adopted, error) {
 	bodies, err := managedCompose(t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	existing, adopted, err := adoptCompose(existing, bodies, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	merged, err := mergeCompose(existing, t, bodies)
+	return merged, adopted, err
+}
+
+func mergeCompose(existing []byte, t *topology.Topology, bodies map[string][]string) ([]byte, error) {
 	lines := splitLines(existing)
 	type part struct {
 		name string
@@ -332,34 +346,6 @@ func dropEmptySection(lines []string, section string) []string {
 		out = out[:len(out)-1]
 	}
 	return append(out, rest...)
-}
-
-// MergeSettings inserts or replaces the managed block of a Python settings
-// file; without one, the block is appended at the end.
-func MergeSettings(existing []byte, t *topology.Topology) ([]byte, error) {
-	frag, err := Settings(t)
-	if err != nil {
-		return nil, err
-	}
-	body := splitLines(frag)
-	lines := splitLines(existing)
-	reg, err := findRegion(lines, "settings")
-	if err != nil {
-		return nil, err
-	}
-	if reg != nil {
-		if reg.indent != "" {
-			return nil, &MergeError{Line: reg.begin + 1, Msg: "the citusgen settings block must start at column 1 (module level)"}
-		}
-		out := append([]string{}, lines[:reg.begin]...)
-		out = append(out, wrapRegion("settings", t.Source, body, "")...)
-		return joinLines(append(out, lines[reg.end+1:]...)), nil
-	}
-	out := append([]string{}, lines...)
-	if len(out) > 0 && strings.TrimSpace(out[len(out)-1]) != "" {
-		out = append(out, "")
-	}
-	return joinLines(append(out, wrapRegion("settings", t.Source, body, "")...)), nil
 }
 
 // ExtractRegion returns the lines of a managed region (markers included) or

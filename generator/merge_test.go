@@ -41,7 +41,7 @@ func withoutRegions(s string) string {
 
 func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	orig := readTestdata(t, "hq-compose.yml")
-	merged, err := generator.MergeCompose(orig, topology.Default())
+	merged, err := mergeCompose(t, orig, topology.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +79,12 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	}
 
 	// Merging again is a no-op; merging another topology only changes the region.
-	again, err := generator.MergeCompose(merged, topology.Default())
+	again, err := mergeCompose(t, merged, topology.Default())
 	if err != nil || string(again) != string(merged) {
 		t.Fatalf("second merge changed the file (%v)", err)
 	}
 	four := goldenTopology(t, "four-workers-custom")
-	replaced, err := generator.MergeCompose(merged, four)
+	replaced, err := mergeCompose(t, merged, four)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	}
 	// A topology without the setup service takes its config region away.
 	manager := goldenTopology(t, "membership-manager")
-	noSetup, err := generator.MergeCompose(replaced, manager)
+	noSetup, err := mergeCompose(t, replaced, manager)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,21 +128,21 @@ func TestMergeComposeIntoSparseFiles(t *testing.T) {
 	}
 	for name, orig := range cases {
 		t.Run(name, func(t *testing.T) {
-			merged, err := generator.MergeCompose([]byte(orig), topology.Default())
+			merged, err := mergeCompose(t, []byte(orig), topology.Default())
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := generator.LoadCompose(context.Background(), "hq-compose.yml", merged, nil); err != nil {
 				t.Fatalf("%v\n%s", err, merged)
 			}
-			again, _ := generator.MergeCompose(merged, topology.Default())
+			again, _ := mergeCompose(t, merged, topology.Default())
 			if string(again) != string(merged) {
 				t.Errorf("not idempotent:\n%s\n---\n%s", merged, again)
 			}
 		})
 	}
 	// The managed services align with four-space-indented services.
-	merged, _ := generator.MergeCompose([]byte(cases["no volumes"]), topology.Default())
+	merged, _ := mergeCompose(t, []byte(cases["no volumes"]), topology.Default())
 	if !strings.Contains(string(merged), "\n    citus_master:\n      image:") {
 		t.Errorf("indentation not matched:\n%s", merged)
 	}
@@ -157,15 +157,15 @@ func TestMergeComposeRefusesToGuess(t *testing.T) {
 		"duplicated region":   {"services:\n" + begin + end + begin + end, "line 4: second begin marker of the citusgen services region (the first is at line 2)"},
 		"end before begin":    {"services:\n" + end + begin, "line 2: the citusgen services region ends before it begins (line 3)"},
 		"damaged marker":      {"services:\n  # >> citusgen managed services (edited)\n" + end, "line 2: damaged citusgen services marker"},
-		"conflicting service": {"services:\n  citus_master:\n    image: mine\n", "line 1: services outside the citusgen region already define citus_master (line 2)"},
+		"conflicting service": {"services:\n  citus_master:\n    image: mine\n", "line 2: defined by hand outside the citusgen regions, and the topology defines them too: services.citus_master (lines 2-3); run again with --adopt"},
 		"conflicting volume":  {"services: {}\nvolumes:\n  citus_worker2: {}\n", "flow style"},
 		"flow services":       {"services: {a: {image: a}}\n", "line 1: services: is written in flow style"},
 		"not yaml":            {"services:\n  a: [\n", "not valid YAML"},
 	}
-	cases["conflicting volume"] = struct{ file, want string }{"services:\n  app:\n    image: a\nvolumes:\n  citus_worker2:\n", "line 4: volumes outside the citusgen region already define citus_worker2 (line 5)"}
+	cases["conflicting volume"] = struct{ file, want string }{"services:\n  app:\n    image: a\nvolumes:\n  citus_worker2:\n", "line 5: defined by hand outside the citusgen regions, and the topology defines them too: volumes.citus_worker2 (line 5); run again with --adopt"}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := generator.MergeCompose([]byte(c.file), topology.Default())
+			_, err := mergeCompose(t, []byte(c.file), topology.Default())
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want %q", err, c.want)
 			}
@@ -175,7 +175,7 @@ func TestMergeComposeRefusesToGuess(t *testing.T) {
 
 func TestMergeSettings(t *testing.T) {
 	orig := readTestdata(t, "localsettings.py")
-	merged, err := generator.MergeSettings(orig, topology.Default())
+	merged, err := mergeSettings(t, orig, topology.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,22 +198,34 @@ func TestMergeSettings(t *testing.T) {
 	// A block in the middle is replaced in place; the rest stays.
 	mid := strings.Replace(string(merged), "\nLOCAL_APPS = ()\n", "\n", 1)
 	mid = mid + "LOCAL_APPS = ()\n"
-	replaced, err := generator.MergeSettings([]byte(mid), goldenTopology(t, "ci-profile"))
+	replaced, err := mergeSettings(t, []byte(mid), goldenTopology(t, "ci-profile"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if withoutRegions(string(replaced)) != withoutRegions(mid) || strings.Contains(string(replaced), "'ROLE'") {
 		t.Errorf("replace went wrong:\n%s", replaced)
 	}
-	again, _ := generator.MergeSettings(replaced, goldenTopology(t, "ci-profile"))
+	again, _ := mergeSettings(t, replaced, goldenTopology(t, "ci-profile"))
 	if string(again) != string(replaced) {
 		t.Error("not idempotent")
 	}
 
-	if _, err := generator.MergeSettings([]byte("x = 1\n# >>> citusgen managed settings: a\n"), topology.Default()); err == nil || !strings.Contains(err.Error(), "line 2: begin marker of the citusgen settings region without its end marker") {
+	if _, err := mergeSettings(t, []byte("x = 1\n# >>> citusgen managed settings: a\n"), topology.Default()); err == nil || !strings.Contains(err.Error(), "line 2: begin marker of the citusgen settings region without its end marker") {
 		t.Errorf("lone marker: %v", err)
 	}
 	if err := generator.CheckPython(context.Background(), "localsettings.py", []byte("DATABASES = {\n")); err == nil || !strings.Contains(err.Error(), "localsettings.py would not compile") {
 		t.Errorf("CheckPython: %v", err)
 	}
+}
+
+func mergeCompose(t *testing.T, existing []byte, top *topology.Topology) ([]byte, error) {
+	t.Helper()
+	merged, _, err := generator.MergeCompose(existing, top, generator.MergeOptions{})
+	return merged, err
+}
+
+func mergeSettings(t *testing.T, existing []byte, top *topology.Topology) ([]byte, error) {
+	t.Helper()
+	merged, _, err := generator.MergeSettings(context.Background(), existing, top, generator.MergeOptions{})
+	return merged, err
 }

@@ -41,18 +41,20 @@ func (c checkCmd) Run(e *env) error {
 	var composeData, settingsData []byte
 	if c.Compose != "" {
 		var n int
-		if composeData, n, err = checkFile(e, c.Compose, "services",
-			func(old []byte) ([]byte, error) { return generator.MergeCompose(old, t) },
-			func() ([]byte, error) { return generator.Compose(t) }); err != nil {
+		if composeData, n, err = checkFile(e, c.Compose, "services", "render --into",
+			func(old []byte) ([]byte, []generator.Adopted, error) {
+				return generator.MergeCompose(old, t, generator.MergeOptions{Name: c.Compose, Adopt: true})
+			}); err != nil {
 			return err
 		}
 		drift += n
 	}
 	if c.Settings != "" {
 		var n int
-		if settingsData, n, err = checkFile(e, c.Settings, "settings",
-			func(old []byte) ([]byte, error) { return generator.MergeSettings(old, t) },
-			func() ([]byte, error) { return generator.Settings(t) }); err != nil {
+		if settingsData, n, err = checkFile(e, c.Settings, "settings", "render settings --into",
+			func(old []byte) ([]byte, []generator.Adopted, error) {
+				return generator.MergeSettings(context.Background(), old, t, generator.MergeOptions{Name: c.Settings, Adopt: true})
+			}); err != nil {
 			return err
 		}
 		drift += n
@@ -87,28 +89,32 @@ func readChecked(path string) ([]byte, error) {
 }
 
 // checkFile reads path and prints a unified diff against what it should be:
-// the file with its managed region merged when it has one, otherwise the
-// whole rendered artifact. It returns the file and 1 when it drifted.
-func checkFile(e *env, path, region string, merge func([]byte) ([]byte, error), render func() ([]byte, error)) ([]byte, int, error) {
+// the file with its managed regions merged. A file without citusgen's
+// regions is reported as such (with the command that adds them), and a
+// hand-written duplicate outside the regions of what they define is drift
+// of its own. It returns the file and how many drifts it found.
+func checkFile(e *env, path, region, into string, merge func([]byte) ([]byte, []generator.Adopted, error)) ([]byte, int, error) {
 	actual, err := readChecked(path)
 	if err != nil {
 		return nil, 0, err
 	}
-	var expected []byte
 	// A damaged region counts as present, so the merge reports the damage.
-	if r, rerr := generator.ExtractRegion(actual, region); rerr != nil || r != nil {
-		expected, err = merge(actual)
-	} else {
-		expected, err = render()
+	if r, rerr := generator.ExtractRegion(actual, region); rerr == nil && r == nil {
+		fmt.Fprintf(e.stdout, "drift: %s has no citusgen region; add it with: citusgen %s %s (with --adopt to take over hand-written definitions)\n", path, into, path)
+		return actual, 1, nil
 	}
+	expected, adopted, err := merge(actual)
 	if err != nil {
 		return nil, 0, mergeError(path, err)
 	}
+	for _, a := range adopted {
+		fmt.Fprintf(e.stdout, "drift: %s:%s: %s is defined by hand outside the citusgen region too; citusgen %s %s --adopt removes it\n", path, a.Lines, a.What, into, path)
+	}
 	if string(expected) == string(actual) {
-		return actual, 0, nil
+		return actual, len(adopted), nil
 	}
 	fmt.Fprint(e.stdout, udiff.Unified(path, path+" (rendered from the topology)", string(actual), string(expected)))
-	return actual, 1, nil
+	return actual, 1 + len(adopted), nil
 }
 
 // crossCheck compares the compose file and the settings with each other:

@@ -24,7 +24,8 @@ type renderCmd struct {
 }
 
 type renderComposeCmd struct {
-	Into string `placeholder:"FILE" help:"Insert or replace citusgen's marked regions (in services: and volumes:) of an existing compose file; every other byte is kept."`
+	Into  string `placeholder:"FILE" help:"Insert or replace citusgen's marked regions (in services:, volumes: and configs:) of an existing compose file; every other byte is kept."`
+	Adopt bool   `help:"With --into: remove hand-written services and volumes the regions define, and any membership-manager service (listed on stderr), instead of refusing."`
 }
 
 func (c renderComposeCmd) Run(e *env) error {
@@ -36,7 +37,10 @@ func (c renderComposeCmd) Run(e *env) error {
 		if e.cli.Render.Out != "" {
 			return usageError{"--into and --out do not go together"}
 		}
-		return intoCompose(e, t, c.Into)
+		return intoCompose(e, t, c.Into, c.Adopt)
+	}
+	if c.Adopt {
+		return usageError{"--adopt goes with --into FILE"}
 	}
 	if e.cli.Render.Out != "" {
 		return writeAll(e, t)
@@ -63,7 +67,8 @@ func renderCompose(t *topology.Topology) ([]byte, error) {
 }
 
 type renderSettingsCmd struct {
-	Into string `placeholder:"FILE" help:"Insert or replace citusgen's marked block of an existing localsettings.py; every other byte is kept."`
+	Into  string `placeholder:"FILE" help:"Insert or replace citusgen's marked block of an existing localsettings.py; every other byte is kept."`
+	Adopt bool   `help:"With --into: remove hand-written definitions of the block's aliases, REPORTING_DATABASES entries and flags (listed on stderr) instead of refusing."`
 }
 
 func (c renderSettingsCmd) Run(e *env) error {
@@ -74,8 +79,11 @@ func (c renderSettingsCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if c.Adopt && c.Into == "" {
+		return usageError{"--adopt goes with --into FILE"}
+	}
 	if c.Into != "" {
-		return intoSettings(e, t, c.Into)
+		return intoSettings(e, t, c.Into, c.Adopt)
 	}
 	out, err := generator.Settings(t)
 	if err != nil {

@@ -40,18 +40,19 @@ func mergeError(path string, err error) error {
 
 // intoCompose merges the managed regions into a compose file, validates the
 // result with compose-go and replaces the file atomically.
-func intoCompose(e *env, t *topology.Topology, path string) error {
+func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
 	old, err := readExisting(path, "citusgen render > "+path)
 	if err != nil {
 		return err
 	}
-	merged, err := generator.MergeCompose(old, t)
+	merged, adopted, err := generator.MergeCompose(old, t, generator.MergeOptions{Name: path, Adopt: adopt})
 	if err != nil {
 		return mergeError(path, err)
 	}
 	if err := validateChange(e, path, old, merged); err != nil {
 		return err
 	}
+	reportAdopted(e, path, adopted)
 	return writeIfChanged(e, path, old, merged)
 }
 
@@ -86,22 +87,28 @@ func validateChange(e *env, path string, old, merged []byte) error {
 	return nil
 }
 
-func intoSettings(e *env, t *topology.Topology, path string) error {
+func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 	old, err := readExisting(path, "touch "+path)
 	if err != nil {
 		return err
 	}
-	merged, err := generator.MergeSettings(old, t)
+	merged, adopted, err := generator.MergeSettings(context.Background(), old, t, generator.MergeOptions{Name: path, Adopt: adopt})
 	if err != nil {
 		return mergeError(path, err)
 	}
+	reportAdopted(e, path, adopted)
+	// The merge refused a file that did not compile, so this is citusgen's own fault.
 	if err := generator.CheckPython(context.Background(), path, merged); err != nil {
-		if generator.CheckPython(context.Background(), path, old) != nil {
-			return usageError{fmt.Sprintf("%s does not compile even before citusgen's change; fix it first: %v", path, err)}
-		}
 		return fmt.Errorf("internal error, please report it: %w (the file is untouched)", err)
 	}
 	return writeIfChanged(e, path, old, merged)
+}
+
+// reportAdopted lists on stderr what --adopt took over, by the lines it had.
+func reportAdopted(e *env, path string, adopted []generator.Adopted) {
+	for _, a := range adopted {
+		fmt.Fprintf(e.stderr, "citusgen: adopted %s:%s: %s (removed; the citusgen region defines it now)\n", path, a.Lines, a.What)
+	}
 }
 
 func writeIfChanged(e *env, path string, old, merged []byte) error {
