@@ -91,6 +91,7 @@ func Endpoints(t *topology.Topology, o Options) ([]Endpoint, error) {
 		reach = t.Reaches
 	}
 	eps := make([]Endpoint, 0, len(names))
+	var unreachable []string
 	for _, n := range t.Nodes() {
 		a := Address{Host: t.Host, Port: n.Port}
 		if reach == topology.ReachNetwork {
@@ -101,8 +102,13 @@ func Endpoints(t *topology.Topology, o Options) ([]Endpoint, error) {
 		}
 		if ov, ok := o.Nodes[n.Service]; ok {
 			a = ov
+		} else if a.Port == 0 {
+			unreachable = append(unreachable, n.Service)
 		}
 		eps = append(eps, Endpoint{Node: n, Addr: a})
+	}
+	if len(unreachable) > 0 {
+		return nil, fmt.Errorf("%s publish no port, so they cannot be reached from the host: run inside the compose network with --reach network, or give their addresses with --node SERVICE=HOST:PORT", strings.Join(unreachable, ", "))
 	}
 	return eps, nil
 }

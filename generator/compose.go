@@ -70,7 +70,7 @@ func healthy(services ...string) []dependency {
 }
 
 func composeView(t *topology.Topology) (composeDoc, error) {
-	dbVar := "${" + t.DatabaseVariable + ":-" + t.ClusterDatabase() + "}"
+	dbVar := t.DatabaseEnv()
 	env := []envVar{
 		{"POSTGRES_DB", templates.YAMLScalar(dbVar)},
 		{"POSTGRES_USER", templates.ComposeLiteral(t.User)},
@@ -83,30 +83,41 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 	case t.Password != "":
 		password = templates.ComposeLiteral(t.Password)
 	}
+	workerEnv := env
 	switch {
 	case password != "":
 		// PGPASSWORD stays in the server's environment so the coordinator's
 		// connections to workers authenticate (the citus image relies on it).
 		env = append(env, envVar{"POSTGRES_PASSWORD", password}, envVar{"PGPASSWORD", password})
+		if t.WorkerPassword {
+			workerEnv = env
+		}
 	default:
 		// Current postgres images refuse to initialise without a password
 		// unless told that trust is intended.
 		env = append(env, envVar{"POSTGRES_HOST_AUTH_METHOD", "trust"})
+		workerEnv = env
 	}
 	health := []string{"CMD", "pg_isready", "-h", "127.0.0.1", "-p", strconv.Itoa(t.ContainerPort), "-U", t.User, "-d", dbVar}
 
 	doc := composeDoc{Source: t.Source}
 	node := func(n topology.Node, role string) composeService {
-		return composeService{
+		s := composeService{
 			Name:        n.Service,
 			Image:       n.Image,
-			Ports:       []string{fmt.Sprintf("${%s:-%d}:%d", n.PortVariable, n.Port, t.ContainerPort)},
 			Labels:      []string{"com.citusdata.role=" + role, ManagedLabel},
 			Volume:      n.Service,
-			Volumes:     []string{"${" + t.VolumePrefixVariable + "}" + n.Service + ":/var/lib/postgresql/data"},
+			Volumes:     []string{dataVolume(t, n.Service)},
 			Environment: env,
 			Healthcheck: health,
 		}
+		if n.Role == topology.Worker {
+			s.Environment = workerEnv
+		}
+		if n.Port != 0 {
+			s.Ports = []string{fmt.Sprintf("${%s:-%d}:%d", n.PortVariable, n.Port, t.ContainerPort)}
+		}
+		return s
 	}
 	coord := node(t.Coordinator, "Master")
 	var workers []string
@@ -147,6 +158,18 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 		doc.Configs = append(doc.Configs, composeConfig{Name: SetupConfig, Content: templates.ComposeBlock(string(script), 6)})
 	}
 	return doc, nil
+}
+
+// dataVolume mounts a node's data: a named volume, or a bind mount under
+// ${VOLUME_PREFIX} when that is a path; with a blank variable, setting it
+// (even empty) leaves only the target, an anonymous volume, as CommCare HQ's
+// test runs did with ${VOLUME_PREFIX}${BLANK_IF_TESTS-<service>:}.
+func dataVolume(t *topology.Topology, service string) string {
+	const target = "/var/lib/postgresql/data"
+	if t.VolumeBlankVariable != "" {
+		return "${" + t.VolumePrefixVariable + "}${" + t.VolumeBlankVariable + "-" + service + ":}" + target
+	}
+	return "${" + t.VolumePrefixVariable + "}" + service + ":" + target
 }
 
 // setupService runs the bootstrap script with the image's psql once every

@@ -102,7 +102,11 @@ func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env ma
 		if env != nil {
 			published = strconv.Itoa(40000 + i)
 		}
-		if len(s.Ports) != 1 || s.Ports[0].Published != published || s.Ports[0].Target != uint32(top.ContainerPort) {
+		if n.Port == 0 {
+			if len(s.Ports) != 0 {
+				t.Errorf("%s: ports %+v, want none", n.Service, s.Ports)
+			}
+		} else if len(s.Ports) != 1 || s.Ports[0].Published != published || s.Ports[0].Target != uint32(top.ContainerPort) {
 			t.Errorf("%s: ports %+v, want %s:%d", n.Service, s.Ports, published, top.ContainerPort)
 		}
 		if len(s.Volumes) != 1 {
@@ -123,7 +127,13 @@ func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env ma
 			t.Errorf("%s: volume target %q", n.Service, v.Target)
 		}
 		envWant := map[string]string{"POSTGRES_DB": db, "POSTGRES_USER": top.User}
-		if top.HasPassword() {
+		if top.HasPassword() && n.Role == topology.Worker && !top.WorkerPassword {
+			for _, k := range []string{"POSTGRES_PASSWORD", "PGPASSWORD", "POSTGRES_HOST_AUTH_METHOD"} {
+				if v, ok := s.Environment[k]; ok {
+					t.Errorf("%s: %s = %s with worker_password: false", n.Service, k, deref(v))
+				}
+			}
+		} else if top.HasPassword() {
 			envWant["POSTGRES_PASSWORD"] = password
 			envWant["PGPASSWORD"] = password
 		} else {

@@ -37,13 +37,20 @@ func settingsView(t *topology.Topology) pySettings {
 	}
 	v := pySettings{Source: t.Source, NeedsOS: t.PasswordEnv != "", Settings: t.Settings, Reporting: t.ReportingDatabases}
 	for _, n := range t.Nodes() {
+		if n.Alias == "" {
+			continue // a worker Django does not connect to
+		}
+		nodePassword := password
+		if n.Role == topology.Worker && !t.WorkerPassword {
+			nodePassword = "''"
+		}
 		db := pyDatabase{
 			Alias:          n.Alias,
 			Engine:         t.Engine,
 			DisableCursors: t.DisableServerSideCursors,
 			Name:           t.Database,
 			User:           t.User,
-			Password:       password,
+			Password:       nodePassword,
 			Host:           t.DjangoHost(n),
 			Port:           strconv.Itoa(t.DjangoPort(n)),
 		}
@@ -53,12 +60,14 @@ func settingsView(t *topology.Topology) pySettings {
 		}
 		if n.Role == topology.Coordinator {
 			for _, w := range t.Workers {
-				db.Dependencies = append(db.Dependencies, w.Alias)
+				if w.Alias != "" {
+					db.Dependencies = append(db.Dependencies, w.Alias)
+				}
 			}
 		} else {
 			db.NodeName = t.NodeName(n)
 		}
-		if t.Profile != topology.ProfileCI {
+		if t.Roles {
 			db.Role = "citus_master"
 			if n.Role == topology.Worker {
 				db.Role = "citus_worker"

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/topology"
 )
 
 // pySettings runs a rendered fragment with python3 the way localsettings.py
@@ -129,21 +130,33 @@ func TestSettingsRoundTrip(t *testing.T) {
 			}
 			got := pySettings(t, frag, "CITUS_PASSWORD=pw")
 			dbs := got["DATABASES"].(map[string]any)
-			if len(dbs) != len(c.Top.Nodes()) {
-				t.Errorf("%d aliases, want %d", len(dbs), len(c.Top.Nodes()))
+			aliased := 0
+			for _, n := range c.Top.Nodes() {
+				if n.Alias != "" {
+					aliased++
+				}
+			}
+			if len(dbs) != aliased {
+				t.Errorf("%d aliases, want %d", len(dbs), aliased)
 			}
 			for _, n := range c.Top.Nodes() {
+				if n.Alias == "" {
+					continue
+				}
 				db := dbs[n.Alias].(map[string]any)
 				want := c.Top.Password
 				if c.Top.PasswordEnv != "" {
 					want = "pw"
 				}
+				if n.Role == topology.Worker && !c.Top.WorkerPassword {
+					want = ""
+				}
 				if db["PASSWORD"] != want || db["USER"] != c.Top.User || db["NAME"] != c.Top.Database {
 					t.Errorf("%s: PASSWORD %q USER %q NAME %q", n.Alias, db["PASSWORD"], db["USER"], db["NAME"])
 				}
 				_, hasRole := db["ROLE"]
-				if hasRole == (c.Top.Profile == "ci") {
-					t.Errorf("%s: ROLE present = %v in profile %s", n.Alias, hasRole, c.Top.Profile)
+				if hasRole != c.Top.Roles {
+					t.Errorf("%s: ROLE present = %v with roles %v", n.Alias, hasRole, c.Top.Roles)
 				}
 			}
 			for _, s := range c.Top.Settings {

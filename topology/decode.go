@@ -382,7 +382,7 @@ func (d *decoder) topology(root *yaml.Node, t *Topology) {
 	}
 }
 
-var djangoKeys = []string{"reaches", "host", "engine", "disable_server_side_cursors", "reporting_databases", "settings"}
+var djangoKeys = []string{"reaches", "host", "engine", "disable_server_side_cursors", "roles", "reporting_databases", "settings"}
 
 func (d *decoder) django(n *yaml.Node, path string, t *Topology) {
 	d.mapping(n, path, djangoKeys, func(key string, v *yaml.Node, p string) {
@@ -395,6 +395,8 @@ func (d *decoder) django(n *yaml.Node, path string, t *Topology) {
 			t.Engine = d.str(v, p)
 		case "disable_server_side_cursors":
 			t.DisableServerSideCursors = d.boolean(v, p)
+		case "roles":
+			t.Roles = d.boolean(v, p)
 		case "reporting_databases":
 			d.orderedMap(v, p, func(name string, val *yaml.Node, vp string) {
 				t.ReportingDatabases = append(t.ReportingDatabases, Reporting{Name: name, Alias: d.str(val, vp)})
@@ -476,7 +478,11 @@ func (d *decoder) node(n *yaml.Node, path string, role Role) Node {
 		}
 	}) {
 		d.pos[path] = posOf(resolve(n))
-		d.require(n, path, "service", "alias", "port")
+		if role == Coordinator {
+			d.require(n, path, "service", "alias")
+		} else {
+			d.require(n, path, "service")
+		}
 	}
 	return node
 }
@@ -541,7 +547,7 @@ func (d *decoder) workers(n *yaml.Node, path string) []Node {
 	return nil
 }
 
-var composeKeys = []string{"container_port", "setup", "membership_manager", "manager_image", "volume_prefix_variable"}
+var composeKeys = []string{"container_port", "setup", "membership_manager", "manager_image", "volume_prefix_variable", "volume_blank_variable", "worker_password"}
 
 func (d *decoder) compose(n *yaml.Node, path string, t *Topology) {
 	d.mapping(n, path, composeKeys, func(key string, v *yaml.Node, p string) {
@@ -556,6 +562,10 @@ func (d *decoder) compose(n *yaml.Node, path string, t *Topology) {
 			t.ManagerImage = d.str(v, p)
 		case "volume_prefix_variable":
 			t.VolumePrefixVariable = d.str(v, p)
+		case "volume_blank_variable":
+			t.VolumeBlankVariable = d.str(v, p)
+		case "worker_password":
+			t.WorkerPassword = d.boolean(v, p)
 		}
 	})
 }

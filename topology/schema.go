@@ -14,14 +14,14 @@ func Schema() []byte {
 		return map[string]any{"type": "integer", "minimum": 1, "maximum": 65535, "description": desc}
 	}
 	envVar := func(desc string) map[string]any { return pattern(desc, envRE.String()) }
-	node := func(desc string) map[string]any {
+	node := func(desc string, required ...string) map[string]any {
 		return map[string]any{
 			"type": "object", "description": desc, "additionalProperties": false,
-			"required": []string{"service", "alias", "port"},
+			"required": required,
 			"properties": map[string]any{
 				"service":       pattern("Compose service name, also the in-network host name.", serviceRE.String()),
-				"alias":         pattern("Django DATABASES alias ('default' is not allowed).", aliasRE.String()),
-				"port":          port("Published (host) port."),
+				"alias":         pattern("Django DATABASES alias ('default' is not allowed); a worker without one gets no DATABASES entry.", aliasRE.String()),
+				"port":          port("Published (host) port; without it the node is reachable inside the compose network only."),
 				"image":         map[string]any{"type": "string", "pattern": imageRE.String(), "description": "Image for this node; default: the top-level image."},
 				"port_variable": envVar("Compose variable that overrides the published port; default CITUS_<SERVICE>_EXTERNAL_PORT."),
 				"node_name":     str("host:port other nodes use to reach this one; default service:container_port."),
@@ -39,7 +39,7 @@ func Schema() []byte {
 		"properties": map[string]any{
 			"image":             map[string]any{"type": "string", "pattern": imageRE.String(), "default": DefaultImage, "description": "Image for every node."},
 			"database":          map[string]any{"type": "string", "pattern": pgNameRE.String(), "maxLength": maxIdentifier, "default": DefaultDatabase, "description": "Database created on every node (the ci profile uses test_<database>)."},
-			"database_variable": envVar("Compose variable that overrides the database name; default CITUS_DB (dev) or UCR_CITUS_DB (ci)."),
+			"database_variable": map[string]any{"type": "string", "pattern": "^$|" + envRE.String(), "description": "Compose variable that overrides the database name; default CITUS_DB (dev) or UCR_CITUS_DB (ci); empty: POSTGRES_DB is the database itself."},
 			"user":              map[string]any{"type": "string", "pattern": pgNameRE.String(), "maxLength": maxIdentifier, "default": DefaultUser, "description": "PostgreSQL superuser of the cluster."},
 			"password":          map[string]any{"type": "string", "minLength": 1, "description": "Password of the user; exclusive with password_env."},
 			"password_env":      envVar("Environment variable holding the password; exclusive with password."),
@@ -51,6 +51,7 @@ func Schema() []byte {
 					"host":                        map[string]any{"type": "string", "pattern": hostnameRE.String(), "default": DefaultHost, "description": "HOST Django uses when it reaches the nodes from the host."},
 					"engine":                      map[string]any{"type": "string", "pattern": engineRE.String(), "default": DefaultEngine},
 					"disable_server_side_cursors": map[string]any{"type": "boolean", "default": true},
+					"roles":                       map[string]any{"type": "boolean", "description": "Write the ROLE keys (citus_master / citus_worker) Django's test setup uses; default: true, false in the ci profile."},
 					"reporting_databases": map[string]any{
 						"type": "object", "description": "REPORTING_DATABASES entries: name -> an alias of this topology.",
 						"propertyNames":        map[string]any{"pattern": aliasRE.String()},
@@ -63,11 +64,11 @@ func Schema() []byte {
 					},
 				},
 			},
-			"coordinator": node("The coordinator node."),
+			"coordinator": node("The coordinator node.", "service", "alias"),
 			"workers": map[string]any{
 				"description": "Workers: an explicit list, or the count form.",
 				"oneOf": []any{
-					map[string]any{"type": "array", "minItems": 1, "items": node("A worker node.")},
+					map[string]any{"type": "array", "minItems": 1, "items": node("A worker node.", "service")},
 					map[string]any{
 						"type": "object", "additionalProperties": false,
 						"required": []string{"count", "service_prefix", "alias_prefix", "first_port"},
@@ -89,6 +90,8 @@ func Schema() []byte {
 					"membership_manager":     map[string]any{"type": "boolean", "default": false, "description": "Emit the citus_manager service (the old registration flow); needs setup: false."},
 					"manager_image":          map[string]any{"type": "string", "pattern": imageRE.String(), "default": DefaultManagerImage},
 					"volume_prefix_variable": map[string]any{"type": "string", "pattern": envRE.String(), "default": DefaultVolumePrefix},
+					"volume_blank_variable":  map[string]any{"type": "string", "pattern": envRE.String(), "description": "Render data volumes as ${VOLUME_PREFIX}${VAR-<service>:}/var/lib/postgresql/data (CommCare HQ's BLANK_IF_TESTS): setting VAR, even empty, drops the named volume."},
+					"worker_password":        map[string]any{"type": "boolean", "default": true, "description": "Give workers POSTGRES_PASSWORD and PGPASSWORD; false leaves them out, as CommCare HQ's 2019-2020 files did (old images then trusted every connection; current images refuse to start)."},
 				},
 			},
 		},

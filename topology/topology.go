@@ -45,9 +45,13 @@ const (
 type Node struct {
 	Role    Role
 	Service string // compose service name, also the in-network host name
-	Alias   string // Django DATABASES alias
-	Port    int    // published (host) port
-	Image   string // image, defaults to the topology's image
+	// Alias is the Django DATABASES alias; a worker may have none (the
+	// settings then list only the nodes Django connects to).
+	Alias string
+	// Port is the published (host) port; 0 publishes none (the node is
+	// reachable inside the compose network only).
+	Port  int
+	Image string // image, defaults to the topology's image
 	// PortVariable is the compose variable that can override the published port.
 	PortVariable string
 	// NodeNameOverride, when set, is the host:port other nodes use instead of
@@ -85,6 +89,9 @@ type Topology struct {
 	PasswordEnv string
 	Profile     Profile
 
+	// Roles writes the ROLE keys (citus_master / citus_worker) Django's test
+	// setup uses; off by default in the ci profile.
+	Roles                    bool
 	Reaches                  Reach
 	Host                     string // host name Django uses when it reaches from the host
 	Engine                   string
@@ -92,7 +99,15 @@ type Topology struct {
 	ReportingDatabases       []Reporting
 	Settings                 []Setting
 
-	ContainerPort     int
+	ContainerPort int
+	// VolumeBlankVariable, when set, renders each data volume the way
+	// CommCare HQ did, ${VOLUME_PREFIX}${VAR-<service>:}/var/lib/postgresql/data:
+	// setting VAR (even empty) drops the named volume for throw-away runs.
+	VolumeBlankVariable string
+	// WorkerPassword gives workers POSTGRES_PASSWORD and PGPASSWORD; off,
+	// they get neither, as in CommCare HQ's 2019-2020 files (old images then
+	// trusted every connection).
+	WorkerPassword    bool
 	MembershipManager bool
 	// Setup emits the one-shot setup service that runs the bootstrap inside
 	// the compose network once every node is healthy.
@@ -145,6 +160,15 @@ func (t *Topology) DjangoHost(n Node) string {
 		return n.Service
 	}
 	return t.Host
+}
+
+// DatabaseEnv is the POSTGRES_DB value of the compose file: the variable
+// with the database as default, or the database alone without a variable.
+func (t *Topology) DatabaseEnv() string {
+	if t.DatabaseVariable == "" {
+		return t.ClusterDatabase()
+	}
+	return "${" + t.DatabaseVariable + ":-" + t.ClusterDatabase() + "}"
 }
 
 // DjangoPort is the PORT Django uses for a node.

@@ -198,6 +198,10 @@ func TestErrors(t *testing.T) {
 			`t.yaml:2:18: compose.setup: the setup service registers workers by service name and the membership manager by container name, so together they register each worker twice; set setup: false or membership_manager: false`,
 		},
 	}, {
+		name: "a worker without a published port keeps no alias Django on the host would use",
+		spec: minimal + "workers: [{service: w, alias: w}, {service: v}]\n",
+		want: []string{`t.yaml:2:11: workers[0]: worker w publishes no port, so Django on the host cannot reach its alias w; give it a port, drop the alias, or set django.reaches: network`},
+	}, {
 		name: "setup service name taken",
 		spec: minimal + "workers: [{service: citus_setup, alias: w, port: 6001}]\n",
 		want: []string{`t.yaml:2:21: workers[0].service: citus_setup is the name of the setup service; rename this node or set compose.setup: false`},
@@ -217,6 +221,24 @@ func TestErrors(t *testing.T) {
 				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
 			}
 		})
+	}
+}
+
+// CommCare HQ's own files: workers Django never connects to, without a
+// published port; POSTGRES_DB without a variable.
+func TestWorkersWithoutAliasOrPort(t *testing.T) {
+	top, err := topology.Parse("t.yaml", []byte(minimal+"database_variable: ''\ndjango: {reaches: network}\nworkers: [{service: w1}, {service: w2, alias: w2}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top.Workers[0].Alias != "" || top.Workers[0].Port != 0 || top.Workers[1].Alias != "w2" {
+		t.Errorf("workers %+v", top.Workers)
+	}
+	if top.DatabaseEnv() != "commcare_ucr_citus" {
+		t.Errorf("POSTGRES_DB = %s", top.DatabaseEnv())
+	}
+	if !top.Roles || !top.WorkerPassword {
+		t.Errorf("defaults: roles %v worker_password %v", top.Roles, top.WorkerPassword)
 	}
 }
 

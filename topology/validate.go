@@ -50,6 +50,8 @@ func applyDefaults(t *Topology, d *decoder) {
 		}
 	})
 	def("django.reaches", func() { t.Reaches = ReachHost })
+	def("django.roles", func() { t.Roles = t.Profile != ProfileCI })
+	def("compose.worker_password", func() { t.WorkerPassword = true })
 	def("django.host", func() { t.Host = DefaultHost })
 	def("django.engine", func() { t.Engine = DefaultEngine })
 	def("django.disable_server_side_cursors", func() { t.DisableServerSideCursors = true })
@@ -128,7 +130,13 @@ func validate(t *Topology, d *decoder) {
 		d.errorAt("database", "the ci profile works on %q, which is longer than %d bytes; shorten the database name", t.ClusterDatabase(), maxIdentifier)
 	}
 	checkName("user", t.User, pgNameRE, "PostgreSQL user name (lower-case letters, digits and _, not starting with a digit)")
-	checkName("database_variable", t.DatabaseVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
+	if t.DatabaseVariable != "" || !d.given("database_variable") {
+		// Written empty: POSTGRES_DB is the database itself, no variable.
+		checkName("database_variable", t.DatabaseVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
+	}
+	if d.given("compose.volume_blank_variable") {
+		checkName("compose.volume_blank_variable", t.VolumeBlankVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
+	}
 	checkName("compose.volume_prefix_variable", t.VolumePrefixVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
 	if !imageRE.MatchString(t.Image) {
 		d.errorAt("image", "%q is not a valid image reference such as citusdata/citus:13.2", t.Image)
@@ -210,7 +218,9 @@ func validate(t *Topology, d *decoder) {
 				d.errorAt(field("service"), "%s is the name of the membership manager's service; rename this node", n.Service)
 			}
 		}
-		if checkName(field("alias"), n.Alias, aliasRE, "Django alias (letters, digits, _ and -)") {
+		if n.Alias == "" && n.Role == Worker && !d.given(p+".alias") && strings.HasSuffix(p, "]") {
+			// A worker Django does not connect to.
+		} else if checkName(field("alias"), n.Alias, aliasRE, "Django alias (letters, digits, _ and -)") {
 			if n.Alias == "default" {
 				d.errorAt(field("alias"), "'default' is Django's main database; choose another alias")
 			} else if first, dup := aliases[n.Alias]; dup {
@@ -219,14 +229,23 @@ func validate(t *Topology, d *decoder) {
 				aliases[n.Alias] = nodeRef(n)
 			}
 		}
-		if n.Port < 1 || n.Port > 65535 {
+		switch {
+		case n.Port == 0 && !d.given(p+".port") && strings.HasSuffix(p, "]") || n.Port == 0 && n.Role == Coordinator && !d.given(p+".port"):
+			// Published nowhere: reachable inside the compose network only.
+			if n.Alias != "" && t.Reaches == ReachHost {
+				reported[p] = true
+				d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, drop the alias, or set django.reaches: network", nodeRef(n), n.Alias)
+			}
+		case n.Port < 1 || n.Port > 65535:
 			reported[p] = true
 			d.errorAt(field("port"), "%d is out of range; a TCP port is between 1 and 65535", n.Port)
-		} else if first, dup := ports[n.Port]; dup {
-			reported[p] = true
-			d.errorAt(field("port"), "published port %d is already used by %s", n.Port, first)
-		} else {
-			ports[n.Port] = nodeRef(n)
+		default:
+			if first, dup := ports[n.Port]; dup {
+				reported[p] = true
+				d.errorAt(field("port"), "published port %d is already used by %s", n.Port, first)
+			} else {
+				ports[n.Port] = nodeRef(n)
+			}
 		}
 		if n.Image != t.Image && !imageRE.MatchString(n.Image) {
 			d.errorAt(field("image"), "%q is not a valid image reference such as citusdata/citus:13.2", n.Image)
@@ -292,7 +311,7 @@ func validate(t *Topology, d *decoder) {
 
 	signatures := map[string]string{}
 	for _, n := range t.Nodes() {
-		if n.path == "" || reported[n.path] {
+		if n.path == "" || reported[n.path] || n.Alias == "" {
 			continue
 		}
 		sig := t.DjangoHost(n) + "\x00" + strconv.Itoa(t.DjangoPort(n))

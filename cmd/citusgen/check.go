@@ -143,6 +143,9 @@ func crossCheck(t *topology.Topology, composePath string, composeData []byte, se
 			problems = append(problems, fmt.Sprintf("%s has no service %s", composePath, n.Service))
 			continue
 		}
+		if n.Alias == "" {
+			continue // Django does not connect to this worker
+		}
 		db, ok := dbs[n.Alias]
 		if !ok {
 			problems = append(problems, fmt.Sprintf("%s has no DATABASES[%q]", settingsPath, n.Alias))
