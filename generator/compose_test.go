@@ -37,8 +37,11 @@ func TestComposeLoads(t *testing.T) {
 			t.Run("variables set", func(t *testing.T) {
 				env := map[string]string{
 					c.Top.VolumePrefixVariable: "/srv/citus/",
-					c.Top.DatabaseVariable:     "other_db",
+					"CITUS_DB":                 "unused",
 					"CITUS_PASSWORD":           "from-env",
+				}
+				if c.Top.DatabaseVariable != "" {
+					env[c.Top.DatabaseVariable] = "other_db"
 				}
 				for i, n := range c.Top.Nodes() {
 					env[n.PortVariable] = strconv.Itoa(40000 + i)
@@ -80,7 +83,9 @@ func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env ma
 	}
 	db := top.ClusterDatabase()
 	if env != nil {
-		db = env[top.DatabaseVariable]
+		if top.DatabaseVariable != "" {
+			db = env[top.DatabaseVariable]
+		}
 	}
 	for i, n := range top.Nodes() {
 		s, ok := p.Services[n.Service]

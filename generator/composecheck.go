@@ -30,6 +30,17 @@ func LoadComposeIn(ctx context.Context, dir, filename string, data []byte, env m
 	return p, nil
 }
 
+// LoadComposeModel loads a document without compose-go's consistency checks
+// (references to undefined volumes and the like), for reading what it says
+// about services that are fine themselves.
+func LoadComposeModel(ctx context.Context, dir, filename string, data []byte, env map[string]string) (*types.Project, error) {
+	p, err := load(ctx, dir, filename, data, env, true)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a valid compose document: %w", filename, err)
+	}
+	return p, nil
+}
+
 func load(ctx context.Context, dir, filename string, data []byte, env map[string]string, skipConsistency bool) (*types.Project, error) {
 	if env == nil {
 		env = map[string]string{}

@@ -224,6 +224,20 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// Image references are parsed as docker does: a registry with a port and a
+// digest are fine; a bad one says why.
+func TestImageReferences(t *testing.T) {
+	for _, img := range []string{"registry.example.com:5000/citusdata/citus:12.1", "citusdata/citus@sha256:" + strings.Repeat("ab", 32), "localhost:5000/citus"} {
+		if _, err := topology.Parse("t.yaml", []byte(minimal+"image: "+img+"\nworkers: [{service: w, alias: w, port: 6001}]\n")); err != nil {
+			t.Errorf("%s: %v", img, err)
+		}
+	}
+	_, err := topology.Parse("t.yaml", []byte(minimal+"image: Citus/Citus:13\nworkers: [{service: w, alias: w, port: 6001}]\n"))
+	if err == nil || !strings.Contains(err.Error(), `t.yaml:2:8: image: "Citus/Citus:13" is not a valid image reference such as citusdata/citus:13.2: invalid reference format: repository name (Citus) must be lowercase`) {
+		t.Errorf("bad image: %v", err)
+	}
+}
+
 // CommCare HQ's own files: workers Django never connects to, without a
 // published port; POSTGRES_DB without a variable.
 func TestWorkersWithoutAliasOrPort(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/distribution/reference"
 )
 
 // Defaults for keys a spec leaves out.
@@ -86,13 +88,15 @@ func PortVariable(service string) string {
 }
 
 var (
-	nonWord      = regexp.MustCompile(`[^A-Za-z0-9_]`)
-	serviceRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-	aliasRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
-	pgNameRE     = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-	envRE        = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
-	settingRE    = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
-	imageRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9._-]*)?(@sha256:[a-f0-9]{64})?$`)
+	nonWord   = regexp.MustCompile(`[^A-Za-z0-9_]`)
+	serviceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	aliasRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+	pgNameRE  = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	envRE     = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+	settingRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+	// imageRE is the schema's rough shape of an image reference (editors);
+	// validation parses references with distribution/reference.
+	imageRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$`)
 	hostnameRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
 	engineRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
 	pythonKWords = map[string]bool{"DATABASES": true, "REPORTING_DATABASES": true}
@@ -138,11 +142,14 @@ func validate(t *Topology, d *decoder) {
 		checkName("compose.volume_blank_variable", t.VolumeBlankVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
 	}
 	checkName("compose.volume_prefix_variable", t.VolumePrefixVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
-	if !imageRE.MatchString(t.Image) {
-		d.errorAt("image", "%q is not a valid image reference such as citusdata/citus:13.2", t.Image)
+	checkImage := func(path, image string) {
+		if _, err := reference.ParseNormalizedNamed(image); err != nil {
+			d.errorAt(path, "%q is not a valid image reference such as citusdata/citus:13.2: %v", image, err)
+		}
 	}
-	if d.given("compose.manager_image") && !imageRE.MatchString(t.ManagerImage) {
-		d.errorAt("compose.manager_image", "%q is not a valid image reference", t.ManagerImage)
+	checkImage("image", t.Image)
+	if d.given("compose.manager_image") {
+		checkImage("compose.manager_image", t.ManagerImage)
 	}
 
 	switch {
@@ -247,8 +254,8 @@ func validate(t *Topology, d *decoder) {
 				ports[n.Port] = nodeRef(n)
 			}
 		}
-		if n.Image != t.Image && !imageRE.MatchString(n.Image) {
-			d.errorAt(field("image"), "%q is not a valid image reference such as citusdata/citus:13.2", n.Image)
+		if n.Image != t.Image {
+			checkImage(field("image"), n.Image)
 		}
 		if checkName(field("port_variable"), n.PortVariable, envRE, "environment variable name (A-Z, 0-9 and _)") {
 			if first, dup := portVars[n.PortVariable]; dup && !reported[p] {

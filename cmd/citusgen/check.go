@@ -124,7 +124,8 @@ func crossCheck(t *topology.Topology, composePath string, composeData []byte, se
 	if err != nil {
 		return nil, err
 	}
-	p, err := generator.LoadComposeIn(context.Background(), filepath.Dir(composePath), composePath, composeData, composeEnv)
+	// Other services' unresolved volumes must not hide the cluster's drift.
+	p, err := generator.LoadComposeModel(context.Background(), filepath.Dir(composePath), composePath, composeData, composeEnv)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,335 @@
+// Package specimport derives a topology spec from a project's existing
+// compose file and Django settings: the Citus services, their images, ports,
+// database, user, password and volumes, and the aliases, reporting entries
+// and flags Django has for them. What it cannot map becomes a warning that
+// names the file and line.
+package specimport
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Warning is something the files say that the spec cannot express.
+type Warning struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (w Warning) String() string {
+	if w.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg)
+	}
+	return w.File + ": " + w.Msg
+}
+
+// composeNode is one Citus service as the compose file writes it.
+type composeNode struct {
+	service string
+	line    int
+	role    string // "coordinator" or "worker"
+	image   string
+	// published port, its variable (empty for a literal) and the
+	// container port; published 0 when the node publishes none.
+	published, target int
+	portVar           string
+	env               map[string]envValue
+	volume            volumeStyle
+}
+
+type envValue struct {
+	raw  string
+	line int
+}
+
+// volumeStyle is how the data volume is written.
+type volumeStyle struct {
+	prefixVar, blankVar string
+	ok                  bool
+}
+
+type composeFile struct {
+	path     string
+	nodes    []*composeNode
+	manager  *managerService
+	setup    bool
+	warnings []Warning
+}
+
+type managerService struct {
+	service, image string
+	line           int
+}
+
+// mapping is a YAML mapping with merge keys (<<) resolved, keys to values.
+type mapping struct {
+	keys   []*yaml.Node
+	values map[string]*yaml.Node
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func asMapping(n *yaml.Node) *mapping {
+	n = deref(n)
+	m := &mapping{values: map[string]*yaml.Node{}}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return m
+	}
+	var merged []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value == "<<" && k.Tag != "!!str" {
+			v = deref(v)
+			if v.Kind == yaml.SequenceNode {
+				merged = append(merged, v.Content...)
+			} else {
+				merged = append(merged, v)
+			}
+			continue
+		}
+		m.keys = append(m.keys, k)
+		m.values[k.Value] = v
+	}
+	// Explicit keys win over merged ones; earlier merges over later.
+	for _, src := range merged {
+		sub := asMapping(src)
+		for _, k := range sub.keys {
+			if _, ok := m.values[k.Value]; !ok {
+				m.keys = append(m.keys, k)
+				m.values[k.Value] = sub.values[k.Value]
+			}
+		}
+	}
+	return m
+}
+
+func (m *mapping) str(key string) (string, int, bool) {
+	v := deref(m.values[key])
+	if v == nil || v.Kind != yaml.ScalarNode {
+		return "", 0, false
+	}
+	return v.Value, v.Line, true
+}
+
+// items lists a sequence's scalars, or a mapping's entries as KEY=VALUE (the
+// two ways compose writes environment and labels).
+func items(n *yaml.Node) []envValue {
+	n = deref(n)
+	if n == nil {
+		return nil
+	}
+	var out []envValue
+	switch n.Kind {
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			c = deref(c)
+			out = append(out, envValue{c.Value, c.Line})
+		}
+	case yaml.MappingNode:
+		m := asMapping(n)
+		for _, k := range m.keys {
+			v := deref(m.values[k.Value])
+			val := ""
+			if v != nil && !(v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
+				val = v.Value
+			}
+			out = append(out, envValue{k.Value + "=" + val, k.Line})
+		}
+	}
+	return out
+}
+
+// isImage reports whether an image reference names repository repo (its
+// last path element for "citus", which mirrors keep).
+func imageRepo(image string) string {
+	ref := image
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i]
+	}
+	return ref
+}
+
+func isCitus(image string) bool {
+	r := imageRepo(image)
+	return r == "citus" || strings.HasSuffix(r, "/citus")
+}
+
+func isManager(image string) bool { return imageRepo(image) == "citusdata/membership-manager" }
+
+var (
+	portVarRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*):?-([0-9]+)\}$`)
+	// ${VOLUME_PREFIX}service:/var/lib/postgresql/data
+	namedVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}([a-z0-9][a-z0-9_.-]*):/var/lib/postgresql/data$`)
+	// ${VOLUME_PREFIX}${BLANK_IF_TESTS-service:}/var/lib/postgresql/data
+	blankVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}\$\{([A-Za-z_][A-Za-z0-9_]*)-([a-z0-9][a-z0-9_.-]*):\}/var/lib/postgresql/data$`)
+)
+
+// readCompose finds the Citus services of a compose document.
+func readCompose(path string, data []byte) (*composeFile, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: not valid YAML: %v", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s is empty", path)
+	}
+	f := &composeFile{path: path}
+	warn := func(line int, format string, args ...any) {
+		f.warnings = append(f.warnings, Warning{path, line, fmt.Sprintf(format, args...)})
+	}
+	services := asMapping(asMapping(doc.Content[0]).values["services"])
+	for _, k := range services.keys {
+		svc := asMapping(services.values[k.Value])
+		image, _, _ := svc.str("image")
+		switch {
+		case isManager(image):
+			if f.manager != nil {
+				warn(k.Line, "a second membership manager, %s; only %s is imported", k.Value, f.manager.service)
+				continue
+			}
+			f.manager = &managerService{service: k.Value, image: image, line: k.Line}
+			continue
+		case !isCitus(image):
+			continue
+		}
+		var argv []string
+		if cmd, _, ok := svc.str("command"); ok {
+			argv = strings.Fields(cmd)
+		}
+		for _, a := range items(svc.values["command"]) {
+			argv = append(argv, a.raw)
+		}
+		// The image's entrypoint starts the server for no command, postgres
+		// or flags; anything else runs instead of it.
+		if len(argv) > 0 && argv[0] != "postgres" && !strings.HasPrefix(argv[0], "-") {
+			// A citus image running something else: citusgen's setup service,
+			// or a one-off of the user's.
+			if k.Value == "citus_setup" {
+				f.setup = true
+			} else {
+				warn(k.Line, "service %s runs the citus image with its own command; not a node, left out", k.Value)
+			}
+			continue
+		}
+		n := &composeNode{service: k.Value, line: k.Line, image: image, env: map[string]envValue{}}
+		for _, l := range items(svc.values["labels"]) {
+			switch l.raw {
+			case "com.citusdata.role=Master":
+				n.role = "coordinator"
+			case "com.citusdata.role=Worker":
+				n.role = "worker"
+			}
+		}
+		if n.role == "" {
+			n.role = "worker"
+			if strings.Contains(k.Value, "master") || strings.Contains(k.Value, "coordinator") {
+				n.role = "coordinator"
+			}
+			warn(k.Line, "%s has no com.citusdata.role label; taken as the %s by its name", k.Value, n.role)
+		}
+		for _, p := range items(svc.values["ports"]) {
+			if n.published != 0 {
+				warn(p.line, "%s publishes more than one port; only the first is imported", k.Value)
+				continue
+			}
+			n.published, n.target, n.portVar = parsePort(p.raw)
+			if n.published == 0 {
+				warn(p.line, "port %q of %s is not HOST:CONTAINER or ${VAR:-HOST}:CONTAINER; not imported", p.raw, k.Value)
+			} else if n.portVar == "" {
+				warn(p.line, "port %q of %s is a literal; the topology writes it as ${VAR:-%d} (the same while the variable is unset)", p.raw, k.Value, n.published)
+			}
+		}
+		if svc.values["ports"] == nil {
+			if _, line, ok := svc.str("ports"); ok {
+				warn(line, "ports of %s is not a list; not imported", k.Value)
+			}
+		}
+		for _, e := range items(svc.values["environment"]) {
+			name, val, _ := strings.Cut(e.raw, "=")
+			n.env[name] = envValue{val, e.line}
+		}
+		for _, v := range items(svc.values["volumes"]) {
+			if !strings.HasSuffix(v.raw, "/var/lib/postgresql/data") {
+				warn(v.line, "volume %q of %s is not the data directory; not imported", v.raw, k.Value)
+				continue
+			}
+			if m := blankVolRE.FindStringSubmatch(v.raw); m != nil && m[3] == k.Value {
+				n.volume = volumeStyle{prefixVar: m[1], blankVar: m[2], ok: true}
+			} else if m := namedVolRE.FindStringSubmatch(v.raw); m != nil && m[2] == k.Value {
+				n.volume = volumeStyle{prefixVar: m[1], ok: true}
+			} else {
+				warn(v.line, "data volume %q of %s is not ${VOLUME_PREFIX}%s or ${VOLUME_PREFIX}${VAR-%s:}; the topology writes its own", v.raw, k.Value, k.Value, k.Value)
+			}
+		}
+		known := map[string]bool{"image": true, "ports": true, "labels": true, "volumes": true, "environment": true,
+			"depends_on": true, "healthcheck": true, "expose": true, "command": true, "restart": true}
+		for _, key := range svc.keys {
+			if !known[key.Value] {
+				warn(key.Line, "%s.%s is not part of a topology; the region will not have it", k.Value, key.Value)
+			}
+		}
+		f.nodes = append(f.nodes, n)
+	}
+	return f, nil
+}
+
+// parsePort reads "${VAR:-5600}:5432", "5600:5432" or "127.0.0.1:5600:5432".
+func parsePort(raw string) (published, target int, variable string) {
+	i := strings.LastIndexByte(raw, ':')
+	if i < 0 {
+		return 0, 0, ""
+	}
+	target, err := strconv.Atoi(strings.TrimSuffix(raw[i+1:], "/tcp"))
+	if err != nil {
+		return 0, 0, ""
+	}
+	host := raw[:i]
+	if m := portVarRE.FindStringSubmatch(host); m != nil {
+		p, _ := strconv.Atoi(m[2])
+		return p, target, m[1]
+	}
+	if j := strings.LastIndexByte(host, ':'); j >= 0 && !strings.Contains(host, "${") {
+		host = host[j+1:]
+	}
+	p, err := strconv.Atoi(host)
+	if err != nil {
+		return 0, 0, ""
+	}
+	return p, target, ""
+}
+
+// envRef reads ${VAR}, ${VAR:-x}, ${VAR-x}, ${VAR:?msg}, ${VAR?msg}: the
+// variable and its default.
+var envRefRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*)|(:?\?)[^}]*)?\}$`)
+
+func envRef(raw string) (name, def string, hasDefault, ok bool) {
+	m := envRefRE.FindStringSubmatch(raw)
+	if m == nil {
+		return "", "", false, false
+	}
+	return m[1], m[3], m[2] != "", true
+}
+
+func sortedWarnings(ws []Warning) []Warning {
+	sort.SliceStable(ws, func(i, j int) bool {
+		if ws[i].File != ws[j].File {
+			return ws[i].File < ws[j].File
+		}
+		return ws[i].Line < ws[j].Line
+	})
+	return ws
+}

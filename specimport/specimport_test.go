@@ -1,0 +1,117 @@
+package specimport_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/citusgen/citusgen/internal/goldenfile"
+	"github.com/citusgen/citusgen/specimport"
+)
+
+// Each project-shaped fixture imports to the spec under golden/import-<case>,
+// which the generator's golden tests render like any other case.
+func TestImportFixtures(t *testing.T) {
+	dirs, _ := filepath.Glob("../cmd/citusgen/testdata/adopt/*")
+	if len(dirs) == 0 {
+		t.Fatal("no fixtures")
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			compose, err := os.ReadFile(filepath.Join(dir, "hq-compose.yml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			settings, err := os.ReadFile(filepath.Join(dir, "localsettings.py"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := specimport.Import(context.Background(), specimport.Files{
+				ComposePath: "hq-compose.yml", Compose: compose, SettingsPath: "localsettings.py", Settings: settings})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range res.Warnings {
+				t.Errorf("unexpected warning: %s", w)
+			}
+			goldenfile.Check(t, filepath.Join("..", "golden", "import-"+filepath.Base(dir), "topology.yaml"), res.Spec)
+		})
+	}
+}
+
+const mixedCompose = `services:
+  db_coordinator:
+    image: registry.example.com:5000/mirror/citus:12.1
+    ports: ["15432:5432"]
+    environment:
+      POSTGRES_USER: reporter
+      POSTGRES_PASSWORD: ${REPORTS_PW:?set it}
+      POSTGRES_DB: reports
+      TZ: UTC
+    volumes:
+      - /srv/data/coord:/var/lib/postgresql/data
+    networks: [back]
+  db_worker_a:
+    image: citusdata/citus:12.1
+    ports: ["15501:5432", "15601:5433"]
+    environment:
+      POSTGRES_USER: reporter
+      POSTGRES_PASSWORD: ${REPORTS_PW:?set it}
+      POSTGRES_DB: reports
+  migrate:
+    image: citusdata/citus:12.1
+    command: [psql, -c, "select 1"]
+networks:
+  back: {}
+`
+
+// What the spec cannot say is a warning naming the file and line; the rest
+// is imported.
+func TestImportWarnsWithLines(t *testing.T) {
+	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "c.yml", Compose: []byte(mixedCompose)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range res.Warnings {
+		got = append(got, w.String())
+	}
+	want := []string{
+		"c.yml: no --settings: the coordinator's Django alias is made up (db-coordinator) and workers get none; pass the settings file to take Django's",
+		"c.yml:2: db_coordinator has no com.citusdata.role label; taken as the coordinator by its name",
+		`c.yml:4: port "15432:5432" of db_coordinator is a literal; the topology writes it as ${VAR:-15432} (the same while the variable is unset)`,
+		"c.yml:9: environment TZ of db_coordinator is not part of a topology; the region will not have it",
+		`c.yml:11: data volume "/srv/data/coord:/var/lib/postgresql/data" of db_coordinator is not ${VOLUME_PREFIX}db_coordinator or ${VOLUME_PREFIX}${VAR-db_coordinator:}; the topology writes its own`,
+		"c.yml:12: db_coordinator.networks is not part of a topology; the region will not have it",
+		"c.yml:13: db_worker_a has no com.citusdata.role label; taken as the worker by its name",
+		`c.yml:15: port "15501:5432" of db_worker_a is a literal; the topology writes it as ${VAR:-15501} (the same while the variable is unset)`,
+		"c.yml:15: db_worker_a publishes more than one port; only the first is imported",
+		"c.yml:20: service migrate runs the citus image with its own command; not a node, left out",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, line := range []string{"password_env: REPORTS_PW", "database: reports", "database_variable: \"\"", "user: reporter", "  service: db_coordinator", "  port: 15432", "  image: \"registry.example.com:5000/mirror/citus:12.1\"", "image: \"citusdata/citus:12.1\""} {
+		if !strings.Contains(string(res.Spec), line+"\n") {
+			t.Errorf("spec lacks %q:\n%s", line, res.Spec)
+		}
+	}
+}
+
+func TestImportRefuses(t *testing.T) {
+	for name, c := range map[string]struct{ compose, want string }{
+		"no citus":         {"services:\n  web: {image: nginx}\n", "c.yml has no Citus coordinator"},
+		"two coordinators": {"services:\n  a: {image: citusdata/citus, labels: [com.citusdata.role=Master]}\n  b: {image: citusdata/citus, labels: [com.citusdata.role=Master]}\n", "c.yml:3: b is a second coordinator (the first is a)"},
+		"no worker":        {"services:\n  citus_master: {image: citusdata/citus}\n", "c.yml has a coordinator (citus_master) but no Citus worker"},
+		"not yaml":         {"services: [\n", "c.yml: not valid YAML"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "c.yml", Compose: []byte(c.compose)})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}
