@@ -229,3 +229,47 @@ func mergeSettings(t *testing.T, existing []byte, top *topology.Topology) ([]byt
 	merged, _, err := generator.MergeSettings(context.Background(), existing, top, generator.MergeOptions{})
 	return merged, err
 }
+
+// The block updates DATABASES and REPORTING_DATABASES: a block above the
+// last binding of either is moved below it, where the update survives.
+func TestMergeSettingsMovesBlockBelowBindings(t *testing.T) {
+	first, err := mergeSettings(t, []byte("DATABASES = {}\nREPORTING_DATABASES = {}\n"), topology.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The user reassigns REPORTING_DATABASES after the block.
+	file := string(first) + "\nREPORTING_DATABASES = {'default': 'default'}\nDEBUG = True\n"
+	moved, err := mergeSettings(t, []byte(file), topology.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(moved), "REPORTING_DATABASES = {'default': 'default'}\n# >>> citusgen managed settings") ||
+		!strings.HasSuffix(string(moved), "# <<< citusgen managed settings\nDEBUG = True\n") {
+		t.Fatalf("block not moved below the reassignment:\n%s", moved)
+	}
+	got := pySettings(t, moved)
+	if got["REPORTING_DATABASES"].(map[string]any)["icds-ucr-citus"] != "icds-ucr" {
+		t.Errorf("REPORTING_DATABASES = %v", got["REPORTING_DATABASES"])
+	}
+	if again, _ := mergeSettings(t, moved, topology.Default()); string(again) != string(moved) {
+		t.Error("not idempotent")
+	}
+}
+
+// --adopt removes what it can remove without touching anything else, and
+// refuses, naming the line, what it cannot.
+func TestMergeSettingsAdoptRefusals(t *testing.T) {
+	for name, c := range map[string]struct{ file, want string }{
+		"shares lines": {"DATABASES = {'default': {}, 'icds-ucr': {}}\nREPORTING_DATABASES = {}\n",
+			"line 1: cannot adopt DATABASES[\"icds-ucr\"]: it shares its lines with other entries or with the braces"},
+		"inside a block": {"import os\nDATABASES = {}\nREPORTING_DATABASES = {}\nif os.environ.get('X'):\n    ICDS_USE_CITUS = True\n",
+			"line 5: cannot adopt ICDS_USE_CITUS: it is inside an if, try, for or with block"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := generator.MergeSettings(context.Background(), []byte(c.file), topology.Default(), generator.MergeOptions{Adopt: true})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}
