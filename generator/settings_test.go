@@ -44,7 +44,7 @@ json.dump(_out, sys.stdout)
 func seedDatabases() map[string]any {
 	worker := func(port, node string) map[string]any {
 		return map[string]any{
-			"ENGINE": "django.db.backends.postgresql_psycopg2", "DISABLE_SERVER_SIDE_CURSORS": true,
+			"ENGINE": "django.db.backends.postgresql", "DISABLE_SERVER_SIDE_CURSORS": true,
 			"NAME": "commcare_ucr_citus", "USER": "commcarehq", "PASSWORD": "commcarehq",
 			"HOST": "localhost", "PORT": port, "TEST": map[string]any{"SERIALIZE": false},
 			"ROLE": "citus_worker", "CITUS_NODE_NAME": node,
@@ -52,7 +52,7 @@ func seedDatabases() map[string]any {
 	}
 	return map[string]any{
 		"icds-ucr": map[string]any{
-			"ENGINE": "django.db.backends.postgresql_psycopg2", "DISABLE_SERVER_SIDE_CURSORS": true,
+			"ENGINE": "django.db.backends.postgresql", "DISABLE_SERVER_SIDE_CURSORS": true,
 			"NAME": "commcare_ucr_citus", "USER": "commcarehq", "PASSWORD": "commcarehq",
 			"HOST": "localhost", "PORT": "5600",
 			"TEST": map[string]any{"SERIALIZE": false, "DEPENDENCIES": []any{"citus-ucr-worker1", "citus-ucr-worker2"}},

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,7 +111,19 @@ func (es Errors) sorted() Errors {
 // is reported at once as Errors.
 func Parse(name string, data []byte) (*Topology, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, Errors{yamlSyntaxError(name, err)}
+	}
+	// Everything after a second "---" would be ignored silently.
+	var second yaml.Node
+	if err := dec.Decode(&second); err == nil {
+		line := second.Line
+		if len(second.Content) > 0 {
+			line = second.Content[0].Line
+		}
+		return nil, Errors{{File: name, Pos: Pos{Line: line, Column: 1}, Msg: "a second YAML document starts here; a topology is one document: remove the '---' and what follows, or move it to a file of its own"}}
+	} else if !errors.Is(err, io.EOF) {
 		return nil, Errors{yamlSyntaxError(name, err)}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {

@@ -22,7 +22,7 @@ func TestDefaultIsTheSeedSetup(t *testing.T) {
 	want := map[string]any{
 		"image": "citusdata/citus:13.2", "database": "commcare_ucr_citus", "user": "commcarehq", "password": "commcarehq",
 		"profile": topology.ProfileDev, "reaches": topology.ReachHost, "host": "localhost",
-		"engine": "django.db.backends.postgresql_psycopg2", "cursors": true, "containerPort": 5432,
+		"engine": "django.db.backends.postgresql", "cursors": true, "containerPort": 5432,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("default = %v\nwant %v", got, want)
@@ -201,6 +201,10 @@ func TestErrors(t *testing.T) {
 		name: "a worker without a published port keeps no alias Django on the host would use",
 		spec: minimal + "workers: [{service: w, alias: w}, {service: v}]\n",
 		want: []string{`t.yaml:2:11: workers[0]: worker w publishes no port, so Django on the host cannot reach its alias w; give it a port, drop the alias, or set django.reaches: network`},
+	}, {
+		name: "a second document",
+		spec: minimal + "workers: [{service: w, alias: w, port: 6001}]\n---\nworkers: []\n",
+		want: []string{"t.yaml:4:1: a second YAML document starts here; a topology is one document: remove the '---' and what follows, or move it to a file of its own"},
 	}, {
 		name: "setup service name taken",
 		spec: minimal + "workers: [{service: citus_setup, alias: w, port: 6001}]\n",

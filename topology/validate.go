@@ -16,7 +16,7 @@ const (
 	DefaultDatabase      = "commcare_ucr_citus"
 	DefaultUser          = "commcarehq"
 	DefaultHost          = "localhost"
-	DefaultEngine        = "django.db.backends.postgresql_psycopg2"
+	DefaultEngine        = "django.db.backends.postgresql"
 	DefaultContainerPort = 5432
 	DefaultManagerImage  = "citusdata/membership-manager:0.3.0"
 	DefaultVolumePrefix  = "VOLUME_PREFIX"

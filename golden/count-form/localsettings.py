@@ -4,7 +4,7 @@
 
 DATABASES.update({
     'icds-ucr': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
@@ -28,7 +28,7 @@ DATABASES.update({
         'ROLE': 'citus_master',
     },
     'citus-ucr-worker1': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
@@ -42,7 +42,7 @@ DATABASES.update({
         'CITUS_NODE_NAME': 'citus_worker1:5432',
     },
     'citus-ucr-worker2': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
@@ -56,7 +56,7 @@ DATABASES.update({
         'CITUS_NODE_NAME': 'citus_worker2:5432',
     },
     'citus-ucr-worker3': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
@@ -70,7 +70,7 @@ DATABASES.update({
         'CITUS_NODE_NAME': 'citus_worker3:5432',
     },
     'citus-ucr-worker4': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
@@ -84,7 +84,7 @@ DATABASES.update({
         'CITUS_NODE_NAME': 'citus_worker4:5432',
     },
     'citus-ucr-worker5': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
@@ -98,7 +98,7 @@ DATABASES.update({
         'CITUS_NODE_NAME': 'citus_worker5:5432',
     },
     'citus-ucr-worker6': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
@@ -112,7 +112,7 @@ DATABASES.update({
         'CITUS_NODE_NAME': 'citus_worker6:5432',
     },
     'citus-ucr-worker7': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
@@ -126,7 +126,7 @@ DATABASES.update({
         'CITUS_NODE_NAME': 'citus_worker7:5432',
     },
     'citus-ucr-worker8': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',

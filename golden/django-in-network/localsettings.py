@@ -4,7 +4,7 @@
 
 DATABASES.update({
     'icds-ucr': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
@@ -22,7 +22,7 @@ DATABASES.update({
         'ROLE': 'citus_master',
     },
     'citus-ucr-worker1': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
@@ -36,7 +36,7 @@ DATABASES.update({
         'CITUS_NODE_NAME': 'citus_worker1:5432',
     },
     'citus-ucr-worker2': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',

@@ -4,7 +4,7 @@
 
 DATABASES.update({
     'icds-ucr': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
@@ -21,7 +21,7 @@ DATABASES.update({
         'ROLE': 'citus_master',
     },
     'citus-ucr-worker1': {
-        'ENGINE': 'django.db.backends.postgresql_psycopg2',
+        'ENGINE': 'django.db.backends.postgresql',
         'DISABLE_SERVER_SIDE_CURSORS': True,
         'NAME': 'commcare_ucr_citus',
         'USER': 'commcarehq',
