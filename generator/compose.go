@@ -79,7 +79,9 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 	var password string
 	switch {
 	case t.PasswordEnv != "":
-		password = templates.YAMLScalar("${" + t.PasswordEnv + "}")
+		// :? stops docker compose up with this message instead of
+		// starting nodes with an empty password.
+		password = templates.YAMLScalar("${" + t.PasswordEnv + ":?set " + t.PasswordEnv + " to the cluster password}")
 	case t.Password != "":
 		password = templates.ComposeLiteral(t.Password)
 	}
@@ -167,9 +169,10 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 func dataVolume(t *topology.Topology, service string) string {
 	const target = "/var/lib/postgresql/data"
 	if t.VolumeBlankVariable != "" {
-		return "${" + t.VolumePrefixVariable + "}${" + t.VolumeBlankVariable + "-" + service + ":}" + target
+		return "${" + t.VolumePrefixVariable + ":-}${" + t.VolumeBlankVariable + "-" + service + ":}" + target
 	}
-	return "${" + t.VolumePrefixVariable + "}" + service + ":" + target
+	// :- keeps docker compose from warning that the variable is unset.
+	return "${" + t.VolumePrefixVariable + ":-}" + service + ":" + target
 }
 
 // setupService runs the bootstrap script with the image's psql once every

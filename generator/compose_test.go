@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -31,8 +32,15 @@ func TestComposeLoads(t *testing.T) {
 				t.Error("the document has the obsolete version: key")
 			}
 			t.Run("variables unset", func(t *testing.T) {
-				p := load(t, doc, nil)
+				p := load(t, doc, generator.CheckEnv(c.Top, nil))
 				checkProject(t, c.Top, p, nil)
+				if c.Top.PasswordEnv != "" {
+					// docker compose up stops, saying what to set.
+					_, err := generator.LoadCompose(context.Background(), "hq-compose.yml", doc, nil)
+					if err == nil || !strings.Contains(err.Error(), "set "+c.Top.PasswordEnv+" to the cluster password") {
+						t.Errorf("without $%s: %v", c.Top.PasswordEnv, err)
+					}
+				}
 			})
 			t.Run("variables set", func(t *testing.T) {
 				env := map[string]string{
@@ -79,7 +87,7 @@ func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env ma
 	}
 	password := top.Password
 	if top.PasswordEnv != "" {
-		password = env[top.PasswordEnv]
+		password = generator.CheckEnv(top, env)[top.PasswordEnv]
 	}
 	db := top.ClusterDatabase()
 	if env != nil {
@@ -221,7 +229,7 @@ func checkSetup(t *testing.T, top *topology.Topology, p *types.Project, env map[
 	}
 	password := top.Password
 	if top.PasswordEnv != "" {
-		password = env[top.PasswordEnv]
+		password = generator.CheckEnv(top, env)[top.PasswordEnv]
 		if got := s.Environment[top.PasswordEnv]; got == nil || *got != password {
 			t.Errorf("setup: %s = %s, want the same variable as the nodes", top.PasswordEnv, deref(got))
 		}

@@ -388,7 +388,7 @@ func (s *spec) render(in Files) []byte {
 	case s.password != "":
 		fmt.Fprintf(&b, "password: %s\n", q(s.password))
 	default:
-		b.WriteString("# no password: nodes use trust authentication\n")
+		b.WriteString("trust_authentication: true  # no POSTGRES_PASSWORD: the nodes trust every connection\n")
 	}
 	b.WriteString("\ndjango:\n")
 	fmt.Fprintf(&b, "  reaches: %s\n", s.reaches)

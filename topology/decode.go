@@ -361,7 +361,7 @@ func (d *decoder) boolean(n *yaml.Node, path string) bool {
 	return false
 }
 
-var topKeys = []string{"image", "database", "database_variable", "user", "password", "password_env", "profile", "django", "coordinator", "workers", "compose"}
+var topKeys = []string{"image", "database", "database_variable", "user", "password", "password_env", "trust_authentication", "profile", "django", "coordinator", "workers", "compose"}
 
 func (d *decoder) topology(root *yaml.Node, t *Topology) {
 	ok := d.mapping(root, "", topKeys, func(key string, v *yaml.Node, p string) {
@@ -378,6 +378,8 @@ func (d *decoder) topology(root *yaml.Node, t *Topology) {
 			t.Password = d.str(v, p)
 		case "password_env":
 			t.PasswordEnv = d.str(v, p)
+		case "trust_authentication":
+			t.TrustAuthentication = d.boolean(v, p)
 		case "profile":
 			t.Profile = Profile(d.str(v, p))
 		case "django":

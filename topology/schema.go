@@ -37,13 +37,14 @@ func Schema() []byte {
 		"additionalProperties": false,
 		"required":             []string{"coordinator", "workers"},
 		"properties": map[string]any{
-			"image":             map[string]any{"type": "string", "pattern": imageRE.String(), "default": DefaultImage, "description": "Image for every node."},
-			"database":          map[string]any{"type": "string", "pattern": pgNameRE.String(), "maxLength": maxIdentifier, "default": DefaultDatabase, "description": "Database created on every node (the ci profile uses test_<database>)."},
-			"database_variable": map[string]any{"type": "string", "pattern": "^$|" + envRE.String(), "description": "Compose variable that overrides the database name; default CITUS_DB (dev) or UCR_CITUS_DB (ci); empty: POSTGRES_DB is the database itself."},
-			"user":              map[string]any{"type": "string", "pattern": pgNameRE.String(), "maxLength": maxIdentifier, "default": DefaultUser, "description": "PostgreSQL superuser of the cluster."},
-			"password":          map[string]any{"type": "string", "minLength": 1, "description": "Password of the user; exclusive with password_env."},
-			"password_env":      envVar("Environment variable holding the password; exclusive with password."),
-			"profile":           map[string]any{"enum": []string{string(ProfileDev), string(ProfileCI)}, "default": string(ProfileDev), "description": "dev: ROLE keys, Django sets the cluster up in tests. ci: no ROLE, tests reuse the test_ database."},
+			"image":                map[string]any{"type": "string", "pattern": imageRE.String(), "default": DefaultImage, "description": "Image for every node."},
+			"database":             map[string]any{"type": "string", "pattern": pgNameRE.String(), "maxLength": maxIdentifier, "default": DefaultDatabase, "description": "Database created on every node (the ci profile uses test_<database>)."},
+			"database_variable":    map[string]any{"type": "string", "pattern": "^$|" + envRE.String(), "description": "Compose variable that overrides the database name; default CITUS_DB (dev) or UCR_CITUS_DB (ci); empty: POSTGRES_DB is the database itself."},
+			"user":                 map[string]any{"type": "string", "pattern": pgNameRE.String(), "maxLength": maxIdentifier, "default": DefaultUser, "description": "PostgreSQL superuser of the cluster."},
+			"password":             map[string]any{"type": "string", "minLength": 1, "description": "Password of the user; exclusive with password_env."},
+			"password_env":         envVar("Environment variable holding the password; exclusive with password."),
+			"trust_authentication": map[string]any{"type": "boolean", "default": false, "description": "Run the nodes without passwords (POSTGRES_HOST_AUTH_METHOD=trust); needed when neither password nor password_env is given."},
+			"profile":              map[string]any{"enum": []string{string(ProfileDev), string(ProfileCI)}, "default": string(ProfileDev), "description": "dev: ROLE keys, Django sets the cluster up in tests. ci: no ROLE, tests reuse the test_ database."},
 			"django": map[string]any{
 				"type": "object", "additionalProperties": false,
 				"properties": map[string]any{

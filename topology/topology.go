@@ -87,6 +87,8 @@ type Topology struct {
 	// variable that holds it instead. At most one is set.
 	Password    string
 	PasswordEnv string
+	// TrustAuthentication is the explicit opt-in to nodes without passwords.
+	TrustAuthentication bool
 	Profile     Profile
 
 	// Roles writes the ROLE keys (citus_master / citus_worker) Django's test

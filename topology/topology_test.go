@@ -54,7 +54,7 @@ func TestDefaultIsTheSeedSetup(t *testing.T) {
 const minimal = "coordinator: {service: c, alias: c, port: 6000}\n"
 
 func TestCountForm(t *testing.T) {
-	top, err := topology.Parse("t.yaml", []byte(minimal+"workers: {count: 8, service_prefix: citus_worker, alias_prefix: citus-ucr-worker, first_port: 6001, image: 'my/citus:1'}\n"))
+	top, err := parseSpec([]byte(minimal+"workers: {count: 8, service_prefix: citus_worker, alias_prefix: citus-ucr-worker, first_port: 6001, image: 'my/citus:1'}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestCountForm(t *testing.T) {
 }
 
 func TestCIProfileWorksOnTestDatabase(t *testing.T) {
-	top, err := topology.Parse("t.yaml", []byte(minimal+"profile: ci\nworkers: [{service: w, alias: w, port: 6001}]\n"))
+	top, err := parseSpec([]byte(minimal+"profile: ci\nworkers: [{service: w, alias: w, port: 6001}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestCIProfileWorksOnTestDatabase(t *testing.T) {
 }
 
 func TestPasswordFromEnvironment(t *testing.T) {
-	top, err := topology.Parse("t.yaml", []byte(minimal+"password_env: CITUS_PASSWORD\nworkers: [{service: w, alias: w, port: 6001}]\n"))
+	top, err := parseSpec([]byte(minimal+"password_env: CITUS_PASSWORD\nworkers: [{service: w, alias: w, port: 6001}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestErrors(t *testing.T) {
 		name: "unknown keys with suggestion",
 		spec: minimal + "wokers: []\nworkers: [{service: w, alias: w, port: 6001, prot: 1}]\n",
 		want: []string{
-			`t.yaml:2:1: wokers: unknown key (did you mean "workers"?); valid keys here: image, database, database_variable, user, password, password_env, profile, django, coordinator, workers, compose`,
+			`t.yaml:2:1: wokers: unknown key (did you mean "workers"?); valid keys here: image, database, database_variable, user, password, password_env, trust_authentication, profile, django, coordinator, workers, compose`,
 			`t.yaml:3:46: workers[0].prot: unknown key (did you mean "port"?); valid keys here: service, alias, port, image, port_variable, node_name`,
 		},
 	}, {
@@ -216,7 +216,7 @@ func TestErrors(t *testing.T) {
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := topology.Parse("t.yaml", []byte(c.spec))
+			_, err := parseSpec([]byte(c.spec))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -232,11 +232,11 @@ func TestErrors(t *testing.T) {
 // digest are fine; a bad one says why.
 func TestImageReferences(t *testing.T) {
 	for _, img := range []string{"registry.example.com:5000/citusdata/citus:12.1", "citusdata/citus@sha256:" + strings.Repeat("ab", 32), "localhost:5000/citus"} {
-		if _, err := topology.Parse("t.yaml", []byte(minimal+"image: "+img+"\nworkers: [{service: w, alias: w, port: 6001}]\n")); err != nil {
+		if _, err := parseSpec([]byte(minimal+"image: "+img+"\nworkers: [{service: w, alias: w, port: 6001}]\n")); err != nil {
 			t.Errorf("%s: %v", img, err)
 		}
 	}
-	_, err := topology.Parse("t.yaml", []byte(minimal+"image: Citus/Citus:13\nworkers: [{service: w, alias: w, port: 6001}]\n"))
+	_, err := parseSpec([]byte(minimal+"image: Citus/Citus:13\nworkers: [{service: w, alias: w, port: 6001}]\n"))
 	if err == nil || !strings.Contains(err.Error(), `t.yaml:2:8: image: "Citus/Citus:13" is not a valid image reference such as citusdata/citus:13.2: invalid reference format: repository name (Citus) must be lowercase`) {
 		t.Errorf("bad image: %v", err)
 	}
@@ -245,7 +245,7 @@ func TestImageReferences(t *testing.T) {
 // CommCare HQ's own files: workers Django never connects to, without a
 // published port; POSTGRES_DB without a variable.
 func TestWorkersWithoutAliasOrPort(t *testing.T) {
-	top, err := topology.Parse("t.yaml", []byte(minimal+"database_variable: ''\ndjango: {reaches: network}\nworkers: [{service: w1}, {service: w2, alias: w2}]\n"))
+	top, err := parseSpec([]byte(minimal+"database_variable: ''\ndjango: {reaches: network}\nworkers: [{service: w1}, {service: w2, alias: w2}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,5 +266,31 @@ func TestDefaultSpecIsCommented(t *testing.T) {
 		if !strings.Contains(spec, key) {
 			t.Errorf("default spec lacks %q", key)
 		}
+	}
+}
+
+// parseSpec parses a test spec as t.yaml; specs that say nothing about
+// passwords get trust_authentication at the end (so no line moves).
+func parseSpec(data []byte) (*topology.Topology, error) {
+	if strings.Contains(string(data), "coordinator: {") && !strings.Contains(string(data), "password") && !strings.Contains(string(data), "trust") {
+		data = append(data, "trust_authentication: true\n"...)
+	}
+	return topology.Parse("t.yaml", data)
+}
+
+// Nodes without passwords must be asked for, not the result of a forgotten key.
+func TestTrustAuthenticationIsExplicit(t *testing.T) {
+	spec := minimal + "workers: [{service: w, alias: w, port: 6001}]\n"
+	_, err := topology.Parse("t.yaml", []byte(spec))
+	if err == nil || err.Error() != "t.yaml: password: is missing: give password or password_env, or set trust_authentication: true to run the nodes without passwords (POSTGRES_HOST_AUTH_METHOD=trust)" {
+		t.Errorf("no password: %v", err)
+	}
+	_, err = topology.Parse("t.yaml", []byte(spec+"password: x\ntrust_authentication: true\n"))
+	if err == nil || err.Error() != "t.yaml:4:23: trust_authentication: goes with neither password nor password_env; remove one" {
+		t.Errorf("both: %v", err)
+	}
+	top, err := topology.Parse("t.yaml", []byte(spec+"trust_authentication: true\n"))
+	if err != nil || top.HasPassword() || !top.TrustAuthentication {
+		t.Errorf("trust: %v", err)
 	}
 }

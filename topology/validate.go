@@ -162,6 +162,13 @@ func validate(t *Topology, d *decoder) {
 		}
 	case d.given("password_env"):
 		checkName("password_env", t.PasswordEnv, envRE, "environment variable name (A-Z, 0-9 and _)")
+	case !t.TrustAuthentication && d.given("coordinator"):
+		// Without a password every node trusts every connection: that has
+		// to be meant, not forgotten.
+		d.errorAt("password", "is missing: give password or password_env, or set trust_authentication: true to run the nodes without passwords (POSTGRES_HOST_AUTH_METHOD=trust)")
+	}
+	if t.TrustAuthentication && (d.given("password") || d.given("password_env")) {
+		d.errorAt("trust_authentication", "goes with neither password nor password_env; remove one")
 	}
 
 	switch t.Profile {

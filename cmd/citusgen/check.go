@@ -125,7 +125,7 @@ func crossCheck(t *topology.Topology, composePath string, composeData []byte, se
 		return nil, err
 	}
 	// Other services' unresolved volumes must not hide the cluster's drift.
-	p, err := generator.LoadComposeModel(context.Background(), filepath.Dir(composePath), composePath, composeData, composeEnv)
+	p, err := generator.LoadComposeModel(context.Background(), filepath.Dir(composePath), composePath, composeData, generator.CheckEnv(t, composeEnv))
 	if err != nil {
 		return nil, err
 	}

@@ -60,8 +60,8 @@ func renderCompose(t *topology.Topology) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := generator.LoadCompose(context.Background(), generator.ComposeFile, out, nil); err != nil {
-		return nil, fmt.Errorf("internal error, please report it: the rendered compose document does not load: %w", err)
+	if err := generator.CheckRendered(context.Background(), t, generator.ComposeFile, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -143,8 +143,8 @@ func writeAll(e *env, t *topology.Topology) error {
 	files := make([]atomicfile.File, len(arts))
 	for i, a := range arts {
 		if a.Path == generator.ComposeFile {
-			if _, err := generator.LoadCompose(context.Background(), a.Path, a.Data, nil); err != nil {
-				return fmt.Errorf("internal error, please report it: the rendered compose document does not load: %w", err)
+			if err := generator.CheckRendered(context.Background(), t, a.Path, a.Data); err != nil {
+				return err
 			}
 		}
 		files[i] = atomicfile.File{Name: a.Path, Data: a.Data}

@@ -49,7 +49,7 @@ func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
 	if err != nil {
 		return mergeError(path, err)
 	}
-	if err := validateChange(e, path, old, merged); err != nil {
+	if err := validateChange(e, t, path, old, merged); err != nil {
 		return err
 	}
 	reportAdopted(e, path, adopted)
@@ -60,12 +60,13 @@ func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
 // compose would (the process environment and the .env beside it): problems
 // the file already had are warnings, problems the change would bring in
 // block it, all listed at once.
-func validateChange(e *env, path string, old, merged []byte) error {
+func validateChange(e *env, t *topology.Topology, path string, old, merged []byte) error {
 	dir := filepath.Dir(path)
 	composeEnv, err := generator.ComposeEnv(dir, path)
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	composeEnv = generator.CheckEnv(t, composeEnv)
 	ctx := context.Background()
 	before := generator.ComposeProblems(ctx, dir, path, old, composeEnv)
 	after := generator.ComposeProblems(ctx, dir, path, merged, composeEnv)

@@ -45,8 +45,12 @@ func (c *Cluster) Spec(extra string) []byte {
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "user: %s\n", c.Coordinator.User)
-	if c.Coordinator.Password != "" && !strings.Contains(extra, "password_env:") {
+	switch {
+	case strings.Contains(extra, "password_env:"):
+	case c.Coordinator.Password != "":
 		fmt.Fprintf(&b, "password: %s\n", q(c.Coordinator.Password))
+	default:
+		b.WriteString("trust_authentication: true\n")
 	}
 	fmt.Fprintf(&b, "django: {host: 127.0.0.1}\n")
 	fmt.Fprintf(&b, "coordinator: {service: coordinator, alias: coordinator, port: %d, node_name: '127.0.0.1:%d'}\nworkers:\n", c.Coordinator.Port, c.Coordinator.Port)
