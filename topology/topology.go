@@ -89,7 +89,7 @@ type Topology struct {
 	PasswordEnv string
 	// TrustAuthentication is the explicit opt-in to nodes without passwords.
 	TrustAuthentication bool
-	Profile     Profile
+	Profile             Profile
 
 	// Roles writes the ROLE keys (citus_master / citus_worker) Django's test
 	// setup uses; off by default in the ci profile.

@@ -54,7 +54,7 @@ func TestDefaultIsTheSeedSetup(t *testing.T) {
 const minimal = "coordinator: {service: c, alias: c, port: 6000}\n"
 
 func TestCountForm(t *testing.T) {
-	top, err := parseSpec([]byte(minimal+"workers: {count: 8, service_prefix: citus_worker, alias_prefix: citus-ucr-worker, first_port: 6001, image: 'my/citus:1'}\n"))
+	top, err := parseSpec([]byte(minimal + "workers: {count: 8, service_prefix: citus_worker, alias_prefix: citus-ucr-worker, first_port: 6001, image: 'my/citus:1'}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestCountForm(t *testing.T) {
 }
 
 func TestCIProfileWorksOnTestDatabase(t *testing.T) {
-	top, err := parseSpec([]byte(minimal+"profile: ci\nworkers: [{service: w, alias: w, port: 6001}]\n"))
+	top, err := parseSpec([]byte(minimal + "profile: ci\nworkers: [{service: w, alias: w, port: 6001}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestCIProfileWorksOnTestDatabase(t *testing.T) {
 }
 
 func TestPasswordFromEnvironment(t *testing.T) {
-	top, err := parseSpec([]byte(minimal+"password_env: CITUS_PASSWORD\nworkers: [{service: w, alias: w, port: 6001}]\n"))
+	top, err := parseSpec([]byte(minimal + "password_env: CITUS_PASSWORD\nworkers: [{service: w, alias: w, port: 6001}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,11 +232,11 @@ func TestErrors(t *testing.T) {
 // digest are fine; a bad one says why.
 func TestImageReferences(t *testing.T) {
 	for _, img := range []string{"registry.example.com:5000/citusdata/citus:12.1", "citusdata/citus@sha256:" + strings.Repeat("ab", 32), "localhost:5000/citus"} {
-		if _, err := parseSpec([]byte(minimal+"image: "+img+"\nworkers: [{service: w, alias: w, port: 6001}]\n")); err != nil {
+		if _, err := parseSpec([]byte(minimal + "image: " + img + "\nworkers: [{service: w, alias: w, port: 6001}]\n")); err != nil {
 			t.Errorf("%s: %v", img, err)
 		}
 	}
-	_, err := parseSpec([]byte(minimal+"image: Citus/Citus:13\nworkers: [{service: w, alias: w, port: 6001}]\n"))
+	_, err := parseSpec([]byte(minimal + "image: Citus/Citus:13\nworkers: [{service: w, alias: w, port: 6001}]\n"))
 	if err == nil || !strings.Contains(err.Error(), `t.yaml:2:8: image: "Citus/Citus:13" is not a valid image reference such as citusdata/citus:13.2: invalid reference format: repository name (Citus) must be lowercase`) {
 		t.Errorf("bad image: %v", err)
 	}
@@ -245,7 +245,7 @@ func TestImageReferences(t *testing.T) {
 // CommCare HQ's own files: workers Django never connects to, without a
 // published port; POSTGRES_DB without a variable.
 func TestWorkersWithoutAliasOrPort(t *testing.T) {
-	top, err := parseSpec([]byte(minimal+"database_variable: ''\ndjango: {reaches: network}\nworkers: [{service: w1}, {service: w2, alias: w2}]\n"))
+	top, err := parseSpec([]byte(minimal + "database_variable: ''\ndjango: {reaches: network}\nworkers: [{service: w1}, {service: w2, alias: w2}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
