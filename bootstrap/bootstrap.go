@@ -78,7 +78,7 @@ func (r *runner) printf(format string, args ...any) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintln(r.o.Progress, cluster.Redact(fmt.Sprintf(format, args...), r.o.Cluster.Password))
+	fmt.Fprintln(r.o.Progress, cluster.Redact(fmt.Sprintf(format, args...), r.o.Cluster.Password, r.t.User))
 }
 
 // Run bootstraps the cluster. It is idempotent: on a bootstrapped cluster
@@ -349,7 +349,7 @@ func (r *runner) stepError(node string, s generator.Step, err error) error {
 			detail += " (" + pgErr.Detail + ")"
 		}
 	}
-	detail = cluster.Redact(detail, r.o.Cluster.Password)
+	detail = cluster.Redact(detail, r.o.Cluster.Password, r.t.User)
 	return &Error{Node: node, Action: s.Action, Detail: detail, Hint: StepHint(r.t, node, detail)}
 }
 

@@ -205,10 +205,28 @@ func Classify(err error) (Failure, string) {
 }
 
 // Redact replaces every occurrence of secret in s, so no output can leak it
-// even when a server echoes it back.
-func Redact(s, secret string) string {
+// even when a server echoes it back. Names in keep (the user) are not
+// secrets and stay readable, also where the password is part of them or
+// equal to them (commcarehq/commcarehq); a password that contains a kept
+// name is still masked whole.
+func Redact(s, secret string, keep ...string) string {
 	if secret == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, secret, "********")
+	var protect []string
+	for _, k := range keep {
+		if k != "" && strings.Contains(k, secret) {
+			protect = append(protect, k)
+		}
+	}
+	// Longest first, so a name holding another is protected whole.
+	sort.Slice(protect, func(i, j int) bool { return len(protect[i]) > len(protect[j]) })
+	for i, k := range protect {
+		s = strings.ReplaceAll(s, k, fmt.Sprintf("\x00%d\x00", i))
+	}
+	s = strings.ReplaceAll(s, secret, "********")
+	for i, k := range protect {
+		s = strings.ReplaceAll(s, fmt.Sprintf("\x00%d\x00", i), k)
+	}
+	return s
 }

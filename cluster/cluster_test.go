@@ -49,8 +49,18 @@ func TestParseAddressAndRedact(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if got := cluster.Redact("auth failed for s3cret", "s3cret"); got != "auth failed for ********" {
-		t.Error(got)
+	for _, c := range []struct{ in, secret, user, want string }{
+		{"auth failed for s3cret", "s3cret", "", "auth failed for ********"},
+		// The default topology's user and password are one word: the user
+		// name stays readable, it is no secret.
+		{`password authentication failed for user "commcarehq"`, "commcarehq", "commcarehq", `password authentication failed for user "commcarehq"`},
+		{`user "commcarehq_admin", pw commcarehq`, "commcarehq", "commcarehq_admin", `user "commcarehq_admin", pw ********`},
+		// A password holding the user name is masked whole.
+		{`user "hq" said hq-pass`, "hq-pass", "hq", `user "hq" said ********`},
+	} {
+		if got := cluster.Redact(c.in, c.secret, c.user); got != c.want {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }
 

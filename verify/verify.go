@@ -170,8 +170,8 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 		}
 	}
 	for i := range r.Checks {
-		r.Checks[i].Detail = cluster.Redact(r.Checks[i].Detail, o.Cluster.Password)
-		r.Checks[i].Hint = cluster.Redact(r.Checks[i].Hint, o.Cluster.Password)
+		r.Checks[i].Detail = cluster.Redact(r.Checks[i].Detail, o.Cluster.Password, t.User)
+		r.Checks[i].Hint = cluster.Redact(r.Checks[i].Hint, o.Cluster.Password, t.User)
 	}
 	r.Elapsed = time.Since(start)
 	return r, nil

@@ -110,7 +110,7 @@ func (c *bootstrapCmd) Run(e *env) error {
 	}
 	_, err = bootstrap.Run(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr})
 	if err != nil {
-		return fmt.Errorf("bootstrap failed: %s", cluster.Redact(err.Error(), o.Password))
+		return fmt.Errorf("bootstrap failed: %s", cluster.Redact(err.Error(), o.Password, t.User))
 	}
 	return nil
 }
@@ -200,7 +200,7 @@ func (c *resetCmd) Run(e *env) error {
 		return err
 	}
 	if err := bootstrap.Reset(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr}); err != nil {
-		return fmt.Errorf("reset failed: %s", cluster.Redact(err.Error(), o.Password))
+		return fmt.Errorf("reset failed: %s", cluster.Redact(err.Error(), o.Password, t.User))
 	}
 	return nil
 }
