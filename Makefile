@@ -7,7 +7,7 @@ GO ?= go
 all: build
 
 build:
-	$(GO) build -o bin/citusgen ./cmd/citusgen
+	$(GO) build -buildvcs=true -o bin/citusgen ./cmd/citusgen
 
 # Ends with one line naming every skipped test and why (internal/testsummary).
 test:

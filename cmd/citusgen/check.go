@@ -20,8 +20,9 @@ import (
 )
 
 type checkCmd struct {
-	Compose  string `placeholder:"FILE" help:"Compose file written by 'citusgen render' or holding its managed regions."`
-	Settings string `placeholder:"FILE" help:"Settings file written by 'citusgen render settings' or holding its managed block."`
+	specFlag
+	Compose  string `placeholder:"FILE" help:"Compose file holding citusgen's managed regions."`
+	Settings string `placeholder:"FILE" help:"Settings file (localsettings.py) holding citusgen's managed block."`
 }
 
 // checkDrift is drift found: the diffs are printed already; exit 1 quietly.
@@ -33,7 +34,7 @@ func (c checkCmd) Run(e *env) error {
 	if c.Compose == "" && c.Settings == "" {
 		return usageError{"name the files to check: --compose FILE and/or --settings FILE"}
 	}
-	t, err := e.load()
+	t, err := c.load(e)
 	if err != nil {
 		return err
 	}

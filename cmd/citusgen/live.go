@@ -18,7 +18,7 @@ import (
 
 // connFlags say where citusgen reaches the nodes; bootstrap and verify share them.
 type connFlags struct {
-	Reach   string   `enum:",host,network" default:"" env:"CITUSGEN_REACH" help:"Reach nodes from the host (published ports) or the compose network (service names); default: the topology's django.reaches."`
+	Reach   string   `placeholder:"host|network" env:"CITUSGEN_REACH" help:"Reach nodes from the host (published ports) or the compose network (service names); default: the topology's django.reaches."`
 	Host    string   `env:"CITUSGEN_HOST" help:"Connect to every node on this host (ports as --reach gives them)."`
 	Node    []string `env:"CITUSGEN_NODES" sep:"," placeholder:"SERVICE=HOST:PORT" help:"Connect to one node at this address; repeat or comma-separate."`
 	SSLMode string   `default:"prefer" env:"CITUSGEN_SSLMODE" enum:"disable,allow,prefer,require,verify-ca,verify-full" help:"libpq sslmode for citusgen's connections."`
@@ -29,6 +29,11 @@ var hostRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 // addresses validates the address flags; it needs no password.
 func (f connFlags) addresses(t *topology.Topology) (cluster.Options, error) {
 	o := cluster.Options{Reach: topology.Reach(f.Reach), Host: f.Host, SSLMode: f.SSLMode, Nodes: map[string]cluster.Address{}}
+	switch o.Reach {
+	case "", topology.ReachHost, topology.ReachNetwork:
+	default:
+		return o, usageError{fmt.Sprintf("--reach must be host or network, not %q", f.Reach)}
+	}
 	if f.Host != "" && !hostRE.MatchString(f.Host) {
 		return o, usageError{fmt.Sprintf("--host %q is not a host name or IP address", f.Host)}
 	}
@@ -82,13 +87,14 @@ func (f connFlags) options(t *topology.Topology) (cluster.Options, error) {
 }
 
 type bootstrapCmd struct {
+	specFlag
 	connFlags
 	Wait   time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for nodes to accept connections."`
 	DryRun bool          `help:"Print the SQL bootstrap would run (as a psql script) and connect to nothing."`
 }
 
 func (c *bootstrapCmd) Run(e *env) error {
-	t, err := e.load()
+	t, err := c.load(e)
 	if err != nil {
 		return err
 	}
@@ -116,6 +122,7 @@ func (c *bootstrapCmd) Run(e *env) error {
 }
 
 type verifyCmd struct {
+	specFlag
 	connFlags
 	Timeout time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on the whole run; a silent port never hangs it."`
 	JSON    bool          `name:"json" help:"Print the report as JSON."`
@@ -123,7 +130,7 @@ type verifyCmd struct {
 }
 
 func (c *verifyCmd) Run(e *env) error {
-	t, err := e.load()
+	t, err := c.load(e)
 	if err != nil {
 		return err
 	}
@@ -177,13 +184,14 @@ func writeTable(e *env, r *verify.Report) {
 }
 
 type resetCmd struct {
+	specFlag
 	connFlags
 	Yes  bool          `help:"Really drop and recreate the database on every node."`
 	Wait time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for nodes to accept connections."`
 }
 
 func (c *resetCmd) Run(e *env) error {
-	t, err := e.load()
+	t, err := c.load(e)
 	if err != nil {
 		return err
 	}

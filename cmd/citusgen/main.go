@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/alecthomas/kong"
 	"github.com/sirupsen/logrus"
+	"github.com/willabides/kongplete"
 
 	"github.com/citusgen/citusgen/topology"
 )
@@ -23,26 +25,71 @@ const (
 	exitBadInput = 2 // bad spec, flags or arguments
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..."; without
+// it the module version and VCS revision come from the build info.
+var version = ""
+
+// versionString says which citusgen this is: the module version, the VCS
+// revision it was built from (and whether the tree had changes), and Go's.
+func versionString() string {
+	info, ok := debug.ReadBuildInfo()
+	v := version
+	if v == "" && ok {
+		v = info.Main.Version
+	}
+	if v == "" {
+		v = "(unknown)"
+	}
+	out := "citusgen " + v
+	if !ok {
+		return out
+	}
+	var rev, modified, when string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		case "vcs.time":
+			when = s.Value
+		}
+	}
+	if rev != "" {
+		out += ", revision " + rev
+		if modified == "true" {
+			out += " (modified)"
+		}
+		if when != "" {
+			out += " of " + when
+		}
+	}
+	return out + ", " + info.GoVersion
+}
 
 type cli struct {
-	Topology string `short:"t" env:"CITUSGEN_TOPOLOGY" placeholder:"FILE" help:"Topology spec (YAML); '-' reads stdin. Without it, ./citusgen.yaml, else the embedded CommCare HQ topology."`
+	Render     renderCmd        `cmd:"" help:"Render the compose document (default), the Django settings or the bootstrap SQL."`
+	Bootstrap  bootstrapCmd     `cmd:"" help:"Apply the bootstrap to the live nodes: wait for them, create databases and the extension, register workers. Safe to re-run."`
+	Verify     verifyCmd        `cmd:"" help:"Check the live cluster against the topology; exit 0 all pass, 1 a check failed, 2 bad input."`
+	Check      checkCmd         `cmd:"" help:"Compare existing compose and settings files with what the topology renders; exit 1 with a diff on drift."`
+	Import     importCmd        `cmd:"" help:"Print a topology spec (YAML) that reproduces the Citus cluster of an existing compose file and Django settings."`
+	Reset      resetCmd         `cmd:"" help:"Destructive: end sessions, drop and recreate the cluster database on every node (needs --yes)."`
+	Init       initCmd          `cmd:"" help:"Write a commented starter topology (the default); never overwrites."`
+	Schema     schemaCmd        `cmd:"" help:"Print the JSON Schema of the topology, for editors."`
+	Completion completionCmd    `cmd:"" help:"Print the shell code that completes citusgen's commands and flags: eval \"$(citusgen completion bash)\"."`
+	Help       helpCmd          `cmd:"" help:"Show the help of a command: citusgen help verify."`
+	Version    kong.VersionFlag `help:"Print the version (module version and VCS revision) and exit."`
+}
 
-	Render    renderCmd        `cmd:"" help:"Render the compose document (default), the Django settings or the bootstrap SQL."`
-	Bootstrap bootstrapCmd     `cmd:"" help:"Apply the bootstrap to the live nodes: wait for them, create databases and the extension, register workers. Safe to re-run."`
-	Verify    verifyCmd        `cmd:"" help:"Check the live cluster against the topology; exit 0 all pass, 1 a check failed, 2 bad input."`
-	Check     checkCmd         `cmd:"" help:"Compare existing compose and settings files with what the topology renders; exit 1 with a diff on drift."`
-	Import    importCmd        `cmd:"" help:"Print a topology spec (YAML) that reproduces the Citus cluster of an existing compose file and Django settings."`
-	Reset     resetCmd         `cmd:"" help:"Destructive: end sessions, drop and recreate the cluster database on every node (needs --yes)."`
-	Init      initCmd          `cmd:"" help:"Write a commented starter topology (the default); never overwrites."`
-	Schema    schemaCmd        `cmd:"" help:"Print the JSON Schema of the topology, for editors."`
-	Version   kong.VersionFlag `help:"Print the version and exit."`
+// specFlag is the --topology flag, on the commands that read a spec.
+type specFlag struct {
+	Topology string `short:"t" env:"CITUSGEN_TOPOLOGY" placeholder:"FILE" help:"Topology spec (YAML); '-' reads stdin. Without it, ./citusgen.yaml, else the embedded CommCare HQ topology."`
 }
 
 // env is what commands get from run: the streams and the parsed flags.
 type env struct {
 	cli    *cli
+	parser *kong.Kong
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -72,7 +119,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
 		kong.UsageOnError(),
-		kong.Vars{"version": version},
+		kong.Vars{"version": versionString()},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
 	if err != nil {
@@ -91,13 +138,47 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			}
 		}
 	}()
+	// A shell asking for completions (COMP_LINE set) is answered here.
+	kongplete.Complete(parser, kongplete.WithExitFunc(func(code int) { panic(kongExit(code)) }))
+	if len(args) == 0 {
+		args = []string{"--help"} // bare citusgen: the full usage
+	}
+	args = topologyFlagLast(args)
 	ctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "citusgen: %v\n", err)
 		return exitBadInput
 	}
-	err = ctx.Run(&env{cli: &c, stdin: stdin, stdout: stdout, stderr: stderr})
+	err = ctx.Run(&env{cli: &c, parser: parser, stdin: stdin, stdout: stdout, stderr: stderr})
 	return report(stderr, err)
+}
+
+// topologyFlagLast moves a --topology/-t written before the command
+// (citusgen -t spec.yaml render, as older versions took it) behind it, where
+// the commands that read a spec declare it; commands that read none then
+// refuse it by name.
+func topologyFlagLast(args []string) []string {
+	var moved, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case len(rest) > 0 || a == "--":
+			rest = append(rest, a)
+		case (a == "-t" || a == "--topology") && i+1 < len(args):
+			moved = append(moved, a, args[i+1])
+			i++
+		case strings.HasPrefix(a, "--topology=") || strings.HasPrefix(a, "-t="):
+			moved = append(moved, a)
+		case strings.HasPrefix(a, "-"):
+			moved = append(moved, a) // another flag before the command
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if len(rest) == 0 {
+		return args
+	}
+	return append(rest, moved...)
 }
 
 // report prints err and maps it to an exit status.
@@ -139,19 +220,19 @@ const DefaultSpecFile = "citusgen.yaml"
 
 // load returns the topology named by --topology, else ./citusgen.yaml, else
 // the embedded default.
-func (e *env) load() (*topology.Topology, error) {
-	if e.cli.Topology == "" {
+func (f specFlag) load(e *env) (*topology.Topology, error) {
+	if f.Topology == "" {
 		if _, err := os.Stat(DefaultSpecFile); err == nil {
 			return topology.Load(DefaultSpecFile)
 		}
 		return topology.Default(), nil
 	}
-	if e.cli.Topology == "-" {
+	if f.Topology == "-" {
 		data, err := io.ReadAll(e.stdin)
 		if err != nil {
 			return nil, err
 		}
 		return topology.Parse("<stdin>", data)
 	}
-	return topology.Load(e.cli.Topology)
+	return topology.Load(f.Topology)
 }

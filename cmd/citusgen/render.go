@@ -16,7 +16,7 @@ import (
 )
 
 type renderCmd struct {
-	Out string `placeholder:"DIR" help:"Write every artifact (compose, settings, SQL) into DIR, atomically, instead of printing one."`
+	specFlag
 
 	Compose  renderComposeCmd  `cmd:"" default:"withargs" help:"Print the compose document (the default): citusgen render > hq-compose.yml"`
 	Settings renderSettingsCmd `cmd:"" help:"Print the localsettings.py fragment (DATABASES, REPORTING_DATABASES, flags)."`
@@ -24,17 +24,18 @@ type renderCmd struct {
 }
 
 type renderComposeCmd struct {
+	Out   string `placeholder:"DIR" help:"Write every artifact (compose, settings, SQL) into DIR, atomically, instead of printing one."`
 	Into  string `placeholder:"FILE" help:"Insert or replace citusgen's marked regions (in services:, volumes: and configs:) of an existing compose file; every other byte is kept."`
 	Adopt bool   `help:"With --into: remove hand-written services and volumes the regions define, and any membership-manager service (listed on stderr), instead of refusing."`
 }
 
 func (c renderComposeCmd) Run(e *env) error {
-	t, err := e.load()
+	t, err := e.cli.Render.load(e)
 	if err != nil {
 		return err
 	}
 	if c.Into != "" {
-		if e.cli.Render.Out != "" {
+		if c.Out != "" {
 			return usageError{"--into and --out do not go together"}
 		}
 		return intoCompose(e, t, c.Into, c.Adopt)
@@ -42,8 +43,8 @@ func (c renderComposeCmd) Run(e *env) error {
 	if c.Adopt {
 		return usageError{"--adopt goes with --into FILE"}
 	}
-	if e.cli.Render.Out != "" {
-		return writeAll(e, t)
+	if c.Out != "" {
+		return writeAll(e, t, c.Out)
 	}
 	out, err := renderCompose(t)
 	if err != nil {
@@ -72,10 +73,7 @@ type renderSettingsCmd struct {
 }
 
 func (c renderSettingsCmd) Run(e *env) error {
-	if err := noOut(e, "settings"); err != nil {
-		return err
-	}
-	t, err := e.load()
+	t, err := e.cli.Render.load(e)
 	if err != nil {
 		return err
 	}
@@ -98,10 +96,7 @@ type renderSQLCmd struct {
 }
 
 func (c renderSQLCmd) Run(e *env) error {
-	if err := noOut(e, "sql"); err != nil {
-		return err
-	}
-	t, err := e.load()
+	t, err := e.cli.Render.load(e)
 	if err != nil {
 		return err
 	}
@@ -128,14 +123,7 @@ func (c renderSQLCmd) Run(e *env) error {
 	return usageError{fmt.Sprintf("--node %q is not a node of the topology; nodes: %s", c.Node, strings.Join(names, ", "))}
 }
 
-func noOut(e *env, sub string) error {
-	if e.cli.Render.Out != "" {
-		return usageError{fmt.Sprintf("--out writes every artifact; run 'citusgen render --out %s' without '%s'", e.cli.Render.Out, sub)}
-	}
-	return nil
-}
-
-func writeAll(e *env, t *topology.Topology) error {
+func writeAll(e *env, t *topology.Topology, dir string) error {
 	arts, err := generator.Artifacts(t)
 	if err != nil {
 		return err
@@ -149,11 +137,11 @@ func writeAll(e *env, t *topology.Topology) error {
 		}
 		files[i] = atomicfile.File{Name: a.Path, Data: a.Data}
 	}
-	if err := atomicfile.WriteAll(e.cli.Render.Out, files); err != nil {
+	if err := atomicfile.WriteAll(dir, files); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "citusgen: wrote %d files to %s\n", len(files), e.cli.Render.Out)
-	removed, err := removeStaleNodeScripts(e.cli.Render.Out, arts)
+	fmt.Fprintf(e.stderr, "citusgen: wrote %d files to %s\n", len(files), dir)
+	removed, err := removeStaleNodeScripts(dir, arts)
 	for _, f := range removed {
 		fmt.Fprintf(e.stderr, "citusgen: removed %s (no such node any more)\n", f)
 	}
