@@ -166,7 +166,7 @@ func TestSilentPortIsBoundedByTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	top, err := topology.Parse("t.yaml", []byte("django: {host: 127.0.0.1}\ncoordinator: {service: c, alias: c, port: "+itoa(port)+"}\nworkers: [{service: w, alias: w, port: "+itoa(closed)+"}]\n"))
+	top, err := topology.Parse("t.yaml", []byte("trust_authentication: true\ndjango: {host: 127.0.0.1}\ncoordinator: {service: c, alias: c, port: "+itoa(port)+"}\nworkers: [{service: w, alias: w, port: "+itoa(closed)+"}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
