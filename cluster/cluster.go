@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -158,6 +159,7 @@ const (
 	StartingUp          // the server answers but is not ready yet
 	AuthFailed          // the server rejected the user or password
 	NoDatabase          // authenticated, but the database does not exist
+	NotPostgres         // something answers, but not the PostgreSQL protocol
 )
 
 // Classify names the kind of a connection error and a one-line detail that
@@ -201,7 +203,25 @@ func Classify(err error) (Failure, string) {
 	if strings.Contains(msg, "timeout") {
 		return Unreachable, "no answer before the deadline (timeout)"
 	}
-	return Other, msg
+	// A server that does not speak PostgreSQL's protocol: its first bytes
+	// read as an absurd message length, or as no TLS reply at all.
+	for _, sign := range []string{"invalid body length", "does not look like a TLS handshake", "unexpected message", "unknown message type"} {
+		if strings.Contains(msg, sign) {
+			return NotPostgres, "not a PostgreSQL server (it answered, but not in PostgreSQL's protocol)"
+		}
+	}
+	return Other, OneLine(msg)
+}
+
+// hostPrefix is pgconn's "HOST:PORT (IP): " at the start of each attempt.
+var hostPrefix = regexp.MustCompile(`^\S+:\d+ \([^)]*\): `)
+
+// OneLine makes a multi-line error (pgconn lists each attempt on a line of
+// its own) one line: the last attempt says why the connection failed.
+func OneLine(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	return hostPrefix.ReplaceAllString(last, "")
 }
 
 // Redact replaces every occurrence of secret in s, so no output can leak it

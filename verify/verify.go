@@ -211,6 +211,10 @@ func checkNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.
 			}
 			add(CheckAuth, Fail, detail, fmt.Sprintf("make the %s match the password of user %s on %s (the image applies POSTGRES_PASSWORD only when its volume is empty; change it with ALTER USER or recreate the volume)", src, t.User, n))
 			skipRest(2, "not authenticated")
+		case cluster.NotPostgres:
+			add(CheckReachable, Fail, fmt.Sprintf("not a PostgreSQL server at %s", ep.Addr),
+				fmt.Sprintf("something else listens on %s (another service on the published port?): check the port mapping of %s, or point citusgen at it with --node %s=HOST:PORT", ep.Addr, n, n))
+			skipRest(1, "not PostgreSQL")
 		case cluster.NoDatabase:
 			add(CheckReachable, Pass, ep.Addr.String(), "")
 			add(CheckAuth, Pass, "user "+t.User, "")
@@ -344,7 +348,15 @@ func clusterChecks(ctx context.Context, t *topology.Topology, o Options, facts [
 		out = append(out, registeredCheck(t, w, key, nodes))
 	}
 	out = append(out, extraCheck(t, nodes, expected))
-	out = append(out, healthCheck(t, health, healthErr, names))
+	// Nodes without the extension cannot run the check: their pairs say
+	// nothing about connectivity, and the citus-extension row says why.
+	noExt := map[string]bool{}
+	for _, f := range facts {
+		if f.connected && f.citus == "" {
+			noExt[f.ep.Node.Service] = true
+		}
+	}
+	out = append(out, healthCheck(t, health, healthErr, names, noExt))
 	if o.Smoke {
 		out = append(out, smoke(ctx, t, coord.conn))
 	}
@@ -589,7 +601,7 @@ func containsService(t *topology.Topology, name string) string {
 	return ""
 }
 
-func healthCheck(t *topology.Topology, rows []healthRow, err error, names map[string]string) Check {
+func healthCheck(t *topology.Topology, rows []healthRow, err error, names map[string]string, noExt map[string]bool) Check {
 	c := Check{Name: CheckHealth, Node: t.Coordinator.Service}
 	label := func(name string, port int32) string {
 		key := name + ":" + strconv.Itoa(int(port))
@@ -604,11 +616,18 @@ func healthCheck(t *topology.Topology, rows []healthRow, err error, names map[st
 		return c
 	}
 	var bad []string
+	skipped := map[string]bool{}
 	// A node is down (or cut off) when every connection to or from it
 	// failed; other failures are between nodes that are up.
 	involved, failed := map[string]int{}, map[string]int{}
+	checked := 0
 	for _, h := range rows {
 		from, to := label(h.fromName, h.fromPort), label(h.toName, h.toPort)
+		if noExt[from] {
+			skipped[from] = true
+			continue
+		}
+		checked++
 		involved[from]++
 		if to != from {
 			involved[to]++
@@ -626,8 +645,20 @@ func healthCheck(t *topology.Topology, rows []healthRow, err error, names map[st
 		c.Hint = "run citusgen bootstrap"
 		return c
 	}
+	var notChecked string
+	if len(skipped) > 0 {
+		var list []string
+		for n := range skipped {
+			list = append(list, n)
+		}
+		sort.Strings(list)
+		notChecked = fmt.Sprintf("; not checked from %s: the citus extension is not created there (see citus-extension)", strings.Join(list, ", "))
+	}
 	if len(bad) == 0 {
-		c.Status, c.Detail = Pass, fmt.Sprintf("all %d connections between nodes work", len(rows))
+		c.Status, c.Detail = Pass, fmt.Sprintf("all %d connections between nodes work", checked)
+		if notChecked != "" {
+			c.Status, c.Detail = Skip, fmt.Sprintf("%d connections work%s", checked, notChecked)
+		}
 		return c
 	}
 	sort.Strings(bad)
@@ -639,7 +670,7 @@ func healthCheck(t *topology.Topology, rows []healthRow, err error, names map[st
 	}
 	sort.Strings(down)
 	c.Status = Fail
-	c.Detail = fmt.Sprintf("%d of %d connections failed: %s", len(bad), len(rows), strings.Join(bad, ", "))
+	c.Detail = fmt.Sprintf("%d of %d connections failed: %s%s", len(bad), checked, strings.Join(bad, ", "), notChecked)
 	if len(down) > 0 {
 		c.Hint = fmt.Sprintf("unreachable from other nodes: %s. Start it if it is down (a stopped worker stays 'active' in pg_dist_node); otherwise check that its node name resolves inside the cluster", strings.Join(down, ", "))
 	} else {

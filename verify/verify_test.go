@@ -408,3 +408,69 @@ func TestDiagnosesOnCitus(t *testing.T) {
 		t.Errorf("health hint: %+v", c)
 	}
 }
+
+// A worker whose extension is gone cannot check its own connections: the
+// health check says that once, names the root cause and blames nobody's
+// credentials; the connections it can check still count.
+func TestHealthSkipsNodesWithoutExtension(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	top := spec(t, cl, "")
+	if _, err := bootstrapCluster(t, top, password, nil); err != nil {
+		t.Fatal(err)
+	}
+	cl.Workers[1].Exec(t, top.ClusterDatabase(), "DROP EXTENSION citus CASCADE")
+	r := run(t, top, password, false)
+	got := status(r)
+	if c := got["citus-extension/worker2"]; c.Status != verify.Fail {
+		t.Errorf("citus-extension/worker2 = %+v", c)
+	}
+	h := got["cluster-health/coordinator"]
+	if h.Status != verify.Skip || !strings.Contains(h.Detail, "6 connections work; not checked from worker2: the citus extension is not created there (see citus-extension)") {
+		t.Errorf("cluster-health = %+v", h)
+	}
+	if strings.Contains(h.Detail+h.Hint, "credential") {
+		t.Errorf("blames credentials: %+v", h)
+	}
+}
+
+// Something other than PostgreSQL on a node's port is said in one line.
+func TestNotPostgresIsNamed(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			c.Read(make([]byte, 64))
+			c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	closed, err := pgtest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := topology.Parse("t.yaml", []byte("trust_authentication: true\ndjango: {host: 127.0.0.1}\ncoordinator: {service: c, alias: c, port: "+itoa(port)+"}\nworkers: [{service: w, alias: w, port: "+itoa(closed)+"}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, top, "", false)
+	c := status(r)["reachable/c"]
+	want := "not a PostgreSQL server at 127.0.0.1:" + itoa(port)
+	if c.Status != verify.Fail || c.Detail != want || !strings.Contains(c.Hint, "something else listens on 127.0.0.1:"+itoa(port)) {
+		t.Errorf("reachable/c = %+v, want detail %q", c, want)
+	}
+	for _, ch := range r.Checks {
+		if strings.ContainsAny(ch.Detail+ch.Hint, "\n\t") {
+			t.Errorf("%s/%s spans lines: %q", ch.Name, ch.Node, ch.Detail)
+		}
+	}
+}

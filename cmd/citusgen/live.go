@@ -124,9 +124,10 @@ func (c *bootstrapCmd) Run(e *env) error {
 type verifyCmd struct {
 	specFlag
 	connFlags
-	Timeout time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on the whole run; a silent port never hangs it."`
-	JSON    bool          `name:"json" help:"Print the report as JSON."`
-	Smoke   bool          `help:"Also create a distributed table in a scratch schema, write and count rows across shards, and drop it."`
+	Timeout  time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on the whole run; a silent port never hangs it."`
+	JSON     bool          `name:"json" help:"Print the report as JSON."`
+	Smoke    bool          `help:"Also create a distributed table in a scratch schema, write and count rows across shards, and drop it."`
+	Failures bool          `help:"Print only the failing checks (the counts still cover all)."`
 }
 
 func (c *verifyCmd) Run(e *env) error {
@@ -144,18 +145,30 @@ func (c *verifyCmd) Run(e *env) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	shown := report.Checks
+	if c.Failures {
+		shown = nil
+		for _, ch := range report.Checks {
+			if ch.Status == verify.Fail {
+				shown = append(shown, ch)
+			}
+		}
+	}
 	if c.JSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		pass, fail, skip := report.Counts()
+		if shown == nil {
+			shown = []verify.Check{}
+		}
 		if err := enc.Encode(map[string]any{
 			"ok": report.OK(), "passed": pass, "failed": fail, "skipped": skip,
-			"elapsed_seconds": report.Elapsed.Seconds(), "checks": report.Checks,
+			"elapsed_seconds": report.Elapsed.Seconds(), "checks": shown,
 		}); err != nil {
 			return err
 		}
 	} else {
-		writeTable(e, report)
+		writeTable(e, report, shown)
 	}
 	if !report.OK() {
 		return checksFailed{}
@@ -168,14 +181,15 @@ type checksFailed struct{}
 
 func (checksFailed) Error() string { return "" }
 
-func writeTable(e *env, r *verify.Report) {
+func writeTable(e *env, r *verify.Report, shown []verify.Check) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tNODE\tSTATUS\tDETAIL")
-	for _, c := range r.Checks {
+	for _, c := range shown {
 		status := strings.ToUpper(string(c.Status))
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Node, status, c.Detail)
+		// A row is one line whatever a server said.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Node, status, oneLine(c.Detail))
 		if c.Hint != "" && c.Status == verify.Fail {
-			fmt.Fprintf(tw, "\t\t\thint: %s\n", c.Hint)
+			fmt.Fprintf(tw, "\t\t\thint: %s\n", oneLine(c.Hint))
 		}
 	}
 	tw.Flush()
@@ -211,4 +225,10 @@ func (c *resetCmd) Run(e *env) error {
 		return fmt.Errorf("reset failed: %s", cluster.Redact(err.Error(), o.Password, t.User))
 	}
 	return nil
+}
+
+// oneLine folds line breaks (and tabs, which would shift the table's
+// columns) into spaces.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' || r == '\t' }), " ")
 }
