@@ -50,11 +50,7 @@ func sqlView(t *topology.Topology, plans []NodePlan, addr AddressFunc) sqlScript
 	if t.PasswordEnv == "" {
 		authinfo = templates.SQLLiteral(Authinfo(t.Password))
 	}
-	run := "psql -U " + t.User + " -f bootstrap.sql"
-	if t.HasPassword() {
-		run += "   (PGPASSWORD or ~/.pgpass supplies the password)"
-	}
-	v := sqlScript{Source: t.Source, Run: run, PasswordEnv: t.PasswordEnv}
+	v := sqlScript{Source: t.Source, Run: runLine(t, addr), PasswordEnv: t.PasswordEnv}
 	for _, p := range plans {
 		h, pn := addr(p.Node)
 		host, port := h, strconv.Itoa(pn)
@@ -78,6 +74,24 @@ func sqlView(t *topology.Topology, plans []NodePlan, addr AddressFunc) sqlScript
 		v.Nodes = append(v.Nodes, n)
 	}
 	return v
+}
+
+// runLine is the header's command: psql connects first to the coordinator
+// where the script's own \connect lines reach it.
+func runLine(t *topology.Topology, addr AddressFunc) string {
+	host, port := addr(t.Coordinator)
+	cmd := fmt.Sprintf("psql -h %s -p %d -U %s -d %s -f bootstrap.sql", host, port, t.User, MaintenanceDatabase)
+	switch {
+	case t.PasswordEnv != "":
+		cmd = fmt.Sprintf("PGPASSWORD=\"$%s\" %s   ($%s must be set: the script reads it too)", t.PasswordEnv, cmd, t.PasswordEnv)
+	case t.HasPassword():
+		cmd += "   (PGPASSWORD or ~/.pgpass supplies the password)"
+	}
+	if host == t.Coordinator.Service && t.Reaches == topology.ReachNetwork {
+		cmd += "\n-- The addresses are compose service names: run it inside the compose network,\n" +
+			"-- or from the host with: citusgen bootstrap --reach host"
+	}
+	return cmd
 }
 
 // SQL renders the whole bootstrap as one psql script.

@@ -3,6 +3,7 @@ package generator_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -114,6 +115,21 @@ func TestBootstrapScriptOnCitus(t *testing.T) {
 	}
 	if out, err := cl.Coordinator.Psql(t, writeScript(t, envSQL), "CLUSTER_PW="+trickyPassword); err != nil {
 		t.Fatalf("password_env run: %v\n%s", err, out)
+	}
+	// The header's command runs as printed, from the script's folder.
+	envScript := filepath.Join(t.TempDir(), "bootstrap.sql")
+	if err := os.WriteFile(envScript, envSQL, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^-- Run: (.*?)   \(`).FindSubmatch(envSQL)
+	if m == nil {
+		t.Fatalf("no Run line:\n%s", envSQL)
+	}
+	cmd := exec.Command("sh", "-c", string(m[1]))
+	cmd.Dir = filepath.Dir(envScript)
+	cmd.Env = append(os.Environ(), "CLUSTER_PW="+trickyPassword)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", m[1], err, out)
 	}
 	out, err := cl.Coordinator.Psql(t, writeScript(t, envSQL))
 	if err == nil || !strings.Contains(out, "set CLUSTER_PW to the cluster password") {
