@@ -25,6 +25,7 @@ fuzz:
 	$(GO) test ./templates/ -run '^$$' -fuzz FuzzPyLiteral -fuzztime 30s
 	$(GO) test ./templates/ -run '^$$' -fuzz FuzzYAMLScalar -fuzztime 30s
 	$(GO) test ./templates/ -run '^$$' -fuzz FuzzComposeBlock -fuzztime 30s
+	$(GO) test ./generator/ -run '^$$' -fuzz FuzzComposeLoads -fuzztime 60s
 
 vet:
 	$(GO) vet ./...

@@ -2,6 +2,7 @@ package generator_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -246,4 +247,62 @@ func deref(s *string) string {
 		return "<unset>"
 	}
 	return fmt.Sprintf("%q", *s)
+}
+
+// FuzzComposeLoads: whatever valid topology a spec describes, the document
+// the generator emits loads in compose-go with validation on, and holds a
+// service per node. render does not load its output (that would cost a
+// cold render several times over), so this and TestComposeLoads are the
+// guarantee.
+func FuzzComposeLoads(f *testing.F) {
+	f.Add(uint8(2), "commcarehq", "citus_worker", "icds-ucr", false, false, false, false, uint8(0))
+	f.Add(uint8(8), `p'w "x" \ $y`, "shard-", "reports", true, true, true, true, uint8(1))
+	f.Add(uint8(1), "", "w", "a", true, false, true, false, uint8(2))
+	f.Add(uint8(3), "$$x${Y}", "n_", "alias_1", false, true, false, true, uint8(3))
+	f.Fuzz(func(t *testing.T, workers uint8, password, prefix, alias string, network, manager, blank, noWorkerPassword bool, variant uint8) {
+		var spec strings.Builder
+		switch variant % 3 {
+		case 0:
+			fmt.Fprintf(&spec, "password: %s\n", yamlString(password))
+		case 1:
+			spec.WriteString("password_env: CITUS_PW\n")
+		default:
+			spec.WriteString("trust_authentication: true\n")
+		}
+		if network {
+			spec.WriteString("django: {reaches: network}\n")
+		}
+		fmt.Fprintf(&spec, "coordinator: {service: coord, alias: %s, port: 7000}\n", yamlString(alias))
+		fmt.Fprintf(&spec, "workers: {count: %d, service_prefix: %s, alias_prefix: %s, first_port: 7001}\n", int(workers%12), yamlString(prefix), yamlString(alias+"-w"))
+		fmt.Fprintf(&spec, "compose: {membership_manager: %v, worker_password: %v", manager, !noWorkerPassword)
+		if blank {
+			spec.WriteString(", volume_blank_variable: BLANK_IF_TESTS")
+		}
+		if variant%5 == 4 {
+			spec.WriteString(", container_port: 6432")
+		}
+		spec.WriteString("}\n")
+		top, err := topology.Parse("fuzz.yaml", []byte(spec.String()))
+		if err != nil {
+			t.Skip("not a valid topology")
+		}
+		doc, err := generator.Compose(top)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := generator.CheckRendered(context.Background(), top, "hq-compose.yml", doc); err != nil {
+			t.Fatalf("%v\n--- spec ---\n%s--- document ---\n%s", err, spec.String(), doc)
+		}
+		p := load(t, doc, generator.CheckEnv(top, nil))
+		for _, n := range top.Nodes() {
+			if _, ok := p.Services[n.Service]; !ok {
+				t.Errorf("no service %s", n.Service)
+			}
+		}
+	})
+}
+
+func yamlString(s string) string {
+	b, _ := json.Marshal(s) // a JSON string is a YAML double-quoted scalar
+	return string(b)
 }

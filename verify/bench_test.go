@@ -3,6 +3,9 @@ package verify_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -63,4 +66,61 @@ func benchVerify(b *testing.B, name string, nodes int, citus bool) {
 			}
 		}
 	})
+}
+
+// The speed target: verify on 3 local nodes is at least 5× faster than the
+// psql script a person would run for the same facts (one psql per node for
+// its version, preload and extension, then the coordinator's pg_dist_node
+// and citus_check_cluster_node_health()). Both run side by side on the same
+// cluster in one benchmark; the ratio is reported.
+func BenchmarkVerifyVersusPsql(b *testing.B) {
+	pgtest.RequireCitus(b)
+	cl := pgtest.StartCluster(b, 2, pgtest.Options{Password: password, Citus: true})
+	top := spec(b, cl, "")
+	if _, err := bootstrapCluster(b, top, password, nil); err != nil {
+		b.Fatal(err)
+	}
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		b.Skip("needs psql")
+	}
+	db := top.ClusterDatabase()
+	runPsql := func(s *pgtest.Server, sql string) {
+		cmd := exec.Command(psql, "-X", "-q", "-h", s.Host, "-p", strconv.Itoa(s.Port), "-U", s.User, "-d", db, "-c", sql)
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+password)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("psql: %v\n%s", err, out)
+		}
+	}
+	script := func() {
+		for _, s := range cl.Servers() {
+			runPsql(s, "SELECT current_setting('server_version'), current_setting('shared_preload_libraries'), (SELECT extversion FROM pg_extension WHERE extname = 'citus')")
+		}
+		runPsql(cl.Coordinator, "SELECT * FROM pg_dist_node")
+		runPsql(cl.Coordinator, "SELECT * FROM citus_check_cluster_node_health()")
+	}
+	verifyOnce := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		r, err := verify.Run(ctx, top, verify.Options{Cluster: cluster.Options{Password: password}})
+		if err != nil || !r.OK() {
+			b.Fatalf("verify: %v %+v", err, r)
+		}
+	}
+	script() // warm both paths once
+	verifyOnce()
+	var tv, tp time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		verifyOnce()
+		tv += time.Since(start)
+		start = time.Now()
+		script()
+		tp += time.Since(start)
+	}
+	n := float64(b.N)
+	b.ReportMetric(tv.Seconds()*1000/n, "verify-ms")
+	b.ReportMetric(tp.Seconds()*1000/n, "psql-ms")
+	b.ReportMetric(float64(tp)/float64(tv), "x-faster")
 }

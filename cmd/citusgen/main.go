@@ -103,6 +103,9 @@ func (e usageError) Error() string { return e.msg }
 type kongExit int
 
 func main() {
+	// A citusgen process lives for milliseconds: collecting garbage on the
+	// way costs more than the memory it would free.
+	debug.SetGCPercent(400)
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -138,8 +141,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			}
 		}
 	}()
-	// A shell asking for completions (COMP_LINE set) is answered here.
-	kongplete.Complete(parser, kongplete.WithExitFunc(func(code int) { panic(kongExit(code)) }))
+	// A shell asking for completions (COMP_LINE set) is answered here; the
+	// completion model is built only then, not on every run.
+	if os.Getenv("COMP_LINE") != "" {
+		kongplete.Complete(parser, kongplete.WithExitFunc(func(code int) { panic(kongExit(code)) }))
+	}
 	if len(args) == 0 {
 		args = []string{"--help"} // bare citusgen: the full usage
 	}
