@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/reconcile"
 	"github.com/citusgen/citusgen/topology"
 	"github.com/citusgen/citusgen/verify"
 )
@@ -89,8 +91,10 @@ func (f connFlags) options(t *topology.Topology) (cluster.Options, error) {
 type bootstrapCmd struct {
 	specFlag
 	connFlags
-	Wait   time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for nodes to accept connections."`
-	DryRun bool          `help:"Print the SQL bootstrap would run (as a psql script) and connect to nothing."`
+	Wait      time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for nodes to accept connections, and for a rebalance or drain."`
+	DryRun    bool          `help:"Print the SQL bootstrap would run (as a psql script) and connect to nothing."`
+	Rebalance bool          `help:"After registering workers, move shards onto them with Citus's background rebalancer and wait for it (progress on stderr)."`
+	Prune     bool          `help:"Drain registered workers the topology no longer lists (their shards move to the others), then remove them."`
 }
 
 func (c *bootstrapCmd) Run(e *env) error {
@@ -117,6 +121,96 @@ func (c *bootstrapCmd) Run(e *env) error {
 	_, err = bootstrap.Run(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr})
 	if err != nil {
 		return fmt.Errorf("bootstrap failed: %s", cluster.Redact(err.Error(), o.Password, t.User))
+	}
+	if err := c.reshape(e, t, o); err != nil {
+		return errors.New(cluster.Redact(err.Error(), o.Password, t.User))
+	}
+	return nil
+}
+
+// reshape prunes and rebalances after the bootstrap, or says what would be
+// pruned: registered workers outside the topology are never left unnamed.
+func (c *bootstrapCmd) reshape(e *env, t *topology.Topology, o cluster.Options) error {
+	eps, err := cluster.Endpoints(t, o)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	conn, err := o.Connect(ctx, t, eps[0], t.ClusterDatabase())
+	if err != nil {
+		return fmt.Errorf("connecting to the coordinator: %w", err)
+	}
+	defer conn.Close(context.Background())
+	ro := reconcile.Options{Wait: c.Wait, Progress: e.stderr}
+	if c.Prune {
+		if _, err := reconcile.Prune(ctx, t, conn, ro); err != nil {
+			return fmt.Errorf("prune failed: %w", err)
+		}
+	} else {
+		live, err := reconcile.ReadLive(ctx, conn)
+		if err != nil {
+			return err
+		}
+		for _, a := range reconcile.Diff(t, live) {
+			if strings.Contains(a.Detail, "--prune") {
+				fmt.Fprintf(e.stderr, "citusgen: note: %s: %s\n", a.Node, a.Detail)
+			}
+		}
+	}
+	if c.Rebalance {
+		if _, err := reconcile.Rebalance(ctx, conn, ro); err != nil {
+			return fmt.Errorf("rebalance failed: %w", err)
+		}
+	}
+	return nil
+}
+
+type planCmd struct {
+	specFlag
+	connFlags
+	JSON    bool          `name:"json" help:"Print the plan as JSON."`
+	Timeout time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on the whole run."`
+}
+
+// Run lists what bootstrap (with --rebalance and --prune) would change;
+// read-only. Exit 0 in sync, 1 with changes pending.
+func (c *planCmd) Run(e *env) error {
+	t, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	o, err := c.options(t)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
+	defer cancel()
+	p, err := reconcile.Compute(ctx, t, o)
+	if err != nil {
+		return errors.New(cluster.Redact(err.Error(), o.Password, t.User))
+	}
+	if c.JSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if p.Actions == nil {
+			p.Actions = []reconcile.Action{}
+		}
+		if err := enc.Encode(map[string]any{"in_sync": p.InSync(), "actions": p.Actions}); err != nil {
+			return err
+		}
+	} else if p.InSync() {
+		fmt.Fprintln(e.stdout, "in sync: the cluster matches the topology")
+	} else {
+		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ACTION\tNODE\tDETAIL")
+		for _, a := range p.Actions {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Kind, a.Node, oneLine(a.Detail))
+		}
+		tw.Flush()
+		fmt.Fprintf(e.stdout, "%d changes pending; citusgen bootstrap applies them (--rebalance, --prune for those marked so)\n", len(p.Actions))
+	}
+	if !p.InSync() {
+		return checksFailed{}
 	}
 	return nil
 }

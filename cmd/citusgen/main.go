@@ -71,6 +71,7 @@ type cli struct {
 	Render     renderCmd        `cmd:"" help:"Render the compose document (default), the Django settings or the bootstrap SQL."`
 	Bootstrap  bootstrapCmd     `cmd:"" help:"Apply the bootstrap to the live nodes: wait for them, create databases and the extension, register workers. Safe to re-run."`
 	Verify     verifyCmd        `cmd:"" help:"Check the live cluster against the topology; exit 0 all pass, 1 a check failed, 2 bad input."`
+	Plan       planCmd          `cmd:"" help:"List what bootstrap would change on the live cluster (read-only); exit 0 in sync, 1 changes pending."`
 	Check      checkCmd         `cmd:"" help:"Compare existing compose and settings files with what the topology renders; exit 1 with a diff on drift."`
 	Import     importCmd        `cmd:"" help:"Print a topology spec (YAML) that reproduces the Citus cluster of an existing compose file and Django settings."`
 	Reset      resetCmd         `cmd:"" help:"Destructive: end sessions, drop and recreate the cluster database on every node (needs --yes)."`

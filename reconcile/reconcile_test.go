@@ -1,0 +1,241 @@
+package reconcile_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citusgen/citusgen/bootstrap"
+	"github.com/citusgen/citusgen/cluster"
+	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
+	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/reconcile"
+	"github.com/citusgen/citusgen/topology"
+	"github.com/citusgen/citusgen/verify"
+)
+
+const password = "rebalance-pw"
+
+// specFor is a topology of the coordinator and the given workers (1-based)
+// of a test cluster, every node reached and registered at 127.0.0.1.
+func specFor(t testing.TB, cl *pgtest.Cluster, workers ...int) *topology.Topology {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "password: %q\ndjango: {host: 127.0.0.1}\n", password)
+	fmt.Fprintf(&b, "coordinator: {service: coordinator, alias: coordinator, port: %d, node_name: '127.0.0.1:%d'}\nworkers:\n", cl.Coordinator.Port, cl.Coordinator.Port)
+	for _, i := range workers {
+		w := cl.Workers[i-1]
+		fmt.Fprintf(&b, "  - {service: worker%d, alias: worker%d, port: %d, node_name: '127.0.0.1:%d'}\n", i, i, w.Port, w.Port)
+	}
+	top, err := topology.Parse("cluster.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return top
+}
+
+func opts() cluster.Options { return cluster.Options{Password: password} }
+
+func bootstrapSpec(t testing.TB, top *topology.Topology) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	if _, err := bootstrap.Run(ctx, top, bootstrap.Options{Cluster: opts(), Wait: time.Minute, Progress: &progress}); err != nil {
+		t.Fatalf("bootstrap: %v\n%s", err, progress.String())
+	}
+}
+
+// fingerprint is the row count and a checksum of every row of both tables.
+func fingerprint(t *testing.T, c *pgx.Conn) string {
+	t.Helper()
+	var s string
+	if err := c.QueryRow(context.Background(), `SELECT (SELECT count(*) || ':' || md5(string_agg(id || '=' || v, ',' ORDER BY id)) FROM events)
+		|| ' ' || (SELECT count(*) || ':' || md5(string_agg(id || '=' || name, ',' ORDER BY id)) FROM ref)`).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func shardsOn(t *testing.T, c *pgx.Conn, port int) int {
+	t.Helper()
+	var n int
+	if err := c.QueryRow(context.Background(), "SELECT count(*) FROM citus_shards WHERE nodeport = $1 AND citus_table_type = 'distributed'", port).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func plan(t *testing.T, top *topology.Topology) *reconcile.Plan {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := reconcile.Compute(ctx, top, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func kinds(p *reconcile.Plan) string {
+	var k []string
+	for _, a := range p.Actions {
+		k = append(k, a.Kind+" "+a.Node)
+	}
+	return strings.Join(k, ", ")
+}
+
+// 1 -> 2 workers with a rebalance, then 2 -> 1 with a prune, on real Citus
+// with known data: the shards go where the spec says, no row changes, and
+// reads keep working while shards move.
+func TestGrowAndShrink(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	one, two := specFor(t, cl, 1), specFor(t, cl, 1, 2)
+	// worker2 exists as a server but is not part of the first topology.
+	cl.Workers[1].Exec(t, "postgres", "CREATE DATABASE "+one.ClusterDatabase())
+	cl.Workers[1].Exec(t, one.ClusterDatabase(), "CREATE EXTENSION citus")
+	bootstrapSpec(t, one)
+	if p := plan(t, one); !p.InSync() {
+		t.Fatalf("plan after bootstrap: %s", kinds(p))
+	}
+
+	c := cl.Coordinator.Connect(t, one.ClusterDatabase())
+	ctx := context.Background()
+	for _, sql := range []string{
+		"SET citus.shard_count = 8",
+		"CREATE TABLE events (id bigint PRIMARY KEY, v text)",
+		"SELECT create_distributed_table('events', 'id')",
+		"INSERT INTO events SELECT g, md5(g::text) FROM generate_series(1, 20000) g",
+		"CREATE TABLE ref (id int PRIMARY KEY, name text)",
+		"SELECT create_reference_table('ref')",
+		"INSERT INTO ref SELECT g, 'name ' || g FROM generate_series(1, 500) g",
+	} {
+		if _, err := c.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	before := fingerprint(t, c)
+	w2 := cl.Workers[1].Port
+
+	// The spec grows: plan names the new worker, bootstrap registers it,
+	// and then the shards are unbalanced.
+	if p := plan(t, two); !strings.Contains(kinds(p), "register-worker worker2") {
+		t.Fatalf("plan for two workers: %s", kinds(p))
+	}
+	bootstrapSpec(t, two)
+	if p := plan(t, two); kinds(p) != "rebalance coordinator" {
+		t.Fatalf("plan after registering: %s", kinds(p))
+	}
+
+	// A bounded read loop runs all through the rebalance.
+	var reads, failures atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		rc := cl.Coordinator.Connect(t, one.ClusterDatabase())
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var n int64
+			if err := rc.QueryRow(ctx, "SELECT count(*) FROM events").Scan(&n); err != nil || n != 20000 {
+				failures.Add(1)
+				t.Errorf("read during rebalance: %d rows, %v", n, err)
+			}
+			reads.Add(1)
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	var progress bytes.Buffer
+	moved, err := reconcile.Rebalance(ctx, c, reconcile.Options{Wait: 2 * time.Minute, Progress: &progress, Poll: 200 * time.Millisecond})
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("rebalance: %v\n%s", err, progress.String())
+	}
+	if moved == 0 || shardsOn(t, c, w2) == 0 {
+		t.Fatalf("rebalance moved %d; %d shards on worker2\n%s", moved, shardsOn(t, c, w2), progress.String())
+	}
+	for _, want := range []string{"shard moves planned; wal_level is replica, not logical: shards move with block_writes", "moves done"} {
+		if !strings.Contains(progress.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, progress.String())
+		}
+	}
+	if reads.Load() < 5 || failures.Load() > 0 {
+		t.Errorf("%d reads during the rebalance, %d failed", reads.Load(), failures.Load())
+	}
+	if got := fingerprint(t, c); got != before {
+		t.Fatalf("data changed by the rebalance: %s -> %s", before, got)
+	}
+	if p := plan(t, two); !p.InSync() {
+		t.Errorf("plan after rebalance: %s", kinds(p))
+	}
+	progress.Reset()
+	if moved, err := reconcile.Rebalance(ctx, c, reconcile.Options{Progress: &progress}); err != nil || moved != 0 || !strings.Contains(progress.String(), "shards are balanced; nothing to move") {
+		t.Errorf("second rebalance: moved %d, %v\n%s", moved, err, progress.String())
+	}
+
+	// The spec shrinks: plan names the worker to drain with its shards, and
+	// prune empties it before removing it.
+	p := plan(t, one)
+	if len(p.Actions) != 1 || p.Actions[0].Kind != "drain-remove" || p.Actions[0].Shards == 0 {
+		t.Fatalf("plan for one worker: %+v", p.Actions)
+	}
+	progress.Reset()
+	removed, err := reconcile.Prune(ctx, one, c, reconcile.Options{Wait: 2 * time.Minute, Progress: &progress, Poll: 200 * time.Millisecond})
+	if err != nil || len(removed) != 1 {
+		t.Fatalf("prune: %v %v\n%s", removed, err, progress.String())
+	}
+	if !strings.Contains(progress.String(), fmt.Sprintf("prune: draining 127.0.0.1:%d:", w2)) || !strings.Contains(progress.String(), "prune: removed") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+	if got := fingerprint(t, c); got != before {
+		t.Fatalf("data changed by the prune: %s -> %s", before, got)
+	}
+	var registered int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_dist_node WHERE nodeport = $1", w2).Scan(&registered); err != nil || registered != 0 {
+		t.Errorf("worker2 still registered (%d, %v)", registered, err)
+	}
+	if p := plan(t, one); !p.InSync() {
+		t.Errorf("plan after prune: %s", kinds(p))
+	}
+	vctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	r, err := verify.Run(vctx, one, verify.Options{Cluster: opts()})
+	if err != nil || !r.OK() {
+		t.Errorf("verify after prune: %v %+v", err, r)
+	}
+}
+
+// Draining is refused, changing nothing, when the shards would have nowhere
+// to go.
+func TestPruneRefusesWithoutRemainingWorker(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	two := specFor(t, cl, 1, 2)
+	bootstrapSpec(t, two)
+	c := cl.Coordinator.Connect(t, two.ClusterDatabase())
+	ctx := context.Background()
+	if _, err := c.Exec(ctx, "SELECT citus_set_node_property('127.0.0.1', $1, 'shouldhaveshards', false)", cl.Workers[0].Port); err != nil {
+		t.Fatal(err)
+	}
+	_, err := reconcile.Prune(ctx, specFor(t, cl, 1), c, reconcile.Options{})
+	if err == nil || !strings.Contains(err.Error(), "no worker of the topology is registered, active and allowed shards") {
+		t.Fatalf("prune: %v", err)
+	}
+	var n int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_dist_node WHERE groupid > 0").Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d workers registered after the refusal (%v)", n, err)
+	}
+}
