@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,6 +81,11 @@ func Rebalance(ctx context.Context, coord *pgx.Conn, o Options) (int, error) {
 	start := time.Now()
 	deadline := start.Add(o.wait())
 	last := ""
+	nodes := map[string]string{}
+	for _, r := range live.Nodes {
+		nodes[strconv.Itoa(r.ID)] = r.Addr()
+	}
+	reported := map[int64]bool{}
 	for {
 		var state, details string
 		err := coord.QueryRow(ctx, "SELECT state::text, coalesce(details::text, '{}') FROM pg_catalog.citus_rebalance_status() WHERE job_id = $1", job).Scan(&state, &details)
@@ -86,6 +93,12 @@ func Rebalance(ctx context.Context, coord *pgx.Conn, o Options) (int, error) {
 			return 0, fmt.Errorf("citus_rebalance_status: %w", err)
 		}
 		done, total, failed := taskCounts(details)
+		for _, m := range movedShards(ctx, coord, job) {
+			if !reported[m.task] {
+				reported[m.task] = true
+				o.printf("rebalance: moved shard %s from %s to %s (%s)", m.shard, nodeAddr(nodes, m.from), nodeAddr(nodes, m.to), time.Since(start).Round(100*time.Millisecond))
+			}
+		}
 		line := fmt.Sprintf("rebalance: job %d %s: %d of %d moves done", job, state, done, total)
 		if line != last {
 			o.printf("%s (%s)", line, time.Since(start).Round(100*time.Millisecond))
@@ -107,6 +120,42 @@ func Rebalance(ctx context.Context, coord *pgx.Conn, o Options) (int, error) {
 		case <-time.After(o.poll()):
 		}
 	}
+}
+
+type move struct {
+	task            int64
+	shard, from, to string
+}
+
+var moveRE = regexp.MustCompile(`citus_move_shard_placement\((\d+),\s*(\d+),\s*(\d+)`)
+
+// movedShards lists the job's finished moves from Citus's task table: each
+// task's command names the shard and the node ids.
+func movedShards(ctx context.Context, coord *pgx.Conn, job int64) []move {
+	rows, err := coord.Query(ctx, "SELECT task_id, command FROM pg_catalog.pg_dist_background_task WHERE job_id = $1 AND status = 'done' ORDER BY task_id", job)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var out []move
+	for rows.Next() {
+		var id int64
+		var command string
+		if rows.Scan(&id, &command) != nil {
+			return out
+		}
+		if m := moveRE.FindStringSubmatch(command); m != nil {
+			out = append(out, move{task: id, shard: m[1], from: m[2], to: m[3]})
+		}
+	}
+	return out
+}
+
+func nodeAddr(nodes map[string]string, id string) string {
+	if a, ok := nodes[id]; ok {
+		return a
+	}
+	return "node " + id
 }
 
 // taskCounts reads citus_rebalance_status()'s details: moves done, moves in

@@ -41,6 +41,7 @@ func (p *Plan) InSync() bool { return len(p.Actions) == 0 }
 
 // Registered is a row of pg_dist_node.
 type Registered struct {
+	ID               int
 	Name             string
 	Port             int
 	Group            int
@@ -65,7 +66,7 @@ type Live struct {
 // liveQuery reads the catalog only (no calls to the workers), except the
 // rebalance plan, which Citus computes only when there are distributed
 // tables to weigh.
-const liveQuery = `SELECT (SELECT coalesce(json_agg(json_build_array(nodename, nodeport, groupid, isactive, noderole::text, shouldhaveshards) ORDER BY nodeid), '[]') FROM pg_catalog.pg_dist_node)::text,
+const liveQuery = `SELECT (SELECT coalesce(json_agg(json_build_array(nodename, nodeport, groupid, isactive, noderole::text, shouldhaveshards, nodeid) ORDER BY nodeid), '[]') FROM pg_catalog.pg_dist_node)::text,
        (SELECT coalesce(json_agg(json_build_array(nodename, nodeport, n)), '[]') FROM
           (SELECT n.nodename, n.nodeport, count(*) AS n
              FROM pg_catalog.pg_dist_placement pl
@@ -97,7 +98,7 @@ func ReadLive(ctx context.Context, conn *pgx.Conn) (*Live, error) {
 		return nil, err
 	}
 	for _, n := range nodes {
-		l.Nodes = append(l.Nodes, Registered{Name: n[0].(string), Port: int(n[1].(float64)), Group: int(n[2].(float64)), Active: n[3].(bool), Role: n[4].(string), ShouldHaveShards: n[5].(bool)})
+		l.Nodes = append(l.Nodes, Registered{Name: n[0].(string), Port: int(n[1].(float64)), Group: int(n[2].(float64)), Active: n[3].(bool), Role: n[4].(string), ShouldHaveShards: n[5].(bool), ID: int(n[6].(float64))})
 	}
 	var shards [][]any
 	if err := jsonUnmarshal(shardsJSON, &shards); err != nil {
@@ -230,7 +231,7 @@ func Diff(t *topology.Topology, live *Live) []Action {
 	for _, r := range extra {
 		a := Action{Kind: "drain-remove", Node: r.Addr(), Shards: live.Shards[r.Addr()], Bytes: live.Bytes[r.Addr()]}
 		a.Detail = fmt.Sprintf("registered but not in the topology: drain %d shards (%s) and remove it (bootstrap --prune)", a.Shards, humanBytes(a.Bytes))
-		if w, ok := sameWorker(t, r); ok {
+		if w, ok := sameWorker(t, r, registered); ok {
 			a.Kind = "fix-registration"
 			a.Detail = fmt.Sprintf("%s is %s under another name (%s): drain %d shards (%s), remove it and register %s (bootstrap --prune)",
 				r.Addr(), w.Service, r.Addr(), a.Shards, humanBytes(a.Bytes), t.NodeName(w))
@@ -254,15 +255,22 @@ func inSpec(t *topology.Topology, r Registered) bool {
 	return false
 }
 
-// sameWorker recognises a spec worker registered under another name: its
-// published port on a loopback name, or its container name
-// (<project>_<service>_1, <project>-<service>-1).
-func sameWorker(t *topology.Topology, r Registered) (topology.Node, bool) {
+// sameWorker recognises a spec worker registered under another name or
+// port: its published port on a loopback name, its container name
+// (<project>_<service>_1, <project>-<service>-1), or its host on a wrong port.
+func sameWorker(t *topology.Topology, r Registered, registered map[string]Registered) (topology.Node, bool) {
 	for _, w := range t.Workers {
+		host, port := t.NodeAddress(w)
+		if _, ok := registered[host+":"+strconv.Itoa(port)]; ok {
+			continue // registered rightly: the other entry is another node
+		}
 		switch {
 		case (r.Name == "localhost" || r.Name == "127.0.0.1") && w.Port != 0 && r.Port == w.Port:
 			return w, true
 		case r.Port == t.ContainerPort && (strings.Contains(r.Name, "_"+w.Service+"_") || strings.Contains(r.Name, "-"+w.Service+"-")):
+			return w, true
+		case r.Name == host:
+			// The worker's own host on another port.
 			return w, true
 		}
 	}

@@ -167,7 +167,7 @@ func TestGrowAndShrink(t *testing.T) {
 	if moved == 0 || shardsOn(t, c, w2) == 0 {
 		t.Fatalf("rebalance moved %d; %d shards on worker2\n%s", moved, shardsOn(t, c, w2), progress.String())
 	}
-	for _, want := range []string{"shard moves planned; wal_level is replica, not logical: shards move with block_writes", "moves done"} {
+	for _, want := range []string{"shard moves planned; wal_level is replica, not logical: shards move with block_writes", "moves done", fmt.Sprintf(" to 127.0.0.1:%d (", w2), "rebalance: moved shard "} {
 		if !strings.Contains(progress.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, progress.String())
 		}
@@ -237,5 +237,37 @@ func TestPruneRefusesWithoutRemainingWorker(t *testing.T) {
 	var n int
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_dist_node WHERE groupid > 0").Scan(&n); err != nil || n != 2 {
 		t.Errorf("%d workers registered after the refusal (%v)", n, err)
+	}
+}
+
+// Registrations of a spec worker under another name or port are named as
+// such; anything else outside the spec is drained and removed.
+func TestDiffNamesWrongRegistrations(t *testing.T) {
+	top := topology.Default() // citus_master, citus_worker1 (5601), citus_worker2 (5602)
+	live := &reconcile.Live{
+		Nodes: []reconcile.Registered{
+			{ID: 1, Name: "citus_master", Port: 5432, Group: 0, Active: true, Role: "primary"},
+			{ID: 2, Name: "localhost", Port: 5601, Group: 1, Active: true, Role: "primary", ShouldHaveShards: true},
+			{ID: 3, Name: "hq_citus_worker2_1", Port: 5432, Group: 2, Active: true, Role: "primary", ShouldHaveShards: true},
+			{ID: 4, Name: "old_worker", Port: 5432, Group: 3, Active: true, Role: "primary", ShouldHaveShards: true},
+		},
+		Shards: map[string]int64{"localhost:5601": 3},
+		Bytes:  map[string]int64{},
+		Moves:  2,
+	}
+	var got []string
+	for _, a := range reconcile.Diff(top, live) {
+		got = append(got, a.Kind+" "+a.Node+": "+a.Detail)
+	}
+	want := []string{
+		"register-worker citus_worker1: citus_worker1:5432",
+		"register-worker citus_worker2: citus_worker2:5432",
+		"fix-registration hq_citus_worker2_1:5432: hq_citus_worker2_1:5432 is citus_worker2 under another name (hq_citus_worker2_1:5432): drain 0 shards (0 B), remove it and register citus_worker2:5432 (bootstrap --prune)",
+		"fix-registration localhost:5601: localhost:5601 is citus_worker1 under another name (localhost:5601): drain 3 shards (0 B), remove it and register citus_worker1:5432 (bootstrap --prune)",
+		"drain-remove old_worker:5432: registered but not in the topology: drain 0 shards (0 B) and remove it (bootstrap --prune)",
+		"rebalance citus_master: shards are unbalanced: the rebalancer would make 2 moves (bootstrap --rebalance)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
