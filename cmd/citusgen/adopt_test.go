@@ -30,14 +30,7 @@ func TestAdoptProjectFiles(t *testing.T) {
 	}
 	for _, src := range dirs {
 		t.Run(filepath.Base(src), func(t *testing.T) {
-			dir := t.TempDir()
-			for _, f := range []string{"hq-compose.yml", "localsettings.py"} {
-				b, err := os.ReadFile(filepath.Join(src, f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				write(t, filepath.Join(dir, f), string(b))
-			}
+			dir := copyPair(t, src)
 			settings := filepath.Join(dir, "localsettings.py")
 			if filepath.Base(src) == "dev-setup" {
 				// The setup guide's block updates REPORTING_DATABASES, which a
@@ -72,17 +65,25 @@ func TestAdoptRealFiles(t *testing.T) {
 	dirs, _ := filepath.Glob(filepath.Join(root, "*"))
 	for _, src := range dirs {
 		t.Run(filepath.Base(src), func(t *testing.T) {
-			dir := t.TempDir()
-			for _, f := range []string{"hq-compose.yml", "localsettings.py"} {
-				b, err := os.ReadFile(filepath.Join(src, f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				write(t, filepath.Join(dir, f), string(b))
-			}
+			dir := copyPair(t, src)
 			checkAdoption(t, dir, filepath.Join(dir, "hq-compose.yml"), filepath.Join(dir, "localsettings.py"))
 		})
 	}
+}
+
+// copyPair copies a project's hq-compose.yml and localsettings.py into a
+// fresh folder, which the test then changes.
+func copyPair(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"hq-compose.yml", "localsettings.py"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, f), string(b))
+	}
+	return dir
 }
 
 var adoptedRE = regexp.MustCompile(`adopted [^:]+:(\d+)(?:-(\d+))?: `)

@@ -74,6 +74,17 @@ func (f connFlags) addressFunc(t *topology.Topology) (generator.AddressFunc, err
 	return func(n topology.Node) (string, int) { a := addr[n.Service]; return a.Host, a.Port }, nil
 }
 
+// liveSpec loads the spec and where and how to reach its nodes: what every
+// command that talks to the live cluster starts with.
+func liveSpec(e *env, s specFlag, f connFlags) (*topology.Topology, cluster.Options, error) {
+	t, err := s.load(e)
+	if err != nil {
+		return nil, cluster.Options{}, err
+	}
+	o, err := f.options(t)
+	return t, o, err
+}
+
 // options adds the password to the addresses.
 func (f connFlags) options(t *topology.Topology) (cluster.Options, error) {
 	o, err := f.addresses(t)
@@ -175,11 +186,7 @@ type planCmd struct {
 // Run lists what bootstrap (with --rebalance and --prune) would change;
 // read-only. Exit 0 in sync, 1 with changes pending.
 func (c *planCmd) Run(e *env) error {
-	t, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	o, err := c.options(t)
+	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
 	if err != nil {
 		return err
 	}
@@ -225,11 +232,7 @@ type verifyCmd struct {
 }
 
 func (c *verifyCmd) Run(e *env) error {
-	t, err := c.load(e)
-	if err != nil {
-		return err
-	}
-	o, err := c.options(t)
+	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
 	if err != nil {
 		return err
 	}
