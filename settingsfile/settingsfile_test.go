@@ -1,0 +1,70 @@
+package settingsfile_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/citusgen/citusgen/settingsfile"
+)
+
+const sample = `import os
+from base import *
+DATABASES = {
+    'default': {'NAME': 'app'},
+    'reports': {
+        'NAME': 'r',
+        'PASSWORD': os.environ.get('PW', ''),
+    },
+}
+if os.environ.get('X'):
+    DATABASES.update({'x': {}})
+REPORTING_DATABASES = {'a': 'default', 'b': 'reports'}
+REPORTING_DATABASES['c'] = 'reports'
+USE_CITUS = True
+`
+
+func TestAnalyze(t *testing.T) {
+	f, err := settingsfile.Analyze(context.Background(), "s.py", []byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := f.LastBinding("DATABASES"); !ok || b != (settingsfile.Range{Start: 3, End: 9}) {
+		t.Errorf("DATABASES bound at %v %v", b, ok)
+	}
+	if len(f.StarImports) != 1 || f.StarImports[0] != 2 {
+		t.Errorf("star imports %v", f.StarImports)
+	}
+	byKey := map[string]settingsfile.Entry{}
+	for _, e := range append(f.Databases, f.Reporting...) {
+		byKey[e.Key] = e
+	}
+	r := byKey["reports"]
+	if r.Via != "assign" || r.Lines != (settingsfile.Range{Start: 5, End: 8}) || r.Shared || r.Nested {
+		t.Errorf("reports: %+v", r)
+	}
+	if r.Fields["PASSWORD"].Env != "PW" || r.Fields["NAME"].Value != "r" {
+		t.Errorf("reports fields: %+v", r.Fields)
+	}
+	if x := byKey["x"]; !x.Nested || x.Via != "update" {
+		t.Errorf("x: %+v", x)
+	}
+	if a := byKey["a"]; !a.Shared {
+		t.Errorf("a shares its line with the braces: %+v", a)
+	}
+	if c := byKey["c"]; c.Via != "subscript" || c.Value.Value != "reports" {
+		t.Errorf("c: %+v", c)
+	}
+	found := false
+	for _, a := range f.Assigns {
+		if a.Name == "USE_CITUS" && a.Value.Value == true && a.Stmt.Start == 14 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("USE_CITUS not found: %+v", f.Assigns)
+	}
+	bad, err := settingsfile.Analyze(context.Background(), "s.py", []byte("DATABASES = {\n"))
+	if err != nil || bad.SyntaxError == "" {
+		t.Errorf("syntax error not reported: %+v %v", bad, err)
+	}
+}
