@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/willabides/kongplete"
 
+	_ "github.com/citusgen/citusgen/internal/gcearly" // before the heavy initialisers
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -104,9 +105,6 @@ func (e usageError) Error() string { return e.msg }
 type kongExit int
 
 func main() {
-	// A citusgen process lives for milliseconds: collecting garbage on the
-	// way costs more than the memory it would free.
-	debug.SetGCPercent(400)
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
