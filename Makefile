@@ -16,6 +16,7 @@ test:
 
 # Rewrite golden/ from the current output; review the diff before committing.
 golden:
+	$(GO) test ./specimport/ -run TestImportFixtures -update
 	$(GO) test ./generator/ -run TestGolden -update
 
 bench:
