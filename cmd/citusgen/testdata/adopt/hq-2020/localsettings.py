@@ -1,7 +1,7 @@
 # Test fixture written for citusgen: the constructs of CommCare HQ's 2020
 # docker/localsettings.py (a literal DATABASES, an update inside an if, the
-# Citus alias in an update of its own, a flag, and REPORTING_DATABASES
-# assigned whole near the end).
+# Citus alias in an update of its own), plus a flag set twice (the last one
+# counts) and a reporting entry added by subscript after the whole dict.
 import os
 
 DATABASES = {
@@ -47,6 +47,7 @@ DATABASES.update({
     },
 })
 
+REPORTS_USE_CITUS = False
 REPORTS_USE_CITUS = True
 
 CACHES = {'default': {'BACKEND': 'django.core.cache.backends.locmem.LocMemCache'}}
@@ -56,5 +57,6 @@ SECRET_KEY = 'fixture'
 REPORTING_DATABASES = {
     'default': 'default',
     'ucr': 'default',
-    'reports-citus': 'reports',
 }
+REPORTING_DATABASES['reports-citus'] = 'reports'
+
