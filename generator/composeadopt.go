@@ -52,6 +52,9 @@ func adoptCompose(data []byte, bodies map[string][]string, opts MergeOptions) ([
 			case mine[k.Value]:
 			case section == "services" && adopt && isManager(val):
 				what += " (a membership manager)"
+			case section == "services" && adopt && hasManagedLabel(val):
+				// Written by citusgen for a node the topology no longer has.
+				what += " (citusgen's, no longer in the topology)"
 			default:
 				continue
 			}
@@ -113,6 +116,36 @@ func isManager(svc *yaml.Node) bool {
 		if svc.Content[i].Value == "image" {
 			img := strings.Trim(resolve(svc.Content[i+1]).Value, `"'`)
 			return img == managerImageRepo || strings.HasPrefix(img, managerImageRepo+":") || strings.HasPrefix(img, managerImageRepo+"@")
+		}
+	}
+	return false
+}
+
+// hasManagedLabel: a service carrying citusgen's io.citusgen.managed label.
+func hasManagedLabel(svc *yaml.Node) bool {
+	svc = resolve(svc)
+	if svc == nil || svc.Kind != yaml.MappingNode {
+		return false
+	}
+	key, value, _ := strings.Cut(ManagedLabel, "=")
+	for i := 0; i+1 < len(svc.Content); i += 2 {
+		if svc.Content[i].Value != "labels" {
+			continue
+		}
+		labels := resolve(svc.Content[i+1])
+		switch labels.Kind {
+		case yaml.SequenceNode:
+			for _, l := range labels.Content {
+				if resolve(l).Value == ManagedLabel {
+					return true
+				}
+			}
+		case yaml.MappingNode:
+			for j := 0; j+1 < len(labels.Content); j += 2 {
+				if labels.Content[j].Value == key && resolve(labels.Content[j+1]).Value == value {
+					return true
+				}
+			}
 		}
 	}
 	return false

@@ -273,3 +273,45 @@ func TestMergeSettingsAdoptRefusals(t *testing.T) {
 		})
 	}
 }
+
+// A file citusgen rendered whole, for a topology that has since lost a
+// worker: --into takes every citusgen service, the lost worker's too.
+func TestMergeComposeAdoptsGeneratedFile(t *testing.T) {
+	four := goldenTopology(t, "four-workers-custom")
+	whole, err := generator.Compose(four)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(goldenSpec(t, "four-workers-custom"), "  - {service: shard-d,", "  # - {service: shard-d,", 1)
+	three, err := topology.Parse("topology.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, adopted, err := generator.MergeCompose(whole, three, generator.MergeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var what []string
+	for _, a := range adopted {
+		what = append(what, a.What)
+	}
+	if !strings.Contains(strings.Join(what, "; "), "services.shard-d (citusgen's, no longer in the topology)") {
+		t.Errorf("adopted: %v", what)
+	}
+	p, err := generator.LoadCompose(context.Background(), "hq-compose.yml", merged, generator.CheckEnv(three, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Services["shard-d"]; ok || len(p.Services) != len(three.Nodes())+1 {
+		t.Errorf("services after adoption: %d, shard-d kept: %v", len(p.Services), ok)
+	}
+}
+
+func goldenSpec(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../golden/" + name + "/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
