@@ -46,9 +46,6 @@ func (r Range) Lines() string {
 	return "lines " + r.String()
 }
 
-// Contains reports whether line is in r.
-func (r Range) Contains(line int) bool { return line >= r.Start && line <= r.End }
-
 // Value is a Python expression: its literal value when it is one, otherwise
 // its source text. Env names the variable of os.environ['X'],
 // os.environ.get('X', ...) or os.getenv('X', ...).

@@ -317,21 +317,14 @@ func readSettings(ctx context.Context, path string, data []byte, s *spec) ([]War
 		s.cursors = v == "true"
 	}
 	// REPORTING_DATABASES entries that name the cluster, last write wins.
-	seen := map[string]int{}
 	for _, e := range f.Reporting {
 		alias, ok := e.Value.Value.(string)
 		if !e.Literal || !ok || aliases[alias] == nil {
 			continue
 		}
-		if i, dup := seen[e.Key]; dup {
-			s.reporting[i][1] = alias
-			continue
-		}
-		seen[e.Key] = len(s.reporting)
-		s.reporting = append(s.reporting, [2]string{e.Key, alias})
+		s.reporting = setLast(s.reporting, e.Key, alias)
 	}
 	// Module-level flags about Citus, such as ICDS_USE_CITUS.
-	flagAt := map[string]int{}
 	for _, a := range f.Assigns {
 		if !strings.Contains(a.Name, "CITUS") || a.Name != strings.ToUpper(a.Name) {
 			continue
@@ -349,14 +342,21 @@ func readSettings(ctx context.Context, path string, data []byte, s *spec) ([]War
 			warn(a.Stmt.Start, "%s is not a literal true/false, number or string at module level; not imported", a.Name)
 			continue
 		}
-		if i, dup := flagAt[a.Name]; dup {
-			s.flags[i][1] = val
-			continue
-		}
-		flagAt[a.Name] = len(s.flags)
-		s.flags = append(s.flags, [2]string{a.Name, val})
+		s.flags = setLast(s.flags, a.Name, val)
 	}
 	return ws, nil
+}
+
+// setLast sets key to value in an ordered list of pairs, as a Python file
+// does when it assigns twice: the last value, at the first place.
+func setLast(list [][2]string, key, value string) [][2]string {
+	for i := range list {
+		if list[i][0] == key {
+			list[i][1] = value
+			return list
+		}
+	}
+	return append(list, [2]string{key, value})
 }
 
 // render writes the spec as commented YAML.
