@@ -102,11 +102,11 @@ const (
 
 // nodeFacts is what one node told us.
 type nodeFacts struct {
-	ep        cluster.Endpoint
-	checks    []Check
-	citus     string // installed extension version, "" when missing
-	connected bool
-	conn      *pgx.Conn // kept open on nodes with Citus, for the cluster checks
+	ep     cluster.Endpoint
+	checks []Check
+	citus  string    // installed extension version, "" when missing
+	read   bool      // the node answered the facts query: citus == "" means missing
+	conn   *pgx.Conn // kept open on nodes with Citus, for the cluster checks
 }
 
 type distNode struct {
@@ -227,7 +227,6 @@ func checkNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.
 		}
 		return f
 	}
-	f.connected = true
 	var version, preload, citus, available string
 	if err := conn.QueryRow(ctx, factsQuery).Scan(&version, &preload, &citus, &available); err != nil {
 		conn.Close(context.Background())
@@ -235,6 +234,7 @@ func checkNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.
 		skipRest(1, "query failed")
 		return f
 	}
+	f.read = true
 	add(CheckReachable, Pass, fmt.Sprintf("%s, PostgreSQL %s", ep.Addr, version), "")
 	add(CheckAuth, Pass, "user "+t.User, "")
 	add(CheckDatabase, Pass, db, "")
@@ -279,12 +279,28 @@ func splitList(s string) []string {
 func versionCheck(t *topology.Topology, facts []*nodeFacts) Check {
 	c := Check{Name: CheckVersion, Node: "cluster"}
 	versions := map[string][]string{}
+	var unread, missing []string
 	for _, f := range facts {
-		if f.citus == "" {
-			c.Status, c.Detail = Skip, "skipped: citus is not installed on every node"
-			return c
+		switch {
+		case !f.read:
+			unread = append(unread, f.ep.Node.Service)
+		case f.citus == "":
+			missing = append(missing, f.ep.Node.Service)
+		default:
+			versions[f.citus] = append(versions[f.citus], f.ep.Node.Service)
 		}
-		versions[f.citus] = append(versions[f.citus], f.ep.Node.Service)
+	}
+	// Name the root cause the node rows already report, not a guess.
+	var why []string
+	if len(unread) > 0 {
+		why = append(why, "could not be checked on "+strings.Join(unread, ", "))
+	}
+	if len(missing) > 0 {
+		why = append(why, "the citus extension is missing on "+strings.Join(missing, ", "))
+	}
+	if len(why) > 0 {
+		c.Status, c.Detail = Skip, "skipped: "+strings.Join(why, "; ")
+		return c
 	}
 	if len(versions) == 1 {
 		for v := range versions {
@@ -352,7 +368,7 @@ func clusterChecks(ctx context.Context, t *topology.Topology, o Options, facts [
 	// nothing about connectivity, and the citus-extension row says why.
 	noExt := map[string]bool{}
 	for _, f := range facts {
-		if f.connected && f.citus == "" {
+		if f.read && f.citus == "" {
 			noExt[f.ep.Node.Service] = true
 		}
 	}

@@ -119,6 +119,8 @@ func TestDiagnosesOnPlainPostgres(t *testing.T) {
 		"database/worker2":            "run citusgen bootstrap",
 		"citus-extension/coordinator": extHint,
 		"shared-preload/coordinator":  "shared_preload_libraries = 'citus'",
+		// The root causes the node rows report, not "citus is missing".
+		"citus-version/cluster": "skipped: could not be checked on worker1, worker2; the citus extension is missing on coordinator",
 	})
 
 	r = run(t, top, "wrong-password", false)
@@ -431,6 +433,9 @@ func TestHealthSkipsNodesWithoutExtension(t *testing.T) {
 	}
 	if strings.Contains(h.Detail+h.Hint, "credential") {
 		t.Errorf("blames credentials: %+v", h)
+	}
+	if v := got["citus-version/cluster"]; v.Status != verify.Skip || v.Detail != "skipped: the citus extension is missing on worker2" {
+		t.Errorf("citus-version = %+v", v)
 	}
 }
 

@@ -134,7 +134,18 @@ func (c initCmd) Run(e *env) error {
 		_, err := e.stdout.Write(spec)
 		return err
 	}
-	if _, err := os.Lstat(c.Path); err == nil {
+	if fi, err := os.Lstat(c.Path); err == nil {
+		if fi.Mode().IsRegular() && fi.Size() == 0 {
+			// `citusgen init > citusgen.yaml`: the shell created the file
+			// empty for our output, so writing it there loses nothing.
+			if out, ok := e.stdout.(*os.File); ok {
+				if ofi, err := out.Stat(); err == nil && os.SameFile(fi, ofi) {
+					_, err := out.Write(spec)
+					return err
+				}
+			}
+			return usageError{fmt.Sprintf("%s already exists (empty); citusgen init never overwrites a file: remove it and run citusgen init %s, which writes it itself", c.Path, c.Path)}
+		}
 		return usageError{fmt.Sprintf("%s already exists; citusgen init never overwrites a file: remove it or give another path", c.Path)}
 	}
 	if err := atomicfile.WriteNew(c.Path, spec); err != nil {
@@ -143,7 +154,11 @@ func (c initCmd) Run(e *env) error {
 		}
 		return err
 	}
-	fmt.Fprintf(e.stderr, "citusgen: wrote %s (the default topology, commented); edit it, then: citusgen -t %s render\n", c.Path, c.Path)
+	next := "citusgen render"
+	if filepath.Clean(c.Path) != DefaultSpecFile {
+		next = "citusgen render -t " + c.Path
+	}
+	fmt.Fprintf(e.stderr, "citusgen: wrote %s (the default topology, commented); edit it, then: %s\n", c.Path, next)
 	return nil
 }
 
