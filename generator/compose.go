@@ -1,6 +1,8 @@
 package generator
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 
@@ -24,7 +26,36 @@ const (
 const (
 	SetupConfig = "citus_setup_sql"
 	SetupScript = "/run/citusgen/bootstrap.sql"
+	// SetupReady is the file the setup service creates once the script has
+	// run; its healthcheck reports healthy from then on.
+	SetupReady = "/tmp/citusgen-ready"
+	// SetupDigestLabel carries the script's SHA-256. Compose leaves inline
+	// config content out of a service's config hash (docker/compose#11900),
+	// so without it a changed script would restart the old container, which
+	// some Compose versions start with the old file.
+	SetupDigestLabel = "io.citusgen.setup-script-sha256"
 )
+
+// setupCommand registers the workers and then stays up, so that a healthy
+// setup service means a registered cluster: `docker compose up --wait`
+// waits for it (an exited one-shot container fails --wait, docker/compose#10596),
+// an application waits with condition: service_healthy, and
+// --abort-on-container-exit does not stop the cluster once setup is done.
+// A failed script exits 1, which fails up --wait and what depends on it.
+// The trap makes docker compose stop/down end it at once, with status 0.
+const setupCommand = `rm -f ` + SetupReady + `
+psql -X -w -v ON_ERROR_STOP=1 -f ` + SetupScript + ` || exit 1
+touch ` + SetupReady + `
+echo "citusgen: the cluster is registered; this service stays up to report it (healthy)"
+trap 'exit 0' TERM INT
+sleep infinity & wait
+`
+
+// nodeHealthInterval is how often each node's pg_isready runs. The engine
+// runs the first check one interval after start and (before API 1.44)
+// knows no start_interval, so this bounds how late a started node is seen
+// healthy; each check is a process exec in the container.
+const nodeHealthInterval = "2s"
 
 type envVar struct {
 	Name  string
@@ -39,14 +70,24 @@ type composeService struct {
 	Volume      string // named volume to declare at top level
 	Volumes     []string
 	Environment []envVar
-	Healthcheck []string
+	Healthcheck *healthcheck
 	DependsOn   []dependency
 	Command     []string
+	Script      string // command run by sh -c, written as a YAML block
 	Configs     []configMount
 	Restart     string
 }
 
-type dependency struct{ Service, Condition string }
+type healthcheck struct {
+	Test                                    []string
+	Interval, Timeout, StartPeriod, Retries string
+}
+
+// Restart: recreating or restarting the dependency restarts this service.
+type dependency struct {
+	Service, Condition string
+	Restart            bool
+}
 
 type configMount struct{ Source, Target string }
 
@@ -64,7 +105,7 @@ type composeDoc struct {
 func healthy(services ...string) []dependency {
 	deps := make([]dependency, len(services))
 	for i, s := range services {
-		deps[i] = dependency{s, "service_healthy"}
+		deps[i] = dependency{Service: s, Condition: "service_healthy"}
 	}
 	return deps
 }
@@ -100,7 +141,15 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 		env = append(env, envVar{"POSTGRES_HOST_AUTH_METHOD", "trust"})
 		workerEnv = env
 	}
-	health := []string{"CMD", "pg_isready", "-h", "127.0.0.1", "-p", strconv.Itoa(t.ContainerPort), "-U", t.User, "-d", dbVar}
+	// 127.0.0.1: the image's first-start server listens on the socket only,
+	// so the node turns healthy when the real server is up.
+	health := &healthcheck{
+		Test: []string{"CMD", "pg_isready", "-h", "127.0.0.1", "-p", strconv.Itoa(t.ContainerPort), "-U", t.User, "-d", dbVar},
+		// A long start period: first starts initialise a database each (initdb,
+		// CREATE EXTENSION), which on a busy machine takes minutes; a check that
+		// passes ends it at once.
+		Interval: nodeHealthInterval, Timeout: "5s", Retries: "30", StartPeriod: "2m",
+	}
 
 	doc := composeDoc{Source: t.Source}
 	node := func(n topology.Node, role string) composeService {
@@ -121,15 +170,12 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 		}
 		return s
 	}
+	// Nodes start in parallel: registration waits for all of them (the
+	// setup service or citusgen bootstrap), not the coordinator itself.
 	coord := node(t.Coordinator, "Master")
 	var workers []string
 	for _, w := range t.Workers {
 		workers = append(workers, w.Service)
-	}
-	if !t.MembershipManager {
-		// Workers must be up before the coordinator registers them (the
-		// setup service or citusgen bootstrap does that).
-		coord.DependsOn = healthy(workers...)
 	}
 	doc.Services = append(doc.Services, coord)
 	if t.MembershipManager {
@@ -156,7 +202,7 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 		if err != nil {
 			return composeDoc{}, err
 		}
-		doc.Services = append(doc.Services, setupService(t, password, append([]string{t.Coordinator.Service}, workers...)))
+		doc.Services = append(doc.Services, setupService(t, password, script, append([]string{t.Coordinator.Service}, workers...)))
 		doc.Configs = append(doc.Configs, composeConfig{Name: SetupConfig, Content: templates.ComposeBlock(string(script), 6)})
 	}
 	return doc, nil
@@ -176,11 +222,18 @@ func dataVolume(t *topology.Topology, service string) string {
 }
 
 // setupService runs the bootstrap script with the image's psql once every
-// node is healthy, then exits; restart "no" keeps a finished run finished.
-// The citus image's entrypoint executes any command other than postgres as
-// it is, so psql runs directly.
-func setupService(t *topology.Topology, password string, nodes []string) composeService {
-	var env []envVar
+// node is healthy, then stays up and healthy (see setupCommand). The citus
+// image's entrypoint executes any command other than postgres as it is.
+// Its script's digest is a label, so a changed script recreates it, and
+// recreating or restarting a node restarts it (depends_on restart), so a
+// node that comes back with an empty volume is set up again.
+func setupService(t *topology.Topology, password string, script []byte, nodes []string) composeService {
+	env := []envVar{
+		{"PGHOST", templates.YAMLScalar(t.Coordinator.Service)},
+		{"PGPORT", templates.YAMLScalar(strconv.Itoa(t.ContainerPort))},
+		{"PGUSER", templates.ComposeLiteral(t.User)},
+		{"PGDATABASE", templates.YAMLScalar(MaintenanceDatabase)},
+	}
 	if password != "" {
 		env = append(env, envVar{"PGPASSWORD", password})
 	}
@@ -189,17 +242,28 @@ func setupService(t *topology.Topology, password string, nodes []string) compose
 		env = append(env, envVar{t.PasswordEnv, password})
 	}
 	env = append(env, envVar{"PGCONNECT_TIMEOUT", templates.YAMLScalar("10")})
+	deps := healthy(nodes...)
+	for i := range deps {
+		deps[i].Restart = true
+	}
+	sum := sha256.Sum256(script)
 	return composeService{
-		Name:   SetupService,
-		Image:  t.Coordinator.Image,
-		Labels: []string{ManagedLabel},
-		Command: []string{"psql", "-X", "-w", "-v", "ON_ERROR_STOP=1",
-			"-h", t.Coordinator.Service, "-p", strconv.Itoa(t.ContainerPort), "-U", t.User, "-d", MaintenanceDatabase,
-			"-f", SetupScript},
+		Name:        SetupService,
+		Image:       t.Coordinator.Image,
+		Labels:      []string{ManagedLabel, SetupDigestLabel + "=" + hex.EncodeToString(sum[:])},
+		Script:      templates.ComposeBlock(setupCommand, 8),
 		Environment: env,
 		Configs:     []configMount{{SetupConfig, SetupScript}},
-		Restart:     "no",
-		DependsOn:   healthy(nodes...),
+		// The image's own HEALTHCHECK (pg_isready) would never pass here.
+		Healthcheck: &healthcheck{
+			Test:     []string{"CMD", "test", "-f", SetupReady},
+			Interval: "1s", Timeout: "5s", Retries: "3",
+			// Until the script has run the check fails without counting, so
+			// a long registration never reads as unhealthy.
+			StartPeriod: "10m",
+		},
+		Restart:   "no",
+		DependsOn: deps,
 	}
 }
 

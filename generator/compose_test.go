@@ -2,6 +2,8 @@ package generator_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -183,12 +185,10 @@ func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env ma
 		}
 		return
 	}
-	if len(coord.DependsOn) != len(top.Workers) {
-		t.Errorf("coordinator depends_on %v", coord.DependsOn)
-	}
-	for _, w := range top.Workers {
-		if d, ok := coord.DependsOn[w.Service]; !ok || d.Condition != types.ServiceConditionHealthy {
-			t.Errorf("coordinator does not wait for healthy %s: %+v", w.Service, d)
+	// Nodes start in parallel: only registration waits for them.
+	for _, n := range top.Nodes() {
+		if deps := p.Services[n.Service].DependsOn; len(deps) != 0 {
+			t.Errorf("%s waits for %v; nodes start in parallel", n.Service, deps)
 		}
 	}
 }
@@ -209,21 +209,35 @@ func checkSetup(t *testing.T, top *topology.Topology, p *types.Project, env map[
 		t.Errorf("setup depends_on %v", s.DependsOn)
 	}
 	for _, n := range top.Nodes() {
-		if s.DependsOn[n.Service].Condition != types.ServiceConditionHealthy {
-			t.Errorf("setup does not wait for healthy %s", n.Service)
+		// restart: a recreated node (an emptied volume) is set up again.
+		if d := s.DependsOn[n.Service]; d.Condition != types.ServiceConditionHealthy || !d.Restart {
+			t.Errorf("setup does not wait for healthy %s, restarting with it: %+v", n.Service, d)
 		}
 	}
-	wantCmd := []string{"psql", "-X", "-w", "-v", "ON_ERROR_STOP=1", "-h", top.Coordinator.Service, "-p", strconv.Itoa(top.ContainerPort),
-		"-U", top.User, "-d", "postgres", "-f", generator.SetupScript}
-	if !slices.Equal(s.Command, wantCmd) {
-		t.Errorf("setup command %q, want %q", s.Command, wantCmd)
+	// psql reaches the coordinator through libpq's variables, then the
+	// service stays up; healthy once the script has run.
+	if len(s.Command) != 3 || s.Command[0] != "sh" || s.Command[1] != "-c" ||
+		!strings.Contains(s.Command[2], "psql -X -w -v ON_ERROR_STOP=1 -f "+generator.SetupScript+" || exit 1\ntouch "+generator.SetupReady+"\n") {
+		t.Errorf("setup command %q", s.Command)
 	}
-	if len(s.Configs) != 1 || s.Configs[0].Source != generator.SetupConfig || s.Configs[0].Target != generator.SetupScript {
-		t.Errorf("setup configs %+v", s.Configs)
+	for k, want := range map[string]string{"PGHOST": top.Coordinator.Service, "PGPORT": strconv.Itoa(top.ContainerPort), "PGUSER": top.User, "PGDATABASE": "postgres"} {
+		if got := s.Environment[k]; got == nil || *got != want {
+			t.Errorf("setup: %s = %s, want %q", k, deref(got), want)
+		}
+	}
+	if hc := s.HealthCheck; hc == nil || !slices.Equal(hc.Test, []string{"CMD", "test", "-f", generator.SetupReady}) {
+		t.Errorf("setup healthcheck %+v", hc)
 	}
 	script, err := generator.SetupSQL(top)
 	if err != nil {
 		t.Fatal(err)
+	}
+	sum := sha256.Sum256(script)
+	if got := s.Labels[generator.SetupDigestLabel]; got != hex.EncodeToString(sum[:]) {
+		t.Errorf("setup: label %s = %q, want the script's SHA-256", generator.SetupDigestLabel, got)
+	}
+	if len(s.Configs) != 1 || s.Configs[0].Source != generator.SetupConfig || s.Configs[0].Target != generator.SetupScript {
+		t.Errorf("setup configs %+v", s.Configs)
 	}
 	if got := p.Configs[generator.SetupConfig].Content; got != string(script) {
 		t.Errorf("config content after interpolation differs from the setup script:\n%s", got)

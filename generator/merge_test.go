@@ -74,7 +74,7 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	if p.Services["web"].Restart != "unless-stopped" || *p.Services["postgres"].Environment["POSTGRES_USER"] != "commcarehq" {
 		t.Errorf("merge keys lost: web restart %q", p.Services["web"].Restart)
 	}
-	if p.Services["citus_master"].DependsOn["citus_worker1"].Condition != types.ServiceConditionHealthy {
+	if p.Services[generator.SetupService].DependsOn["citus_worker1"].Condition != types.ServiceConditionHealthy {
 		t.Error("managed services incomplete")
 	}
 

@@ -115,7 +115,7 @@ func NetworkAddress(t *topology.Topology) AddressFunc {
 // bootstrap, reaching every node inside the compose network.
 func SetupSQL(t *topology.Topology) ([]byte, error) {
 	v := sqlView(t, Plan(t), NetworkAddress(t))
-	v.Run = "the " + SetupService + " service runs this once every node is healthy (docker compose up)"
+	v.Run = "the " + SetupService + " service runs this once every node is healthy, and again when this script changes or a node is recreated (docker compose up)"
 	return execute("sql", v)
 }
 
