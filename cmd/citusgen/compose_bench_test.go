@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citusgen/citusgen/internal/dockertest"
+)
+
+// Time to a registered cluster: `docker compose up -d --wait` from nothing
+// (no containers, no volumes) until it returns, which with the setup
+// service means every worker is registered, for the default topology and
+// for 8 workers, beside one bare node of the same image (`docker run` with
+// the image's own healthcheck) becoming healthy. The target is at most 1.5×
+// the bare node, since the nodes start in parallel. It reports and does not
+// fail: the ratio depends on how many cores share the nodes' first start
+// (initdb and CREATE EXTENSION citus in each), which machine-cpu-s shows.
+//
+//	go test ./cmd/citusgen -run '^$' -bench ComposeUp -benchtime 3x
+func BenchmarkComposeUp(b *testing.B) {
+	dc := dockertest.Require(b, citusImage)
+	bin := dockertest.Citusgen(b)
+	var bare []time.Duration
+	measure := func(name, spec string) {
+		b.Run(name, func(b *testing.B) {
+			var up []time.Duration
+			var cpu []float64
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				bare = append(bare, bareNode(b))
+				dir := b.TempDir()
+				p := dc.NewProject(b, dir, "hq-compose.yml")
+				write(b, filepath.Join(dir, "citusgen.yaml"), spec)
+				out, err := exec.Command(bin, "-t", filepath.Join(dir, "citusgen.yaml"), "render").Output()
+				if err != nil {
+					b.Fatal(err)
+				}
+				write(b, filepath.Join(dir, "hq-compose.yml"), string(out))
+				for j, port := range dockertest.FreePorts(b, 9) {
+					v := fmt.Sprintf("CITUS_WORKER%d_EXTERNAL_PORT", j)
+					if j == 0 {
+						v = "CITUS_MASTER_EXTERNAL_PORT"
+					}
+					p.Env[v] = strconv.Itoa(port)
+				}
+				b.StartTimer()
+				c0 := machineCPU()
+				start := time.Now()
+				p.Must(10*time.Minute, "up", "-d", "--wait")
+				up = append(up, time.Since(start))
+				cpu = append(cpu, (machineCPU() - c0).Seconds())
+				b.StopTimer()
+				p.Must(5*time.Minute, "down", "-v")
+				b.StartTimer()
+			}
+			m, bm := median(up), median(bare)
+			b.ReportMetric(m.Seconds(), "up-wait-s")
+			b.ReportMetric(bm.Seconds(), "bare-node-s")
+			b.ReportMetric(m.Seconds()/bm.Seconds(), "x-bare")
+			sort.Float64s(cpu)
+			b.ReportMetric(cpu[len(cpu)/2], "machine-cpu-s")
+			b.ReportMetric(float64(runtime.NumCPU()), "cores")
+		})
+	}
+	measure("default", twoWorkers)
+	measure("8-workers", "password: commcarehq\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\n"+
+		"workers: {count: 8, service_prefix: citus_worker, alias_prefix: citus-ucr-worker, first_port: 5601}\n")
+}
+
+// bareNode starts one container of the image with nothing but a password and
+// its own HEALTHCHECK, and returns how long it took to turn healthy.
+func bareNode(b *testing.B) time.Duration {
+	b.Helper()
+	name := fmt.Sprintf("citusgen-bench-bare-%d", time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	defer exec.Command("docker", "rm", "-fv", name).Run()
+	start := time.Now()
+	if out, err := exec.CommandContext(ctx, "docker", "run", "-d", "--name", name, "-e", "POSTGRES_PASSWORD=bench", citusImage).CombinedOutput(); err != nil {
+		b.Fatalf("docker run: %v\n%s", err, out)
+	}
+	for ctx.Err() == nil {
+		out, _ := exec.Command("docker", "inspect", "-f", "{{.State.Health.Status}}", name).Output()
+		if strings.TrimSpace(string(out)) == "healthy" {
+			return time.Since(start)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.Fatalf("the bare node did not turn healthy within 5 minutes")
+	return 0
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// machineCPU is the CPU time every process on the machine has used (user,
+// nice, system, irq, softirq), from /proc/stat: the containers' too.
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	var ticks int64
+	for i, f := range fields[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, _ := strconv.ParseInt(f, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ = 100
+}
