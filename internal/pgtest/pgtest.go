@@ -52,8 +52,10 @@ type Server struct {
 	Port     int
 	User     string
 	Password string
-	Dir      string
+	Dir      string // data directory ("" for a server in a container)
 	Citus    bool
+
+	container string // with ImageEnv: the server's container
 
 	tb      TB
 	stopped bool
@@ -104,6 +106,9 @@ func versionOf(binDir string) int {
 // CitusAvailable reports whether the citus extension is installed for the
 // server binaries, and if not, why.
 func CitusAvailable() (bool, string) {
+	if img := Image(); img != "" {
+		return imageAvailable(img)
+	}
 	dir, err := BinDir()
 	if err != nil {
 		return false, err.Error()
@@ -157,15 +162,18 @@ func RequireCitus(tb TB) {
 // test ends.
 func Start(tb TB, opts Options) *Server {
 	tb.Helper()
+	if opts.User == "" {
+		opts.User = "commcarehq"
+	}
+	if Image() != "" {
+		return startContainer(tb, opts)
+	}
 	dir, err := BinDir()
 	if err != nil {
 		SkipUnavailable(tb, "%v", err)
 	}
 	if opts.Citus {
 		RequireCitus(tb)
-	}
-	if opts.User == "" {
-		opts.User = "commcarehq"
 	}
 	owner, err := serverOwner()
 	if err != nil {
@@ -282,6 +290,10 @@ func (s *Server) Stop() {
 		return
 	}
 	s.stopped = true
+	if s.container != "" {
+		s.stopContainer()
+		return
+	}
 	_ = s.pgctl("stop", "-m", "immediate", "-w", "-t", "30")
 }
 
@@ -291,6 +303,13 @@ func (s *Server) Restart() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.stopped {
+		return
+	}
+	if s.container != "" {
+		if err := s.restartContainer(); err != nil {
+			s.tb.Fatalf("restart: %v", err)
+		}
+		s.stopped = false
 		return
 	}
 	if err := s.pgctl("start", "-w", "-t", "60", "-l", filepath.Join(filepath.Dir(s.Dir), "server.log")); err != nil {

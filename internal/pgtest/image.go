@@ -1,0 +1,142 @@
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ImageEnv names a citus image to run the test servers from, instead of this
+// machine's PostgreSQL binaries: the real-Citus tests then run against that
+// image's Citus and PostgreSQL (CI runs them with citusdata/citus:14.0 beside
+// the local Citus 13.2 on PostgreSQL 15). Each server is a container on the
+// host's network listening on a free loopback port, so servers reach each
+// other at 127.0.0.1:PORT exactly as local ones do.
+const ImageEnv = "CITUSGEN_CITUS_IMAGE"
+
+// Image is the image servers run from, "" for local binaries.
+func Image() string { return os.Getenv(ImageEnv) }
+
+// imageAvailable reports whether the image exists locally (never pulled).
+func imageAvailable(image string) (bool, string) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		return false, ImageEnv + " is set, but there is no docker CLI"
+	}
+	if out, err := exec.Command("docker", "image", "inspect", "-f", "{{.Id}}", image).CombinedOutput(); err != nil {
+		return false, fmt.Sprintf("%s=%s, but that image is not here (%s): build it with ../shared/citus/image.sh --citus 14 (no registry is reachable)", ImageEnv, image, strings.TrimSpace(string(out)))
+	}
+	return true, ""
+}
+
+// ensureInit runs the image's own first-start initialisation (user,
+// password, pg_hba) and then the server, without PGPASSWORD in the server's
+// environment: local servers have none either, so inter-node credentials
+// come from pg_dist_authinfo in both. The init scripts folder is empty
+// (a tmpfs), so no database holds the extension until a test creates it,
+// as with local servers.
+const ensureInit = `docker-ensure-initdb.sh "$@" >/dev/null && unset PGPASSWORD && exec gosu postgres postgres "$@"`
+
+// startContainer is Start for ImageEnv: a container of the image on the
+// host network, with the same settings as a local server.
+func startContainer(tb TB, opts Options) *Server {
+	tb.Helper()
+	image := Image()
+	if ok, why := imageAvailable(image); !ok {
+		SkipUnavailable(tb, "%s", why)
+	}
+	s := &Server{Host: "127.0.0.1", User: opts.User, Password: opts.Password, Citus: opts.Citus, tb: tb}
+	var lastErr string
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := FreePort()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var b [6]byte
+		rand.Read(b[:])
+		s.Port, s.container = port, "citusgen-pg-"+hex.EncodeToString(b[:])
+		args := []string{"run", "-d", "--name", s.container, "--network", "host",
+			"--tmpfs", "/docker-entrypoint-initdb.d",
+			"-e", "POSTGRES_USER=" + opts.User,
+			"-e", "POSTGRES_INITDB_ARGS=--locale=C -E UTF8 --no-sync",
+			"--entrypoint", "bash"}
+		if opts.Password != "" {
+			args = append(args, "-e", "POSTGRES_PASSWORD="+opts.Password)
+		} else {
+			args = append(args, "-e", "POSTGRES_HOST_AUTH_METHOD=trust")
+		}
+		preload := ""
+		if opts.Citus {
+			preload = "citus"
+		}
+		args = append(args, image, "-c", ensureInit, "bash",
+			"-c", "port="+strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1",
+			"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+			"-c", "max_connections=60", "-c", "shared_buffers=32MB",
+			"-c", "shared_preload_libraries="+preload)
+		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+			tb.Fatalf("docker run %s: %v\n%s", image, err, out)
+		}
+		name := s.container
+		tb.Cleanup(func() { exec.Command("docker", "rm", "-fv", name).Run() })
+		if err := s.waitContainer(2 * time.Minute); err == nil {
+			return s
+		} else {
+			lastErr = err.Error()
+		}
+		logs, _ := exec.Command("docker", "logs", "--tail", "30", name).CombinedOutput()
+		if !strings.Contains(string(logs), "could not bind") && !strings.Contains(string(logs), "Address already in use") {
+			tb.Fatalf("server from %s did not start: %s\n%s", image, lastErr, logs)
+		}
+		exec.Command("docker", "rm", "-fv", name).Run()
+	}
+	tb.Fatalf("server from %s did not start after retries: %s", image, lastErr)
+	return nil
+}
+
+// waitContainer waits until the container's server accepts an authenticated
+// connection on its TCP port (the first-start server listens on the socket
+// only), or the container has exited.
+func (s *Server) waitContainer(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := pgx.Connect(ctx, s.DSN("postgres"))
+		cancel()
+		if err == nil {
+			c.Close(context.Background())
+			return nil
+		}
+		out, _ := exec.Command("docker", "inspect", "-f", "{{.State.Running}}", s.container).Output()
+		if strings.TrimSpace(string(out)) != "true" {
+			return fmt.Errorf("the container exited (last connection error: %v)", err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no connection within %s: %v", limit, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// stopContainer shuts the server down at once (SIGQUIT, as pg_ctl's
+// immediate mode) and waits for the container to end.
+func (s *Server) stopContainer() {
+	exec.Command("docker", "kill", "-s", "QUIT", s.container).Run()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	exec.CommandContext(ctx, "docker", "wait", s.container).Run()
+}
+
+func (s *Server) restartContainer() error {
+	if out, err := exec.Command("docker", "start", s.container).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker start: %v: %s", err, out)
+	}
+	return s.waitContainer(2 * time.Minute)
+}
