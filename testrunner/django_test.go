@@ -140,7 +140,7 @@ func (c *djangoCluster) manageInput(t *testing.T, runner, stdin string, args ...
 func (c *djangoCluster) testDatabases(t *testing.T) map[string][]string {
 	t.Helper()
 	got := map[string][]string{}
-	aliases := append([]string{"coordinator"}, "worker1", "worker2")
+	aliases := []string{"coordinator", "worker1", "worker2"} // cl.Spec's aliases, in Servers() order
 	for i, s := range c.cl.Servers() {
 		conn := s.Connect(t, "postgres")
 		rows, err := conn.Query(context.Background(), `SELECT datname FROM pg_database WHERE datname LIKE 'test\_%' ORDER BY 1`)
