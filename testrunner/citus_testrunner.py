@@ -50,9 +50,9 @@ def citus_aliases():
 
 
 def drop_with_force(connection):
-    """Make Django drop this alias's test databases WITH (FORCE), at teardown
-    and when it replaces a leftover one. Django has no setting for this: its
-    _destroy_test_db runs a plain DROP DATABASE."""
+    """Make Django's destroy_test_db drop this alias's test databases WITH
+    (FORCE). Django has no setting for this: its _destroy_test_db runs a
+    plain DROP DATABASE."""
     creation = connection.creation
 
     def _destroy_test_db(test_database_name, verbosity):
@@ -83,12 +83,12 @@ def drop_cluster_databases_with_force():
             drop_with_force(connections[alias])
 
 
-def drop_leftover_test_databases(interactive, verbosity):
-    """Drop the cluster's test databases an interrupted run left behind,
-    coordinator first, after the question Django would ask. Django replaces a
-    leftover itself with a plain DROP DATABASE, which fails here for the same
-    reason its teardown does."""
-    for alias in sorted(citus_aliases(), key=lambda a: (-depth(a), a)):
+def drop_leftover_test_databases(aliases, interactive, verbosity):
+    """Drop the test databases of these aliases that an interrupted run left
+    behind, coordinator first, after the question Django would ask. Django
+    replaces a leftover itself with a plain DROP DATABASE, which fails here
+    for the same reason its teardown does."""
+    for alias in sorted(aliases, key=lambda a: (-depth(a), a)):
         connection = connections[alias]
         if connection.vendor != "postgresql":
             continue
@@ -110,7 +110,11 @@ class CitusTestDatabasesMixin:
     def setup_databases(self, **kwargs):
         drop_cluster_databases_with_force()
         if not getattr(self, "keepdb", False):
-            drop_leftover_test_databases(getattr(self, "interactive", True), getattr(self, "verbosity", 1))
+            # Only those Django is about to create (aliases: what the tests use).
+            aliases = citus_aliases()
+            if kwargs.get("aliases") is not None:
+                aliases &= set(kwargs["aliases"])
+            drop_leftover_test_databases(aliases, getattr(self, "interactive", True), getattr(self, "verbosity", 1))
         return super().setup_databases(**kwargs)
 
     def teardown_databases(self, old_config, **kwargs):

@@ -65,8 +65,7 @@ func newDjangoCluster(t *testing.T, profile string) *djangoCluster {
 	// gives it: Citus's connections out of the test databases Django creates
 	// find no pg_dist_authinfo there (bootstrap stores it in the cluster
 	// database only), so libpq inside the server takes the password from it.
-	t.Setenv("PGPASSWORD", password)
-	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true, Env: []string{"PGPASSWORD=" + password}})
 	top, err := topology.Parse("cluster.yaml", cl.Spec("profile: "+profile+"\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +185,7 @@ func suitePassed(t *testing.T, out string) {
 // CITUS_NODE_NAME, a distributed write lands on both workers, and teardown
 // drops every test database, coordinator first; twice in a row.
 func TestDevProfileSetupAndTeardownTwice(t *testing.T) {
+	t.Parallel()
 	c := newDjangoCluster(t, "dev")
 	for run := 1; run <= 2; run++ {
 		out, err := c.manage(t, citusRunner, "test", "--noinput")
@@ -218,6 +218,7 @@ func TestDevProfileSetupAndTeardownTwice(t *testing.T) {
 // bootstrap) created and registered, reused with --keepdb (CommCare HQ's
 // REUSE_DB); the same suite passes twice and the database stays.
 func TestCIProfileReusedDatabaseTwice(t *testing.T) {
+	t.Parallel()
 	c := newDjangoCluster(t, "ci")
 	want := map[string][]string{}
 	for _, a := range []string{"coordinator", "worker1", "worker2"} {
@@ -268,6 +269,7 @@ var holderRE = regexp.MustCompile(`(?m)^HOLDER node=(\S+) db=\S+ pid=\d+ backend
 // databases stay behind and the next run fails at setup; citus_testrunner's
 // run then replaces them and leaves none.
 func TestDjangoRunnerAloneLeavesWorkerDatabases(t *testing.T) {
+	t.Parallel()
 	c := newDjangoCluster(t, "dev")
 	const inUse = `database "test_commcare_ucr_citus" is being accessed by other users`
 
