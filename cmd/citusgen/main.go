@@ -78,6 +78,7 @@ type cli struct {
 	Reset      resetCmd         `cmd:"" help:"Destructive: end sessions, drop and recreate the cluster database on every node (needs --yes)."`
 	Init       initCmd          `cmd:"" help:"Write a commented starter topology (the default); never overwrites."`
 	Schema     schemaCmd        `cmd:"" help:"Print the JSON Schema of the topology, for editors."`
+	Testrunner testrunnerCmd    `cmd:"" help:"Print citus_testrunner.py, the Django test runner that tears the dev profile's test databases down on Citus: citusgen testrunner > citus_testrunner.py."`
 	Completion completionCmd    `cmd:"" help:"Print the shell code that completes citusgen's commands and flags: eval \"$(citusgen completion bash)\"."`
 	Help       helpCmd          `cmd:"" help:"Show the help of a command: citusgen help verify."`
 	Version    kong.VersionFlag `help:"Print the version (module version and VCS revision) and exit."`

@@ -14,7 +14,8 @@ DATABASES.update({
         'TEST': {
             'SERIALIZE': False,
             'NAME': 'test_commcare_ucr_citus',
-            # the coordinator's test database is created after, and destroyed before, its workers'
+            # Django creates the coordinator's test database after its workers' and drops it after
+            # them too, which fails on Citus; the TEST_RUNNER from `citusgen testrunner` drops it first
             'DEPENDENCIES': [
                 'citus-ucr-worker1',
                 'citus-ucr-worker2',

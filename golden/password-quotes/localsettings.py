@@ -13,7 +13,8 @@ DATABASES.update({
         'PORT': '5600',
         'TEST': {
             'SERIALIZE': False,
-            # the coordinator's test database is created after, and destroyed before, its workers'
+            # Django creates the coordinator's test database after its workers' and drops it after
+            # them too, which fails on Citus; the TEST_RUNNER from `citusgen testrunner` drops it first
             'DEPENDENCIES': [
                 'citus-ucr-worker1',
             ],

@@ -37,12 +37,13 @@ func imageAvailable(image string) (bool, string) {
 }
 
 // ensureInit runs the image's own first-start initialisation (user,
-// password, pg_hba) and then the server, without PGPASSWORD in the server's
-// environment: local servers have none either, so inter-node credentials
-// come from pg_dist_authinfo in both. The init scripts folder is empty
+// password, pg_hba) and then the server. Unlike the image's entrypoint it
+// leaves no PGPASSWORD in the server's environment, as local servers have
+// none (Options.Env gives one to both): inter-node credentials come from
+// pg_dist_authinfo unless a test says otherwise. The init scripts folder is empty
 // (a tmpfs), so no database holds the extension until a test creates it,
 // as with local servers.
-const ensureInit = `docker-ensure-initdb.sh "$@" >/dev/null && unset PGPASSWORD && exec gosu postgres postgres "$@"`
+const ensureInit = `docker-ensure-initdb.sh "$@" >/dev/null && exec gosu postgres postgres "$@"`
 
 // startContainer is Start for ImageEnv: a container of the image on the
 // host network, with the same settings as a local server.
@@ -67,6 +68,9 @@ func startContainer(tb TB, opts Options) *Server {
 			"-e", "POSTGRES_USER=" + opts.User,
 			"-e", "POSTGRES_INITDB_ARGS=--locale=C -E UTF8 --no-sync",
 			"--entrypoint", "bash"}
+		for _, e := range opts.Env {
+			args = append(args, "-e", e)
+		}
 		if opts.Password != "" {
 			args = append(args, "-e", "POSTGRES_PASSWORD="+opts.Password)
 		} else {

@@ -44,6 +44,10 @@ type Options struct {
 	// CREATE EXTENSION citus needs. Start skips the test when Citus is not
 	// installed; check CitusAvailable first to decide instead.
 	Citus bool
+	// Env is added to the server's environment, as a compose document's
+	// environment reaches the postgres process (PGPASSWORD, for instance,
+	// which libpq inside the server uses for Citus's own connections).
+	Env []string
 }
 
 // Server is a running PostgreSQL server.
@@ -55,8 +59,8 @@ type Server struct {
 	Dir      string // data directory ("" for a server in a container)
 	Citus    bool
 
-	container string // with ImageEnv: the server's container
-
+	container string   // with ImageEnv: the server's container
+	env       []string // Options.Env
 	tb      TB
 	stopped bool
 	mu      sync.Mutex
@@ -183,7 +187,7 @@ func Start(tb TB, opts Options) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Server{Host: "127.0.0.1", User: opts.User, Password: opts.Password, Dir: filepath.Join(base, "data"), Citus: opts.Citus, tb: tb}
+	s := &Server{Host: "127.0.0.1", User: opts.User, Password: opts.Password, Dir: filepath.Join(base, "data"), Citus: opts.Citus, env: opts.Env, tb: tb}
 	tb.Cleanup(func() {
 		s.Stop()
 		os.RemoveAll(base)
@@ -208,7 +212,7 @@ func Start(tb TB, opts Options) *Server {
 	} else {
 		args = append(args, "--auth-host=trust")
 	}
-	if out, err := run(owner, base, filepath.Join(dir, "initdb"), args...); err != nil {
+	if out, err := run(owner, base, nil, filepath.Join(dir, "initdb"), args...); err != nil {
 		tb.Fatalf("initdb failed: %v\n%s", err, out)
 	}
 	// Port races with other processes are possible between picking and
@@ -275,7 +279,7 @@ func (s *Server) pgctl(args ...string) error {
 	if err != nil {
 		return err
 	}
-	out, err := run(owner, filepath.Dir(s.Dir), filepath.Join(dir, "pg_ctl"), append([]string{"-D", s.Dir}, args...)...)
+	out, err := run(owner, filepath.Dir(s.Dir), s.env, filepath.Join(dir, "pg_ctl"), append([]string{"-D", s.Dir}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%v: %s", err, out)
 	}
@@ -386,10 +390,10 @@ func chown(path string, owner *syscall.Credential) error {
 // run starts a server program with HOME set to the server's own directory:
 // libpq inside the server (Citus's inter-node connections) reads
 // ~/.postgresql and ~/.pgpass, and the caller's HOME may be unreadable to it.
-func run(owner *syscall.Credential, home, name string, args ...string) ([]byte, error) {
+func run(owner *syscall.Credential, home string, env []string, name string, args ...string) ([]byte, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "HOME="+home)
+	cmd.Env = append(append(os.Environ(), env...), "LC_ALL=C", "HOME="+home)
 	if owner != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: owner}
 	}

@@ -1,0 +1,19 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/citusgen/citusgen/testrunner"
+)
+
+// citusgen testrunner prints exactly the module the Django tests in
+// testrunner/ run against live Citus clusters.
+func TestTestrunnerPrintsTheTestedModule(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "testrunner")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if out != string(testrunner.Module()) {
+		t.Fatalf("citusgen testrunner printed something else than testrunner/%s:\n%s", testrunner.FileName, out)
+	}
+}
