@@ -66,16 +66,20 @@ func startContainer(tb TB, opts Options) *Server {
 		args := []string{"run", "-d", "--name", s.container, "--network", "host",
 			"--tmpfs", "/docker-entrypoint-initdb.d",
 			"-e", "POSTGRES_USER=" + opts.User,
-			"-e", "POSTGRES_INITDB_ARGS=--locale=C -E UTF8 --no-sync",
 			"--entrypoint", "bash"}
 		for _, e := range opts.Env {
 			args = append(args, "-e", e)
 		}
+		// initdb would trust 127.0.0.1, which on the host network is every
+		// local client: TCP authenticates as on a local server.
+		initdb := "--locale=C -E UTF8 --no-sync --auth-local=trust --auth-host=trust"
 		if opts.Password != "" {
+			initdb = "--locale=C -E UTF8 --no-sync --auth-local=trust --auth-host=scram-sha-256"
 			args = append(args, "-e", "POSTGRES_PASSWORD="+opts.Password)
 		} else {
 			args = append(args, "-e", "POSTGRES_HOST_AUTH_METHOD=trust")
 		}
+		args = append(args, "-e", "POSTGRES_INITDB_ARGS="+initdb)
 		preload := ""
 		if opts.Citus {
 			preload = "citus"
