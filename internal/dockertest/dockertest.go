@@ -173,12 +173,12 @@ func (c *Compose) NewProject(tb testing.TB, dir string, files ...string) *Projec
 			out, _ = p.Run(ctx, "ps", "-a")
 			tb.Logf("docker compose ps -a:\n%s", out)
 		}
-		if out, code := p.Run(ctx, "down", "-v", "--remove-orphans", "--timeout", "5"); code != 0 {
-			// compose itself may refuse (a required variable unset): remove
-			// what carries the project's label instead.
-			if err := p.removeByLabel(ctx); err != nil {
-				tb.Errorf("removing compose project %s: %s\n%v", p.Name, out, err)
-			}
+		// down may refuse (a required variable unset), and leaves the
+		// volumes of services the file no longer has: what still carries
+		// the project's label goes too.
+		out, _ := p.Run(ctx, "down", "-v", "--remove-orphans", "--timeout", "5")
+		if err := p.removeByLabel(ctx); err != nil {
+			tb.Errorf("removing compose project %s: %s\n%v", p.Name, out, err)
 		}
 	})
 	return p
