@@ -94,7 +94,8 @@ func TestDiagnosesOnPlainPostgres(t *testing.T) {
 	if r.OK() {
 		t.Fatal("report is OK")
 	}
-	extHint := "run citusgen bootstrap (CREATE EXTENSION citus)"
+	// Without Citus preloaded, CREATE EXTENSION would fail: the preload first.
+	extHint := "fix shared_preload_libraries first (see shared-preload), then run citusgen bootstrap"
 	if ok, _ := pgtest.CitusAvailable(); !ok {
 		extHint = "the Citus extension is not installed on coordinator"
 	}
@@ -182,9 +183,13 @@ func TestSilentPortIsBoundedByTimeout(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("verify took %s with a 2s timeout", took)
 	}
+	// Something accepts connections there and never answers: not "down".
 	c := status(r)["reachable/c"]
-	if c.Status != verify.Fail || !strings.Contains(c.Detail, "timeout") {
+	if c.Status != verify.Fail || c.Detail != "something accepts connections at 127.0.0.1:"+itoa(port)+" but never answers" || strings.Contains(c.Hint, "down") {
 		t.Errorf("reachable/c = %+v", c)
+	}
+	if w := status(r)["reachable/w"]; w.Status != verify.Fail || !strings.Contains(w.Detail, "connection refused") || !strings.Contains(w.Hint, "the node is down") {
+		t.Errorf("reachable/w = %+v", w)
 	}
 }
 
@@ -215,13 +220,15 @@ func TestBootstrapThenVerifyOnCitus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
-	if res.Applied != 3+1+2 || res.Nodes != 3 {
+	// Per node: database, extension, credentials; then the coordinator
+	// host and two workers.
+	if res.Applied != 3*3+1+2 || res.Nodes != 3 || !res.Complete() {
 		t.Errorf("first run: %+v", res)
 	}
 	if bytes.Contains(progress.Bytes(), []byte(password)) {
 		t.Fatal("progress output leaks the password")
 	}
-	for _, line := range []string{"worker1: create extension citus: ok", "coordinator: register worker 127.0.0.1:" + itoa(cl.Workers[1].Port) + ": done", "bootstrap complete: 3 nodes"} {
+	for _, line := range []string{"worker1: create extension citus: done", "coordinator: register worker 127.0.0.1:" + itoa(cl.Workers[1].Port) + ": done", "bootstrap complete: 3 nodes match the topology; 12 changes applied"} {
 		if !strings.Contains(progress.String(), line) {
 			t.Errorf("progress lacks %q:\n%s", line, progress.String())
 		}
@@ -252,7 +259,7 @@ func TestBootstrapThenVerifyOnCitus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Applied != 0 || res.AlreadyDone != 6 {
+	if res.Applied != 0 || res.AlreadyDone != 0 || !res.Complete() {
 		t.Errorf("second run applied changes: %+v", res)
 	}
 	if after := snapshot(); after != before {
@@ -372,10 +379,16 @@ func TestDiagnosesOnCitus(t *testing.T) {
 		"coordinator-host/coordinator": verify.Pass,
 		"citus-version/cluster":        verify.Pass,
 	}, map[string]string{
-		"worker-registered/worker2":  "looks registered as localhost:" + itoa(cl.Workers[1].Port),
-		"no-extra-nodes/coordinator": "names the coordinator's own host",
+		"worker-registered/worker2":  "it is registered as localhost:" + itoa(cl.Workers[1].Port) + " (a loopback name on its published port",
+		"no-extra-nodes/coordinator": "run citusgen bootstrap --prune",
 	})
-	if c := status(r)["no-extra-nodes/coordinator"]; !strings.Contains(c.Detail, "127.0.0.1:"+itoa(extra.Port)) || !strings.Contains(c.Hint, "citus_remove_node('127.0.0.1', "+itoa(extra.Port)+")") {
+	// worker2's own metadata proves the loopback registration is worker2:
+	// bootstrap renames it in place.
+	if c := status(r)["worker-registered/worker2"]; !strings.Contains(c.Hint, "run citusgen bootstrap (it renames the registration in place with citus_update_node") {
+		t.Errorf("worker2's hint: %+v", c)
+	}
+	// The extra node is named, with what --prune does to it.
+	if c := status(r)["no-extra-nodes/coordinator"]; !strings.Contains(c.Detail, "127.0.0.1:"+itoa(extra.Port)+" (nodeid") || !strings.Contains(c.Hint, "127.0.0.1:"+itoa(extra.Port)+": registered but not in the topology: remove it (it holds no shards) (bootstrap --prune)") {
 		t.Errorf("extra node not named: %+v", c)
 	}
 
@@ -406,8 +419,11 @@ func TestDiagnosesOnCitus(t *testing.T) {
 	}, map[string]string{
 		"cluster-health/coordinator": "-> worker1",
 	})
-	if c := status(r)["cluster-health/coordinator"]; !strings.Contains(c.Hint, "unreachable from other nodes: worker1.") {
-		t.Errorf("health hint: %+v", c)
+	// citusgen cannot reach worker1 either: it is down, and the failed
+	// pairs say why Citus could not connect.
+	if c := status(r)["cluster-health/coordinator"]; !strings.Contains(c.Hint, "worker1: down, neither citusgen nor the other nodes reach it") ||
+		!strings.Contains(c.Detail, "-> worker1 (Connection refused)") || !strings.Contains(c.Detail, "not checked from worker1: citusgen could not reach it") {
+		t.Errorf("health: %+v", c)
 	}
 }
 

@@ -79,9 +79,10 @@ func TestVerifyCLI(t *testing.T) {
 		t.Errorf("unset password: exit %d\n%s", code, errOut)
 	}
 
-	// bootstrap without Citus loaded: exit 1 with the node, the step and a hint.
+	// bootstrap without Citus loaded: exit 1 with the node, the step and a
+	// hint that names the fix.
 	code, _, errOut = runCLI(t, map[string]string{"CLUSTER_PW": pw}, "-t", spec, "bootstrap", "--wait", "20s")
-	if code != 1 || !strings.Contains(errOut, "create extension citus failed") || !strings.Contains(errOut, "hint:") {
+	if code != 1 || !strings.Contains(errOut, "create extension citus failed") || !strings.Contains(errOut, "hint:") || !strings.Contains(errOut, "shared_preload_libraries") || strings.Contains(errOut, "bootstrap complete") {
 		t.Errorf("bootstrap: exit %d\n%s", code, errOut)
 	}
 	if strings.Contains(errOut, pw) {
@@ -104,7 +105,7 @@ func TestBootstrapVerifyCLIOnCitus(t *testing.T) {
 		t.Fatalf("verify exit %d\n%s", code, out)
 	}
 	code, _, errOut = runCLI(t, nil, "-t", spec, "bootstrap")
-	if code != 0 || !strings.Contains(errOut, "0 changes applied") {
+	if code != 0 || !strings.Contains(errOut, "bootstrap complete: 3 nodes match the topology; 0 changes applied") {
 		t.Errorf("second bootstrap exit %d\n%s", code, errOut)
 	}
 }
