@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -183,15 +184,21 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 	}
 	r.res.Pending = livediff.Diff(final)
 	r.res.Nodes = len(eps)
+	if p := final.ReshapeProblem(); p != nil && len(r.res.Pending) == 0 {
+		return nil, &Error{Node: p.Node, Action: "read", Detail: p.Detail, Hint: p.Hint}
+	}
 	r.summary(time.Since(start))
 	return &r.res, nil
 }
 
-// applicable keeps the changes plain bootstrap makes.
+// applicable keeps the changes plain bootstrap makes. A metadata sync
+// reaches every registered node, so it waits while a person has a
+// registration to fix (it would fail on that one).
 func applicable(changes []livediff.Change) []livediff.Change {
+	manual := slices.ContainsFunc(changes, func(ch livediff.Change) bool { return ch.Kind == livediff.Manual })
 	var out []livediff.Change
 	for _, ch := range changes {
-		if ch.Needs == livediff.ByBootstrap {
+		if ch.Needs == livediff.ByBootstrap && !(manual && ch.Kind == livediff.SyncMetadata) {
 			out = append(out, ch)
 		}
 	}
@@ -251,9 +258,16 @@ func (r *runner) applyOn(ctx context.Context, ep cluster.Endpoint, changes []liv
 			conn.Close(context.Background())
 		}
 	}()
+	ran := map[string]bool{} // unguarded statements already run here this round
 	for _, ch := range changes {
 		did := false
 		for _, s := range ch.Steps {
+			if s.Guard == "" && !s.Authinfo && ran[s.SQL] {
+				// One metadata sync reaches every worker.
+				r.printf("%s: %s: already done (above)", ep.Node.Service, s.Action)
+				continue
+			}
+			ran[s.SQL] = true
 			if s.Target == generator.OnCluster && conn == nil {
 				c, err := r.o.Cluster.Connect(ctx, r.t, ep, r.t.ClusterDatabase())
 				if err != nil {
@@ -362,7 +376,9 @@ func PendingError(pending []livediff.Change) error {
 	if manual > 0 {
 		parts = append(parts, fmt.Sprintf("%s need a person (see above)", livediff.Plural(int64(manual), "change")))
 	}
-	if other > 0 {
+	if other > 0 && manual > 0 {
+		parts = append(parts, fmt.Sprintf("%s wait for those", livediff.Plural(int64(other), "other change")))
+	} else if other > 0 {
 		parts = append(parts, fmt.Sprintf("%s did not take effect: run citusgen plan to see them", livediff.Plural(int64(other), "change")))
 	}
 	return fmt.Errorf("the cluster does not match the topology yet: %s", strings.Join(parts, "; "))

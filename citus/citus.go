@@ -71,12 +71,19 @@ func (Dialect) AddNode(host string, port int) (sql, guard string) {
 		fmt.Sprintf("NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = %s AND nodeport = %d)", lit(host), port)
 }
 
-// ActivateNode activates an inactive worker; on an active one it syncs the
-// whole metadata to it again, which is how Citus 13 repairs a worker that
-// lost its metadata (citus_activate_node is what start_metadata_sync_to_node
-// became).
+// ActivateNode activates an inactive worker (and syncs the metadata to it).
 func (Dialect) ActivateNode(host string, port int) string {
 	return fmt.Sprintf("SELECT pg_catalog.citus_activate_node(%s, %d)", lit(host), port)
+}
+
+// SyncMetadata copies the coordinator's metadata to every metadata worker
+// again, whole: it repairs a worker that lost its metadata (database or
+// extension recreated) and finishes the syncs a rename leaves pending.
+// Syncing one node (citus_activate_node, start_metadata_sync_to_node)
+// refuses while another metadata node is out of sync, which a rename makes
+// every node.
+func (Dialect) SyncMetadata() string {
+	return "SELECT pg_catalog.start_metadata_sync_to_all_nodes()"
 }
 
 // InactiveGuard is true while the worker is registered but inactive.

@@ -130,9 +130,10 @@ func ActivateWorker(d citus.Dialect, t *topology.Topology, w topology.Node) Step
 	return Step{Target: OnCluster, Action: fmt.Sprintf("activate worker %s:%d", host, port), SQL: d.ActivateNode(host, port), Guard: d.InactiveGuard(host, port)}
 }
 
-// SyncMetadata copies the coordinator's metadata to a worker again.
-func SyncMetadata(d citus.Dialect, host string, port int) Step {
-	return Step{Target: OnCluster, Action: fmt.Sprintf("sync metadata to %s:%d", host, port), SQL: d.ActivateNode(host, port)}
+// SyncMetadata copies the coordinator's metadata to the workers again (all
+// of them: one run repairs every worker that needs it).
+func SyncMetadata(d citus.Dialect) Step {
+	return Step{Target: OnCluster, Action: "sync metadata to the workers", SQL: d.SyncMetadata()}
 }
 
 // RenameRegistration points registration id at the worker's node name,

@@ -182,7 +182,8 @@ func (c *Cluster) Close() {
 }
 
 // Unread lists what could not be read, one line per node: those nodes'
-// state is unknown, so no comparison with the topology is complete.
+// state is unknown, so no comparison with the topology is complete. (What a
+// rebalance would do is ReshapeProblem's.)
 func (c *Cluster) Unread() []Problem {
 	var out []Problem
 	for _, n := range c.Nodes {
@@ -193,10 +194,18 @@ func (c *Cluster) Unread() []Problem {
 			out = append(out, Problem{Node: n.Service(), Detail: "reading Citus's catalog failed: " + n.CatalogErr})
 		}
 	}
-	if c.ReshapeErr != "" {
-		out = append(out, Problem{Node: c.Coordinator().Service(), Detail: "reading what a rebalance would do failed: " + c.ReshapeErr})
-	}
 	return out
+}
+
+// ReshapeProblem says why what a rebalance would do is unknown (Citus
+// weighs shards by size, and cannot size them while a registered node is
+// unreachable); nil when it was read or not asked for.
+func (c *Cluster) ReshapeProblem() *Problem {
+	if c.ReshapeErr == "" {
+		return nil
+	}
+	return &Problem{Node: c.Coordinator().Service(), Detail: "whether shards are balanced is unknown: Citus's rebalance plan failed: " + c.ReshapeErr,
+		Hint: "a registered node Citus cannot reach blocks it; fix the registrations (citusgen plan lists them) and run plan again"}
 }
 
 // Problem is a part of the cluster that could not be read.

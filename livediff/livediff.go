@@ -152,6 +152,7 @@ func metadataChanges(c *live.Cluster) []Change {
 		out = append(out, on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: fmt.Sprintf("%s (registered as %s)", coordAddr, m.CoordinatorRow.Addr())}, generator.SetCoordinatorHost(t)))
 	}
 	registering := false
+	var syncs []Change // after every registration change: a sync copies them
 	for _, wm := range m.Workers {
 		w, addr := wm.Worker, wm.Addr()
 		switch wm.State {
@@ -181,10 +182,11 @@ func metadataChanges(c *live.Cluster) []Change {
 		}
 		switch wm.Metadata {
 		case live.MetadataLost, live.MetadataDiffers, live.MetadataNotSynced:
-			out = append(out, on(Change{Kind: SyncMetadata, Node: w.Service, Detail: wm.MetadataDetail + ": sync the coordinator's metadata to it again"},
-				generator.SyncMetadata(d, wm.Host, wm.Port)))
+			syncs = append(syncs, on(Change{Kind: SyncMetadata, Node: w.Service, Detail: wm.MetadataDetail + ": sync the coordinator's metadata to it again"},
+				generator.SyncMetadata(d)))
 		}
 	}
+	out = append(out, syncs...)
 	for _, x := range m.Extra {
 		ch := Change{Kind: DrainRemove, Node: x.Addr(), Needs: ByPrune, Shards: x.Shards, Bytes: x.Bytes}
 		drain := fmt.Sprintf("drain %s and remove it", shardsAndSize(x.Shards, x.Bytes, c.Reshaped))
@@ -205,6 +207,10 @@ func metadataChanges(c *live.Cluster) []Change {
 	for _, n := range c.Shards {
 		shards += n
 	}
+	draining := false
+	for _, x := range m.Extra {
+		draining = draining || x.Shards > 0
+	}
 	switch {
 	case len(c.Jobs) > 0:
 		j := c.Jobs[0]
@@ -216,6 +222,11 @@ func metadataChanges(c *live.Cluster) []Change {
 	case registering && shards > 0:
 		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
 			Detail: fmt.Sprintf("once the workers above are registered, the rebalancer moves some of the %s onto them (bootstrap --rebalance)", Plural(shards, "shard"))})
+	case draining:
+		// A drain only empties the node; what it moved can leave the
+		// others unbalanced.
+		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
+			Detail: "once the drain above is done, the rebalancer evens out the remaining workers if the drain left them unbalanced (bootstrap --rebalance)"})
 	}
 	return out
 }

@@ -303,7 +303,7 @@ func metadataCheck(wm live.WorkerMatch, remedy remedyFunc) Check {
 	default:
 		r, _ := remedy(livediff.SyncMetadata, wm.Worker.Service)
 		ch.Status, ch.Detail = Fail, wm.MetadataDetail
-		ch.Hint = hintOf(r, fmt.Sprintf("it syncs the coordinator's metadata to it again: SELECT citus_activate_node('%s', %d)", wm.Host, wm.Port))
+		ch.Hint = hintOf(r, "it syncs the coordinator's metadata to the workers again: SELECT start_metadata_sync_to_all_nodes()")
 	}
 	return ch
 }

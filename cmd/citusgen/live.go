@@ -166,6 +166,14 @@ func (c *planCmd) Run(e *env) error {
 	}
 	changes := livediff.Diff(cl)
 	unread := cl.Unread()
+	// Unknown balance is incomplete only when nothing else explains it.
+	if p := cl.ReshapeProblem(); p != nil {
+		if len(changes) == 0 {
+			unread = append(unread, *p)
+		} else {
+			fmt.Fprintf(e.stderr, "citusgen: note: %s\n", oneLine(cluster.Redact(p.Detail, o.Password, t.User)))
+		}
+	}
 	redact := func(s string) string { return cluster.Redact(s, o.Password, t.User) }
 	if c.JSON {
 		type problem struct {
