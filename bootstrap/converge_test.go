@@ -13,6 +13,7 @@ import (
 
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/internal/agreement"
 	"github.com/citusgen/citusgen/internal/pgtest"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
@@ -107,62 +108,11 @@ func kinds(changes []livediff.Change) []string {
 	return out
 }
 
-// checkFor is the verify check a change of the live diff shows up in.
-var checkFor = map[string]string{
-	livediff.CreateDatabase:     verify.CheckDatabase,
-	livediff.CreateExtension:    verify.CheckExtension,
-	livediff.StoreCredentials:   verify.CheckCredentials,
-	livediff.SetCoordinatorHost: verify.CheckCoordinator,
-	livediff.RegisterWorker:     verify.CheckRegistered,
-	livediff.ActivateWorker:     verify.CheckRegistered,
-	livediff.Reregister:         verify.CheckRegistered,
-	livediff.SyncMetadata:       verify.CheckMetadata,
-	livediff.DrainRemove:        verify.CheckExtra,
-}
-
-// agree feeds one reading to both verify and plan and compares them: every
-// change plan lists is a check verify does not pass, and every check verify
-// fails is a change plan lists (the health of connections and the smoke
-// test are verify's alone). Rebalancing is plan's alone.
+// agree: verify and plan read the same, on the same reading.
 func agree(t *testing.T, c *live.Cluster) {
 	t.Helper()
-	changes := livediff.Diff(c)
-	checks := verify.Checks(c, nil)
-	status := map[string]verify.Check{}
-	for _, ch := range checks {
-		status[ch.Name+"/"+ch.Node] = ch
-	}
-	covered := map[string]bool{}
-	for _, ch := range changes {
-		name, ok := checkFor[ch.Kind]
-		if !ok {
-			continue // rebalance, manual
-		}
-		node := ch.Node
-		if name == verify.CheckExtra {
-			node = c.Topology.Coordinator.Service
-		}
-		key := name + "/" + node
-		covered[key] = true
-		if got := status[key]; got.Status == verify.Pass {
-			t.Errorf("plan lists %s %s (%s) but verify passes %s: %s", ch.Kind, ch.Node, ch.Detail, key, got.Detail)
-		}
-	}
-	for _, ch := range changes {
-		if ch.Kind == livediff.Manual {
-			for _, name := range []string{verify.CheckRegistered, verify.CheckPreload, verify.CheckExtension} {
-				covered[name+"/"+ch.Node] = true
-			}
-			covered[verify.CheckVersion+"/cluster"] = true
-		}
-	}
-	for _, ch := range checks {
-		if ch.Status != verify.Fail || ch.Name == verify.CheckHealth || ch.Name == verify.CheckSmoke {
-			continue
-		}
-		if !covered[ch.Name+"/"+ch.Node] {
-			t.Errorf("verify fails %s/%s (%s) but plan lists no change for it: %v", ch.Name, ch.Node, ch.Detail, kinds(changes))
-		}
+	for _, d := range agreement.Disagreements(c) {
+		t.Error(d)
 	}
 }
 
