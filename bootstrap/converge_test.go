@@ -184,9 +184,11 @@ func TestConvergence(t *testing.T) {
 		drift: func(r *rig) { r.sql(fmt.Sprintf("SELECT citus_remove_node('127.0.0.1', %d)", w2.Port)) },
 		want:  []string{"register-worker worker2"},
 	}, {
-		name:  "worker registered but inactive",
-		drift: func(r *rig) { r.sql(fmt.Sprintf("SELECT citus_disable_node('127.0.0.1', %d, synchronous := true)", w2.Port)) },
-		want:  []string{"activate-worker worker2"},
+		name: "worker registered but inactive",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_disable_node('127.0.0.1', %d, synchronous := true)", w2.Port))
+		},
+		want: []string{"activate-worker worker2"},
 	}, {
 		name: "worker registered as not primary",
 		drift: func(r *rig) {
@@ -212,17 +214,21 @@ func TestConvergence(t *testing.T) {
 		},
 		want: []string{"re-register worker1"},
 	}, {
-		name:  "worker registered under a container name",
-		drift: func(r *rig) { r.sql(fmt.Sprintf("SELECT citus_update_node(%d, 'hq_worker2_1', 5432)", r.nodeID(w2.Port))) },
-		want:  []string{"re-register worker2"},
+		name: "worker registered under a container name",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_update_node(%d, 'hq_worker2_1', 5432)", r.nodeID(w2.Port)))
+		},
+		want: []string{"re-register worker2"},
 	}, {
 		name:  "coordinator host unset",
 		drift: func(r *rig) { r.sql(fmt.Sprintf("SELECT citus_remove_node('127.0.0.1', %d)", cl.Coordinator.Port)) },
 		want:  []string{"set-coordinator-host coordinator"},
 	}, {
-		name:  "coordinator host set wrong",
-		drift: func(r *rig) { r.sql(fmt.Sprintf("SELECT citus_set_coordinator_host('citus-master.invalid', %d)", cl.Coordinator.Port)) },
-		want:  []string{"set-coordinator-host coordinator"},
+		name: "coordinator host set wrong",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_set_coordinator_host('citus-master.invalid', %d)", cl.Coordinator.Port))
+		},
+		want: []string{"set-coordinator-host coordinator"},
 	}, {
 		name:  "pg_dist_authinfo missing on one node",
 		drift: func(r *rig) { r.on(w1, "DELETE FROM pg_dist_authinfo") },
@@ -270,8 +276,10 @@ func TestConvergence(t *testing.T) {
 		want:  []string{"rebalance coordinator"},
 		after: rows,
 	}, {
-		name:  "worker holding shards registered under its loopback name",
-		drift: func(r *rig) { r.sql(fmt.Sprintf("SELECT citus_update_node(%d, 'localhost', %d)", r.nodeID(w2.Port), w2.Port)) },
+		name: "worker holding shards registered under its loopback name",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_update_node(%d, 'localhost', %d)", r.nodeID(w2.Port), w2.Port))
+		},
 		want:  []string{"re-register worker2"},
 		after: rows,
 	}, {

@@ -32,7 +32,7 @@ func inSync() *fixture {
 	f := &fixture{top: top, shards: map[int32]int64{}}
 	for i, n := range top.Nodes() {
 		f.nodes = append(f.nodes, &live.Node{
-			Endpoint: cluster.Endpoint{Node: n, Addr: cluster.Address{Host: "localhost", Port: n.Port}},
+			Endpoint:  cluster.Endpoint{Node: n, Addr: cluster.Address{Host: "localhost", Port: n.Port}},
 			Connected: true, ServerVersion: "15.8", Preload: "citus", Citus: "13.2-1", CitusAvailable: "13.2-1", WalLevel: "replica",
 			Registrations: append([]live.Registration(nil), rows...), LocalGroup: int32(i), Credentials: live.CredentialsOK,
 		})
@@ -85,7 +85,10 @@ func TestDiffAndVerifyAgree(t *testing.T) {
 			f.edit(func(r []live.Registration) []live.Registration { r[2].Active = false; return r })
 		}, []string{"activate-worker citus_worker2"}},
 		{"worker secondary", func(f *fixture) {
-			f.edit(func(r []live.Registration) []live.Registration { r[2].Role, r[2].Group, r[2].HasMetadata = "secondary", 1, false; return r })
+			f.edit(func(r []live.Registration) []live.Registration {
+				r[2].Role, r[2].Group, r[2].HasMetadata = "secondary", 1, false
+				return r
+			})
 		}, []string{"re-register citus_worker2"}},
 		{"worker under its container name, proven by its own group", func(f *fixture) {
 			f.edit(func(r []live.Registration) []live.Registration { r[1].Name = "hq_citus_worker1_1"; return r })
