@@ -234,9 +234,10 @@ func TestConvergence(t *testing.T) {
 		drift: func(r *rig) { r.on(w1, "DELETE FROM pg_dist_authinfo") },
 		want:  []string{"store-credentials worker1"},
 	}, {
-		name:  "pg_dist_authinfo stale (the password changed)",
-		drift: func(r *rig) { r.on(w2, "UPDATE pg_dist_authinfo SET authinfo = 'password=before-rotation'") },
-		want:  []string{"store-credentials worker2"},
+		name:   "pg_dist_authinfo stale (the password changed)",
+		drift:  func(r *rig) { r.on(w2, "UPDATE pg_dist_authinfo SET authinfo = 'password=before-rotation'") },
+		want:   []string{"store-credentials worker2"},
+		output: "1 change applied, nothing pending",
 		drifted: func(t *testing.T, rep *verify.Report) {
 			// verify names authentication as the cause, not reachability.
 			for _, ch := range rep.Checks {
@@ -387,6 +388,10 @@ func TestConvergence(t *testing.T) {
 				if err != nil {
 					t.Fatalf("bootstrap after the manual step: %v\n%s", err, out)
 				}
+			}
+			// Whatever it fixed, it counts: never "0 changes applied" for a repair.
+			if res.Applied+res.Moved+len(res.Removed) == 0 && s.manual == "" {
+				t.Errorf("bootstrap counted nothing it did: %+v\n%s", res, out)
 			}
 			if s.output != "" && !strings.Contains(out, s.output) {
 				t.Errorf("bootstrap's progress lacks %q:\n%s", s.output, out)

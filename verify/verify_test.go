@@ -3,6 +3,7 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"net"
 	"strings"
@@ -455,43 +456,87 @@ func TestHealthSkipsNodesWithoutExtension(t *testing.T) {
 	}
 }
 
-// Something other than PostgreSQL on a node's port is said in one line.
-func TestNotPostgresIsNamed(t *testing.T) {
+// listen serves every connection with handle on a free loopback port.
+func listen(t *testing.T, handle func(net.Conn)) int {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			c.SetReadDeadline(time.Now().Add(time.Second))
-			c.Read(make([]byte, 64))
-			c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
-			c.Close()
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				handle(c)
+			}()
 		}
 	}()
-	port := l.Addr().(*net.TCPAddr).Port
-	closed, err := pgtest.FreePort()
-	if err != nil {
-		t.Fatal(err)
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Whatever answers on a node's port that is not PostgreSQL is named as
+// such, in one line, however it behaves: garbage after the client speaks,
+// garbage before, a server that speaks first (an SSH banner), HTTP. A
+// listener that never answers, and one that closes at once, are said apart.
+func TestNotPostgresIsNamed(t *testing.T) {
+	random := func(c net.Conn) []byte {
+		b := make([]byte, 64)
+		rand.Read(b)
+		b[0] = 'X' // not a PostgreSQL reply byte
+		return b
 	}
-	top, err := topology.Parse("t.yaml", []byte("trust_authentication: true\ndjango: {host: 127.0.0.1}\ncoordinator: {service: c, alias: c, port: "+itoa(port)+"}\nworkers: [{service: w, alias: w, port: "+itoa(closed)+"}]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := run(t, top, "", false)
-	c := status(r)["reachable/c"]
-	want := "not a PostgreSQL server at 127.0.0.1:" + itoa(port)
-	if c.Status != verify.Fail || c.Detail != want || !strings.Contains(c.Hint, "something else listens on 127.0.0.1:"+itoa(port)) {
-		t.Errorf("reachable/c = %+v, want detail %q", c, want)
-	}
-	for _, ch := range r.Checks {
-		if strings.ContainsAny(ch.Detail+ch.Hint, "\n\t") {
-			t.Errorf("%s/%s spans lines: %q", ch.Name, ch.Node, ch.Detail)
-		}
+	notPG := "not a PostgreSQL server at 127.0.0.1:"
+	for _, c := range []struct {
+		name   string
+		handle func(net.Conn)
+		detail string
+		hint   string
+	}{
+		{"random bytes", func(c net.Conn) { c.Read(make([]byte, 64)); c.Write(random(c)); time.Sleep(time.Second) }, notPG, "something else listens on"},
+		{"random bytes first", func(c net.Conn) { c.Write(random(c)); time.Sleep(time.Second) }, notPG, "something else listens on"},
+		{"ssh banner", func(c net.Conn) {
+			c.Write([]byte("SSH-2.0-OpenSSH_9.6p1 Debian-3\r\n"))
+			c.Read(make([]byte, 256))
+			c.Write([]byte("Invalid SSH identification string.\r\n"))
+		}, notPG, "something else listens on"},
+		{"http", func(c net.Conn) {
+			c.Read(make([]byte, 64))
+			c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
+		}, notPG, "something else listens on"},
+		{"closes at once", func(c net.Conn) {}, "accepts connections and closes them at once", "the node is down or not at"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			port := listen(t, c.handle)
+			closed, err := pgtest.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			top, err := topology.Parse("t.yaml", []byte("trust_authentication: true\ndjango: {host: 127.0.0.1}\ncoordinator: {service: c, alias: c, port: "+itoa(port)+"}\nworkers: [{service: w, alias: w, port: "+itoa(closed)+"}]\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := run(t, top, "", false)
+			got := status(r)["reachable/c"]
+			if got.Status != verify.Fail || !strings.Contains(got.Detail, c.detail) || !strings.Contains(got.Hint, c.hint) {
+				t.Errorf("reachable/c = %+v, want detail %q, hint %q", got, c.detail, c.hint)
+			}
+			if c.detail == notPG && got.Detail != notPG+itoa(port) {
+				t.Errorf("detail %q, want exactly %q", got.Detail, notPG+itoa(port))
+			}
+			for _, ch := range r.Checks {
+				if strings.ContainsAny(ch.Detail+ch.Hint, "\n\t") {
+					t.Errorf("%s/%s spans lines: %q", ch.Name, ch.Node, ch.Detail)
+				}
+			}
+			if len(r.Unread) != 2 {
+				t.Errorf("unread: %v", r.Unread)
+			}
+		})
 	}
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/citusgen/citusgen/internal/pgtest"
 )
@@ -126,5 +129,58 @@ func TestResetCLI(t *testing.T) {
 	code, _, errOut = runCLI(t, nil, "-t", spec, "reset", "--yes")
 	if code != 0 || !strings.Contains(errOut, "reset complete: database commcare_ucr_citus is empty on 2 nodes; run citusgen bootstrap next") {
 		t.Fatalf("--yes: exit %d\n%s", code, errOut)
+	}
+}
+
+// Something that is not PostgreSQL on a node's port, whether it speaks
+// first (an SSH banner) or answers garbage: plan and verify cannot read the
+// node and exit 3; bootstrap stops at once. All say what is there.
+func TestNotPostgresCLI(t *testing.T) {
+	serve := func(handle func(net.Conn)) int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(5 * time.Second))
+					handle(c)
+				}()
+			}
+		}()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	ssh := serve(func(c net.Conn) {
+		c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n"))
+		c.Read(make([]byte, 256))
+	})
+	garbage := serve(func(c net.Conn) {
+		c.Read(make([]byte, 64))
+		c.Write([]byte("\xbc\x6f\x39\x8a\x01\x02garbage that is no PostgreSQL message"))
+		time.Sleep(time.Second)
+	})
+	spec := writeSpec(t, []byte(fmt.Sprintf("trust_authentication: true\ndjango: {host: 127.0.0.1}\ncoordinator: {service: c, alias: c, port: %d}\nworkers: [{service: w, alias: w, port: %d}]\n", ssh, garbage)))
+	for _, cmd := range []string{"plan", "verify"} {
+		code, out, errOut := runCLI(t, nil, "-t", spec, cmd, "--timeout", "20s")
+		for _, port := range []int{ssh, garbage} {
+			if !strings.Contains(out+errOut, fmt.Sprintf("not a PostgreSQL server at 127.0.0.1:%d", port)) {
+				t.Errorf("%s does not name 127.0.0.1:%d:\n%s%s", cmd, port, out, errOut)
+			}
+		}
+		if code != 3 || strings.Contains(out+errOut, "connection reset") || strings.Contains(out+errOut, "invalid message length") {
+			t.Errorf("%s: exit %d\n%s%s", cmd, code, out, errOut)
+		}
+	}
+	start := time.Now()
+	code, _, errOut := runCLI(t, nil, "-t", spec, "bootstrap", "--wait", "30s")
+	if code != 1 || !strings.Contains(errOut, "not a PostgreSQL server at 127.0.0.1:") || time.Since(start) > 15*time.Second {
+		t.Errorf("bootstrap: exit %d after %s\n%s", code, time.Since(start), errOut)
 	}
 }
