@@ -13,6 +13,7 @@ import (
 
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/livediff"
 )
 
 // health is the outcome of checking every connection between the active
@@ -261,13 +262,16 @@ func healthCheck(c *live.Cluster, h *health) Check {
 	if len(bad) == 0 {
 		ch.Status, ch.Detail = Pass, fmt.Sprintf("all %d connections between nodes work", checked)
 		if notChecked != "" {
-			ch.Status, ch.Detail = Skip, fmt.Sprintf("%d connections work%s", checked, notChecked)
+			ch.Status, ch.Detail = Skip, fmt.Sprintf("%s work%s", livediff.Plural(int64(checked), "connection"), notChecked)
+			if checked == 1 {
+				ch.Detail = strings.Replace(ch.Detail, " work", " works", 1)
+			}
 		}
 		return ch
 	}
 	sort.Strings(bad)
 	ch.Status = Fail
-	ch.Detail = fmt.Sprintf("%d of %d connections failed: %s%s", len(bad), checked, strings.Join(bad, ", "), notChecked)
+	ch.Detail = fmt.Sprintf("%d of %s failed: %s%s", len(bad), livediff.Plural(int64(checked), "connection"), strings.Join(bad, ", "), notChecked)
 	// The cause, most specific first: credentials, a node down, the rest.
 	var stale []string
 	for _, n := range c.Nodes {

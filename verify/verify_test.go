@@ -540,3 +540,35 @@ func TestNotPostgresIsNamed(t *testing.T) {
 		})
 	}
 }
+
+// Nodes up with the extension and nothing registered: with the compose
+// setup service in the topology, that is a cluster still coming up (or a
+// setup that failed), and the hints say so; without it, bootstrap is the
+// way. No PASS row claims what is not there.
+func TestNothingRegisteredYet(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	top := spec(t, cl, "")
+	for _, s := range cl.Servers() {
+		s.Exec(t, "postgres", "CREATE DATABASE "+top.ClusterDatabase())
+		s.Exec(t, top.ClusterDatabase(), "CREATE EXTENSION citus")
+	}
+	r := run(t, top, password, false)
+	expect(t, r, map[string]verify.Status{
+		"coordinator-host/coordinator": verify.Fail,
+		"worker-registered/worker1":    verify.Fail,
+		"no-extra-nodes/coordinator":   verify.Pass,
+		"cluster-health/coordinator":   verify.Fail,
+	}, map[string]string{
+		"coordinator-host/coordinator": "the citus_setup service registers the workers once every node is healthy; wait for it (citusgen verify --wait 2m), or see why it did not: docker compose logs citus_setup",
+		"worker-registered/worker2":    "docker compose logs citus_setup",
+		"cluster-health/coordinator":   "docker compose logs citus_setup",
+		"no-extra-nodes/coordinator":   "pg_dist_node holds no worker outside the topology (0 of 2 topology workers registered)",
+		"credentials/worker1":          "pg_dist_authinfo holds no password for commcarehq",
+	})
+	noSetup := spec(t, cl, "compose: {setup: false}\n")
+	r = run(t, noSetup, password, false)
+	if c := status(r)["coordinator-host/coordinator"]; !strings.HasPrefix(c.Hint, "run citusgen bootstrap") || strings.Contains(c.Hint, "citus_setup") {
+		t.Errorf("without a setup service: %+v", c)
+	}
+}

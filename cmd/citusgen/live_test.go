@@ -111,6 +111,30 @@ func TestBootstrapVerifyCLIOnCitus(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "bootstrap complete: 3 nodes match the topology; 0 changes applied") {
 		t.Errorf("second bootstrap exit %d\n%s", code, errOut)
 	}
+
+	// A cluster still coming up: verify --wait checks again until it passes,
+	// saying on stderr what it waits for.
+	cl.Workers[1].Stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(7 * time.Second)
+		cl.Workers[1].Restart()
+	}()
+	code, out, errOut = runCLI(t, nil, "-t", spec, "verify", "--wait", "90s", "--failures")
+	<-done
+	if code != 0 || !strings.Contains(errOut, "citusgen: waiting for the cluster (0s so far, up to 1m30s): ") || !strings.Contains(errOut, "reachable worker2") ||
+		!strings.Contains(errOut, "citusgen: the cluster matches the topology after ") || !strings.HasPrefix(out, "no check failed: ") {
+		t.Errorf("verify --wait: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// Without --wait it would have failed at once; with a short one it
+	// gives up, printing the last report.
+	cl.Workers[1].Stop()
+	start := time.Now()
+	code, out, _ = runCLI(t, nil, "-t", spec, "verify", "--wait", "3s")
+	if code != 1 || time.Since(start) > 30*time.Second || !strings.Contains(out, "cluster-health") {
+		t.Errorf("verify --wait 3s with a node down: exit %d after %s\n%s", code, time.Since(start), out)
+	}
 }
 
 // reset --yes through the CLI: exit 0, progress on stderr, database empty.
