@@ -72,7 +72,7 @@ func versionString() string {
 type cli struct {
 	Render     renderCmd        `cmd:"" help:"Render the compose document (default), the Django settings or the bootstrap SQL."`
 	Bootstrap  bootstrapCmd     `cmd:"" help:"Apply what plan lists to the live nodes: wait for them, create databases and the extension, register and repair workers. Safe to re-run; exit 1 while something is left (it names the flag or step it needs)."`
-	Verify     verifyCmd        `cmd:"" help:"Check the live cluster against the topology; exit 0 all pass, 1 a check failed, 2 bad input, 3 a node could not be read (down, silent, not PostgreSQL, password rejected)."`
+	Verify     verifyCmd        `cmd:"" help:"Check the live cluster against the topology; exit 0 all pass, 1 a check failed, 2 bad input, 3 a node could not be read (unreachable from here, silent, not PostgreSQL, password rejected) and the cluster does not show it down either."`
 	Plan       planCmd          `cmd:"" help:"List what bootstrap would change on the live cluster (read-only); exit 0 in sync, 1 changes pending, 2 bad input, 3 a node could not be read (down, silent, not PostgreSQL, password rejected)."`
 	Check      checkCmd         `cmd:"" help:"Compare existing compose and settings files with what the topology renders; exit 1 with a diff on drift."`
 	Import     importCmd        `cmd:"" help:"Print a topology spec (YAML) that reproduces the Citus cluster of an existing compose file and Django settings."`
