@@ -120,7 +120,7 @@ func SetupSQL(t *topology.Topology) ([]byte, error) {
 }
 
 // NodeSQL renders the bootstrap of each node as its own psql script, in
-// plan order (workers, then the coordinator).
+// bootstrap order (workers, then the coordinator).
 func NodeSQL(t *topology.Topology) ([][]byte, error) {
 	view := sqlView(t, BootstrapSteps(t), DjangoAddress(t))
 	out := make([][]byte, len(view.Nodes))
