@@ -312,7 +312,7 @@ func (c *verifyCmd) Run(e *env) error {
 			shown = []verify.Check{}
 		}
 		if err := enc.Encode(map[string]any{
-			"ok": report.OK(), "complete": len(report.Unread) == 0, "passed": pass, "failed": fail, "skipped": skip,
+			"ok": report.OK(), "complete": len(report.Unread) == 0, "unread": report.Unread, "passed": pass, "failed": fail, "skipped": skip,
 			"elapsed_seconds": report.Elapsed.Seconds(), "checks": shown,
 		}); err != nil {
 			return err
