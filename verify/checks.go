@@ -16,7 +16,7 @@ import (
 // connections, when they were read) into the report's rows, in a stable
 // order: each node's own checks, then the cluster's. A failing row's hint
 // is the remedy of the matching change in the live diff.
-func Checks(c *live.Cluster, h *health) []Check {
+func Checks(c *live.Cluster, h *Health) []Check {
 	t := c.Topology
 	changes := livediff.Diff(c)
 	remedy := func(kind, node string) (livediff.Change, bool) {

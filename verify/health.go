@@ -16,9 +16,9 @@ import (
 	"github.com/citusgen/citusgen/livediff"
 )
 
-// health is the outcome of checking every connection between the active
+// Health is the outcome of checking every connection between the active
 // primaries, as citus_check_cluster_node_health() reports it.
-type health struct {
+type Health struct {
 	rows []healthRow
 	err  error
 	// unasked: sources citusgen could not ask (it cannot reach them).
@@ -41,7 +41,7 @@ type healthRow struct {
 // the warning Citus gives for each failed pair is kept as its reason. A
 // registered source outside the topology has no such connection, and then
 // the function itself runs on the coordinator.
-func readHealth(ctx context.Context, c *live.Cluster, o Options) *health {
+func readHealth(ctx context.Context, c *live.Cluster, o Options) *Health {
 	timeout := o.HealthTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
@@ -67,7 +67,7 @@ func readHealth(ctx context.Context, c *live.Cluster, o Options) *health {
 		host, port := t.NodeAddress(n.Endpoint.Node)
 		byAddr[host+":"+strconv.Itoa(port)] = n
 	}
-	h := &health{unasked: map[string]bool{}}
+	h := &Health{unasked: map[string]bool{}}
 	sources := make([]*live.Node, len(active))
 	for i, d := range active {
 		n, ok := byAddr[d.Addr()]
@@ -178,7 +178,7 @@ func functionHealth(ctx context.Context, conn *pgx.Conn, setTimeout string) ([]h
 	return out, rows.Err()
 }
 
-func healthCheck(c *live.Cluster, h *health) Check {
+func healthCheck(c *live.Cluster, h *Health) Check {
 	t := c.Topology
 	ch := Check{Name: CheckHealth, Node: t.Coordinator.Service}
 	names := map[string]string{}
@@ -317,7 +317,7 @@ func healthCheck(c *live.Cluster, h *health) Check {
 }
 
 // down names the topology's nodes that every asked node failed to reach.
-func (h *health) down(c *live.Cluster) map[string]bool {
+func (h *Health) down(c *live.Cluster) map[string]bool {
 	out := map[string]bool{}
 	if h == nil || h.err != nil {
 		return out

@@ -118,7 +118,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 		return nil, err
 	}
 	defer c.Close()
-	var h *health
+	var h *Health
 	if c.Match != nil {
 		h = readHealth(ctx, c, o)
 	}
