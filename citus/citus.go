@@ -173,6 +173,10 @@ func (Dialect) CountPlacements(quotedTable string) string {
 
 // ---- reshaping
 
+// CleanupOrphans drops what earlier moves left for deferred cleanup: a
+// move onto a node that still holds its orphaned copy of the shard fails.
+const CleanupOrphans = "CALL pg_catalog.citus_cleanup_orphaned_resources()"
+
 // RebalanceStart starts the background rebalancer; $1 is the transfer mode.
 const RebalanceStart = "SELECT pg_catalog.citus_rebalance_start(shard_transfer_mode := $1::citus.shard_transfer_mode)"
 

@@ -207,9 +207,14 @@ func metadataChanges(c *live.Cluster) []Change {
 	for _, n := range c.Shards {
 		shards += n
 	}
-	draining := false
+	draining, staying := false, 0
 	for _, x := range m.Extra {
 		draining = draining || x.Shards > 0
+	}
+	for _, w := range m.Workers {
+		if w.Row != nil && w.Row.ShouldHaveShards {
+			staying++
+		}
 	}
 	switch {
 	case len(c.Jobs) > 0:
@@ -222,7 +227,7 @@ func metadataChanges(c *live.Cluster) []Change {
 	case registering && shards > 0:
 		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
 			Detail: fmt.Sprintf("once the workers above are registered, the rebalancer moves some of the %s onto them (bootstrap --rebalance)", Plural(shards, "shard"))})
-	case draining:
+	case draining && staying > 1:
 		// A drain only empties the node; what it moved can leave the
 		// others unbalanced.
 		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,

@@ -72,6 +72,7 @@ func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) 
 	}
 	mode, why := citus.TransferMode(c.Coordinator().WalLevel)
 	o.printf("rebalance: %s planned; %s", livediff.Plural(c.Moves, "shard move"), why)
+	cleanup(ctx, conn, o)
 	var job int64
 	if err := conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job); err != nil {
 		return 0, false, fmt.Errorf("citus_rebalance_start: %w", err)
@@ -247,6 +248,7 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 			mode, why = "block_writes", fmt.Sprintf("%d distributed tables have no replica identity, which logical replication needs: shards move with block_writes (writes to a moving shard wait)", n)
 		}
 	}
+	cleanup(ctx, conn, o)
 	var removed []string
 	for _, x := range extra {
 		if x.Shards > 0 {
@@ -269,6 +271,14 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 		removed = append(removed, x.Addr())
 	}
 	return removed, nil
+}
+
+// cleanup drops the orphaned shards earlier moves left behind; a failure
+// is only said, the move will tell if it matters.
+func cleanup(ctx context.Context, conn *pgx.Conn, o Options) {
+	if _, err := conn.Exec(ctx, citus.CleanupOrphans); err != nil {
+		o.printf("note: cleaning up orphaned shards failed: %v", err)
+	}
 }
 
 // drain runs citus_drain_node, which moves the shards in the foreground,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -187,6 +188,13 @@ func TestGrowAndShrink(t *testing.T) {
 		if !strings.Contains(progress.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, progress.String())
 		}
+	}
+	// The moves planned are the moves the job counts: tasks that are not
+	// moves (copying reference tables) are counted apart.
+	planned := regexp.MustCompile(`rebalance: (\d+) shard moves planned`).FindStringSubmatch(progress.String())
+	done := regexp.MustCompile(`finished: (\d+) of (\d+) moves done`).FindStringSubmatch(progress.String())
+	if planned == nil || done == nil || planned[1] != done[2] || done[1] != done[2] || done[1] != fmt.Sprint(moved) {
+		t.Errorf("planned %v, done %v, moved %d:\n%s", planned, done, moved, progress.String())
 	}
 	if reads.Load() < 5 || failures.Load() > 0 {
 		t.Errorf("%d reads during the rebalance, %d failed", reads.Load(), failures.Load())
