@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +124,7 @@ func TestBootstrapVerifyCLIOnCitus(t *testing.T) {
 	}()
 	code, out, errOut = runCLI(t, nil, "-t", spec, "verify", "--wait", "90s", "--failures")
 	<-done
-	if code != 0 || !strings.Contains(errOut, "citusgen: waiting for the cluster (0s so far, up to 1m30s): ") || !strings.Contains(errOut, "reachable worker2") ||
+	if code != 0 || !regexp.MustCompile(`citusgen: waiting for the cluster \([0-9]+s so far, up to 1m30s\): `).MatchString(errOut) || !strings.Contains(errOut, "reachable worker2") ||
 		!strings.Contains(errOut, "citusgen: the cluster matches the topology after ") || !strings.HasPrefix(out, "no check failed: ") {
 		t.Errorf("verify --wait: exit %d\n%s\n%s", code, out, errOut)
 	}
