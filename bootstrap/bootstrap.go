@@ -1,7 +1,14 @@
-// Package bootstrap applies the generator's bootstrap plan to live nodes over
-// pgx: it waits for every node to accept connections, then runs the same
-// statements `citusgen render sql` prints, workers first and the coordinator
-// last, under a lock on the coordinator so two runs never interleave.
+// Package bootstrap makes a live cluster match the topology. It waits for
+// every node to accept connections, takes a lock on the coordinator so two
+// runs never interleave, and then applies the live diff (package livediff):
+// it reads the cluster as plan does, runs the guarded steps of every change
+// that needs no flag (workers first, then the coordinator), and reads again
+// until nothing is left to do. The steps are the statements `render sql`
+// prints, plus the repairs only a reading can ask for (activating a worker,
+// renaming a registration, syncing metadata again). With Prune and
+// Rebalance it then reshapes the cluster (package reshape). A last reading
+// tells what is still pending, which the Result carries: a run is complete
+// only when that list is empty.
 package bootstrap
 
 import (
@@ -9,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +26,9 @@ import (
 
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/reshape"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -25,28 +36,46 @@ import (
 // cluster database ("citusgen" in ASCII).
 const lockKey int64 = 0x6369747573676e
 
+// maxRounds bounds the read-apply rounds: a change can reveal another (a
+// worker's extension must exist before its metadata can be synced), but
+// never more than a few deep.
+const maxRounds = 4
+
 // Options for Run.
 type Options struct {
 	Cluster cluster.Options
-	// Wait bounds how long nodes may take to accept connections.
+	// Wait bounds how long nodes may take to accept connections, and each
+	// rebalance or drain.
 	Wait time.Duration
 	// Progress receives one line per event (stderr in the CLI).
 	Progress io.Writer
 	// PollInterval between connection attempts while waiting; 250ms when zero.
 	PollInterval time.Duration
+	// Prune drains and removes registrations outside the topology.
+	Prune bool
+	// Rebalance moves shards onto the topology's workers (or waits for a
+	// rebalance already running).
+	Rebalance bool
 }
 
-// Result tells what a run did.
+// Result tells what a run did and what it left.
 type Result struct {
 	Nodes int
-	// Applied counts guarded statements whose guard found work to do.
+	// Applied counts the changes made (each one step or a few).
 	Applied int
-	// AlreadyDone counts guarded statements whose work was already done.
+	// AlreadyDone counts changes whose guards found the work done by the
+	// time they ran (a concurrent run, or the setup service).
 	AlreadyDone int
-	// Ensured counts statements that are idempotent by themselves (IF NOT
-	// EXISTS, upserts that skip identical rows) and always run.
-	Ensured int
+	// Removed and Moved: what --prune and --rebalance did.
+	Removed []string
+	Moved   int
+	// Pending is what the last reading still finds to change: changes that
+	// need a flag not given, or a person.
+	Pending []livediff.Change
 }
+
+// Complete reports whether the cluster matched the topology at the end.
+func (r *Result) Complete() bool { return len(r.Pending) == 0 }
 
 // Error is a bootstrap failure on one node, with what to do about it.
 type Error struct {
@@ -70,6 +99,7 @@ type runner struct {
 	mu   sync.Mutex
 	res  Result
 	auth string // pg_dist_authinfo value, bound as $1
+	eps  map[string]cluster.Endpoint
 }
 
 func (r *runner) printf(format string, args ...any) {
@@ -81,34 +111,34 @@ func (r *runner) printf(format string, args ...any) {
 	fmt.Fprintln(r.o.Progress, cluster.Redact(fmt.Sprintf(format, args...), r.o.Cluster.Password, r.t.User))
 }
 
-// Run bootstraps the cluster. It is idempotent: on a bootstrapped cluster
-// every guarded statement is skipped and the rest rewrite nothing.
+// Run bootstraps the cluster. It is idempotent: on a cluster that matches
+// the topology it changes nothing. An error means it stopped; a Result
+// with Pending changes means it did what it could without the flags or the
+// person those changes need.
 func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) {
 	eps, err := cluster.Endpoints(t, o.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{t: t, o: o}
+	r := &runner{t: t, o: o, eps: map[string]cluster.Endpoint{}}
 	if t.HasPassword() {
 		r.auth = generator.Authinfo(o.Cluster.Password)
 	}
-	byService := map[string]cluster.Endpoint{}
 	for _, ep := range eps {
-		byService[ep.Node.Service] = ep
+		r.eps[ep.Node.Service] = ep
 	}
 	start := time.Now()
 	if err := r.waitAll(ctx, eps); err != nil {
 		return nil, err
 	}
-
-	plans := generator.Plan(t)
-	coordPlan := plans[len(plans)-1]
-	coordEP := byService[t.Coordinator.Service]
+	coordEP := eps[0]
 
 	// The lock lives in the coordinator's cluster database, so create that
 	// first; a concurrent run creating it too is harmless (duplicate_database).
-	if err := r.runStep(ctx, coordEP, coordPlan.Steps[0], nil); err != nil {
+	if ran, err := r.runStep(ctx, coordEP, generator.CreateDatabase(t), nil); err != nil {
 		return nil, err
+	} else if ran {
+		r.res.Applied++
 	}
 	lockConn, err := r.o.Cluster.Connect(ctx, t, coordEP, t.ClusterDatabase())
 	if err != nil {
@@ -130,26 +160,228 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 		}
 	}
 
-	// Workers are independent of each other: bootstrap them in parallel.
-	workers := plans[:len(plans)-1]
-	errs := make([]error, len(workers))
+	for round := 0; round < maxRounds; round++ {
+		c, err := r.read(ctx, false)
+		if err != nil {
+			return nil, err
+		}
+		todo := applicable(livediff.Diff(c))
+		if len(todo) == 0 {
+			break
+		}
+		if err := r.apply(ctx, todo); err != nil {
+			return nil, err
+		}
+	}
+	if o.Prune || o.Rebalance {
+		if err := r.reshape(ctx, lockConn); err != nil {
+			return nil, err
+		}
+	}
+	final, err := r.read(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	r.res.Pending = livediff.Diff(final)
+	r.res.Nodes = len(eps)
+	if p := final.ReshapeProblem(); p != nil && len(r.res.Pending) == 0 {
+		return nil, &Error{Node: p.Node, Action: "read", Detail: p.Detail, Hint: p.Hint}
+	}
+	r.summary(time.Since(start))
+	return &r.res, nil
+}
+
+// applicable keeps the changes plain bootstrap makes. A metadata sync
+// reaches every registered node, so it waits while a person has a
+// registration to fix (it would fail on that one).
+func applicable(changes []livediff.Change) []livediff.Change {
+	manual := slices.ContainsFunc(changes, func(ch livediff.Change) bool { return ch.Kind == livediff.Manual })
+	var out []livediff.Change
+	for _, ch := range changes {
+		if ch.Needs == livediff.ByBootstrap && !(manual && ch.Kind == livediff.SyncMetadata) {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// read reads the cluster; a node that cannot be read (it went away, or
+// rejects the password now) stops the run, naming it.
+func (r *runner) read(ctx context.Context, reshape bool) (*live.Cluster, error) {
+	c, err := live.Read(ctx, r.t, live.Options{Cluster: r.o.Cluster, Reshape: reshape, Keep: false})
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, p := range c.Unread() {
+		errs = append(errs, &Error{Node: p.Node, Action: "read", Detail: p.Detail, Hint: p.Hint})
+	}
+	return c, errors.Join(errs...)
+}
+
+// apply runs the changes' steps: each worker's own changes in parallel,
+// then the coordinator's, in the diff's order.
+func (r *runner) apply(ctx context.Context, changes []livediff.Change) error {
+	byNode := map[string][]livediff.Change{}
+	var order []string
+	for _, ch := range changes {
+		if _, ok := byNode[ch.On]; !ok {
+			order = append(order, ch.On)
+		}
+		byNode[ch.On] = append(byNode[ch.On], ch)
+	}
+	coord := r.t.Coordinator.Service
+	errs := make([]error, len(order))
 	var wg sync.WaitGroup
-	for i, p := range workers {
-		wg.Go(func() { errs[i] = r.runPlan(ctx, byService[p.Node.Service], p) })
+	for i, node := range order {
+		if node == coord {
+			continue
+		}
+		wg.Go(func() { errs[i] = r.applyOn(ctx, r.eps[node], byNode[node]) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return err
 	}
-	// The coordinator's database step ran before the lock.
-	coordPlan.Steps = coordPlan.Steps[1:]
-	if err := r.runPlan(ctx, coordEP, coordPlan); err != nil {
-		return nil, err
+	if chs, ok := byNode[coord]; ok {
+		return r.applyOn(ctx, r.eps[coord], chs)
 	}
-	r.res.Nodes = len(eps)
-	r.printf("bootstrap complete: %d nodes; %d changes applied, %d already in place, %d idempotent statements ensured (%s)",
-		r.res.Nodes, r.res.Applied, r.res.AlreadyDone, r.res.Ensured, time.Since(start).Round(10*time.Millisecond))
-	return &r.res, nil
+	return nil
+}
+
+// applyOn runs changes on one node, reusing one connection to the cluster
+// database.
+func (r *runner) applyOn(ctx context.Context, ep cluster.Endpoint, changes []livediff.Change) error {
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	ran := map[string]bool{} // unguarded statements already run here this round
+	for _, ch := range changes {
+		did := false
+		for _, s := range ch.Steps {
+			if s.Guard == "" && !s.Authinfo && ran[s.SQL] {
+				// One metadata sync reaches every worker.
+				r.printf("%s: %s: already done (above)", ep.Node.Service, s.Action)
+				continue
+			}
+			ran[s.SQL] = true
+			if s.Target == generator.OnCluster && conn == nil {
+				c, err := r.o.Cluster.Connect(ctx, r.t, ep, r.t.ClusterDatabase())
+				if err != nil {
+					return r.connError(ep, s.Action, err)
+				}
+				conn = c
+			}
+			var use *pgx.Conn
+			if s.Target == generator.OnCluster {
+				use = conn
+			}
+			ran, err := r.runStep(ctx, ep, s, use)
+			if err != nil {
+				return err
+			}
+			did = did || ran
+		}
+		if did {
+			r.count(&r.res.Applied)
+		} else {
+			r.count(&r.res.AlreadyDone)
+		}
+	}
+	return nil
+}
+
+// reshape runs --prune and then --rebalance, each on a fresh reading.
+func (r *runner) reshape(ctx context.Context, conn *pgx.Conn) error {
+	ro := reshape.Options{Wait: r.o.Wait, Progress: r.o.Progress}
+	if r.o.Prune {
+		c, err := r.read(ctx, true)
+		if err != nil {
+			return err
+		}
+		removed, err := reshape.Prune(ctx, c, conn, ro)
+		r.res.Removed = removed
+		if err != nil {
+			return fmt.Errorf("prune failed: %w", err)
+		}
+	}
+	if r.o.Rebalance {
+		// A job found running was planned before; once it ends, more
+		// moves may be due.
+		for range 2 {
+			c, err := r.read(ctx, true)
+			if err != nil {
+				return err
+			}
+			moved, attached, err := reshape.Rebalance(ctx, c, conn, ro)
+			r.res.Moved += moved
+			if err != nil {
+				return fmt.Errorf("rebalance failed: %w", err)
+			}
+			if !attached {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// summary says what changed and what is pending; it says "complete" only
+// when nothing is.
+func (r *runner) summary(took time.Duration) {
+	res := &r.res
+	applied := livediff.Plural(int64(res.Applied), "change") + " applied"
+	if res.AlreadyDone > 0 {
+		applied += fmt.Sprintf(", %d already done by another run", res.AlreadyDone)
+	}
+	if res.Complete() {
+		r.printf("bootstrap complete: %d nodes match the topology; %s, nothing pending (%s)", res.Nodes, applied, took.Round(10*time.Millisecond))
+		return
+	}
+	r.printf("bootstrap incomplete: %s; %s still pending:", applied, livediff.Plural(int64(len(res.Pending)), "change"))
+	for _, ch := range res.Pending {
+		r.printf("  %s %s: %s", ch.Kind, ch.Node, ch.Detail)
+	}
+}
+
+// PendingError says why a run with pending changes is not a success, and
+// what applies them.
+func PendingError(pending []livediff.Change) error {
+	flags := map[string]bool{}
+	manual := 0
+	other := 0
+	for _, ch := range pending {
+		switch ch.Needs {
+		case livediff.ByPrune, livediff.ByRebalance:
+			flags[ch.Needs] = true
+		case livediff.ByHand:
+			manual++
+		default:
+			other++
+		}
+	}
+	var parts []string
+	if len(flags) > 0 {
+		var fs []string
+		for _, f := range []string{livediff.ByPrune, livediff.ByRebalance} {
+			if flags[f] {
+				fs = append(fs, f)
+			}
+		}
+		parts = append(parts, "run citusgen bootstrap "+strings.Join(fs, " ")+" to apply what needs "+strings.Join(fs, " and "))
+	}
+	if manual > 0 {
+		parts = append(parts, fmt.Sprintf("%s need a person (see above)", livediff.Plural(int64(manual), "change")))
+	}
+	if other > 0 && manual > 0 {
+		parts = append(parts, fmt.Sprintf("%s wait for those", livediff.Plural(int64(other), "other change")))
+	} else if other > 0 {
+		parts = append(parts, fmt.Sprintf("%s did not take effect: run citusgen plan to see them", livediff.Plural(int64(other), "change")))
+	}
+	return fmt.Errorf("the cluster does not match the topology yet: %s", strings.Join(parts, "; "))
 }
 
 // wait is the bound on waiting for nodes, and for another run's lock.
@@ -193,10 +425,13 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 			}
 			return nil
 		}
-		kind, detail := cluster.Classify(err)
+		kind, detail := cluster.Diagnose(ep.Addr, err)
 		switch kind {
 		case cluster.AuthFailed:
 			return &Error{Node: name, Action: "connect", Detail: detail, Hint: authHint(r.t, name)}
+		case cluster.NotPostgres:
+			return &Error{Node: name, Action: "connect", Detail: detail,
+				Hint: fmt.Sprintf("something else listens on %s (another service on the published port?): check the port mapping of %s, or point citusgen at it with --node %s=HOST:PORT", ep.Addr, name, name)}
 		case cluster.Other:
 			return &Error{Node: name, Action: "connect", Detail: detail}
 		}
@@ -206,8 +441,12 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 		}
 		select {
 		case <-ctx.Done():
+			if kind == cluster.Silent {
+				return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no answer within %s: %s", wait, detail),
+					Hint: fmt.Sprintf("check what listens on %s (a stuck server, a firewall or proxy holding the connection), or point citusgen at %s with --node %s=HOST:PORT", ep.Addr, name, name)}
+			}
 			return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no connection to %s within %s (last error: %s)", ep.Addr, wait, detail),
-				Hint: fmt.Sprintf("start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT", name, name)}
+				Hint: fmt.Sprintf("%s is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT; then run citusgen bootstrap again", name, ep.Addr, name, name)}
 		case <-time.After(poll):
 		}
 	}
@@ -253,43 +492,16 @@ func authHint(t *topology.Topology, node string) string {
 	return fmt.Sprintf("%s rejected user %s: make the %s match the password %s was initialised with (the image applies POSTGRES_PASSWORD only when its volume is empty)", node, t.User, src, node)
 }
 
-// runPlan runs one node's steps, reusing one connection per database.
-func (r *runner) runPlan(ctx context.Context, ep cluster.Endpoint, p generator.NodePlan) error {
-	var conn *pgx.Conn
-	defer func() {
-		if conn != nil {
-			conn.Close(context.Background())
-		}
-	}()
-	for _, s := range p.Steps {
-		if s.Target == generator.OnMaintenance {
-			if err := r.runStep(ctx, ep, s, nil); err != nil {
-				return err
-			}
-			continue
-		}
-		if conn == nil {
-			c, err := r.o.Cluster.Connect(ctx, r.t, ep, r.t.ClusterDatabase())
-			if err != nil {
-				return r.connError(ep, s.Action, err)
-			}
-			conn = c
-		}
-		if err := r.runStep(ctx, ep, s, conn); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// runStep runs one step; maintenance steps open (and close) their own
-// connection, since CREATE DATABASE cannot run in the cluster database.
-func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s generator.Step, conn *pgx.Conn) error {
+// runStep runs one step and reports whether it changed anything: a guard
+// that finds the work done, or an upsert that found the row right, did not.
+// Maintenance steps open (and close) their own connection, since CREATE
+// DATABASE cannot run in the cluster database.
+func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s generator.Step, conn *pgx.Conn) (bool, error) {
 	name := ep.Node.Service
 	if conn == nil {
 		c, err := r.maintenance(ctx, ep)
 		if err != nil {
-			return r.connError(ep, s.Action, err)
+			return false, r.connError(ep, s.Action, err)
 		}
 		defer c.Close(context.Background())
 		conn = c
@@ -298,40 +510,37 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s generator.S
 	if s.Guard != "" {
 		var needed bool
 		if err := conn.QueryRow(ctx, "SELECT "+s.Guard).Scan(&needed); err != nil {
-			return r.stepError(name, s, err)
+			return false, r.stepError(name, s, err)
 		}
 		if !needed {
-			r.count(&r.res.AlreadyDone)
 			r.printf("%s: %s: already done", name, s.Action)
-			return nil
+			return false, nil
 		}
 	}
 	var err error
+	var tag pgconn.CommandTag
 	if s.Authinfo {
-		_, err = conn.Exec(ctx, s.SQL, r.auth)
+		tag, err = conn.Exec(ctx, s.SQL, r.auth)
 	} else {
-		_, err = conn.Exec(ctx, s.SQL)
+		tag, err = conn.Exec(ctx, s.SQL)
 	}
 	var pgErr *pgconn.PgError
 	if s.Target == generator.OnMaintenance && errors.As(err, &pgErr) &&
 		(pgErr.Code == "42P04" || pgErr.Code == "23505" && pgErr.ConstraintName == "pg_database_datname_index") {
 		// A concurrent run created the database between guard and statement
 		// (duplicate_database, or the catalog's unique index when both raced).
-		r.count(&r.res.AlreadyDone)
 		r.printf("%s: %s: already done", name, s.Action)
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return r.stepError(name, s, err)
+		return false, r.stepError(name, s, err)
 	}
-	if s.Guard != "" {
-		r.count(&r.res.Applied)
-		r.printf("%s: %s: done (%s)", name, s.Action, time.Since(start).Round(time.Millisecond))
-	} else {
-		r.count(&r.res.Ensured)
-		r.printf("%s: %s: ok (%s)", name, s.Action, time.Since(start).Round(time.Millisecond))
+	if s.Authinfo && tag.RowsAffected() == 0 {
+		r.printf("%s: %s: already done", name, s.Action)
+		return false, nil
 	}
-	return nil
+	r.printf("%s: %s: done (%s)", name, s.Action, time.Since(start).Round(time.Millisecond))
+	return true, nil
 }
 
 func (r *runner) count(n *int) {

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,6 +61,8 @@ type Options struct {
 	SSLMode string
 	// ConnectTimeout bounds each connection attempt; 10s when zero.
 	ConnectTimeout time.Duration
+	// DialFunc, when set, opens the TCP connections (benchmarks count them).
+	DialFunc pgconn.DialFunc
 }
 
 // Endpoint is one node and where citusgen reaches it.
@@ -134,6 +137,9 @@ func (o Options) Config(t *topology.Topology, ep Endpoint, database string) (*pg
 	if o.Password != "" {
 		cfg.Password = o.Password
 	}
+	if o.DialFunc != nil {
+		cfg.DialFunc = o.DialFunc
+	}
 	return cfg, nil
 }
 
@@ -160,6 +166,7 @@ const (
 	AuthFailed          // the server rejected the user or password
 	NoDatabase          // authenticated, but the database does not exist
 	NotPostgres         // something answers, but not the PostgreSQL protocol
+	Silent              // something accepts connections but never answers
 )
 
 // Classify names the kind of a connection error and a one-line detail that
@@ -205,12 +212,82 @@ func Classify(err error) (Failure, string) {
 	}
 	// A server that does not speak PostgreSQL's protocol: its first bytes
 	// read as an absurd message length, or as no TLS reply at all.
-	for _, sign := range []string{"invalid body length", "does not look like a TLS handshake", "unexpected message", "unknown message type"} {
+	for _, sign := range []string{"invalid body length", "invalid message length", "does not look like a TLS handshake", "unexpected message", "unknown message type"} {
 		if strings.Contains(msg, sign) {
 			return NotPostgres, "not a PostgreSQL server (it answered, but not in PostgreSQL's protocol)"
 		}
 	}
 	return Other, OneLine(msg)
+}
+
+// Diagnose classifies a failed connection to addr like Classify and, where
+// the error alone cannot tell (a reset, an early end of stream, garbage, a
+// timeout after the connection was accepted), asks the port itself with
+// Probe. The detail of NotPostgres and Silent names the address.
+func Diagnose(addr Address, err error) (Failure, string) {
+	kind, detail := Classify(err)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) || err == nil {
+		return kind, detail
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return kind, detail // nothing accepted the connection: nothing to ask
+	}
+	if pk, pd := Probe(addr, time.Second); pk != Other {
+		return pk, pd
+	}
+	return kind, detail
+}
+
+// Probe tells what listens on addr, within about twice timeout: Unreachable
+// when nothing accepts the connection or it is closed at once (a published
+// port whose container is down), NotPostgres when the server speaks first
+// (PostgreSQL never does; an SSH banner does) or answers an SSLRequest with
+// anything but PostgreSQL's one-byte reply, Silent when it accepts and never
+// answers, and Other when a PostgreSQL server answered.
+func Probe(addr Address, timeout time.Duration) (Failure, string) {
+	c, err := net.DialTimeout("tcp", addr.String(), timeout)
+	if err != nil {
+		_, detail := Classify(err)
+		return Unreachable, detail
+	}
+	defer c.Close()
+	notPG := fmt.Sprintf("not a PostgreSQL server at %s", addr)
+	buf := make([]byte, 1)
+	// Whatever a server says before the client has spoken is not PostgreSQL.
+	c.SetReadDeadline(time.Now().Add(timeout / 4))
+	if n, err := c.Read(buf); n > 0 {
+		return NotPostgres, notPG
+	} else if closedAtOnce(err) {
+		return Unreachable, fmt.Sprintf("%s accepts connections and closes them at once (a published port whose container is not running?)", addr)
+	}
+	// SSLRequest: length 8, code 80877103. PostgreSQL answers 'S' or 'N'
+	// (very old servers an 'E' error message).
+	c.SetDeadline(time.Now().Add(timeout))
+	if _, err := c.Write([]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}); err != nil {
+		return Unreachable, fmt.Sprintf("%s accepts connections and closes them at once (a published port whose container is not running?)", addr)
+	}
+	n, err := c.Read(buf)
+	switch {
+	case n == 1 && (buf[0] == 'S' || buf[0] == 'N' || buf[0] == 'E'):
+		return Other, ""
+	case n > 0:
+		return NotPostgres, notPG
+	case isTimeout(err):
+		return Silent, fmt.Sprintf("something accepts connections at %s but never answers", addr)
+	}
+	return Unreachable, fmt.Sprintf("%s accepts connections and closes them at once (a published port whose container is not running?)", addr)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// closedAtOnce: the peer ended the connection before saying anything.
+func closedAtOnce(err error) bool {
+	return err != nil && !isTimeout(err)
 }
 
 // hostPrefix is pgconn's "HOST:PORT (IP): " at the start of each attempt.

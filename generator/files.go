@@ -45,7 +45,7 @@ func Artifacts(t *topology.Topology) ([]Artifact, error) {
 	}
 	out := []Artifact{{ComposeFile, compose}, {SettingsFile, settings}, {BootstrapFile, all}}
 	width := max(2, len(strconv.Itoa(len(perNode))))
-	for i, p := range Plan(t) {
+	for i, p := range BootstrapSteps(t) {
 		out = append(out, Artifact{fmt.Sprintf("sql/%0*d-%s.sql", width, i+1, p.Node.Service), perNode[i]})
 	}
 	return out, nil

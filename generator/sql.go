@@ -43,7 +43,7 @@ func DjangoAddress(t *topology.Topology) AddressFunc {
 	return func(n topology.Node) (string, int) { return t.DjangoHost(n), t.DjangoPort(n) }
 }
 
-func sqlView(t *topology.Topology, plans []NodePlan, addr AddressFunc) sqlScript {
+func sqlView(t *topology.Topology, plans []NodeSteps, addr AddressFunc) sqlScript {
 	// Inline passwords are already in the spec, compose file and settings;
 	// a password from the environment stays there (\getenv).
 	authinfo := psqlAuthinfo
@@ -102,7 +102,7 @@ func SQL(t *topology.Topology) ([]byte, error) {
 // SQLAt renders the bootstrap script with \connect lines to the given
 // addresses (bootstrap --dry-run shows where it would connect).
 func SQLAt(t *topology.Topology, addr AddressFunc) ([]byte, error) {
-	return execute("sql", sqlView(t, Plan(t), addr))
+	return execute("sql", sqlView(t, BootstrapSteps(t), addr))
 }
 
 // NetworkAddress reaches nodes inside the compose network: service name and
@@ -114,15 +114,15 @@ func NetworkAddress(t *topology.Topology) AddressFunc {
 // SetupSQL renders the script the compose setup service runs: the same
 // bootstrap, reaching every node inside the compose network.
 func SetupSQL(t *topology.Topology) ([]byte, error) {
-	v := sqlView(t, Plan(t), NetworkAddress(t))
+	v := sqlView(t, BootstrapSteps(t), NetworkAddress(t))
 	v.Run = "the " + SetupService + " service runs this once every node is healthy, and again when this script changes or a node is recreated (docker compose up)"
 	return execute("sql", v)
 }
 
 // NodeSQL renders the bootstrap of each node as its own psql script, in
-// plan order (workers, then the coordinator).
+// bootstrap order (workers, then the coordinator).
 func NodeSQL(t *topology.Topology) ([][]byte, error) {
-	view := sqlView(t, Plan(t), DjangoAddress(t))
+	view := sqlView(t, BootstrapSteps(t), DjangoAddress(t))
 	out := make([][]byte, len(view.Nodes))
 	for i, n := range view.Nodes {
 		view.Node = n

@@ -55,7 +55,7 @@ func TestNodeScriptsOnPlainPostgres(t *testing.T) {
 	if ok, _ := pgtest.CitusAvailable(); ok {
 		wantErr = regexp.MustCompile(`Citus can only be loaded via shared_preload_libraries`)
 	}
-	plans := generator.Plan(top)
+	plans := generator.BootstrapSteps(top)
 	for i, p := range plans {
 		server := cl.Workers[0]
 		switch p.Node.Service {

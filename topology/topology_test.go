@@ -202,6 +202,10 @@ func TestErrors(t *testing.T) {
 		spec: minimal + "workers: [{service: w, alias: w}, {service: v}]\n",
 		want: []string{`t.yaml:2:11: workers[0]: worker w publishes no port, so Django on the host cannot reach its alias w; give it a port, drop the alias, or set django.reaches: network`},
 	}, {
+		name: "a coordinator without a published port: its alias is required, so no hint to drop it",
+		spec: "coordinator: {service: c, alias: c}\nworkers: [{service: w, alias: w, port: 6001}]\n",
+		want: []string{`t.yaml:1:14: coordinator: coordinator c publishes no port, so Django on the host cannot reach its alias c; give it a port, or set django.reaches: network`},
+	}, {
 		name: "a second document",
 		spec: minimal + "workers: [{service: w, alias: w, port: 6001}]\n---\nworkers: []\n",
 		want: []string{"t.yaml:4:1: a second YAML document starts here; a topology is one document: remove the '---' and what follows, or move it to a file of its own"},

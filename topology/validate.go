@@ -248,7 +248,12 @@ func validate(t *Topology, d *decoder) {
 			// Published nowhere: reachable inside the compose network only.
 			if n.Alias != "" && t.Reaches == ReachHost {
 				reported[p] = true
-				d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, drop the alias, or set django.reaches: network", nodeRef(n), n.Alias)
+				if n.Role == Coordinator {
+					// Its alias is required: only the other two ways out.
+					d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, or set django.reaches: network", nodeRef(n), n.Alias)
+				} else {
+					d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, drop the alias, or set django.reaches: network", nodeRef(n), n.Alias)
+				}
 			}
 		case n.Port < 1 || n.Port > 65535:
 			reported[p] = true

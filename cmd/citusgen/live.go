@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,7 +13,8 @@ import (
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/generator"
-	"github.com/citusgen/citusgen/reconcile"
+	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/livediff"
 	"github.com/citusgen/citusgen/topology"
 	"github.com/citusgen/citusgen/verify"
 )
@@ -103,11 +104,14 @@ type bootstrapCmd struct {
 	specFlag
 	connFlags
 	Wait      time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for nodes to accept connections, and for a rebalance or drain."`
-	DryRun    bool          `help:"Print the SQL bootstrap would run (as a psql script) and connect to nothing."`
-	Rebalance bool          `help:"After registering workers, move shards onto them with Citus's background rebalancer and wait for it (progress on stderr)."`
-	Prune     bool          `help:"Drain registered workers the topology no longer lists (their shards move to the others), then remove them."`
+	DryRun    bool          `help:"Print the SQL bootstrap would run on a new cluster (as a psql script) and connect to nothing."`
+	Rebalance bool          `help:"Also move shards onto the topology's workers with Citus's background rebalancer (or wait for a rebalance already running), with progress on stderr."`
+	Prune     bool          `help:"Also drain registered workers the topology no longer lists (their shards move to the others), then remove them."`
 }
 
+// Run applies what plan lists. Exit 0 when the cluster then matches the
+// topology, 1 when something is left (naming the flag or the manual step
+// it needs) or a step failed.
 func (c *bootstrapCmd) Run(e *env) error {
 	t, err := c.load(e)
 	if err != nil {
@@ -129,49 +133,12 @@ func (c *bootstrapCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	_, err = bootstrap.Run(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr})
+	res, err := bootstrap.Run(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr, Prune: c.Prune, Rebalance: c.Rebalance})
 	if err != nil {
 		return fmt.Errorf("bootstrap failed: %s", cluster.Redact(err.Error(), o.Password, t.User))
 	}
-	if err := c.reshape(e, t, o); err != nil {
-		return errors.New(cluster.Redact(err.Error(), o.Password, t.User))
-	}
-	return nil
-}
-
-// reshape prunes and rebalances after the bootstrap, or says what would be
-// pruned: registered workers outside the topology are never left unnamed.
-func (c *bootstrapCmd) reshape(e *env, t *topology.Topology, o cluster.Options) error {
-	eps, err := cluster.Endpoints(t, o)
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	conn, err := o.Connect(ctx, t, eps[0], t.ClusterDatabase())
-	if err != nil {
-		return fmt.Errorf("connecting to the coordinator: %w", err)
-	}
-	defer conn.Close(context.Background())
-	ro := reconcile.Options{Wait: c.Wait, Progress: e.stderr}
-	if c.Prune {
-		if _, err := reconcile.Prune(ctx, t, conn, ro); err != nil {
-			return fmt.Errorf("prune failed: %w", err)
-		}
-	} else {
-		live, err := reconcile.ReadLive(ctx, conn)
-		if err != nil {
-			return err
-		}
-		for _, a := range reconcile.Diff(t, live) {
-			if strings.Contains(a.Detail, "--prune") {
-				fmt.Fprintf(e.stderr, "citusgen: note: %s: %s\n", a.Node, a.Detail)
-			}
-		}
-	}
-	if c.Rebalance {
-		if _, err := reconcile.Rebalance(ctx, conn, ro); err != nil {
-			return fmt.Errorf("rebalance failed: %w", err)
-		}
+	if !res.Complete() {
+		return bootstrap.PendingError(res.Pending)
 	}
 	return nil
 }
@@ -184,7 +151,8 @@ type planCmd struct {
 }
 
 // Run lists what bootstrap (with --rebalance and --prune) would change;
-// read-only. Exit 0 in sync, 1 with changes pending.
+// read-only. Exit 0 in sync, 1 with changes pending, 3 when part of the
+// cluster could not be read.
 func (c *planCmd) Run(e *env) error {
 	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
 	if err != nil {
@@ -192,40 +160,108 @@ func (c *planCmd) Run(e *env) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
 	defer cancel()
-	p, err := reconcile.Compute(ctx, t, o)
+	cl, err := live.Read(ctx, t, live.Options{Cluster: o, Reshape: true})
 	if err != nil {
-		return errors.New(cluster.Redact(err.Error(), o.Password, t.User))
+		return usageError{err.Error()}
 	}
+	changes := livediff.Diff(cl)
+	unread := cl.Unread()
+	// Unknown balance is incomplete only when nothing else explains it.
+	if p := cl.ReshapeProblem(); p != nil {
+		if len(changes) == 0 {
+			unread = append(unread, *p)
+		} else {
+			fmt.Fprintf(e.stderr, "citusgen: note: %s\n", oneLine(cluster.Redact(p.Detail, o.Password, t.User)))
+		}
+	}
+	redact := func(s string) string { return cluster.Redact(s, o.Password, t.User) }
 	if c.JSON {
+		type problem struct {
+			Node   string `json:"node"`
+			Detail string `json:"detail"`
+			Hint   string `json:"hint,omitempty"`
+		}
+		var probs []problem
+		for _, p := range unread {
+			probs = append(probs, problem{p.Node, redact(p.Detail), redact(p.Hint)})
+		}
+		if changes == nil {
+			changes = []livediff.Change{}
+		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		if p.Actions == nil {
-			p.Actions = []reconcile.Action{}
-		}
-		if err := enc.Encode(map[string]any{"in_sync": p.InSync(), "actions": p.Actions}); err != nil {
+		if err := enc.Encode(map[string]any{"in_sync": len(changes) == 0 && len(unread) == 0, "complete": len(unread) == 0, "unread": probs, "changes": changes}); err != nil {
 			return err
 		}
-	} else if p.InSync() {
-		fmt.Fprintln(e.stdout, "in sync: the cluster matches the topology")
 	} else {
-		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ACTION\tNODE\tDETAIL")
-		for _, a := range p.Actions {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Kind, a.Node, oneLine(a.Detail))
+		if len(changes) > 0 {
+			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ACTION\tNODE\tDETAIL")
+			for _, a := range changes {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Kind, a.Node, oneLine(redact(a.Detail)))
+			}
+			tw.Flush()
 		}
-		tw.Flush()
-		fmt.Fprintf(e.stdout, "%d changes pending; citusgen bootstrap applies them (--rebalance, --prune for those marked so)\n", len(p.Actions))
+		switch {
+		case len(unread) > 0:
+		case len(changes) == 0:
+			fmt.Fprintln(e.stdout, "in sync: the cluster matches the topology")
+		default:
+			fmt.Fprintln(e.stdout, pendingLine(changes))
+		}
 	}
-	if !p.InSync() {
+	if len(unread) > 0 {
+		return couldNotRead{problems: unread, redact: redact, what: "plan is incomplete"}
+	}
+	if len(changes) > 0 {
 		return checksFailed{}
 	}
 	return nil
 }
 
+// pendingLine sums up a plan: how many changes, and what applies them.
+func pendingLine(changes []livediff.Change) string {
+	all := int64(len(changes))
+	counts := map[string]int64{}
+	for _, ch := range changes {
+		counts[ch.Needs]++
+	}
+	// who names a share of the changes as the subject of "need(s)".
+	who := func(n int64) string {
+		switch {
+		case n == all && n == 1:
+			return "it needs"
+		case n == all:
+			return "they need"
+		case n == 1:
+			return "1 needs"
+		}
+		return strconv.FormatInt(n, 10) + " need"
+	}
+	var parts []string
+	if n := counts[livediff.ByBootstrap]; n > 0 {
+		them := strconv.FormatInt(n, 10)
+		if n == all {
+			them = map[bool]string{true: "it", false: "them"}[n == 1]
+		}
+		parts = append(parts, "citusgen bootstrap applies "+them)
+	}
+	for _, f := range []string{livediff.ByPrune, livediff.ByRebalance} {
+		if n := counts[f]; n > 0 {
+			parts = append(parts, who(n)+" bootstrap "+f)
+		}
+	}
+	if n := counts[livediff.ByHand]; n > 0 {
+		parts = append(parts, who(n)+" a person (the detail says what to do)")
+	}
+	return livediff.Plural(all, "change") + " pending: " + strings.Join(parts, "; ")
+}
+
 type verifyCmd struct {
 	specFlag
 	connFlags
-	Timeout  time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on the whole run; a silent port never hangs it."`
+	Timeout  time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on each run; a silent port never hangs it."`
+	Wait     time.Duration `env:"CITUSGEN_VERIFY_WAIT" placeholder:"DURATION" help:"Check again until every check passes or DURATION has passed (a cluster still coming up: nodes starting, citus_setup registering), printing on stderr what it waits for."`
 	JSON     bool          `name:"json" help:"Print the report as JSON."`
 	Smoke    bool          `help:"Also create a distributed table in a scratch schema, write and count rows across shards, and drop it."`
 	Failures bool          `help:"Print only the failing checks (the counts still cover all)."`
@@ -236,11 +272,28 @@ func (c *verifyCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
-	defer cancel()
-	report, err := verify.Run(ctx, t, verify.Options{Cluster: o, Smoke: c.Smoke})
-	if err != nil {
-		return usageError{err.Error()}
+	var report *verify.Report
+	start := time.Now()
+	lastSaid := time.Time{}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
+		report, err = verify.Run(ctx, t, verify.Options{Cluster: o, Smoke: c.Smoke})
+		cancel()
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		waited := time.Since(start)
+		if report.OK() || c.Wait <= 0 || waited >= c.Wait {
+			if c.Wait > 0 && report.OK() && waited > time.Second {
+				fmt.Fprintf(e.stderr, "citusgen: the cluster matches the topology after %s\n", waited.Round(time.Second))
+			}
+			break
+		}
+		if time.Since(lastSaid) >= 5*time.Second {
+			fmt.Fprintf(e.stderr, "citusgen: waiting for the cluster (%s so far, up to %s): %s\n", waited.Round(time.Second), c.Wait, waitingFor(report))
+			lastSaid = time.Now()
+		}
+		time.Sleep(min(time.Second, c.Wait-waited))
 	}
 	shown := report.Checks
 	if c.Failures {
@@ -259,13 +312,16 @@ func (c *verifyCmd) Run(e *env) error {
 			shown = []verify.Check{}
 		}
 		if err := enc.Encode(map[string]any{
-			"ok": report.OK(), "passed": pass, "failed": fail, "skipped": skip,
+			"ok": report.OK(), "complete": len(report.Unread) == 0, "unread": report.Unread, "passed": pass, "failed": fail, "skipped": skip,
 			"elapsed_seconds": report.Elapsed.Seconds(), "checks": shown,
 		}); err != nil {
 			return err
 		}
 	} else {
-		writeTable(e, report, shown)
+		writeTable(e, report, shown, c.Failures)
+	}
+	if len(report.Unread) > 0 {
+		return couldNotRead{what: "verify could not read " + strings.Join(report.Unread, ", ") + " (see reachable and authenticated above)"}
 	}
 	if !report.OK() {
 		return checksFailed{}
@@ -273,12 +329,51 @@ func (c *verifyCmd) Run(e *env) error {
 	return nil
 }
 
+// waitingFor names the failing checks, briefly.
+func waitingFor(r *verify.Report) string {
+	var names []string
+	for _, ch := range r.Checks {
+		if ch.Status == verify.Fail {
+			names = append(names, ch.Name+" "+ch.Node)
+		}
+	}
+	if len(names) > 4 {
+		names = append(names[:4], fmt.Sprintf("and %d more", len(names)-4))
+	}
+	return livediff.Plural(int64(len(names)), "check") + " failing: " + strings.Join(names, ", ")
+}
+
 // checksFailed: the report already said what failed; exit 1 quietly.
 type checksFailed struct{}
 
 func (checksFailed) Error() string { return "" }
 
-func writeTable(e *env, r *verify.Report, shown []verify.Check) {
+// couldNotRead: part of the cluster could not be read, so the report or
+// plan is incomplete (exit 3).
+type couldNotRead struct {
+	problems []live.Problem
+	redact   func(string) string
+	what     string
+}
+
+func (c couldNotRead) Error() string {
+	var b strings.Builder
+	for _, p := range c.problems {
+		fmt.Fprintf(&b, "could not read %s: %s\n", p.Node, oneLine(c.redact(p.Detail)))
+		if p.Hint != "" {
+			fmt.Fprintf(&b, "  hint: %s\n", oneLine(c.redact(p.Hint)))
+		}
+	}
+	b.WriteString(c.what)
+	return b.String()
+}
+
+func writeTable(e *env, r *verify.Report, shown []verify.Check, failuresOnly bool) {
+	pass, fail, skip := r.Counts()
+	if failuresOnly && len(shown) == 0 {
+		fmt.Fprintf(e.stdout, "no check failed: %d passed, %d skipped (%s)\n", pass, skip, r.Elapsed.Round(time.Millisecond))
+		return
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tNODE\tSTATUS\tDETAIL")
 	for _, c := range shown {
@@ -290,7 +385,6 @@ func writeTable(e *env, r *verify.Report, shown []verify.Check) {
 		}
 	}
 	tw.Flush()
-	pass, fail, skip := r.Counts()
 	fmt.Fprintf(e.stdout, "%d passed, %d failed, %d skipped (%s)\n", pass, fail, skip, r.Elapsed.Round(time.Millisecond))
 }
 

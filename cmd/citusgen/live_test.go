@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/citusgen/citusgen/internal/pgtest"
 )
@@ -79,9 +83,10 @@ func TestVerifyCLI(t *testing.T) {
 		t.Errorf("unset password: exit %d\n%s", code, errOut)
 	}
 
-	// bootstrap without Citus loaded: exit 1 with the node, the step and a hint.
+	// bootstrap without Citus loaded: exit 1 with the node, the step and a
+	// hint that names the fix.
 	code, _, errOut = runCLI(t, map[string]string{"CLUSTER_PW": pw}, "-t", spec, "bootstrap", "--wait", "20s")
-	if code != 1 || !strings.Contains(errOut, "create extension citus failed") || !strings.Contains(errOut, "hint:") {
+	if code != 1 || !strings.Contains(errOut, "create extension citus failed") || !strings.Contains(errOut, "hint:") || !strings.Contains(errOut, "shared_preload_libraries") || strings.Contains(errOut, "bootstrap complete") {
 		t.Errorf("bootstrap: exit %d\n%s", code, errOut)
 	}
 	if strings.Contains(errOut, pw) {
@@ -104,8 +109,32 @@ func TestBootstrapVerifyCLIOnCitus(t *testing.T) {
 		t.Fatalf("verify exit %d\n%s", code, out)
 	}
 	code, _, errOut = runCLI(t, nil, "-t", spec, "bootstrap")
-	if code != 0 || !strings.Contains(errOut, "0 changes applied") {
+	if code != 0 || !strings.Contains(errOut, "bootstrap complete: 3 nodes match the topology; 0 changes applied") {
 		t.Errorf("second bootstrap exit %d\n%s", code, errOut)
+	}
+
+	// A cluster still coming up: verify --wait checks again until it passes,
+	// saying on stderr what it waits for.
+	cl.Workers[1].Stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(7 * time.Second)
+		cl.Workers[1].Restart()
+	}()
+	code, out, errOut = runCLI(t, nil, "-t", spec, "verify", "--wait", "90s", "--failures")
+	<-done
+	if code != 0 || !regexp.MustCompile(`citusgen: waiting for the cluster \([0-9]+s so far, up to 1m30s\): `).MatchString(errOut) || !strings.Contains(errOut, "reachable worker2") ||
+		!strings.Contains(errOut, "citusgen: the cluster matches the topology after ") || !strings.HasPrefix(out, "no check failed: ") {
+		t.Errorf("verify --wait: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// Without --wait it would have failed at once; with a short one it
+	// gives up, printing the last report.
+	cl.Workers[1].Stop()
+	start := time.Now()
+	code, out, _ = runCLI(t, nil, "-t", spec, "verify", "--wait", "3s")
+	if code != 1 || time.Since(start) > 30*time.Second || !strings.Contains(out, "cluster-health") {
+		t.Errorf("verify --wait 3s with a node down: exit %d after %s\n%s", code, time.Since(start), out)
 	}
 }
 
@@ -125,5 +154,58 @@ func TestResetCLI(t *testing.T) {
 	code, _, errOut = runCLI(t, nil, "-t", spec, "reset", "--yes")
 	if code != 0 || !strings.Contains(errOut, "reset complete: database commcare_ucr_citus is empty on 2 nodes; run citusgen bootstrap next") {
 		t.Fatalf("--yes: exit %d\n%s", code, errOut)
+	}
+}
+
+// Something that is not PostgreSQL on a node's port, whether it speaks
+// first (an SSH banner) or answers garbage: plan and verify cannot read the
+// node and exit 3; bootstrap stops at once. All say what is there.
+func TestNotPostgresCLI(t *testing.T) {
+	serve := func(handle func(net.Conn)) int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(5 * time.Second))
+					handle(c)
+				}()
+			}
+		}()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	ssh := serve(func(c net.Conn) {
+		c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n"))
+		c.Read(make([]byte, 256))
+	})
+	garbage := serve(func(c net.Conn) {
+		c.Read(make([]byte, 64))
+		c.Write([]byte("\xbc\x6f\x39\x8a\x01\x02garbage that is no PostgreSQL message"))
+		time.Sleep(time.Second)
+	})
+	spec := writeSpec(t, []byte(fmt.Sprintf("trust_authentication: true\ndjango: {host: 127.0.0.1}\ncoordinator: {service: c, alias: c, port: %d}\nworkers: [{service: w, alias: w, port: %d}]\n", ssh, garbage)))
+	for _, cmd := range []string{"plan", "verify"} {
+		code, out, errOut := runCLI(t, nil, "-t", spec, cmd, "--timeout", "20s")
+		for _, port := range []int{ssh, garbage} {
+			if !strings.Contains(out+errOut, fmt.Sprintf("not a PostgreSQL server at 127.0.0.1:%d", port)) {
+				t.Errorf("%s does not name 127.0.0.1:%d:\n%s%s", cmd, port, out, errOut)
+			}
+		}
+		if code != 3 || strings.Contains(out+errOut, "connection reset") || strings.Contains(out+errOut, "invalid message length") {
+			t.Errorf("%s: exit %d\n%s%s", cmd, code, out, errOut)
+		}
+	}
+	start := time.Now()
+	code, _, errOut := runCLI(t, nil, "-t", spec, "bootstrap", "--wait", "30s")
+	if code != 1 || !strings.Contains(errOut, "not a PostgreSQL server at 127.0.0.1:") || time.Since(start) > 15*time.Second {
+		t.Errorf("bootstrap: exit %d after %s\n%s", code, time.Since(start), errOut)
 	}
 }

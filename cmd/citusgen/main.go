@@ -24,6 +24,7 @@ const (
 	exitOK       = 0
 	exitFailed   = 1 // a check failed or the work could not be done
 	exitBadInput = 2 // bad spec, flags or arguments
+	exitUnread   = 3 // plan, verify: part of the live cluster could not be read
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; without
@@ -70,9 +71,9 @@ func versionString() string {
 
 type cli struct {
 	Render     renderCmd        `cmd:"" help:"Render the compose document (default), the Django settings or the bootstrap SQL."`
-	Bootstrap  bootstrapCmd     `cmd:"" help:"Apply the bootstrap to the live nodes: wait for them, create databases and the extension, register workers. Safe to re-run."`
-	Verify     verifyCmd        `cmd:"" help:"Check the live cluster against the topology; exit 0 all pass, 1 a check failed, 2 bad input."`
-	Plan       planCmd          `cmd:"" help:"List what bootstrap would change on the live cluster (read-only); exit 0 in sync, 1 changes pending."`
+	Bootstrap  bootstrapCmd     `cmd:"" help:"Apply what plan lists to the live nodes: wait for them, create databases and the extension, register and repair workers. Safe to re-run; exit 1 while something is left (it names the flag or step it needs)."`
+	Verify     verifyCmd        `cmd:"" help:"Check the live cluster against the topology; exit 0 all pass, 1 a check failed, 2 bad input, 3 a node could not be read (unreachable from here, silent, not PostgreSQL, password rejected) and the cluster does not show it down either."`
+	Plan       planCmd          `cmd:"" help:"List what bootstrap would change on the live cluster (read-only); exit 0 in sync, 1 changes pending, 2 bad input, 3 a node could not be read (down, silent, not PostgreSQL, password rejected)."`
 	Check      checkCmd         `cmd:"" help:"Compare existing compose and settings files with what the topology renders; exit 1 with a diff on drift."`
 	Import     importCmd        `cmd:"" help:"Print a topology spec (YAML) that reproduces the Citus cluster of an existing compose file and Django settings."`
 	Reset      resetCmd         `cmd:"" help:"Destructive: end sessions, drop and recreate the cluster database on every node (needs --yes)."`
@@ -199,6 +200,11 @@ func report(stderr io.Writer, err error) int {
 	var drift checkDrift
 	if errors.As(err, &failed) || errors.As(err, &drift) {
 		return exitFailed // the report or the diffs said it all
+	}
+	var unread couldNotRead
+	if errors.As(err, &unread) {
+		fmt.Fprintln(stderr, "citusgen: "+strings.ReplaceAll(strings.TrimSpace(unread.Error()), "\n", "\ncitusgen: "))
+		return exitUnread
 	}
 	switch {
 	case errors.As(err, &specErrs):

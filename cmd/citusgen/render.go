@@ -107,7 +107,7 @@ func (c renderSQLCmd) Run(e *env) error {
 		return err
 	}
 	var names []string
-	for i, p := range generator.Plan(t) {
+	for i, p := range generator.BootstrapSteps(t) {
 		if p.Node.Service == c.Node {
 			_, err = e.stdout.Write(scripts[i])
 			return err

@@ -1,0 +1,449 @@
+package bootstrap_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citusgen/citusgen/bootstrap"
+	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/internal/agreement"
+	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/topology"
+	"github.com/citusgen/citusgen/verify"
+)
+
+const password = "converge-pw"
+
+// rig is a Citus cluster of a coordinator and three servers, the first two
+// of which the topology lists as workers; the third is a server the
+// topology does not know, for extra registrations.
+type rig struct {
+	t     *testing.T
+	cl    *pgtest.Cluster
+	top   *topology.Topology
+	extra *pgtest.Server
+	coord *pgx.Conn
+}
+
+func (r *rig) opts() cluster.Options { return cluster.Options{Password: password} }
+
+// sql runs statements on the coordinator's cluster database.
+func (r *rig) sql(stmts ...string) {
+	r.t.Helper()
+	for _, s := range stmts {
+		if _, err := r.coord.Exec(context.Background(), s); err != nil {
+			r.t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// on runs statements on one server's cluster database, on a connection of
+// its own.
+func (r *rig) on(s *pgtest.Server, stmts ...string) {
+	r.t.Helper()
+	for _, q := range stmts {
+		s.Exec(r.t, r.top.ClusterDatabase(), q)
+	}
+}
+
+func (r *rig) int(q string, args ...any) int64 {
+	r.t.Helper()
+	var n int64
+	if err := r.coord.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		r.t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func (r *rig) nodeID(port int) int64 {
+	return r.int("SELECT nodeid FROM pg_dist_node WHERE nodeport = $1 AND groupid <> 0", port)
+}
+
+func (r *rig) read() *live.Cluster {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := live.Read(ctx, r.top, live.Options{Cluster: r.opts(), Reshape: true})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return c
+}
+
+func (r *rig) verify() *verify.Report {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := verify.Run(ctx, r.top, verify.Options{Cluster: r.opts()})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return rep
+}
+
+func (r *rig) bootstrap(flags []string, wait time.Duration) (*bootstrap.Result, string, error) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	res, err := bootstrap.Run(ctx, r.top, bootstrap.Options{Cluster: r.opts(), Wait: wait, Progress: &progress, PollInterval: 100 * time.Millisecond,
+		Prune: slices.Contains(flags, "--prune"), Rebalance: slices.Contains(flags, "--rebalance")})
+	return res, progress.String(), err
+}
+
+func kinds(changes []livediff.Change) []string {
+	var out []string
+	for _, ch := range changes {
+		out = append(out, ch.Kind+" "+ch.Node)
+	}
+	return out
+}
+
+// agree: verify and plan read the same, on the same reading.
+func agree(t *testing.T, c *live.Cluster) {
+	t.Helper()
+	for _, d := range agreement.Disagreements(c) {
+		t.Error(d)
+	}
+}
+
+type state struct {
+	name  string
+	drift func(r *rig)
+	// want: changes plan must list, as "kind node" (node "" matches any).
+	want []string
+	// manual: bootstrap must refuse (a change for a person), naming this;
+	// fix is the person's step.
+	manual string
+	fix    func(r *rig)
+	// detail: a change's detail must hold it; output: bootstrap's progress.
+	detail, output string
+	// drifted checks verify's report on the drifted cluster.
+	drifted func(t *testing.T, rep *verify.Report)
+	// after runs once the cluster converged.
+	after func(r *rig)
+}
+
+// TestConvergence builds each drifted state of a catalogue on real Citus.
+// For each, plan lists it, verify fails it (and the two agree on the same
+// reading), bootstrap with the flags plan names applies it, and then plan
+// lists nothing and verify passes; or bootstrap refuses, naming the node
+// and what a person must do, never saying "complete".
+func TestConvergence(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 3, pgtest.Options{Password: password, Citus: true})
+	extra := cl.Workers[2]
+	cl.Workers = cl.Workers[:2]
+	top, err := topology.Parse("cluster.yaml", cl.Spec(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, cl: cl, top: top, extra: extra}
+	db := top.ClusterDatabase()
+	w1, w2 := cl.Workers[0], cl.Workers[1]
+	authinfo := fmt.Sprintf("INSERT INTO pg_dist_authinfo VALUES (0, 'commcarehq', 'password=%s')", password)
+	extra.Exec(t, "postgres", "CREATE DATABASE "+db)
+	r.on(extra, "CREATE EXTENSION citus", authinfo)
+	if res, out, err := r.bootstrap(nil, time.Minute); err != nil || !res.Complete() {
+		t.Fatalf("first bootstrap: %v %+v\n%s", err, res, out)
+	}
+	r.coord = cl.Coordinator.Connect(t, db)
+	events := func(r *rig) {
+		r.sql("SET citus.shard_count = 8",
+			"CREATE TABLE events (id bigint PRIMARY KEY, v text)",
+			"SELECT create_distributed_table('events', 'id')",
+			"INSERT INTO events SELECT g, md5(g::text) FROM generate_series(1, 5000) g")
+	}
+	rows := func(r *rig) {
+		if n := r.int("SELECT count(*) FROM events"); n != 5000 {
+			r.t.Errorf("events holds %d rows, want 5000", n)
+		}
+	}
+	unbalance := func(r *rig) {
+		// An earlier drain may have left orphaned copies behind.
+		r.sql("CALL citus_cleanup_orphaned_resources()")
+		r.sql(fmt.Sprintf("SELECT citus_move_shard_placement(shardid, '127.0.0.1', %d, '127.0.0.1', %d, 'block_writes') FROM (SELECT shardid FROM citus_shards WHERE nodeport = %d AND table_name = 'events'::regclass ORDER BY shardid LIMIT 3) s", w2.Port, w1.Port, w2.Port))
+	}
+	states := []state{{
+		name:  "database missing on a worker",
+		drift: func(r *rig) { w2.Exec(t, "postgres", "DROP DATABASE "+db+" WITH (FORCE)") },
+		want:  []string{"create-database worker2", "create-extension worker2", "store-credentials worker2", "sync-metadata worker2"},
+	}, {
+		name:  "extension missing on a worker",
+		drift: func(r *rig) { r.on(w1, "DROP EXTENSION citus CASCADE") },
+		want:  []string{"create-extension worker1", "store-credentials worker1", "sync-metadata worker1"},
+	}, {
+		name:  "worker unregistered",
+		drift: func(r *rig) { r.sql(fmt.Sprintf("SELECT citus_remove_node('127.0.0.1', %d)", w2.Port)) },
+		want:  []string{"register-worker worker2"},
+	}, {
+		name: "worker registered but inactive",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_disable_node('127.0.0.1', %d, synchronous := true)", w2.Port))
+		},
+		want: []string{"activate-worker worker2"},
+	}, {
+		name: "worker registered as not primary",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_remove_node('127.0.0.1', %d)", w2.Port),
+				fmt.Sprintf("SELECT citus_add_secondary_node('127.0.0.1', %d, '127.0.0.1', %d)", w2.Port, w1.Port))
+		},
+		want: []string{"re-register worker2"},
+	}, {
+		name: "worker registered on the wrong port",
+		drift: func(r *rig) {
+			wrong, err := pgtest.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.sql(fmt.Sprintf("SELECT citus_update_node(%d, '127.0.0.1', %d)", r.nodeID(w2.Port), wrong))
+		},
+		want: []string{"re-register worker2"},
+	}, {
+		name: "worker registered under its loopback name",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_remove_node('127.0.0.1', %d)", w1.Port),
+				fmt.Sprintf("SELECT citus_add_node('localhost', %d)", w1.Port))
+		},
+		want: []string{"re-register worker1"},
+	}, {
+		name: "worker registered under a container name",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_update_node(%d, 'hq_worker2_1', 5432)", r.nodeID(w2.Port)))
+		},
+		want: []string{"re-register worker2"},
+	}, {
+		name:  "coordinator host unset",
+		drift: func(r *rig) { r.sql(fmt.Sprintf("SELECT citus_remove_node('127.0.0.1', %d)", cl.Coordinator.Port)) },
+		want:  []string{"set-coordinator-host coordinator"},
+	}, {
+		name: "coordinator host set wrong",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_set_coordinator_host('citus-master.invalid', %d)", cl.Coordinator.Port))
+		},
+		want: []string{"set-coordinator-host coordinator"},
+	}, {
+		name:  "pg_dist_authinfo missing on one node",
+		drift: func(r *rig) { r.on(w1, "DELETE FROM pg_dist_authinfo") },
+		want:  []string{"store-credentials worker1"},
+	}, {
+		name:   "pg_dist_authinfo stale (the password changed)",
+		drift:  func(r *rig) { r.on(w2, "UPDATE pg_dist_authinfo SET authinfo = 'password=before-rotation'") },
+		want:   []string{"store-credentials worker2"},
+		output: "1 change applied, nothing pending",
+		drifted: func(t *testing.T, rep *verify.Report) {
+			// verify names authentication as the cause, not reachability.
+			for _, ch := range rep.Checks {
+				switch ch.Name + "/" + ch.Node {
+				case "credentials/worker2":
+					if ch.Status != verify.Fail || !strings.Contains(ch.Detail, "another password") {
+						t.Errorf("credentials/worker2: %+v", ch)
+					}
+				case "cluster-health/coordinator":
+					if ch.Status != verify.Fail || !strings.HasPrefix(ch.Hint, "authentication: the inter-node credentials on worker2") || !strings.Contains(ch.Detail, "password authentication failed") {
+						t.Errorf("cluster-health: %+v", ch)
+					}
+				}
+			}
+		},
+	}, {
+		name:  "worker lost its metadata (extension recreated)",
+		drift: func(r *rig) { r.on(w1, "DROP EXTENSION citus CASCADE", "CREATE EXTENSION citus", authinfo) },
+		want:  []string{"sync-metadata worker1"},
+	}, {
+		name: "extra worker registered, empty",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_add_node('127.0.0.1', %d)", extra.Port))
+		},
+		want: []string{"drain-remove "},
+	}, {
+		name: "extra worker holding shards",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_add_node('127.0.0.1', %d)", extra.Port))
+			events(r)
+		},
+		want:  []string{"drain-remove "},
+		after: rows,
+	}, {
+		name:  "unbalanced shards",
+		drift: unbalance,
+		want:  []string{"rebalance coordinator"},
+		after: rows,
+	}, {
+		name: "worker holding shards registered under its loopback name",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_update_node(%d, 'localhost', %d)", r.nodeID(w2.Port), w2.Port))
+		},
+		want:  []string{"re-register worker2"},
+		after: rows,
+	}, {
+		name: "worker holding shards under a container name its metadata cannot prove",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_update_node(%d, 'hq_worker2_1', 5432)", r.nodeID(w2.Port)))
+			r.on(w2, "UPDATE pg_dist_local_group SET groupid = 0")
+		},
+		want:   []string{"manual worker2"},
+		manual: "hq_worker2_1:5432",
+		fix: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_update_node(%d, '127.0.0.1', %d)", r.int("SELECT nodeid FROM pg_dist_node WHERE nodename = 'hq_worker2_1'"), w2.Port))
+		},
+		after: rows,
+	}, {
+		name: "rebalance job left running by a killed bootstrap --rebalance",
+		drift: func(r *rig) {
+			unbalance(r)
+			// The session that started the job is gone, and a second one
+			// holds the table, so the job's first move waits. The job is
+			// committed only after the lock is queued, so the move cannot
+			// get the table first.
+			ctx := context.Background()
+			starter := cl.Coordinator.Connect(t, db)
+			start, err := starter.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := start.Exec(ctx, "SELECT citus_rebalance_start(shard_transfer_mode := 'block_writes')"); err != nil {
+				t.Fatal(err)
+			}
+			hold := cl.Coordinator.Connect(t, db)
+			tx, err := hold.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			locked := make(chan error, 1)
+			go func() {
+				_, err := tx.Exec(ctx, "LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+				locked <- err
+			}()
+			time.Sleep(300 * time.Millisecond)
+			if err := start.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			starter.Close(ctx)
+			if err := <-locked; err != nil {
+				t.Fatal(err)
+			}
+			time.AfterFunc(4*time.Second, func() { tx.Rollback(context.Background()) })
+		},
+		want:   []string{"rebalance coordinator"},
+		detail: "of 3 tasks done), probably left by an interrupted bootstrap --rebalance: bootstrap --rebalance waits for it",
+		output: " of 3 tasks done); waiting for it",
+		after:  rows,
+	}}
+
+	for _, s := range states {
+		if !t.Run(s.name, func(t *testing.T) {
+			r.t = t
+			s.drift(r)
+			c := r.read()
+			if u := c.Unread(); len(u) > 0 {
+				t.Fatalf("unread: %+v", u)
+			}
+			changes := livediff.Diff(c)
+			got := kinds(changes)
+			for _, want := range s.want {
+				if !slices.ContainsFunc(got, func(k string) bool { return strings.HasPrefix(k, want) }) {
+					t.Errorf("plan lacks %q: %v", want, got)
+				}
+			}
+			if s.detail != "" && !slices.ContainsFunc(changes, func(ch livediff.Change) bool { return strings.Contains(ch.Detail, s.detail) }) {
+				t.Errorf("no change says %q: %+v", s.detail, changes)
+			}
+			agree(t, c)
+			if s.want[0] != "rebalance coordinator" {
+				rep := r.verify()
+				if rep.OK() {
+					t.Errorf("verify passes the drifted cluster; plan: %v", got)
+				}
+				if s.drifted != nil {
+					s.drifted(t, rep)
+				}
+			}
+			var flags []string
+			for _, ch := range changes {
+				if strings.HasPrefix(ch.Needs, "--") && !slices.Contains(flags, ch.Needs) {
+					flags = append(flags, ch.Needs)
+				}
+			}
+			res, out, err := r.bootstrap(flags, time.Minute)
+			if err != nil {
+				t.Fatalf("bootstrap %v: %v\n%s", flags, err, out)
+			}
+			if s.manual != "" {
+				if res.Complete() || strings.Contains(out, "bootstrap complete") || !strings.Contains(out, s.manual) {
+					t.Fatalf("bootstrap did not refuse naming %s: %+v\n%s", s.manual, res.Pending, out)
+				}
+				if err := bootstrap.PendingError(res.Pending); err == nil || !strings.Contains(err.Error(), "need a person") && !strings.Contains(err.Error(), "needs a person") {
+					t.Errorf("pending error: %v", err)
+				}
+				s.fix(r)
+				res, out, err = r.bootstrap(flags, time.Minute)
+				if err != nil {
+					t.Fatalf("bootstrap after the manual step: %v\n%s", err, out)
+				}
+			}
+			// Whatever it fixed, it counts: never "0 changes applied" for a repair.
+			if res.Applied+res.Moved+len(res.Removed) == 0 && s.manual == "" {
+				t.Errorf("bootstrap counted nothing it did: %+v\n%s", res, out)
+			}
+			if s.output != "" && !strings.Contains(out, s.output) {
+				t.Errorf("bootstrap's progress lacks %q:\n%s", s.output, out)
+			}
+			if !res.Complete() || !strings.Contains(out, "bootstrap complete") {
+				t.Fatalf("bootstrap %v left %v\n%s", flags, kinds(res.Pending), out)
+			}
+			after := r.read()
+			if left := livediff.Diff(after); len(left) > 0 || len(after.Unread()) > 0 {
+				t.Errorf("plan after bootstrap %v: %v %+v\n%s", flags, kinds(left), after.Unread(), out)
+			}
+			if rep := r.verify(); !rep.OK() {
+				for _, ch := range rep.Checks {
+					if ch.Status == verify.Fail {
+						t.Errorf("verify after bootstrap: %s %s: %s | %s", ch.Name, ch.Node, ch.Detail, ch.Hint)
+					}
+				}
+			}
+			if s.after != nil {
+				s.after(r)
+			}
+		}) {
+			t.FailNow() // the next states start from a converged cluster
+		}
+	}
+
+	// A node down: plan cannot read it, bootstrap waits for it and then
+	// stops, naming the node and what to do; neither says all is well.
+	t.Run("node down", func(t *testing.T) {
+		r.t = t
+		w1.Stop()
+		c := r.read()
+		u := c.Unread()
+		if len(u) != 1 || u[0].Node != "worker1" || !strings.Contains(u[0].Hint, "start it (docker compose up -d worker1)") {
+			t.Errorf("unread: %+v", u)
+		}
+		res, out, err := r.bootstrap(nil, 2*time.Second)
+		if err == nil || res != nil || strings.Contains(out, "bootstrap complete") ||
+			!strings.Contains(err.Error(), "worker1: connect failed: no connection to 127.0.0.1:") || !strings.Contains(err.Error(), "start it (docker compose up -d worker1)") {
+			t.Errorf("bootstrap with worker1 down: %v %+v\n%s", err, res, out)
+		}
+		w1.Restart()
+		if res, out, err := r.bootstrap(nil, time.Minute); err != nil || !res.Complete() {
+			t.Fatalf("bootstrap after the restart: %v\n%s", err, out)
+		}
+		if left := livediff.Diff(r.read()); len(left) > 0 {
+			t.Errorf("plan after the restart: %v", kinds(left))
+		}
+		if rep := r.verify(); !rep.OK() {
+			t.Errorf("verify after the restart: %+v", rep.Checks)
+		}
+	})
+}

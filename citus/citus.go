@@ -1,0 +1,220 @@
+// Package citus is the one place that knows Citus's SQL surface: the
+// functions citusgen calls and the catalog it reads. Everything that could
+// change between Citus versions (function names and signatures, catalog
+// tables and columns, background-job states) is spelled here, behind a
+// Dialect chosen from the extension version a node reports, so support for
+// another major version is a branch in this file rather than a hunt through
+// the code.
+//
+// Today one dialect exists, Citus 13 (tested with 13.2). Catalog rows are
+// read with row_to_json, so a column added or dropped by another version
+// does not break the reading.
+package citus
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/citusgen/citusgen/templates"
+)
+
+// Dialect is the SQL of one Citus version.
+type Dialect struct {
+	Major, Minor int
+}
+
+// Default is the dialect of the Citus version the images ship
+// (citusdata/citus:13.2) and of scripts rendered without a live cluster.
+var Default = Dialect{Major: 13, Minor: 2}
+
+// ForVersion picks the dialect for an extension version such as "13.2-1";
+// anything unrecognised gets Default.
+func ForVersion(v string) Dialect {
+	major, rest, _ := strings.Cut(v, ".")
+	minor, _, _ := strings.Cut(rest, "-")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	if err1 != nil || err2 != nil {
+		return Default
+	}
+	return Dialect{Major: ma, Minor: mi}
+}
+
+func lit(s string) string { return templates.SQLLiteral(s) }
+
+// Authinfo is the pg_dist_authinfo value for a password: a libpq conninfo
+// fragment, quoted so any character survives.
+func Authinfo(password string) string {
+	return "password='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(password) + "'"
+}
+
+// ---- statements bootstrap runs (each with the guard that makes it idempotent)
+
+// UpsertAuthinfo stores $1 as the credentials the user connects to every
+// other node with (nodeid 0), rewriting the row only when it differs.
+func (Dialect) UpsertAuthinfo(user string) string {
+	return "INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, " + lit(user) + ", $1)\n" +
+		"    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo\n" +
+		"    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo"
+}
+
+// SetCoordinatorHost adds the coordinator's own row, or renames it.
+func (Dialect) SetCoordinatorHost(host string, port int) (sql, guard string) {
+	return fmt.Sprintf("SELECT pg_catalog.citus_set_coordinator_host(%s, %d)", lit(host), port),
+		fmt.Sprintf("NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE groupid = 0 AND nodename = %s AND nodeport = %d)", lit(host), port)
+}
+
+// AddNode registers a worker.
+func (Dialect) AddNode(host string, port int) (sql, guard string) {
+	return fmt.Sprintf("SELECT pg_catalog.citus_add_node(%s, %d)", lit(host), port),
+		fmt.Sprintf("NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = %s AND nodeport = %d)", lit(host), port)
+}
+
+// ActivateNode activates an inactive worker (and syncs the metadata to it).
+func (Dialect) ActivateNode(host string, port int) string {
+	return fmt.Sprintf("SELECT pg_catalog.citus_activate_node(%s, %d)", lit(host), port)
+}
+
+// SyncMetadata copies the coordinator's metadata to every metadata worker
+// again, whole: it repairs a worker that lost its metadata (database or
+// extension recreated) and finishes the syncs a rename leaves pending.
+// Syncing one node (citus_activate_node, start_metadata_sync_to_node)
+// refuses while another metadata node is out of sync, which a rename makes
+// every node.
+func (Dialect) SyncMetadata() string {
+	return "SELECT pg_catalog.start_metadata_sync_to_all_nodes()"
+}
+
+// InactiveGuard is true while the worker is registered but inactive.
+func (Dialect) InactiveGuard(host string, port int) string {
+	return fmt.Sprintf("EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = %s AND nodeport = %d AND NOT isactive)", lit(host), port)
+}
+
+// UpdateNode renames a registration in place: the node keeps its id, group
+// and shard placements, and Citus tells the metadata workers.
+func (Dialect) UpdateNode(id int32, host string, port int) (sql, guard string) {
+	return fmt.Sprintf("SELECT pg_catalog.citus_update_node(%d, %s, %d)", id, lit(host), port),
+		fmt.Sprintf("EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodeid = %d AND (nodename, nodeport) IS DISTINCT FROM (%s, %d))", id, lit(host), port)
+}
+
+// RemoveNonPrimary removes a registration whose role is not primary (a
+// secondary holds no placements of its own), so it can be added again as a
+// primary.
+func (Dialect) RemoveNonPrimary(host string, port int) (sql, guard string) {
+	return fmt.Sprintf("SELECT pg_catalog.citus_remove_node(%s, %d)", lit(host), port),
+		fmt.Sprintf("EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = %s AND nodeport = %d AND noderole <> 'primary')", lit(host), port)
+}
+
+// ---- reading
+
+// NodeCatalog reads, on any node with the extension, its own pg_dist_node
+// (whole rows as JSON, so columns of other versions are harmless), its
+// local group and the authinfo rows, the values as SHA-256 hashes so no
+// password leaves the server.
+const NodeCatalog = `SELECT (SELECT coalesce(json_agg(row_to_json(n) ORDER BY n.nodeid), '[]') FROM pg_catalog.pg_dist_node n)::text,
+       coalesce((SELECT groupid FROM pg_catalog.pg_dist_local_group), -1),
+       (SELECT coalesce(json_agg(json_build_array(a.nodeid, a.rolename::text, encode(sha256(convert_to(a.authinfo, 'UTF8')), 'hex'))), '[]') FROM pg_catalog.pg_dist_authinfo a)::text`
+
+// Shards counts the placements of distributed (hash) tables per group: a
+// catalog read, no calls to the workers.
+const Shards = `SELECT (SELECT coalesce(json_agg(json_build_array(groupid, n)), '[]') FROM
+          (SELECT pl.groupid, count(*) AS n
+             FROM pg_catalog.pg_dist_placement pl
+             JOIN pg_catalog.pg_dist_shard s ON s.shardid = pl.shardid
+             JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid = s.logicalrelid
+            WHERE p.partmethod = 'h' GROUP BY pl.groupid) c)::text`
+
+// Reshape reads what a rebalance would do: the moves Citus's rebalancer
+// plans now (computed only when there are distributed tables to weigh),
+// the rebalance jobs still running, and wal_level, which decides how shards
+// move.
+const Reshape = `SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE partmethod = 'h')
+            THEN (SELECT count(*) FROM pg_catalog.get_rebalance_table_shards_plan()) ELSE 0 END,
+       (SELECT coalesce(json_agg(json_build_array(j.job_id, j.state::text,
+               (SELECT count(*) FROM pg_catalog.pg_dist_background_task t WHERE t.job_id = j.job_id),
+               (SELECT count(*) FROM pg_catalog.pg_dist_background_task t WHERE t.job_id = j.job_id AND t.status = 'done')) ORDER BY j.job_id), '[]')
+          FROM pg_catalog.pg_dist_background_job j
+         WHERE j.job_type = 'rebalance' AND j.state IN ('scheduled', 'running', 'cancelling', 'failing'))::text,
+       current_setting('wal_level')`
+
+// ShardBytes sums the size of a node's distributed shards (Citus asks the
+// node); $1, $2 are its name and port.
+const ShardBytes = "SELECT coalesce(sum(shard_size), 0)::bigint FROM pg_catalog.citus_shards WHERE nodename = $1 AND nodeport = $2 AND citus_table_type = 'distributed'"
+
+// ShardsLeft counts the distributed shards still on a node; $1, $2 as above.
+const ShardsLeft = "SELECT count(*) FROM pg_catalog.citus_shards WHERE nodename = $1 AND nodeport = $2 AND citus_table_type = 'distributed'"
+
+// ---- health and smoke
+
+// SetConnectionTimeout bounds each inter-node connection Citus opens.
+func (Dialect) SetConnectionTimeout(ms int64) string {
+	return fmt.Sprintf("SET citus.node_connection_timeout TO %d", ms)
+}
+
+// CheckConnections asks one node whether it can reach each of $1 (names)
+// at $2 (ports), in order: what citus_check_cluster_node_health() runs for
+// one source.
+const CheckConnections = "SELECT pg_catalog.citus_check_connection_to_node(t.name, t.port) FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS t(name, port, n) ORDER BY n"
+
+// ClusterHealth is every pair, run by the coordinator itself.
+const ClusterHealth = "SELECT from_nodename, from_nodeport, to_nodename, to_nodeport, result FROM pg_catalog.citus_check_cluster_node_health()"
+
+// Distribute makes a table distributed by a column.
+func (Dialect) Distribute(table, column string) string {
+	return fmt.Sprintf("SELECT pg_catalog.create_distributed_table(%s, %s)", lit(table), lit(column))
+}
+
+// CountPlacements counts a distributed table's rows, shards and the nodes
+// holding them; $1 is the table name.
+func (Dialect) CountPlacements(quotedTable string) string {
+	return "SELECT (SELECT count(*) FROM " + quotedTable + "), count(*), count(DISTINCT nodename || ':' || nodeport) FROM pg_catalog.citus_shards WHERE table_name = $1::regclass"
+}
+
+// ---- reshaping
+
+// CleanupOrphans drops what earlier moves left for deferred cleanup: a
+// move onto a node that still holds its orphaned copy of the shard fails.
+const CleanupOrphans = "CALL pg_catalog.citus_cleanup_orphaned_resources()"
+
+// RebalanceStart starts the background rebalancer; $1 is the transfer mode.
+const RebalanceStart = "SELECT pg_catalog.citus_rebalance_start(shard_transfer_mode := $1::citus.shard_transfer_mode)"
+
+// RebalanceStatus is a job's state and its details JSON; $1 is the job id.
+const RebalanceStatus = "SELECT state::text, coalesce(details::text, '{}') FROM pg_catalog.citus_rebalance_status() WHERE job_id = $1"
+
+// RebalanceStop stops the running rebalance.
+const RebalanceStop = "SELECT pg_catalog.citus_rebalance_stop()"
+
+// JobTasks lists a job's tasks: id, status and command; $1 is the job id.
+const JobTasks = "SELECT task_id, status::text, command FROM pg_catalog.pg_dist_background_task WHERE job_id = $1 ORDER BY task_id"
+
+// JobEnded are the job states after which nothing more happens.
+var JobEnded = map[string]bool{"finished": true, "failed": true, "cancelled": true}
+
+// MoveCommand recognises a shard move in a task's command: shard id, source
+// node id and target node id.
+const MoveCommand = `citus_move_shard_placement\((\d+),\s*(\d+),\s*(\d+)`
+
+// Drain moves every shard off a node; $1, $2 name it, $3 is the transfer mode.
+const Drain = "SELECT pg_catalog.citus_drain_node($1, $2, shard_transfer_mode := $3::citus.shard_transfer_mode)"
+
+// RemoveNode removes a registration; $1, $2 name it.
+const RemoveNode = "SELECT pg_catalog.citus_remove_node($1, $2)"
+
+// TablesWithoutReplicaIdentity counts distributed tables logical
+// replication cannot move.
+const TablesWithoutReplicaIdentity = `SELECT count(*) FROM pg_catalog.pg_dist_partition p JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid
+	WHERE c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))`
+
+// TransferMode picks how shards move. Logical replication (Citus's 'auto')
+// keeps writes flowing but needs wal_level = logical on every node; with
+// 'replica' (the images' default) a default rebalance retries forever, so
+// shards move with 'block_writes': reads go on, writes to a moving shard
+// wait until it has moved.
+func TransferMode(walLevel string) (mode, why string) {
+	if walLevel == "logical" {
+		return "auto", "wal_level is logical: shards move by logical replication (writes keep flowing)"
+	}
+	return "block_writes", fmt.Sprintf("wal_level is %s, not logical: shards move with block_writes (reads go on; writes to a moving shard wait)", walLevel)
+}

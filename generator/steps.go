@@ -1,0 +1,160 @@
+package generator
+
+import (
+	"fmt"
+
+	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/templates"
+	"github.com/citusgen/citusgen/topology"
+)
+
+// MaintenanceDatabase is where CREATE DATABASE runs.
+const MaintenanceDatabase = "postgres"
+
+// Target says which database a step runs in.
+type Target int
+
+const (
+	OnMaintenance Target = iota // the maintenance database (postgres)
+	OnCluster                   // the cluster database
+)
+
+// Step is one bootstrap statement. `render sql` prints the steps of
+// BootstrapSteps as a psql script; `bootstrap` runs the steps of the changes
+// `plan` lists, which are these same steps plus the repairs below that only
+// a reading of the live cluster can ask for.
+type Step struct {
+	Target Target
+	// Action says what the step does, for progress output.
+	Action  string
+	Comment string
+	// SQL is the statement. When Authinfo is set it takes $1, the libpq
+	// conninfo fragment that carries the password (never inlined by bootstrap).
+	SQL string
+	// Guard, when set, is a boolean SQL expression: SQL runs only when it is
+	// true. It makes statements without IF NOT EXISTS (CREATE DATABASE, which
+	// also must run outside a transaction) idempotent, and keeps re-runs from
+	// rewriting Citus metadata that is already right.
+	Guard    string
+	Authinfo bool
+}
+
+// NodeSteps is the ordered bootstrap of one node.
+type NodeSteps struct {
+	Node  topology.Node
+	Steps []Step
+}
+
+// BootstrapSteps returns the bootstrap in the order it must run: every
+// worker, then the coordinator, which sets its own host and registers the
+// workers by their in-network names. Running workers first avoids the
+// concurrent-migration deadlocks CommCare HQ's migrate_multi was known for.
+func BootstrapSteps(t *topology.Topology) []NodeSteps {
+	common := []Step{CreateDatabase(t), CreateExtension()}
+	if t.HasPassword() {
+		common = append(common, StoreCredentials(t))
+	}
+	out := make([]NodeSteps, 0, len(t.Workers)+1)
+	for _, w := range t.Workers {
+		out = append(out, NodeSteps{Node: w, Steps: common})
+	}
+	coord := append([]Step(nil), common...)
+	coord = append(coord, SetCoordinatorHost(t))
+	for i, w := range t.Workers {
+		st := RegisterWorker(t, w)
+		if i == 0 {
+			st.Comment = "register each worker by its in-network name (once)"
+		}
+		coord = append(coord, st)
+	}
+	return append(out, NodeSteps{Node: t.Coordinator, Steps: coord})
+}
+
+// CreateDatabase creates the cluster database where it is missing.
+func CreateDatabase(t *topology.Topology) Step {
+	db := t.ClusterDatabase()
+	return Step{
+		Target:  OnMaintenance,
+		Action:  "create database " + db,
+		Comment: "create the database where it is missing",
+		SQL:     "CREATE DATABASE " + templates.SQLIdent(db),
+		Guard:   "NOT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = " + templates.SQLLiteral(db) + ")",
+	}
+}
+
+// CreateExtension creates the citus extension in the cluster database.
+func CreateExtension() Step {
+	return Step{Target: OnCluster, Action: "create extension citus", SQL: "CREATE EXTENSION IF NOT EXISTS citus"}
+}
+
+// StoreCredentials stores the credentials a node uses to reach the others.
+// Nodes connect to each other with the cluster user; pg_dist_authinfo is
+// per node, so every node gets the row (nodeid 0: any other node).
+func StoreCredentials(t *topology.Topology) Step {
+	return Step{
+		Target:   OnCluster,
+		Action:   "store inter-node credentials",
+		Comment:  "credentials this node uses to reach the other nodes",
+		SQL:      citus.Default.UpsertAuthinfo(t.User),
+		Authinfo: true,
+	}
+}
+
+// SetCoordinatorHost sets (or corrects) the name workers reach the
+// coordinator by.
+func SetCoordinatorHost(t *topology.Topology) Step {
+	host, port := t.NodeAddress(t.Coordinator)
+	sql, guard := citus.Default.SetCoordinatorHost(host, port)
+	return Step{
+		Target:  OnCluster,
+		Action:  fmt.Sprintf("set coordinator host %s:%d", host, port),
+		Comment: "workers reach the coordinator by its in-network name",
+		SQL:     sql,
+		Guard:   guard,
+	}
+}
+
+// RegisterWorker adds a worker by its node name, once.
+func RegisterWorker(t *topology.Topology, w topology.Node) Step {
+	host, port := t.NodeAddress(w)
+	sql, guard := citus.Default.AddNode(host, port)
+	return Step{Target: OnCluster, Action: fmt.Sprintf("register worker %s:%d", host, port), SQL: sql, Guard: guard}
+}
+
+// The repairs below are steps `render sql` never prints: only a reading of
+// the live cluster shows they are needed. They run on the coordinator.
+
+// ActivateWorker activates a worker registered but inactive.
+func ActivateWorker(d citus.Dialect, t *topology.Topology, w topology.Node) Step {
+	host, port := t.NodeAddress(w)
+	return Step{Target: OnCluster, Action: fmt.Sprintf("activate worker %s:%d", host, port), SQL: d.ActivateNode(host, port), Guard: d.InactiveGuard(host, port)}
+}
+
+// SyncMetadata copies the coordinator's metadata to the workers again (all
+// of them: one run repairs every worker that needs it).
+func SyncMetadata(d citus.Dialect) Step {
+	return Step{Target: OnCluster, Action: "sync metadata to the workers", SQL: d.SyncMetadata()}
+}
+
+// RenameRegistration points registration id at the worker's node name,
+// keeping its group and shards.
+func RenameRegistration(d citus.Dialect, t *topology.Topology, w topology.Node, id int32, from string) Step {
+	host, port := t.NodeAddress(w)
+	sql, guard := d.UpdateNode(id, host, port)
+	return Step{Target: OnCluster, Action: fmt.Sprintf("rename registration %s (nodeid %d) to %s:%d", from, id, host, port), SQL: sql, Guard: guard}
+}
+
+// RemoveNonPrimary removes a worker's registration that is not primary, so
+// RegisterWorker adds it again as one.
+func RemoveNonPrimary(d citus.Dialect, t *topology.Topology, w topology.Node) Step {
+	host, port := t.NodeAddress(w)
+	sql, guard := d.RemoveNonPrimary(host, port)
+	return Step{Target: OnCluster, Action: fmt.Sprintf("remove non-primary registration %s:%d", host, port), SQL: sql, Guard: guard}
+}
+
+// Authinfo is the pg_dist_authinfo value for a password.
+func Authinfo(password string) string { return citus.Authinfo(password) }
+
+// psqlAuthinfo builds the same value inside psql from the variable that
+// \getenv filled, so the script never holds the secret.
+const psqlAuthinfo = `'password=''' || replace(replace(:'citusgen_password', E'\\', E'\\\\'), '''', E'\\''') || ''''`

@@ -1,0 +1,518 @@
+// Package live reads a running Citus cluster once, for everything that
+// compares it with the topology: verify turns the reading into checks, plan
+// (the live diff) into changes, and bootstrap applies those changes and
+// reads again. Every node is read over one connection in one round trip:
+// its server facts, and where the extension exists its own pg_dist_node,
+// local group and inter-node credentials (the coordinator adds its shard
+// counts and, on request, what a rebalance would do). Match then pairs the
+// topology's workers with the coordinator's registrations, the one place
+// that decides what is missing, inactive, not primary, registered under
+// another name, or extra.
+package live
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/topology"
+)
+
+// Registration is one row of pg_dist_node, as any node holds it.
+type Registration struct {
+	ID               int32  `json:"nodeid"`
+	Group            int32  `json:"groupid"`
+	Name             string `json:"nodename"`
+	Port             int32  `json:"nodeport"`
+	Active           bool   `json:"isactive"`
+	Role             string `json:"noderole"`
+	ShouldHaveShards bool   `json:"shouldhaveshards"`
+	HasMetadata      bool   `json:"hasmetadata"`
+	MetadataSynced   bool   `json:"metadatasynced"`
+}
+
+// Addr is the registration's host:port.
+func (r Registration) Addr() string { return r.Name + ":" + strconv.Itoa(int(r.Port)) }
+
+// sameMetadata compares what a metadata sync copies (not the sync flags,
+// which the coordinator keeps for itself).
+func (r Registration) sameMetadata(o Registration) bool {
+	return r.ID == o.ID && r.Group == o.Group && r.Name == o.Name && r.Port == o.Port &&
+		r.Active == o.Active && r.Role == o.Role && r.ShouldHaveShards == o.ShouldHaveShards
+}
+
+// Credentials is the state of a node's inter-node credentials
+// (pg_dist_authinfo, nodeid 0, the cluster user).
+type Credentials int
+
+const (
+	CredentialsNotNeeded Credentials = iota // trust authentication: no password to store
+	CredentialsUnknown                      // the node's catalog was not read
+	CredentialsOK                           // the topology's password
+	CredentialsMissing                      // no row: Citus connects without a password
+	CredentialsStale                        // another password (rotated since?)
+)
+
+// Node is what one node said about itself.
+type Node struct {
+	Endpoint cluster.Endpoint
+
+	// Connected: logged in to the cluster database. Otherwise Failure says
+	// why (NoDatabase: logged in, but the database does not exist) and
+	// Detail how, in one line without secrets.
+	Connected bool
+	Failure   cluster.Failure
+	Detail    string
+	// QueryErr: connected, but the facts query failed.
+	QueryErr string
+
+	ServerVersion  string
+	Preload        string // shared_preload_libraries
+	Citus          string // the created extension's version, "" when missing
+	CitusAvailable string // the installable version, "" when not installed
+	WalLevel       string
+
+	// From Citus's catalog, where the extension exists; CatalogErr when
+	// reading it failed anyway.
+	CatalogErr    string
+	Registrations []Registration
+	LocalGroup    int32 // the group this node believes it is; -1 unknown
+	Credentials   Credentials
+
+	mu      sync.Mutex
+	notices []string
+	conn    *pgx.Conn
+}
+
+// Service is the node's service name.
+func (n *Node) Service() string { return n.Endpoint.Node.Service }
+
+// Known reports whether the node's state was read: it answered the facts
+// query, or it accepted the login and has no cluster database yet.
+func (n *Node) Known() bool {
+	return n.Connected && n.QueryErr == "" || !n.Connected && n.Failure == cluster.NoDatabase
+}
+
+// HasCitus reports whether the extension is created on the node.
+func (n *Node) HasCitus() bool { return n.Connected && n.QueryErr == "" && n.Citus != "" }
+
+// PreloadOK reports whether citus is first in shared_preload_libraries.
+func (n *Node) PreloadOK() bool {
+	libs := SplitList(n.Preload)
+	return len(libs) > 0 && libs[0] == "citus"
+}
+
+// Conn is the node's open connection when the reading kept it (Keep), nil
+// otherwise or when it has no extension.
+func (n *Node) Conn() *pgx.Conn { return n.conn }
+
+// TakeNotices returns and forgets the warnings the server sent so far
+// (Citus explains a failed inter-node connection in one).
+func (n *Node) TakeNotices() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := n.notices
+	n.notices = nil
+	return out
+}
+
+// Job is a rebalance job that has not ended.
+type Job struct {
+	ID          int64
+	State       string
+	Tasks, Done int64
+}
+
+// Cluster is one reading of every node.
+type Cluster struct {
+	Topology *topology.Topology
+	// Nodes in topology order, coordinator first.
+	Nodes []*Node
+	// Dialect follows the coordinator's Citus version.
+	Dialect citus.Dialect
+	// Shards per group (distributed tables), from the coordinator's catalog.
+	Shards map[int32]int64
+	// Bytes per group, for registrations outside the topology that hold
+	// shards (read only with Options.Reshape).
+	Bytes map[int32]int64
+	// Reshape: what a rebalance would do; read only with Options.Reshape.
+	Reshaped   bool
+	Moves      int64
+	Jobs       []Job
+	ReshapeErr string
+	// Match pairs the topology with the coordinator's registrations; nil
+	// when the coordinator's catalog was not read.
+	Match *Match
+}
+
+// Coordinator is the coordinator's reading.
+func (c *Cluster) Coordinator() *Node { return c.Nodes[0] }
+
+// Node finds a node's reading by service name.
+func (c *Cluster) Node(service string) *Node {
+	for _, n := range c.Nodes {
+		if n.Service() == service {
+			return n
+		}
+	}
+	return nil
+}
+
+// Close ends the connections a reading kept.
+func (c *Cluster) Close() {
+	for _, n := range c.Nodes {
+		if n.conn != nil {
+			n.conn.Close(context.Background())
+			n.conn = nil
+		}
+	}
+}
+
+// Unread lists what could not be read, one line per node: those nodes'
+// state is unknown, so no comparison with the topology is complete. (What a
+// rebalance would do is ReshapeProblem's.)
+func (c *Cluster) Unread() []Problem {
+	var out []Problem
+	for _, n := range c.Nodes {
+		switch {
+		case !n.Known():
+			out = append(out, Problem{Node: n.Service(), Detail: n.failureLine(), Hint: n.FailureHint(c.Topology)})
+		case n.CatalogErr != "":
+			out = append(out, Problem{Node: n.Service(), Detail: "reading Citus's catalog failed: " + n.CatalogErr})
+		}
+	}
+	return out
+}
+
+// ReshapeProblem says why what a rebalance would do is unknown (Citus
+// weighs shards by size, and cannot size them while a registered node is
+// unreachable); nil when it was read or not asked for.
+func (c *Cluster) ReshapeProblem() *Problem {
+	if c.ReshapeErr == "" {
+		return nil
+	}
+	return &Problem{Node: c.Coordinator().Service(), Detail: "whether shards are balanced is unknown: Citus's rebalance plan failed: " + c.ReshapeErr,
+		Hint: "a registered node Citus cannot reach blocks it; fix the registrations (citusgen plan lists them) and run plan again"}
+}
+
+// Problem is a part of the cluster that could not be read.
+type Problem struct {
+	Node, Detail, Hint string
+}
+
+func (n *Node) failureLine() string {
+	if n.Connected {
+		return "query failed: " + n.QueryErr
+	}
+	switch n.Failure {
+	case cluster.NotPostgres, cluster.Silent:
+		return n.Detail
+	}
+	return fmt.Sprintf("%s: %s", n.Endpoint.Addr, n.Detail)
+}
+
+// FailureHint says what to do about a node that could not be read.
+func (n *Node) FailureHint(t *topology.Topology) string {
+	s, addr := n.Service(), n.Endpoint.Addr
+	switch n.Failure {
+	case cluster.Unreachable, cluster.StartingUp:
+		return fmt.Sprintf("the node is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT", addr, s, s)
+	case cluster.Silent:
+		return fmt.Sprintf("a process accepts connections on %s but does not answer like PostgreSQL: check what listens there (a stuck server, a firewall or proxy holding the connection), or point citusgen at %s with --node %s=HOST:PORT", addr, s, s)
+	case cluster.NotPostgres:
+		return fmt.Sprintf("something else listens on %s (another service on the published port?): check the port mapping of %s, or point citusgen at it with --node %s=HOST:PORT", addr, s, s)
+	case cluster.AuthFailed:
+		src := "password in the topology"
+		if t.PasswordEnv != "" {
+			src = "$" + t.PasswordEnv
+		}
+		return fmt.Sprintf("make the %s match the password of user %s on %s (the image applies POSTGRES_PASSWORD only when its volume is empty; change it with ALTER USER or recreate the volume)", src, t.User, s)
+	}
+	return ""
+}
+
+// Options for Read.
+type Options struct {
+	Cluster cluster.Options
+	// Reshape also reads what a rebalance would do (moves, running jobs)
+	// and the size of the shards a prune would move.
+	Reshape bool
+	// Keep leaves the connections of nodes with the extension open (Conn)
+	// until Close, for checks that run on them.
+	Keep bool
+}
+
+// Read reads every node in parallel, one connection and one round trip
+// each (plus one on the coordinator for the size of shards to drain, with
+// Reshape). Only bad options are an error: whatever cannot be read is said
+// by the nodes' Failure and Unread.
+func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error) {
+	eps, err := cluster.Endpoints(t, o.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Topology: t, Nodes: make([]*Node, len(eps)), Dialect: citus.Default, Shards: map[int32]int64{}, Bytes: map[int32]int64{}}
+	var wg sync.WaitGroup
+	for i, ep := range eps {
+		wg.Go(func() { c.Nodes[i] = readNode(ctx, t, o, ep, i == 0, c) })
+	}
+	wg.Wait()
+	c.assemble()
+	if o.Reshape && c.Match != nil && c.Coordinator().conn != nil {
+		c.readBytes(ctx, c.Coordinator().conn)
+	}
+	if !o.Keep {
+		c.Close()
+	}
+	return c, nil
+}
+
+// Assemble makes a Cluster of node readings (coordinator first) and the
+// coordinator's shard counts per group, as Read does after reading: the
+// dialect and the match. Tests build drifted clusters with it.
+func Assemble(t *topology.Topology, nodes []*Node, shards map[int32]int64) *Cluster {
+	c := &Cluster{Topology: t, Nodes: nodes, Dialect: citus.Default, Shards: shards, Bytes: map[int32]int64{}}
+	if c.Shards == nil {
+		c.Shards = map[int32]int64{}
+	}
+	c.assemble()
+	return c
+}
+
+func (c *Cluster) assemble() {
+	coord := c.Coordinator()
+	if coord.HasCitus() {
+		c.Dialect = citus.ForVersion(coord.Citus)
+	}
+	if coord.HasCitus() && coord.CatalogErr == "" {
+		c.Match = match(c.Topology, c)
+	}
+}
+
+const factsQuery = `SELECT current_setting('server_version'),
+       current_setting('shared_preload_libraries'),
+       coalesce((SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'citus'), ''),
+       coalesce((SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = 'citus'), ''),
+       current_setting('wal_level')`
+
+func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.Endpoint, isCoord bool, c *Cluster) *Node {
+	n := &Node{Endpoint: ep, LocalGroup: -1, Credentials: CredentialsUnknown}
+	if !t.HasPassword() || o.Cluster.Password == "" {
+		n.Credentials = CredentialsNotNeeded
+	}
+	redact := func(s string) string { return cluster.Redact(cluster.OneLine(s), o.Cluster.Password, t.User) }
+	cfg, err := o.Cluster.Config(t, ep, t.ClusterDatabase())
+	if err != nil {
+		n.Failure, n.Detail = cluster.Other, redact(err.Error())
+		return n
+	}
+	cfg.OnNotice = func(_ *pgconn.PgConn, notice *pgconn.Notice) {
+		n.mu.Lock()
+		n.notices = append(n.notices, cluster.Redact(notice.Message, o.Cluster.Password, t.User))
+		n.mu.Unlock()
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		kind, detail := cluster.Diagnose(ep.Addr, err)
+		n.Failure, n.Detail = kind, redact(detail)
+		return n
+	}
+	n.Connected = true
+	// One round trip: the statements run in order; the catalog's fail
+	// where the extension does not exist, which the facts already tell.
+	stmts := []string{factsQuery, citus.NodeCatalog}
+	if isCoord {
+		stmts = append(stmts, citus.Shards)
+		if o.Reshape {
+			stmts = append(stmts, citus.Reshape)
+		}
+	}
+	results, readErr := conn.PgConn().Exec(ctx, strings.Join(stmts, ";\n")).ReadAll()
+	keep := false
+	defer func() {
+		if keep {
+			n.conn = conn
+		} else {
+			conn.Close(context.Background())
+		}
+	}()
+	row := func(i int) ([][]byte, string) {
+		if i >= len(results) {
+			if readErr != nil {
+				return nil, redact(errText(readErr))
+			}
+			return nil, "no result"
+		}
+		if results[i].Err != nil {
+			return nil, redact(errText(results[i].Err))
+		}
+		if len(results[i].Rows) != 1 {
+			return nil, "no row"
+		}
+		return results[i].Rows[0], ""
+	}
+	facts, qerr := row(0)
+	if qerr != "" {
+		n.QueryErr = qerr
+		return n
+	}
+	n.ServerVersion, n.Preload, n.Citus, n.CitusAvailable, n.WalLevel = string(facts[0]), string(facts[1]), string(facts[2]), string(facts[3]), string(facts[4])
+	if n.Citus == "" {
+		return n
+	}
+	keep = true
+	cat, cerr := row(1)
+	if cerr != "" {
+		n.CatalogErr = cerr
+		return n
+	}
+	if err := json.Unmarshal(cat[0], &n.Registrations); err != nil {
+		n.CatalogErr = "pg_dist_node: " + err.Error()
+		return n
+	}
+	if g, err := strconv.Atoi(string(cat[1])); err == nil {
+		n.LocalGroup = int32(g)
+	}
+	var auth [][]any
+	if err := json.Unmarshal(cat[2], &auth); err != nil {
+		n.CatalogErr = "pg_dist_authinfo: " + err.Error()
+		return n
+	}
+	n.Credentials = credentials(t, auth, o.Cluster.Password)
+	if !isCoord {
+		return n
+	}
+	if sh, serr := row(2); serr == "" {
+		var groups [][]int64
+		if err := json.Unmarshal(sh[0], &groups); err == nil {
+			for _, g := range groups {
+				c.Shards[int32(g[0])] = g[1]
+			}
+		}
+	} else {
+		n.CatalogErr = "shards: " + serr
+	}
+	if o.Reshape {
+		rs, rerr := row(3)
+		if rerr != "" {
+			c.ReshapeErr = rerr
+			return n
+		}
+		c.Reshaped = true
+		c.Moves, _ = strconv.ParseInt(string(rs[0]), 10, 64)
+		var jobs [][]any
+		if err := json.Unmarshal(rs[1], &jobs); err == nil {
+			for _, j := range jobs {
+				id, _ := j[0].(float64)
+				state, _ := j[1].(string)
+				tasks, _ := j[2].(float64)
+				done, _ := j[3].(float64)
+				c.Jobs = append(c.Jobs, Job{ID: int64(id), State: state, Tasks: int64(tasks), Done: int64(done)})
+			}
+		}
+	}
+	return n
+}
+
+// errText is a server error's message (and detail), else the error.
+func errText(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if pgErr.Detail != "" {
+			return pgErr.Message + " (" + pgErr.Detail + ")"
+		}
+		return pgErr.Message
+	}
+	return err.Error()
+}
+
+// readBytes asks, for the registrations outside the topology that hold
+// shards (what a prune would drain), the size of those shards: Citus asks
+// the nodes, so this is done only for them.
+func (c *Cluster) readBytes(ctx context.Context, conn *pgx.Conn) {
+	for _, x := range c.Match.Extra {
+		if x.Shards == 0 {
+			continue
+		}
+		var b int64
+		if err := conn.QueryRow(ctx, citus.ShardBytes, x.Name, x.Port).Scan(&b); err == nil {
+			c.Bytes[x.Group] = b
+		}
+	}
+	for i := range c.Match.Extra {
+		c.Match.Extra[i].Bytes = c.Bytes[c.Match.Extra[i].Group]
+	}
+}
+
+// credentials compares a node's stored inter-node password with the
+// topology's, by hash (rows of nodeid, rolename, sha256 of authinfo).
+func credentials(t *topology.Topology, rows [][]any, password string) Credentials {
+	if !t.HasPassword() || password == "" {
+		return CredentialsNotNeeded
+	}
+	want := sha256.Sum256([]byte(citus.Authinfo(password)))
+	for _, a := range rows {
+		if len(a) != 3 {
+			continue
+		}
+		id, _ := a[0].(float64)
+		role, _ := a[1].(string)
+		hash, _ := a[2].(string)
+		if id == 0 && role == t.User {
+			if hash == hex.EncodeToString(want[:]) {
+				return CredentialsOK
+			}
+			return CredentialsStale
+		}
+	}
+	return CredentialsMissing
+}
+
+// SplitList splits a GUC list such as shared_preload_libraries.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.Trim(strings.TrimSpace(p), `"`)
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// PreloadDetail says what is wrong with shared_preload_libraries.
+func (n *Node) PreloadDetail() string {
+	if slices.Contains(SplitList(n.Preload), "citus") {
+		return "citus must be first in shared_preload_libraries ('" + n.Preload + "')"
+	}
+	return "citus is not in shared_preload_libraries ('" + n.Preload + "')"
+}
+
+// Versions groups the nodes with the extension by its version, each list in
+// topology order, versions sorted.
+func (c *Cluster) Versions() (versions []string, nodes map[string][]string) {
+	nodes = map[string][]string{}
+	for _, n := range c.Nodes {
+		if n.HasCitus() {
+			if _, ok := nodes[n.Citus]; !ok {
+				versions = append(versions, n.Citus)
+			}
+			nodes[n.Citus] = append(nodes[n.Citus], n.Service())
+		}
+	}
+	sort.Strings(versions)
+	return versions, nodes
+}

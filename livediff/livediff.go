@@ -1,0 +1,266 @@
+// Package livediff is the live diff: from one reading of the cluster
+// (package live) it lists every change that would make the cluster match
+// the topology, each with the guarded bootstrap steps that make it. plan
+// prints the list; bootstrap runs the steps of the changes that need no
+// flag and hands --prune and --rebalance to package reshape; verify takes
+// its hints from the same list, so the three cannot disagree.
+package livediff
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/topology"
+)
+
+// Kinds of change.
+const (
+	CreateDatabase     = "create-database"
+	CreateExtension    = "create-extension"
+	StoreCredentials   = "store-credentials"
+	SetCoordinatorHost = "set-coordinator-host"
+	RegisterWorker     = "register-worker"
+	ActivateWorker     = "activate-worker"
+	Reregister         = "re-register"
+	SyncMetadata       = "sync-metadata"
+	DrainRemove        = "drain-remove"
+	Rebalance          = "rebalance"
+	Manual             = "manual" // bootstrap refuses it: Detail says what a person must do
+)
+
+// What applies a change.
+const (
+	ByBootstrap = ""
+	ByPrune     = "--prune"
+	ByRebalance = "--rebalance"
+	ByHand      = "by hand"
+)
+
+// Change is one difference between the cluster and the topology.
+type Change struct {
+	Kind string `json:"kind"`
+	// Node is a service name, or host:port for a registration outside the topology.
+	Node   string `json:"node"`
+	Detail string `json:"detail"`
+	// Needs says what applies it: "" plain bootstrap, "--prune" or
+	// "--rebalance" bootstrap with that flag, "by hand" nothing citusgen runs.
+	Needs string `json:"needs,omitempty"`
+	// Shards and Bytes: what a drain would move off the node.
+	Shards int64 `json:"shards,omitempty"`
+	Bytes  int64 `json:"bytes,omitempty"`
+	// On is the service whose connection runs Steps, in order.
+	On    string           `json:"-"`
+	Steps []generator.Step `json:"-"`
+}
+
+// Remedy says, in a few words, how the change gets applied.
+func (c Change) Remedy() string {
+	switch c.Needs {
+	case ByBootstrap:
+		return "run citusgen bootstrap"
+	case ByHand:
+		return c.Detail
+	}
+	return "run citusgen bootstrap " + c.Needs
+}
+
+// Diff lists the changes, in the order bootstrap applies them: each node's
+// own changes (workers first), then the coordinator's metadata changes,
+// then what --prune and --rebalance would do. Nodes that could not be read
+// get no changes (live.Cluster.Unread names them).
+func Diff(c *live.Cluster) []Change {
+	t := c.Topology
+	var out []Change
+	for _, n := range append(c.Nodes[1:len(c.Nodes):len(c.Nodes)], c.Nodes[0]) {
+		out = append(out, nodeChanges(t, n)...)
+	}
+	if vs, nodes := c.Versions(); len(vs) > 1 {
+		var parts []string
+		for _, v := range vs {
+			parts = append(parts, fmt.Sprintf("%s on %s", v, strings.Join(nodes[v], ", ")))
+		}
+		out = append(out, Change{Kind: Manual, Node: "cluster", Needs: ByHand,
+			Detail: "Citus versions differ (" + strings.Join(parts, "; ") + "): use the same image (or Citus package) on every node, then run ALTER EXTENSION citus UPDATE on each"})
+	}
+	return append(out, metadataChanges(c)...)
+}
+
+func nodeChanges(t *topology.Topology, n *live.Node) []Change {
+	s := n.Service()
+	db := t.ClusterDatabase()
+	creds := func(why string) []Change {
+		if !t.HasPassword() {
+			return nil
+		}
+		return []Change{{Kind: StoreCredentials, Node: s, Detail: why, On: s, Steps: []generator.Step{generator.StoreCredentials(t)}}}
+	}
+	ext := Change{Kind: CreateExtension, Node: s, Detail: "CREATE EXTENSION citus in " + db, On: s, Steps: []generator.Step{generator.CreateExtension()}}
+	switch {
+	case !n.Known():
+		return nil
+	case !n.Connected: // no database
+		out := []Change{{Kind: CreateDatabase, Node: s, Detail: "CREATE DATABASE " + db, On: s, Steps: []generator.Step{generator.CreateDatabase(t)}}, ext}
+		return append(out, creds("store the inter-node credentials in pg_dist_authinfo")...)
+	case n.CitusAvailable == "" && n.Citus == "":
+		return []Change{{Kind: Manual, Node: s, Needs: ByHand, Detail: fmt.Sprintf("the Citus extension is not installed on %s: use a citusdata/citus image or install the Citus package for PostgreSQL %s", s, n.ServerVersion)}}
+	case !n.PreloadOK():
+		return []Change{{Kind: Manual, Node: s, Needs: ByHand, Detail: fmt.Sprintf("%s: set shared_preload_libraries = 'citus' (citus first) on %s and restart it; the citusdata/citus images do this", n.PreloadDetail(), s)}}
+	case n.Citus == "":
+		return append([]Change{ext}, creds("store the inter-node credentials in pg_dist_authinfo")...)
+	}
+	switch n.Credentials {
+	case live.CredentialsMissing:
+		return creds("pg_dist_authinfo holds no password for " + t.User + ": Citus's connections from " + s + " to the other nodes cannot log in")
+	case live.CredentialsStale:
+		return creds("pg_dist_authinfo holds another password for " + t.User + " than the topology's (changed since?): Citus's connections from " + s + " fail to log in")
+	}
+	return nil
+}
+
+// metadataChanges: the coordinator's host, each worker's registration and
+// metadata, registrations outside the topology, and shard balance.
+func metadataChanges(c *live.Cluster) []Change {
+	t := c.Topology
+	coord := c.Coordinator()
+	cs := t.Coordinator.Service
+	host, port := t.NodeAddress(t.Coordinator)
+	coordAddr := fmt.Sprintf("%s:%d", host, port)
+	on := func(ch Change, steps ...generator.Step) Change {
+		ch.On, ch.Steps = cs, steps
+		return ch
+	}
+	if !coord.Known() || coord.CatalogErr != "" || coord.Connected && !coord.PreloadOK() || coord.Connected && coord.Citus == "" && coord.CitusAvailable == "" {
+		return nil // unread, or bootstrap cannot get as far (a manual change says why)
+	}
+	if c.Match == nil {
+		// No extension on the coordinator yet: everything gets registered.
+		out := []Change{on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: coordAddr}, generator.SetCoordinatorHost(t))}
+		for _, w := range t.Workers {
+			h, p := t.NodeAddress(w)
+			out = append(out, on(Change{Kind: RegisterWorker, Node: w.Service, Detail: fmt.Sprintf("%s:%d", h, p)}, generator.RegisterWorker(t, w)))
+		}
+		return out
+	}
+	m, d := c.Match, c.Dialect
+	var out []Change
+	switch {
+	case m.CoordinatorRow == nil:
+		out = append(out, on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: coordAddr + " (the coordinator host is not set)"}, generator.SetCoordinatorHost(t)))
+	case !m.CoordinatorOK:
+		out = append(out, on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: fmt.Sprintf("%s (registered as %s)", coordAddr, m.CoordinatorRow.Addr())}, generator.SetCoordinatorHost(t)))
+	}
+	registering := false
+	var syncs []Change // after every registration change: a sync copies them
+	for _, wm := range m.Workers {
+		w, addr := wm.Worker, wm.Addr()
+		switch wm.State {
+		case live.Missing:
+			registering = true
+			out = append(out, on(Change{Kind: RegisterWorker, Node: w.Service, Detail: addr}, generator.RegisterWorker(t, w)))
+		case live.Inactive:
+			registering = true
+			out = append(out, on(Change{Kind: ActivateWorker, Node: w.Service, Detail: fmt.Sprintf("%s is registered but inactive (nodeid %d): activate it", addr, wm.Row.ID)}, generator.ActivateWorker(d, t, w)))
+		case live.NotPrimary:
+			registering = true
+			out = append(out, on(Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s, not primary: remove that registration and register it as a primary", addr, wm.Row.Role)},
+				generator.RemoveNonPrimary(d, t, w), generator.RegisterWorker(t, w)))
+		case live.Elsewhere:
+			if wm.Proven {
+				out = append(out, on(Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s (%s, nodeid %d, %s): rename the registration to %s in place (citus_update_node; placements stay)", w.Service, wm.Row.Addr(), wm.How, wm.Row.ID, Plural(wm.Shards, "shard"), addr)},
+					generator.RenameRegistration(d, t, w, wm.Row.ID, wm.Row.Addr())))
+				continue
+			}
+			upd, _ := d.UpdateNode(wm.Row.ID, wm.Host, wm.Port)
+			out = append(out, Change{Kind: Manual, Node: w.Service, Needs: ByHand, Shards: wm.Shards,
+				Detail: fmt.Sprintf("%s is not registered, and %s (%s, nodeid %d) holds %s; it looks like %s under %s, but %s's own metadata cannot prove it, so citusgen leaves both alone: if it is %s, run %s on the coordinator, then citusgen bootstrap; if not, add it to the topology",
+					addr, wm.Row.Addr(), wm.How, wm.Row.ID, Plural(wm.Shards, "shard"), w.Service, wm.How, w.Service, w.Service, upd)})
+		case live.AsCoordinator:
+			out = append(out, Change{Kind: Manual, Node: w.Service, Needs: ByHand,
+				Detail: fmt.Sprintf("%s is the coordinator's own registration: give %s another node_name in the topology", addr, w.Service)})
+		}
+		switch wm.Metadata {
+		case live.MetadataLost, live.MetadataDiffers, live.MetadataNotSynced:
+			syncs = append(syncs, on(Change{Kind: SyncMetadata, Node: w.Service, Detail: wm.MetadataDetail + ": sync the coordinator's metadata to it again"},
+				generator.SyncMetadata(d)))
+		}
+	}
+	out = append(out, syncs...)
+	for _, x := range m.Extra {
+		ch := Change{Kind: DrainRemove, Node: x.Addr(), Needs: ByPrune, Shards: x.Shards, Bytes: x.Bytes}
+		drain := fmt.Sprintf("drain %s and remove it", shardsAndSize(x.Shards, x.Bytes, c.Reshaped))
+		if x.Shards == 0 {
+			drain = "remove it (it holds no shards)"
+		}
+		switch {
+		case x.Like != "" && x.How == "its container name":
+			ch.Detail = fmt.Sprintf("%s is %s registered a second time under %s: %s (bootstrap --prune)", x.Addr(), x.Like, x.How, drain)
+		case x.Like != "":
+			ch.Detail = fmt.Sprintf("%s looks like %s under %s: %s (bootstrap --prune); bootstrap registers %s by its node name", x.Addr(), x.Like, x.How, drain, x.Like)
+		default:
+			ch.Detail = fmt.Sprintf("registered but not in the topology: %s (bootstrap --prune)", drain)
+		}
+		out = append(out, ch)
+	}
+	var shards int64
+	for _, n := range c.Shards {
+		shards += n
+	}
+	draining, staying := false, 0
+	for _, x := range m.Extra {
+		draining = draining || x.Shards > 0
+	}
+	for _, w := range m.Workers {
+		if w.Row != nil && w.Row.ShouldHaveShards {
+			staying++
+		}
+	}
+	switch {
+	case len(c.Jobs) > 0:
+		j := c.Jobs[0]
+		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
+			Detail: fmt.Sprintf("rebalance job %d is %s (%d of %s done), probably left by an interrupted bootstrap --rebalance: bootstrap --rebalance waits for it", j.ID, j.State, j.Done, Plural(j.Tasks, "task"))})
+	case c.Moves > 0:
+		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
+			Detail: fmt.Sprintf("shards are unbalanced: the rebalancer would make %s (bootstrap --rebalance)", Plural(c.Moves, "move"))})
+	case registering && shards > 0:
+		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
+			Detail: fmt.Sprintf("once the workers above are registered, the rebalancer moves some of the %s onto them (bootstrap --rebalance)", Plural(shards, "shard"))})
+	case draining && staying > 1:
+		// A drain only empties the node; what it moved can leave the
+		// others unbalanced.
+		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
+			Detail: "once the drain above is done, the rebalancer evens out the remaining workers if the drain left them unbalanced (bootstrap --rebalance)"})
+	}
+	return out
+}
+
+func shardsAndSize(n, bytes int64, sized bool) string {
+	if !sized {
+		return Plural(n, "shard")
+	}
+	return fmt.Sprintf("%s (%s)", Plural(n, "shard"), HumanBytes(bytes))
+}
+
+// Plural writes a count with its noun: "1 shard", "8 shards".
+func Plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// HumanBytes writes a size in binary units.
+func HumanBytes(b int64) string {
+	const unit = 1024
+	if b < unit {
+		return fmt.Sprintf("%d B", b)
+	}
+	div, exp := int64(unit), 0
+	for n := b / unit; n >= unit; n /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,318 @@
+// Package reshape holds the operations that move shards: rebalancing them
+// onto the topology's workers with Citus's background rebalancer, and
+// pruning, which drains the registrations outside the topology before
+// removing them. bootstrap runs them for --rebalance and --prune; what they
+// would do is in the live diff (package livediff).
+package reshape
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/livediff"
+)
+
+// Options tune rebalancing and draining.
+type Options struct {
+	// Wait bounds each rebalance or drain.
+	Wait time.Duration
+	// Progress receives one line per event.
+	Progress io.Writer
+	// Poll is how often progress is read; 500ms when zero.
+	Poll time.Duration
+}
+
+func (o Options) poll() time.Duration {
+	if o.Poll <= 0 {
+		return 500 * time.Millisecond
+	}
+	return o.Poll
+}
+
+func (o Options) wait() time.Duration {
+	if o.Wait <= 0 {
+		return 10 * time.Minute
+	}
+	return o.Wait
+}
+
+func (o Options) printf(format string, args ...any) {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, format+"\n", args...)
+	}
+}
+
+// Rebalance waits for a rebalance job that is already running (one a killed
+// bootstrap left behind), or else starts Citus's background rebalancer when
+// shards are unbalanced and waits for it, printing each shard it moved. It
+// moves nothing on a balanced cluster. c is a reading with Reshape; conn is
+// a connection to the coordinator. It returns the number of shards moved
+// and whether it waited for a job it found running (that job was planned
+// earlier: read again to see whether more moves are due).
+func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) (moved int, attached bool, err error) {
+	nodes := nodeAddrs(c)
+	if len(c.Jobs) > 0 {
+		j := c.Jobs[0]
+		o.printf("rebalance: job %d is already %s (%d of %s done); waiting for it", j.ID, j.State, j.Done, livediff.Plural(j.Tasks, "task"))
+		moved, err := follow(ctx, conn, j.ID, nodes, o)
+		return moved, true, err
+	}
+	if c.Moves == 0 {
+		o.printf("rebalance: shards are balanced; nothing to move")
+		return 0, false, nil
+	}
+	mode, why := citus.TransferMode(c.Coordinator().WalLevel)
+	o.printf("rebalance: %s planned; %s", livediff.Plural(c.Moves, "shard move"), why)
+	cleanup(ctx, conn, o)
+	var job int64
+	if err := conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job); err != nil {
+		return 0, false, fmt.Errorf("citus_rebalance_start: %w", err)
+	}
+	moved, err = follow(ctx, conn, job, nodes, o)
+	return moved, false, err
+}
+
+func nodeAddrs(c *live.Cluster) map[string]string {
+	out := map[string]string{}
+	for _, r := range c.Coordinator().Registrations {
+		out[fmt.Sprint(r.ID)] = r.Addr()
+	}
+	return out
+}
+
+// follow waits for a job to end, printing each move as it finishes and the
+// count of moves (and of other tasks, such as copying reference tables to
+// a new node) done.
+func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]string, o Options) (int, error) {
+	start := time.Now()
+	deadline := start.Add(o.wait())
+	last := ""
+	reported := map[int64]bool{}
+	for {
+		var state, details string
+		if err := conn.QueryRow(ctx, citus.RebalanceStatus, job).Scan(&state, &details); err != nil {
+			return 0, fmt.Errorf("citus_rebalance_status: %w", err)
+		}
+		tasks := jobTasks(ctx, conn, job)
+		moves, movesDone, others, othersDone := 0, 0, 0, 0
+		for _, tk := range tasks {
+			done := tk.status == "done"
+			if tk.move == nil {
+				others++
+				if done {
+					othersDone++
+				}
+				continue
+			}
+			moves++
+			if done {
+				movesDone++
+				if !reported[tk.id] {
+					reported[tk.id] = true
+					o.printf("rebalance: moved shard %s from %s to %s (%s)", tk.move.shard, nodeAddr(nodes, tk.move.from), nodeAddr(nodes, tk.move.to), time.Since(start).Round(100*time.Millisecond))
+				}
+			}
+		}
+		line := fmt.Sprintf("rebalance: job %d %s: %d of %s done", job, state, movesDone, livediff.Plural(int64(moves), "move"))
+		if others > 0 {
+			line += fmt.Sprintf(", %d of %s", othersDone, livediff.Plural(int64(others), "other task"))
+		}
+		if line != last {
+			o.printf("%s (%s)", line, time.Since(start).Round(100*time.Millisecond))
+			last = line
+		}
+		switch state {
+		case "finished":
+			return movesDone, nil
+		case "failed", "cancelled", "failing", "cancelling":
+			return movesDone, fmt.Errorf("the rebalance job %d ended %s: %s; see SELECT * FROM citus_rebalance_status()", job, state, firstError(details))
+		}
+		if time.Now().After(deadline) {
+			return movesDone, fmt.Errorf("the rebalance job %d did not finish within %s (%d of %s done); it goes on in the background: run citusgen bootstrap --rebalance again to wait for it, or stop it with SELECT citus_rebalance_stop()", job, o.wait(), movesDone, livediff.Plural(int64(moves), "move"))
+		}
+		select {
+		case <-ctx.Done():
+			return movesDone, ctx.Err()
+		case <-time.After(o.poll()):
+		}
+	}
+}
+
+type move struct{ shard, from, to string }
+
+type task struct {
+	id     int64
+	status string
+	move   *move
+}
+
+var moveRE = regexp.MustCompile(citus.MoveCommand)
+
+// jobTasks lists a job's tasks from Citus's task table; a move's command
+// names the shard and the node ids.
+func jobTasks(ctx context.Context, conn *pgx.Conn, job int64) []task {
+	rows, err := conn.Query(ctx, citus.JobTasks, job)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var out []task
+	for rows.Next() {
+		var tk task
+		var command string
+		if rows.Scan(&tk.id, &tk.status, &command) != nil {
+			return out
+		}
+		if m := moveRE.FindStringSubmatch(command); m != nil {
+			tk.move = &move{shard: m[1], from: m[2], to: m[3]}
+		}
+		out = append(out, tk)
+	}
+	return out
+}
+
+func nodeAddr(nodes map[string]string, id string) string {
+	if a, ok := nodes[id]; ok {
+		return a
+	}
+	return "node " + id
+}
+
+// firstError is the first failed task's message in citus_rebalance_status()'s details.
+func firstError(details string) string {
+	var d struct {
+		Tasks []struct {
+			Status  string `json:"status"`
+			Message string `json:"message"`
+		} `json:"tasks"`
+	}
+	_ = json.Unmarshal([]byte(details), &d)
+	for _, task := range d.Tasks {
+		if task.Status == "error" && strings.TrimSpace(task.Message) != "" {
+			return strings.TrimSpace(task.Message)
+		}
+	}
+	return "no task gave a reason"
+}
+
+// Prune drains every registration outside the topology (its shards move to
+// the topology's workers, with progress) and then removes it. It refuses,
+// changing nothing, when no worker of the topology could take the shards.
+// c is a reading with Reshape; it returns the registrations removed.
+func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]string, error) {
+	if c.Match == nil {
+		return nil, fmt.Errorf("cannot prune: the coordinator's registrations could not be read")
+	}
+	extra := c.Match.Extra
+	if len(extra) == 0 {
+		o.printf("prune: every registered worker is in the topology; nothing to remove")
+		return nil, nil
+	}
+	remaining := 0
+	for _, w := range c.Match.Workers {
+		if w.State == live.Registered && w.Row.ShouldHaveShards {
+			remaining++
+		}
+	}
+	var names []string
+	holding := false
+	for _, x := range extra {
+		names = append(names, x.Addr())
+		holding = holding || x.Shards > 0
+	}
+	if remaining == 0 && holding {
+		return nil, fmt.Errorf("cannot prune %s: no worker of the topology is registered, active and allowed shards (shouldhaveshards), so the shards would have nowhere to go; run citusgen bootstrap first or check citus_set_node_property(..., 'shouldhaveshards', true)", strings.Join(names, ", "))
+	}
+	if len(c.Jobs) > 0 {
+		// citus_drain_node refuses to run beside a rebalance.
+		o.printf("prune: rebalance job %d is running; waiting for it first", c.Jobs[0].ID)
+		if _, err := follow(ctx, conn, c.Jobs[0].ID, nodeAddrs(c), o); err != nil {
+			return nil, err
+		}
+	}
+	mode, why := citus.TransferMode(c.Coordinator().WalLevel)
+	if mode == "auto" {
+		// Logical replication cannot move a table without a replica
+		// identity; such tables move with block_writes instead.
+		var n int
+		if err := conn.QueryRow(ctx, citus.TablesWithoutReplicaIdentity).Scan(&n); err == nil && n > 0 {
+			mode, why = "block_writes", fmt.Sprintf("%d distributed tables have no replica identity, which logical replication needs: shards move with block_writes (writes to a moving shard wait)", n)
+		}
+	}
+	cleanup(ctx, conn, o)
+	var removed []string
+	for _, x := range extra {
+		if x.Shards > 0 {
+			o.printf("prune: draining %s: %s (%s); %s", x.Addr(), livediff.Plural(x.Shards, "shard"), livediff.HumanBytes(x.Bytes), why)
+			if err := drain(ctx, conn, x.Registration, mode, o); err != nil {
+				return removed, err
+			}
+		}
+		var left int64
+		if err := conn.QueryRow(ctx, citus.ShardsLeft, x.Name, x.Port).Scan(&left); err != nil {
+			return removed, err
+		}
+		if left > 0 {
+			return removed, fmt.Errorf("%s still holds %s after draining; it was not removed", x.Addr(), livediff.Plural(left, "shard"))
+		}
+		if _, err := conn.Exec(ctx, citus.RemoveNode, x.Name, x.Port); err != nil {
+			return removed, fmt.Errorf("citus_remove_node(%s): %w", x.Addr(), err)
+		}
+		o.printf("prune: removed %s", x.Addr())
+		removed = append(removed, x.Addr())
+	}
+	return removed, nil
+}
+
+// cleanup drops the orphaned shards earlier moves left behind; a failure
+// is only said, the move will tell if it matters.
+func cleanup(ctx context.Context, conn *pgx.Conn, o Options) {
+	if _, err := conn.Exec(ctx, citus.CleanupOrphans); err != nil {
+		o.printf("note: cleaning up orphaned shards failed: %v", err)
+	}
+}
+
+// drain runs citus_drain_node, which moves the shards in the foreground,
+// and reports from a second connection how many are left.
+func drain(ctx context.Context, conn *pgx.Conn, r live.Registration, mode string, o Options) error {
+	dctx, cancel := context.WithTimeout(ctx, o.wait())
+	defer cancel()
+	watch, err := pgx.ConnectConfig(dctx, conn.Config())
+	if err == nil {
+		stop := make(chan struct{})
+		defer close(stop)
+		start := time.Now()
+		go func() {
+			defer watch.Close(context.Background())
+			last := int64(-1)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(o.poll()):
+				}
+				var left int64
+				if watch.QueryRow(dctx, citus.ShardsLeft, r.Name, r.Port).Scan(&left) == nil && left != last {
+					o.printf("prune: %s: %s left (%s)", r.Addr(), livediff.Plural(left, "shard"), time.Since(start).Round(100*time.Millisecond))
+					last = left
+				}
+			}
+		}()
+	}
+	if _, err := conn.Exec(dctx, citus.Drain, r.Name, r.Port, mode); err != nil {
+		if dctx.Err() != nil {
+			return fmt.Errorf("draining %s did not finish within %s; run again with a longer --wait (moves already made stay)", r.Addr(), o.wait())
+		}
+		return fmt.Errorf("citus_drain_node(%s): %w", r.Addr(), err)
+	}
+	return nil
+}

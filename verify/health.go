@@ -1,0 +1,362 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/livediff"
+)
+
+// Health is the outcome of checking every connection between the active
+// primaries, as citus_check_cluster_node_health() reports it.
+type Health struct {
+	rows []healthRow
+	err  error
+	// unasked: sources citusgen could not ask (it cannot reach them).
+	unasked map[string]bool
+}
+
+type healthRow struct {
+	fromName, toName string
+	fromPort, toPort int32
+	ok               *bool
+	reason           string // Citus's warning, when the connection failed
+}
+
+// readHealth returns exactly the rows of citus_check_cluster_node_health():
+// for every active primary as source and every one as target, whether the
+// source can connect to the target (NULL when the source itself cannot be
+// asked). Citus checks those n² pairs one after another, each a new TLS
+// connection (about a second for 8 nodes); here every source runs its own
+// checks over the connection the reading kept, all sources in parallel, and
+// the warning Citus gives for each failed pair is kept as its reason. A
+// registered source outside the topology has no such connection, and then
+// the function itself runs on the coordinator.
+func readHealth(ctx context.Context, c *live.Cluster, o Options) *Health {
+	timeout := o.HealthTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	// Bound each inter-node connection so a silent node cannot stall us.
+	setTimeout := c.Dialect.SetConnectionTimeout(timeout.Milliseconds())
+	var active []live.Registration
+	for _, r := range c.Coordinator().Registrations {
+		if r.Active && r.Role == "primary" {
+			active = append(active, r)
+		}
+	}
+	// Citus's order: by name, then port.
+	sort.Slice(active, func(i, j int) bool {
+		if active[i].Name != active[j].Name {
+			return active[i].Name < active[j].Name
+		}
+		return active[i].Port < active[j].Port
+	})
+	t := c.Topology
+	byAddr := map[string]*live.Node{}
+	for _, n := range c.Nodes {
+		host, port := t.NodeAddress(n.Endpoint.Node)
+		byAddr[host+":"+strconv.Itoa(port)] = n
+	}
+	h := &Health{unasked: map[string]bool{}}
+	sources := make([]*live.Node, len(active))
+	for i, d := range active {
+		n, ok := byAddr[d.Addr()]
+		if !ok {
+			h.rows, h.err = functionHealth(ctx, c.Coordinator().Conn(), setTimeout)
+			return h
+		}
+		sources[i] = n
+	}
+	names := make([]string, len(active))
+	ports := make([]int32, len(active))
+	for i, d := range active {
+		names[i], ports[i] = d.Name, d.Port
+	}
+	results := make([][]*bool, len(active))
+	reasons := make([][]string, len(active))
+	errs := make([]error, len(active))
+	var wg sync.WaitGroup
+	for i, n := range sources {
+		results[i] = make([]*bool, len(active))
+		reasons[i] = make([]string, len(active))
+		if n.Conn() == nil {
+			if !n.Known() {
+				h.unasked[n.Service()] = true
+			}
+			continue // the source cannot be asked: NULL, as in Citus
+		}
+		wg.Go(func() {
+			n.TakeNotices()
+			b := &pgx.Batch{}
+			b.Queue(setTimeout)
+			b.Queue(citus.CheckConnections, names, ports)
+			br := n.Conn().SendBatch(ctx, b)
+			defer br.Close()
+			if _, err := br.Exec(); err != nil {
+				errs[i] = err
+				return
+			}
+			rows, err := br.Query()
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			for j := 0; rows.Next(); j++ {
+				if err := rows.Scan(&results[i][j]); err != nil {
+					errs[i] = err
+					break
+				}
+			}
+			rows.Close()
+			if errs[i] == nil {
+				errs[i] = rows.Err()
+			}
+			// Citus warns once per failed connection, naming the target.
+			for _, note := range n.TakeNotices() {
+				for j := range active {
+					if strings.Contains(note, "@"+names[j]+":"+strconv.Itoa(int(ports[j]))+" ") && reasons[i][j] == "" {
+						reasons[i][j] = failureReason(note)
+						break
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, src := range active {
+		if errs[i] != nil {
+			h.err = fmt.Errorf("from %s: %w", src.Addr(), errs[i])
+			return h
+		}
+		for j, dst := range active {
+			h.rows = append(h.rows, healthRow{fromName: src.Name, fromPort: src.Port, toName: dst.Name, toPort: dst.Port, ok: results[i][j], reason: reasons[i][j]})
+		}
+	}
+	return h
+}
+
+// failureReason keeps what Citus's warning says after "failed with the
+// following error:", on one line.
+func failureReason(note string) string {
+	if _, after, ok := strings.Cut(note, "failed with the following error:"); ok {
+		note = after
+	}
+	note = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(note), "FATAL:"))
+	if first, _, ok := strings.Cut(note, "\n"); ok {
+		note = first
+	}
+	return strings.TrimSpace(note)
+}
+
+func functionHealth(ctx context.Context, conn *pgx.Conn, setTimeout string) ([]healthRow, error) {
+	if _, err := conn.Exec(ctx, setTimeout); err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, citus.ClusterHealth)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []healthRow
+	for rows.Next() {
+		var h healthRow
+		if err := rows.Scan(&h.fromName, &h.fromPort, &h.toName, &h.toPort, &h.ok); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+func healthCheck(c *live.Cluster, h *Health) Check {
+	t := c.Topology
+	ch := Check{Name: CheckHealth, Node: t.Coordinator.Service}
+	names := map[string]string{}
+	nodes := map[string]*live.Node{}
+	for _, n := range c.Nodes {
+		host, port := t.NodeAddress(n.Endpoint.Node)
+		names[host+":"+strconv.Itoa(port)] = n.Service()
+		nodes[n.Service()] = n
+	}
+	label := func(name string, port int32) string {
+		key := name + ":" + strconv.Itoa(int(port))
+		if s, ok := names[key]; ok {
+			return s
+		}
+		return key
+	}
+	if h.err != nil {
+		ch.Status, ch.Detail = Fail, "checking the connections between nodes failed: "+h.err.Error()
+		return ch
+	}
+	if len(h.rows) == 0 {
+		ch.Status, ch.Detail = Fail, "no nodes to check (pg_dist_node holds no active primary)"
+		ch.Hint = "run citusgen bootstrap"
+		if hint := setupHint(c); hint != "" {
+			ch.Hint = hint
+		}
+		return ch
+	}
+	// Sources that cannot run the check say nothing about connectivity:
+	// citusgen could not reach them, or the extension is not there.
+	noExt := map[string]bool{}
+	for _, n := range c.Nodes {
+		if n.Connected && n.QueryErr == "" && n.Citus == "" {
+			noExt[n.Service()] = true
+		}
+	}
+	var bad []string
+	skippedExt, skippedUnread := map[string]bool{}, map[string]bool{}
+	// A node is down (or cut off) when every connection to or from it
+	// failed; other failures are between nodes that are up.
+	involved, failed := map[string]int{}, map[string]int{}
+	authFrom := map[string]bool{}
+	checked := 0
+	for _, r := range h.rows {
+		from, to := label(r.fromName, r.fromPort), label(r.toName, r.toPort)
+		switch {
+		case noExt[from]:
+			skippedExt[from] = true
+			continue
+		case h.unasked[from]:
+			skippedUnread[from] = true
+			continue
+		}
+		checked++
+		involved[from]++
+		if to != from {
+			involved[to]++
+		}
+		if r.ok == nil || !*r.ok {
+			pair := from + " -> " + to
+			if r.reason != "" {
+				pair += " (" + r.reason + ")"
+			}
+			bad = append(bad, pair)
+			failed[from]++
+			if to != from {
+				failed[to]++
+			}
+			if isAuthFailure(r.reason) {
+				authFrom[from] = true
+			}
+		}
+	}
+	var notChecked string
+	if len(skippedExt) > 0 {
+		notChecked += fmt.Sprintf("; not checked from %s: the citus extension is not created there (see citus-extension)", strings.Join(sortedKeys(skippedExt), ", "))
+	}
+	if len(skippedUnread) > 0 {
+		notChecked += fmt.Sprintf("; not checked from %s: citusgen could not reach it (see reachable)", strings.Join(sortedKeys(skippedUnread), ", "))
+	}
+	if len(bad) == 0 {
+		ch.Status, ch.Detail = Pass, fmt.Sprintf("all %d connections between nodes work", checked)
+		if notChecked != "" {
+			ch.Status, ch.Detail = Skip, fmt.Sprintf("%s work%s", livediff.Plural(int64(checked), "connection"), notChecked)
+			if checked == 1 {
+				ch.Detail = strings.Replace(ch.Detail, " work", " works", 1)
+			}
+		}
+		return ch
+	}
+	sort.Strings(bad)
+	ch.Status = Fail
+	ch.Detail = fmt.Sprintf("%d of %s failed: %s%s", len(bad), livediff.Plural(int64(checked), "connection"), strings.Join(bad, ", "), notChecked)
+	// The cause, most specific first: credentials, a node down, the rest.
+	var stale []string
+	for _, n := range c.Nodes {
+		if n.Credentials == live.CredentialsMissing || n.Credentials == live.CredentialsStale {
+			stale = append(stale, n.Service())
+		}
+	}
+	var down []string
+	for n, total := range involved {
+		if failed[n] == total && !authFrom[n] {
+			down = append(down, n)
+		}
+	}
+	sort.Strings(down)
+	var hints []string
+	switch {
+	case len(stale) > 0:
+		hints = append(hints, fmt.Sprintf("authentication: the inter-node credentials on %s are missing or not the topology's password (see credentials); run citusgen bootstrap, which rewrites them", strings.Join(stale, ", ")))
+	case len(authFrom) > 0:
+		hints = append(hints, fmt.Sprintf("authentication: %s cannot log in to the other nodes; make the cluster user's password the same on every node and run citusgen bootstrap, which stores it in pg_dist_authinfo", strings.Join(sortedKeys(authFrom), ", ")))
+	}
+	if len(down) > 0 {
+		var cut, dead []string
+		for _, d := range down {
+			if n := nodes[d]; n != nil && !n.Known() {
+				dead = append(dead, d)
+			} else {
+				cut = append(cut, d)
+			}
+		}
+		if len(dead) > 0 {
+			hints = append(hints, fmt.Sprintf("%s: down, neither citusgen nor the other nodes reach it (a stopped worker stays 'active' in pg_dist_node); start it", strings.Join(dead, ", ")))
+		}
+		if len(cut) > 0 {
+			hints = append(hints, fmt.Sprintf("unreachable from other nodes: %s. Start it if it is down (a stopped worker stays 'active' in pg_dist_node); otherwise check that its node name resolves inside the cluster", strings.Join(cut, ", ")))
+		}
+	}
+	if len(hints) == 0 {
+		hints = append(hints, "nodes are up but some cannot reach each other: check that node names resolve between nodes and that inter-node credentials are set on every node (citusgen bootstrap stores them in pg_dist_authinfo)")
+	}
+	ch.Hint = strings.Join(hints, "; ")
+	return ch
+}
+
+// down names the topology's nodes that every asked node failed to reach.
+func (h *Health) down(c *live.Cluster) map[string]bool {
+	out := map[string]bool{}
+	if h == nil || h.err != nil {
+		return out
+	}
+	t := c.Topology
+	names := map[string]string{}
+	for _, n := range c.Nodes {
+		host, port := t.NodeAddress(n.Endpoint.Node)
+		names[host+":"+strconv.Itoa(port)] = n.Service()
+	}
+	tried, failed := map[string]int{}, map[string]int{}
+	for _, r := range h.rows {
+		from := names[r.fromName+":"+strconv.Itoa(int(r.fromPort))]
+		to, ok := names[r.toName+":"+strconv.Itoa(int(r.toPort))]
+		if !ok || from == to || h.unasked[from] || r.ok == nil {
+			continue
+		}
+		tried[to]++
+		if !*r.ok && !isAuthFailure(r.reason) {
+			failed[to]++
+		}
+	}
+	for n, total := range tried {
+		if failed[n] == total {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+func isAuthFailure(reason string) bool {
+	return strings.Contains(reason, "password authentication failed") || strings.Contains(reason, "no password supplied") || strings.Contains(reason, "authentication failed")
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
