@@ -137,6 +137,7 @@ func Compile(ctx context.Context, name string, data []byte) (string, error) {
 	}
 	return res.Error, nil
 }
+
 // LastBinding is the last module-level statement binding name, if any.
 func (f *File) LastBinding(name string) (Range, bool) {
 	b := f.Bindings[name]
