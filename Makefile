@@ -27,6 +27,8 @@ fuzz:
 	$(GO) test ./templates/ -run '^$$' -fuzz FuzzYAMLScalar -fuzztime 30s
 	$(GO) test ./templates/ -run '^$$' -fuzz FuzzComposeBlock -fuzztime 30s
 	$(GO) test ./generator/ -run '^$$' -fuzz FuzzComposeLoads -fuzztime 60s
+	$(GO) test ./generator/ -run '^$$' -fuzz 'FuzzSpec$$' -fuzztime 60s
+	$(GO) test ./generator/ -run '^$$' -fuzz FuzzServiceNames -fuzztime 30s
 
 vet:
 	$(GO) vet ./...

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/citusgen/citusgen/internal/yamlerr"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -242,13 +241,13 @@ func parseCompose(data []byte, lines []string) (*userCompose, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(err)
+		return nil, yamlError(data, err)
 	}
 	var second yaml.Node
 	if err := dec.Decode(&second); err == nil {
 		return nil, &MergeError{Line: documentStart(lines, second.Line), Msg: "a second YAML document starts here; docker compose merges the documents of a file, but citusgen manages its regions in one-document files: move this document to a file of its own (docker compose -f FILE -f OTHER merges them just the same), then run again"}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, yamlError(err)
+		return nil, yamlError(data, err)
 	}
 	d := &userCompose{keys: map[string]*topKey{}}
 	if len(doc.Content) == 0 {
@@ -294,15 +293,9 @@ func topKeys(data []byte, lines []string) (map[string]*topKey, error) {
 	return d.keys, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func yamlError(err error) error {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &MergeError{Line: line, Msg: "not valid YAML: " + m[2]}
-	}
-	return &MergeError{Msg: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+func yamlError(data []byte, err error) error {
+	line, msg := yamlerr.Locate(data, err)
+	return &MergeError{Line: line, Msg: "not valid YAML: " + msg}
 }
 
 // documentStart is the line of the "---" that starts the document whose
