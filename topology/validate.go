@@ -97,7 +97,7 @@ var (
 	settingRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 	// imageRE is the schema's rough shape of an image reference (editors);
 	// validation parses references with distribution/reference.
-	imageRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$`)
+	imageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$`)
 	// hostnameRE is the schema's rough shape of a host name (editors);
 	// validation checks every label with validHost.
 	hostnameRE   = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$`)
