@@ -257,7 +257,7 @@ func runWithin(t *testing.T, limit time.Duration, args ...string) (int, string) 
 func TestTargetContents(t *testing.T) {
 	cases := []struct {
 		name, kind, content, want string
-		line                       int
+		line                      int
 	}{
 		{"CR-only compose", "compose", "services:\r  web:\r    image: web\r", "ends a line with a carriage return alone", 1},
 		{"two documents", "compose", "services:\n  web: {image: web}\n---\nvolumes: {}\n", "a second YAML document starts here", 3},
