@@ -103,11 +103,9 @@ func checkArtifacts(t *testing.T, top *topology.Topology, spec []byte) {
 		if _, ok := p.Services[n.Service]; !ok {
 			t.Errorf("no service %q\n%s", n.Service, doc)
 		}
-		if n.Role == topology.Coordinator && len(top.Workers) > 0 && !top.MembershipManager {
-			for _, w := range top.Workers {
-				if _, ok := p.Services[n.Service].DependsOn[w.Service]; !ok {
-					t.Errorf("%s does not depend on %q", n.Service, w.Service)
-				}
+		if top.Setup {
+			if _, ok := p.Services[generator.SetupService].DependsOn[n.Service]; !ok {
+				t.Errorf("%s does not depend on %q", generator.SetupService, n.Service)
 			}
 		}
 	}
