@@ -100,6 +100,10 @@ func ComposeEnv(dir, filename string) (map[string]string, error) {
 // compose-go reports is added. The messages are compose-go's, so that the
 // same problem before and after a change compares equal.
 func ComposeProblems(ctx context.Context, dir, filename string, data []byte, env map[string]string) []string {
+	// The common case, a valid document, costs one load.
+	if _, err := load(ctx, dir, filename, data, env, false); err == nil {
+		return nil
+	}
 	p, err := load(ctx, dir, filename, data, env, true)
 	if err != nil {
 		return []string{problemText(err)}

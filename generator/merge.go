@@ -51,12 +51,57 @@ func findRegion(lines []string, name string) (*region, error) {
 // holds are not the file's own lines but part of a string or a block
 // scalar: marker text there is data, not a marker.
 func findRegionOutside(lines []string, name string, inside func(i int) bool) (*region, error) {
-	var begins, ends []int
+	var cands []markerLine
 	for i, l := range lines {
+		if strings.Contains(l, "citusgen managed "+name) {
+			cands = append(cands, markerLine{i, l})
+		}
+	}
+	return findRegionAmong(cands, name, inside)
+}
+
+// markerLine is a line (0-based) that mentions a region.
+type markerLine struct {
+	i    int
+	text string
+}
+
+// markerLines finds the lines of data that mention the region name,
+// without splitting the whole file into lines.
+func markerLines(data []byte, name string) []markerLine {
+	needle := []byte("citusgen managed " + name)
+	var out []markerLine
+	line, counted := 0, 0
+	for off := 0; ; {
+		j := bytes.Index(data[off:], needle)
+		if j < 0 {
+			return out
+		}
+		at := off + j
+		line += bytes.Count(data[counted:at], []byte("\n"))
+		counted = at
+		start := bytes.LastIndexByte(data[:at], '\n') + 1
+		end := bytes.IndexByte(data[at:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += at
+		}
+		out = append(out, markerLine{line, string(data[start:end])})
+		off = end
+	}
+}
+
+func findRegionAmong(cands []markerLine, name string, inside func(i int) bool) (*region, error) {
+	var begins, ends []int
+	text := map[int]string{}
+	for _, c := range cands {
+		i, l := c.i, c.text
 		t := strings.TrimSpace(l)
-		if !strings.HasPrefix(t, "#") || !strings.Contains(t, "citusgen managed "+name) || inside != nil && inside(i) {
+		if !strings.HasPrefix(t, "#") || inside != nil && inside(i) {
 			continue // only comments are markers
 		}
+		text[i] = l
 		switch {
 		case strings.HasPrefix(t, beginMark+name+":") || t == beginMark+name:
 			begins = append(begins, i)
@@ -81,7 +126,7 @@ func findRegionOutside(lines []string, name string, inside func(i int) bool) (*r
 	case ends[0] < begins[0]:
 		return nil, &MergeError{Line: ends[0] + 1, Msg: fmt.Sprintf("the citusgen %s region ends before it begins (line %d); fix the markers by hand", name, begins[0]+1)}
 	}
-	l := lines[begins[0]]
+	l := text[begins[0]]
 	return &region{begin: begins[0], end: ends[0], indent: l[:len(l)-len(strings.TrimLeft(l, " "))]}, nil
 }
 

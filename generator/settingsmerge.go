@@ -42,6 +42,8 @@ type Merge struct {
 	// Region the lines of its block (zero without one).
 	Settings *settingsfile.File
 	Region   settingsfile.Range
+	// Block is the settings block as written into the file.
+	Block []byte
 }
 
 // Problems are every problem a merge found, each at a line; nothing was
@@ -92,15 +94,18 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 	if err := checkLineBreaks(opts.Name, existing); err != nil {
 		return nil, err
 	}
-	f, err := settingsfile.Analyze(ctx, opts.Name, existing)
+	var flags []string
+	for _, st := range t.Settings {
+		flags = append(flags, st.Name)
+	}
+	f, err := settingsfile.AnalyzeFor(ctx, opts.Name, existing, flags)
 	if err != nil {
 		return nil, err
 	}
 	if f.SyntaxError != "" {
 		return nil, &MergeError{Msg: fmt.Sprintf("%s does not compile (%s); fix it first", opts.Name, f.SyntaxError)}
 	}
-	lines := splitLines(existing)
-	reg, err := findRegionOutside(lines, "settings", func(i int) bool { return f.InMultiline(i + 1) })
+	reg, err := findRegionAmong(markerLines(existing, "settings"), "settings", func(i int) bool { return f.InMultiline(i + 1) })
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +151,7 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 			}
 			removals = append(removals, r)
 			if r.start == ix.start(c.at.Start) {
-				removals = append(removals, ix.fragmentHeader(lines, c.at.Start)...)
+				removals = append(removals, ix.fragmentHeader(existing, c.at.Start)...)
 			}
 		}
 		m.Adopted = append(m.Adopted, c.Adopted)
@@ -215,6 +220,7 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 		inserts = append(inserts, insert{len(existing), block.Bytes()})
 	}
 	m.Data = splice(existing, removals, inserts, eol)
+	m.Block = block.Bytes()
 	return m, nil
 }
 
@@ -359,10 +365,10 @@ func (ix *lineIndex) statementRemoval(data []byte, s settingsfile.Span, at setti
 // lines and the fragment's `import os` may lie between): adopting the
 // fragment's statements would otherwise leave them behind, describing
 // nothing.
-func (ix *lineIndex) fragmentHeader(lines []string, n int) []span {
+func (ix *lineIndex) fragmentHeader(data []byte, n int) []span {
 	var out []span
 	for i := n - 2; i >= 0; i-- {
-		l := strings.TrimSpace(lines[i])
+		l := strings.TrimSpace(string(data[ix.start(i+1):ix.next(i+1)]))
 		switch {
 		case l == "" || l == "import os":
 			continue
@@ -400,8 +406,11 @@ func splice(data []byte, removals []span, inserts []insert, eol string) []byte {
 		}
 	}
 	sort.SliceStable(inserts, func(i, j int) bool { return inserts[i].at < inserts[j].at })
-	var out bytes.Buffer
-	out.Grow(len(data) + 4096)
+	size := len(data) + 2*len(eol) + 4
+	for _, in := range inserts {
+		size += len(in.text)
+	}
+	out := bytes.NewBuffer(make([]byte, 0, size)) // one allocation, whatever the file's size
 	pos := 0
 	ri := 0
 	for _, in := range inserts {

@@ -221,8 +221,9 @@ def analyze(src, name):
     def visit(stmts, nested):
         for st in stmts:
             if not nested:
-                if st.end_lineno > st.lineno:
-                    out["multiline"].append([st.lineno, st.end_lineno])
+                first = min([st.lineno] + [d.lineno for d in getattr(st, "decorator_list", [])])
+                if st.end_lineno > first:
+                    out["multiline"].append([first, st.end_lineno])
                 names = []
                 if isinstance(st, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                     targets = st.targets if isinstance(st, ast.Assign) else [st.target]

@@ -203,8 +203,29 @@ func Close() {
 	mu.Lock()
 	defer mu.Unlock()
 	if current != nil {
+		LastPeakRSS = peakRSS(current.cmd.Process.Pid)
 		current.in.Close()
 		current.cmd.Wait()
 		current = nil
 	}
+}
+
+// LastPeakRSS is the peak resident memory, in bytes, of the last python3
+// process Close ended (Linux), for benchmarks.
+var LastPeakRSS int64
+
+// peakRSS reads a process's VmHWM. (Its rusage would not do: a child's
+// ru_maxrss counts the parent's memory it shared before exec.)
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }

@@ -111,8 +111,11 @@ func validateChange(e *env, t *topology.Topology, path string, old, merged []byt
 	}
 	composeEnv = generator.CheckEnv(t, composeEnv)
 	ctx := context.Background()
-	before := generator.ComposeProblems(ctx, dir, path, old, composeEnv)
 	after := generator.ComposeProblems(ctx, dir, path, merged, composeEnv)
+	if len(after) == 0 {
+		return nil // nothing to tell from what the file had before
+	}
+	before := generator.ComposeProblems(ctx, dir, path, old, composeEnv)
 	had := map[string]bool{}
 	for _, p := range before {
 		had[p] = true
@@ -144,7 +147,7 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 	if err != nil {
 		return mergeError(path, err)
 	}
-	if err := compiles(ctx, path, m.Data); err != nil {
+	if err := compiles(ctx, path, m); err != nil {
 		return err
 	}
 	reportAdopted(e, path, m.Adopted)
@@ -152,8 +155,15 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 }
 
 // compiles: python3 accepts what citusgen is about to write. The merge
-// refused a file that did not compile, so a failure is citusgen's own.
-func compiles(ctx context.Context, path string, data []byte) error {
+// refused a file that did not compile, so a failure is citusgen's own. A
+// large file is not compiled whole (python3 takes minutes on tens of
+// megabytes): its block is, and the rest is the user's bytes, where
+// citusgen removed whole statements only.
+func compiles(ctx context.Context, path string, m *generator.Merge) error {
+	data := m.Data
+	if len(data) > settingsfile.SmallFile {
+		data = append([]byte("DATABASES = {}\nREPORTING_DATABASES = {}\n"), m.Block...)
+	}
 	problem, err := settingsfile.Compile(ctx, path, data)
 	if err != nil {
 		return err
@@ -184,7 +194,7 @@ func createSettings(e *env, t *topology.Topology, path string) error {
 	if err != nil {
 		return mergeError(path, err)
 	}
-	if err := compiles(ctx, path, m.Data); err != nil {
+	if err := compiles(ctx, path, m); err != nil {
 		return err
 	}
 	if err := atomicfile.WriteNew(path, m.Data); err != nil {

@@ -1,8 +1,7 @@
 package atomicfile
 
 import (
-	"bytes"
-	"crypto/sha256"
+	"hash/maphash"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +24,7 @@ type Target struct {
 
 	real string // symlinks resolved: the file that is replaced
 	st   *syscall.Stat_t
-	sum  [sha256.Size]byte
+	sum  uint64 // maphash of Data: fast, and compared within this process only
 	// checked: CheckWritable passed (its note, if any, is in Notes).
 	checked bool
 	// Notes are things the user should know about the write (a read-only
@@ -91,11 +90,31 @@ func Open(path string) (*Target, error) {
 	if !ofi.Mode().IsRegular() || !os.SameFile(fi, ofi) {
 		return nil, &UnsafeError{path, "was replaced while citusgen opened it; run the command again"}
 	}
-	data, err := io.ReadAll(f)
+	data, err := readAll(f, ofi.Size())
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", path, unwrapPath(err))
 	}
-	return &Target{Path: path, Data: data, real: real, st: ofi.Sys().(*syscall.Stat_t), sum: sha256.Sum256(data)}, nil
+	return &Target{Path: path, Data: data, real: real, st: ofi.Sys().(*syscall.Stat_t), sum: maphash.Bytes(hashSeed, data)}, nil
+}
+
+// readAll reads f to its end into one buffer of its size (plus what it
+// grew by meanwhile): a large file costs one allocation, not a doubling
+// series of them.
+func readAll(f *os.File, size int64) ([]byte, error) {
+	buf := make([]byte, 0, size+512)
+	for {
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
 
 // CheckWritable refuses a target the user could not write, except in a
@@ -164,6 +183,8 @@ func (t *Target) Replace(data []byte) error {
 	return nil
 }
 
+var hashSeed = maphash.MakeSeed()
+
 // BeforeReplace, when set (by tests), runs between the temporary file's
 // write and the check that precedes the rename: the window in which
 // another writer's change must be caught.
@@ -185,8 +206,9 @@ func (t *Target) unchanged() error {
 		return &ChangedError{t.Path}
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil || !bytes.Equal(h.Sum(nil), t.sum[:]) {
+	var h maphash.Hash
+	h.SetSeed(hashSeed)
+	if _, err := io.Copy(&h, f); err != nil || h.Sum64() != t.sum {
 		return &ChangedError{t.Path}
 	}
 	return nil
