@@ -1,9 +1,9 @@
 package atomicfile
 
 import (
-	"hash/maphash"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
