@@ -30,8 +30,12 @@ func (c checkCmd) Run(e *env) error {
 		return usageError{"name the files to check: --compose FILE and/or --settings FILE"}
 	}
 	if c.Settings != "" {
-		// python3 starts while the compose file is read.
+		// python3 starts while the compose file is read (internal/pyearly
+		// has started it already when run from a command line).
 		settingsfile.Prestart()
+	}
+	if c.Compose != "" && c.Settings != "" {
+		generator.PrepareValidation() // for the cross-check's load
 	}
 	t, err := c.load(e)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"github.com/willabides/kongplete"
 
 	_ "github.com/citusgen/citusgen/internal/gcearly" // before the heavy initialisers
+	_ "github.com/citusgen/citusgen/internal/pyearly" // python3 starts while the rest initialises
+	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -155,6 +157,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "citusgen: %v\n", err)
 		return exitBadInput
 	}
+	// The python3 that read settings files ends with the run, not after it.
+	defer settingsfile.Close()
 	err = ctx.Run(&env{cli: &c, parser: parser, stdin: stdin, stdout: stdout, stderr: stderr})
 	return report(stderr, err)
 }

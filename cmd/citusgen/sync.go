@@ -84,6 +84,7 @@ func plural(n int, noun string) string {
 // intoCompose merges the managed regions into a compose file, validates the
 // result with compose-go and replaces the file atomically.
 func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
+	generator.PrepareValidation()
 	tgt, err := openTarget(path, "citusgen render > "+path)
 	if err != nil {
 		return err
