@@ -114,6 +114,6 @@ func BenchmarkCheck(b *testing.B) {
 	b.ReportMetric(float64(median(cc))/float64(median(pc)), "x-python3-cpu")
 	if float64(mc)/float64(mp) > 3 {
 		load, _ := os.ReadFile("/proc/loadavg")
-		b.Errorf("check takes %s, %.1f× a bare %s -c pass (%s); the target is at most 3× (CPU time: %.1f×; load average %s)", mc, float64(mc)/float64(mp), py, mp, float64(median(cc))/float64(median(pc)), strings.Fields(string(load)+" ?")[0])
+		b.Errorf("check takes %s, %.1f× a bare %s -c pass (%s); the target is at most 3× (CPU time: %.1f×; load average %s)", mc, float64(mc)/float64(mp), py, mp, float64(median(cc))/float64(median(pc)), strings.Fields(string(load) + " ?")[0])
 	}
 }
