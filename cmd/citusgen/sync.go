@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -244,6 +245,16 @@ func (c initCmd) Run(e *env) error {
 		_, err := e.stdout.Write(spec)
 		return err
 	}
+	if _, err := os.Stat(c.Path); err == nil && c.Path == DefaultSpecFile && redirectedToNewFile(e.stdout, c.Path) {
+		// `citusgen init > other.yaml` beside an existing citusgen.yaml:
+		// the shell made an empty file for the output, and that is where
+		// the spec is wanted (init never overwrites citusgen.yaml).
+		if _, err := e.stdout.Write(spec); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "citusgen: %s exists, so the default topology went to standard output (your redirect)\n", c.Path)
+		return nil
+	}
 	if fi, err := os.Lstat(c.Path); err == nil {
 		if fi.Mode().IsRegular() && fi.Size() == 0 {
 			// `citusgen init > citusgen.yaml`: the shell created the file
@@ -270,6 +281,23 @@ func (c initCmd) Run(e *env) error {
 	}
 	fmt.Fprintf(e.stderr, "citusgen: wrote %s (the default topology, commented); edit it, then: %s\n", c.Path, next)
 	return nil
+}
+
+// redirectedToNewFile: stdout is an empty regular file other than path,
+// the file a shell redirect just created.
+func redirectedToNewFile(stdout io.Writer, path string) bool {
+	out, ok := stdout.(*os.File)
+	if !ok {
+		return false
+	}
+	ofi, err := out.Stat()
+	if err != nil || !ofi.Mode().IsRegular() || ofi.Size() != 0 {
+		return false
+	}
+	if fi, err := os.Stat(path); err == nil && os.SameFile(fi, ofi) {
+		return false // init > citusgen.yaml: handled as the file itself
+	}
+	return true
 }
 
 type schemaCmd struct{}
