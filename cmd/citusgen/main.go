@@ -207,11 +207,11 @@ func report(stderr io.Writer, err error) int {
 	switch {
 	case errors.As(err, &specErrs):
 		fmt.Fprintln(stderr, specErrs.Error())
-		problems := "1 problem"
-		if len(specErrs) > 1 {
-			problems = fmt.Sprintf("%d problems", len(specErrs))
+		them := "them"
+		if len(specErrs) == 1 {
+			them = "it"
 		}
-		fmt.Fprintf(stderr, "citusgen: the topology has %s; fix them and run again (nothing was written)\n", problems)
+		fmt.Fprintf(stderr, "citusgen: the topology has %s; fix %s and run again (nothing was written)\n", plural(len(specErrs), "problem"), them)
 		return exitBadInput
 	case errors.As(err, &fieldErr):
 		fmt.Fprintln(stderr, "citusgen: "+fieldErr.Error())
