@@ -3,6 +3,7 @@ package generator_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -151,4 +152,39 @@ func checkKeysAreStrings(t *testing.T, doc []byte) {
 		}
 	}
 	walk(&root)
+}
+
+// docker compose itself (its CLI; `config` needs no engine) accepts what
+// citusgen renders for every hostile name it does not refuse, and reads
+// the service names the spec gives.
+func TestDockerComposeConfigAcceptsNames(t *testing.T) {
+	if err := exec.Command("docker", "compose", "version").Run(); err != nil {
+		t.Skip("docker compose is not installed: ", err)
+	}
+	for _, name := range hostileNames {
+		spec := "trust_authentication: true\ncoordinator: {service: c, alias: c, port: 7000}\n" +
+			"workers: [{service: " + yamlString(name) + ", alias: w, port: 7001}]\n"
+		top, err := topology.Parse("spec.yaml", []byte(spec))
+		if err != nil {
+			continue // refused at its line: FuzzServiceNames checks that
+		}
+		doc, err := generator.Compose(top)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "compose.yml"), doc, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("docker", "compose", "-f", "compose.yml", "-p", "citusgen", "config", "--services")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("%q: docker compose config: %v\n%s\n%s", name, err, out, doc)
+			continue
+		}
+		if !strings.Contains("\n"+string(out), "\n"+name+"\n") {
+			t.Errorf("%q: docker compose sees the services:\n%s", name, out)
+		}
+	}
 }
