@@ -41,15 +41,10 @@ type region struct {
 	indent     string
 }
 
-// findRegion locates the region named name. A missing region is (nil, nil);
-// a lone, repeated or out-of-order marker is an error, never a guess.
-func findRegion(lines []string, name string) (*region, error) {
-	return findRegionOutside(lines, name, nil)
-}
-
-// findRegionOutside is findRegion where the lines for which inside(i)
-// holds are not the file's own lines but part of a string or a block
-// scalar: marker text there is data, not a marker.
+// findRegionOutside locates the region named name. A missing region is
+// (nil, nil); a lone, repeated or out-of-order marker is an error, never a
+// guess. The lines for which inside(i) holds are not the file's own lines
+// but part of a string or a block scalar: marker text there is data.
 func findRegionOutside(lines []string, name string, inside func(i int) bool) (*region, error) {
 	var cands []markerLine
 	for i, l := range lines {
@@ -330,14 +325,6 @@ func parseCompose(data []byte, lines []string) (*userCompose, error) {
 	return d, nil
 }
 
-func topKeys(data []byte, lines []string) (map[string]*topKey, error) {
-	d, err := parseCompose(data, lines)
-	if err != nil {
-		return nil, err
-	}
-	return d.keys, nil
-}
-
 func yamlError(data []byte, err error) error {
 	line, msg := yamlerr.Locate(data, err)
 	return &MergeError{Line: line, Msg: "not valid YAML: " + msg}
@@ -446,17 +433,6 @@ func quotedEnd(lines []string, n *yaml.Node) int {
 		i, pos = i+1, 0
 	}
 	return len(lines) - 1
-}
-
-// ExtractRegion returns the lines of a managed region (markers included) or
-// nil when the file has none.
-func ExtractRegion(data []byte, name string) ([]byte, error) {
-	lines := splitLines(data)
-	reg, err := findRegion(lines, name)
-	if err != nil || reg == nil {
-		return nil, err
-	}
-	return joinLines(lines[reg.begin : reg.end+1]), nil
 }
 
 // commentText makes text safe inside a one-line comment: no line breaks
