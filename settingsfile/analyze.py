@@ -9,11 +9,15 @@
 # top-level assignments the file writes, each with its lines, its byte span
 # in the file and its value when that is a literal. compile says whether
 # Python accepts the file. Nothing in a file is ever executed.
-# It imports as little as it can (_ast, not ast): its start-up is most of
-# what `citusgen check` costs.
+# It imports as little as it can (_ast, not ast; _json, not json, which
+# imports re): its start-up is most of what `citusgen check` costs.
 import _ast as ast
-import json
 import sys
+
+try:
+    from _json import encode_basestring_ascii as json_string
+except ImportError:  # a Python without the C accelerator
+    from json.encoder import py_encode_basestring_ascii as json_string
 
 PyCF_ONLY_AST = 0x400
 Index = getattr(ast, "Index", None)  # Python 3.8 wraps subscripts in it
@@ -285,6 +289,26 @@ def check(src, name):
     return {}
 
 
+def to_json(v):
+    """JSON of what analyze returns: dicts, lists, strings, numbers,
+    booleans and None (literal() lets nothing else through)."""
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, str):
+        return json_string(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, dict):
+        return "{" + ",".join(json_string(str(k)) + ":" + to_json(x) for k, x in v.items()) + "}"
+    return "[" + ",".join(to_json(x) for x in v) + "]"
+
+
 def serve():
     inp, outp = sys.stdin.buffer, sys.stdout.buffer
     while True:
@@ -303,7 +327,7 @@ def serve():
                 res = {"fatal": "unknown request %r" % op}
         except Exception as e:  # a defect of this script: report it, keep serving
             res = {"fatal": "%s: %s" % (type(e).__name__, e)}
-        body = json.dumps(res).encode("utf-8")
+        body = to_json(res).encode("ascii")
         outp.write(b"%d\n" % len(body))
         outp.write(body)
         outp.flush()

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,6 +73,44 @@ func isScript(path string) bool {
 	return n == 2 && string(head) == "#!"
 }
 
+// cachedAnalyzer writes analyze.py into citusgen's cache directory (once
+// per version of it: its name holds its hash), where python3 can import it
+// and cache its bytecode. ok is false where there is no such directory;
+// python3 then compiles the script on every run.
+var cachedAnalyzer = func() (module, dir string, ok bool) {
+	c := analyzerCache()
+	return c.module, c.dir, c.module != ""
+}
+
+type analyzerFile struct{ module, dir string }
+
+var analyzerCache = sync.OnceValue(func() analyzerFile {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return analyzerFile{}
+	}
+	dir := filepath.Join(base, "citusgen")
+	sum := sha256.Sum256([]byte(analyzer))
+	module := "citusgen_analyze_" + hex.EncodeToString(sum[:6])
+	path := filepath.Join(dir, module+".py")
+	if b, err := os.ReadFile(path); err == nil && string(b) == analyzer {
+		return analyzerFile{module, dir}
+	}
+	if os.MkdirAll(dir, 0o700) != nil {
+		return analyzerFile{}
+	}
+	tmp, err := os.CreateTemp(dir, ".analyze-*")
+	if err != nil {
+		return analyzerFile{}
+	}
+	_, werr := tmp.WriteString(analyzer)
+	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
+		os.Remove(tmp.Name())
+		return analyzerFile{}
+	}
+	return analyzerFile{module, dir}
+})
+
 // proc is the python3 process that serves analyze.py's requests.
 type proc struct {
 	cmd    *exec.Cmd
@@ -96,6 +136,11 @@ func start(ctx context.Context) (*proc, error) {
 	// Not CommandContext: the process outlives one request; a cancelled
 	// request kills it below.
 	cmd := exec.Command(path, "-I", "-S", "-c", analyzer)
+	if module, dir, ok := cachedAnalyzer(); ok {
+		// Imported, python3 keeps the analyzer's bytecode beside it, and
+		// the next run skips compiling it.
+		cmd = exec.Command(path, "-I", "-S", "-c", fmt.Sprintf("import sys; sys.path.append(%q); import %s", dir, module))
+	}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
