@@ -9,7 +9,9 @@ all: build
 build:
 	$(GO) build -buildvcs=true -o bin/citusgen ./cmd/citusgen
 
-# Ends with one line naming every skipped test and why (internal/testsummary).
+# Prints each package as it finishes and, every 30 s, the packages still
+# running; ends with the slowest packages and one line naming every skipped
+# test and why (internal/testsummary).
 test:
 	$(GO) vet ./...
 	$(GO) run ./internal/testsummary -count=1 -timeout 60m ./...
@@ -27,6 +29,8 @@ fuzz:
 	$(GO) test ./templates/ -run '^$$' -fuzz FuzzYAMLScalar -fuzztime 30s
 	$(GO) test ./templates/ -run '^$$' -fuzz FuzzComposeBlock -fuzztime 30s
 	$(GO) test ./generator/ -run '^$$' -fuzz FuzzComposeLoads -fuzztime 60s
+	$(GO) test ./generator/ -run '^$$' -fuzz 'FuzzSpec$$' -fuzztime 60s
+	$(GO) test ./generator/ -run '^$$' -fuzz FuzzServiceNames -fuzztime 30s
 
 vet:
 	$(GO) vet ./...

@@ -10,6 +10,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/errdefs"
 	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/citusgen/citusgen/topology"
@@ -20,6 +21,13 @@ import (
 // docker compose). It is how citusgen checks every document it emits or reads.
 func LoadCompose(ctx context.Context, filename string, data []byte, env map[string]string) (*types.Project, error) {
 	return LoadComposeIn(ctx, "/", filename, data, env)
+}
+
+// PrepareValidation compiles compose-go's JSON Schema in the background:
+// the first load of a process otherwise spends most of its time there, and
+// a caller that will load a document later overlaps it with its other work.
+func PrepareValidation() {
+	go schema.Validate(map[string]any{})
 }
 
 // LoadComposeIn is LoadCompose for a file in dir, against which its relative
@@ -100,6 +108,10 @@ func ComposeEnv(dir, filename string) (map[string]string, error) {
 // compose-go reports is added. The messages are compose-go's, so that the
 // same problem before and after a change compares equal.
 func ComposeProblems(ctx context.Context, dir, filename string, data []byte, env map[string]string) []string {
+	// The common case, a valid document, costs one load.
+	if _, err := load(ctx, dir, filename, data, env, false); err == nil {
+		return nil
+	}
 	p, err := load(ctx, dir, filename, data, env, true)
 	if err != nil {
 		return []string{problemText(err)}

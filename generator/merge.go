@@ -2,15 +2,16 @@ package generator
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"os/exec"
+	"io"
 	"sort"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/citusgen/citusgen/internal/yamlerr"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -40,18 +41,68 @@ type region struct {
 	indent     string
 }
 
-// findRegion locates the region named name. A missing region is (nil, nil);
-// a lone, repeated or out-of-order marker is an error, never a guess.
-func findRegion(lines []string, name string) (*region, error) {
-	var begins, ends []int
+// findRegionOutside locates the region named name. A missing region is
+// (nil, nil); a lone, repeated or out-of-order marker is an error, never a
+// guess. The lines for which inside(i) holds are not the file's own lines
+// but part of a string or a block scalar: marker text there is data.
+func findRegionOutside(lines []string, name string, inside func(i int) bool) (*region, error) {
+	var cands []markerLine
 	for i, l := range lines {
+		if strings.Contains(l, "citusgen managed "+name) {
+			cands = append(cands, markerLine{i, l})
+		}
+	}
+	return findRegionAmong(cands, name, inside)
+}
+
+// markerLine is a line (0-based) that mentions a region.
+type markerLine struct {
+	i    int
+	text string
+}
+
+// markerLines finds the lines of data that mention the region name,
+// without splitting the whole file into lines.
+func markerLines(data []byte, name string) []markerLine {
+	needle := []byte("citusgen managed " + name)
+	var out []markerLine
+	line, counted := 0, 0
+	for off := 0; ; {
+		j := bytes.Index(data[off:], needle)
+		if j < 0 {
+			return out
+		}
+		at := off + j
+		line += bytes.Count(data[counted:at], []byte("\n"))
+		counted = at
+		start := bytes.LastIndexByte(data[:at], '\n') + 1
+		end := bytes.IndexByte(data[at:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += at
+		}
+		out = append(out, markerLine{line, string(data[start:end])})
+		off = end
+	}
+}
+
+func findRegionAmong(cands []markerLine, name string, inside func(i int) bool) (*region, error) {
+	var begins, ends []int
+	text := map[int]string{}
+	for _, c := range cands {
+		i, l := c.i, c.text
 		t := strings.TrimSpace(l)
+		if !strings.HasPrefix(t, "#") || inside != nil && inside(i) {
+			continue // only comments are markers
+		}
+		text[i] = l
 		switch {
 		case strings.HasPrefix(t, beginMark+name+":") || t == beginMark+name:
 			begins = append(begins, i)
 		case strings.HasPrefix(t, endMark+name) && strings.TrimSpace(strings.TrimPrefix(t, endMark+name)) == "":
 			ends = append(ends, i)
-		case strings.Contains(t, "citusgen managed "+name):
+		default:
 			// Mentions the region but is neither marker: edited by hand.
 			return nil, &MergeError{Line: i + 1, Msg: fmt.Sprintf("damaged citusgen %s marker %q; restore it as %q / %q or remove the whole region by hand", name, t, beginMark+name, endMark+name)}
 		}
@@ -70,10 +121,12 @@ func findRegion(lines []string, name string) (*region, error) {
 	case ends[0] < begins[0]:
 		return nil, &MergeError{Line: ends[0] + 1, Msg: fmt.Sprintf("the citusgen %s region ends before it begins (line %d); fix the markers by hand", name, begins[0]+1)}
 	}
-	l := lines[begins[0]]
+	l := text[begins[0]]
 	return &region{begin: begins[0], end: ends[0], indent: l[:len(l)-len(strings.TrimLeft(l, " "))]}, nil
 }
 
+// splitLines splits a file into lines without their "\n"; a line keeps
+// its "\r" in a CRLF file, so that joinLines gives back the same bytes.
 func splitLines(data []byte) []string {
 	s := string(data)
 	if s == "" {
@@ -87,7 +140,55 @@ func joinLines(lines []string) []byte {
 	if len(lines) == 0 {
 		return nil
 	}
-	return []byte(strings.Join(lines, "\n") + "\n")
+	n := len(lines)
+	for _, l := range lines {
+		n += len(l)
+	}
+	b := make([]byte, 0, n)
+	for _, l := range lines {
+		b = append(b, l...)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// lineEnding is what the lines citusgen writes into a file end with, as
+// the file's own lines do: "\r" (before the "\n") in a CRLF file.
+func lineEnding(data []byte) string {
+	if i := bytes.IndexByte(data, '\n'); i > 0 && data[i-1] == '\r' {
+		return "\r"
+	}
+	return ""
+}
+
+// withEnding adds the file's line ending to citusgen's lines.
+func withEnding(lines []string, eol string) []string {
+	if eol == "" {
+		return lines
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = l + eol
+	}
+	return out
+}
+
+// checkLineBreaks refuses a carriage return that is not followed by a line
+// feed: YAML and Python both take it for a line break, so every line
+// number after it would differ from what an editor shows.
+func checkLineBreaks(name string, data []byte) error {
+	for i := bytes.IndexByte(data, '\r'); i >= 0; {
+		if i+1 == len(data) || data[i+1] != '\n' {
+			line := bytes.Count(data[:i], []byte("\n")) + 1
+			return &MergeError{Line: line, Msg: fmt.Sprintf("%s ends a line with a carriage return alone (old Mac line endings); YAML and Python read it as a line break where editors may not, so citusgen does not edit the file: convert it to LF or CRLF line endings (for example: sed -i 's/\\r$//; s/\\r/\\n/g' %s), then run again", name, name)}
+		}
+		j := bytes.IndexByte(data[i+1:], '\r')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return nil
 }
 
 // indentBlock shifts a block rendered with two-space first-level indentation
@@ -105,7 +206,7 @@ func indentBlock(block []string, indent string) []string {
 }
 
 func wrapRegion(name, source string, body []string, indent string) []string {
-	out := []string{indent + beginMark + name + ": generated from " + source + "; change the topology, not this block"}
+	out := []string{indent + beginMark + name + ": generated from " + commentText(source) + "; change the topology, not this block"}
 	out = append(out, body...)
 	return append(out, indent+endMark+name)
 }
@@ -114,21 +215,40 @@ func wrapRegion(name, source string, body []string, indent string) []string {
 // each rendered by the template of the same name.
 var composeSections = []string{"services", "volumes", "configs"}
 
-// managedCompose renders what each managed compose region holds, at
-// two-space indentation: the services, their named volumes, the setup
-// service's config. A section with nothing to hold is empty.
-func managedCompose(t *topology.Topology) (map[string][]string, error) {
+// sectionBody is what one managed compose region holds, at two-space
+// indentation, and the names it defines (its keys as YAML reads them).
+type sectionBody struct {
+	lines []string
+	names []string
+}
+
+// managedCompose renders what each managed compose region holds: the
+// services, their named volumes, the setup service's config. A section
+// with nothing to hold is empty.
+func managedCompose(t *topology.Topology) (map[string]sectionBody, error) {
 	doc, err := composeView(t)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]string{}
+	out := map[string]sectionBody{}
 	for _, section := range composeSections {
 		b, err := execute("compose-"+section, doc)
 		if err != nil {
 			return nil, err
 		}
-		out[section] = splitLines(bytes.TrimLeft(b, "\n"))
+		b = bytes.TrimLeft(b, "\n")
+		var keys yaml.Node
+		if err := yaml.Unmarshal(b, &keys); err != nil {
+			return nil, fmt.Errorf("internal error, please report it: the %s region does not parse: %w", section, err)
+		}
+		body := sectionBody{lines: splitLines(b)}
+		if len(keys.Content) > 0 {
+			m := keys.Content[0]
+			for i := 0; i+1 < len(m.Content); i += 2 {
+				body.names = append(body.names, m.Content[i].Value)
+			}
+		}
+		out[section] = body
 	}
 	return out, nil
 }
@@ -138,28 +258,50 @@ type topKey struct {
 	name       string
 	line       int // 0-based line of the key
 	next       int // 0-based line of the next top-level key, or len(lines)
+	key        *yaml.Node
 	value      *yaml.Node
 	childKeys  map[string]int // for block mappings: key -> 0-based line
 	childIndex string
 }
 
-func topKeys(data []byte, lines []string) (map[string]*topKey, error) {
+// userCompose is a compose file parsed for merging: its top-level keys and
+// the lines that belong to multi-line scalars (where marker text is data).
+type userCompose struct {
+	root    *yaml.Node
+	keys    map[string]*topKey
+	scalars map[int]bool // 0-based lines inside a block or multi-line quoted scalar
+}
+
+func (d *userCompose) inScalar(i int) bool { return d.scalars[i] }
+
+// parseCompose parses a compose file for merging. One document only: a
+// second one (which docker compose would merge into the first) is refused
+// at its "---" line.
+func parseCompose(data []byte, lines []string) (*userCompose, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &MergeError{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(data, err)
 	}
-	keys := map[string]*topKey{}
+	var second yaml.Node
+	if err := dec.Decode(&second); err == nil {
+		return nil, &MergeError{Line: documentStart(lines, second.Line), Msg: "a second YAML document starts here; docker compose merges the documents of a file, but citusgen manages its regions in one-document files: move this document to a file of its own (docker compose -f FILE -f OTHER merges them just the same), then run again"}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, yamlError(data, err)
+	}
+	d := &userCompose{keys: map[string]*topKey{}}
 	if len(doc.Content) == 0 {
-		return keys, nil
+		return d, nil
 	}
 	root := doc.Content[0]
+	d.root = root
 	if root.Kind != yaml.MappingNode {
 		return nil, &MergeError{Line: root.Line, Msg: "a compose file is a mapping at the top level"}
 	}
 	var ordered []*topKey
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		tk := &topKey{name: k.Value, line: k.Line - 1, value: v, childKeys: map[string]int{}}
+		tk := &topKey{name: k.Value, line: k.Line - 1, key: k, value: v, childKeys: map[string]int{}}
 		if v.Kind == yaml.MappingNode {
 			for j := 0; j+1 < len(v.Content); j += 2 {
 				ck := v.Content[j]
@@ -169,7 +311,7 @@ func topKeys(data []byte, lines []string) (map[string]*topKey, error) {
 				}
 			}
 		}
-		keys[k.Value] = tk
+		d.keys[k.Value] = tk
 		ordered = append(ordered, tk)
 	}
 	sort.Slice(ordered, func(i, j int) bool { return ordered[i].line < ordered[j].line })
@@ -179,205 +321,127 @@ func topKeys(data []byte, lines []string) (map[string]*topKey, error) {
 			tk.next = ordered[i+1].line
 		}
 	}
-	return keys, nil
+	d.scalars = scalarLines(root, lines)
+	return d, nil
 }
 
-// blockEnd is where new content goes at the end of a top-level block: after
-// its last line that is neither blank nor a column-0 comment (those belong
-// to whatever follows).
-func blockEnd(lines []string, tk *topKey) int {
-	end := tk.next
-	for end > tk.line+1 {
-		l := lines[end-1]
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
-			end--
-			continue
+func yamlError(data []byte, err error) error {
+	line, msg := yamlerr.Locate(data, err)
+	return &MergeError{Line: line, Msg: "not valid YAML: " + msg}
+}
+
+// documentStart is the line of the "---" that starts the document whose
+// first content is at line (1-based).
+func documentStart(lines []string, line int) int {
+	for i := min(line, len(lines)) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "---") {
+			return i + 1
 		}
-		break
 	}
-	return end
+	return line
 }
 
-// MergeCompose inserts or replaces the managed regions of an existing compose
-// file: the services inside services:, their named volumes inside volumes:,
-// the setup script inside configs:. Bytes outside the regions are kept.
-//
-// A definition outside the regions of a name a region defines (a node's
-// service or volume, the setup service and its config, the membership
-// manager) is a conflict; with opts.Adopt it is removed and reported, and so
-// is a membership-manager service under another name. A whole file that
-// `citusgen render` wrote is adopted without asking: it is all citusgen's.
-func MergeCompose(existing []byte, t *topology.Topology, opts MergeOptions) ([]byte, []Adopted, error) {
-	bodies, err := managedCompose(t)
-	if err != nil {
-		return nil, nil, err
-	}
-	existing, adopted, err := adoptCompose(existing, bodies, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	merged, err := mergeCompose(existing, t, bodies)
-	return merged, adopted, err
-}
-
-func mergeCompose(existing []byte, t *topology.Topology, bodies map[string][]string) ([]byte, error) {
-	lines := splitLines(existing)
-	type part struct {
-		name string
-		body []string
-		at   int // where the section is, for ordering
-	}
-	keys, err := topKeys(existing, lines)
-	if err != nil {
-		return nil, err
-	}
-	var parts []part
-	for i, name := range composeSections {
-		p := part{name, bodies[name], len(lines) + i} // absent: appended at the end
-		if tk := keys[name]; tk != nil {
-			p.at = tk.line
+// scalarLines finds the lines that belong to a multi-line scalar whose text
+// mentions citusgen's markers: a literal or folded block, or a quoted
+// scalar over several lines. Only such scalars can hold a line that looks
+// like a marker.
+func scalarLines(root *yaml.Node, lines []string) map[int]bool {
+	var out map[int]bool
+	mark := func(i int) {
+		if out == nil {
+			out = map[int]bool{}
 		}
-		if len(p.body) == 0 {
-			// Nothing to hold (no setup service): an existing region is
-			// removed, none is added.
-			if reg, err := findRegion(lines, name); err != nil || reg == nil {
-				if err != nil {
-					return nil, err
+		out[i] = true
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil {
+			return
+		}
+		if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "citusgen managed") && n.Line >= 1 && n.Line <= len(lines) {
+			switch {
+			case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+				// The content is every following line that is blank or
+				// indented at least as far as its first non-blank line.
+				start := indentOf(lines[n.Line-1])
+				content := -1
+				for i := n.Line; i < len(lines); i++ {
+					l := strings.TrimRight(lines[i], "\r")
+					if strings.TrimSpace(l) == "" {
+						mark(i)
+						continue
+					}
+					ind := indentOf(l)
+					if content < 0 {
+						if ind <= start {
+							break
+						}
+						content = ind
+					}
+					if ind < content {
+						break
+					}
+					mark(i)
 				}
-				continue
+			case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
+				for i := n.Line; i < len(lines) && i <= quotedEnd(lines, n); i++ {
+					mark(i)
+				}
 			}
 		}
-		parts = append(parts, p)
-	}
-	// Bottom-most first: splicing never shifts the lines above, so every
-	// error names a line of the file as the user has it.
-	sort.Slice(parts, func(i, j int) bool { return parts[i].at > parts[j].at })
-	for _, p := range parts {
-		lines, err = mergeSection(existing, lines, p.name, p.body, t.Source)
-		if err != nil {
-			return nil, err
+		for _, c := range n.Content {
+			walk(c)
 		}
-		existing = joinLines(lines)
 	}
-	return existing, nil
+	walk(root)
+	return out
 }
 
-func mergeSection(data []byte, lines []string, section string, body []string, source string) ([]string, error) {
-	reg, err := findRegion(lines, section)
-	if err != nil {
-		return nil, err
+func indentOf(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
+
+// quotedEnd is the 0-based line holding the closing quote of a quoted
+// scalar that starts at n.Line, n.Column.
+func quotedEnd(lines []string, n *yaml.Node) int {
+	line := lines[n.Line-1]
+	// Column counts characters; find the opening quote at or after it.
+	col := 0
+	for i := range line {
+		if col == n.Column-1 {
+			col = i
+			break
+		}
+		col++
 	}
-	keys, err := topKeys(data, lines)
-	if err != nil {
-		return nil, err
+	double := n.Style&yaml.DoubleQuotedStyle != 0
+	q := byte('\'')
+	if double {
+		q = '"'
 	}
-	tk := keys[section]
-	if tk != nil && tk.value.Kind == yaml.MappingNode && tk.value.Style&yaml.FlowStyle != 0 {
-		return nil, &MergeError{Line: tk.line + 1, Msg: section + ": is written in flow style ({...}); citusgen manages a region in block style, so rewrite it as a block mapping"}
-	}
-	if tk != nil && tk.value.Kind != yaml.MappingNode && !(tk.value.Kind == yaml.ScalarNode && tk.value.Tag == "!!null") {
-		return nil, &MergeError{Line: tk.line + 1, Msg: section + ": must be a mapping"}
-	}
-	// Names the region will define must not exist outside it.
-	if tk != nil {
-		var conflicts []string
-		for _, l := range body {
-			name := strings.TrimSuffix(strings.TrimSpace(l), ":")
-			if !strings.HasPrefix(l, "  ") || strings.HasPrefix(l, "   ") || !strings.HasSuffix(l, ":") {
-				continue
-			}
-			if line, ok := tk.childKeys[name]; ok && (reg == nil || line < reg.begin || line > reg.end) {
-				conflicts = append(conflicts, fmt.Sprintf("%s (line %d)", name, line+1))
+	i, pos := n.Line-1, strings.IndexByte(line[min(col, len(line)):], q)+min(col, len(line))+1
+	for i < len(lines) {
+		l := lines[i]
+		for ; pos < len(l); pos++ {
+			switch {
+			case double && l[pos] == '\\':
+				pos++
+			case l[pos] == q && !double && pos+1 < len(l) && l[pos+1] == q:
+				pos++
+			case l[pos] == q:
+				return i
 			}
 		}
-		if len(conflicts) > 0 {
-			return nil, &MergeError{Line: tk.line + 1, Msg: fmt.Sprintf("%s outside the citusgen region already define %s; remove or rename them so the topology owns those names", section, strings.Join(conflicts, ", "))}
-		}
+		i, pos = i+1, 0
 	}
-	if reg != nil && len(body) == 0 {
-		out := append([]string{}, lines[:reg.begin]...)
-		out = append(out, lines[reg.end+1:]...)
-		return dropEmptySection(out, section), nil
-	}
-	if reg != nil {
-		block := wrapRegion(section, source, indentBlock(body, reg.indent), reg.indent)
-		out := append([]string{}, lines[:reg.begin]...)
-		out = append(out, block...)
-		return append(out, lines[reg.end+1:]...), nil
-	}
-	if tk == nil {
-		// No such section yet: append it.
-		out := append([]string{}, lines...)
-		if len(out) > 0 && strings.TrimSpace(out[len(out)-1]) != "" {
-			out = append(out, "")
-		}
-		out = append(out, section+":")
-		return append(out, wrapRegion(section, source, body, "  ")...), nil
-	}
-	indent := tk.childIndex
-	if indent == "" {
-		indent = "  "
-	}
-	at := blockEnd(lines, tk)
-	if tk.value.Kind == yaml.ScalarNode {
-		// "services:" with no value yet.
-		at = tk.line + 1
-	}
-	out := append([]string{}, lines[:at]...)
-	out = append(out, wrapRegion(section, source, indentBlock(body, indent), indent)...)
-	return append(out, lines[at:]...), nil
+	return len(lines) - 1
 }
 
-// dropEmptySection removes a top-level key left with no value once its
-// region is gone (compose refuses a null configs:), with the blank line
-// citusgen put before it when it appended the section at the end.
-func dropEmptySection(lines []string, section string) []string {
-	keys, err := topKeys(joinLines(lines), lines)
-	if err != nil {
-		return lines
-	}
-	tk := keys[section]
-	if tk == nil || tk.value.Kind != yaml.ScalarNode || tk.value.Tag != "!!null" || blockEnd(lines, tk) != tk.line+1 {
-		return lines
-	}
-	out := append([]string{}, lines[:tk.line]...)
-	rest := lines[tk.line+1:]
-	if len(rest) == 0 && len(out) > 0 && strings.TrimSpace(out[len(out)-1]) == "" {
-		out = out[:len(out)-1]
-	}
-	return append(out, rest...)
-}
-
-// ExtractRegion returns the lines of a managed region (markers included) or
-// nil when the file has none.
-func ExtractRegion(data []byte, name string) ([]byte, error) {
-	lines := splitLines(data)
-	reg, err := findRegion(lines, name)
-	if err != nil || reg == nil {
-		return nil, err
-	}
-	return joinLines(lines[reg.begin : reg.end+1]), nil
-}
-
-// CheckPython compiles a Python file with python3, so a settings file is
-// never written in a state Django cannot import.
-func CheckPython(ctx context.Context, name string, data []byte) error {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		return errors.New("python3 is needed to validate the settings file; install it")
-	}
-	cmd := exec.CommandContext(ctx, py, "-c", "import sys; compile(sys.stdin.read(), sys.argv[1], 'exec')", name)
-	cmd.Stdin = bytes.NewReader(data)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.LastIndex(msg, "\n"); i >= 0 {
-			// The last lines of a traceback say where and what.
-			lines := strings.Split(msg, "\n")
-			msg = strings.Join(lines[max(0, len(lines)-4):], "\n")
+// commentText makes text safe inside a one-line comment: no line breaks
+// or other control characters.
+func commentText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return '?'
 		}
-		return fmt.Errorf("%s would not compile: %s", name, msg)
-	}
-	return nil
+		return r
+	}, s)
 }

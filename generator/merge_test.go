@@ -9,6 +9,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -183,8 +184,8 @@ func TestMergeSettings(t *testing.T) {
 	if !strings.HasPrefix(string(merged), string(orig)+"\n# >>> citusgen managed settings: ") {
 		t.Fatalf("not appended:\n%s", merged)
 	}
-	if err := generator.CheckPython(context.Background(), "localsettings.py", merged); err != nil {
-		t.Fatal(err)
+	if problem, err := settingsfile.Compile(context.Background(), "localsettings.py", merged); err != nil || problem != "" {
+		t.Fatal(problem, err)
 	}
 	got := pySettings(t, []byte("DATABASES = {}\nREPORTING_DATABASES = {}\n"+string(merged)))
 	dbs := got["DATABASES"].(map[string]any)
@@ -213,8 +214,8 @@ func TestMergeSettings(t *testing.T) {
 	if _, err := mergeSettings(t, []byte("x = 1\n# >>> citusgen managed settings: a\n"), topology.Default()); err == nil || !strings.Contains(err.Error(), "line 2: begin marker of the citusgen settings region without its end marker") {
 		t.Errorf("lone marker: %v", err)
 	}
-	if err := generator.CheckPython(context.Background(), "localsettings.py", []byte("DATABASES = {\n")); err == nil || !strings.Contains(err.Error(), "localsettings.py would not compile") {
-		t.Errorf("CheckPython: %v", err)
+	if problem, err := settingsfile.Compile(context.Background(), "localsettings.py", []byte("DATABASES = {\n")); err != nil || problem != "line 1: '{' was never closed" {
+		t.Errorf("Compile: %q %v", problem, err)
 	}
 }
 

@@ -24,6 +24,7 @@ type pyDatabase struct {
 
 type pySettings struct {
 	Source    string
+	File      string // the file the block is re-rendered into
 	NeedsOS   bool
 	Databases []pyDatabase
 	Settings  []topology.Setting
@@ -35,7 +36,7 @@ func settingsView(t *topology.Topology) pySettings {
 	if t.PasswordEnv != "" {
 		password = "os.environ.get(" + templates.PyLiteral(t.PasswordEnv) + ", '')"
 	}
-	v := pySettings{Source: t.Source, NeedsOS: t.PasswordEnv != "", Settings: t.Settings, Reporting: t.ReportingDatabases}
+	v := pySettings{Source: commentText(t.Source), NeedsOS: t.PasswordEnv != "", Settings: t.Settings, Reporting: t.ReportingDatabases}
 	for _, n := range t.Nodes() {
 		if n.Alias == "" {
 			continue // a worker Django does not connect to
@@ -81,5 +82,13 @@ func settingsView(t *topology.Topology) pySettings {
 // Settings renders the localsettings.py fragment: DATABASES.update(...),
 // the extra flags and REPORTING_DATABASES.update(...).
 func Settings(t *topology.Topology) ([]byte, error) {
-	return execute("settings", settingsView(t))
+	return SettingsFor(t, SettingsFile)
+}
+
+// SettingsFor renders the fragment for the settings file named file, whose
+// name its header gives in the command that rewrites the block.
+func SettingsFor(t *topology.Topology, file string) ([]byte, error) {
+	v := settingsView(t)
+	v.File = settingsName(file)
+	return execute("settings", v)
 }

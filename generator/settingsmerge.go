@@ -1,10 +1,13 @@
 package generator
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
@@ -12,7 +15,7 @@ import (
 
 // MergeOptions tune a merge into an existing file.
 type MergeOptions struct {
-	// Name is the file's name, for python3's messages.
+	// Name is the file's name, for messages and the block's header.
 	Name string
 	// Adopt removes hand-written definitions of what the managed region
 	// owns (services, volumes, aliases, entries, flags) instead of refusing.
@@ -24,68 +27,134 @@ type MergeOptions struct {
 type Adopted struct {
 	Lines settingsfile.Range // in the file as it was
 	What  string
+	// Kept: not removed but moved, because the rest of the file needs it
+	// (an anchor other services use).
+	Kept bool
+}
+
+// Merge is the result of merging citusgen's region into a user's file.
+type Merge struct {
+	Data    []byte
+	Adopted []Adopted
+	// HadRegion: the file had citusgen's region before the merge.
+	HadRegion bool
+	// Settings is python3's reading of a settings file as it was, and
+	// Region the lines of its block (zero without one).
+	Settings *settingsfile.File
+	Region   settingsfile.Range
+	// Block is the settings block as written into the file.
+	Block []byte
+}
+
+// Problems are every problem a merge found, each at a line; nothing was
+// merged.
+type Problems []*MergeError
+
+func (ps Problems) Error() string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Error()
+	}
+	return strings.Join(parts, "\n")
 }
 
 // owned is a definition outside the region of something the region owns.
 type owned struct {
 	Adopted
-	remove settingsfile.Range // the lines that go
-	why    string             // non-empty: it cannot be removed safely
+	lines bool               // remove whole lines (an entry of a dict display)
+	stmt  settingsfile.Span  // else: remove this statement
+	at    settingsfile.Range // its lines
+	why   string             // non-empty: it cannot be removed safely
 }
 
 // MergeSettings inserts or replaces the managed block of a Python settings
-// file. Without a block, it is appended at the end. The block updates
-// DATABASES (and REPORTING_DATABASES), so it must come after the file's last
-// binding of each; a file that never binds one is refused with what to add.
-// Hand-written definitions of the block's aliases, reporting entries and
-// flags are conflicts, or, with Adopt, removed and reported.
+// file; see MergeSettingsFile.
 func MergeSettings(ctx context.Context, existing []byte, t *topology.Topology, opts MergeOptions) ([]byte, []Adopted, error) {
+	m, err := MergeSettingsFile(ctx, existing, t, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.Data, m.Adopted, nil
+}
+
+// MergeSettingsFile inserts or replaces the managed block of a Python
+// settings file. Without a block, it is appended at the end. The block
+// updates DATABASES (and REPORTING_DATABASES), so it must come after the
+// file's last binding of each; a file that never binds one is refused with
+// the lines to add. Hand-written definitions of the block's aliases,
+// reporting entries and flags are conflicts, or, with Adopt, removed
+// (exactly the statement, or the entry's own lines) and reported. Every
+// problem is reported at once, as Problems. python3 judges the file by
+// Python's rules (a BOM, a coding declaration); the block is written in
+// the file's line endings, and in ASCII when the file is not UTF-8.
+func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topology, opts MergeOptions) (*Merge, error) {
 	if opts.Name == "" {
 		opts.Name = SettingsFile
 	}
-	frag, err := Settings(t)
-	if err != nil {
-		return nil, nil, err
+	if err := checkLineBreaks(opts.Name, existing); err != nil {
+		return nil, err
 	}
-	lines := splitLines(existing)
-	reg, err := findRegion(lines, "settings")
-	if err != nil {
-		return nil, nil, err
+	var flags []string
+	for _, st := range t.Settings {
+		flags = append(flags, st.Name)
 	}
-	if reg != nil && reg.indent != "" {
-		return nil, nil, &MergeError{Line: reg.begin + 1, Msg: "the citusgen settings block must start at column 1 (module level)"}
-	}
-	f, err := settingsfile.Analyze(ctx, opts.Name, existing)
+	f, err := settingsfile.AnalyzeFor(ctx, opts.Name, existing, flags)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if f.SyntaxError != "" {
-		return nil, nil, &MergeError{Msg: fmt.Sprintf("%s does not compile (%s); fix it first", opts.Name, f.SyntaxError)}
+		return nil, &MergeError{Msg: fmt.Sprintf("%s does not compile (%s); fix it first", opts.Name, f.SyntaxError)}
+	}
+	reg, err := findRegionAmong(markerLines(existing, "settings"), "settings", func(i int) bool { return f.InMultiline(i + 1) })
+	if err != nil {
+		return nil, err
+	}
+	if reg != nil && reg.indent != "" {
+		return nil, &MergeError{Line: reg.begin + 1, Msg: "the citusgen settings block must start at column 1 (module level)"}
+	}
+	m := &Merge{HadRegion: reg != nil, Settings: f}
+	if reg != nil {
+		m.Region = settingsfile.Range{Start: reg.begin + 1, End: reg.end + 1}
 	}
 	inRegion := func(r settingsfile.Range) bool {
 		return reg != nil && r.Start > reg.begin && r.End <= reg.end+1
 	}
+	ix := newLineIndex(existing)
 
+	var problems Problems
 	conflicts := settingsConflicts(f, t, inRegion)
 	if len(conflicts) > 0 && !opts.Adopt {
 		var parts []string
 		for _, c := range conflicts {
 			parts = append(parts, fmt.Sprintf("%s (%s)", c.What, c.Lines.Lines()))
 		}
-		return nil, nil, &MergeError{Line: conflicts[0].Lines.Start, Msg: fmt.Sprintf(
+		problems = append(problems, &MergeError{Line: conflicts[0].Lines.Start, Msg: fmt.Sprintf(
 			"defined by hand outside the citusgen block, and the topology defines them too: %s; run again with --adopt to replace them with the block, or remove them by hand",
-			strings.Join(parts, "; "))}
+			strings.Join(parts, "; "))})
 	}
-	removed := map[int]bool{}
-	var adopted []Adopted
+	var removals []span
 	for _, c := range conflicts {
+		if !opts.Adopt {
+			break
+		}
 		if c.why != "" {
-			return nil, nil, &MergeError{Line: c.Lines.Start, Msg: fmt.Sprintf("cannot adopt %s: %s", c.What, c.why)}
+			problems = append(problems, &MergeError{Line: c.Lines.Start, Msg: fmt.Sprintf("cannot adopt %s: %s", c.What, c.why)})
+			continue
 		}
-		for l := c.remove.Start; l <= c.remove.End; l++ {
-			removed[l] = true
+		if c.lines {
+			removals = append(removals, span{ix.start(c.at.Start), ix.next(c.at.End)})
+		} else {
+			r, why := ix.statementRemoval(existing, c.stmt, c.at)
+			if why != "" {
+				problems = append(problems, &MergeError{Line: c.at.Start, Msg: fmt.Sprintf("cannot adopt %s: %s", c.What, why)})
+				continue
+			}
+			removals = append(removals, r)
+			if r.start == ix.start(c.at.Start) {
+				removals = append(removals, ix.fragmentHeader(existing, c.at.Start)...)
+			}
 		}
-		adopted = append(adopted, c.Adopted)
+		m.Adopted = append(m.Adopted, c.Adopted)
 	}
 
 	// Where the block must go: after the last binding of each name it
@@ -95,48 +164,64 @@ func MergeSettings(ctx context.Context, existing []byte, t *topology.Topology, o
 		needs = append(needs, "REPORTING_DATABASES")
 	}
 	after := 0 // 1-based line the block must follow
+	var missing []string
 	for _, name := range needs {
 		b, ok := f.LastBinding(name)
 		if !ok {
-			if len(f.StarImports) > 0 {
-				continue // from x import * may bind it; python3 cannot tell
+			if len(f.StarImports) == 0 { // from x import * may bind it; python3 cannot tell
+				missing = append(missing, name)
 			}
-			return nil, nil, &MergeError{Msg: fmt.Sprintf(
-				"%s never defines %s, which the citusgen block updates (%s.update(...) would raise NameError); add `%s = {}` (or your full %s) before the block, then run again",
-				opts.Name, name, name, name, name)}
+			continue
 		}
 		after = max(after, b.End)
 	}
+	if len(missing) > 0 {
+		var add []string
+		for _, name := range missing {
+			add = append(add, "    "+name+" = {}")
+		}
+		problems = append(problems, &MergeError{Msg: fmt.Sprintf(
+			"%s never defines %s, which the citusgen block updates (%s.update(...) would raise NameError); add these lines (or your full definitions) before the block, then run again:\n%s",
+			opts.Name, strings.Join(missing, " or "), missing[0], strings.Join(add, "\n"))})
+	}
+	if len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
+		if len(problems) == 1 {
+			return nil, problems[0]
+		}
+		return nil, problems
+	}
 
-	body := wrapRegion("settings", t.Source, splitLines(frag), "")
-	var out []string
-	placed := false
+	frag, err := SettingsFor(t, opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	if f.Encoding != "utf-8" && f.Encoding != "utf-8-sig" {
+		frag = asciiPython(frag)
+	}
+	eol := lineEnding(existing)
+	var block bytes.Buffer
+	for _, l := range withEnding(wrapRegion("settings", t.Source, splitLines(frag), ""), eol) {
+		block.WriteString(l)
+		block.WriteByte('\n')
+	}
+
+	var inserts []insert
 	moved := reg != nil && reg.begin+1 <= after
-	for i, l := range lines {
-		n := i + 1
-		if reg != nil && i >= reg.begin && i <= reg.end {
-			if i == reg.begin && !moved {
-				out = append(out, body...)
-				placed = true
-			}
-			continue
+	switch {
+	case reg != nil:
+		removals = append(removals, span{ix.start(reg.begin + 1), ix.next(reg.end + 1)})
+		if moved {
+			inserts = append(inserts, insert{ix.next(after), block.Bytes()})
+		} else {
+			inserts = append(inserts, insert{ix.start(reg.begin + 1), block.Bytes()})
 		}
-		if removed[n] {
-			continue
-		}
-		out = append(out, l)
-		if moved && n == after {
-			out = append(out, body...)
-			placed = true
-		}
+	default:
+		inserts = append(inserts, insert{len(existing), block.Bytes()})
 	}
-	if !placed {
-		if len(out) > 0 && strings.TrimSpace(out[len(out)-1]) != "" {
-			out = append(out, "")
-		}
-		out = append(out, body...)
-	}
-	return joinLines(out), adopted, nil
+	m.Data = splice(existing, removals, inserts, eol)
+	m.Block = block.Bytes()
+	return m, nil
 }
 
 // settingsConflicts finds what the block defines that the file also defines
@@ -158,7 +243,7 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 			if !mine[e.Key] || inRegion(e.Stmt) {
 				continue
 			}
-			o := owned{Adopted: Adopted{Lines: e.Lines, What: fmt.Sprintf("%s[%q]", name, e.Key)}, remove: e.Lines}
+			o := owned{Adopted: Adopted{Lines: e.Lines, What: fmt.Sprintf("%s[%q]", name, e.Key)}, lines: true, at: e.Lines}
 			allMine := true
 			for _, s := range e.Siblings {
 				allMine = allMine && mine[s]
@@ -167,8 +252,8 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 			case e.Nested:
 				o.why = "it is inside an if, try, for or with block; move it out or remove it by hand"
 			case e.Via == "subscript" || (e.Via == "update" && allMine):
-				// The statement defines nothing else.
-				o.remove, o.Lines = e.Stmt, e.Stmt
+				// The statement defines nothing else: it goes, exactly.
+				o.lines, o.stmt, o.at, o.Lines = false, e.Span, e.Stmt, e.Stmt
 			case e.Shared:
 				o.why = "it shares its lines with other entries or with the braces; put it on lines of its own, or remove it by hand"
 			}
@@ -182,7 +267,7 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 			if a.Name != s.Name || inRegion(a.Stmt) {
 				continue
 			}
-			o := owned{Adopted: Adopted{Lines: a.Stmt, What: a.Name}, remove: a.Stmt}
+			o := owned{Adopted: Adopted{Lines: a.Stmt, What: a.Name}, stmt: a.Span, at: a.Stmt}
 			if a.Nested {
 				o.why = "it is inside an if, try, for or with block; move it out or remove it by hand"
 			}
@@ -193,11 +278,194 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 	// One statement may hold several adopted entries: remove it once.
 	dedup := out[:0]
 	for _, o := range out {
-		if len(dedup) > 0 && dedup[len(dedup)-1].remove == o.remove && dedup[len(dedup)-1].why == "" {
-			dedup[len(dedup)-1].What += ", " + o.What
+		if n := len(dedup); n > 0 && !o.lines && !dedup[n-1].lines && dedup[n-1].stmt == o.stmt && dedup[n-1].why == "" {
+			dedup[n-1].What += ", " + o.What
 			continue
 		}
 		dedup = append(dedup, o)
 	}
 	return dedup
+}
+
+// span is a range of bytes [start, end) of a file.
+type span struct{ start, end int }
+
+// insert puts text at a byte offset.
+type insert struct {
+	at   int
+	text []byte
+}
+
+// lineIndex finds where each line of a file starts, in bytes. Line 1
+// starts after a UTF-8 BOM, which stays whatever happens to the line.
+type lineIndex struct {
+	starts []int
+	size   int
+}
+
+func newLineIndex(data []byte) *lineIndex {
+	ix := &lineIndex{starts: make([]int, 1, bytes.Count(data, []byte("\n"))+1), size: len(data)}
+	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+		ix.starts[0] = 3
+	}
+	for i := bytes.IndexByte(data, '\n'); i >= 0 && i+1 < len(data); {
+		ix.starts = append(ix.starts, i+1)
+		j := bytes.IndexByte(data[i+1:], '\n')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return ix
+}
+
+// start is the offset of line n (1-based).
+func (ix *lineIndex) start(n int) int {
+	if n-1 >= len(ix.starts) {
+		return ix.size
+	}
+	return ix.starts[n-1]
+}
+
+// next is the offset just after line n, its line break included.
+func (ix *lineIndex) next(n int) int { return ix.start(n + 1) }
+
+// statementRemoval is the bytes that remove one module-level statement:
+// its whole lines when it has them to itself (a comment after it goes
+// too), else the statement and the ';' that separates it from its
+// neighbours on the line. Anything else is refused with the reason.
+func (ix *lineIndex) statementRemoval(data []byte, s settingsfile.Span, at settingsfile.Range) (span, string) {
+	first, last := ix.start(at.Start), ix.next(at.End)
+	before := data[first:s.Start]
+	after := bytes.TrimRight(data[s.End:last], "\r\n")
+	rest := bytes.TrimLeft(after, " \t")
+	if len(bytes.Trim(before, " \t\f")) == 0 && (len(rest) == 0 || rest[0] == '#') {
+		if at.Start > 1 && bytes.HasSuffix(bytes.TrimRight(data[ix.start(at.Start-1):first], "\r\n"), []byte(`\`)) {
+			return span{}, fmt.Sprintf("line %d continues line %d (a backslash ends it); put the statement on a line of its own, or remove it by hand", at.Start, at.Start-1)
+		}
+		return span{first, last}, ""
+	}
+	if len(rest) > 0 && rest[0] == ';' {
+		// `X = 1; Y = 2` loses `X = 1; `.
+		end := s.End + len(after) - len(rest) + 1
+		for end < len(data) && (data[end] == ' ' || data[end] == '\t') {
+			end++
+		}
+		return span{s.Start, end}, ""
+	}
+	if trimmed := bytes.TrimRight(before, " \t"); len(trimmed) > 0 && trimmed[len(trimmed)-1] == ';' {
+		// `X = 1; Y = 2  # why` loses `; Y = 2`.
+		return span{first + len(trimmed) - 1, s.End}, ""
+	}
+	return span{}, fmt.Sprintf("line %d holds other code beside it; put the statement on a line of its own, or remove it by hand", at.Start)
+}
+
+// fragmentHeader is the comment lines a `citusgen render settings` fragment
+// starts with, when they sit right above the statement at line n (blank
+// lines and the fragment's `import os` may lie between): adopting the
+// fragment's statements would otherwise leave them behind, describing
+// nothing.
+func (ix *lineIndex) fragmentHeader(data []byte, n int) []span {
+	var out []span
+	for i := n - 2; i >= 0; i-- {
+		l := strings.TrimSpace(string(data[ix.start(i+1):ix.next(i+1)]))
+		switch {
+		case l == "" || l == "import os":
+			continue
+		case strings.HasPrefix(l, "# Change the topology, then run: citusgen render settings") ||
+			strings.HasPrefix(l, "# Needs DATABASES"):
+			out = append(out, span{ix.start(i + 1), ix.next(i + 1)})
+			continue
+		case strings.HasPrefix(l, "# Generated by citusgen from "):
+			return append(out, span{ix.start(i + 1), ix.next(i + 1)})
+		}
+		return nil
+	}
+	return nil
+}
+
+// splice removes the spans and makes the inserts, in one pass over data.
+// An insert inside a removed span lands at its end; an insert at the very
+// end of a file without a final line break gets one first, with a blank
+// line when the file's last line is not blank.
+func splice(data []byte, removals []span, inserts []insert, eol string) []byte {
+	sort.Slice(removals, func(i, j int) bool { return removals[i].start < removals[j].start })
+	merged := removals[:0]
+	for _, r := range removals {
+		if n := len(merged); n > 0 && r.start <= merged[n-1].end {
+			merged[n-1].end = max(merged[n-1].end, r.end)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	for i := range inserts {
+		for _, r := range merged {
+			if inserts[i].at > r.start && inserts[i].at < r.end {
+				inserts[i].at = r.end
+			}
+		}
+	}
+	sort.SliceStable(inserts, func(i, j int) bool { return inserts[i].at < inserts[j].at })
+	size := len(data) + 2*len(eol) + 4
+	for _, in := range inserts {
+		size += len(in.text)
+	}
+	out := bytes.NewBuffer(make([]byte, 0, size)) // one allocation, whatever the file's size
+	pos := 0
+	ri := 0
+	for _, in := range inserts {
+		for ri < len(merged) && merged[ri].start < in.at {
+			out.Write(data[pos:merged[ri].start])
+			pos = max(pos, merged[ri].end)
+			ri++
+		}
+		out.Write(data[pos:in.at])
+		pos = in.at
+		if in.at == len(data) {
+			written := out.Bytes()
+			if len(written) > 0 && written[len(written)-1] != '\n' {
+				out.WriteString(eol + "\n")
+				written = out.Bytes()
+			}
+			if trimmed := bytes.TrimRight(written, "\r\n"); len(trimmed) > 0 && len(written)-len(trimmed) < 2+len(eol) {
+				out.WriteString(eol + "\n") // a blank line before the block
+			}
+		}
+		out.Write(in.text)
+	}
+	for ; ri < len(merged); ri++ {
+		out.Write(data[pos:merged[ri].start])
+		pos = max(pos, merged[ri].end)
+	}
+	out.Write(data[pos:])
+	return out.Bytes()
+}
+
+// asciiPython writes the non-ASCII characters of a rendered block as
+// escapes, for a file in another encoding than UTF-8: they only occur in
+// its string literals (where \uXXXX means the character) and its comments.
+func asciiPython(b []byte) []byte {
+	var out bytes.Buffer
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r < utf8.RuneSelf:
+			out.WriteByte(b[0])
+		case r > 0xFFFF:
+			fmt.Fprintf(&out, `\U%08x`, r)
+		default:
+			fmt.Fprintf(&out, `\u%04x`, r)
+		}
+		b = b[n:]
+	}
+	return out.Bytes()
+}
+
+// settingsName is the file name the block's header tells to re-render
+// into: the base name, as the command is run beside the file.
+func settingsName(name string) string {
+	if name == "" || name == "-" {
+		return SettingsFile
+	}
+	return commentText(filepath.Base(name))
 }

@@ -2,7 +2,9 @@
 // python3's own parser (the ast module, never regular expressions, never by
 // executing them): where module-level names are bound, and which DATABASES
 // aliases, REPORTING_DATABASES entries and top-level assignments the file
-// writes, with their line ranges and literal values.
+// writes, with their line ranges and literal values. It is citusgen's only
+// user of python3: one interpreter, found once, and at most one process per
+// run (see python.go).
 package settingsfile
 
 import (
@@ -10,10 +12,9 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os/exec"
-	"strings"
+	"sort"
+	"unicode/utf8"
 )
 
 //go:embed analyze.py
@@ -70,20 +71,43 @@ type Entry struct {
 	// Nested: inside an if, try, for or with block, not at module level.
 	Nested   bool     `json:"nested"`
 	Siblings []string `json:"siblings"` // the other keys of the same dict
+	// Span is the statement's bytes in the file, [start, end).
+	Span Span `json:"span"`
 	Value
+}
+
+// Span is a range of byte offsets in a file as stored, [Start, End).
+type Span struct{ Start, End int }
+
+func (s *Span) UnmarshalJSON(b []byte) error {
+	var pair [2]int
+	if err := json.Unmarshal(b, &pair); err != nil {
+		return err
+	}
+	s.Start, s.End = pair[0], pair[1]
+	return nil
 }
 
 // Assign is a top-level NAME = value statement.
 type Assign struct {
 	Name   string `json:"name"`
 	Stmt   Range  `json:"stmt"`
+	Span   Span   `json:"span"`
 	Nested bool   `json:"nested"`
 	Value
 }
 
 // File is what a settings file says.
 type File struct {
+	// SyntaxError says why Python refuses the file; nothing else is set then.
 	SyntaxError string `json:"syntax_error"`
+	// Encoding is the one Python reads the file in: utf-8, utf-8-sig (a
+	// BOM) or what a coding declaration names.
+	Encoding string `json:"encoding"`
+	// Multiline: the module-level statements that span several lines. A
+	// comment-looking line inside one is part of a string or of the
+	// statement, never a line of its own.
+	Multiline []Range `json:"multiline"`
 	// Bindings: module-level statements that bind each name (assignments,
 	// imports, def, class), in file order.
 	Bindings    map[string][]Range `json:"bindings"`
@@ -93,25 +117,138 @@ type File struct {
 	Assigns     []Assign           `json:"assigns"`
 }
 
-// Analyze parses a settings file with python3.
+// Analyze reads a settings file with python3's parser. A file Python
+// refuses (a syntax error, bytes that are not text in its encoding) is not
+// an error here: File.SyntaxError says why.
 func Analyze(ctx context.Context, name string, data []byte) (*File, error) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		return nil, errors.New("python3 is needed to read Django settings files; install it")
-	}
-	cmd := exec.CommandContext(ctx, py, "-c", analyzer, name)
-	cmd.Stdin = bytes.NewReader(data)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("python3 could not analyse %s: %v: %s", name, err, strings.TrimSpace(stderr.String()))
+	return AnalyzeFor(ctx, name, data, nil)
+}
+
+// AnalyzeFor is Analyze, for a caller that needs, beyond DATABASES,
+// REPORTING_DATABASES, names with CITUS and imports, the assignments of
+// names. It matters for large files only (beyond SmallFile), where python3
+// parses just the statements that mention those.
+func AnalyzeFor(ctx context.Context, name string, data []byte, names []string) (*File, error) {
+	if len(data) > SmallFile {
+		if f, ok, err := analyzeLarge(ctx, name, data, names); ok || err != nil {
+			return f, err
+		}
 	}
 	var f File
-	if err := json.Unmarshal(out, &f); err != nil {
-		return nil, fmt.Errorf("reading python3's analysis of %s: %w", name, err)
+	if err := request(ctx, "analyze", name, data, &f); err != nil {
+		return nil, err
 	}
 	return &f, nil
+}
+
+// relevantWords are what a statement mentions when citusgen needs it.
+var relevantWords = [][]byte{[]byte("DATABASES"), []byte("CITUS"), []byte("import")}
+
+// analyzeLarge parses only the statements of a large file that mention
+// what citusgen reads: python3 sees them one after another, and the
+// positions of its answer are mapped back to the file. ok is false when
+// the file is not plain UTF-8 or the scanner cannot follow it.
+func analyzeLarge(ctx context.Context, name string, data []byte, names []string) (*File, bool, error) {
+	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
+		return nil, false, nil
+	}
+	if head := bytes.SplitN(data, []byte("\n"), 3); bytes.Contains(bytes.Join(head[:min(2, len(head))], nil), []byte("coding")) {
+		return nil, false, nil // an encoding declaration: Python's decoding decides
+	}
+	words := append([][]byte{}, relevantWords...)
+	for _, n := range names {
+		words = append(words, []byte(n))
+	}
+	var src bytes.Buffer
+	var segs []segment
+	var multiline []Range
+	line := 1
+	ok := scan(data, func(st stmt) {
+		if st.last > st.first {
+			multiline = append(multiline, Range{st.first, st.last})
+		}
+		text := data[st.start:st.end]
+		for _, w := range words {
+			if bytes.Contains(text, w) {
+				segs = append(segs, segment{line: line, at: src.Len(), st: st})
+				src.Write(text)
+				src.WriteByte('\n')
+				line += st.last - st.first + 1
+				return
+			}
+		}
+	})
+	if !ok {
+		return nil, false, nil
+	}
+	var f File
+	if err := request(ctx, "analyze", name, src.Bytes(), &f); err != nil {
+		return nil, false, err
+	}
+	if f.SyntaxError != "" {
+		// Let Python judge the whole file, in its own words and lines.
+		return nil, false, nil
+	}
+	m := mapper(segs)
+	for k, rs := range f.Bindings {
+		for i := range rs {
+			rs[i] = m.rng(rs[i])
+		}
+		f.Bindings[k] = rs
+	}
+	for i := range f.StarImports {
+		f.StarImports[i] = m.line(f.StarImports[i])
+	}
+	for _, list := range []*[]Entry{&f.Databases, &f.Reporting} {
+		for i := range *list {
+			e := &(*list)[i]
+			e.Stmt, e.Lines, e.Span = m.rng(e.Stmt), m.rng(e.Lines), m.span(e.Span)
+		}
+	}
+	for i := range f.Assigns {
+		a := &f.Assigns[i]
+		a.Stmt, a.Span = m.rng(a.Stmt), m.span(a.Span)
+	}
+	f.Multiline = multiline
+	return &f, true, nil
+}
+
+// segment is a statement of the file as python3 saw it: from line and
+// byte at of what it was sent.
+type segment struct {
+	line, at int
+	st       stmt
+}
+
+type mapper []segment
+
+func (m mapper) find(key func(segment) int, v int) segment {
+	i := sort.Search(len(m), func(i int) bool { return key(m[i]) > v }) - 1
+	return m[max(i, 0)]
+}
+
+func (m mapper) line(l int) int {
+	s := m.find(func(s segment) int { return s.line }, l)
+	return s.st.first + l - s.line
+}
+
+func (m mapper) rng(r Range) Range { return Range{m.line(r.Start), m.line(r.End)} }
+
+func (m mapper) span(sp Span) Span {
+	s := m.find(func(s segment) int { return s.at }, sp.Start)
+	return Span{s.st.start + sp.Start - s.at, s.st.start + sp.End - s.at}
+}
+
+// Compile reports why Python would refuse data as a module ("" when it
+// compiles), by Python's own rules: encoding declarations, a UTF-8 BOM.
+func Compile(ctx context.Context, name string, data []byte) (string, error) {
+	var res struct {
+		Error string `json:"error"`
+	}
+	if err := request(ctx, "compile", name, data, &res); err != nil {
+		return "", err
+	}
+	return res.Error, nil
 }
 
 // LastBinding is the last module-level statement binding name, if any.
@@ -121,4 +258,11 @@ func (f *File) LastBinding(name string) (Range, bool) {
 		return Range{}, false
 	}
 	return b[len(b)-1], true
+}
+
+// InMultiline reports whether line (1-based) lies inside a module-level
+// statement after its first line: in a string or between brackets.
+func (f *File) InMultiline(line int) bool {
+	i := sort.Search(len(f.Multiline), func(i int) bool { return f.Multiline[i].End >= line })
+	return i < len(f.Multiline) && f.Multiline[i].Start < line
 }

@@ -172,10 +172,11 @@ func isManager(image string) bool { return imageRepo(image) == "citusdata/member
 
 var (
 	portVarRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*):?-([0-9]+)\}$`)
-	// ${VOLUME_PREFIX}service:/var/lib/postgresql/data
-	namedVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}([a-z0-9][a-z0-9_.-]*):/var/lib/postgresql/data$`)
+	// ${VOLUME_PREFIX}service:/var/lib/postgresql/data, or with an empty
+	// default (${VOLUME_PREFIX:-}, as citusgen writes it)
+	namedVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-)?\}([a-z0-9][a-z0-9_.-]*):/var/lib/postgresql/data$`)
 	// ${VOLUME_PREFIX}${BLANK_IF_TESTS-service:}/var/lib/postgresql/data
-	blankVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}\$\{([A-Za-z_][A-Za-z0-9_]*)-([a-z0-9][a-z0-9_.-]*):\}/var/lib/postgresql/data$`)
+	blankVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-)?\}\$\{([A-Za-z_][A-Za-z0-9_]*)-([a-z0-9][a-z0-9_.-]*):\}/var/lib/postgresql/data$`)
 )
 
 // readCompose finds the Citus services of a compose document.

@@ -409,7 +409,7 @@ func (s *spec) render(in Files) []byte {
 	if len(s.flags) > 0 {
 		b.WriteString("  settings:\n")
 		for _, f := range s.flags {
-			fmt.Fprintf(&b, "    %s: %s\n", f[0], f[1])
+			fmt.Fprintf(&b, "    %s: %s\n", q(f[0]), f[1])
 		}
 	}
 	writeNode := func(n *node, indent string) {
@@ -456,7 +456,11 @@ func (s *spec) render(in Files) []byte {
 		compose = append(compose, "worker_password: false  # the workers set no POSTGRES_PASSWORD")
 	}
 	if s.manager {
-		compose = append(compose, "membership_manager: true", "manager_image: "+q(s.managerImage))
+		compose = append(compose,
+			"# the old flow, kept as the files have it; membership_manager: false (or",
+			"# removing these two lines) uses citusgen's setup service instead, which",
+			"# registers workers by service name without the docker socket",
+			"membership_manager: true", "manager_image: "+q(s.managerImage))
 	}
 	if len(compose) > 0 {
 		b.WriteString("\ncompose:\n")

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/goldenfile"
 	"github.com/citusgen/citusgen/specimport"
+	"github.com/citusgen/citusgen/topology"
 )
 
 // Each project-shaped fixture imports to the spec under golden/import-<case>,
@@ -113,5 +115,58 @@ func TestImportRefuses(t *testing.T) {
 				t.Errorf("error %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// citusgen's own output imports without a warning (its ${VOLUME_PREFIX:-}
+// is the convention it reads), to the same topology.
+func TestImportOwnOutput(t *testing.T) {
+	for _, spec := range []string{
+		"password: x\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers: [{service: citus_worker1, alias: w1, port: 5601}]\n",
+		"password: x\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers: [{service: citus_worker1, alias: w1, port: 5601}]\ncompose: {volume_blank_variable: BLANK_IF_TESTS}\n",
+	} {
+		top, err := topology.Parse("spec.yaml", []byte(spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		compose, err := generator.Compose(top)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings, err := generator.Settings(top)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: compose, SettingsPath: "localsettings.py", Settings: settings})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range res.Warnings {
+			t.Errorf("warning: %s", w)
+		}
+		again, err := topology.Parse("imported.yaml", res.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.VolumeBlankVariable != top.VolumeBlankVariable || again.VolumePrefixVariable != top.VolumePrefixVariable {
+			t.Errorf("volumes imported as %q/%q", again.VolumePrefixVariable, again.VolumeBlankVariable)
+		}
+	}
+}
+
+// A membership manager is kept, with a word on the setup service that
+// replaces it.
+func TestImportManagerMentionsSetup(t *testing.T) {
+	top, err := topology.Parse("spec.yaml", []byte("password: x\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers: [{service: citus_worker1, alias: w1, port: 5601}]\ncompose: {membership_manager: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose, _ := generator.Compose(top)
+	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: compose})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res.Spec), "membership_manager: false (or\n  # removing these two lines) uses citusgen's setup service instead") {
+		t.Errorf("spec:\n%s", res.Spec)
 	}
 }

@@ -8,12 +8,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/citusgen/citusgen/internal/yamlerr"
 )
 
 // DefaultSource names the embedded default in messages and headers.
@@ -110,10 +113,13 @@ func (es Errors) sorted() Errors {
 // Parse decodes and validates a spec. name is used in messages. Every problem
 // is reported at once as Errors.
 func Parse(name string, data []byte) (*Topology, error) {
+	if err := checkUTF8(name, data); err != nil {
+		return nil, Errors{err}
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, Errors{yamlSyntaxError(name, err)}
+		return nil, Errors{yamlSyntaxError(name, data, err)}
 	}
 	// Everything after a second "---" would be ignored silently.
 	var second yaml.Node
@@ -122,17 +128,18 @@ func Parse(name string, data []byte) (*Topology, error) {
 		if len(second.Content) > 0 {
 			line = second.Content[0].Line
 		}
+		line = documentStart(data, line)
 		return nil, Errors{{File: name, Pos: Pos{Line: line, Column: 1}, Msg: "a second YAML document starts here; a topology is one document: remove the '---' and what follows, or move it to a file of its own"}}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, Errors{yamlSyntaxError(name, err)}
+		return nil, Errors{yamlSyntaxError(name, data, err)}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, Errors{{File: name, Msg: "the topology is empty: it needs at least 'coordinator' and 'workers' (see 'citusgen init' for a starter)"}}
 	}
-	d := &decoder{file: name, pos: map[string]Pos{}}
+	d := &decoder{file: name, pos: map[string]Pos{"": posOf(resolve(doc.Content[0]))}}
 	// Headers name the spec by its base name, so the same spec reached by
 	// another path renders the same bytes (check would see drift otherwise).
-	t := &Topology{Source: filepath.Base(name)}
+	t := &Topology{Source: sourceName(name)}
 	d.topology(doc.Content[0], t)
 	// Validate even after decode errors so one run reports every problem;
 	// a field already reported (missing, wrong type) is not reported twice.
@@ -143,6 +150,61 @@ func Parse(name string, data []byte) (*Topology, error) {
 		return nil, d.errs.dedupe().sorted()
 	}
 	return t, nil
+}
+
+// sourceName is the spec's base name, made safe for the one-line comments
+// that name it in rendered files.
+func sourceName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, filepath.Base(name))
+}
+
+// checkUTF8 reports the first byte that is not UTF-8, or the first
+// character YAML does not allow in a file (control characters), at its
+// line and column, which the YAML parser would report without either.
+func checkUTF8(name string, data []byte) *FieldError {
+	at := func(i int) Pos {
+		line := bytes.Count(data[:i], []byte("\n")) + 1
+		return Pos{Line: line, Column: utf8.RuneCount(data[bytes.LastIndexByte(data[:i], '\n')+1:i]) + 1}
+	}
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c >= 0x20 && c < 0x7f || c == '\n' || c == '\t' || c == '\r' {
+			i++ // ASCII, the common case
+			continue
+		}
+		r, n := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			return &FieldError{File: name, Pos: at(i), Msg: fmt.Sprintf("byte 0x%02x is not UTF-8; a topology is UTF-8 text: save the file as UTF-8", c)}
+		case !yamlPrintable(r) && !(r == 0xFEFF && i == 0):
+			return &FieldError{File: name, Pos: at(i), Msg: fmt.Sprintf("the character %U is not allowed in YAML; remove it, or write it as an escape (\\u%04X) inside a double-quoted string", r, r)}
+		}
+		i += n
+	}
+	return nil
+}
+
+// yamlPrintable is YAML 1.2's set of characters a file may hold.
+func yamlPrintable(r rune) bool {
+	return r == 0x9 || r == 0xA || r == 0xD || r >= 0x20 && r <= 0x7E || r == 0x85 ||
+		r >= 0xA0 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
+}
+
+// documentStart is the line of the "---" that starts the document whose
+// first content is at line (1-based).
+func documentStart(data []byte, line int) int {
+	lines := bytes.Split(data, []byte("\n"))
+	for i := min(line, len(lines)) - 1; i >= 0; i-- {
+		if bytes.HasPrefix(lines[i], []byte("---")) {
+			return i + 1
+		}
+	}
+	return line
 }
 
 // dedupe keeps the first problem reported for each field.
@@ -159,15 +221,12 @@ func (es Errors) dedupe() Errors {
 	return out
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func yamlSyntaxError(file string, err error) *FieldError {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &FieldError{File: file, Pos: Pos{Line: line, Column: 1}, Msg: "invalid YAML: " + m[2]}
+func yamlSyntaxError(file string, data []byte, err error) *FieldError {
+	line, msg := yamlerr.Locate(data, err)
+	if line == 0 {
+		line = 1
 	}
-	return &FieldError{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	return &FieldError{File: file, Pos: Pos{Line: line, Column: 1}, Msg: "invalid YAML: " + msg}
 }
 
 type decoder struct {
@@ -199,6 +258,10 @@ func (d *decoder) errorAt(path, format string, args ...any) {
 			break
 		}
 		p = p[:i]
+	}
+	if e.Pos.Line == 0 {
+		// A key the spec leaves out: the document is the place to add it.
+		e.Pos = d.pos[""]
 	}
 	d.errs = append(d.errs, e)
 }
@@ -454,6 +517,13 @@ func (d *decoder) orderedMap(n *yaml.Node, path string, each func(key string, v 
 	}
 }
 
+// yaml11Bool are the words YAML 1.1 (PyYAML, docker compose v1) reads as
+// booleans and YAML 1.2 as strings, beyond true and false.
+var yaml11Bool = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "n": true, "N": true, "no": true, "No": true, "NO": true,
+	"on": true, "On": true, "ON": true, "off": true, "Off": true, "OFF": true,
+}
+
 func (d *decoder) settingValue(n *yaml.Node, path string) any {
 	n = resolve(n)
 	if n.Kind == yaml.ScalarNode {
@@ -465,6 +535,10 @@ func (d *decoder) settingValue(n *yaml.Node, path string) any {
 				return v
 			}
 		case "!!str":
+			if n.Style == 0 && yaml11Bool[n.Value] {
+				d.errorf(n, path, "%s is a boolean in YAML 1.1 but the string %q here (Python would take it as true); write true or false, or quote it (%q) if you mean the string", n.Value, n.Value, n.Value)
+				return nil
+			}
 			return n.Value
 		}
 	}

@@ -208,7 +208,7 @@ func TestErrors(t *testing.T) {
 	}, {
 		name: "a second document",
 		spec: minimal + "workers: [{service: w, alias: w, port: 6001}]\n---\nworkers: []\n",
-		want: []string{"t.yaml:4:1: a second YAML document starts here; a topology is one document: remove the '---' and what follows, or move it to a file of its own"},
+		want: []string{"t.yaml:3:1: a second YAML document starts here; a topology is one document: remove the '---' and what follows, or move it to a file of its own"},
 	}, {
 		name: "setup service name taken",
 		spec: minimal + "workers: [{service: citus_setup, alias: w, port: 6001}]\n",
@@ -286,7 +286,7 @@ func parseSpec(data []byte) (*topology.Topology, error) {
 func TestTrustAuthenticationIsExplicit(t *testing.T) {
 	spec := minimal + "workers: [{service: w, alias: w, port: 6001}]\n"
 	_, err := topology.Parse("t.yaml", []byte(spec))
-	if err == nil || err.Error() != "t.yaml: password: is missing: give password or password_env, or set trust_authentication: true to run the nodes without passwords (POSTGRES_HOST_AUTH_METHOD=trust)" {
+	if err == nil || err.Error() != "t.yaml:1:1: password: is missing: give password or password_env, or set trust_authentication: true to run the nodes without passwords (POSTGRES_HOST_AUTH_METHOD=trust)" {
 		t.Errorf("no password: %v", err)
 	}
 	_, err = topology.Parse("t.yaml", []byte(spec+"password: x\ntrust_authentication: true\n"))

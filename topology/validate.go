@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -96,13 +97,47 @@ var (
 	settingRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 	// imageRE is the schema's rough shape of an image reference (editors);
 	// validation parses references with distribution/reference.
-	imageRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$`)
-	hostnameRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+	imageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$`)
+	// hostnameRE is the schema's rough shape of a host name (editors);
+	// validation checks every label with validHost.
+	hostnameRE   = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$`)
+	hostLabelRE  = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$`)
+	numericRE    = regexp.MustCompile(`^([0-9]+|0[xX][0-9a-fA-F]*)$`)
 	engineRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
 	pythonKWords = map[string]bool{"DATABASES": true, "REPORTING_DATABASES": true}
 )
 
 const maxIdentifier = 63 // PostgreSQL's NAMEDATALEN-1, also a DNS label's limit
+
+// validHost says what is wrong with a host name ("" when nothing is): a DNS
+// name of at most 253 characters in labels of at most 63, letters, digits,
+// '-' inside a label and '_' (compose service names have it, and Docker's
+// resolver answers for them), or an IPv4 address.
+func validHost(h string) string {
+	switch {
+	case h == "":
+		return "is empty"
+	case len(h) > 253:
+		return fmt.Sprintf("is %d characters long; a host name has at most 253", len(h))
+	}
+	if ip := net.ParseIP(h); ip != nil && ip.To4() != nil {
+		return ""
+	}
+	for _, l := range strings.Split(h, ".") {
+		switch {
+		case l == "":
+			return "has an empty label (two dots, or a dot at an end)"
+		case len(l) > maxIdentifier:
+			return fmt.Sprintf("has a label of %d characters (%.20s...); a DNS label has at most 63", len(l), l)
+		case !hostLabelRE.MatchString(l):
+			return fmt.Sprintf("has the label %q; labels are letters, digits, '_' and '-' (not at either end)", l)
+		}
+	}
+	if numericRE.MatchString(h) {
+		return "is a number, which resolvers read as an IPv4 address"
+	}
+	return ""
+}
 
 func validate(t *Topology, d *decoder) {
 	checkName := func(path, value string, re *regexp.Regexp, what string) bool {
@@ -181,8 +216,8 @@ func validate(t *Topology, d *decoder) {
 	default:
 		d.errorAt("django.reaches", "%q is not valid; use host (Django on the host, published ports) or network (Django inside the compose network)", t.Reaches)
 	}
-	if !hostnameRE.MatchString(t.Host) || len(t.Host) > 253 {
-		d.errorAt("django.host", "%q is not a valid host name or IPv4 address", t.Host)
+	if why := validHost(t.Host); why != "" {
+		d.errorAt("django.host", "%s is not a valid host name or IPv4 address: it %s", short(t.Host), why)
 	}
 	if !engineRE.MatchString(t.Engine) {
 		d.errorAt("django.engine", "%q is not a dotted Python module path", t.Engine)
@@ -214,7 +249,7 @@ func validate(t *Topology, d *decoder) {
 			}
 			return p + "." + k
 		}
-		if checkName(field("service"), n.Service, serviceRE, "compose service name (lower-case letters, digits, _ and -)") {
+		if checkName(field("service"), n.Service, serviceRE, "compose service name (lower-case letters, digits, _ and -)") && !numeric(d, field("service"), n.Service) {
 			if first, dup := services[n.Service]; dup {
 				reported[p] = true
 				if strings.HasPrefix(first, "coordinator") {
@@ -314,10 +349,14 @@ func validate(t *Topology, d *decoder) {
 		}
 		name := t.NodeName(n)
 		if n.NodeNameOverride != "" {
-			host, port, ok := strings.Cut(name, ":")
-			pn, err := strconv.Atoi(port)
-			if !ok || !hostnameRE.MatchString(host) || err != nil || pn < 1 || pn > 65535 {
-				d.errorAt(n.path+".node_name", "%q is not host:port (a host name or IPv4 address, then a port between 1 and 65535)", name)
+			i := strings.LastIndexByte(name, ':')
+			pn, err := strconv.Atoi(name[i+1:])
+			if i < 0 || err != nil || pn < 1 || pn > 65535 {
+				d.errorAt(n.path+".node_name", "%s is not host:port (a host name or IPv4 address, then a port between 1 and 65535)", short(name))
+				continue
+			}
+			if why := validHost(name[:i]); why != "" {
+				d.errorAt(n.path+".node_name", "%s is not host:port: the host %s", short(name), why)
 				continue
 			}
 		}
@@ -340,6 +379,25 @@ func validate(t *Topology, d *decoder) {
 			signatures[sig] = nodeRef(n)
 		}
 	}
+}
+
+// short quotes a value for a message, its first 80 bytes when it is long.
+func short(s string) string {
+	if len(s) > 80 {
+		return strconv.Quote(s[:80]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// numeric refuses a service name that is a number: it is also the node's
+// host name, and resolvers (libpq's, Citus's) read 13, 007 or 0x10 as the
+// IPv4 address 0.0.0.13, never asking DNS.
+func numeric(d *decoder, path, service string) bool {
+	if numericRE.MatchString(service) {
+		d.errorAt(path, "%q is a number; the service name is also the node's host name, and resolvers read a number as an IPv4 address (0.0.0.x): give it a name with a letter, such as citus_worker%s", service, strings.TrimLeft(service, "0xX"))
+		return true
+	}
+	return false
 }
 
 func nodeRef(n Node) string {

@@ -43,7 +43,7 @@ func TestAdoptProjectFiles(t *testing.T) {
 				}
 				write(t, spec, out)
 				code, _, errOut = runCLI(t, nil, "-t", spec, "render", "settings", "--into", settings, "--adopt")
-				if code != 2 || !strings.Contains(errOut, "never defines REPORTING_DATABASES") || !strings.Contains(errOut, "add `REPORTING_DATABASES = {}`") {
+				if code != 2 || !strings.Contains(errOut, "never defines REPORTING_DATABASES") || !strings.Contains(errOut, "\n    REPORTING_DATABASES = {}") {
 					t.Fatalf("exit %d: %s", code, errOut)
 				}
 				b, _ := os.ReadFile(settings)

@@ -2,20 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/aymanbagabas/go-udiff"
 
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -34,34 +29,43 @@ func (c checkCmd) Run(e *env) error {
 	if c.Compose == "" && c.Settings == "" {
 		return usageError{"name the files to check: --compose FILE and/or --settings FILE"}
 	}
+	if c.Settings != "" {
+		// python3 starts while the compose file is read (internal/pyearly
+		// has started it already when run from a command line).
+		settingsfile.Prestart()
+	}
+	if c.Compose != "" && c.Settings != "" {
+		generator.PrepareValidation() // for the cross-check's load
+	}
 	t, err := c.load(e)
 	if err != nil {
 		return err
 	}
 	drift := 0
-	var composeData, settingsData []byte
+	var composeData []byte
+	var settings *generator.Merge
 	if c.Compose != "" {
-		var n int
-		if composeData, n, err = checkFile(e, c.Compose, "services", "render --into",
-			func(old []byte) ([]byte, []generator.Adopted, error) {
-				return generator.MergeCompose(old, t, generator.MergeOptions{Name: c.Compose, Adopt: true})
+		var m *generator.Merge
+		if composeData, m, err = checkFile(e, c.Compose, "render --into",
+			func(old []byte) (*generator.Merge, error) {
+				return generator.MergeComposeFile(old, t, generator.MergeOptions{Name: c.Compose, Adopt: true})
 			}); err != nil {
 			return err
 		}
-		drift += n
+		drift += checkDiff(e, c.Compose, "render --into", composeData, m)
 	}
 	if c.Settings != "" {
-		var n int
-		if settingsData, n, err = checkFile(e, c.Settings, "settings", "render settings --into",
-			func(old []byte) ([]byte, []generator.Adopted, error) {
-				return generator.MergeSettings(context.Background(), old, t, generator.MergeOptions{Name: c.Settings, Adopt: true})
+		var data []byte
+		if data, settings, err = checkFile(e, c.Settings, "render settings --into",
+			func(old []byte) (*generator.Merge, error) {
+				return generator.MergeSettingsFile(context.Background(), old, t, generator.MergeOptions{Name: c.Settings, Adopt: true})
 			}); err != nil {
 			return err
 		}
-		drift += n
+		drift += checkDiff(e, c.Settings, "render settings --into", data, settings)
 	}
-	if composeData != nil && settingsData != nil {
-		problems, err := crossCheck(t, c.Compose, composeData, c.Settings, settingsData)
+	if composeData != nil && settings != nil {
+		problems, err := crossCheck(t, c.Compose, composeData, c.Settings, settings)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "citusgen: note: could not compare the two files with each other: %v\n", err)
 		}
@@ -78,49 +82,51 @@ func (c checkCmd) Run(e *env) error {
 	return nil
 }
 
-func readChecked(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, usageError{path + " does not exist"}
-	}
+// checkFile reads path and merges the regions into it, as --into would: a
+// file --into would refuse is bad input here too (exit 2), whether or not
+// it has citusgen's regions.
+func checkFile(e *env, path, into string, merge func([]byte) (*generator.Merge, error)) ([]byte, *generator.Merge, error) {
+	actual, err := readInput(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", path, errors.Unwrap(err))
+		return nil, nil, err
 	}
-	return data, nil
+	m, err := merge(actual)
+	if err != nil {
+		return nil, nil, mergeError(path, err)
+	}
+	return actual, m, nil
 }
 
-// checkFile reads path and prints a unified diff against what it should be:
+// checkDiff prints a unified diff of the file against what it should be:
 // the file with its managed regions merged. A file without citusgen's
 // regions is reported as such (with the command that adds them), and a
 // hand-written duplicate outside the regions of what they define is drift
-// of its own. It returns the file and how many drifts it found.
-func checkFile(e *env, path, region, into string, merge func([]byte) ([]byte, []generator.Adopted, error)) ([]byte, int, error) {
-	actual, err := readChecked(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	// A damaged region counts as present, so the merge reports the damage.
-	if r, rerr := generator.ExtractRegion(actual, region); rerr == nil && r == nil {
+// of its own. It returns how many drifts it found.
+func checkDiff(e *env, path, into string, actual []byte, m *generator.Merge) int {
+	if !m.HadRegion {
 		fmt.Fprintf(e.stdout, "drift: %s has no citusgen region; add it with: citusgen %s %s (with --adopt to take over hand-written definitions)\n", path, into, path)
-		return actual, 1, nil
+		return 1
 	}
-	expected, adopted, err := merge(actual)
-	if err != nil {
-		return nil, 0, mergeError(path, err)
-	}
-	for _, a := range adopted {
+	n := 0
+	for _, a := range m.Adopted {
+		if a.Kept {
+			continue
+		}
+		n++
 		fmt.Fprintf(e.stdout, "drift: %s:%s: %s is defined by hand outside the citusgen region too; citusgen %s %s --adopt removes it\n", path, a.Lines, a.What, into, path)
 	}
-	if string(expected) == string(actual) {
-		return actual, len(adopted), nil
+	if string(m.Data) == string(actual) {
+		return n
 	}
-	fmt.Fprint(e.stdout, udiff.Unified(path, path+" (rendered from the topology)", string(actual), string(expected)))
-	return actual, 1 + len(adopted), nil
+	fmt.Fprint(e.stdout, udiff.Unified(path, path+" (rendered from the topology)", string(actual), string(m.Data)))
+	return n + 1
 }
 
 // crossCheck compares the compose file and the settings with each other:
-// every alias must point where the compose file puts its node.
-func crossCheck(t *topology.Topology, composePath string, composeData []byte, settingsPath string, settingsData []byte) ([]string, error) {
+// every alias must point where the compose file puts its node. The
+// settings' values are the literals python3's parser read; nothing in the
+// file is run.
+func crossCheck(t *topology.Topology, composePath string, composeData []byte, settingsPath string, settings *generator.Merge) ([]string, error) {
 	composeEnv, err := generator.ComposeEnv(filepath.Dir(composePath), composePath)
 	if err != nil {
 		return nil, err
@@ -130,14 +136,7 @@ func crossCheck(t *topology.Topology, composePath string, composeData []byte, se
 	if err != nil {
 		return nil, err
 	}
-	code := settingsData
-	if region, err := generator.ExtractRegion(settingsData, "settings"); err == nil && region != nil {
-		code = region
-	}
-	dbs, err := pyDatabases(code)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", settingsPath, err)
-	}
+	dbs := settingsDatabases(settings)
 	var problems []string
 	for _, n := range t.Nodes() {
 		svc, ok := p.Services[n.Service]
@@ -159,19 +158,19 @@ func crossCheck(t *topology.Topology, composePath string, composeData []byte, se
 		}
 		ref := fmt.Sprintf("%s DATABASES[%q]", settingsPath, n.Alias)
 		if t.Reaches == topology.ReachNetwork {
-			if db.Host != n.Service {
-				problems = append(problems, fmt.Sprintf("%s HOST is %q but the compose service is %s", ref, db.Host, n.Service))
+			if db.host != n.Service {
+				problems = append(problems, fmt.Sprintf("%s HOST is %q but the compose service is %s", ref, db.host, n.Service))
 			}
-			if db.Port != target {
-				problems = append(problems, fmt.Sprintf("%s PORT is %q but %s listens on %s inside the network", ref, db.Port, n.Service, target))
+			if db.port != target {
+				problems = append(problems, fmt.Sprintf("%s PORT is %q but %s listens on %s inside the network", ref, db.port, n.Service, target))
 			}
-		} else if db.Port != published {
-			problems = append(problems, fmt.Sprintf("%s PORT is %q but %s publishes %s as %s", ref, db.Port, composePath, n.Service, published))
+		} else if db.port != published {
+			problems = append(problems, fmt.Sprintf("%s PORT is %q but %s publishes %s as %s", ref, db.port, composePath, n.Service, published))
 		}
 		if n.Role == topology.Worker && n.NodeNameOverride == "" {
 			want := n.Service + ":" + target
-			if db.NodeName != want {
-				problems = append(problems, fmt.Sprintf("%s CITUS_NODE_NAME is %q but %s makes the worker reachable as %s", ref, db.NodeName, composePath, want))
+			if db.nodeName != want {
+				problems = append(problems, fmt.Sprintf("%s CITUS_NODE_NAME is %q but %s makes the worker reachable as %s", ref, db.nodeName, composePath, want))
 			}
 		}
 	}
@@ -179,32 +178,40 @@ func crossCheck(t *topology.Topology, composePath string, composeData []byte, se
 	return problems, nil
 }
 
-type pyDB struct {
-	Host     string `json:"HOST"`
-	Port     string `json:"PORT"`
-	NodeName string `json:"CITUS_NODE_NAME"`
-}
+type pyDB struct{ host, port, nodeName string }
 
-// pyDatabases runs the settings code the way localsettings.py does and
-// returns its DATABASES.
-func pyDatabases(code []byte) (map[string]pyDB, error) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		return nil, errors.New("python3 is needed to read the settings")
-	}
-	script := "import json, sys\nDATABASES = {}\nREPORTING_DATABASES = {}\nexec(compile(sys.stdin.read(), 'settings', 'exec'))\n" +
-		"json.dump({k: {f: str(v.get(f, '')) for f in ('HOST', 'PORT', 'CITUS_NODE_NAME')} for k, v in DATABASES.items()}, sys.stdout)\n"
-	cmd := exec.Command(py, "-c", script)
-	cmd.Stdin = strings.NewReader(string(code))
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			lines := strings.Split(strings.TrimSpace(string(ee.Stderr)), "\n")
-			return nil, fmt.Errorf("python3 could not run it: %s", lines[len(lines)-1])
-		}
-		return nil, err
+// settingsDatabases is what the block (or, without one, the module level
+// of the file) writes into DATABASES, the last write of each alias winning.
+func settingsDatabases(m *generator.Merge) map[string]pyDB {
+	inBlock := func(r settingsfile.Range) bool {
+		return m.Region.Start == 0 || r.Start > m.Region.Start && r.End < m.Region.End
 	}
 	dbs := map[string]pyDB{}
-	return dbs, json.Unmarshal(out, &dbs)
+	for _, e := range m.Settings.Databases {
+		if e.Nested || !inBlock(e.Stmt) {
+			continue
+		}
+		dbs[e.Key] = pyDB{host: pyStr(e.Fields["HOST"]), port: pyStr(e.Fields["PORT"]), nodeName: pyStr(e.Fields["CITUS_NODE_NAME"])}
+	}
+	return dbs
+}
+
+// pyStr is str() of a literal value, as Django would see it; "" for a value
+// that is not a literal.
+func pyStr(v settingsfile.Value) string {
+	if !v.Literal {
+		return ""
+	}
+	switch x := v.Value.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	}
+	return ""
 }

@@ -15,11 +15,11 @@ type importCmd struct {
 func (c importCmd) Run(e *env) error {
 	in := specimport.Files{ComposePath: c.Compose, SettingsPath: c.Settings}
 	var err error
-	if in.Compose, err = readChecked(c.Compose); err != nil {
+	if in.Compose, err = readInput(c.Compose); err != nil {
 		return err
 	}
 	if c.Settings != "" {
-		if in.Settings, err = readChecked(c.Settings); err != nil {
+		if in.Settings, err = readInput(c.Settings); err != nil {
 			return err
 		}
 	}

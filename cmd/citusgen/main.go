@@ -16,6 +16,8 @@ import (
 	"github.com/willabides/kongplete"
 
 	_ "github.com/citusgen/citusgen/internal/gcearly" // before the heavy initialisers
+	_ "github.com/citusgen/citusgen/internal/pyearly" // python3 starts while the rest initialises
+	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -156,6 +158,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "citusgen: %v\n", err)
 		return exitBadInput
 	}
+	// The python3 that read settings files ends with the run, not after it.
+	defer settingsfile.Close()
 	err = ctx.Run(&env{cli: &c, parser: parser, stdin: stdin, stdout: stdout, stderr: stderr})
 	return report(stderr, err)
 }
@@ -209,11 +213,11 @@ func report(stderr io.Writer, err error) int {
 	switch {
 	case errors.As(err, &specErrs):
 		fmt.Fprintln(stderr, specErrs.Error())
-		problems := "1 problem"
-		if len(specErrs) > 1 {
-			problems = fmt.Sprintf("%d problems", len(specErrs))
+		them := "them"
+		if len(specErrs) == 1 {
+			them = "it"
 		}
-		fmt.Fprintf(stderr, "citusgen: the topology has %s; fix them and run again (nothing was written)\n", problems)
+		fmt.Fprintf(stderr, "citusgen: the topology has %s; fix %s and run again (nothing was written)\n", plural(len(specErrs), "problem"), them)
 		return exitBadInput
 	case errors.As(err, &fieldErr):
 		fmt.Fprintln(stderr, "citusgen: "+fieldErr.Error())

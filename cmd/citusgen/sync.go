@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,49 +12,93 @@ import (
 
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/atomicfile"
+	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
 )
 
-// readExisting reads a file citusgen merges into; it must exist, so a typo
-// in the path never creates a stray file.
-func readExisting(path, create string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+// openTarget reads a file citusgen merges into, refusing (exit 2, without
+// blocking) anything but a regular file; a missing file is reported with
+// the command that creates it, so a typo in the path never creates a stray
+// file.
+func openTarget(path, create string) (*atomicfile.Target, error) {
+	t, err := atomicfile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, usageError{fmt.Sprintf("%s does not exist; create it first (for example: %s)", path, create)}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", path, errors.Unwrap(err))
+	return t, fileError(err)
+}
+
+// readInput reads a file citusgen only reads (check, import), with the
+// same refusals as openTarget.
+func readInput(path string) ([]byte, error) {
+	t, err := atomicfile.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usageError{path + " does not exist"}
 	}
-	return data, nil
+	if err != nil {
+		return nil, fileError(err)
+	}
+	return t.Data, nil
+}
+
+// fileError maps atomicfile's refusals to bad input (exit 2); a file that
+// changed under citusgen, or could not be written, is a failure (exit 1).
+func fileError(err error) error {
+	var unsafe *atomicfile.UnsafeError
+	if errors.As(err, &unsafe) {
+		return usageError{unsafe.Error()}
+	}
+	return err
 }
 
 func mergeError(path string, err error) error {
+	var problems generator.Problems
+	if errors.As(err, &problems) {
+		msgs := make([]string, len(problems))
+		for i, p := range problems {
+			msgs[i] = locate(path, p)
+		}
+		return usageError{fmt.Sprintf("%s has %s; nothing was written:\n%s", path, plural(len(problems), "problem"), strings.Join(msgs, "\n"))}
+	}
 	var me *generator.MergeError
 	if errors.As(err, &me) {
-		if me.Line > 0 {
-			return usageError{fmt.Sprintf("%s:%d: %s", path, me.Line, me.Msg)}
-		}
-		return usageError{fmt.Sprintf("%s: %s", path, me.Msg)}
+		return usageError{locate(path, me)}
 	}
 	return err
+}
+
+func locate(path string, me *generator.MergeError) string {
+	if me.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", path, me.Line, me.Msg)
+	}
+	return fmt.Sprintf("%s: %s", path, me.Msg)
+}
+
+// plural is "1 problem", "2 problems".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // intoCompose merges the managed regions into a compose file, validates the
 // result with compose-go and replaces the file atomically.
 func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
-	old, err := readExisting(path, "citusgen render > "+path)
+	generator.PrepareValidation()
+	tgt, err := openTarget(path, "citusgen render > "+path)
 	if err != nil {
 		return err
 	}
-	merged, adopted, err := generator.MergeCompose(old, t, generator.MergeOptions{Name: path, Adopt: adopt})
+	m, err := generator.MergeComposeFile(tgt.Data, t, generator.MergeOptions{Name: path, Adopt: adopt})
 	if err != nil {
 		return mergeError(path, err)
 	}
-	if err := validateChange(e, t, path, old, merged); err != nil {
+	if err := validateChange(e, t, path, tgt.Data, m.Data); err != nil {
 		return err
 	}
-	reportAdopted(e, path, adopted)
-	return writeIfChanged(e, path, old, merged)
+	reportAdopted(e, path, m.Adopted)
+	return writeIfChanged(e, tgt, m.Data)
 }
 
 // validateChange loads the file before and after citusgen's change as docker
@@ -68,8 +113,11 @@ func validateChange(e *env, t *topology.Topology, path string, old, merged []byt
 	}
 	composeEnv = generator.CheckEnv(t, composeEnv)
 	ctx := context.Background()
-	before := generator.ComposeProblems(ctx, dir, path, old, composeEnv)
 	after := generator.ComposeProblems(ctx, dir, path, merged, composeEnv)
+	if len(after) == 0 {
+		return nil // nothing to tell from what the file had before
+	}
+	before := generator.ComposeProblems(ctx, dir, path, old, composeEnv)
 	had := map[string]bool{}
 	for _, p := range before {
 		had[p] = true
@@ -83,44 +131,107 @@ func validateChange(e *env, t *topology.Topology, path string, old, merged []byt
 		}
 	}
 	if len(introduced) > 0 {
-		return usageError{fmt.Sprintf("%s: citusgen's change would bring in %d problem(s), so the file is untouched:\n  %s", path, len(introduced), strings.Join(introduced, "\n  "))}
+		return usageError{fmt.Sprintf("%s: citusgen's change would bring in %s, so the file is untouched:\n  %s", path, plural(len(introduced), "problem"), strings.Join(introduced, "\n  "))}
 	}
 	return nil
 }
 
 func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
-	old, err := readExisting(path, "touch "+path)
-	if err != nil {
-		return err
+	ctx := context.Background()
+	tgt, err := atomicfile.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createSettings(e, t, path)
 	}
-	merged, adopted, err := generator.MergeSettings(context.Background(), old, t, generator.MergeOptions{Name: path, Adopt: adopt})
+	if err != nil {
+		return fileError(err)
+	}
+	m, err := generator.MergeSettingsFile(ctx, tgt.Data, t, generator.MergeOptions{Name: path, Adopt: adopt})
 	if err != nil {
 		return mergeError(path, err)
 	}
-	reportAdopted(e, path, adopted)
-	// The merge refused a file that did not compile, so this is citusgen's own fault.
-	if err := generator.CheckPython(context.Background(), path, merged); err != nil {
-		return fmt.Errorf("internal error, please report it: %w (the file is untouched)", err)
+	if err := compiles(ctx, path, m); err != nil {
+		return err
 	}
-	return writeIfChanged(e, path, old, merged)
+	reportAdopted(e, path, m.Adopted)
+	return writeIfChanged(e, tgt, m.Data)
+}
+
+// compiles: python3 accepts what citusgen is about to write. The merge
+// refused a file that did not compile, so a failure is citusgen's own. A
+// large file is not compiled whole (python3 takes minutes on tens of
+// megabytes): its block is, and the rest is the user's bytes, where
+// citusgen removed whole statements only.
+func compiles(ctx context.Context, path string, m *generator.Merge) error {
+	data := m.Data
+	if len(data) > settingsfile.SmallFile {
+		data = append([]byte("DATABASES = {}\nREPORTING_DATABASES = {}\n"), m.Block...)
+	}
+	problem, err := settingsfile.Compile(ctx, path, data)
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		return fmt.Errorf("internal error, please report it: %s would not compile (%s); the file is untouched", path, problem)
+	}
+	return nil
+}
+
+// newSettings starts a settings file citusgen creates: the names the
+// block updates, bound empty above it.
+func newSettings(t *topology.Topology, path string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Django settings, started by citusgen render settings --into %s.\n", filepath.Base(path))
+	b.WriteString("# Put Django's own databases into DATABASES here; the citusgen block below adds the cluster's.\n")
+	b.WriteString("DATABASES = {}\n")
+	if len(t.ReportingDatabases) > 0 {
+		b.WriteString("REPORTING_DATABASES = {}\n")
+	}
+	return []byte(b.String())
+}
+
+// createSettings writes a new settings file: the block and what it needs.
+func createSettings(e *env, t *topology.Topology, path string) error {
+	ctx := context.Background()
+	m, err := generator.MergeSettingsFile(ctx, newSettings(t, path), t, generator.MergeOptions{Name: path})
+	if err != nil {
+		return mergeError(path, err)
+	}
+	if err := compiles(ctx, path, m); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteNew(path, m.Data); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s appeared while citusgen was creating it; run the command again", path)
+		}
+		return err
+	}
+	fmt.Fprintf(e.stderr, "citusgen: created %s with the citusgen block (DATABASES starts empty above it: add Django's own databases there)\n", path)
+	return nil
 }
 
 // reportAdopted lists on stderr what --adopt took over, by the lines it had.
 func reportAdopted(e *env, path string, adopted []generator.Adopted) {
 	for _, a := range adopted {
+		if a.Kept {
+			fmt.Fprintf(e.stderr, "citusgen: kept %s:%s: %s\n", path, a.Lines, a.What)
+			continue
+		}
 		fmt.Fprintf(e.stderr, "citusgen: adopted %s:%s: %s (removed; the citusgen region defines it now)\n", path, a.Lines, a.What)
 	}
 }
 
-func writeIfChanged(e *env, path string, old, merged []byte) error {
-	if string(old) == string(merged) {
-		fmt.Fprintf(e.stderr, "citusgen: %s is up to date\n", path)
+func writeIfChanged(e *env, tgt *atomicfile.Target, merged []byte) error {
+	if string(tgt.Data) == string(merged) {
+		fmt.Fprintf(e.stderr, "citusgen: %s is up to date\n", tgt.Path)
 		return nil
 	}
-	if err := atomicfile.Write(path, merged); err != nil {
-		return err
+	if err := tgt.Replace(merged); err != nil {
+		return fileError(err)
 	}
-	fmt.Fprintf(e.stderr, "citusgen: updated the citusgen region of %s\n", path)
+	for _, n := range tgt.Notes {
+		fmt.Fprintf(e.stderr, "citusgen: note: %s\n", n)
+	}
+	fmt.Fprintf(e.stderr, "citusgen: updated the citusgen region of %s\n", tgt.Path)
 	return nil
 }
 
@@ -133,6 +244,16 @@ func (c initCmd) Run(e *env) error {
 	if c.Path == "-" {
 		_, err := e.stdout.Write(spec)
 		return err
+	}
+	if _, err := os.Stat(c.Path); err == nil && c.Path == DefaultSpecFile && redirectedToNewFile(e.stdout, c.Path) {
+		// `citusgen init > other.yaml` beside an existing citusgen.yaml:
+		// the shell made an empty file for the output, and that is where
+		// the spec is wanted (init never overwrites citusgen.yaml).
+		if _, err := e.stdout.Write(spec); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "citusgen: %s exists, so the default topology went to standard output (your redirect)\n", c.Path)
+		return nil
 	}
 	if fi, err := os.Lstat(c.Path); err == nil {
 		if fi.Mode().IsRegular() && fi.Size() == 0 {
@@ -160,6 +281,23 @@ func (c initCmd) Run(e *env) error {
 	}
 	fmt.Fprintf(e.stderr, "citusgen: wrote %s (the default topology, commented); edit it, then: %s\n", c.Path, next)
 	return nil
+}
+
+// redirectedToNewFile: stdout is an empty regular file other than path,
+// the file a shell redirect just created.
+func redirectedToNewFile(stdout io.Writer, path string) bool {
+	out, ok := stdout.(*os.File)
+	if !ok {
+		return false
+	}
+	ofi, err := out.Stat()
+	if err != nil || !ofi.Mode().IsRegular() || ofi.Size() != 0 {
+		return false
+	}
+	if fi, err := os.Stat(path); err == nil && os.SameFile(fi, ofi) {
+		return false // init > citusgen.yaml: handled as the file itself
+	}
+	return true
 }
 
 type schemaCmd struct{}

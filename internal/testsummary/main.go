@@ -1,6 +1,8 @@
 // Command testsummary runs `go test -json` with the given arguments and prints
-// what plain `go test` would (package results, the output of failing tests),
-// then one line that says which tests were skipped and why. A skipped test is
+// what plain `go test` would (package results as each package finishes, the
+// output of failing tests), every 30 seconds the packages still running,
+// then the slowest packages and one line that says which tests were
+// skipped and why. A skipped test is
 // a test that proved nothing, so `make test` must not hide them.
 //
 //	go run ./internal/testsummary -count=1 ./...
@@ -17,6 +19,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 )
 
 // event is one line of `go test -json` (cmd/test2json).
@@ -26,6 +30,7 @@ type event struct {
 	ImportPath string // build-output events
 	Test       string
 	Output     string
+	Elapsed    float64 // seconds, on a package's pass, fail or skip
 }
 
 func main() {
@@ -40,9 +45,30 @@ func main() {
 		fmt.Fprintln(os.Stderr, "testsummary:", err)
 		os.Exit(1)
 	}
-	skips := summarize(out, os.Stdout)
+	w := &lockedWriter{w: os.Stdout}
+	p := newProgress()
+	stop := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(30 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if line := p.running(time.Now()); line != "" {
+					fmt.Fprintln(w, line)
+				}
+			}
+		}
+	}()
+	skips := summarize(out, w, p)
+	close(stop)
 	err = cmd.Wait()
-	fmt.Println(skipLine(skips))
+	if line := p.slowest(3, 10*time.Second); line != "" {
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintln(w, skipLine(skips))
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		os.Exit(exit.ExitCode())
@@ -58,7 +84,7 @@ type skip struct{ Test, Reason string }
 
 // summarize copies the package-level output and failing tests' output to w and
 // returns the skipped tests.
-func summarize(r io.Reader, w io.Writer) []skip {
+func summarize(r io.Reader, w io.Writer, p *progress) []skip {
 	buffered := map[string][]string{} // package/test -> output lines
 	var skips []skip
 	sc := bufio.NewScanner(r)
@@ -71,6 +97,9 @@ func summarize(r io.Reader, w io.Writer) []skip {
 			continue
 		}
 		key := e.Package + "/" + e.Test
+		if e.Test == "" && p != nil {
+			p.record(e, time.Now())
+		}
 		switch {
 		case e.Action == "build-output":
 			fmt.Fprint(w, e.Output)
@@ -144,4 +173,92 @@ func skipLine(skips []skip) string {
 		parts[i] = fmt.Sprintf("%d× %q (%s)", len(byReason[r]), r, strings.Join(byReason[r], ", "))
 	}
 	return fmt.Sprintf("skipped: %d tests: %s", len(skips), strings.Join(parts, "; "))
+}
+
+// lockedWriter lets the progress ticker and the summary write lines
+// without interleaving them.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// progress follows which packages run and how long the finished ones took.
+type progress struct {
+	mu       sync.Mutex
+	started  map[string]time.Time
+	finished map[string]time.Duration
+}
+
+func newProgress() *progress {
+	return &progress{started: map[string]time.Time{}, finished: map[string]time.Duration{}}
+}
+
+func (p *progress) record(e event, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch e.Action {
+	case "start":
+		p.started[e.Package] = now
+	case "pass", "fail", "skip":
+		d := time.Duration(e.Elapsed * float64(time.Second))
+		if d == 0 {
+			if t, ok := p.started[e.Package]; ok {
+				d = now.Sub(t)
+			}
+		}
+		p.finished[e.Package] = d
+		delete(p.started, e.Package)
+	}
+}
+
+// running says which packages are still running, and for how long.
+func (p *progress) running(now time.Time) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.started) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, pkg := range sortedBy(p.started, func(t time.Time) float64 { return -float64(t.UnixNano()) }) {
+		parts = append(parts, fmt.Sprintf("%s (%s)", pkg, now.Sub(p.started[pkg]).Round(time.Second)))
+	}
+	return "still running: " + strings.Join(parts, ", ")
+}
+
+// slowest names the n slowest packages that took at least min.
+func (p *progress) slowest(n int, min time.Duration) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var parts []string
+	for _, pkg := range sortedBy(p.finished, func(d time.Duration) float64 { return float64(d) }) {
+		if d := p.finished[pkg]; d >= min && len(parts) < n {
+			parts = append(parts, fmt.Sprintf("%s %s", pkg, d.Round(100*time.Millisecond)))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "slowest: " + strings.Join(parts, ", ")
+}
+
+// sortedBy lists m's keys, largest value first (ties by name).
+func sortedBy[V any](m map[string]V, value func(V) float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := value(m[keys[i]]), value(m[keys[j]])
+		if a != b {
+			return a > b
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSummarize(t *testing.T) {
@@ -25,7 +26,7 @@ func TestSummarize(t *testing.T) {
 		`{"Action":"fail","Package":"x/verify"}`,
 	}, "\n")
 	var out bytes.Buffer
-	skips := summarize(strings.NewReader(in), &out)
+	skips := summarize(strings.NewReader(in), &out, nil)
 	want := "    b_test.go:9: boom\n--- FAIL: TestB (0.00s)\nFAIL\tx/verify\t0.1s\n"
 	if out.String() != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out.String(), want)
@@ -36,5 +37,27 @@ func TestSummarize(t *testing.T) {
 	}
 	if skipLine(nil) != "skipped: none" {
 		t.Error(skipLine(nil))
+	}
+}
+
+// Packages still running are named with how long they have run; the slow
+// ones that finished are named at the end.
+func TestProgress(t *testing.T) {
+	p := newProgress()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p.record(event{Action: "start", Package: "x/a"}, t0)
+	p.record(event{Action: "start", Package: "x/b"}, t0.Add(10*time.Second))
+	p.record(event{Action: "start", Package: "x/c"}, t0.Add(20*time.Second))
+	p.record(event{Action: "pass", Package: "x/c", Elapsed: 0.5}, t0.Add(21*time.Second))
+	if got := p.running(t0.Add(90 * time.Second)); got != "still running: x/a (1m30s), x/b (1m20s)" {
+		t.Errorf("running: %s", got)
+	}
+	p.record(event{Action: "pass", Package: "x/a", Elapsed: 95}, t0.Add(95*time.Second))
+	p.record(event{Action: "fail", Package: "x/b", Elapsed: 130.25}, t0.Add(140*time.Second))
+	if got := p.running(t0.Add(150 * time.Second)); got != "" {
+		t.Errorf("running: %s", got)
+	}
+	if got := p.slowest(3, 10*time.Second); got != "slowest: x/b 2m10.3s, x/a 1m35s" {
+		t.Errorf("slowest: %s", got)
 	}
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citusgen/citusgen/settingsfile"
+)
+
+// defaultFiles writes the default topology's compose file and settings
+// file, with citusgen's regions, into dir.
+func defaultFiles(tb testing.TB, dir string) (compose, settings string) {
+	tb.Helper()
+	compose, settings = filepath.Join(dir, "hq-compose.yml"), filepath.Join(dir, "localsettings.py")
+	if err := os.WriteFile(compose, []byte("services:\n  web:\n    image: web\n"), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	for _, args := range [][]string{{"render", "--into", compose}, {"render", "settings", "--into", settings}} {
+		var out, errOut bytes.Buffer
+		if code := run(args, strings.NewReader(""), &out, &errOut); code != 0 {
+			tb.Fatalf("%v: %s", args, errOut.String())
+		}
+	}
+	return compose, settings
+}
+
+// check runs python3 at most once per run, and never runs the settings
+// file: a file that would raise, or loop forever, when executed is read.
+func TestCheckStartsOnePython(t *testing.T) {
+	dir := t.TempDir()
+	compose, settings := defaultFiles(t, dir)
+	b, _ := os.ReadFile(settings)
+	// Executing this would stop or hang; reading it is fine.
+	poisoned := "import sys\nsys.exit(3)\nwhile True:\n    pass\n" + string(b)
+	if err := os.WriteFile(settings, []byte(poisoned), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	settingsfile.Close()
+	before := settingsfile.Starts
+	code, out, errOut := runCLI(t, nil, "check", "--compose", compose, "--settings", settings)
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	if n := settingsfile.Starts - before; n != 1 {
+		t.Errorf("check started python3 %d times", n)
+	}
+}
+
+// BenchmarkCheck: `citusgen check` of the default compose and settings
+// files (with their regions) as a process, beside a bare `python3 -c pass`
+// of the interpreter citusgen uses, run alternately; the target is at most
+// 3× the bare interpreter. path-python3-ms is the first python3 on PATH,
+// which a version manager's shim may slow down; citusgen passes over such
+// a script for the program behind it.
+//
+//	go test ./cmd/citusgen -run '^$' -bench BenchmarkCheck -benchtime 1x
+func BenchmarkCheck(b *testing.B) {
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "citusgen")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	compose, settings := defaultFiles(b, dir)
+	py, err := settingsfile.Interpreter()
+	if err != nil {
+		b.Fatal(err)
+	}
+	pathPython, _ := exec.LookPath("python3")
+	// timed runs argv and returns its wall time and the CPU time of it
+	// and the children it waited for (citusgen waits for its python3).
+	timed := func(cpu *[]time.Duration, argv ...string) time.Duration {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = dir
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+		wall := time.Since(start)
+		*cpu = append(*cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+		return wall
+	}
+	var c, p, pp, cc, pc, ignored []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := 0; j < 15; j++ {
+			c = append(c, timed(&cc, bin, "check", "--compose", compose, "--settings", settings))
+			p = append(p, timed(&pc, py, "-c", "pass"))
+			if pathPython != "" {
+				pp = append(pp, timed(&ignored, pathPython, "-c", "pass"))
+			}
+		}
+	}
+	b.StopTimer()
+	median := func(d []time.Duration) time.Duration {
+		if len(d) == 0 {
+			return 0
+		}
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	mc, mp := median(c), median(p)
+	b.ReportMetric(float64(mc.Microseconds())/1000, "check-ms")
+	b.ReportMetric(float64(mp.Microseconds())/1000, "python3-ms")
+	b.ReportMetric(float64(median(pp).Microseconds())/1000, "path-python3-ms")
+	b.ReportMetric(float64(mc)/float64(mp), "x-python3")
+	// CPU time says what the run costs whatever else the machine runs;
+	// wall time on a machine busy with other work mostly measures waiting.
+	b.ReportMetric(float64(median(cc))/float64(median(pc)), "x-python3-cpu")
+	if float64(mc)/float64(mp) > 3 {
+		load, _ := os.ReadFile("/proc/loadavg")
+		b.Errorf("check takes %s, %.1f× a bare %s -c pass (%s); the target is at most 3× (CPU time: %.1f×; load average %s)", mc, float64(mc)/float64(mp), py, mp, float64(median(cc))/float64(median(pc)), strings.Fields(string(load) + " ?")[0])
+	}
+}

@@ -1,0 +1,205 @@
+package generator
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/citusgen/citusgen/topology"
+)
+
+// MergeCompose inserts or replaces the managed regions of an existing compose
+// file: the services inside services:, their named volumes inside volumes:,
+// the setup script inside configs:. Bytes outside the regions are kept; the
+// regions' lines end as the file's do (LF or CRLF).
+//
+// A definition outside the regions of a name a region defines (a node's
+// service or volume, the setup service and its config, the membership
+// manager) is a conflict; with opts.Adopt it is removed and reported, and so
+// is a membership-manager service under another name. A whole file that
+// `citusgen render` wrote is adopted without asking: it is all citusgen's.
+//
+// The file is parsed once; every change is an edit of its lines as the
+// user has them, so every error names a line of the file as it is.
+func MergeCompose(existing []byte, t *topology.Topology, opts MergeOptions) ([]byte, []Adopted, error) {
+	m, err := MergeComposeFile(existing, t, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.Data, m.Adopted, nil
+}
+
+// MergeComposeFile is MergeCompose, saying also whether the file had
+// citusgen's regions.
+func MergeComposeFile(existing []byte, t *topology.Topology, opts MergeOptions) (*Merge, error) {
+	name := opts.Name
+	if name == "" {
+		name = ComposeFile
+	}
+	if err := checkLineBreaks(name, existing); err != nil {
+		return nil, err
+	}
+	bodies, err := managedCompose(t)
+	if err != nil {
+		return nil, err
+	}
+	lines := splitLines(existing)
+	doc, err := parseCompose(existing, lines)
+	if err != nil {
+		return nil, err
+	}
+	m := &Merge{}
+	regions := map[string]*region{}
+	for _, section := range composeSections {
+		if regions[section], err = findRegionOutside(lines, section, doc.inScalar); err != nil {
+			return nil, err
+		}
+		m.HadRegion = m.HadRegion || regions[section] != nil
+	}
+	edits, adopted, err := adoptCompose(doc, lines, regions, bodies, opts)
+	if err != nil {
+		return nil, err
+	}
+	m.Adopted = adopted
+	eol := lineEnding(existing)
+	var appended []string
+	for _, section := range composeSections {
+		e, add, err := mergeSection(doc, lines, regions[section], section, bodies[section].lines, t.Source, eol)
+		if err != nil {
+			return nil, err
+		}
+		edits = append(edits, e...)
+		if len(add) > 0 {
+			// A blank line before each section appended, as a person would.
+			if n := len(lines); len(appended) > 0 || n > 0 && strings.TrimSpace(lines[n-1]) != "" && !removesLast(edits, n) {
+				appended = append(appended, eol)
+			}
+			appended = append(appended, add...)
+		}
+	}
+	if len(appended) > 0 {
+		edits = append(edits, lineEdit{from: len(lines), to: len(lines), lines: appended})
+	}
+	m.Data = joinLines(applyEdits(lines, edits))
+	return m, nil
+}
+
+// removesLast: an edit removes the file's last line.
+func removesLast(edits []lineEdit, n int) bool {
+	for _, e := range edits {
+		if e.from < n && e.to == n && len(e.lines) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// lineEdit replaces the lines [from, to) with lines (an insertion when
+// from == to).
+type lineEdit struct {
+	from, to int
+	lines    []string
+}
+
+// applyEdits makes every edit in one pass. Edits never overlap, except that
+// an insertion may sit where a removal ends.
+func applyEdits(lines []string, edits []lineEdit) []string {
+	sort.SliceStable(edits, func(i, j int) bool {
+		if edits[i].from != edits[j].from {
+			return edits[i].from < edits[j].from
+		}
+		return edits[i].to < edits[j].to
+	})
+	extra := 0
+	for _, e := range edits {
+		extra += len(e.lines)
+	}
+	out := make([]string, 0, len(lines)+extra)
+	pos := 0
+	for _, e := range edits {
+		from, to := max(e.from, pos), max(e.to, pos)
+		out = append(out, lines[pos:from]...)
+		out = append(out, e.lines...)
+		pos = to
+	}
+	return append(out, lines[pos:]...)
+}
+
+// mergeSection is the edit that puts one section's region in place, or the
+// lines to append at the end of the file when the section is missing.
+func mergeSection(doc *userCompose, lines []string, reg *region, section string, body []string, source, eol string) ([]lineEdit, []string, error) {
+	tk := doc.keys[section]
+	if tk != nil && tk.value.Kind == yaml.MappingNode && tk.value.Style&yaml.FlowStyle != 0 {
+		return nil, nil, &MergeError{Line: tk.line + 1, Msg: section + ": is written in flow style ({...}); citusgen manages a region in block style, so rewrite it as a block mapping"}
+	}
+	if tk != nil && tk.value.Kind != yaml.MappingNode && !(tk.value.Kind == yaml.ScalarNode && tk.value.Tag == "!!null") {
+		return nil, nil, &MergeError{Line: tk.line + 1, Msg: section + ": must be a mapping"}
+	}
+	if reg != nil && tk == nil {
+		return nil, nil, &MergeError{Line: reg.begin + 1, Msg: fmt.Sprintf("the citusgen %s region is not inside a top-level %s: key; move it there or remove it by hand", section, section)}
+	}
+	switch {
+	case len(body) == 0 && reg == nil:
+		// Nothing to hold (no setup service) and nothing to remove.
+		return nil, nil, nil
+	case len(body) == 0:
+		// The region goes; so does its section when nothing else is left
+		// in it (compose refuses a null configs:).
+		from, to := reg.begin, reg.end+1
+		if sectionOnlyHolds(lines, tk, reg) {
+			from = tk.line
+			if to == len(lines) && from > 0 && strings.TrimSpace(lines[from-1]) == "" {
+				from-- // the blank line citusgen put before a section it appended
+			}
+		}
+		return []lineEdit{{from: from, to: to}}, nil, nil
+	case reg != nil:
+		block := withEnding(wrapRegion(section, source, indentBlock(body, reg.indent), reg.indent), eol)
+		return []lineEdit{{from: reg.begin, to: reg.end + 1, lines: block}}, nil, nil
+	case tk == nil:
+		// No such section yet: append it.
+		return nil, withEnding(append([]string{section + ":"}, wrapRegion(section, source, body, "  ")...), eol), nil
+	}
+	indent := tk.childIndex
+	if indent == "" {
+		indent = "  "
+	}
+	at := blockEnd(lines, tk)
+	if tk.value.Kind == yaml.ScalarNode {
+		at = tk.line + 1 // "services:" with no value yet
+	}
+	block := withEnding(wrapRegion(section, source, indentBlock(body, indent), indent), eol)
+	return []lineEdit{{from: at, to: at, lines: block}}, nil, nil
+}
+
+// sectionOnlyHolds: the section's only content is the region, right below
+// its key, followed by nothing but blank lines and column-0 comments.
+func sectionOnlyHolds(lines []string, tk *topKey, reg *region) bool {
+	if reg.begin != tk.line+1 {
+		return false
+	}
+	for i := reg.end + 1; i < tk.next; i++ {
+		if l := lines[i]; strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "#") {
+			return false
+		}
+	}
+	return true
+}
+
+// blockEnd is where new content goes at the end of a top-level block: after
+// its last line that is neither blank nor a column-0 comment (those belong
+// to whatever follows).
+func blockEnd(lines []string, tk *topKey) int {
+	end := tk.next
+	for end > tk.line+1 {
+		l := lines[end-1]
+		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
+			end--
+			continue
+		}
+		break
+	}
+	return end
+}
