@@ -61,9 +61,9 @@ type Server struct {
 
 	container string   // with ImageEnv: the server's container
 	env       []string // Options.Env
-	tb      TB
-	stopped bool
-	mu      sync.Mutex
+	tb        TB
+	stopped   bool
+	mu        sync.Mutex
 }
 
 var (
