@@ -6,15 +6,27 @@
 // another major version is a branch in this file rather than a hunt through
 // the code.
 //
-// Today one dialect exists, Citus 13 (tested with 13.2). Catalog rows are
-// read with row_to_json, so a column added or dropped by another version
-// does not break the reading.
+// Two releases are tested, in both legs of make test: Citus 13.2 on
+// PostgreSQL 15 and Citus 14.0 on PostgreSQL 17. Their surface is the same
+// for everything here: comparing them found no difference in any
+// pg_dist_* or citus_* catalog column, in the signature of any citus_*,
+// master_* or rebalance function, or in any citus.* setting but
+// citus.version; wal_level defaults to replica in both images, so shards
+// move with block_writes in both; and neither adds the coordinator's row by
+// itself, so citus_set_coordinator_host stays needed in both.
+// TestSurfaceExists prepares every statement and query below on the node
+// under test, so a release that drops or renames one fails there. Catalog
+// rows are read with row_to_json, so a column added or dropped by another
+// version does not break the reading.
 package citus
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/distribution/reference"
 
 	"github.com/citusgen/citusgen/templates"
 )
@@ -24,9 +36,9 @@ type Dialect struct {
 	Major, Minor int
 }
 
-// Default is the dialect of the Citus version the images ship
-// (citusdata/citus:13.2) and of scripts rendered without a live cluster.
-var Default = Dialect{Major: 13, Minor: 2}
+// Default is the dialect of the release the default image names
+// (citusdata/citus:14.1) and of scripts rendered without a live cluster.
+var Default = Dialect{Major: 14, Minor: 1}
 
 // ForVersion picks the dialect for an extension version such as "13.2-1";
 // anything unrecognised gets Default.
@@ -217,4 +229,45 @@ func TransferMode(walLevel string) (mode, why string) {
 		return "auto", "wal_level is logical: shards move by logical replication (writes keep flowing)"
 	}
 	return "block_writes", fmt.Sprintf("wal_level is %s, not logical: shards move with block_writes (reads go on; writes to a moving shard wait)", walLevel)
+}
+
+// ---- versions
+
+// ImageVersion reads the Citus version an image's tag names: the citus
+// images are tagged MAJOR.MINOR[.PATCH][-VARIANT] (citusdata/citus:14.1,
+// :13.2.2, :12.1.5-pg15). minor is -1 when the tag names only a major
+// (:13). ok is false for other repositories, tags such as latest or alpine,
+// and references pinned by digest alone.
+func ImageVersion(image string) (major, minor int, ok bool) {
+	ref, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return 0, 0, false
+	}
+	if path := reference.Path(ref); path != "citus" && !strings.HasSuffix(path, "/citus") {
+		return 0, 0, false
+	}
+	tagged, isTagged := ref.(reference.Tagged)
+	if !isTagged {
+		return 0, 0, false
+	}
+	m := imageTag.FindStringSubmatch(tagged.Tag())
+	if m == nil {
+		return 0, 0, false
+	}
+	major, _ = strconv.Atoi(m[1])
+	minor = -1
+	if m[2] != "" {
+		minor, _ = strconv.Atoi(m[2])
+	}
+	return major, minor, true
+}
+
+var imageTag = regexp.MustCompile(`^(\d+)(?:\.(\d+))?(?:\.\d+)?(?:-[A-Za-z0-9._-]+)?$`)
+
+// SameRelease reports whether an extension version ("14.0-1") is the
+// release an image tag names: the same major, and the same minor when the
+// tag has one.
+func SameRelease(extversion string, major, minor int) bool {
+	d := ForVersion(extversion)
+	return d.Major == major && (minor < 0 || d.Minor == minor)
 }

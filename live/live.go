@@ -516,3 +516,46 @@ func (c *Cluster) Versions() (versions []string, nodes map[string][]string) {
 	sort.Strings(versions)
 	return versions, nodes
 }
+
+// ImageDrift is a node running another Citus release than its image's tag
+// names.
+type ImageDrift struct {
+	Service, Image, Release, Running string
+}
+
+// ImageDrift compares each node with the extension against the release its
+// image tag names (citus.ImageVersion); named lists the nodes whose tag
+// names one at all.
+func (c *Cluster) ImageDrift() (drift []ImageDrift, named []string) {
+	for _, n := range c.Nodes {
+		image := n.Endpoint.Node.Image
+		major, minor, ok := citus.ImageVersion(image)
+		if !ok || !n.HasCitus() {
+			continue
+		}
+		named = append(named, n.Service())
+		if citus.SameRelease(n.Citus, major, minor) {
+			continue
+		}
+		release := strconv.Itoa(major)
+		if minor >= 0 {
+			release += "." + strconv.Itoa(minor)
+		}
+		drift = append(drift, ImageDrift{Service: n.Service(), Image: image, Release: release, Running: n.Citus})
+	}
+	return drift, named
+}
+
+// ImageDriftDetail says what ImageDrift found and what to do about it, the
+// same words in verify's row and plan's change.
+func ImageDriftDetail(drift []ImageDrift) (detail, hint string) {
+	var parts, images []string
+	for _, d := range drift {
+		parts = append(parts, fmt.Sprintf("%s runs citus %s, its image %s names %s", d.Service, d.Running, d.Image, d.Release))
+		if !slices.Contains(images, d.Image) {
+			images = append(images, d.Image)
+		}
+	}
+	hint = fmt.Sprintf("the nodes do not run the image the topology names (%s): recreate them from it (docker compose up -d; after a major upgrade run ALTER EXTENSION citus UPDATE on every node), or set image: in the topology to the release they run", strings.Join(images, ", "))
+	return strings.Join(parts, "; "), hint
+}

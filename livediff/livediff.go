@@ -84,6 +84,10 @@ func Diff(c *live.Cluster) []Change {
 		out = append(out, Change{Kind: Manual, Node: "cluster", Needs: ByHand,
 			Detail: "Citus versions differ (" + strings.Join(parts, "; ") + "): use the same image (or Citus package) on every node, then run ALTER EXTENSION citus UPDATE on each"})
 	}
+	if drift, _ := c.ImageDrift(); len(drift) > 0 {
+		detail, hint := live.ImageDriftDetail(drift)
+		out = append(out, Change{Kind: Manual, Node: "cluster", Needs: ByHand, Detail: detail + ": " + hint})
+	}
 	return append(out, metadataChanges(c)...)
 }
 

@@ -33,7 +33,7 @@ func inSync() *fixture {
 	for i, n := range top.Nodes() {
 		f.nodes = append(f.nodes, &live.Node{
 			Endpoint:  cluster.Endpoint{Node: n, Addr: cluster.Address{Host: "localhost", Port: n.Port}},
-			Connected: true, ServerVersion: "15.8", Preload: "citus", Citus: "13.2-1", CitusAvailable: "13.2-1", WalLevel: "replica",
+			Connected: true, ServerVersion: "15.8", Preload: "citus", Citus: "14.1-1", CitusAvailable: "14.1-1", WalLevel: "replica",
 			Registrations: append([]live.Registration(nil), rows...), LocalGroup: int32(i), Credentials: live.CredentialsOK,
 		})
 	}
@@ -77,7 +77,13 @@ func TestDiffAndVerifyAgree(t *testing.T) {
 			w.Citus, w.CitusAvailable, w.Registrations, w.LocalGroup, w.Credentials = "", "", nil, -1, live.CredentialsUnknown
 		}, []string{"manual citus_worker1 by hand", "sync-metadata citus_worker1"}},
 		{"citus not preloaded", func(f *fixture) { f.worker(2).Preload = "pg_stat_statements,citus" }, []string{"manual citus_worker2 by hand"}},
-		{"versions differ", func(f *fixture) { f.worker(2).Citus = "13.1-1" }, []string{"manual cluster by hand"}},
+		// worker2 also runs another release than its image names.
+		{"versions differ", func(f *fixture) { f.worker(2).Citus = "14.0-1" }, []string{"manual cluster by hand", "manual cluster by hand"}},
+		{"image names another release", func(f *fixture) {
+			for _, n := range f.nodes {
+				n.Citus = "13.2-1"
+			}
+		}, []string{"manual cluster by hand"}},
 		{"worker unregistered", func(f *fixture) {
 			f.edit(func(r []live.Registration) []live.Registration { return r[:2] })
 		}, []string{"register-worker citus_worker2"}},

@@ -20,7 +20,7 @@ func TestDefaultIsTheSeedSetup(t *testing.T) {
 		"cursors": top.DisableServerSideCursors, "containerPort": top.ContainerPort,
 	}
 	want := map[string]any{
-		"image": "citusdata/citus:13.2", "database": "commcare_ucr_citus", "user": "commcarehq", "password": "commcarehq",
+		"image": "citusdata/citus:14.1", "database": "commcare_ucr_citus", "user": "commcarehq", "password": "commcarehq",
 		"profile": topology.ProfileDev, "reaches": topology.ReachHost, "host": "localhost",
 		"engine": "django.db.backends.postgresql", "cursors": true, "containerPort": 5432,
 	}
@@ -241,7 +241,7 @@ func TestImageReferences(t *testing.T) {
 		}
 	}
 	_, err := parseSpec([]byte(minimal + "image: Citus/Citus:13\nworkers: [{service: w, alias: w, port: 6001}]\n"))
-	if err == nil || !strings.Contains(err.Error(), `t.yaml:2:8: image: "Citus/Citus:13" is not a valid image reference such as citusdata/citus:13.2: invalid reference format: repository name (Citus) must be lowercase`) {
+	if err == nil || !strings.Contains(err.Error(), `t.yaml:2:8: image: "Citus/Citus:13" is not a valid image reference such as citusdata/citus:14.1: invalid reference format: repository name (Citus) must be lowercase`) {
 		t.Errorf("bad image: %v", err)
 	}
 }

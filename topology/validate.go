@@ -13,7 +13,7 @@ import (
 
 // Defaults for keys a spec leaves out.
 const (
-	DefaultImage         = "citusdata/citus:13.2"
+	DefaultImage         = "citusdata/citus:14.1"
 	DefaultDatabase      = "commcare_ucr_citus"
 	DefaultUser          = "commcarehq"
 	DefaultHost          = "localhost"
@@ -179,7 +179,7 @@ func validate(t *Topology, d *decoder) {
 	checkName("compose.volume_prefix_variable", t.VolumePrefixVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
 	checkImage := func(path, image string) {
 		if _, err := reference.ParseNormalizedNamed(image); err != nil {
-			d.errorAt(path, "%q is not a valid image reference such as citusdata/citus:13.2: %v", image, err)
+			d.errorAt(path, "%q is not a valid image reference such as citusdata/citus:14.1: %v", image, err)
 		}
 	}
 	checkImage("image", t.Image)

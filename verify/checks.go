@@ -31,7 +31,7 @@ func Checks(c *live.Cluster, h *Health) []Check {
 	for _, n := range c.Nodes {
 		out = append(out, nodeChecks(t, n, remedy)...)
 	}
-	out = append(out, versionCheck(c))
+	out = append(out, versionCheck(c), imageCheck(c))
 	if c.Match == nil {
 		why := "skipped: " + coordinatorGap(c)
 		out = append(out, Check{Name: CheckCoordinator, Node: t.Coordinator.Service, Status: Skip, Detail: why})
@@ -202,6 +202,25 @@ func versionCheck(c *live.Cluster) Check {
 	}
 	ch.Status, ch.Detail = Fail, "versions differ: "+strings.Join(parts, "; ")
 	ch.Hint = "use the same image (or Citus package) on every node, then run ALTER EXTENSION citus UPDATE on each"
+	return ch
+}
+
+// imageCheck compares the Citus each node runs with the release its
+// image's tag names (citusdata/citus:14.1 names 14.1): a node left on an old
+// container, or a spec pinned to one release while the nodes run another,
+// is drift the other checks cannot see.
+func imageCheck(c *live.Cluster) Check {
+	ch := Check{Name: CheckImage, Node: "cluster"}
+	drift, named := c.ImageDrift()
+	switch {
+	case len(drift) > 0:
+		ch.Status = Fail
+		ch.Detail, ch.Hint = live.ImageDriftDetail(drift)
+	case len(named) == 0:
+		ch.Status, ch.Detail = Skip, "skipped: no node's image tag names a Citus release, or no node was read with the extension"
+	default:
+		ch.Status, ch.Detail = Pass, fmt.Sprintf("every node runs the Citus release its image tag names (%s)", strings.Join(named, ", "))
+	}
 	return ch
 }
 

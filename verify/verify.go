@@ -100,6 +100,7 @@ const (
 	CheckExtension   = "citus-extension"
 	CheckCredentials = "credentials"
 	CheckVersion     = "citus-version"
+	CheckImage       = "citus-image"
 	CheckCoordinator = "coordinator-host"
 	CheckRegistered  = "worker-registered"
 	CheckMetadata    = "metadata"

@@ -651,9 +651,47 @@ func TestComposeAdoptHQFile(t *testing.T) {
 	// The cluster's services; web, postgres and redis need images of the
 	// application.
 	c.p.Must(5*time.Minute, "up", "-d", "--wait", "citus_master", "citus_worker1", "citus_worker2", generator.SetupService)
-	// HQ's workers publish no port: verify where HQ's Django runs.
+	// HQ's workers publish no port: verify where HQ's Django runs. The
+	// nodes run the Citus under test, not the 8.1 the file's tag names:
+	// verify says so, and nothing else.
+	out, code := c.verifyInNetwork(citusImage)
+	image := regexp.MustCompile(`(?m)^citus-image\s+cluster\s+FAIL\s+citus_master runs citus \d+\.\d+-\d+, its image citusdata/citus:8\.1\.1 names 8\.1;`)
+	if code != 1 || !image.MatchString(out) || strings.Count(out, " FAIL ") != 1 {
+		t.Fatalf("verify of nodes that run another release than their tag names: exit %d\n%s", code, out)
+	}
+	// Naming the release they run in the topology is one of the fixes.
+	spec = strings.Replace(spec, "citusdata/citus:8.1.1", citusImage, 1)
+	write(t, c.spec, spec)
+	if out, code := c.citusgen("render", "--into", c.compose); code != 0 {
+		t.Fatalf("render --into: exit %d\n%s", code, out)
+	}
+	c.p.Must(5*time.Minute, "up", "-d", "--wait", "citus_master", "citus_worker1", "citus_worker2", generator.SetupService)
 	if out, code := c.verifyInNetwork(citusImage); code != 0 {
-		t.Fatalf("verify inside the network: exit %d\n%s", code, out)
+		t.Fatalf("verify inside the network after pinning the image: exit %d\n%s", code, out)
+	}
+}
+
+// Nodes on different Citus releases (13.2 and 14.0): registration works,
+// and verify fails naming each node's version and what to do, while each
+// node runs what its own image names.
+func TestComposeMixedVersions(t *testing.T) {
+	const old, current = "citusdata/citus:13.2", "citusdata/citus:14.0"
+	dc := dockertest.Require(t, old, current)
+	spec := "image: " + current + "\npassword: commcarehq\n" +
+		"coordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers:\n" +
+		"  - {service: citus_worker1, alias: citus-ucr-worker1, port: 5601}\n" +
+		"  - {service: citus_worker2, alias: citus-ucr-worker2, port: 5602, image: \"" + old + "\"}\n"
+	c := newComposeCluster(t, dc, spec, nil)
+	c.render()
+	c.p.Must(5*time.Minute, "up", "-d", "--wait")
+	out, code := c.live("verify", "--timeout", "60s")
+	version := regexp.MustCompile(`(?m)^citus-version\s+cluster\s+FAIL\s+versions differ: 13\.2-1 on citus_worker2; 14\.0-1 on citus_master, citus_worker1\s*\n\s+hint: use the same image`)
+	if code != 1 || !version.MatchString(out) || strings.Count(out, " FAIL ") != 1 ||
+		!regexp.MustCompile(`(?m)^citus-image\s+cluster\s+PASS`).MatchString(out) {
+		t.Fatalf("verify of mixed versions: exit %d\n%s", code, out)
+	}
+	if out, code := c.live("plan"); code != 1 || !strings.Contains(out, "Citus versions differ") {
+		t.Errorf("plan of mixed versions: exit %d\n%s", code, out)
 	}
 }
 

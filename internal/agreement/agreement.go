@@ -43,6 +43,7 @@ func Disagreements(c *live.Cluster) []string {
 				covered[name+"/"+ch.Node] = true
 			}
 			covered[verify.CheckVersion+"/cluster"] = true
+			covered[verify.CheckImage+"/cluster"] = true
 			continue
 		}
 		name, ok := checkFor[ch.Kind]

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 )
@@ -45,6 +46,10 @@ func (c *Cluster) Spec(extra string) []byte {
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "user: %s\n", c.Coordinator.User)
+	if img := SpecImage(); img != "" && !regexp.MustCompile(`(?m)^image:`).MatchString(extra) {
+		// What the servers run, so verify finds the release the spec names.
+		fmt.Fprintf(&b, "image: %s\n", img)
+	}
 	switch {
 	case strings.Contains(extra, "password_env:"):
 	case c.Coordinator.Password != "":

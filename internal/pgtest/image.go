@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -147,4 +149,30 @@ func (s *Server) restartContainer() error {
 		return fmt.Errorf("docker start: %v: %s", err, out)
 	}
 	return s.waitContainer(2 * time.Minute)
+}
+
+// SpecImage is the citus image whose release the test servers run: the
+// ImageEnv image, else citusdata/citus:MAJOR.MINOR of the Citus installed
+// for the local binaries ("" without one).
+func SpecImage() string {
+	if img := Image(); img != "" {
+		return img
+	}
+	dir, err := BinDir()
+	if err != nil {
+		return ""
+	}
+	out, err := exec.Command(filepath.Join(dir, "pg_config"), "--sharedir").Output()
+	if err != nil {
+		return ""
+	}
+	control, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "extension", "citus.control"))
+	if err != nil {
+		return ""
+	}
+	m := regexp.MustCompile(`(?m)^default_version\s*=\s*'(\d+)\.(\d+)`).FindSubmatch(control)
+	if m == nil {
+		return ""
+	}
+	return fmt.Sprintf("citusdata/citus:%s.%s", m[1], m[2])
 }
