@@ -6,20 +6,20 @@ import "testing"
 // repositories, floating tags and digests name none.
 func TestImageVersion(t *testing.T) {
 	for image, want := range map[string][3]int{ // major, minor, ok
-		"citusdata/citus:14.1":                             {14, 1, 1},
-		"citusdata/citus:13.2.2":                           {13, 2, 1},
-		"citusdata/citus:8.1.1":                            {8, 1, 1},
-		"citusdata/citus:13":                               {13, -1, 1},
-		"registry.example.com/citus/citus:12.1.5-pg15":     {12, 1, 1},
-		"localhost:5000/citus:14.0-alpine":                 {14, 0, 1},
+		"citusdata/citus:14.1":                            {14, 1, 1},
+		"citusdata/citus:13.2.2":                          {13, 2, 1},
+		"citusdata/citus:8.1.1":                           {8, 1, 1},
+		"citusdata/citus:13":                              {13, -1, 1},
+		"registry.example.com/citus/citus:12.1.5-pg15":    {12, 1, 1},
+		"localhost:5000/citus:14.0-alpine":                {14, 0, 1},
 		"citusdata/citus:13.2@sha256:" + sixtyFourZeros(): {13, 2, 1},
-		"citusdata/citus":                                  {},
-		"citusdata/citus:latest":                           {},
-		"citusdata/citus:alpine":                           {},
-		"citusdata/membership-manager:0.3.0":               {},
-		"postgres:15":                                      {},
-		"citusdata/citus@sha256:" + sixtyFourZeros():       {},
-		"Not A Reference":                                  {},
+		"citusdata/citus":                                 {},
+		"citusdata/citus:latest":                          {},
+		"citusdata/citus:alpine":                          {},
+		"citusdata/membership-manager:0.3.0":              {},
+		"postgres:15":                                     {},
+		"citusdata/citus@sha256:" + sixtyFourZeros():      {},
+		"Not A Reference":                                 {},
 	} {
 		major, minor, ok := ImageVersion(image)
 		got := [3]int{major, minor, 0}
