@@ -32,6 +32,9 @@ func specFor(t testing.TB, cl *pgtest.Cluster, workers ...int) *topology.Topolog
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "password: %q\ndjango: {host: 127.0.0.1}\n", password)
+	if img := pgtest.SpecImage(); img != "" {
+		fmt.Fprintf(&b, "image: %s\n", img) // what the servers run
+	}
 	fmt.Fprintf(&b, "coordinator: {service: coordinator, alias: coordinator, port: %d, node_name: '127.0.0.1:%d'}\nworkers:\n", cl.Coordinator.Port, cl.Coordinator.Port)
 	for _, i := range workers {
 		w := cl.Workers[i-1]

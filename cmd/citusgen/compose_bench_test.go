@@ -72,7 +72,7 @@ func BenchmarkComposeUp(b *testing.B) {
 		})
 	}
 	measure("default", twoWorkers)
-	measure("8-workers", "password: commcarehq\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\n"+
+	measure("8-workers", withImage("password: commcarehq\n")+"coordinator: {service: citus_master, alias: icds-ucr, port: 5600}\n"+
 		"workers: {count: 8, service_prefix: citus_worker, alias_prefix: citus-ucr-worker, first_port: 5601}\n")
 }
 
