@@ -16,8 +16,8 @@ import (
 
 type checkCmd struct {
 	specFlag
-	Compose  string `placeholder:"FILE" help:"Compose file holding citusgen's managed regions."`
-	Settings string `placeholder:"FILE" help:"Settings file (localsettings.py) holding citusgen's managed block."`
+	Compose  string `placeholder:"FILE" predictor:"file" help:"Compose file holding citusgen's managed regions."`
+	Settings string `placeholder:"FILE" predictor:"file" help:"Settings file (localsettings.py) holding citusgen's managed block."`
 }
 
 // checkDrift is drift found: the diffs are printed already; exit 1 quietly.

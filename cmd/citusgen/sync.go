@@ -236,7 +236,7 @@ func writeIfChanged(e *env, tgt *atomicfile.Target, merged []byte) error {
 }
 
 type initCmd struct {
-	Path string `arg:"" optional:"" default:"citusgen.yaml" help:"Where to write the starter topology ('-' prints it)."`
+	Path string `arg:"" optional:"" default:"citusgen.yaml" predictor:"file" help:"Where to write the starter topology ('-' prints it)."`
 }
 
 func (c initCmd) Run(e *env) error {
