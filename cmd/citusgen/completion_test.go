@@ -85,6 +85,7 @@ func TestCompletionShells(t *testing.T) {
 	}
 	for _, sh := range shells {
 		t.Run(sh.name, func(t *testing.T) {
+			t.Parallel()
 			if _, err := exec.LookPath(sh.program); err != nil {
 				pgtest.SkipUnavailable(t, "%s is not installed (Debian: apt-get install %s)", sh.program, sh.program)
 			}
