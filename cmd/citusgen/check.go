@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/aymanbagabas/go-udiff"
 
@@ -16,8 +19,9 @@ import (
 
 type checkCmd struct {
 	specFlag
-	Compose  string `placeholder:"FILE" help:"Compose file holding citusgen's managed regions."`
-	Settings string `placeholder:"FILE" help:"Settings file (localsettings.py) holding citusgen's managed block."`
+	Compose  string `placeholder:"FILE" predictor:"file" help:"Compose file holding citusgen's managed regions."`
+	Settings string `placeholder:"FILE" predictor:"file" help:"Settings file (localsettings.py) holding citusgen's managed block."`
+	Format   string `default:"text" enum:"text,github" help:"text: a unified diff per file and a line per other drift; github: a GitHub Actions error annotation (::error file=F,line=L::) on the lines of each drift."`
 }
 
 // checkDrift is drift found: the diffs are printed already; exit 1 quietly.
@@ -41,7 +45,7 @@ func (c checkCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	drift := 0
+	out := &driftOutput{w: e.stdout, github: c.Format == "github"}
 	var composeData []byte
 	var settings *generator.Merge
 	if c.Compose != "" {
@@ -52,7 +56,7 @@ func (c checkCmd) Run(e *env) error {
 			}); err != nil {
 			return err
 		}
-		drift += checkDiff(e, c.Compose, "render --into", composeData, m)
+		checkDiff(out, c.Compose, "render --into", composeData, m)
 	}
 	if c.Settings != "" {
 		var data []byte
@@ -62,7 +66,7 @@ func (c checkCmd) Run(e *env) error {
 			}); err != nil {
 			return err
 		}
-		drift += checkDiff(e, c.Settings, "render settings --into", data, settings)
+		checkDiff(out, c.Settings, "render settings --into", data, settings)
 	}
 	if composeData != nil && settings != nil {
 		problems, err := crossCheck(t, c.Compose, composeData, c.Settings, settings)
@@ -70,13 +74,12 @@ func (c checkCmd) Run(e *env) error {
 			fmt.Fprintf(e.stderr, "citusgen: note: could not compare the two files with each other: %v\n", err)
 		}
 		for _, p := range problems {
-			fmt.Fprintln(e.stdout, "drift: "+p)
+			out.drift(p.file, p.lines, p.msg)
 		}
-		drift += len(problems)
 	}
-	if drift > 0 {
+	if out.n > 0 {
 		fmt.Fprintf(e.stderr, "citusgen: drift found; re-render (citusgen render --into / render settings --into) or fix the topology\n")
-		return checkDrift{drift}
+		return checkDrift{out.n}
 	}
 	fmt.Fprintf(e.stderr, "citusgen: no drift\n")
 	return nil
@@ -97,36 +100,171 @@ func checkFile(e *env, path, into string, merge func([]byte) (*generator.Merge, 
 	return actual, m, nil
 }
 
-// checkDiff prints a unified diff of the file against what it should be:
-// the file with its managed regions merged. A file without citusgen's
-// regions is reported as such (with the command that adds them), and a
-// hand-written duplicate outside the regions of what they define is drift
-// of its own. It returns how many drifts it found.
-func checkDiff(e *env, path, into string, actual []byte, m *generator.Merge) int {
+// checkDiff reports a file against what it should be: the file with its
+// managed regions merged. A file without citusgen's regions is reported as
+// such (with the command that adds them), and a hand-written duplicate
+// outside the regions of what they define is drift of its own.
+func checkDiff(out *driftOutput, path, into string, actual []byte, m *generator.Merge) {
 	if !m.HadRegion {
-		fmt.Fprintf(e.stdout, "drift: %s has no citusgen region; add it with: citusgen %s %s (with --adopt to take over hand-written definitions)\n", path, into, path)
-		return 1
+		out.drift(path, settingsfile.Range{}, fmt.Sprintf("%s has no citusgen region; add it with: citusgen %s %s (with --adopt to take over hand-written definitions)", path, into, path))
+		return
 	}
-	n := 0
 	for _, a := range m.Adopted {
 		if a.Kept {
 			continue
 		}
-		n++
-		fmt.Fprintf(e.stdout, "drift: %s:%s: %s is defined by hand outside the citusgen region too; citusgen %s %s --adopt removes it\n", path, a.Lines, a.What, into, path)
+		out.drift(path, a.Lines, fmt.Sprintf("%s:%s: %s is defined by hand outside the citusgen region too; citusgen %s %s --adopt removes it", path, a.Lines, a.What, into, path))
 	}
-	if string(m.Data) == string(actual) {
-		return n
+	if string(m.Data) != string(actual) {
+		out.diff(path, "citusgen "+into+" "+path, string(actual), string(m.Data))
 	}
-	fmt.Fprint(e.stdout, udiff.Unified(path, path+" (rendered from the topology)", string(actual), string(m.Data)))
-	return n + 1
+}
+
+// driftOutput prints each drift found, in check's --format, and counts them.
+type driftOutput struct {
+	w      io.Writer
+	github bool
+	n      int
+}
+
+// drift reports one drift at lines of file (a zero range: the whole file).
+func (o *driftOutput) drift(file string, lines settingsfile.Range, msg string) {
+	o.n++
+	if !o.github {
+		fmt.Fprintln(o.w, "drift: "+msg)
+		return
+	}
+	fmt.Fprintln(o.w, annotation(file, lines, msg))
+}
+
+// diff reports a file that differs from what it should be: a unified diff,
+// or an annotation per hunk on the lines it changes.
+func (o *driftOutput) diff(path, fix, actual, want string) {
+	o.n++
+	if !o.github {
+		fmt.Fprint(o.w, udiff.Unified(path, path+" (rendered from the topology)", actual, want))
+		return
+	}
+	u, err := udiff.ToUnifiedDiff(path, path+" (rendered from the topology)", actual, udiff.Lines(actual, want), udiff.DefaultContextLines)
+	if err != nil { // cannot happen: the edits come from the same texts
+		fmt.Fprintln(o.w, annotation(path, settingsfile.Range{}, fmt.Sprintf("%s differs from what the topology renders; %s rewrites it", path, fix)))
+		return
+	}
+	total := strings.Count(actual, "\n")
+	if !strings.HasSuffix(actual, "\n") {
+		total++
+	}
+	for _, h := range u.Hunks {
+		lines, text := hunkLines(h, total)
+		msg := fmt.Sprintf("%s %s differ from what the topology renders; %s rewrites them:\n%s", path, lines.Lines(), fix, text)
+		if lines.Start == lines.End {
+			msg = fmt.Sprintf("%s %s differs from what the topology renders; %s rewrites it:\n%s", path, lines.Lines(), fix, text)
+		}
+		fmt.Fprintln(o.w, annotation(path, lines, msg))
+	}
+}
+
+// hunkLines finds the lines of the file (of total lines) that a hunk
+// removes or replaces, or, for a hunk that only adds, the line the
+// addition goes before (the last line at the end of the file); and the
+// hunk as a unified diff shows it.
+func hunkLines(h *udiff.Hunk, total int) (settingsfile.Range, string) {
+	var r settingsfile.Range
+	var text strings.Builder
+	old, added := h.FromLine, 0
+	oldN, newN := 0, 0
+	for _, l := range h.Lines {
+		if l.Kind != udiff.Insert {
+			oldN++
+		}
+		if l.Kind != udiff.Delete {
+			newN++
+		}
+	}
+	fmt.Fprintf(&text, "@@ -%d,%d +%d,%d @@\n", h.FromLine, oldN, h.ToLine, newN)
+	for _, l := range h.Lines {
+		content := strings.TrimSuffix(l.Content, "\n")
+		switch l.Kind {
+		case udiff.Equal:
+			text.WriteString(" " + content + "\n")
+			old++
+		case udiff.Delete:
+			text.WriteString("-" + content + "\n")
+			if r.Start == 0 {
+				r.Start = old
+			}
+			r.End = old
+			old++
+		case udiff.Insert:
+			text.WriteString("+" + content + "\n")
+			if added == 0 && r.Start == 0 {
+				added = old
+			}
+		}
+	}
+	if r.Start == 0 {
+		r.Start = min(max(added, 1), max(total, 1))
+		r.End = r.Start
+	}
+	return r, strings.TrimSuffix(text.String(), "\n")
+}
+
+// annotation is a GitHub Actions workflow command that shows msg on lines
+// of file (the file as a whole for a zero range), in the job's log and on
+// the pull request's diff. The path is taken relative to the workspace,
+// where GitHub looks for it.
+func annotation(file string, lines settingsfile.Range, msg string) string {
+	props := "file=" + escapeProperty(annotationPath(file))
+	if lines.Start > 0 {
+		props += ",line=" + strconv.Itoa(lines.Start)
+		if lines.End > lines.Start {
+			props += ",endLine=" + strconv.Itoa(lines.End)
+		}
+	}
+	props += ",title=" + escapeProperty("citusgen check")
+	return "::error " + props + "::" + escapeData(msg)
+}
+
+// annotationPath is file relative to $GITHUB_WORKSPACE (else the current
+// directory) when it lies below it.
+func annotationPath(file string) string {
+	base := os.Getenv("GITHUB_WORKSPACE")
+	if base == "" {
+		base, _ = os.Getwd()
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil || base == "" {
+		return filepath.ToSlash(file)
+	}
+	if rel, err := filepath.Rel(base, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return filepath.ToSlash(rel)
+	}
+	return filepath.ToSlash(file)
+}
+
+// escapeData and escapeProperty escape what a workflow command's message
+// and property values cannot hold as is (as GitHub's own toolkit does).
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
+
+// crossProblem is drift between the two files, at the lines of the one
+// that says it (the alias's entry in the settings).
+type crossProblem struct {
+	file  string
+	lines settingsfile.Range
+	msg   string
 }
 
 // crossCheck compares the compose file and the settings with each other:
 // every alias must point where the compose file puts its node. The
 // settings' values are the literals python3's parser read; nothing in the
 // file is run.
-func crossCheck(t *topology.Topology, composePath string, composeData []byte, settingsPath string, settings *generator.Merge) ([]string, error) {
+func crossCheck(t *topology.Topology, composePath string, composeData []byte, settingsPath string, settings *generator.Merge) ([]crossProblem, error) {
 	composeEnv, err := generator.ComposeEnv(filepath.Dir(composePath), composePath)
 	if err != nil {
 		return nil, err
@@ -137,11 +275,11 @@ func crossCheck(t *topology.Topology, composePath string, composeData []byte, se
 		return nil, err
 	}
 	dbs := settingsDatabases(settings)
-	var problems []string
+	var problems []crossProblem
 	for _, n := range t.Nodes() {
 		svc, ok := p.Services[n.Service]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("%s has no service %s", composePath, n.Service))
+			problems = append(problems, crossProblem{composePath, settingsfile.Range{}, fmt.Sprintf("%s has no service %s", composePath, n.Service)})
 			continue
 		}
 		if n.Alias == "" {
@@ -149,7 +287,7 @@ func crossCheck(t *topology.Topology, composePath string, composeData []byte, se
 		}
 		db, ok := dbs[n.Alias]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("%s has no DATABASES[%q]", settingsPath, n.Alias))
+			problems = append(problems, crossProblem{settingsPath, settings.Region, fmt.Sprintf("%s has no DATABASES[%q]", settingsPath, n.Alias)})
 			continue
 		}
 		var published, target string
@@ -157,28 +295,34 @@ func crossCheck(t *topology.Topology, composePath string, composeData []byte, se
 			published, target = port.Published, strconv.Itoa(int(port.Target))
 		}
 		ref := fmt.Sprintf("%s DATABASES[%q]", settingsPath, n.Alias)
+		add := func(format string, args ...any) {
+			problems = append(problems, crossProblem{settingsPath, db.lines, ref + " " + fmt.Sprintf(format, args...)})
+		}
 		if t.Reaches == topology.ReachNetwork {
 			if db.host != n.Service {
-				problems = append(problems, fmt.Sprintf("%s HOST is %q but the compose service is %s", ref, db.host, n.Service))
+				add("HOST is %q but the compose service is %s", db.host, n.Service)
 			}
 			if db.port != target {
-				problems = append(problems, fmt.Sprintf("%s PORT is %q but %s listens on %s inside the network", ref, db.port, n.Service, target))
+				add("PORT is %q but %s listens on %s inside the network", db.port, n.Service, target)
 			}
 		} else if db.port != published {
-			problems = append(problems, fmt.Sprintf("%s PORT is %q but %s publishes %s as %s", ref, db.port, composePath, n.Service, published))
+			add("PORT is %q but %s publishes %s as %s", db.port, composePath, n.Service, published)
 		}
 		if n.Role == topology.Worker && n.NodeNameOverride == "" {
 			want := n.Service + ":" + target
 			if db.nodeName != want {
-				problems = append(problems, fmt.Sprintf("%s CITUS_NODE_NAME is %q but %s makes the worker reachable as %s", ref, db.nodeName, composePath, want))
+				add("CITUS_NODE_NAME is %q but %s makes the worker reachable as %s", db.nodeName, composePath, want)
 			}
 		}
 	}
-	sort.Strings(problems)
+	sort.Slice(problems, func(i, j int) bool { return problems[i].msg < problems[j].msg })
 	return problems, nil
 }
 
-type pyDB struct{ host, port, nodeName string }
+type pyDB struct {
+	host, port, nodeName string
+	lines                settingsfile.Range // the alias's entry
+}
 
 // settingsDatabases is what the block (or, without one, the module level
 // of the file) writes into DATABASES, the last write of each alias winning.
@@ -191,7 +335,7 @@ func settingsDatabases(m *generator.Merge) map[string]pyDB {
 		if e.Nested || !inBlock(e.Stmt) {
 			continue
 		}
-		dbs[e.Key] = pyDB{host: pyStr(e.Fields["HOST"]), port: pyStr(e.Fields["PORT"]), nodeName: pyStr(e.Fields["CITUS_NODE_NAME"])}
+		dbs[e.Key] = pyDB{host: pyStr(e.Fields["HOST"]), port: pyStr(e.Fields["PORT"]), nodeName: pyStr(e.Fields["CITUS_NODE_NAME"]), lines: e.Lines}
 	}
 	return dbs
 }

@@ -8,8 +8,8 @@ import (
 )
 
 type importCmd struct {
-	Compose  string `required:"" placeholder:"FILE" help:"The compose file with the hand-written Citus services."`
-	Settings string `placeholder:"FILE" help:"The Django settings file (localsettings.py) with the cluster's aliases."`
+	Compose  string `required:"" placeholder:"FILE" predictor:"file" help:"The compose file with the hand-written Citus services."`
+	Settings string `placeholder:"FILE" predictor:"file" help:"The Django settings file (localsettings.py) with the cluster's aliases."`
 }
 
 func (c importCmd) Run(e *env) error {

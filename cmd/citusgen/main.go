@@ -13,7 +13,6 @@ import (
 
 	"github.com/alecthomas/kong"
 	"github.com/sirupsen/logrus"
-	"github.com/willabides/kongplete"
 
 	_ "github.com/citusgen/citusgen/internal/gcearly" // before the heavy initialisers
 	_ "github.com/citusgen/citusgen/internal/pyearly" // python3 starts while the rest initialises
@@ -89,7 +88,7 @@ type cli struct {
 
 // specFlag is the --topology flag, on the commands that read a spec.
 type specFlag struct {
-	Topology string `short:"t" env:"CITUSGEN_TOPOLOGY" placeholder:"FILE" help:"Topology spec (YAML); '-' reads stdin. Without it, ./citusgen.yaml, else the embedded CommCare HQ topology."`
+	Topology string `short:"t" env:"CITUSGEN_TOPOLOGY" placeholder:"FILE" predictor:"file" help:"Topology spec (YAML); '-' reads stdin. Without it, ./citusgen.yaml, else the embedded CommCare HQ topology."`
 }
 
 // env is what commands get from run: the streams and the parsed flags.
@@ -119,15 +118,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	logrus.SetLevel(logrus.ErrorLevel)
 
 	var c cli
-	parser, err := kong.New(&c,
-		kong.Name("citusgen"),
-		kong.Description("Render and check a Citus cluster (compose services, Django settings, bootstrap SQL) from one topology spec."),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(kongExit(code)) }),
-		kong.UsageOnError(),
-		kong.Vars{"version": versionString()},
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-	)
+	parser, err := newParser(&c, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "citusgen: %v\n", err)
 		return exitFailed
@@ -146,13 +137,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	}()
 	// A shell asking for completions (COMP_LINE set) is answered here; the
 	// completion model is built only then, not on every run.
-	if os.Getenv("COMP_LINE") != "" {
-		kongplete.Complete(parser, kongplete.WithExitFunc(func(code int) { panic(kongExit(code)) }))
+	if line, point, shellPaths := completionEnv(); line != "" {
+		if err := completeLine(parser, line, point, shellPaths, stdout); err != nil {
+			fmt.Fprintf(stderr, "citusgen: completion: %v\n", err)
+			return exitFailed
+		}
+		return exitOK
 	}
 	if len(args) == 0 {
 		args = []string{"--help"} // bare citusgen: the full usage
 	}
 	args = topologyFlagLast(args)
+	if err := unknownCommand(parser.Model, args); err != nil {
+		return report(stderr, err)
+	}
 	ctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "citusgen: %v\n", err)
@@ -162,6 +160,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	defer settingsfile.Close()
 	err = ctx.Run(&env{cli: &c, parser: parser, stdin: stdin, stdout: stdout, stderr: stderr})
 	return report(stderr, err)
+}
+
+// newParser is citusgen's command line; kong's exit panics with kongExit,
+// which run recovers.
+func newParser(c *cli, stdout, stderr io.Writer) (*kong.Kong, error) {
+	return kong.New(c,
+		kong.Name("citusgen"),
+		kong.Description("Render and check a Citus cluster (compose services, Django settings, bootstrap SQL) from one topology spec."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(kongExit(code)) }),
+		kong.UsageOnError(),
+		kong.Vars{"version": versionString()},
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Help(printHelp),
+	)
 }
 
 // topologyFlagLast moves a --topology/-t written before the command

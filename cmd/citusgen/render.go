@@ -22,9 +22,20 @@ type renderCmd struct {
 	SQL      renderSQLCmd      `cmd:"" name:"sql" help:"Print the bootstrap SQL, a psql script (workers first, then the coordinator)."`
 }
 
+// Help is the detail of `citusgen help render`: the forms the README uses.
+func (renderCmd) Help() string {
+	return `Forms:
+
+    citusgen render > hq-compose.yml
+    citusgen render --into hq-compose.yml [--adopt]
+    citusgen render --out DIR
+    citusgen render settings [--into localsettings.py [--adopt]]
+    citusgen render sql [--node SERVICE]`
+}
+
 type renderComposeCmd struct {
-	Out   string `placeholder:"DIR" help:"Write every artifact (compose, settings, SQL) into DIR, atomically, instead of printing one."`
-	Into  string `placeholder:"FILE" help:"Insert or replace citusgen's marked regions (in services:, volumes: and configs:) of an existing compose file; every other byte is kept."`
+	Out   string `placeholder:"DIR" predictor:"dir" help:"Write every artifact (compose, settings, SQL) into DIR, atomically, instead of printing one."`
+	Into  string `placeholder:"FILE" predictor:"file" help:"Insert or replace citusgen's marked regions (in services:, volumes: and configs:) of an existing compose file; every other byte is kept."`
 	Adopt bool   `help:"With --into: remove hand-written services and volumes the regions define, and any membership-manager service (listed on stderr), instead of refusing."`
 }
 
@@ -62,7 +73,7 @@ func renderCompose(t *topology.Topology) ([]byte, error) {
 }
 
 type renderSettingsCmd struct {
-	Into  string `placeholder:"FILE" help:"Insert or replace citusgen's marked block of an existing localsettings.py; every other byte is kept."`
+	Into  string `placeholder:"FILE" predictor:"file" help:"Insert or replace citusgen's marked block of an existing localsettings.py; every other byte is kept."`
 	Adopt bool   `help:"With --into: remove hand-written definitions of the block's aliases, REPORTING_DATABASES entries and flags (listed on stderr) instead of refusing."`
 }
 

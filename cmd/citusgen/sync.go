@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -233,71 +231,6 @@ func writeIfChanged(e *env, tgt *atomicfile.Target, merged []byte) error {
 	}
 	fmt.Fprintf(e.stderr, "citusgen: updated the citusgen region of %s\n", tgt.Path)
 	return nil
-}
-
-type initCmd struct {
-	Path string `arg:"" optional:"" default:"citusgen.yaml" help:"Where to write the starter topology ('-' prints it)."`
-}
-
-func (c initCmd) Run(e *env) error {
-	spec := topology.DefaultSpec()
-	if c.Path == "-" {
-		_, err := e.stdout.Write(spec)
-		return err
-	}
-	if _, err := os.Stat(c.Path); err == nil && c.Path == DefaultSpecFile && redirectedToNewFile(e.stdout, c.Path) {
-		// `citusgen init > other.yaml` beside an existing citusgen.yaml:
-		// the shell made an empty file for the output, and that is where
-		// the spec is wanted (init never overwrites citusgen.yaml).
-		if _, err := e.stdout.Write(spec); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "citusgen: %s exists, so the default topology went to standard output (your redirect)\n", c.Path)
-		return nil
-	}
-	if fi, err := os.Lstat(c.Path); err == nil {
-		if fi.Mode().IsRegular() && fi.Size() == 0 {
-			// `citusgen init > citusgen.yaml`: the shell created the file
-			// empty for our output, so writing it there loses nothing.
-			if out, ok := e.stdout.(*os.File); ok {
-				if ofi, err := out.Stat(); err == nil && os.SameFile(fi, ofi) {
-					_, err := out.Write(spec)
-					return err
-				}
-			}
-			return usageError{fmt.Sprintf("%s already exists (empty); citusgen init never overwrites a file: remove it and run citusgen init %s, which writes it itself", c.Path, c.Path)}
-		}
-		return usageError{fmt.Sprintf("%s already exists; citusgen init never overwrites a file: remove it or give another path", c.Path)}
-	}
-	if err := atomicfile.WriteNew(c.Path, spec); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return usageError{fmt.Sprintf("%s already exists; citusgen init never overwrites a file", c.Path)}
-		}
-		return err
-	}
-	next := "citusgen render"
-	if filepath.Clean(c.Path) != DefaultSpecFile {
-		next = "citusgen render -t " + c.Path
-	}
-	fmt.Fprintf(e.stderr, "citusgen: wrote %s (the default topology, commented); edit it, then: %s\n", c.Path, next)
-	return nil
-}
-
-// redirectedToNewFile: stdout is an empty regular file other than path,
-// the file a shell redirect just created.
-func redirectedToNewFile(stdout io.Writer, path string) bool {
-	out, ok := stdout.(*os.File)
-	if !ok {
-		return false
-	}
-	ofi, err := out.Stat()
-	if err != nil || !ofi.Mode().IsRegular() || ofi.Size() != 0 {
-		return false
-	}
-	if fi, err := os.Stat(path); err == nil && os.SameFile(fi, ofi) {
-		return false // init > citusgen.yaml: handled as the file itself
-	}
-	return true
 }
 
 type schemaCmd struct{}

@@ -62,6 +62,12 @@ func writeTemp(final string, data []byte) (string, error) {
 	if st, err := os.Stat(final); err == nil {
 		mode = st.Mode().Perm()
 	}
+	return writeTempMode(final, data, mode)
+}
+
+// writeTempMode writes data to a new temporary file beside final: created
+// 0600 and given mode only once written.
+func writeTempMode(final string, data []byte, mode os.FileMode) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("cannot write %s: %w", final, errors.Unwrap(err))
@@ -87,7 +93,14 @@ func writeTemp(final string, data []byte) (string, error) {
 // wrapping fs.ErrExist if the path exists: the file appears whole through a
 // hard link, which never replaces an existing file.
 func WriteNew(path string, data []byte) error {
-	tmp, err := writeTemp(path, data)
+	return WriteNewMode(path, data, 0o644)
+}
+
+// WriteNewMode is WriteNew with the file's permissions: 0600 for a file
+// that holds a secret, which is never readable by others, not even for a
+// moment.
+func WriteNewMode(path string, data []byte, perm os.FileMode) error {
+	tmp, err := writeTempMode(path, data, perm)
 	if err != nil {
 		return err
 	}
