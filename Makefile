@@ -32,9 +32,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz:
-	$(GO) test ./templates/ -run '^$$' -fuzz FuzzPyLiteral -fuzztime 30s
-	$(GO) test ./templates/ -run '^$$' -fuzz FuzzYAMLScalar -fuzztime 30s
-	$(GO) test ./templates/ -run '^$$' -fuzz FuzzComposeBlock -fuzztime 30s
+	$(GO) test ./quote/ -run '^$$' -fuzz FuzzPyLiteral -fuzztime 30s
+	$(GO) test ./quote/ -run '^$$' -fuzz FuzzYAMLScalar -fuzztime 30s
+	$(GO) test ./quote/ -run '^$$' -fuzz FuzzComposeBlock -fuzztime 30s
 	$(GO) test ./generator/ -run '^$$' -fuzz FuzzComposeLoads -fuzztime 60s
 	$(GO) test ./generator/ -run '^$$' -fuzz 'FuzzSpec$$' -fuzztime 60s
 	$(GO) test ./generator/ -run '^$$' -fuzz FuzzServiceNames -fuzztime 30s

@@ -28,7 +28,7 @@ import (
 
 	"github.com/distribution/reference"
 
-	"github.com/citusgen/citusgen/templates"
+	"github.com/citusgen/citusgen/quote"
 )
 
 // Dialect is the SQL of one Citus version.
@@ -53,7 +53,7 @@ func ForVersion(v string) Dialect {
 	return Dialect{Major: ma, Minor: mi}
 }
 
-func lit(s string) string { return templates.SQLLiteral(s) }
+func lit(s string) string { return quote.SQLLiteral(s) }
 
 // Authinfo is the pg_dist_authinfo value for a password: a libpq conninfo
 // fragment, quoted so any character survives.

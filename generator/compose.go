@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/citusgen/citusgen/templates"
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -113,8 +113,8 @@ func healthy(services ...string) []dependency {
 func composeView(t *topology.Topology) (composeDoc, error) {
 	dbVar := t.DatabaseEnv()
 	env := []envVar{
-		{"POSTGRES_DB", templates.YAMLScalar(dbVar)},
-		{"POSTGRES_USER", templates.ComposeLiteral(t.User)},
+		{"POSTGRES_DB", quote.YAMLScalar(dbVar)},
+		{"POSTGRES_USER", quote.ComposeLiteral(t.User)},
 	}
 	// password is how a service's environment gives the password.
 	var password string
@@ -122,9 +122,9 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 	case t.PasswordEnv != "":
 		// :? stops docker compose up with this message instead of
 		// starting nodes with an empty password.
-		password = templates.YAMLScalar("${" + t.PasswordEnv + ":?set " + t.PasswordEnv + " to the cluster password}")
+		password = quote.YAMLScalar("${" + t.PasswordEnv + ":?set " + t.PasswordEnv + " to the cluster password}")
 	case t.Password != "":
-		password = templates.ComposeLiteral(t.Password)
+		password = quote.ComposeLiteral(t.Password)
 	}
 	workerEnv := env
 	switch {
@@ -179,7 +179,7 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 	}
 	doc.Services = append(doc.Services, coord)
 	if t.MembershipManager {
-		mgrEnv := []envVar{{"CITUS_HOST", templates.YAMLScalar(t.Coordinator.Service)}}
+		mgrEnv := []envVar{{"CITUS_HOST", quote.YAMLScalar(t.Coordinator.Service)}}
 		mgrEnv = append(mgrEnv, env...)
 		doc.Services = append(doc.Services, composeService{
 			Name:        ManagerService,
@@ -203,7 +203,7 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 			return composeDoc{}, err
 		}
 		doc.Services = append(doc.Services, setupService(t, password, script, append([]string{t.Coordinator.Service}, workers...)))
-		doc.Configs = append(doc.Configs, composeConfig{Name: SetupConfig, Content: templates.ComposeBlock(string(script), 6)})
+		doc.Configs = append(doc.Configs, composeConfig{Name: SetupConfig, Content: quote.ComposeBlock(string(script), 6)})
 	}
 	return doc, nil
 }
@@ -229,10 +229,10 @@ func dataVolume(t *topology.Topology, service string) string {
 // node that comes back with an empty volume is set up again.
 func setupService(t *topology.Topology, password string, script []byte, nodes []string) composeService {
 	env := []envVar{
-		{"PGHOST", templates.YAMLScalar(t.Coordinator.Service)},
-		{"PGPORT", templates.YAMLScalar(strconv.Itoa(t.ContainerPort))},
-		{"PGUSER", templates.ComposeLiteral(t.User)},
-		{"PGDATABASE", templates.YAMLScalar(MaintenanceDatabase)},
+		{"PGHOST", quote.YAMLScalar(t.Coordinator.Service)},
+		{"PGPORT", quote.YAMLScalar(strconv.Itoa(t.ContainerPort))},
+		{"PGUSER", quote.ComposeLiteral(t.User)},
+		{"PGDATABASE", quote.YAMLScalar(MaintenanceDatabase)},
 	}
 	if password != "" {
 		env = append(env, envVar{"PGPASSWORD", password})
@@ -241,7 +241,7 @@ func setupService(t *topology.Topology, password string, script []byte, nodes []
 		// The script reads the inter-node password with \getenv.
 		env = append(env, envVar{t.PasswordEnv, password})
 	}
-	env = append(env, envVar{"PGCONNECT_TIMEOUT", templates.YAMLScalar("10")})
+	env = append(env, envVar{"PGCONNECT_TIMEOUT", quote.YAMLScalar("10")})
 	deps := healthy(nodes...)
 	for i := range deps {
 		deps[i].Restart = true
@@ -251,7 +251,7 @@ func setupService(t *topology.Topology, password string, script []byte, nodes []
 		Name:        SetupService,
 		Image:       t.Coordinator.Image,
 		Labels:      []string{ManagedLabel, SetupDigestLabel + "=" + hex.EncodeToString(sum[:])},
-		Script:      templates.ComposeBlock(setupCommand, 8),
+		Script:      quote.ComposeBlock(setupCommand, 8),
 		Environment: env,
 		Configs:     []configMount{{SetupConfig, SetupScript}},
 		// The image's own HEALTHCHECK (pg_isready) would never pass here.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/citusgen/citusgen/templates"
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -17,16 +17,16 @@ func ResetSteps(t *topology.Topology) []Step {
 	return []Step{{
 		Target: OnMaintenance,
 		Action: "end other sessions on " + db,
-		SQL:    "SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity WHERE datname = " + templates.SQLLiteral(db) + " AND pid <> pg_catalog.pg_backend_pid()",
+		SQL:    "SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity WHERE datname = " + quote.SQLLiteral(db) + " AND pid <> pg_catalog.pg_backend_pid()",
 	}, {
 		Target: OnMaintenance,
 		Action: "drop database " + db,
 		// FORCE (PostgreSQL 13+) also ends sessions that connect in between.
-		SQL: "DROP DATABASE IF EXISTS " + templates.SQLIdent(db) + " WITH (FORCE)",
+		SQL: "DROP DATABASE IF EXISTS " + quote.SQLIdent(db) + " WITH (FORCE)",
 	}, {
 		Target: OnMaintenance,
 		Action: "create database " + db,
-		SQL:    "CREATE DATABASE " + templates.SQLIdent(db),
+		SQL:    "CREATE DATABASE " + quote.SQLIdent(db),
 	}}
 }
 

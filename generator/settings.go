@@ -3,7 +3,7 @@ package generator
 import (
 	"strconv"
 
-	"github.com/citusgen/citusgen/templates"
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -32,9 +32,9 @@ type pySettings struct {
 }
 
 func settingsView(t *topology.Topology) pySettings {
-	password := templates.PyLiteral(t.Password)
+	password := quote.PyLiteral(t.Password)
 	if t.PasswordEnv != "" {
-		password = "os.environ.get(" + templates.PyLiteral(t.PasswordEnv) + ", '')"
+		password = "os.environ.get(" + quote.PyLiteral(t.PasswordEnv) + ", '')"
 	}
 	v := pySettings{Source: commentText(t.Source), NeedsOS: t.PasswordEnv != "", Settings: t.Settings, Reporting: t.ReportingDatabases}
 	for _, n := range t.Nodes() {

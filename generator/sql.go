@@ -1,12 +1,11 @@
 package generator
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/citusgen/citusgen/templates"
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -48,7 +47,7 @@ func sqlView(t *topology.Topology, plans []NodeSteps, addr AddressFunc) sqlScrip
 	// a password from the environment stays there (\getenv).
 	authinfo := psqlAuthinfo
 	if t.PasswordEnv == "" {
-		authinfo = templates.SQLLiteral(Authinfo(t.Password))
+		authinfo = quote.SQLLiteral(Authinfo(t.Password))
 	}
 	v := sqlScript{Source: t.Source, Run: runLine(t, addr), PasswordEnv: t.PasswordEnv}
 	for _, p := range plans {
@@ -133,12 +132,4 @@ func NodeSQL(t *topology.Topology) ([][]byte, error) {
 		out[i] = b
 	}
 	return out, nil
-}
-
-func execute(name string, data any) ([]byte, error) {
-	var b bytes.Buffer
-	if err := templates.All().ExecuteTemplate(&b, name, data); err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", name, err)
-	}
-	return b.Bytes(), nil
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/citusgen/citusgen/citus"
-	"github.com/citusgen/citusgen/templates"
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -77,8 +77,8 @@ func CreateDatabase(t *topology.Topology) Step {
 		Target:  OnMaintenance,
 		Action:  "create database " + db,
 		Comment: "create the database where it is missing",
-		SQL:     "CREATE DATABASE " + templates.SQLIdent(db),
-		Guard:   "NOT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = " + templates.SQLLiteral(db) + ")",
+		SQL:     "CREATE DATABASE " + quote.SQLIdent(db),
+		Guard:   "NOT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = " + quote.SQLLiteral(db) + ")",
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/settingsfile"
-	"github.com/citusgen/citusgen/templates"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -336,7 +336,7 @@ func readSettings(ctx context.Context, path string, data []byte, s *spec) ([]War
 		case float64:
 			val = strconv.Itoa(int(x))
 		case string:
-			val = templates.YAMLScalar(x)
+			val = quote.YAMLScalar(x)
 		}
 		if !a.Literal || val == "" || a.Nested {
 			warn(a.Stmt.Start, "%s is not a literal true/false, number or string at module level; not imported", a.Name)
@@ -362,7 +362,7 @@ func setLast(list [][2]string, key, value string) [][2]string {
 // render writes the spec as commented YAML.
 func (s *spec) render(in Files) []byte {
 	var b strings.Builder
-	q := templates.YAMLScalar
+	q := quote.YAMLScalar
 	from := in.ComposePath
 	if in.SettingsPath != "" {
 		from += " and " + in.SettingsPath

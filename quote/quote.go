@@ -1,40 +1,21 @@
-// Package templates holds the embedded text/template files citusgen renders
-// and the escaping helpers they use, so that no value from a spec can break
-// out of a YAML scalar, a Python string or an SQL literal.
-package templates
+// Package quote writes values as literals of the languages citusgen
+// renders: YAML scalars (and compose's $-escaped form and literal blocks),
+// Python literals, and SQL identifiers and string constants, so that no
+// value from a spec can break out of the literal that holds it. The
+// generator's templates call them; so does every other place that writes
+// such a literal.
+package quote
 
 import (
-	"embed"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"text/template"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
-
-//go:embed *.tmpl
-var files embed.FS
-
-// Funcs are the helpers every template may call.
-var Funcs = template.FuncMap{
-	"yaml":    YAMLScalar,
-	"compose": ComposeLiteral,
-	"py":      PyLiteral,
-	"ident":   SQLIdent,
-	"literal": SQLLiteral,
-}
-
-var parsed = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("citusgen").Funcs(Funcs).ParseFS(files, "*.tmpl"))
-})
-
-// All returns the parsed templates; each file defines named templates.
-func All() *template.Template { return parsed() }
 
 var plainYAML = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_./-]*$`)
 

@@ -1,4 +1,4 @@
-package templates_test
+package quote_test
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
-	"github.com/citusgen/citusgen/templates"
+	"github.com/citusgen/citusgen/quote"
 )
 
 // python is one python3 process that evaluates a literal per line and
@@ -100,15 +100,15 @@ func TestPyLiteral(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range tricky {
-		if got := p.eval(t, templates.PyLiteral(s)); got != s {
+		if got := p.eval(t, quote.PyLiteral(s)); got != s {
 			t.Errorf("PyLiteral(%q) evaluates to %q", s, got)
 		}
 	}
-	if got := templates.PyLiteral([]string{"a'b", "c"}); got != `['a\'b', 'c']` {
+	if got := quote.PyLiteral([]string{"a'b", "c"}); got != `['a\'b', 'c']` {
 		t.Errorf("list: %s", got)
 	}
 	for v, want := range map[any]string{true: "True", false: "False", int64(-7): "-7"} {
-		if got := templates.PyLiteral(v); got != want {
+		if got := quote.PyLiteral(v); got != want {
 			t.Errorf("PyLiteral(%v) = %s", v, got)
 		}
 	}
@@ -127,7 +127,7 @@ func FuzzPyLiteral(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := p.eval(t, templates.PyLiteral(s)); got != s {
+		if got := p.eval(t, quote.PyLiteral(s)); got != s {
 			t.Errorf("PyLiteral(%q) evaluates to %q", s, got)
 		}
 	})
@@ -143,7 +143,7 @@ func FuzzYAMLScalar(f *testing.F) {
 			t.Skip("the spec rejects invalid UTF-8")
 		}
 		var got string
-		doc := "k: " + templates.YAMLScalar(s) + "\n"
+		doc := "k: " + quote.YAMLScalar(s) + "\n"
 		var m map[string]string
 		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
 			t.Fatalf("%q does not parse: %v", doc, err)
@@ -164,10 +164,10 @@ func TestSQLQuoting(t *testing.T) {
 		`\'; DROP`: {`"\'; DROP"`, `E'\\''; DROP'`},
 	}
 	for in, want := range cases {
-		if got := templates.SQLIdent(in); got != want[0] {
+		if got := quote.SQLIdent(in); got != want[0] {
 			t.Errorf("SQLIdent(%q) = %s, want %s", in, got, want[0])
 		}
-		if got := templates.SQLLiteral(in); got != want[1] {
+		if got := quote.SQLLiteral(in); got != want[1] {
 			t.Errorf("SQLLiteral(%q) = %s, want %s", in, got, want[1])
 		}
 	}
@@ -177,7 +177,7 @@ func TestSQLQuoting(t *testing.T) {
 // undoes compose's $$ escaping, as compose does.
 func composeBlockReads(t *testing.T, s string) string {
 	t.Helper()
-	doc := "configs:\n  x:\n    content: " + templates.ComposeBlock(s, 6) + "\n  y:\n    content: after\n"
+	doc := "configs:\n  x:\n    content: " + quote.ComposeBlock(s, 6) + "\n  y:\n    content: after\n"
 	var m map[string]map[string]map[string]string
 	if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
 		t.Fatalf("%q does not parse: %v", doc, err)
@@ -190,7 +190,7 @@ func composeBlockReads(t *testing.T, s string) string {
 
 func TestComposeBlock(t *testing.T) {
 	script := "-- a script\n\\set x 1\nSELECT $tag$ a $tag$;\n\n  indented\tline\n"
-	got := templates.ComposeBlock(script, 6)
+	got := quote.ComposeBlock(script, 6)
 	want := "|\n      -- a script\n      \\set x 1\n      SELECT $$tag$$ a $$tag$$;\n\n        indented\tline"
 	if got != want {
 		t.Errorf("ComposeBlock:\n%s\nwant:\n%s", got, want)
