@@ -24,11 +24,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
-	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
 	"github.com/citusgen/citusgen/reshape"
+	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -122,7 +123,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 	}
 	r := &runner{t: t, o: o, eps: map[string]cluster.Endpoint{}}
 	if t.HasPassword() {
-		r.auth = generator.Authinfo(o.Cluster.Password)
+		r.auth = citus.Authinfo(o.Cluster.Password)
 	}
 	for _, ep := range eps {
 		r.eps[ep.Node.Service] = ep
@@ -135,7 +136,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 
 	// The lock lives in the coordinator's cluster database, so create that
 	// first; a concurrent run creating it too is harmless (duplicate_database).
-	if ran, err := r.runStep(ctx, coordEP, generator.CreateDatabase(t), nil); err != nil {
+	if ran, err := r.runStep(ctx, coordEP, steps.CreateDatabase(t), nil); err != nil {
 		return nil, err
 	} else if ran {
 		r.res.Applied++
@@ -268,7 +269,7 @@ func (r *runner) applyOn(ctx context.Context, ep cluster.Endpoint, changes []liv
 				continue
 			}
 			ran[s.SQL] = true
-			if s.Target == generator.OnCluster && conn == nil {
+			if s.Target == steps.OnCluster && conn == nil {
 				c, err := r.o.Cluster.Connect(ctx, r.t, ep, r.t.ClusterDatabase())
 				if err != nil {
 					return r.connError(ep, s.Action, err)
@@ -276,7 +277,7 @@ func (r *runner) applyOn(ctx context.Context, ep cluster.Endpoint, changes []liv
 				conn = c
 			}
 			var use *pgx.Conn
-			if s.Target == generator.OnCluster {
+			if s.Target == steps.OnCluster {
 				use = conn
 			}
 			ran, err := r.runStep(ctx, ep, s, use)
@@ -468,7 +469,7 @@ func (r *runner) ping(ctx context.Context, ep cluster.Endpoint) error {
 // maintenance connects to the postgres database, or template1 where a setup
 // removed postgres (as CommCare HQ's old images did).
 func (r *runner) maintenance(ctx context.Context, ep cluster.Endpoint) (*pgx.Conn, error) {
-	c, err := r.o.Cluster.Connect(ctx, r.t, ep, generator.MaintenanceDatabase)
+	c, err := r.o.Cluster.Connect(ctx, r.t, ep, steps.MaintenanceDatabase)
 	if kind, _ := cluster.Classify(err); kind == cluster.NoDatabase {
 		return r.o.Cluster.Connect(ctx, r.t, ep, "template1")
 	}
@@ -496,7 +497,7 @@ func authHint(t *topology.Topology, node string) string {
 // that finds the work done, or an upsert that found the row right, did not.
 // Maintenance steps open (and close) their own connection, since CREATE
 // DATABASE cannot run in the cluster database.
-func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s generator.Step, conn *pgx.Conn) (bool, error) {
+func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step, conn *pgx.Conn) (bool, error) {
 	name := ep.Node.Service
 	if conn == nil {
 		c, err := r.maintenance(ctx, ep)
@@ -525,7 +526,7 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s generator.S
 		tag, err = conn.Exec(ctx, s.SQL)
 	}
 	var pgErr *pgconn.PgError
-	if s.Target == generator.OnMaintenance && errors.As(err, &pgErr) &&
+	if s.Target == steps.OnMaintenance && errors.As(err, &pgErr) &&
 		(pgErr.Code == "42P04" || pgErr.Code == "23505" && pgErr.ConstraintName == "pg_database_datname_index") {
 		// A concurrent run created the database between guard and statement
 		// (duplicate_database, or the catalog's unique index when both raced).
@@ -549,7 +550,7 @@ func (r *runner) count(n *int) {
 	*n++
 }
 
-func (r *runner) stepError(node string, s generator.Step, err error) error {
+func (r *runner) stepError(node string, s steps.Step, err error) error {
 	detail := err.Error()
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

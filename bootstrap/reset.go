@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/citusgen/citusgen/cluster"
-	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -26,7 +26,7 @@ func Reset(ctx context.Context, t *topology.Topology, o Options) error {
 		if err != nil {
 			return r.connError(ep, "connect", err)
 		}
-		for _, s := range generator.ResetSteps(t) {
+		for _, s := range steps.ResetSteps(t) {
 			start := time.Now()
 			if _, err := c.Exec(ctx, s.SQL); err != nil {
 				c.Close(context.Background())

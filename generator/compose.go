@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/citusgen/citusgen/quote"
+	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -232,7 +233,7 @@ func setupService(t *topology.Topology, password string, script []byte, nodes []
 		{"PGHOST", quote.YAMLScalar(t.Coordinator.Service)},
 		{"PGPORT", quote.YAMLScalar(strconv.Itoa(t.ContainerPort))},
 		{"PGUSER", quote.ComposeLiteral(t.User)},
-		{"PGDATABASE", quote.YAMLScalar(MaintenanceDatabase)},
+		{"PGDATABASE", quote.YAMLScalar(steps.MaintenanceDatabase)},
 	}
 	if password != "" {
 		env = append(env, envVar{"PGPASSWORD", password})

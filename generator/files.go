@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -45,7 +46,7 @@ func Artifacts(t *topology.Topology) ([]Artifact, error) {
 	}
 	out := []Artifact{{ComposeFile, compose}, {SettingsFile, settings}, {BootstrapFile, all}}
 	width := max(2, len(strconv.Itoa(len(perNode))))
-	for i, p := range BootstrapSteps(t) {
+	for i, p := range steps.BootstrapSteps(t) {
 		out = append(out, Artifact{fmt.Sprintf("sql/%0*d-%s.sql", width, i+1, p.Node.Service), perNode[i]})
 	}
 	return out, nil

@@ -5,7 +5,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/quote"
+	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -42,24 +44,24 @@ func DjangoAddress(t *topology.Topology) AddressFunc {
 	return func(n topology.Node) (string, int) { return t.DjangoHost(n), t.DjangoPort(n) }
 }
 
-func sqlView(t *topology.Topology, plans []NodeSteps, addr AddressFunc) sqlScript {
+func sqlView(t *topology.Topology, plans []steps.NodeSteps, addr AddressFunc) sqlScript {
 	// Inline passwords are already in the spec, compose file and settings;
 	// a password from the environment stays there (\getenv).
 	authinfo := psqlAuthinfo
 	if t.PasswordEnv == "" {
-		authinfo = quote.SQLLiteral(Authinfo(t.Password))
+		authinfo = quote.SQLLiteral(citus.Authinfo(t.Password))
 	}
 	v := sqlScript{Source: t.Source, Run: runLine(t, addr), PasswordEnv: t.PasswordEnv}
 	for _, p := range plans {
 		h, pn := addr(p.Node)
 		host, port := h, strconv.Itoa(pn)
 		n := sqlNode{Role: p.Node.Role, Service: p.Node.Service, Alias: p.Node.Alias, Address: host + ":" + port}
-		current := Target(-1)
+		current := steps.Target(-1)
 		for _, s := range p.Steps {
 			st := sqlStep{Comment: s.Comment, Guard: s.Guard, SQL: s.SQL, Text: s.SQL}
 			if s.Target != current {
-				db := MaintenanceDatabase
-				if s.Target == OnCluster {
+				db := steps.MaintenanceDatabase
+				if s.Target == steps.OnCluster {
 					db = t.ClusterDatabase()
 				}
 				st.Connect = fmt.Sprintf("dbname=%s host=%s port=%s", db, host, port)
@@ -79,7 +81,7 @@ func sqlView(t *topology.Topology, plans []NodeSteps, addr AddressFunc) sqlScrip
 // where the script's own \connect lines reach it.
 func runLine(t *topology.Topology, addr AddressFunc) string {
 	host, port := addr(t.Coordinator)
-	cmd := fmt.Sprintf("psql -h %s -p %d -U %s -d %s -f bootstrap.sql", host, port, t.User, MaintenanceDatabase)
+	cmd := fmt.Sprintf("psql -h %s -p %d -U %s -d %s -f bootstrap.sql", host, port, t.User, steps.MaintenanceDatabase)
 	switch {
 	case t.PasswordEnv != "":
 		cmd = fmt.Sprintf("PGPASSWORD=\"$%s\" %s   ($%s must be set: the script reads it too)", t.PasswordEnv, cmd, t.PasswordEnv)
@@ -101,7 +103,7 @@ func SQL(t *topology.Topology) ([]byte, error) {
 // SQLAt renders the bootstrap script with \connect lines to the given
 // addresses (bootstrap --dry-run shows where it would connect).
 func SQLAt(t *topology.Topology, addr AddressFunc) ([]byte, error) {
-	return execute("sql", sqlView(t, BootstrapSteps(t), addr))
+	return execute("sql", sqlView(t, steps.BootstrapSteps(t), addr))
 }
 
 // NetworkAddress reaches nodes inside the compose network: service name and
@@ -113,7 +115,7 @@ func NetworkAddress(t *topology.Topology) AddressFunc {
 // SetupSQL renders the script the compose setup service runs: the same
 // bootstrap, reaching every node inside the compose network.
 func SetupSQL(t *topology.Topology) ([]byte, error) {
-	v := sqlView(t, BootstrapSteps(t), NetworkAddress(t))
+	v := sqlView(t, steps.BootstrapSteps(t), NetworkAddress(t))
 	v.Run = "the " + SetupService + " service runs this once every node is healthy, and again when this script changes or a node is recreated (docker compose up)"
 	return execute("sql", v)
 }
@@ -121,7 +123,7 @@ func SetupSQL(t *topology.Topology) ([]byte, error) {
 // NodeSQL renders the bootstrap of each node as its own psql script, in
 // bootstrap order (workers, then the coordinator).
 func NodeSQL(t *topology.Topology) ([][]byte, error) {
-	view := sqlView(t, BootstrapSteps(t), DjangoAddress(t))
+	view := sqlView(t, steps.BootstrapSteps(t), DjangoAddress(t))
 	out := make([][]byte, len(view.Nodes))
 	for i, n := range view.Nodes {
 		view.Node = n
@@ -133,3 +135,8 @@ func NodeSQL(t *topology.Topology) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// psqlAuthinfo builds the pg_dist_authinfo value (citus.Authinfo) inside
+// psql from the variable that \getenv filled, so the script never holds
+// the secret.
+const psqlAuthinfo = `'password=''' || replace(replace(:'citusgen_password', E'\\', E'\\\\'), '''', E'\\''') || ''''`

@@ -12,6 +12,7 @@ import (
 
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -55,7 +56,7 @@ func TestNodeScriptsOnPlainPostgres(t *testing.T) {
 	if ok, _ := pgtest.CitusAvailable(); ok {
 		wantErr = regexp.MustCompile(`Citus can only be loaded via shared_preload_libraries`)
 	}
-	plans := generator.BootstrapSteps(top)
+	plans := steps.BootstrapSteps(top)
 	for i, p := range plans {
 		server := cl.Workers[0]
 		switch p.Node.Service {

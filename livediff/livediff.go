@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -51,8 +51,8 @@ type Change struct {
 	Shards int64 `json:"shards,omitempty"`
 	Bytes  int64 `json:"bytes,omitempty"`
 	// On is the service whose connection runs Steps, in order.
-	On    string           `json:"-"`
-	Steps []generator.Step `json:"-"`
+	On    string       `json:"-"`
+	Steps []steps.Step `json:"-"`
 }
 
 // Remedy says, in a few words, how the change gets applied.
@@ -98,14 +98,14 @@ func nodeChanges(t *topology.Topology, n *live.Node) []Change {
 		if !t.HasPassword() {
 			return nil
 		}
-		return []Change{{Kind: StoreCredentials, Node: s, Detail: why, On: s, Steps: []generator.Step{generator.StoreCredentials(t)}}}
+		return []Change{{Kind: StoreCredentials, Node: s, Detail: why, On: s, Steps: []steps.Step{steps.StoreCredentials(t)}}}
 	}
-	ext := Change{Kind: CreateExtension, Node: s, Detail: "CREATE EXTENSION citus in " + db, On: s, Steps: []generator.Step{generator.CreateExtension()}}
+	ext := Change{Kind: CreateExtension, Node: s, Detail: "CREATE EXTENSION citus in " + db, On: s, Steps: []steps.Step{steps.CreateExtension()}}
 	switch {
 	case !n.Known():
 		return nil
 	case !n.Connected: // no database
-		out := []Change{{Kind: CreateDatabase, Node: s, Detail: "CREATE DATABASE " + db, On: s, Steps: []generator.Step{generator.CreateDatabase(t)}}, ext}
+		out := []Change{{Kind: CreateDatabase, Node: s, Detail: "CREATE DATABASE " + db, On: s, Steps: []steps.Step{steps.CreateDatabase(t)}}, ext}
 		return append(out, creds("store the inter-node credentials in pg_dist_authinfo")...)
 	case n.CitusAvailable == "" && n.Citus == "":
 		return []Change{{Kind: Manual, Node: s, Needs: ByHand, Detail: fmt.Sprintf("the Citus extension is not installed on %s: use a citusdata/citus image or install the Citus package for PostgreSQL %s", s, n.ServerVersion)}}
@@ -131,7 +131,7 @@ func metadataChanges(c *live.Cluster) []Change {
 	cs := t.Coordinator.Service
 	host, port := t.NodeAddress(t.Coordinator)
 	coordAddr := fmt.Sprintf("%s:%d", host, port)
-	on := func(ch Change, steps ...generator.Step) Change {
+	on := func(ch Change, steps ...steps.Step) Change {
 		ch.On, ch.Steps = cs, steps
 		return ch
 	}
@@ -140,10 +140,10 @@ func metadataChanges(c *live.Cluster) []Change {
 	}
 	if c.Match == nil {
 		// No extension on the coordinator yet: everything gets registered.
-		out := []Change{on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: coordAddr}, generator.SetCoordinatorHost(t))}
+		out := []Change{on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: coordAddr}, steps.SetCoordinatorHost(t))}
 		for _, w := range t.Workers {
 			h, p := t.NodeAddress(w)
-			out = append(out, on(Change{Kind: RegisterWorker, Node: w.Service, Detail: fmt.Sprintf("%s:%d", h, p)}, generator.RegisterWorker(t, w)))
+			out = append(out, on(Change{Kind: RegisterWorker, Node: w.Service, Detail: fmt.Sprintf("%s:%d", h, p)}, steps.RegisterWorker(t, w)))
 		}
 		return out
 	}
@@ -151,9 +151,9 @@ func metadataChanges(c *live.Cluster) []Change {
 	var out []Change
 	switch {
 	case m.CoordinatorRow == nil:
-		out = append(out, on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: coordAddr + " (the coordinator host is not set)"}, generator.SetCoordinatorHost(t)))
+		out = append(out, on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: coordAddr + " (the coordinator host is not set)"}, steps.SetCoordinatorHost(t)))
 	case !m.CoordinatorOK:
-		out = append(out, on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: fmt.Sprintf("%s (registered as %s)", coordAddr, m.CoordinatorRow.Addr())}, generator.SetCoordinatorHost(t)))
+		out = append(out, on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: fmt.Sprintf("%s (registered as %s)", coordAddr, m.CoordinatorRow.Addr())}, steps.SetCoordinatorHost(t)))
 	}
 	registering := false
 	var syncs []Change // after every registration change: a sync copies them
@@ -162,18 +162,18 @@ func metadataChanges(c *live.Cluster) []Change {
 		switch wm.State {
 		case live.Missing:
 			registering = true
-			out = append(out, on(Change{Kind: RegisterWorker, Node: w.Service, Detail: addr}, generator.RegisterWorker(t, w)))
+			out = append(out, on(Change{Kind: RegisterWorker, Node: w.Service, Detail: addr}, steps.RegisterWorker(t, w)))
 		case live.Inactive:
 			registering = true
-			out = append(out, on(Change{Kind: ActivateWorker, Node: w.Service, Detail: fmt.Sprintf("%s is registered but inactive (nodeid %d): activate it", addr, wm.Row.ID)}, generator.ActivateWorker(d, t, w)))
+			out = append(out, on(Change{Kind: ActivateWorker, Node: w.Service, Detail: fmt.Sprintf("%s is registered but inactive (nodeid %d): activate it", addr, wm.Row.ID)}, steps.ActivateWorker(d, t, w)))
 		case live.NotPrimary:
 			registering = true
 			out = append(out, on(Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s, not primary: remove that registration and register it as a primary", addr, wm.Row.Role)},
-				generator.RemoveNonPrimary(d, t, w), generator.RegisterWorker(t, w)))
+				steps.RemoveNonPrimary(d, t, w), steps.RegisterWorker(t, w)))
 		case live.Elsewhere:
 			if wm.Proven {
 				out = append(out, on(Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s (%s, nodeid %d, %s): rename the registration to %s in place (citus_update_node; placements stay)", w.Service, wm.Row.Addr(), wm.How, wm.Row.ID, Plural(wm.Shards, "shard"), addr)},
-					generator.RenameRegistration(d, t, w, wm.Row.ID, wm.Row.Addr())))
+					steps.RenameRegistration(d, t, w, wm.Row.ID, wm.Row.Addr())))
 				continue
 			}
 			upd, _ := d.UpdateNode(wm.Row.ID, wm.Host, wm.Port)
@@ -187,7 +187,7 @@ func metadataChanges(c *live.Cluster) []Change {
 		switch wm.Metadata {
 		case live.MetadataLost, live.MetadataDiffers, live.MetadataNotSynced:
 			syncs = append(syncs, on(Change{Kind: SyncMetadata, Node: w.Service, Detail: wm.MetadataDetail + ": sync the coordinator's metadata to it again"},
-				generator.SyncMetadata(d)))
+				steps.SyncMetadata(d)))
 		}
 	}
 	out = append(out, syncs...)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/atomicfile"
+	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -118,7 +119,7 @@ func (c renderSQLCmd) Run(e *env) error {
 		return err
 	}
 	var names []string
-	for i, p := range generator.BootstrapSteps(t) {
+	for i, p := range steps.BootstrapSteps(t) {
 		if p.Node.Service == c.Node {
 			_, err = e.stdout.Write(scripts[i])
 			return err

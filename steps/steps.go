@@ -1,4 +1,9 @@
-package generator
+// Package steps holds the statements that bootstrap a cluster and reset
+// it, each one idempotent SQL step on one node, guarded where the statement
+// itself is not: render sql prints the bootstrap steps as a psql script
+// (which the compose setup service runs), and bootstrap runs the steps of
+// the changes plan lists, over pgx.
+package steps
 
 import (
 	"fmt"
@@ -152,9 +157,23 @@ func RemoveNonPrimary(d citus.Dialect, t *topology.Topology, w topology.Node) St
 	return Step{Target: OnCluster, Action: fmt.Sprintf("remove non-primary registration %s:%d", host, port), SQL: sql, Guard: guard}
 }
 
-// Authinfo is the pg_dist_authinfo value for a password.
-func Authinfo(password string) string { return citus.Authinfo(password) }
-
-// psqlAuthinfo builds the same value inside psql from the variable that
-// \getenv filled, so the script never holds the secret.
-const psqlAuthinfo = `'password=''' || replace(replace(:'citusgen_password', E'\\', E'\\\\'), '''', E'\\''') || ''''`
+// ResetSteps are the statements `citusgen reset` runs on every node, in the
+// maintenance database: end other sessions on the cluster database, drop it
+// and create it empty. They name the cluster database and nothing else.
+func ResetSteps(t *topology.Topology) []Step {
+	db := t.ClusterDatabase()
+	return []Step{{
+		Target: OnMaintenance,
+		Action: "end other sessions on " + db,
+		SQL:    "SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity WHERE datname = " + quote.SQLLiteral(db) + " AND pid <> pg_catalog.pg_backend_pid()",
+	}, {
+		Target: OnMaintenance,
+		Action: "drop database " + db,
+		// FORCE (PostgreSQL 13+) also ends sessions that connect in between.
+		SQL: "DROP DATABASE IF EXISTS " + quote.SQLIdent(db) + " WITH (FORCE)",
+	}, {
+		Target: OnMaintenance,
+		Action: "create database " + db,
+		SQL:    "CREATE DATABASE " + quote.SQLIdent(db),
+	}}
+}
