@@ -1,10 +1,12 @@
-// Package citus is the one place that knows Citus's SQL surface: the
-// functions citusgen calls and the catalog it reads. Everything that could
-// change between Citus versions (function names and signatures, catalog
-// tables and columns, background-job states) is spelled here, behind a
-// Dialect chosen from the extension version a node reports, so support for
-// another major version is a branch in this file rather than a hunt through
-// the code.
+// Package citus is the one place that knows Citus itself: the SQL surface
+// citusgen calls and reads, its releases and the image tags that name them,
+// and what compose files say about its nodes (compose.go: the role label,
+// the services citusgen adds, the data directory, which images are Citus's).
+// Everything in the SQL that could change between Citus versions (function
+// names and signatures, catalog tables and columns, background-job states)
+// is spelled here, behind a Dialect chosen from the extension version a
+// node reports, so support for another major version is a branch in this
+// file rather than a hunt through the code.
 //
 // Two releases are tested, in both legs of make test: Citus 13.2 on
 // PostgreSQL 15 and Citus 14.0 on PostgreSQL 17. Their surface is the same
@@ -239,11 +241,11 @@ func TransferMode(walLevel string) (mode, why string) {
 // (:13). ok is false for other repositories, tags such as latest or alpine,
 // and references pinned by digest alone.
 func ImageVersion(image string) (major, minor int, ok bool) {
-	ref, err := reference.ParseNormalizedNamed(image)
-	if err != nil {
+	if !IsCitusImage(image) {
 		return 0, 0, false
 	}
-	if path := reference.Path(ref); path != "citus" && !strings.HasSuffix(path, "/citus") {
+	ref, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
 		return 0, 0, false
 	}
 	tagged, isTagged := ref.(reference.Tagged)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
@@ -14,12 +15,6 @@ import (
 // ManagedLabel marks every service citusgen writes, so tools (and people)
 // can tell generated services from hand-written ones.
 const ManagedLabel = "io.citusgen.managed=true"
-
-// Services citusgen adds beside the nodes.
-const (
-	ManagerService = topology.ManagerService
-	SetupService   = topology.SetupService
-)
 
 // SetupConfig is the top-level config that carries the bootstrap script into
 // the setup service, inline (content:), so no file has to sit beside the
@@ -157,7 +152,7 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 		s := composeService{
 			Name:        n.Service,
 			Image:       n.Image,
-			Labels:      []string{"com.citusdata.role=" + role, ManagedLabel},
+			Labels:      []string{citus.RoleLabel + "=" + role, ManagedLabel},
 			Volume:      n.Service,
 			Volumes:     []string{dataVolume(t, n.Service)},
 			Environment: env,
@@ -173,7 +168,7 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 	}
 	// Nodes start in parallel: registration waits for all of them (the
 	// setup service or citusgen bootstrap), not the coordinator itself.
-	coord := node(t.Coordinator, "Master")
+	coord := node(t.Coordinator, citus.RoleMaster)
 	var workers []string
 	for _, w := range t.Workers {
 		workers = append(workers, w.Service)
@@ -183,7 +178,7 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 		mgrEnv := []envVar{{"CITUS_HOST", quote.YAMLScalar(t.Coordinator.Service)}}
 		mgrEnv = append(mgrEnv, env...)
 		doc.Services = append(doc.Services, composeService{
-			Name:        ManagerService,
+			Name:        citus.ManagerService,
 			Image:       t.ManagerImage,
 			Labels:      []string{ManagedLabel},
 			Volumes:     []string{"${DOCKER_SOCK:-/var/run/docker.sock}:/var/run/docker.sock"},
@@ -192,9 +187,9 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 		})
 	}
 	for _, w := range t.Workers {
-		s := node(w, "Worker")
+		s := node(w, citus.RoleWorker)
 		if t.MembershipManager {
-			s.DependsOn = healthy(ManagerService)
+			s.DependsOn = healthy(citus.ManagerService)
 		}
 		doc.Services = append(doc.Services, s)
 	}
@@ -214,12 +209,11 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 // (even empty) leaves only the target, an anonymous volume, as CommCare HQ's
 // test runs did with ${VOLUME_PREFIX}${BLANK_IF_TESTS-<service>:}.
 func dataVolume(t *topology.Topology, service string) string {
-	const target = "/var/lib/postgresql/data"
 	if t.VolumeBlankVariable != "" {
-		return "${" + t.VolumePrefixVariable + ":-}${" + t.VolumeBlankVariable + "-" + service + ":}" + target
+		return "${" + t.VolumePrefixVariable + ":-}${" + t.VolumeBlankVariable + "-" + service + ":}" + citus.DataDir
 	}
 	// :- keeps docker compose from warning that the variable is unset.
-	return "${" + t.VolumePrefixVariable + ":-}" + service + ":" + target
+	return "${" + t.VolumePrefixVariable + ":-}" + service + ":" + citus.DataDir
 }
 
 // setupService runs the bootstrap script with the image's psql once every
@@ -249,7 +243,7 @@ func setupService(t *topology.Topology, password string, script []byte, nodes []
 	}
 	sum := sha256.Sum256(script)
 	return composeService{
-		Name:        SetupService,
+		Name:        citus.SetupService,
 		Image:       t.Coordinator.Image,
 		Labels:      []string{ManagedLabel, SetupDigestLabel + "=" + hex.EncodeToString(sum[:])},
 		Script:      quote.ComposeBlock(setupCommand, 8),

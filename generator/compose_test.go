@@ -14,6 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -82,7 +83,7 @@ func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env ma
 	if top.Setup {
 		wantServices++
 		checkSetup(t, top, p, env)
-	} else if _, ok := p.Services[generator.SetupService]; ok {
+	} else if _, ok := p.Services[citus.SetupService]; ok {
 		t.Errorf("setup service emitted with compose.setup off")
 	}
 	if len(p.Services) != wantServices {
@@ -174,12 +175,12 @@ func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env ma
 		if len(coord.DependsOn) != 0 {
 			t.Errorf("with the manager the coordinator must not wait for workers (cycle): %v", coord.DependsOn)
 		}
-		mgr := p.Services[generator.ManagerService]
+		mgr := p.Services[citus.ManagerService]
 		if mgr.DependsOn[top.Coordinator.Service].Condition != types.ServiceConditionHealthy {
 			t.Errorf("manager depends_on %v", mgr.DependsOn)
 		}
 		for _, w := range top.Workers {
-			if p.Services[w.Service].DependsOn[generator.ManagerService].Condition != types.ServiceConditionHealthy {
+			if p.Services[w.Service].DependsOn[citus.ManagerService].Condition != types.ServiceConditionHealthy {
 				t.Errorf("%s does not wait for the manager", w.Service)
 			}
 		}
@@ -198,9 +199,9 @@ func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env ma
 // where the spec keeps it.
 func checkSetup(t *testing.T, top *topology.Topology, p *types.Project, env map[string]string) {
 	t.Helper()
-	s, ok := p.Services[generator.SetupService]
+	s, ok := p.Services[citus.SetupService]
 	if !ok {
-		t.Fatalf("no %s service", generator.SetupService)
+		t.Fatalf("no %s service", citus.SetupService)
 	}
 	if s.Image != top.Coordinator.Image || s.Restart != "no" {
 		t.Errorf("setup: image %q restart %q", s.Image, s.Restart)

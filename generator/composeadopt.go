@@ -8,12 +8,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/settingsfile"
 )
-
-// managerImageRepo is the membership manager's image repository; a service
-// running it registers workers behind citusgen's back.
-const managerImageRepo = "citusdata/membership-manager"
 
 // adoptCompose finds definitions outside the managed regions of names a
 // region owns and returns the edits that remove them (opts.Adopt, or a
@@ -231,7 +228,8 @@ func encodeYAML(n *yaml.Node) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// isManager: a service running the membership manager image.
+// isManager: a service running the membership manager image, which
+// registers workers behind citusgen's back.
 func isManager(svc *yaml.Node) bool {
 	svc = resolve(svc)
 	if svc == nil || svc.Kind != yaml.MappingNode {
@@ -239,8 +237,7 @@ func isManager(svc *yaml.Node) bool {
 	}
 	for i := 0; i+1 < len(svc.Content); i += 2 {
 		if svc.Content[i].Value == "image" {
-			img := strings.Trim(resolve(svc.Content[i+1]).Value, `"'`)
-			return img == managerImageRepo || strings.HasPrefix(img, managerImageRepo+":") || strings.HasPrefix(img, managerImageRepo+"@")
+			return citus.IsManagerImage(resolve(svc.Content[i+1]).Value)
 		}
 	}
 	return false

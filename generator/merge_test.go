@@ -8,6 +8,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
@@ -75,7 +76,7 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	if p.Services["web"].Restart != "unless-stopped" || *p.Services["postgres"].Environment["POSTGRES_USER"] != "commcarehq" {
 		t.Errorf("merge keys lost: web restart %q", p.Services["web"].Restart)
 	}
-	if p.Services[generator.SetupService].DependsOn["citus_worker1"].Condition != types.ServiceConditionHealthy {
+	if p.Services[citus.SetupService].DependsOn["citus_worker1"].Condition != types.ServiceConditionHealthy {
 		t.Error("managed services incomplete")
 	}
 
@@ -101,7 +102,7 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if withoutRegions(string(noSetup)) != string(orig) || strings.Contains(string(noSetup), "citusgen managed configs") || strings.Contains(string(noSetup), generator.SetupService) {
+	if withoutRegions(string(noSetup)) != string(orig) || strings.Contains(string(noSetup), "citusgen managed configs") || strings.Contains(string(noSetup), citus.SetupService) {
 		t.Errorf("setup service or its config left behind:\n%s", noSetup)
 	}
 	if _, err := generator.LoadCompose(context.Background(), "hq-compose.yml", noSetup, nil); err != nil {

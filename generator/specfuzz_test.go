@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
@@ -105,8 +106,8 @@ func checkArtifacts(t *testing.T, top *topology.Topology, spec []byte) {
 			t.Errorf("no service %q\n%s", n.Service, doc)
 		}
 		if top.Setup {
-			if _, ok := p.Services[generator.SetupService].DependsOn[n.Service]; !ok {
-				t.Errorf("%s does not depend on %q", generator.SetupService, n.Service)
+			if _, ok := p.Services[citus.SetupService].DependsOn[n.Service]; !ok {
+				t.Errorf("%s does not depend on %q", citus.SetupService, n.Service)
 			}
 		}
 	}

@@ -116,7 +116,7 @@ func NetworkAddress(t *topology.Topology) AddressFunc {
 // bootstrap, reaching every node inside the compose network.
 func SetupSQL(t *topology.Topology) ([]byte, error) {
 	v := sqlView(t, steps.BootstrapSteps(t), NetworkAddress(t))
-	v.Run = "the " + SetupService + " service runs this once every node is healthy, and again when this script changes or a node is recreated (docker compose up)"
+	v.Run = "the " + citus.SetupService + " service runs this once every node is healthy, and again when this script changes or a node is recreated (docker compose up)"
 	return execute("sql", v)
 }
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/citusgen/citusgen/citus"
 )
 
 // Warning is something the files say that the spec cannot express.
@@ -150,33 +152,13 @@ func items(n *yaml.Node) []envValue {
 	return out
 }
 
-// isImage reports whether an image reference names repository repo (its
-// last path element for "citus", which mirrors keep).
-func imageRepo(image string) string {
-	ref := image
-	if i := strings.IndexByte(ref, '@'); i >= 0 {
-		ref = ref[:i]
-	}
-	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
-		ref = ref[:i]
-	}
-	return ref
-}
-
-func isCitus(image string) bool {
-	r := imageRepo(image)
-	return r == "citus" || strings.HasSuffix(r, "/citus")
-}
-
-func isManager(image string) bool { return imageRepo(image) == "citusdata/membership-manager" }
-
 var (
 	portVarRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*):?-([0-9]+)\}$`)
 	// ${VOLUME_PREFIX}service:/var/lib/postgresql/data, or with an empty
 	// default (${VOLUME_PREFIX:-}, as citusgen writes it)
-	namedVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-)?\}([a-z0-9][a-z0-9_.-]*):/var/lib/postgresql/data$`)
+	namedVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-)?\}([a-z0-9][a-z0-9_.-]*):` + regexp.QuoteMeta(citus.DataDir) + `$`)
 	// ${VOLUME_PREFIX}${BLANK_IF_TESTS-service:}/var/lib/postgresql/data
-	blankVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-)?\}\$\{([A-Za-z_][A-Za-z0-9_]*)-([a-z0-9][a-z0-9_.-]*):\}/var/lib/postgresql/data$`)
+	blankVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-)?\}\$\{([A-Za-z_][A-Za-z0-9_]*)-([a-z0-9][a-z0-9_.-]*):\}` + regexp.QuoteMeta(citus.DataDir) + `$`)
 )
 
 // readCompose finds the Citus services of a compose document.
@@ -197,14 +179,14 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 		svc := asMapping(services.values[k.Value])
 		image, _, _ := svc.str("image")
 		switch {
-		case isManager(image):
+		case citus.IsManagerImage(image):
 			if f.manager != nil {
 				warn(k.Line, "a second membership manager, %s; only %s is imported", k.Value, f.manager.service)
 				continue
 			}
 			f.manager = &managerService{service: k.Value, image: image, line: k.Line}
 			continue
-		case !isCitus(image):
+		case !citus.IsCitusImage(image):
 			continue
 		}
 		var argv []string
@@ -219,7 +201,7 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 		if len(argv) > 0 && argv[0] != "postgres" && !strings.HasPrefix(argv[0], "-") {
 			// A citus image running something else: citusgen's setup service,
 			// or a one-off of the user's.
-			if k.Value == "citus_setup" {
+			if k.Value == citus.SetupService {
 				f.setup = true
 			} else {
 				warn(k.Line, "service %s runs the citus image with its own command; not a node, left out", k.Value)
@@ -229,9 +211,9 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 		n := &composeNode{service: k.Value, line: k.Line, image: image, env: map[string]envValue{}}
 		for _, l := range items(svc.values["labels"]) {
 			switch l.raw {
-			case "com.citusdata.role=Master":
+			case citus.RoleLabel + "=" + citus.RoleMaster:
 				n.role = "coordinator"
-			case "com.citusdata.role=Worker":
+			case citus.RoleLabel + "=" + citus.RoleWorker:
 				n.role = "worker"
 			}
 		}
@@ -240,7 +222,7 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 			if strings.Contains(k.Value, "master") || strings.Contains(k.Value, "coordinator") {
 				n.role = "coordinator"
 			}
-			warn(k.Line, "%s has no com.citusdata.role label; taken as the %s by its name", k.Value, n.role)
+			warn(k.Line, "%s has no %s label; taken as the %s by its name", k.Value, citus.RoleLabel, n.role)
 		}
 		for _, p := range items(svc.values["ports"]) {
 			if n.published != 0 {
@@ -264,7 +246,7 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 			n.env[name] = envValue{val, e.line}
 		}
 		for _, v := range items(svc.values["volumes"]) {
-			if !strings.HasSuffix(v.raw, "/var/lib/postgresql/data") {
+			if !strings.HasSuffix(v.raw, citus.DataDir) {
 				warn(v.line, "volume %q of %s is not the data directory; not imported", v.raw, k.Value)
 				continue
 			}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
@@ -66,7 +67,7 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 	for _, n := range cf.nodes {
 		if n.role == "coordinator" {
 			if coord != nil {
-				return nil, fmt.Errorf("%s:%d: %s is a second coordinator (the first is %s); a Citus cluster has one: label the workers com.citusdata.role=Worker", in.ComposePath, n.line, n.service, coord.service)
+				return nil, fmt.Errorf("%s:%d: %s is a second coordinator (the first is %s); a Citus cluster has one: label the workers %s=%s", in.ComposePath, n.line, n.service, coord.service, citus.RoleLabel, citus.RoleWorker)
 			}
 			coord = n
 		} else {
@@ -74,7 +75,7 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 		}
 	}
 	if coord == nil {
-		return nil, fmt.Errorf("%s has no Citus coordinator: no service runs a citus image with the label com.citusdata.role=Master (or a name with master or coordinator)", in.ComposePath)
+		return nil, fmt.Errorf("%s has no Citus coordinator: no service runs a citus image with the label %s=%s (or a name with master or coordinator)", in.ComposePath, citus.RoleLabel, citus.RoleMaster)
 	}
 	if len(workers) == 0 {
 		return nil, fmt.Errorf("%s has a coordinator (%s) but no Citus worker", in.ComposePath, coord.service)
@@ -195,7 +196,7 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 	} else {
 		s.nodes[0].alias = strings.ReplaceAll(coord.service, "_", "-")
 		s.cursors = true
-		s.engine = "django.db.backends.postgresql"
+		s.engine = topology.DefaultEngine
 		warn(in.ComposePath, 0, "no --settings: the coordinator's Django alias is made up (%s) and workers get none; pass the settings file to take Django's", s.nodes[0].alias)
 	}
 

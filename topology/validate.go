@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/distribution/reference"
+
+	"github.com/citusgen/citusgen/citus"
 )
 
 // Defaults for keys a spec leaves out.
@@ -19,14 +21,8 @@ const (
 	DefaultHost          = "localhost"
 	DefaultEngine        = "django.db.backends.postgresql"
 	DefaultContainerPort = 5432
-	DefaultManagerImage  = "citusdata/membership-manager:0.3.0"
+	DefaultManagerImage  = citus.ManagerRepository + ":0.3.0"
 	DefaultVolumePrefix  = "VOLUME_PREFIX"
-)
-
-// Service names citusgen adds beside the nodes; nodes may not use them.
-const (
-	SetupService   = "citus_setup"   // the one-shot bootstrap service (compose.setup)
-	ManagerService = "citus_manager" // the membership manager (compose.membership_manager)
 )
 
 // given reports whether the spec wrote the key at path.
@@ -261,9 +257,9 @@ func validate(t *Topology, d *decoder) {
 				services[n.Service] = nodeRef(n)
 			}
 			switch {
-			case n.Service == SetupService && t.Setup:
+			case n.Service == citus.SetupService && t.Setup:
 				d.errorAt(field("service"), "%s is the name of the setup service; rename this node or set compose.setup: false", n.Service)
-			case n.Service == ManagerService && t.MembershipManager:
+			case n.Service == citus.ManagerService && t.MembershipManager:
 				d.errorAt(field("service"), "%s is the name of the membership manager's service; rename this node", n.Service)
 			}
 		}

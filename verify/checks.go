@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/citusgen/citusgen/bootstrap"
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
@@ -237,7 +238,7 @@ func setupHint(c *live.Cluster) string {
 			return ""
 		}
 	}
-	return fmt.Sprintf("nothing is registered yet: the %s service registers the workers once every node is healthy; wait for it (citusgen verify --wait 2m), or see why it did not: docker compose logs %s (citusgen bootstrap does the same from here)", topology.SetupService, topology.SetupService)
+	return fmt.Sprintf("nothing is registered yet: the %s service registers the workers once every node is healthy; wait for it (citusgen verify --wait 2m), or see why it did not: docker compose logs %s (citusgen bootstrap does the same from here)", citus.SetupService, citus.SetupService)
 }
 
 func coordinatorCheck(c *live.Cluster, setup string) Check {

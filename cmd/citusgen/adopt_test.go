@@ -15,6 +15,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	citusdata "github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -180,7 +181,7 @@ func checkAdoption(t *testing.T, dir, compose, settings string) {
 			}
 		}
 		for name, s := range pb.Services {
-			if citus[name] || name == generator.ManagerService {
+			if citus[name] || name == citusdata.ManagerService {
 				continue
 			}
 			if !reflect.DeepEqual(s, pa.Services[name]) {

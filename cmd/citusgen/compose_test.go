@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/dockertest"
 	"github.com/citusgen/citusgen/internal/pgtest"
@@ -290,7 +291,7 @@ func TestComposeQuickStart(t *testing.T) {
 	c := newComposeCluster(t, dc, twoWorkers, nil)
 	c.render()
 	c.p.Must(5*time.Minute, "up", "-d")
-	waitHealthy(t, c, generator.SetupService, 3*time.Minute)
+	waitHealthy(t, c, citus.SetupService, 3*time.Minute)
 	if got := c.psql("SELECT count(*) FROM pg_dist_node WHERE groupid > 0 AND isactive"); strings.TrimSpace(got) != "2" {
 		t.Fatalf("healthy setup service, but %s active workers", got)
 	}
@@ -302,9 +303,9 @@ func TestComposeQuickStart(t *testing.T) {
 		t.Fatalf("bootstrap after the setup service: exit %d\n%s", code, out)
 	}
 	// A second up changes nothing: the setup service is not run again.
-	id := c.containerID(generator.SetupService)
+	id := c.containerID(citus.SetupService)
 	c.p.Must(time.Minute, "up", "-d", "--wait")
-	if c.containerID(generator.SetupService) != id {
+	if c.containerID(citus.SetupService) != id {
 		t.Errorf("an unchanged up recreated the setup service")
 	}
 
@@ -370,10 +371,10 @@ func TestComposeUpWait(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("up --wait succeeded although the setup service cannot log in:\n%s", out)
 	}
-	if !strings.Contains(out, generator.SetupService) {
+	if !strings.Contains(out, citus.SetupService) {
 		t.Errorf("up --wait does not name the setup service:\n%s", out)
 	}
-	logs := c.p.Must(time.Minute, "logs", "--no-color", generator.SetupService)
+	logs := c.p.Must(time.Minute, "logs", "--no-color", citus.SetupService)
 	if !strings.Contains(logs, "password authentication failed") {
 		t.Errorf("the setup service's log does not say why:\n%s", logs)
 	}
@@ -409,7 +410,7 @@ func TestComposeSpecChanges(t *testing.T) {
 			// Add a worker: plain up -d, then wait for the setup service.
 			c.setSpec(twoWorkers + thirdWorker)
 			c.p.Must(5*time.Minute, "up", "-d")
-			waitHealthy(t, c, generator.SetupService, 3*time.Minute)
+			waitHealthy(t, c, citus.SetupService, 3*time.Minute)
 			out := c.mustVerify()
 			if !regexp.MustCompile(`(?m)^worker-registered\s+citus_worker3\s+PASS`).MatchString(out) {
 				t.Fatalf("citus_worker3 is not registered:\n%s", out)
@@ -417,13 +418,13 @@ func TestComposeSpecChanges(t *testing.T) {
 
 			// Only the script changes (an alias is named in its comments):
 			// the setup service runs again, with the new script.
-			id := c.containerID(generator.SetupService)
+			id := c.containerID(citus.SetupService)
 			c.setSpec(twoWorkers + strings.Replace(thirdWorker, "citus-ucr-worker3", "citus-ucr-worker-three", 1))
 			c.p.Must(5*time.Minute, "up", "-d", "--wait")
-			if c.containerID(generator.SetupService) == id {
+			if c.containerID(citus.SetupService) == id {
 				t.Errorf("a changed script did not recreate the setup service")
 			}
-			script := c.p.Must(time.Minute, "exec", "-T", generator.SetupService, "cat", generator.SetupScript)
+			script := c.p.Must(time.Minute, "exec", "-T", citus.SetupService, "cat", generator.SetupScript)
 			if !strings.Contains(script, "citus-ucr-worker-three") {
 				t.Errorf("the setup service runs the old script:\n%s", script)
 			}
@@ -558,7 +559,7 @@ func TestComposeAbortOnContainerExit(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- fg.Wait() }()
-	waitHealthy(t, c, generator.SetupService, 3*time.Minute)
+	waitHealthy(t, c, citus.SetupService, 3*time.Minute)
 	select {
 	case err := <-done:
 		t.Fatalf("docker compose up --abort-on-container-exit ended after setup (%v):\n%s", err, out.String())
@@ -650,7 +651,7 @@ func TestComposeAdoptHQFile(t *testing.T) {
 	}
 	// The cluster's services; web, postgres and redis need images of the
 	// application.
-	c.p.Must(5*time.Minute, "up", "-d", "--wait", "citus_master", "citus_worker1", "citus_worker2", generator.SetupService)
+	c.p.Must(5*time.Minute, "up", "-d", "--wait", "citus_master", "citus_worker1", "citus_worker2", citus.SetupService)
 	// HQ's workers publish no port: verify where HQ's Django runs. The
 	// nodes run the Citus under test, not the 8.1 the file's tag names:
 	// verify says so, and nothing else.
@@ -665,7 +666,7 @@ func TestComposeAdoptHQFile(t *testing.T) {
 	if out, code := c.citusgen("render", "--into", c.compose); code != 0 {
 		t.Fatalf("render --into: exit %d\n%s", code, out)
 	}
-	c.p.Must(5*time.Minute, "up", "-d", "--wait", "citus_master", "citus_worker1", "citus_worker2", generator.SetupService)
+	c.p.Must(5*time.Minute, "up", "-d", "--wait", "citus_master", "citus_worker1", "citus_worker2", citus.SetupService)
 	if out, code := c.verifyInNetwork(citusImage); code != 0 {
 		t.Fatalf("verify inside the network after pinning the image: exit %d\n%s", code, out)
 	}
