@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -61,7 +62,7 @@ func BenchmarkParseDefault(b *testing.B) {
 func BenchmarkComposeValidate(b *testing.B) {
 	doc, _ := generator.Compose(topology.Default())
 	for b.Loop() {
-		if _, err := generator.LoadCompose(context.Background(), "hq-compose.yml", doc, nil); err != nil {
+		if _, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", doc, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -36,11 +37,11 @@ func TestComposeLoads(t *testing.T) {
 				t.Error("the document has the obsolete version: key")
 			}
 			t.Run("variables unset", func(t *testing.T) {
-				p := load(t, doc, generator.CheckEnv(c.Top, nil))
+				p := load(t, doc, composefile.CheckEnv(c.Top, nil))
 				checkProject(t, c.Top, p, nil)
 				if c.Top.PasswordEnv != "" {
 					// docker compose up stops, saying what to set.
-					_, err := generator.LoadCompose(context.Background(), "hq-compose.yml", doc, nil)
+					_, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", doc, nil)
 					if err == nil || !strings.Contains(err.Error(), "set "+c.Top.PasswordEnv+" to the cluster password") {
 						t.Errorf("without $%s: %v", c.Top.PasswordEnv, err)
 					}
@@ -67,7 +68,7 @@ func TestComposeLoads(t *testing.T) {
 
 func load(t *testing.T, doc []byte, env map[string]string) *types.Project {
 	t.Helper()
-	p, err := generator.LoadCompose(context.Background(), "hq-compose.yml", doc, env)
+	p, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", doc, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func checkProject(t *testing.T, top *topology.Topology, p *types.Project, env ma
 	}
 	password := top.Password
 	if top.PasswordEnv != "" {
-		password = generator.CheckEnv(top, env)[top.PasswordEnv]
+		password = composefile.CheckEnv(top, env)[top.PasswordEnv]
 	}
 	db := top.ClusterDatabase()
 	if env != nil {
@@ -245,7 +246,7 @@ func checkSetup(t *testing.T, top *topology.Topology, p *types.Project, env map[
 	}
 	password := top.Password
 	if top.PasswordEnv != "" {
-		password = generator.CheckEnv(top, env)[top.PasswordEnv]
+		password = composefile.CheckEnv(top, env)[top.PasswordEnv]
 		if got := s.Environment[top.PasswordEnv]; got == nil || *got != password {
 			t.Errorf("setup: %s = %s, want the same variable as the nodes", top.PasswordEnv, deref(got))
 		}
@@ -305,10 +306,10 @@ func FuzzComposeLoads(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := generator.CheckRendered(context.Background(), top, "hq-compose.yml", doc); err != nil {
+		if err := composefile.CheckRendered(context.Background(), top, "hq-compose.yml", doc); err != nil {
 			t.Fatalf("%v\n--- spec ---\n%s--- document ---\n%s", err, spec.String(), doc)
 		}
-		p := load(t, doc, generator.CheckEnv(top, nil))
+		p := load(t, doc, composefile.CheckEnv(top, nil))
 		for _, n := range top.Nodes() {
 			if _, ok := p.Services[n.Service]; !ok {
 				t.Errorf("no service %s", n.Service)

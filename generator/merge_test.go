@@ -9,6 +9,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
@@ -63,7 +64,7 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 		t.Errorf("volumes region misplaced:\n%s", merged)
 	}
 
-	p, err := generator.LoadCompose(context.Background(), "hq-compose.yml", merged, nil)
+	p, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", merged, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	if withoutRegions(string(replaced)) != string(orig)+"\nconfigs:\n" || strings.Contains(string(replaced), "citus_worker1") || !strings.Contains(string(replaced), "  shard-d:\n") {
 		t.Errorf("replace went wrong:\n%s", replaced)
 	}
-	if _, err := generator.LoadCompose(context.Background(), "hq-compose.yml", replaced, nil); err != nil {
+	if _, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", replaced, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A topology without the setup service takes its config region away.
@@ -105,7 +106,7 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	if withoutRegions(string(noSetup)) != string(orig) || strings.Contains(string(noSetup), "citusgen managed configs") || strings.Contains(string(noSetup), citus.SetupService) {
 		t.Errorf("setup service or its config left behind:\n%s", noSetup)
 	}
-	if _, err := generator.LoadCompose(context.Background(), "hq-compose.yml", noSetup, nil); err != nil {
+	if _, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", noSetup, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -134,7 +135,7 @@ func TestMergeComposeIntoSparseFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := generator.LoadCompose(context.Background(), "hq-compose.yml", merged, nil); err != nil {
+			if _, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", merged, nil); err != nil {
 				t.Fatalf("%v\n%s", err, merged)
 			}
 			again, _ := mergeCompose(t, merged, topology.Default())
@@ -300,7 +301,7 @@ func TestMergeComposeAdoptsGeneratedFile(t *testing.T) {
 	if !strings.Contains(strings.Join(what, "; "), "services.shard-d (citusgen's, no longer in the topology)") {
 		t.Errorf("adopted: %v", what)
 	}
-	p, err := generator.LoadCompose(context.Background(), "hq-compose.yml", merged, generator.CheckEnv(three, nil))
+	p, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", merged, composefile.CheckEnv(three, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

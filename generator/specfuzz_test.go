@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
@@ -96,8 +97,8 @@ func checkArtifacts(t *testing.T, top *topology.Topology, spec []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := generator.CheckEnv(top, nil)
-	p, err := generator.LoadCompose(context.Background(), "hq-compose.yml", doc, env)
+	env := composefile.CheckEnv(top, nil)
+	p, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", doc, env)
 	if err != nil {
 		t.Fatalf("%v\n--- spec ---\n%s\n--- document ---\n%s", err, spec, doc)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
@@ -197,7 +198,7 @@ func TestMarkerTextInsideStrings(t *testing.T) {
 	if !strings.HasPrefix(string(merged), yml) {
 		t.Errorf("scalar changed:\n%s", merged)
 	}
-	p, err := generator.LoadCompose(context.Background(), "c.yml", merged, nil)
+	p, err := composefile.LoadCompose(context.Background(), "c.yml", merged, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +289,7 @@ func TestAdoptKeepsAnchorsUsedElsewhere(t *testing.T) {
 	if !kept {
 		t.Errorf("adopted: %+v", adopted)
 	}
-	p, err := generator.LoadCompose(context.Background(), "c.yml", merged, nil)
+	p, err := composefile.LoadCompose(context.Background(), "c.yml", merged, nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, merged)
 	}

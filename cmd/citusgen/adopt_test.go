@@ -16,7 +16,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	citusdata "github.com/citusgen/citusgen/citus"
-	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -264,7 +264,7 @@ json.dump({"databases": ns.get("DATABASES"), "reporting": ns.get("REPORTING_DATA
 
 func loadModel(t *testing.T, data []byte, env map[string]string) *types.Project {
 	t.Helper()
-	p, err := generator.LoadComposeModel(context.Background(), "/", "hq-compose.yml", data, env)
+	p, err := composefile.LoadComposeModel(context.Background(), "/", "hq-compose.yml", data, env)
 	if err != nil {
 		t.Fatal(err)
 	}

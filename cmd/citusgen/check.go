@@ -12,6 +12,7 @@ import (
 
 	"github.com/aymanbagabas/go-udiff"
 
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
@@ -39,7 +40,7 @@ func (c checkCmd) Run(e *env) error {
 		settingsfile.Prestart()
 	}
 	if c.Compose != "" && c.Settings != "" {
-		generator.PrepareValidation() // for the cross-check's load
+		composefile.PrepareValidation() // for the cross-check's load
 	}
 	t, err := c.load(e)
 	if err != nil {
@@ -265,12 +266,12 @@ type crossProblem struct {
 // settings' values are the literals python3's parser read; nothing in the
 // file is run.
 func crossCheck(t *topology.Topology, composePath string, composeData []byte, settingsPath string, settings *generator.Merge) ([]crossProblem, error) {
-	composeEnv, err := generator.ComposeEnv(filepath.Dir(composePath), composePath)
+	composeEnv, err := composefile.Env(filepath.Dir(composePath), composePath)
 	if err != nil {
 		return nil, err
 	}
 	// Other services' unresolved volumes must not hide the cluster's drift.
-	p, err := generator.LoadComposeModel(context.Background(), filepath.Dir(composePath), composePath, composeData, generator.CheckEnv(t, composeEnv))
+	p, err := composefile.LoadComposeModel(context.Background(), filepath.Dir(composePath), composePath, composeData, composefile.CheckEnv(t, composeEnv))
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/atomicfile"
 	"github.com/citusgen/citusgen/settingsfile"
@@ -83,7 +84,7 @@ func plural(n int, noun string) string {
 // intoCompose merges the managed regions into a compose file, validates the
 // result with compose-go and replaces the file atomically.
 func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
-	generator.PrepareValidation()
+	composefile.PrepareValidation()
 	tgt, err := openTarget(path, "citusgen render > "+path)
 	if err != nil {
 		return err
@@ -100,33 +101,15 @@ func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
 }
 
 // validateChange loads the file before and after citusgen's change as docker
-// compose would (the process environment and the .env beside it): problems
-// the file already had are warnings, problems the change would bring in
-// block it, all listed at once.
+// compose would: problems the file already had are warnings, problems the
+// change would bring in block it, all listed at once.
 func validateChange(e *env, t *topology.Topology, path string, old, merged []byte) error {
-	dir := filepath.Dir(path)
-	composeEnv, err := generator.ComposeEnv(dir, path)
+	introduced, had, err := composefile.ChangeProblems(context.Background(), t, path, old, merged)
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	composeEnv = generator.CheckEnv(t, composeEnv)
-	ctx := context.Background()
-	after := generator.ComposeProblems(ctx, dir, path, merged, composeEnv)
-	if len(after) == 0 {
-		return nil // nothing to tell from what the file had before
-	}
-	before := generator.ComposeProblems(ctx, dir, path, old, composeEnv)
-	had := map[string]bool{}
-	for _, p := range before {
-		had[p] = true
-	}
-	var introduced []string
-	for _, p := range after {
-		if had[p] {
-			fmt.Fprintf(e.stderr, "citusgen: warning: %s: %s (already so before citusgen's change; docker compose needs it fixed or the variables set)\n", path, p)
-		} else {
-			introduced = append(introduced, p)
-		}
+	for _, p := range had {
+		fmt.Fprintf(e.stderr, "citusgen: warning: %s: %s (already so before citusgen's change; docker compose needs it fixed or the variables set)\n", path, p)
 	}
 	if len(introduced) > 0 {
 		return usageError{fmt.Sprintf("%s: citusgen's change would bring in %s, so the file is untouched:\n  %s", path, plural(len(introduced), "problem"), strings.Join(introduced, "\n  "))}

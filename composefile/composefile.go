@@ -1,14 +1,16 @@
-package generator
+// Package composefile loads compose documents with compose-go, as docker
+// compose would: the documents citusgen renders (the tests load every one)
+// and the users' compose files it edits or reads (render --into, check).
+// It is to compose files what package settingsfile is to Django settings:
+// the one place that reads them, in their tool's own terms.
+package composefile
 
 import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
-	"github.com/compose-spec/compose-go/v2/errdefs"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -20,7 +22,11 @@ import (
 // on, interpolating ${...} from env (unset variables become empty, as in
 // docker compose). It is how citusgen checks every document it emits or reads.
 func LoadCompose(ctx context.Context, filename string, data []byte, env map[string]string) (*types.Project, error) {
-	return LoadComposeIn(ctx, "/", filename, data, env)
+	p, err := load(ctx, "/", filename, data, env, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a valid compose document: %w", filename, err)
+	}
+	return p, nil
 }
 
 // PrepareValidation compiles compose-go's JSON Schema in the background:
@@ -28,16 +34,6 @@ func LoadCompose(ctx context.Context, filename string, data []byte, env map[stri
 // a caller that will load a document later overlaps it with its other work.
 func PrepareValidation() {
 	go schema.Validate(map[string]any{})
-}
-
-// LoadComposeIn is LoadCompose for a file in dir, against which its relative
-// paths (env_file, bind mounts, build contexts) resolve.
-func LoadComposeIn(ctx context.Context, dir, filename string, data []byte, env map[string]string) (*types.Project, error) {
-	p, err := load(ctx, dir, filename, data, env, false)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not a valid compose document: %w", filename, err)
-	}
-	return p, nil
 }
 
 // CheckEnv is env for validating a document rendered from t: the spec's
@@ -88,81 +84,15 @@ func load(ctx context.Context, dir, filename string, data []byte, env map[string
 	})
 }
 
-// ComposeEnv is the environment docker compose would interpolate a compose
+// Env is the environment docker compose would interpolate a compose
 // file in dir with: the process environment, then the .env file beside the
 // file for variables the process does not set (COMPOSE_DISABLE_ENV_FILE
 // honoured), through compose-go's own project options.
-func ComposeEnv(dir, filename string) (map[string]string, error) {
+func Env(dir, filename string) (map[string]string, error) {
 	o, err := cli.NewProjectOptions([]string{filepath.Join(dir, filepath.Base(filename))},
 		cli.WithWorkingDirectory(dir), cli.WithOsEnv, cli.WithEnvFiles(), cli.WithDotEnv)
 	if err != nil {
 		return nil, fmt.Errorf("reading the environment for %s: %w", filename, err)
 	}
 	return o.Environment, nil
-}
-
-// ComposeProblems lists every problem compose finds in a document, not only
-// the first: a document that does not parse or fails the schema is one
-// problem; otherwise each reference to an undefined volume, network,
-// config, secret or service is one, and any other consistency error
-// compose-go reports is added. The messages are compose-go's, so that the
-// same problem before and after a change compares equal.
-func ComposeProblems(ctx context.Context, dir, filename string, data []byte, env map[string]string) []string {
-	// The common case, a valid document, costs one load.
-	if _, err := load(ctx, dir, filename, data, env, false); err == nil {
-		return nil
-	}
-	p, err := load(ctx, dir, filename, data, env, true)
-	if err != nil {
-		return []string{problemText(err)}
-	}
-	var out []string
-	for _, name := range sortedKeys(p.Services) {
-		s := p.Services[name]
-		for _, n := range sortedKeys(s.Networks) {
-			if _, ok := p.Networks[n]; !ok {
-				out = append(out, fmt.Sprintf("service %q refers to undefined network %s", s.Name, n))
-			}
-		}
-		for _, dep := range sortedKeys(s.DependsOn) {
-			if _, ok := p.Services[dep]; !ok {
-				out = append(out, fmt.Sprintf("service %q depends on undefined service %q", s.Name, dep))
-			}
-		}
-		for _, v := range s.Volumes {
-			if _, ok := p.Volumes[v.Source]; v.Type == types.VolumeTypeVolume && v.Source != "" && !ok {
-				out = append(out, fmt.Sprintf("service %q refers to undefined volume %s", s.Name, v.Source))
-			}
-		}
-		for _, c := range s.Configs {
-			if _, ok := p.Configs[c.Source]; !ok {
-				out = append(out, fmt.Sprintf("service %q refers to undefined config %s", s.Name, c.Source))
-			}
-		}
-		for _, sec := range s.Secrets {
-			if _, ok := p.Secrets[sec.Source]; !ok {
-				out = append(out, fmt.Sprintf("service %q refers to undefined secret %s", s.Name, sec.Source))
-			}
-		}
-	}
-	if len(out) == 0 {
-		// Whatever else compose-go checks, it reports one at a time.
-		if _, err := load(ctx, dir, filename, data, env, false); err != nil {
-			out = append(out, problemText(err))
-		}
-	}
-	return out
-}
-
-func problemText(err error) string {
-	return strings.TrimSuffix(err.Error(), ": "+errdefs.ErrInvalid.Error())
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
