@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -271,4 +272,31 @@ func Compose(t *topology.Topology) ([]byte, error) {
 		return nil, err
 	}
 	return execute("compose", doc)
+}
+
+// Section is what citusgen writes into one top-level section of a compose
+// document: its entries, at two-space indentation, without the key.
+type Section struct {
+	Key  string
+	Body []byte
+}
+
+// ComposeSections renders what citusgen writes into each top-level section
+// of the compose document (services, volumes, configs, in that order),
+// each empty when it has nothing to hold: render --into keeps each in a
+// managed region of a user's file.
+func ComposeSections(t *topology.Topology) ([]Section, error) {
+	doc, err := composeView(t)
+	if err != nil {
+		return nil, err
+	}
+	var out []Section
+	for _, key := range []string{"services", "volumes", "configs"} {
+		b, err := execute("compose-"+key, doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Section{Key: key, Body: bytes.TrimLeft(b, "\n")})
+	}
+	return out, nil
 }

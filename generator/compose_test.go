@@ -17,13 +17,14 @@ import (
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/internal/goldenfile"
 	"github.com/citusgen/citusgen/topology"
 )
 
 // Every rendered compose document loads through compose-go with validation
 // on, with the ${...} variables unset and set, and means what DESIGN.md says.
 func TestComposeLoads(t *testing.T) {
-	for _, c := range goldenCases(t) {
+	for _, c := range goldenfile.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			doc, err := generator.Compose(c.Top)
 			if err != nil {

@@ -1,7 +1,6 @@
 package generator_test
 
 import (
-	"bytes"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,55 +9,10 @@ import (
 
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/goldenfile"
-	"github.com/citusgen/citusgen/topology"
 )
 
-const goldenDir = "../golden"
-
-// goldenCase is one directory of golden/: a topology and every file that
-// `citusgen render --out` writes for it.
-type goldenCase struct {
-	Name string
-	Dir  string
-	Top  *topology.Topology
-}
-
-func goldenCases(t testing.TB) []goldenCase {
-	t.Helper()
-	entries, err := os.ReadDir(goldenDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []goldenCase
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		dir := filepath.Join(goldenDir, e.Name())
-		spec, err := os.ReadFile(filepath.Join(dir, "topology.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var top *topology.Topology
-		if e.Name() == "default" {
-			// The default case documents the embedded spec; keep them one.
-			if !bytes.Equal(spec, topology.DefaultSpec()) {
-				t.Fatalf("golden/default/topology.yaml differs from topology/default.yaml; copy it over")
-			}
-			top = topology.Default()
-		} else if top, err = topology.Parse("topology.yaml", spec); err != nil {
-			t.Fatalf("golden/%s: %v", e.Name(), err)
-		}
-		cases = append(cases, goldenCase{e.Name(), dir, top})
-	}
-	if len(cases) < 5 {
-		t.Fatalf("only %d golden cases", len(cases))
-	}
-	return cases
-}
-
 func TestGolden(t *testing.T) {
-	for _, c := range goldenCases(t) {
+	for _, c := range goldenfile.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			arts, err := generator.Artifacts(c.Top)
 			if err != nil {

@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"path/filepath"
 	"strconv"
 
 	"github.com/citusgen/citusgen/quote"
@@ -36,7 +37,7 @@ func settingsView(t *topology.Topology) pySettings {
 	if t.PasswordEnv != "" {
 		password = "os.environ.get(" + quote.PyLiteral(t.PasswordEnv) + ", '')"
 	}
-	v := pySettings{Source: commentText(t.Source), NeedsOS: t.PasswordEnv != "", Settings: t.Settings, Reporting: t.ReportingDatabases}
+	v := pySettings{Source: quote.Comment(t.Source), NeedsOS: t.PasswordEnv != "", Settings: t.Settings, Reporting: t.ReportingDatabases}
 	for _, n := range t.Nodes() {
 		if n.Alias == "" {
 			continue // a worker Django does not connect to
@@ -91,4 +92,13 @@ func SettingsFor(t *topology.Topology, file string) ([]byte, error) {
 	v := settingsView(t)
 	v.File = settingsName(file)
 	return execute("settings", v)
+}
+
+// settingsName is the file name the block's header tells to re-render
+// into: the base name, as the command is run beside the file.
+func settingsName(name string) string {
+	if name == "" || name == "-" {
+		return SettingsFile
+	}
+	return quote.Comment(filepath.Base(name))
 }

@@ -2,42 +2,14 @@ package generator_test
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
 	"reflect"
 	"testing"
 
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/internal/goldenfile"
+	"github.com/citusgen/citusgen/internal/pyeval"
 	"github.com/citusgen/citusgen/topology"
 )
-
-// pySettings runs a rendered fragment with python3 the way localsettings.py
-// would (DATABASES and REPORTING_DATABASES already exist) and returns what it
-// defined.
-func pySettings(t *testing.T, fragment []byte, env ...string) map[string]any {
-	t.Helper()
-	const prelude = "DATABASES = {}\nREPORTING_DATABASES = {}\n"
-	const dump = `
-import json, sys
-_out = {k: v for k, v in dict(globals()).items() if k.isupper()}
-json.dump(_out, sys.stdout)
-`
-	cmd := exec.Command("python3", "-c", prelude+string(fragment)+dump)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.Output()
-	if err != nil {
-		msg := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg = string(ee.Stderr)
-		}
-		t.Fatalf("python3 rejected the fragment: %v\n%s\n%s", err, msg, fragment)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
 
 // The seed's dicts, as the setup guide has them (workers' PASSWORD differs:
 // current images need a password on every node; see README).
@@ -64,15 +36,15 @@ func seedDatabases() map[string]any {
 }
 
 func TestDefaultSettingsAreTheSeeds(t *testing.T) {
-	cases := map[string]goldenCase{}
-	for _, c := range goldenCases(t) {
+	cases := map[string]goldenfile.Case{}
+	for _, c := range goldenfile.Cases(t) {
 		cases[c.Name] = c
 	}
 	frag, err := generator.Settings(cases["default"].Top)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := pySettings(t, frag)
+	got := pyeval.Settings(t, frag)
 	want := map[string]any{
 		"DATABASES":           seedDatabases(),
 		"REPORTING_DATABASES": map[string]any{"icds-ucr-citus": "icds-ucr"},
@@ -86,7 +58,7 @@ func TestDefaultSettingsAreTheSeeds(t *testing.T) {
 
 	// ci: the same, minus ROLE, with the test database named explicitly.
 	frag, _ = generator.Settings(cases["ci-profile"].Top)
-	got = pySettings(t, frag)
+	got = pyeval.Settings(t, frag)
 	ci := seedDatabases()
 	for _, db := range ci {
 		m := db.(map[string]any)
@@ -100,7 +72,7 @@ func TestDefaultSettingsAreTheSeeds(t *testing.T) {
 
 	// network: service names and the container port; CITUS_NODE_NAME unchanged.
 	frag, _ = generator.Settings(cases["django-in-network"].Top)
-	dbs := pySettings(t, frag)["DATABASES"].(map[string]any)
+	dbs := pyeval.Settings(t, frag)["DATABASES"].(map[string]any)
 	for alias, hp := range map[string][2]string{"icds-ucr": {"citus_master", "5432"}, "citus-ucr-worker1": {"citus_worker1", "5432"}} {
 		db := dbs[alias].(map[string]any)
 		if db["HOST"] != hp[0] || db["PORT"] != hp[1] {
@@ -113,7 +85,7 @@ func TestDefaultSettingsAreTheSeeds(t *testing.T) {
 
 	// password from the environment: read at import time.
 	frag, _ = generator.Settings(cases["password-env"].Top)
-	dbs = pySettings(t, frag, "CITUS_PASSWORD=from env 'x'")["DATABASES"].(map[string]any)
+	dbs = pyeval.Settings(t, frag, "CITUS_PASSWORD=from env 'x'")["DATABASES"].(map[string]any)
 	if pw := dbs["icds-ucr"].(map[string]any)["PASSWORD"]; pw != "from env 'x'" {
 		t.Errorf("password-env PASSWORD = %v", pw)
 	}
@@ -122,13 +94,13 @@ func TestDefaultSettingsAreTheSeeds(t *testing.T) {
 // Every golden fragment is valid Python that evaluates to the spec's strings,
 // whatever characters they hold.
 func TestSettingsRoundTrip(t *testing.T) {
-	for _, c := range goldenCases(t) {
+	for _, c := range goldenfile.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			frag, err := generator.Settings(c.Top)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := pySettings(t, frag, "CITUS_PASSWORD=pw")
+			got := pyeval.Settings(t, frag, "CITUS_PASSWORD=pw")
 			dbs := got["DATABASES"].(map[string]any)
 			aliased := 0
 			for _, n := range c.Top.Nodes() {

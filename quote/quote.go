@@ -192,3 +192,14 @@ func SQLLiteral(s string) string {
 	}
 	return "'" + q + "'"
 }
+
+// Comment makes s safe inside a one-line comment of any of those
+// languages: line breaks and other unprintable characters become '?'.
+func Comment(s string) string {
+	return strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}

@@ -13,7 +13,7 @@ import (
 	"github.com/aymanbagabas/go-udiff"
 
 	"github.com/citusgen/citusgen/composefile"
-	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -48,12 +48,12 @@ func (c checkCmd) Run(e *env) error {
 	}
 	out := &driftOutput{w: e.stdout, github: c.Format == "github"}
 	var composeData []byte
-	var settings *generator.Merge
+	var settings *regions.Merge
 	if c.Compose != "" {
-		var m *generator.Merge
+		var m *regions.Merge
 		if composeData, m, err = checkFile(e, c.Compose, "render --into",
-			func(old []byte) (*generator.Merge, error) {
-				return generator.MergeComposeFile(old, t, generator.MergeOptions{Name: c.Compose, Adopt: true})
+			func(old []byte) (*regions.Merge, error) {
+				return regions.MergeComposeFile(old, t, regions.MergeOptions{Name: c.Compose, Adopt: true})
 			}); err != nil {
 			return err
 		}
@@ -62,8 +62,8 @@ func (c checkCmd) Run(e *env) error {
 	if c.Settings != "" {
 		var data []byte
 		if data, settings, err = checkFile(e, c.Settings, "render settings --into",
-			func(old []byte) (*generator.Merge, error) {
-				return generator.MergeSettingsFile(context.Background(), old, t, generator.MergeOptions{Name: c.Settings, Adopt: true})
+			func(old []byte) (*regions.Merge, error) {
+				return regions.MergeSettingsFile(context.Background(), old, t, regions.MergeOptions{Name: c.Settings, Adopt: true})
 			}); err != nil {
 			return err
 		}
@@ -89,7 +89,7 @@ func (c checkCmd) Run(e *env) error {
 // checkFile reads path and merges the regions into it, as --into would: a
 // file --into would refuse is bad input here too (exit 2), whether or not
 // it has citusgen's regions.
-func checkFile(e *env, path, into string, merge func([]byte) (*generator.Merge, error)) ([]byte, *generator.Merge, error) {
+func checkFile(e *env, path, into string, merge func([]byte) (*regions.Merge, error)) ([]byte, *regions.Merge, error) {
 	actual, err := readInput(path)
 	if err != nil {
 		return nil, nil, err
@@ -105,7 +105,7 @@ func checkFile(e *env, path, into string, merge func([]byte) (*generator.Merge, 
 // managed regions merged. A file without citusgen's regions is reported as
 // such (with the command that adds them), and a hand-written duplicate
 // outside the regions of what they define is drift of its own.
-func checkDiff(out *driftOutput, path, into string, actual []byte, m *generator.Merge) {
+func checkDiff(out *driftOutput, path, into string, actual []byte, m *regions.Merge) {
 	if !m.HadRegion {
 		out.drift(path, settingsfile.Range{}, fmt.Sprintf("%s has no citusgen region; add it with: citusgen %s %s (with --adopt to take over hand-written definitions)", path, into, path))
 		return
@@ -265,7 +265,7 @@ type crossProblem struct {
 // every alias must point where the compose file puts its node. The
 // settings' values are the literals python3's parser read; nothing in the
 // file is run.
-func crossCheck(t *topology.Topology, composePath string, composeData []byte, settingsPath string, settings *generator.Merge) ([]crossProblem, error) {
+func crossCheck(t *topology.Topology, composePath string, composeData []byte, settingsPath string, settings *regions.Merge) ([]crossProblem, error) {
 	composeEnv, err := composefile.Env(filepath.Dir(composePath), composePath)
 	if err != nil {
 		return nil, err
@@ -327,7 +327,7 @@ type pyDB struct {
 
 // settingsDatabases is what the block (or, without one, the module level
 // of the file) writes into DATABASES, the last write of each alias winning.
-func settingsDatabases(m *generator.Merge) map[string]pyDB {
+func settingsDatabases(m *regions.Merge) map[string]pyDB {
 	inBlock := func(r settingsfile.Range) bool {
 		return m.Region.Start == 0 || r.Start > m.Region.Start && r.End < m.Region.End
 	}

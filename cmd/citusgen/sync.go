@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/citusgen/citusgen/composefile"
-	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/atomicfile"
+	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -51,7 +51,7 @@ func fileError(err error) error {
 }
 
 func mergeError(path string, err error) error {
-	var problems generator.Problems
+	var problems regions.Problems
 	if errors.As(err, &problems) {
 		msgs := make([]string, len(problems))
 		for i, p := range problems {
@@ -59,14 +59,14 @@ func mergeError(path string, err error) error {
 		}
 		return usageError{fmt.Sprintf("%s has %s; nothing was written:\n%s", path, plural(len(problems), "problem"), strings.Join(msgs, "\n"))}
 	}
-	var me *generator.MergeError
+	var me *regions.MergeError
 	if errors.As(err, &me) {
 		return usageError{locate(path, me)}
 	}
 	return err
 }
 
-func locate(path string, me *generator.MergeError) string {
+func locate(path string, me *regions.MergeError) string {
 	if me.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", path, me.Line, me.Msg)
 	}
@@ -89,7 +89,7 @@ func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
 	if err != nil {
 		return err
 	}
-	m, err := generator.MergeComposeFile(tgt.Data, t, generator.MergeOptions{Name: path, Adopt: adopt})
+	m, err := regions.MergeComposeFile(tgt.Data, t, regions.MergeOptions{Name: path, Adopt: adopt})
 	if err != nil {
 		return mergeError(path, err)
 	}
@@ -126,7 +126,7 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 	if err != nil {
 		return fileError(err)
 	}
-	m, err := generator.MergeSettingsFile(ctx, tgt.Data, t, generator.MergeOptions{Name: path, Adopt: adopt})
+	m, err := regions.MergeSettingsFile(ctx, tgt.Data, t, regions.MergeOptions{Name: path, Adopt: adopt})
 	if err != nil {
 		return mergeError(path, err)
 	}
@@ -142,7 +142,7 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 // large file is not compiled whole (python3 takes minutes on tens of
 // megabytes): its block is, and the rest is the user's bytes, where
 // citusgen removed whole statements only.
-func compiles(ctx context.Context, path string, m *generator.Merge) error {
+func compiles(ctx context.Context, path string, m *regions.Merge) error {
 	data := m.Data
 	if len(data) > settingsfile.SmallFile {
 		data = append([]byte("DATABASES = {}\nREPORTING_DATABASES = {}\n"), m.Block...)
@@ -173,7 +173,7 @@ func newSettings(t *topology.Topology, path string) []byte {
 // createSettings writes a new settings file: the block and what it needs.
 func createSettings(e *env, t *topology.Topology, path string) error {
 	ctx := context.Background()
-	m, err := generator.MergeSettingsFile(ctx, newSettings(t, path), t, generator.MergeOptions{Name: path})
+	m, err := regions.MergeSettingsFile(ctx, newSettings(t, path), t, regions.MergeOptions{Name: path})
 	if err != nil {
 		return mergeError(path, err)
 	}
@@ -191,7 +191,7 @@ func createSettings(e *env, t *topology.Topology, path string) error {
 }
 
 // reportAdopted lists on stderr what --adopt took over, by the lines it had.
-func reportAdopted(e *env, path string, adopted []generator.Adopted) {
+func reportAdopted(e *env, path string, adopted []regions.Adopted) {
 	for _, a := range adopted {
 		if a.Kept {
 			fmt.Fprintf(e.stderr, "citusgen: kept %s:%s: %s\n", path, a.Lines, a.What)

@@ -1,4 +1,4 @@
-package generator_test
+package regions_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -47,9 +48,9 @@ json.dump({k: v for k, v in ns.items() if k.isupper()}, sys.stdout)`, path)
 	return got
 }
 
-func adoptSettings(t *testing.T, existing string) (string, []generator.Adopted, error) {
+func adoptSettings(t *testing.T, existing string) (string, []regions.Adopted, error) {
 	t.Helper()
-	out, adopted, err := generator.MergeSettings(context.Background(), []byte(existing), topology.Default(), generator.MergeOptions{Adopt: true})
+	out, adopted, err := regions.MergeSettings(context.Background(), []byte(existing), topology.Default(), regions.MergeOptions{Adopt: true})
 	return string(out), adopted, err
 }
 
@@ -149,7 +150,7 @@ func TestSettingsEncodings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	merged, _, err := generator.MergeSettings(context.Background(), []byte(latin), top, generator.MergeOptions{})
+	merged, _, err := regions.MergeSettings(context.Background(), []byte(latin), top, regions.MergeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,8 +168,8 @@ func TestSettingsEncodings(t *testing.T) {
 		"null bytes": "DATABASES = {}\x00\n",
 		"cookie":     "# -*- coding: klingon -*-\nDATABASES = {}\n",
 	} {
-		_, _, err := generator.MergeSettings(context.Background(), []byte(bad), topology.Default(), generator.MergeOptions{Name: "s.py"})
-		var me *generator.MergeError
+		_, _, err := regions.MergeSettings(context.Background(), []byte(bad), topology.Default(), regions.MergeOptions{Name: "s.py"})
+		var me *regions.MergeError
 		if !errors.As(err, &me) || !strings.Contains(me.Msg, "s.py") || strings.Contains(err.Error(), "Traceback") {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -251,15 +252,15 @@ func TestRefusedShapes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := generator.MergeCompose([]byte(c.in), topology.Default(), generator.MergeOptions{Name: "c.yml", Adopt: true})
-			var me *generator.MergeError
+			_, _, err := regions.MergeCompose([]byte(c.in), topology.Default(), regions.MergeOptions{Name: "c.yml", Adopt: true})
+			var me *regions.MergeError
 			if !errors.As(err, &me) || me.Line != c.line || !strings.Contains(me.Msg, c.want) {
 				t.Errorf("error %v, want line %d: %s", err, c.line, c.want)
 			}
 		})
 	}
-	_, _, err := generator.MergeSettings(context.Background(), []byte("DATABASES = {}\rX = 1\r"), topology.Default(), generator.MergeOptions{Name: "s.py"})
-	var me *generator.MergeError
+	_, _, err := regions.MergeSettings(context.Background(), []byte("DATABASES = {}\rX = 1\r"), topology.Default(), regions.MergeOptions{Name: "s.py"})
+	var me *regions.MergeError
 	if !errors.As(err, &me) || me.Line != 1 || !strings.Contains(me.Msg, "carriage return alone") {
 		t.Errorf("CR-only settings: %v", err)
 	}
@@ -278,7 +279,7 @@ func TestAdoptKeepsAnchorsUsedElsewhere(t *testing.T) {
     image: web
     environment: *pgenv
 `
-	merged, adopted, err := generator.MergeCompose([]byte(yml), topology.Default(), generator.MergeOptions{Adopt: true})
+	merged, adopted, err := regions.MergeCompose([]byte(yml), topology.Default(), regions.MergeOptions{Adopt: true})
 	if err != nil {
 		t.Fatal(err)
 	}

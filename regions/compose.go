@@ -1,12 +1,12 @@
-package generator
+package regions
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -36,12 +36,12 @@ func MergeCompose(existing []byte, t *topology.Topology, opts MergeOptions) ([]b
 func MergeComposeFile(existing []byte, t *topology.Topology, opts MergeOptions) (*Merge, error) {
 	name := opts.Name
 	if name == "" {
-		name = ComposeFile
+		name = generator.ComposeFile
 	}
 	if err := checkLineBreaks(name, existing); err != nil {
 		return nil, err
 	}
-	bodies, err := managedCompose(t)
+	sections, err := managedCompose(t)
 	if err != nil {
 		return nil, err
 	}
@@ -52,21 +52,21 @@ func MergeComposeFile(existing []byte, t *topology.Topology, opts MergeOptions) 
 	}
 	m := &Merge{}
 	regions := map[string]*region{}
-	for _, section := range composeSections {
-		if regions[section], err = findRegionOutside(lines, section, doc.inScalar); err != nil {
+	for _, s := range sections {
+		if regions[s.key], err = findRegionOutside(lines, s.key, doc.inScalar); err != nil {
 			return nil, err
 		}
-		m.HadRegion = m.HadRegion || regions[section] != nil
+		m.HadRegion = m.HadRegion || regions[s.key] != nil
 	}
-	edits, adopted, err := adoptCompose(doc, lines, regions, bodies, opts)
+	edits, adopted, err := adoptCompose(doc, lines, regions, sections, opts)
 	if err != nil {
 		return nil, err
 	}
 	m.Adopted = adopted
 	eol := lineEnding(existing)
 	var appended []string
-	for _, section := range composeSections {
-		e, add, err := mergeSection(doc, lines, regions[section], section, bodies[section].lines, t.Source, eol)
+	for _, s := range sections {
+		e, add, err := mergeSection(doc, lines, regions[s.key], s.key, s.lines, t.Source, eol)
 		if err != nil {
 			return nil, err
 		}
@@ -94,37 +94,6 @@ func removesLast(edits []lineEdit, n int) bool {
 		}
 	}
 	return false
-}
-
-// lineEdit replaces the lines [from, to) with lines (an insertion when
-// from == to).
-type lineEdit struct {
-	from, to int
-	lines    []string
-}
-
-// applyEdits makes every edit in one pass. Edits never overlap, except that
-// an insertion may sit where a removal ends.
-func applyEdits(lines []string, edits []lineEdit) []string {
-	sort.SliceStable(edits, func(i, j int) bool {
-		if edits[i].from != edits[j].from {
-			return edits[i].from < edits[j].from
-		}
-		return edits[i].to < edits[j].to
-	})
-	extra := 0
-	for _, e := range edits {
-		extra += len(e.lines)
-	}
-	out := make([]string, 0, len(lines)+extra)
-	pos := 0
-	for _, e := range edits {
-		from, to := max(e.from, pos), max(e.to, pos)
-		out = append(out, lines[pos:from]...)
-		out = append(out, e.lines...)
-		pos = to
-	}
-	return append(out, lines[pos:]...)
 }
 
 // mergeSection is the edit that puts one section's region in place, or the
@@ -202,4 +171,39 @@ func blockEnd(lines []string, tk *topKey) int {
 		break
 	}
 	return end
+}
+
+// sectionBody is what one managed compose region holds: the section it
+// sits in, its lines at two-space indentation, and the names it defines
+// (its keys as YAML reads them).
+type sectionBody struct {
+	key   string
+	lines []string
+	names []string
+}
+
+// managedCompose renders what each managed compose region holds: the
+// services, their named volumes, the setup service's config. A section
+// with nothing to hold is empty.
+func managedCompose(t *topology.Topology) ([]sectionBody, error) {
+	sections, err := generator.ComposeSections(t)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sectionBody, len(sections))
+	for i, s := range sections {
+		var keys yaml.Node
+		if err := yaml.Unmarshal(s.Body, &keys); err != nil {
+			return nil, fmt.Errorf("internal error, please report it: the %s region does not parse: %w", s.Key, err)
+		}
+		body := sectionBody{key: s.Key, lines: splitLines(s.Body)}
+		if len(keys.Content) > 0 {
+			m := keys.Content[0]
+			for i := 0; i+1 < len(m.Content); i += 2 {
+				body.names = append(body.names, m.Content[i].Value)
+			}
+		}
+		out[i] = body
+	}
+	return out, nil
 }

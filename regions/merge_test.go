@@ -1,4 +1,4 @@
-package generator_test
+package regions_test
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/internal/goldenfile"
+	"github.com/citusgen/citusgen/internal/pyeval"
+	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -113,7 +116,7 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 
 func goldenTopology(t *testing.T, name string) *topology.Topology {
 	t.Helper()
-	for _, c := range goldenCases(t) {
+	for _, c := range goldenfile.Cases(t) {
 		if c.Name == name {
 			return c.Top
 		}
@@ -189,7 +192,7 @@ func TestMergeSettings(t *testing.T) {
 	if problem, err := settingsfile.Compile(context.Background(), "localsettings.py", merged); err != nil || problem != "" {
 		t.Fatal(problem, err)
 	}
-	got := pySettings(t, []byte("DATABASES = {}\nREPORTING_DATABASES = {}\n"+string(merged)))
+	got := pyeval.Settings(t, []byte("DATABASES = {}\nREPORTING_DATABASES = {}\n"+string(merged)))
 	dbs := got["DATABASES"].(map[string]any)
 	if _, ok := dbs["default"]; !ok || dbs["icds-ucr"] == nil {
 		t.Errorf("DATABASES = %v", dbs)
@@ -223,13 +226,13 @@ func TestMergeSettings(t *testing.T) {
 
 func mergeCompose(t *testing.T, existing []byte, top *topology.Topology) ([]byte, error) {
 	t.Helper()
-	merged, _, err := generator.MergeCompose(existing, top, generator.MergeOptions{})
+	merged, _, err := regions.MergeCompose(existing, top, regions.MergeOptions{})
 	return merged, err
 }
 
 func mergeSettings(t *testing.T, existing []byte, top *topology.Topology) ([]byte, error) {
 	t.Helper()
-	merged, _, err := generator.MergeSettings(context.Background(), existing, top, generator.MergeOptions{})
+	merged, _, err := regions.MergeSettings(context.Background(), existing, top, regions.MergeOptions{})
 	return merged, err
 }
 
@@ -250,7 +253,7 @@ func TestMergeSettingsMovesBlockBelowBindings(t *testing.T) {
 		!strings.HasSuffix(string(moved), "# <<< citusgen managed settings\nDEBUG = True\n") {
 		t.Fatalf("block not moved below the reassignment:\n%s", moved)
 	}
-	got := pySettings(t, moved)
+	got := pyeval.Settings(t, moved)
 	if got["REPORTING_DATABASES"].(map[string]any)["icds-ucr-citus"] != "icds-ucr" {
 		t.Errorf("REPORTING_DATABASES = %v", got["REPORTING_DATABASES"])
 	}
@@ -269,7 +272,7 @@ func TestMergeSettingsAdoptRefusals(t *testing.T) {
 			"line 5: cannot adopt ICDS_USE_CITUS: it is inside an if, try, for or with block"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := generator.MergeSettings(context.Background(), []byte(c.file), topology.Default(), generator.MergeOptions{Adopt: true})
+			_, _, err := regions.MergeSettings(context.Background(), []byte(c.file), topology.Default(), regions.MergeOptions{Adopt: true})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want %q", err, c.want)
 			}
@@ -290,7 +293,7 @@ func TestMergeComposeAdoptsGeneratedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	merged, adopted, err := generator.MergeCompose(whole, three, generator.MergeOptions{})
+	merged, adopted, err := regions.MergeCompose(whole, three, regions.MergeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

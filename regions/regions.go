@@ -1,0 +1,196 @@
+// Package regions keeps citusgen's managed regions in users' files: the
+// blocks between "# >>> citusgen managed NAME" and "# <<< citusgen managed
+// NAME" markers that render --into writes into a compose file (in
+// services:, volumes: and configs:) and into a Django settings file, every
+// other byte of the file being the user's. It finds the regions (refusing
+// damaged markers rather than guessing), merges what the topology renders
+// into them, adopts hand-written definitions of what they define (--adopt),
+// and tells check what drifted, within a file and between the two files.
+// Compose files are parsed with go.yaml.in/yaml/v3 for their lines and
+// loaded with compose-go (package composefile); settings files are read by
+// python3's parser (package settingsfile), never run.
+package regions
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/citusgen/citusgen/quote"
+	"github.com/citusgen/citusgen/settingsfile"
+)
+
+// MergeOptions tune a merge into an existing file.
+type MergeOptions struct {
+	// Name is the file's name, for messages and the block's header.
+	Name string
+	// Adopt removes hand-written definitions of what the managed region
+	// owns (services, volumes, aliases, entries, flags) instead of refusing.
+	Adopt bool
+}
+
+// Adopted is a hand-written definition a merge removed because the managed
+// region now defines it.
+type Adopted struct {
+	Lines settingsfile.Range // in the file as it was
+	What  string
+	// Kept: not removed but moved, because the rest of the file needs it
+	// (an anchor other services use).
+	Kept bool
+}
+
+// Merge is the result of merging citusgen's region into a user's file.
+type Merge struct {
+	Data    []byte
+	Adopted []Adopted
+	// HadRegion: the file had citusgen's region before the merge.
+	HadRegion bool
+	// Settings is python3's reading of a settings file as it was, and
+	// Region the lines of its block (zero without one).
+	Settings *settingsfile.File
+	Region   settingsfile.Range
+	// Block is the settings block as written into the file.
+	Block []byte
+}
+
+// Problems are every problem a merge found, each at a line; nothing was
+// merged.
+type Problems []*MergeError
+
+func (ps Problems) Error() string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// MergeError is a problem with the file being merged into, at a line.
+type MergeError struct {
+	Line int // 1-based; 0 when not tied to a line
+	Msg  string
+}
+
+func (e *MergeError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	}
+	return e.Msg
+}
+
+// Managed regions are delimited by marker comments. Everything outside them
+// belongs to the user and is kept byte for byte.
+const (
+	beginMark = "# >>> citusgen managed "
+	endMark   = "# <<< citusgen managed "
+)
+
+// region is one managed region found in a file, by line index (0-based).
+type region struct {
+	begin, end int // marker lines
+	indent     string
+}
+
+// findRegionOutside locates the region named name. A missing region is
+// (nil, nil); a lone, repeated or out-of-order marker is an error, never a
+// guess. The lines for which inside(i) holds are not the file's own lines
+// but part of a string or a block scalar: marker text there is data.
+func findRegionOutside(lines []string, name string, inside func(i int) bool) (*region, error) {
+	var cands []markerLine
+	for i, l := range lines {
+		if strings.Contains(l, "citusgen managed "+name) {
+			cands = append(cands, markerLine{i, l})
+		}
+	}
+	return findRegionAmong(cands, name, inside)
+}
+
+// markerLine is a line (0-based) that mentions a region.
+type markerLine struct {
+	i    int
+	text string
+}
+
+// markerLines finds the lines of data that mention the region name,
+// without splitting the whole file into lines.
+func markerLines(data []byte, name string) []markerLine {
+	needle := []byte("citusgen managed " + name)
+	var out []markerLine
+	line, counted := 0, 0
+	for off := 0; ; {
+		j := bytes.Index(data[off:], needle)
+		if j < 0 {
+			return out
+		}
+		at := off + j
+		line += bytes.Count(data[counted:at], []byte("\n"))
+		counted = at
+		start := bytes.LastIndexByte(data[:at], '\n') + 1
+		end := bytes.IndexByte(data[at:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += at
+		}
+		out = append(out, markerLine{line, string(data[start:end])})
+		off = end
+	}
+}
+
+func findRegionAmong(cands []markerLine, name string, inside func(i int) bool) (*region, error) {
+	var begins, ends []int
+	text := map[int]string{}
+	for _, c := range cands {
+		i, l := c.i, c.text
+		t := strings.TrimSpace(l)
+		if !strings.HasPrefix(t, "#") || inside != nil && inside(i) {
+			continue // only comments are markers
+		}
+		text[i] = l
+		switch {
+		case strings.HasPrefix(t, beginMark+name+":") || t == beginMark+name:
+			begins = append(begins, i)
+		case strings.HasPrefix(t, endMark+name) && strings.TrimSpace(strings.TrimPrefix(t, endMark+name)) == "":
+			ends = append(ends, i)
+		default:
+			// Mentions the region but is neither marker: edited by hand.
+			return nil, &MergeError{Line: i + 1, Msg: fmt.Sprintf("damaged citusgen %s marker %q; restore it as %q / %q or remove the whole region by hand", name, t, beginMark+name, endMark+name)}
+		}
+	}
+	switch {
+	case len(begins) == 0 && len(ends) == 0:
+		return nil, nil
+	case len(begins) > 1:
+		return nil, &MergeError{Line: begins[1] + 1, Msg: fmt.Sprintf("second begin marker of the citusgen %s region (the first is at line %d); keep one region", name, begins[0]+1)}
+	case len(ends) > 1:
+		return nil, &MergeError{Line: ends[1] + 1, Msg: fmt.Sprintf("second end marker of the citusgen %s region (the first is at line %d); keep one region", name, ends[0]+1)}
+	case len(begins) == 0:
+		return nil, &MergeError{Line: ends[0] + 1, Msg: fmt.Sprintf("end marker of the citusgen %s region without its begin marker; restore %q or remove the region by hand", name, beginMark+name)}
+	case len(ends) == 0:
+		return nil, &MergeError{Line: begins[0] + 1, Msg: fmt.Sprintf("begin marker of the citusgen %s region without its end marker; restore %q or remove the region by hand", name, endMark+name)}
+	case ends[0] < begins[0]:
+		return nil, &MergeError{Line: ends[0] + 1, Msg: fmt.Sprintf("the citusgen %s region ends before it begins (line %d); fix the markers by hand", name, begins[0]+1)}
+	}
+	l := text[begins[0]]
+	return &region{begin: begins[0], end: ends[0], indent: l[:len(l)-len(strings.TrimLeft(l, " "))]}, nil
+}
+
+// indentBlock shifts a block rendered with two-space first-level indentation
+// to the given indentation.
+func indentBlock(block []string, indent string) []string {
+	out := make([]string, len(block))
+	for i, l := range block {
+		if l == "" {
+			out[i] = l
+			continue
+		}
+		out[i] = indent + strings.TrimPrefix(l, "  ")
+	}
+	return out
+}
+
+func wrapRegion(name, source string, body []string, indent string) []string {
+	out := []string{indent + beginMark + name + ": generated from " + quote.Comment(source) + "; change the topology, not this block"}
+	out = append(out, body...)
+	return append(out, indent+endMark+name)
+}
