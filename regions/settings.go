@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -239,4 +240,38 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 		dedup = append(dedup, o)
 	}
 	return dedup
+}
+
+// CheckCompiles proves python3 accepts what the merge would write to path.
+// The merge refused a file that did not compile, so a failure is
+// citusgen's own (an internal error). A
+// large file is not compiled whole (python3 takes minutes on tens of
+// megabytes): its block is, and the rest is the user's bytes, where
+// citusgen removed whole statements only.
+func (m *Merge) CheckCompiles(ctx context.Context, path string) error {
+	data := m.Data
+	if len(data) > settingsfile.SmallFile {
+		data = append([]byte("DATABASES = {}\nREPORTING_DATABASES = {}\n"), m.Block...)
+	}
+	problem, err := settingsfile.Compile(ctx, path, data)
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		return fmt.Errorf("internal error, please report it: %s would not compile (%s); the file is untouched", path, problem)
+	}
+	return nil
+}
+
+// NewSettingsFile starts the settings file at path that render settings
+// --into creates: the names the block updates, bound empty above it.
+func NewSettingsFile(t *topology.Topology, path string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Django settings, started by citusgen render settings --into %s.\n", filepath.Base(path))
+	b.WriteString("# Put Django's own databases into DATABASES here; the citusgen block below adds the cluster's.\n")
+	b.WriteString("DATABASES = {}\n")
+	if len(t.ReportingDatabases) > 0 {
+		b.WriteString("REPORTING_DATABASES = {}\n")
+	}
+	return []byte(b.String())
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/settingsfile"
-	"github.com/citusgen/citusgen/topology"
 )
 
 type checkCmd struct {
@@ -70,12 +68,12 @@ func (c checkCmd) Run(e *env) error {
 		checkDiff(out, c.Settings, "render settings --into", data, settings)
 	}
 	if composeData != nil && settings != nil {
-		problems, err := crossCheck(t, c.Compose, composeData, c.Settings, settings)
+		problems, err := regions.CrossCheck(context.Background(), t, c.Compose, composeData, c.Settings, settings)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "citusgen: note: could not compare the two files with each other: %v\n", err)
 		}
 		for _, p := range problems {
-			out.drift(p.file, p.lines, p.msg)
+			out.drift(p.File, p.Lines, p.Msg)
 		}
 	}
 	if out.n > 0 {
@@ -102,21 +100,13 @@ func checkFile(e *env, path, into string, merge func([]byte) (*regions.Merge, er
 }
 
 // checkDiff reports a file against what it should be: the file with its
-// managed regions merged. A file without citusgen's regions is reported as
-// such (with the command that adds them), and a hand-written duplicate
-// outside the regions of what they define is drift of its own.
+// managed regions merged.
 func checkDiff(out *driftOutput, path, into string, actual []byte, m *regions.Merge) {
-	if !m.HadRegion {
-		out.drift(path, settingsfile.Range{}, fmt.Sprintf("%s has no citusgen region; add it with: citusgen %s %s (with --adopt to take over hand-written definitions)", path, into, path))
-		return
+	drift, changed := m.Drift(path, into, actual)
+	for _, d := range drift {
+		out.drift(d.File, d.Lines, d.Msg)
 	}
-	for _, a := range m.Adopted {
-		if a.Kept {
-			continue
-		}
-		out.drift(path, a.Lines, fmt.Sprintf("%s:%s: %s is defined by hand outside the citusgen region too; citusgen %s %s --adopt removes it", path, a.Lines, a.What, into, path))
-	}
-	if string(m.Data) != string(actual) {
+	if changed {
 		out.diff(path, "citusgen "+into+" "+path, string(actual), string(m.Data))
 	}
 }
@@ -251,112 +241,4 @@ func escapeData(s string) string {
 
 func escapeProperty(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
-}
-
-// crossProblem is drift between the two files, at the lines of the one
-// that says it (the alias's entry in the settings).
-type crossProblem struct {
-	file  string
-	lines settingsfile.Range
-	msg   string
-}
-
-// crossCheck compares the compose file and the settings with each other:
-// every alias must point where the compose file puts its node. The
-// settings' values are the literals python3's parser read; nothing in the
-// file is run.
-func crossCheck(t *topology.Topology, composePath string, composeData []byte, settingsPath string, settings *regions.Merge) ([]crossProblem, error) {
-	composeEnv, err := composefile.Env(filepath.Dir(composePath), composePath)
-	if err != nil {
-		return nil, err
-	}
-	// Other services' unresolved volumes must not hide the cluster's drift.
-	p, err := composefile.LoadComposeModel(context.Background(), filepath.Dir(composePath), composePath, composeData, composefile.CheckEnv(t, composeEnv))
-	if err != nil {
-		return nil, err
-	}
-	dbs := settingsDatabases(settings)
-	var problems []crossProblem
-	for _, n := range t.Nodes() {
-		svc, ok := p.Services[n.Service]
-		if !ok {
-			problems = append(problems, crossProblem{composePath, settingsfile.Range{}, fmt.Sprintf("%s has no service %s", composePath, n.Service)})
-			continue
-		}
-		if n.Alias == "" {
-			continue // Django does not connect to this worker
-		}
-		db, ok := dbs[n.Alias]
-		if !ok {
-			problems = append(problems, crossProblem{settingsPath, settings.Region, fmt.Sprintf("%s has no DATABASES[%q]", settingsPath, n.Alias)})
-			continue
-		}
-		var published, target string
-		for _, port := range svc.Ports {
-			published, target = port.Published, strconv.Itoa(int(port.Target))
-		}
-		ref := fmt.Sprintf("%s DATABASES[%q]", settingsPath, n.Alias)
-		add := func(format string, args ...any) {
-			problems = append(problems, crossProblem{settingsPath, db.lines, ref + " " + fmt.Sprintf(format, args...)})
-		}
-		if t.Reaches == topology.ReachNetwork {
-			if db.host != n.Service {
-				add("HOST is %q but the compose service is %s", db.host, n.Service)
-			}
-			if db.port != target {
-				add("PORT is %q but %s listens on %s inside the network", db.port, n.Service, target)
-			}
-		} else if db.port != published {
-			add("PORT is %q but %s publishes %s as %s", db.port, composePath, n.Service, published)
-		}
-		if n.Role == topology.Worker && n.NodeNameOverride == "" {
-			want := n.Service + ":" + target
-			if db.nodeName != want {
-				add("CITUS_NODE_NAME is %q but %s makes the worker reachable as %s", db.nodeName, composePath, want)
-			}
-		}
-	}
-	sort.Slice(problems, func(i, j int) bool { return problems[i].msg < problems[j].msg })
-	return problems, nil
-}
-
-type pyDB struct {
-	host, port, nodeName string
-	lines                settingsfile.Range // the alias's entry
-}
-
-// settingsDatabases is what the block (or, without one, the module level
-// of the file) writes into DATABASES, the last write of each alias winning.
-func settingsDatabases(m *regions.Merge) map[string]pyDB {
-	inBlock := func(r settingsfile.Range) bool {
-		return m.Region.Start == 0 || r.Start > m.Region.Start && r.End < m.Region.End
-	}
-	dbs := map[string]pyDB{}
-	for _, e := range m.Settings.Databases {
-		if e.Nested || !inBlock(e.Stmt) {
-			continue
-		}
-		dbs[e.Key] = pyDB{host: pyStr(e.Fields["HOST"]), port: pyStr(e.Fields["PORT"]), nodeName: pyStr(e.Fields["CITUS_NODE_NAME"]), lines: e.Lines}
-	}
-	return dbs
-}
-
-// pyStr is str() of a literal value, as Django would see it; "" for a value
-// that is not a literal.
-func pyStr(v settingsfile.Value) string {
-	if !v.Literal {
-		return ""
-	}
-	switch x := v.Value.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case bool:
-		if x {
-			return "True"
-		}
-		return "False"
-	}
-	return ""
 }

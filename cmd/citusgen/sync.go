@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"strings"
 
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/internal/atomicfile"
 	"github.com/citusgen/citusgen/regions"
-	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -130,54 +128,21 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 	if err != nil {
 		return mergeError(path, err)
 	}
-	if err := compiles(ctx, path, m); err != nil {
+	if err := m.CheckCompiles(ctx, path); err != nil {
 		return err
 	}
 	reportAdopted(e, path, m.Adopted)
 	return writeIfChanged(e, tgt, m.Data)
 }
 
-// compiles: python3 accepts what citusgen is about to write. The merge
-// refused a file that did not compile, so a failure is citusgen's own. A
-// large file is not compiled whole (python3 takes minutes on tens of
-// megabytes): its block is, and the rest is the user's bytes, where
-// citusgen removed whole statements only.
-func compiles(ctx context.Context, path string, m *regions.Merge) error {
-	data := m.Data
-	if len(data) > settingsfile.SmallFile {
-		data = append([]byte("DATABASES = {}\nREPORTING_DATABASES = {}\n"), m.Block...)
-	}
-	problem, err := settingsfile.Compile(ctx, path, data)
-	if err != nil {
-		return err
-	}
-	if problem != "" {
-		return fmt.Errorf("internal error, please report it: %s would not compile (%s); the file is untouched", path, problem)
-	}
-	return nil
-}
-
-// newSettings starts a settings file citusgen creates: the names the
-// block updates, bound empty above it.
-func newSettings(t *topology.Topology, path string) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Django settings, started by citusgen render settings --into %s.\n", filepath.Base(path))
-	b.WriteString("# Put Django's own databases into DATABASES here; the citusgen block below adds the cluster's.\n")
-	b.WriteString("DATABASES = {}\n")
-	if len(t.ReportingDatabases) > 0 {
-		b.WriteString("REPORTING_DATABASES = {}\n")
-	}
-	return []byte(b.String())
-}
-
 // createSettings writes a new settings file: the block and what it needs.
 func createSettings(e *env, t *topology.Topology, path string) error {
 	ctx := context.Background()
-	m, err := regions.MergeSettingsFile(ctx, newSettings(t, path), t, regions.MergeOptions{Name: path})
+	m, err := regions.MergeSettingsFile(ctx, regions.NewSettingsFile(t, path), t, regions.MergeOptions{Name: path})
 	if err != nil {
 		return mergeError(path, err)
 	}
-	if err := compiles(ctx, path, m); err != nil {
+	if err := m.CheckCompiles(ctx, path); err != nil {
 		return err
 	}
 	if err := atomicfile.WriteNew(path, m.Data); err != nil {
