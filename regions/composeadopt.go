@@ -10,6 +10,7 @@ import (
 
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/internal/yamldoc"
 	"github.com/citusgen/citusgen/settingsfile"
 )
 
@@ -233,13 +234,13 @@ func encodeYAML(n *yaml.Node) ([]byte, error) {
 // isManager: a service running the membership manager image, which
 // registers workers behind citusgen's back.
 func isManager(svc *yaml.Node) bool {
-	svc = resolve(svc)
+	svc = yamldoc.Resolve(svc)
 	if svc == nil || svc.Kind != yaml.MappingNode {
 		return false
 	}
 	for i := 0; i+1 < len(svc.Content); i += 2 {
 		if svc.Content[i].Value == "image" {
-			return citus.IsManagerImage(resolve(svc.Content[i+1]).Value)
+			return citus.IsManagerImage(yamldoc.Resolve(svc.Content[i+1]).Value)
 		}
 	}
 	return false
@@ -247,7 +248,7 @@ func isManager(svc *yaml.Node) bool {
 
 // hasManagedLabel: a service carrying citusgen's io.citusgen.managed label.
 func hasManagedLabel(svc *yaml.Node) bool {
-	svc = resolve(svc)
+	svc = yamldoc.Resolve(svc)
 	if svc == nil || svc.Kind != yaml.MappingNode {
 		return false
 	}
@@ -256,28 +257,21 @@ func hasManagedLabel(svc *yaml.Node) bool {
 		if svc.Content[i].Value != "labels" {
 			continue
 		}
-		labels := resolve(svc.Content[i+1])
+		labels := yamldoc.Resolve(svc.Content[i+1])
 		switch labels.Kind {
 		case yaml.SequenceNode:
 			for _, l := range labels.Content {
-				if resolve(l).Value == generator.ManagedLabel {
+				if yamldoc.Resolve(l).Value == generator.ManagedLabel {
 					return true
 				}
 			}
 		case yaml.MappingNode:
 			for j := 0; j+1 < len(labels.Content); j += 2 {
-				if labels.Content[j].Value == key && resolve(labels.Content[j+1]).Value == value {
+				if labels.Content[j].Value == key && yamldoc.Resolve(labels.Content[j+1]).Value == value {
 					return true
 				}
 			}
 		}
 	}
 	return false
-}
-
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
 }

@@ -1,15 +1,12 @@
 package regions
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/citusgen/citusgen/internal/yamlerr"
+	"github.com/citusgen/citusgen/internal/yamldoc"
 )
 
 // topKey is a top-level key of a YAML document and the lines it spans.
@@ -37,16 +34,12 @@ func (d *userCompose) inScalar(i int) bool { return d.scalars[i] }
 // second one (which docker compose would merge into the first) is refused
 // at its "---" line.
 func parseCompose(data []byte, lines []string) (*userCompose, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+	doc, second, err := yamldoc.DecodeFirst(data)
+	if err != nil {
 		return nil, yamlError(data, err)
 	}
-	var second yaml.Node
-	if err := dec.Decode(&second); err == nil {
-		return nil, &MergeError{Line: documentStart(lines, second.Line), Msg: "a second YAML document starts here; docker compose merges the documents of a file, but citusgen manages its regions in one-document files: move this document to a file of its own (docker compose -f FILE -f OTHER merges them just the same), then run again"}
-	} else if !errors.Is(err, io.EOF) {
-		return nil, yamlError(data, err)
+	if second != nil {
+		return nil, &MergeError{Line: yamldoc.DocumentStart(data, second.Line), Msg: "a second YAML document starts here; docker compose merges the documents of a file, but citusgen manages its regions in one-document files: move this document to a file of its own (docker compose -f FILE -f OTHER merges them just the same), then run again"}
 	}
 	d := &userCompose{keys: map[string]*topKey{}}
 	if len(doc.Content) == 0 {
@@ -85,19 +78,8 @@ func parseCompose(data []byte, lines []string) (*userCompose, error) {
 }
 
 func yamlError(data []byte, err error) error {
-	line, msg := yamlerr.Locate(data, err)
+	line, msg := yamldoc.Locate(data, err)
 	return &MergeError{Line: line, Msg: "not valid YAML: " + msg}
-}
-
-// documentStart is the line of the "---" that starts the document whose
-// first content is at line (1-based).
-func documentStart(lines []string, line int) int {
-	for i := min(line, len(lines)) - 1; i >= 0; i-- {
-		if strings.HasPrefix(lines[i], "---") {
-			return i + 1
-		}
-	}
-	return line
 }
 
 // scalarLines finds the lines that belong to a multi-line scalar whose text

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/internal/yamldoc"
 )
 
 // Warning is something the files say that the spec cannot express.
@@ -75,15 +76,8 @@ type mapping struct {
 	values map[string]*yaml.Node
 }
 
-func deref(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
 func asMapping(n *yaml.Node) *mapping {
-	n = deref(n)
+	n = yamldoc.Resolve(n)
 	m := &mapping{values: map[string]*yaml.Node{}}
 	if n == nil || n.Kind != yaml.MappingNode {
 		return m
@@ -92,7 +86,7 @@ func asMapping(n *yaml.Node) *mapping {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Value == "<<" && k.Tag != "!!str" {
-			v = deref(v)
+			v = yamldoc.Resolve(v)
 			if v.Kind == yaml.SequenceNode {
 				merged = append(merged, v.Content...)
 			} else {
@@ -117,7 +111,7 @@ func asMapping(n *yaml.Node) *mapping {
 }
 
 func (m *mapping) str(key string) (string, int, bool) {
-	v := deref(m.values[key])
+	v := yamldoc.Resolve(m.values[key])
 	if v == nil || v.Kind != yaml.ScalarNode {
 		return "", 0, false
 	}
@@ -127,7 +121,7 @@ func (m *mapping) str(key string) (string, int, bool) {
 // items lists a sequence's scalars, or a mapping's entries as KEY=VALUE (the
 // two ways compose writes environment and labels).
 func items(n *yaml.Node) []envValue {
-	n = deref(n)
+	n = yamldoc.Resolve(n)
 	if n == nil {
 		return nil
 	}
@@ -135,13 +129,13 @@ func items(n *yaml.Node) []envValue {
 	switch n.Kind {
 	case yaml.SequenceNode:
 		for _, c := range n.Content {
-			c = deref(c)
+			c = yamldoc.Resolve(c)
 			out = append(out, envValue{c.Value, c.Line})
 		}
 	case yaml.MappingNode:
 		m := asMapping(n)
 		for _, k := range m.keys {
-			v := deref(m.values[k.Value])
+			v := yamldoc.Resolve(m.values[k.Value])
 			val := ""
 			if v != nil && !(v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
 				val = v.Value

@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,7 +15,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/citusgen/citusgen/internal/yamlerr"
+	"github.com/citusgen/citusgen/internal/levenshtein"
+	"github.com/citusgen/citusgen/internal/yamldoc"
 )
 
 // DefaultSource names the embedded default in messages and headers.
@@ -116,27 +116,23 @@ func Parse(name string, data []byte) (*Topology, error) {
 	if err := checkUTF8(name, data); err != nil {
 		return nil, Errors{err}
 	}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+	doc, second, err := yamldoc.DecodeFirst(data)
+	if err != nil {
 		return nil, Errors{yamlSyntaxError(name, data, err)}
 	}
 	// Everything after a second "---" would be ignored silently.
-	var second yaml.Node
-	if err := dec.Decode(&second); err == nil {
+	if second != nil {
 		line := second.Line
 		if len(second.Content) > 0 {
 			line = second.Content[0].Line
 		}
-		line = documentStart(data, line)
+		line = yamldoc.DocumentStart(data, line)
 		return nil, Errors{{File: name, Pos: Pos{Line: line, Column: 1}, Msg: "a second YAML document starts here; a topology is one document: remove the '---' and what follows, or move it to a file of its own"}}
-	} else if !errors.Is(err, io.EOF) {
-		return nil, Errors{yamlSyntaxError(name, data, err)}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, Errors{{File: name, Msg: "the topology is empty: it needs at least 'coordinator' and 'workers' (see 'citusgen init' for a starter)"}}
 	}
-	d := &decoder{file: name, pos: map[string]Pos{"": posOf(resolve(doc.Content[0]))}}
+	d := &decoder{file: name, pos: map[string]Pos{"": posOf(yamldoc.Resolve(doc.Content[0]))}}
 	// Headers name the spec by its base name, so the same spec reached by
 	// another path renders the same bytes (check would see drift otherwise).
 	t := &Topology{Source: sourceName(name)}
@@ -195,18 +191,6 @@ func yamlPrintable(r rune) bool {
 		r >= 0xA0 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
 
-// documentStart is the line of the "---" that starts the document whose
-// first content is at line (1-based).
-func documentStart(data []byte, line int) int {
-	lines := bytes.Split(data, []byte("\n"))
-	for i := min(line, len(lines)) - 1; i >= 0; i-- {
-		if bytes.HasPrefix(lines[i], []byte("---")) {
-			return i + 1
-		}
-	}
-	return line
-}
-
 // dedupe keeps the first problem reported for each field.
 func (es Errors) dedupe() Errors {
 	seen := map[string]bool{}
@@ -222,7 +206,7 @@ func (es Errors) dedupe() Errors {
 }
 
 func yamlSyntaxError(file string, data []byte, err error) *FieldError {
-	line, msg := yamlerr.Locate(data, err)
+	line, msg := yamldoc.Locate(data, err)
 	if line == 0 {
 		line = 1
 	}
@@ -266,13 +250,6 @@ func (d *decoder) errorAt(path, format string, args ...any) {
 	d.errs = append(d.errs, e)
 }
 
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
 func join(path, key string) string {
 	if path == "" {
 		return key
@@ -283,14 +260,14 @@ func join(path, key string) string {
 // mapping walks a mapping node strictly: unknown and repeated keys are errors.
 // It records the position of every value under its path.
 func (d *decoder) mapping(n *yaml.Node, path string, keys []string, each func(key string, v *yaml.Node, p string)) bool {
-	n = resolve(n)
+	n = yamldoc.Resolve(n)
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, path, "must be a mapping of keys (%s), found %s", strings.Join(keys, ", "), kindName(n))
 		return false
 	}
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k, v := yamldoc.Resolve(n.Content[i]), yamldoc.Resolve(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, path, "keys must be plain names")
 			continue
@@ -312,14 +289,14 @@ func (d *decoder) mapping(n *yaml.Node, path string, keys []string, each func(ke
 }
 
 func (d *decoder) require(n *yaml.Node, path string, keys ...string) {
-	n = resolve(n)
+	n = yamldoc.Resolve(n)
 	if n.Kind != yaml.MappingNode {
 		return
 	}
 	for _, k := range keys {
 		found := false
 		for i := 0; i < len(n.Content); i += 2 {
-			if resolve(n.Content[i]).Value == k {
+			if yamldoc.Resolve(n.Content[i]).Value == k {
 				found = true
 				break
 			}
@@ -349,7 +326,7 @@ func contains(list []string, s string) bool {
 func suggest(key string, keys []string) string {
 	best, bestD := "", 3
 	for _, k := range keys {
-		if dist := editDistance(key, k); dist < bestD {
+		if dist := levenshtein.Distance(key, k); dist < bestD {
 			best, bestD = k, dist
 		}
 	}
@@ -357,26 +334,6 @@ func suggest(key string, keys []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 func kindName(n *yaml.Node) string {
@@ -395,7 +352,7 @@ func kindName(n *yaml.Node) string {
 }
 
 func (d *decoder) str(n *yaml.Node, path string) string {
-	n = resolve(n)
+	n = yamldoc.Resolve(n)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Tag == "!!binary" {
 		d.errorf(n, path, "must be a string, found %s", kindName(n))
 		return ""
@@ -405,7 +362,7 @@ func (d *decoder) str(n *yaml.Node, path string) string {
 }
 
 func (d *decoder) integer(n *yaml.Node, path string) int {
-	n = resolve(n)
+	n = yamldoc.Resolve(n)
 	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!str") {
 		if v, err := strconv.Atoi(strings.TrimSpace(n.Value)); err == nil {
 			return v
@@ -416,7 +373,7 @@ func (d *decoder) integer(n *yaml.Node, path string) int {
 }
 
 func (d *decoder) boolean(n *yaml.Node, path string) bool {
-	n = resolve(n)
+	n = yamldoc.Resolve(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
 		return n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
 	}
@@ -490,7 +447,7 @@ func (d *decoder) django(n *yaml.Node, path string, t *Topology) {
 // orderedMap walks a free-form mapping (user-chosen keys) in file order, so
 // the rendered output follows the spec.
 func (d *decoder) orderedMap(n *yaml.Node, path string, each func(key string, v *yaml.Node, p string)) {
-	n = resolve(n)
+	n = yamldoc.Resolve(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return
 	}
@@ -500,7 +457,7 @@ func (d *decoder) orderedMap(n *yaml.Node, path string, each func(key string, v 
 	}
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k, v := yamldoc.Resolve(n.Content[i]), yamldoc.Resolve(n.Content[i+1])
 		p := path + "." + k.Value
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, path, "keys must be plain names")
@@ -525,7 +482,7 @@ var yaml11Bool = map[string]bool{
 }
 
 func (d *decoder) settingValue(n *yaml.Node, path string) any {
-	n = resolve(n)
+	n = yamldoc.Resolve(n)
 	if n.Kind == yaml.ScalarNode {
 		switch n.Tag {
 		case "!!bool":
@@ -566,7 +523,7 @@ func (d *decoder) node(n *yaml.Node, path string, role Role) Node {
 			node.NodeNameOverride = d.str(v, p)
 		}
 	}) {
-		d.pos[path] = posOf(resolve(n))
+		d.pos[path] = posOf(yamldoc.Resolve(n))
 		if role == Coordinator {
 			d.require(n, path, "service", "alias")
 		} else {
@@ -585,7 +542,7 @@ const MaxWorkers = 10000
 // workers accepts an explicit list of nodes or the count form
 // {count, service_prefix, alias_prefix, first_port}.
 func (d *decoder) workers(n *yaml.Node, path string) []Node {
-	n = resolve(n)
+	n = yamldoc.Resolve(n)
 	switch n.Kind {
 	case yaml.SequenceNode:
 		workers := make([]Node, 0, len(n.Content))

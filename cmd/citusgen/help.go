@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/citusgen/citusgen/internal/levenshtein"
 )
 
 type helpCmd struct {
@@ -161,7 +163,7 @@ func unknownCommandMessage(node *kong.Node, path []string, word string) string {
 			continue
 		}
 		names = append(names, c.Name)
-		d, prefix := editDistance(lower, c.Name), strings.HasPrefix(c.Name, lower)
+		d, prefix := levenshtein.Distance(lower, c.Name), strings.HasPrefix(c.Name, lower)
 		if d < bestDist || d == bestDist && prefix && !bestPrefix {
 			best, bestDist, bestPrefix = c.Name, d, prefix
 		}
@@ -172,25 +174,4 @@ func unknownCommandMessage(node *kong.Node, path []string, word string) string {
 		msg += fmt.Sprintf("\ncitusgen: The commands of %s: %s (%s --help says what each does).", where, strings.Join(names, ", "), where)
 	}
 	return msg
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -1,8 +1,4 @@
-// Package yamlerr finds the line of a YAML syntax error that the parser
-// (go.yaml.in/yaml/v3) reports without one, such as "found unknown
-// directive name" or "unknown anchor 'x' referenced", so that every
-// message can name file:line.
-package yamlerr
+package yamldoc
 
 import (
 	"bytes"
@@ -21,7 +17,10 @@ var lineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // the search parses growing prefixes (about log2(lines) times).
 const MaxSearch = 4 << 20
 
-// Locate returns the 1-based line of a parse error and its message without
+// Locate finds the line of a YAML syntax error that the parser reports
+// without one, such as "found unknown directive name" or "unknown anchor
+// 'x' referenced", so that every message can name file:line. It returns the
+// 1-based line of a parse error and its message without
 // the "yaml: " and "line N: " prefixes; line is 0 when it cannot be found.
 func Locate(data []byte, err error) (int, string) {
 	msg := err.Error()

@@ -1,4 +1,4 @@
-package yamlerr_test
+package yamldoc_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/citusgen/citusgen/internal/yamlerr"
+	"github.com/citusgen/citusgen/internal/yamldoc"
 )
 
 // Errors the parser reports without a line get the line at fault.
@@ -27,11 +27,11 @@ func TestLocate(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%q parsed", c.doc)
 		}
-		if line, msg := yamlerr.Locate([]byte(c.doc), err); line != c.line || msg != c.msg {
+		if line, msg := yamldoc.Locate([]byte(c.doc), err); line != c.line || msg != c.msg {
 			t.Errorf("%q: line %d %q, want %d %q", c.doc, line, msg, c.line, c.msg)
 		}
 	}
-	if line, _ := yamlerr.Locate(make([]byte, yamlerr.MaxSearch+1), errors.New("yaml: x")); line != 0 {
+	if line, _ := yamldoc.Locate(make([]byte, yamldoc.MaxSearch+1), errors.New("yaml: x")); line != 0 {
 		t.Errorf("a large document is not searched: line %d", line)
 	}
 }
