@@ -109,7 +109,7 @@ func (r *runner) printf(format string, args ...any) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintln(r.o.Progress, cluster.Redact(fmt.Sprintf(format, args...), r.o.Cluster.Password, r.t.User))
+	fmt.Fprintln(r.o.Progress, r.o.Cluster.Redact(r.t, fmt.Sprintf(format, args...)))
 }
 
 // Run bootstraps the cluster. It is idempotent: on a cluster that matches
@@ -559,7 +559,7 @@ func (r *runner) stepError(node string, s steps.Step, err error) error {
 			detail += " (" + pgErr.Detail + ")"
 		}
 	}
-	detail = cluster.Redact(detail, r.o.Cluster.Password, r.t.User)
+	detail = r.o.Cluster.Redact(r.t, detail)
 	return &Error{Node: node, Action: s.Action, Detail: detail, Hint: StepHint(r.t, node, detail)}
 }
 

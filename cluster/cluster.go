@@ -301,6 +301,13 @@ func OneLine(msg string) string {
 	return hostPrefix.ReplaceAllString(last, "")
 }
 
+// Redact hides the password from s (a message that may quote what a
+// server said), keeping t's user readable: what every message built from
+// a connection's errors goes through.
+func (o Options) Redact(t *topology.Topology, s string) string {
+	return Redact(s, o.Password, t.User)
+}
+
 // Redact replaces every occurrence of secret in s, so no output can leak it
 // even when a server echoes it back. Names in keep (the user) are not
 // secrets and stay readable, also where the password is part of them or

@@ -313,7 +313,7 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 	if !t.HasPassword() || o.Cluster.Password == "" {
 		n.Credentials = CredentialsNotNeeded
 	}
-	redact := func(s string) string { return cluster.Redact(cluster.OneLine(s), o.Cluster.Password, t.User) }
+	redact := func(s string) string { return o.Cluster.Redact(t, cluster.OneLine(s)) }
 	cfg, err := o.Cluster.Config(t, ep, t.ClusterDatabase())
 	if err != nil {
 		n.Failure, n.Detail = cluster.Other, redact(err.Error())
@@ -321,7 +321,7 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 	}
 	cfg.OnNotice = func(_ *pgconn.PgConn, notice *pgconn.Notice) {
 		n.mu.Lock()
-		n.notices = append(n.notices, cluster.Redact(notice.Message, o.Cluster.Password, t.User))
+		n.notices = append(n.notices, o.Cluster.Redact(t, notice.Message))
 		n.mu.Unlock()
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)

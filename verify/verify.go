@@ -141,8 +141,8 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 		}
 	}
 	for i := range r.Checks {
-		r.Checks[i].Detail = cluster.Redact(r.Checks[i].Detail, o.Cluster.Password, t.User)
-		r.Checks[i].Hint = cluster.Redact(r.Checks[i].Hint, o.Cluster.Password, t.User)
+		r.Checks[i].Detail = o.Cluster.Redact(t, r.Checks[i].Detail)
+		r.Checks[i].Hint = o.Cluster.Redact(t, r.Checks[i].Hint)
 	}
 	r.Elapsed = time.Since(start)
 	return r, nil

@@ -135,7 +135,7 @@ func (c *bootstrapCmd) Run(e *env) error {
 	}
 	res, err := bootstrap.Run(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr, Prune: c.Prune, Rebalance: c.Rebalance})
 	if err != nil {
-		return fmt.Errorf("bootstrap failed: %s", cluster.Redact(err.Error(), o.Password, t.User))
+		return fmt.Errorf("bootstrap failed: %s", o.Redact(t, err.Error()))
 	}
 	if !res.Complete() {
 		return bootstrap.PendingError(res.Pending)
@@ -171,10 +171,10 @@ func (c *planCmd) Run(e *env) error {
 		if len(changes) == 0 {
 			unread = append(unread, *p)
 		} else {
-			fmt.Fprintf(e.stderr, "citusgen: note: %s\n", oneLine(cluster.Redact(p.Detail, o.Password, t.User)))
+			fmt.Fprintf(e.stderr, "citusgen: note: %s\n", oneLine(o.Redact(t, p.Detail)))
 		}
 	}
-	redact := func(s string) string { return cluster.Redact(s, o.Password, t.User) }
+	redact := func(s string) string { return o.Redact(t, s) }
 	if c.JSON {
 		type problem struct {
 			Node   string `json:"node"`
@@ -413,7 +413,7 @@ func (c *resetCmd) Run(e *env) error {
 		return err
 	}
 	if err := bootstrap.Reset(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr}); err != nil {
-		return fmt.Errorf("reset failed: %s", cluster.Redact(err.Error(), o.Password, t.User))
+		return fmt.Errorf("reset failed: %s", o.Redact(t, err.Error()))
 	}
 	return nil
 }
