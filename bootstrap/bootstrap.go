@@ -26,6 +26,7 @@ import (
 
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
 	"github.com/citusgen/citusgen/reshape"
@@ -334,7 +335,7 @@ func (r *runner) reshape(ctx context.Context, conn *pgx.Conn) error {
 // when nothing is.
 func (r *runner) summary(took time.Duration) {
 	res := &r.res
-	applied := livediff.Plural(int64(res.Applied), "change") + " applied"
+	applied := english.Plural(res.Applied, "change") + " applied"
 	if res.AlreadyDone > 0 {
 		applied += fmt.Sprintf(", %d already done by another run", res.AlreadyDone)
 	}
@@ -342,7 +343,7 @@ func (r *runner) summary(took time.Duration) {
 		r.printf("bootstrap complete: %d nodes match the topology; %s, nothing pending (%s)", res.Nodes, applied, took.Round(10*time.Millisecond))
 		return
 	}
-	r.printf("bootstrap incomplete: %s; %s still pending:", applied, livediff.Plural(int64(len(res.Pending)), "change"))
+	r.printf("bootstrap incomplete: %s; %s still pending:", applied, english.Plural(len(res.Pending), "change"))
 	for _, ch := range res.Pending {
 		r.printf("  %s %s: %s", ch.Kind, ch.Node, ch.Detail)
 	}
@@ -375,12 +376,12 @@ func PendingError(pending []livediff.Change) error {
 		parts = append(parts, "run citusgen bootstrap "+strings.Join(fs, " ")+" to apply what needs "+strings.Join(fs, " and "))
 	}
 	if manual > 0 {
-		parts = append(parts, fmt.Sprintf("%s need a person (see above)", livediff.Plural(int64(manual), "change")))
+		parts = append(parts, fmt.Sprintf("%s need a person (see above)", english.Plural(manual, "change")))
 	}
 	if other > 0 && manual > 0 {
-		parts = append(parts, fmt.Sprintf("%s wait for those", livediff.Plural(int64(other), "other change")))
+		parts = append(parts, fmt.Sprintf("%s wait for those", english.Plural(other, "other change")))
 	} else if other > 0 {
-		parts = append(parts, fmt.Sprintf("%s did not take effect: run citusgen plan to see them", livediff.Plural(int64(other), "change")))
+		parts = append(parts, fmt.Sprintf("%s did not take effect: run citusgen plan to see them", english.Plural(other, "change")))
 	}
 	return fmt.Errorf("the cluster does not match the topology yet: %s", strings.Join(parts, "; "))
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
@@ -172,14 +173,14 @@ func metadataChanges(c *live.Cluster) []Change {
 				steps.RemoveNonPrimary(d, t, w), steps.RegisterWorker(t, w)))
 		case live.Elsewhere:
 			if wm.Proven {
-				out = append(out, on(Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s (%s, nodeid %d, %s): rename the registration to %s in place (citus_update_node; placements stay)", w.Service, wm.Row.Addr(), wm.How, wm.Row.ID, Plural(wm.Shards, "shard"), addr)},
+				out = append(out, on(Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s (%s, nodeid %d, %s): rename the registration to %s in place (citus_update_node; placements stay)", w.Service, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), addr)},
 					steps.RenameRegistration(d, t, w, wm.Row.ID, wm.Row.Addr())))
 				continue
 			}
 			upd, _ := d.UpdateNode(wm.Row.ID, wm.Host, wm.Port)
 			out = append(out, Change{Kind: Manual, Node: w.Service, Needs: ByHand, Shards: wm.Shards,
 				Detail: fmt.Sprintf("%s is not registered, and %s (%s, nodeid %d) holds %s; it looks like %s under %s, but %s's own metadata cannot prove it, so citusgen leaves both alone: if it is %s, run %s on the coordinator, then citusgen bootstrap; if not, add it to the topology",
-					addr, wm.Row.Addr(), wm.How, wm.Row.ID, Plural(wm.Shards, "shard"), w.Service, wm.How, w.Service, w.Service, upd)})
+					addr, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), w.Service, wm.How, w.Service, w.Service, upd)})
 		case live.AsCoordinator:
 			out = append(out, Change{Kind: Manual, Node: w.Service, Needs: ByHand,
 				Detail: fmt.Sprintf("%s is the coordinator's own registration: give %s another node_name in the topology", addr, w.Service)})
@@ -224,13 +225,13 @@ func metadataChanges(c *live.Cluster) []Change {
 	case len(c.Jobs) > 0:
 		j := c.Jobs[0]
 		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
-			Detail: fmt.Sprintf("rebalance job %d is %s (%d of %s done), probably left by an interrupted bootstrap --rebalance: bootstrap --rebalance waits for it", j.ID, j.State, j.Done, Plural(j.Tasks, "task"))})
+			Detail: fmt.Sprintf("rebalance job %d is %s (%d of %s done), probably left by an interrupted bootstrap --rebalance: bootstrap --rebalance waits for it", j.ID, j.State, j.Done, english.Plural(j.Tasks, "task"))})
 	case c.Moves > 0:
 		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
-			Detail: fmt.Sprintf("shards are unbalanced: the rebalancer would make %s (bootstrap --rebalance)", Plural(c.Moves, "move"))})
+			Detail: fmt.Sprintf("shards are unbalanced: the rebalancer would make %s (bootstrap --rebalance)", english.Plural(c.Moves, "move"))})
 	case registering && shards > 0:
 		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
-			Detail: fmt.Sprintf("once the workers above are registered, the rebalancer moves some of the %s onto them (bootstrap --rebalance)", Plural(shards, "shard"))})
+			Detail: fmt.Sprintf("once the workers above are registered, the rebalancer moves some of the %s onto them (bootstrap --rebalance)", english.Plural(shards, "shard"))})
 	case draining && staying > 1:
 		// A drain only empties the node; what it moved can leave the
 		// others unbalanced.
@@ -242,17 +243,9 @@ func metadataChanges(c *live.Cluster) []Change {
 
 func shardsAndSize(n, bytes int64, sized bool) string {
 	if !sized {
-		return Plural(n, "shard")
+		return english.Plural(n, "shard")
 	}
-	return fmt.Sprintf("%s (%s)", Plural(n, "shard"), HumanBytes(bytes))
-}
-
-// Plural writes a count with its noun: "1 shard", "8 shards".
-func Plural(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	return fmt.Sprintf("%s (%s)", english.Plural(n, "shard"), HumanBytes(bytes))
 }
 
 // HumanBytes writes a size in binary units.

@@ -198,11 +198,3 @@ func TestDiffDetails(t *testing.T) {
 		t.Errorf("diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
-
-func TestPlural(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 shards", 1: "1 shard", 2: "2 shards"} {
-		if got := livediff.Plural(n, "shard"); got != want {
-			t.Errorf("Plural(%d) = %q", n, got)
-		}
-	}
-}

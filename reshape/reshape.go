@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
 )
@@ -62,7 +63,7 @@ func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) 
 	nodes := nodeAddrs(c)
 	if len(c.Jobs) > 0 {
 		j := c.Jobs[0]
-		o.printf("rebalance: job %d is already %s (%d of %s done); waiting for it", j.ID, j.State, j.Done, livediff.Plural(j.Tasks, "task"))
+		o.printf("rebalance: job %d is already %s (%d of %s done); waiting for it", j.ID, j.State, j.Done, english.Plural(j.Tasks, "task"))
 		moved, err := follow(ctx, conn, j.ID, nodes, o)
 		return moved, true, err
 	}
@@ -71,7 +72,7 @@ func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) 
 		return 0, false, nil
 	}
 	mode, why := citus.TransferMode(c.Coordinator().WalLevel)
-	o.printf("rebalance: %s planned; %s", livediff.Plural(c.Moves, "shard move"), why)
+	o.printf("rebalance: %s planned; %s", english.Plural(c.Moves, "shard move"), why)
 	cleanup(ctx, conn, o)
 	var job int64
 	if err := conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job); err != nil {
@@ -122,9 +123,9 @@ func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]str
 				}
 			}
 		}
-		line := fmt.Sprintf("rebalance: job %d %s: %d of %s done", job, state, movesDone, livediff.Plural(int64(moves), "move"))
+		line := fmt.Sprintf("rebalance: job %d %s: %d of %s done", job, state, movesDone, english.Plural(moves, "move"))
 		if others > 0 {
-			line += fmt.Sprintf(", %d of %s", othersDone, livediff.Plural(int64(others), "other task"))
+			line += fmt.Sprintf(", %d of %s", othersDone, english.Plural(others, "other task"))
 		}
 		if line != last {
 			o.printf("%s (%s)", line, time.Since(start).Round(100*time.Millisecond))
@@ -137,7 +138,7 @@ func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]str
 			return movesDone, fmt.Errorf("the rebalance job %d ended %s: %s; see SELECT * FROM citus_rebalance_status()", job, state, firstError(details))
 		}
 		if time.Now().After(deadline) {
-			return movesDone, fmt.Errorf("the rebalance job %d did not finish within %s (%d of %s done); it goes on in the background: run citusgen bootstrap --rebalance again to wait for it, or stop it with SELECT citus_rebalance_stop()", job, o.wait(), movesDone, livediff.Plural(int64(moves), "move"))
+			return movesDone, fmt.Errorf("the rebalance job %d did not finish within %s (%d of %s done); it goes on in the background: run citusgen bootstrap --rebalance again to wait for it, or stop it with SELECT citus_rebalance_stop()", job, o.wait(), movesDone, english.Plural(moves, "move"))
 		}
 		select {
 		case <-ctx.Done():
@@ -252,7 +253,7 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 	var removed []string
 	for _, x := range extra {
 		if x.Shards > 0 {
-			o.printf("prune: draining %s: %s (%s); %s", x.Addr(), livediff.Plural(x.Shards, "shard"), livediff.HumanBytes(x.Bytes), why)
+			o.printf("prune: draining %s: %s (%s); %s", x.Addr(), english.Plural(x.Shards, "shard"), livediff.HumanBytes(x.Bytes), why)
 			if err := drain(ctx, conn, x.Registration, mode, o); err != nil {
 				return removed, err
 			}
@@ -262,7 +263,7 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 			return removed, err
 		}
 		if left > 0 {
-			return removed, fmt.Errorf("%s still holds %s after draining; it was not removed", x.Addr(), livediff.Plural(left, "shard"))
+			return removed, fmt.Errorf("%s still holds %s after draining; it was not removed", x.Addr(), english.Plural(left, "shard"))
 		}
 		if _, err := conn.Exec(ctx, citus.RemoveNode, x.Name, x.Port); err != nil {
 			return removed, fmt.Errorf("citus_remove_node(%s): %w", x.Addr(), err)
@@ -302,7 +303,7 @@ func drain(ctx context.Context, conn *pgx.Conn, r live.Registration, mode string
 				}
 				var left int64
 				if watch.QueryRow(dctx, citus.ShardsLeft, r.Name, r.Port).Scan(&left) == nil && left != last {
-					o.printf("prune: %s: %s left (%s)", r.Addr(), livediff.Plural(left, "shard"), time.Since(start).Round(100*time.Millisecond))
+					o.printf("prune: %s: %s left (%s)", r.Addr(), english.Plural(left, "shard"), time.Since(start).Round(100*time.Millisecond))
 					last = left
 				}
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/internal/english"
 	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/internal/pgtest"
 	"github.com/citusgen/citusgen/live"
@@ -224,7 +225,7 @@ func TestGrowAndShrink(t *testing.T) {
 	if err != nil || len(removed) != 1 {
 		t.Fatalf("prune: %v %v\n%s", removed, err, progress.String())
 	}
-	if !strings.Contains(progress.String(), fmt.Sprintf("prune: draining 127.0.0.1:%d: %s (%s)", w2, livediff.Plural(p[0].Shards, "shard"), livediff.HumanBytes(p[0].Bytes))) || !strings.Contains(progress.String(), "prune: removed") {
+	if !strings.Contains(progress.String(), fmt.Sprintf("prune: draining 127.0.0.1:%d: %s (%s)", w2, english.Plural(p[0].Shards, "shard"), livediff.HumanBytes(p[0].Bytes))) || !strings.Contains(progress.String(), "prune: removed") {
 		t.Errorf("progress:\n%s", progress.String())
 	}
 	if got := fingerprint(t, c); got != before {

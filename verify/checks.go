@@ -8,6 +8,7 @@ import (
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
 	"github.com/citusgen/citusgen/topology"
@@ -332,7 +333,7 @@ func extraCheck(c *live.Cluster, changes []livediff.Change) Check {
 	ch := Check{Name: CheckExtra, Node: c.Topology.Coordinator.Service}
 	var extras, hints []string
 	for _, x := range c.Match.Extra {
-		extras = append(extras, fmt.Sprintf("%s (nodeid %d, %s)", x.Addr(), x.ID, livediff.Plural(x.Shards, "shard")))
+		extras = append(extras, fmt.Sprintf("%s (nodeid %d, %s)", x.Addr(), x.ID, english.Plural(x.Shards, "shard")))
 		for _, d := range changes {
 			if d.Kind == livediff.DrainRemove && d.Node == x.Addr() {
 				hints = append(hints, x.Addr()+": "+strings.TrimPrefix(d.Detail, x.Addr()+" "))

@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/livediff"
 )
 
 // Health is the outcome of checking every connection between the active
@@ -337,7 +337,7 @@ func healthCheck(c *live.Cluster, h *Health) Check {
 			ch.Detail += fmt.Sprintf(" (%d only when asked a second time: a node was slow to accept connections)", h.recovered)
 		}
 		if notChecked != "" {
-			ch.Status, ch.Detail = Skip, fmt.Sprintf("%s work%s", livediff.Plural(int64(checked), "connection"), notChecked)
+			ch.Status, ch.Detail = Skip, fmt.Sprintf("%s work%s", english.Plural(checked, "connection"), notChecked)
 			if checked == 1 {
 				ch.Detail = strings.Replace(ch.Detail, " work", " works", 1)
 			}
@@ -346,7 +346,7 @@ func healthCheck(c *live.Cluster, h *Health) Check {
 	}
 	sort.Strings(bad)
 	ch.Status = Fail
-	ch.Detail = fmt.Sprintf("%d of %s failed: %s%s", len(bad), livediff.Plural(int64(checked), "connection"), strings.Join(bad, ", "), notChecked)
+	ch.Detail = fmt.Sprintf("%d of %s failed: %s%s", len(bad), english.Plural(checked, "connection"), strings.Join(bad, ", "), notChecked)
 	// The cause, most specific first: credentials, a node down, the rest.
 	var stale []string
 	for _, n := range c.Nodes {

@@ -22,8 +22,8 @@ import (
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/livediff"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -183,10 +183,10 @@ func smoke(ctx context.Context, t *topology.Topology, d citus.Dialect, conn *pgx
 	}
 	if count != rows || placements != len(t.Workers) {
 		c.Status = Fail
-		c.Detail = fmt.Sprintf("%d of %d rows read back, shards on %d of %s", count, rows, placements, livediff.Plural(int64(len(t.Workers)), "worker"))
+		c.Detail = fmt.Sprintf("%d of %d rows read back, shards on %d of %s", count, rows, placements, english.Plural(len(t.Workers), "worker"))
 		c.Hint = "some workers hold no shards: check pg_dist_node.shouldhaveshards and that every worker is registered"
 		return c
 	}
-	c.Status, c.Detail = Pass, fmt.Sprintf("%d rows written and counted across %s on %s", rows, livediff.Plural(int64(shards), "shard"), livediff.Plural(int64(placements), "worker"))
+	c.Status, c.Detail = Pass, fmt.Sprintf("%d rows written and counted across %s on %s", rows, english.Plural(shards, "shard"), english.Plural(placements, "worker"))
 	return c
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
 	"github.com/citusgen/citusgen/topology"
@@ -254,7 +255,7 @@ func pendingLine(changes []livediff.Change) string {
 	if n := counts[livediff.ByHand]; n > 0 {
 		parts = append(parts, who(n)+" a person (the detail says what to do)")
 	}
-	return livediff.Plural(all, "change") + " pending: " + strings.Join(parts, "; ")
+	return english.Plural(all, "change") + " pending: " + strings.Join(parts, "; ")
 }
 
 type verifyCmd struct {
@@ -340,7 +341,7 @@ func waitingFor(r *verify.Report) string {
 	if len(names) > 4 {
 		names = append(names[:4], fmt.Sprintf("and %d more", len(names)-4))
 	}
-	return livediff.Plural(int64(len(names)), "check") + " failing: " + strings.Join(names, ", ")
+	return english.Plural(len(names), "check") + " failing: " + strings.Join(names, ", ")
 }
 
 // checksFailed: the report already said what failed; exit 1 quietly.

@@ -14,6 +14,7 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/sirupsen/logrus"
 
+	"github.com/citusgen/citusgen/internal/english"
 	_ "github.com/citusgen/citusgen/internal/gcearly" // before the heavy initialisers
 	_ "github.com/citusgen/citusgen/internal/pyearly" // python3 starts while the rest initialises
 	"github.com/citusgen/citusgen/settingsfile"
@@ -230,7 +231,7 @@ func report(stderr io.Writer, err error) int {
 		if len(specErrs) == 1 {
 			them = "it"
 		}
-		fmt.Fprintf(stderr, "citusgen: the topology has %s; fix %s and run again (nothing was written)\n", plural(len(specErrs), "problem"), them)
+		fmt.Fprintf(stderr, "citusgen: the topology has %s; fix %s and run again (nothing was written)\n", english.Plural(len(specErrs), "problem"), them)
 		return exitBadInput
 	case errors.As(err, &fieldErr):
 		fmt.Fprintln(stderr, "citusgen: "+fieldErr.Error())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/internal/atomicfile"
+	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -55,7 +56,7 @@ func mergeError(path string, err error) error {
 		for i, p := range problems {
 			msgs[i] = locate(path, p)
 		}
-		return usageError{fmt.Sprintf("%s has %s; nothing was written:\n%s", path, plural(len(problems), "problem"), strings.Join(msgs, "\n"))}
+		return usageError{fmt.Sprintf("%s has %s; nothing was written:\n%s", path, english.Plural(len(problems), "problem"), strings.Join(msgs, "\n"))}
 	}
 	var me *regions.MergeError
 	if errors.As(err, &me) {
@@ -69,14 +70,6 @@ func locate(path string, me *regions.MergeError) string {
 		return fmt.Sprintf("%s:%d: %s", path, me.Line, me.Msg)
 	}
 	return fmt.Sprintf("%s: %s", path, me.Msg)
-}
-
-// plural is "1 problem", "2 problems".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // intoCompose merges the managed regions into a compose file, validates the
@@ -110,7 +103,7 @@ func validateChange(e *env, t *topology.Topology, path string, old, merged []byt
 		fmt.Fprintf(e.stderr, "citusgen: warning: %s: %s (already so before citusgen's change; docker compose needs it fixed or the variables set)\n", path, p)
 	}
 	if len(introduced) > 0 {
-		return usageError{fmt.Sprintf("%s: citusgen's change would bring in %s, so the file is untouched:\n  %s", path, plural(len(introduced), "problem"), strings.Join(introduced, "\n  "))}
+		return usageError{fmt.Sprintf("%s: citusgen's change would bring in %s, so the file is untouched:\n  %s", path, english.Plural(len(introduced), "problem"), strings.Join(introduced, "\n  "))}
 	}
 	return nil
 }
