@@ -22,7 +22,7 @@ import (
 )
 
 // Every rendered compose document loads through compose-go with validation
-// on, with the ${...} variables unset and set, and means what DESIGN.md says.
+// on, with the ${...} variables unset and set, and means what the README says.
 func TestComposeLoads(t *testing.T) {
 	for _, c := range goldenfile.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {

@@ -1,7 +1,12 @@
 package generator
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 
 	"github.com/citusgen/citusgen/steps"
@@ -52,7 +57,57 @@ func Artifacts(t *topology.Topology) ([]Artifact, error) {
 	out := []Artifact{{ComposeFile, compose}, {SettingsFile, settings}, {BootstrapFile, all}}
 	width := max(2, len(strconv.Itoa(len(perNode))))
 	for i, p := range steps.BootstrapSteps(t) {
-		out = append(out, Artifact{fmt.Sprintf("sql/%0*d-%s.sql", width, i+1, p.Node.Service), perNode[i]})
+		out = append(out, Artifact{nodeScriptName(width, i+1, p.Node.Service), perNode[i]})
 	}
 	return out, nil
+}
+
+// nodeScriptRE matches the names Artifacts gives per-node scripts
+// (nodeScriptName), whatever the number's width.
+var nodeScriptRE = regexp.MustCompile(`^[0-9]+-[a-z0-9][a-z0-9_-]*\.sql$`)
+
+// nodeScriptName is the path of a node's script under the output
+// directory: numbered in the order the scripts run, the numbers all of one
+// width so that they sort.
+func nodeScriptName(width, n int, service string) string {
+	return fmt.Sprintf("sql/%0*d-%s.sql", width, n, service)
+}
+
+// RemoveStaleScripts deletes, from the directory render --out wrote arts
+// to, the per-node scripts an earlier run wrote for nodes (or positions)
+// the topology no longer has, so sql/ never holds a script that bootstraps
+// a removed worker. Only files with such a name and citusgen's header go;
+// anything else in sql/ is the user's. It returns the paths removed.
+func RemoveStaleScripts(dir string, arts []Artifact) ([]string, error) {
+	current := map[string]bool{}
+	for _, a := range arts {
+		current[filepath.Clean(a.Path)] = true
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "sql"))
+	if err != nil {
+		return nil, nil // nothing there to clean
+	}
+	var removed []string
+	for _, ent := range entries {
+		rel := filepath.Join("sql", ent.Name())
+		if !ent.Type().IsRegular() || !nodeScriptRE.MatchString(ent.Name()) || current[rel] {
+			continue
+		}
+		path := filepath.Join(dir, rel)
+		head := make([]byte, len(GeneratedHeader))
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		n, _ := io.ReadFull(f, head)
+		f.Close()
+		if string(head[:n]) != GeneratedHeader {
+			continue
+		}
+		if err := os.Remove(path); err != nil {
+			return removed, fmt.Errorf("cannot remove the stale %s: %w", path, errors.Unwrap(err))
+		}
+		removed = append(removed, path)
+	}
+	return removed, nil
 }

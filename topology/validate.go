@@ -103,6 +103,10 @@ var (
 	pythonKWords = map[string]bool{"DATABASES": true, "REPORTING_DATABASES": true}
 )
 
+// IsEnvName reports whether s is an environment variable name as
+// password_env (and every *_variable key) takes one.
+func IsEnvName(s string) bool { return envRE.MatchString(s) }
+
 const maxIdentifier = 63 // PostgreSQL's NAMEDATALEN-1, also a DNS label's limit
 
 // validHost says what is wrong with a host name ("" when nothing is): a DNS

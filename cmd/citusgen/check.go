@@ -23,14 +23,9 @@ type checkCmd struct {
 	Format   string `default:"text" enum:"text,github" help:"text: a unified diff per file and a line per other drift; github: a GitHub Actions error annotation (::error file=F,line=L::) on the lines of each drift."`
 }
 
-// checkDrift is drift found: the diffs are printed already; exit 1 quietly.
-type checkDrift struct{ n int }
-
-func (d checkDrift) Error() string { return "" }
-
 func (c checkCmd) Run(e *env) error {
 	if c.Compose == "" && c.Settings == "" {
-		return usageError{"name the files to check: --compose FILE and/or --settings FILE"}
+		return badInputf("name the files to check: --compose FILE and/or --settings FILE")
 	}
 	if c.Settings != "" {
 		// python3 starts while the compose file is read (internal/pyearly
@@ -78,7 +73,7 @@ func (c checkCmd) Run(e *env) error {
 	}
 	if out.n > 0 {
 		fmt.Fprintf(e.stderr, "citusgen: drift found; re-render (citusgen render --into / render settings --into) or fix the topology\n")
-		return checkDrift{out.n}
+		return errShown
 	}
 	fmt.Fprintf(e.stderr, "citusgen: no drift\n")
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -22,7 +23,7 @@ func (c helpCmd) Run(e *env) error {
 	}
 	_, err := e.parser.Parse(append(append([]string{}, c.Command...), "--help"))
 	if err != nil {
-		return usageError{fmt.Sprintf("help: %v", err)}
+		return badInputf("help: %w", err)
 	}
 	return nil
 }
@@ -99,7 +100,7 @@ func unknownCommand(app *kong.Application, args []string) error {
 			if node.DefaultCmd != nil && len(node.DefaultCmd.Positional) > 0 {
 				return nil // the default subcommand takes it
 			}
-			return usageError{unknownCommandMessage(node, path, a)}
+			return badInput{errors.New(unknownCommandMessage(node, path, a))}
 		}
 		node = next
 		path = append(path, a)

@@ -25,7 +25,7 @@ func (c importCmd) Run(e *env) error {
 	}
 	res, err := specimport.Import(context.Background(), in)
 	if err != nil {
-		return usageError{err.Error()}
+		return badInput{err}
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(e.stderr, "citusgen: warning: %s\n", w)

@@ -2,19 +2,15 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/dotenv"
-
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/internal/atomicfile"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -25,23 +21,20 @@ type initCmd struct {
 	EnvFile     string `placeholder:"FILE" predictor:"file" help:"With --password-env: the env file that sets NAME, created (mode 0600) or added to; default .env, which docker compose reads from the compose file's directory."`
 }
 
-// envNameRE is what password_env accepts.
-var envNameRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
-
 func (c initCmd) Run(e *env) error {
 	spec := topology.DefaultSpec()
 	if c.EnvFile != "" && c.PasswordEnv == "" {
-		return usageError{"--env-file goes with --password-env NAME"}
+		return badInputf("--env-file goes with --password-env NAME")
 	}
 	if c.PasswordEnv != "" {
-		if !envNameRE.MatchString(c.PasswordEnv) {
-			return usageError{fmt.Sprintf("--password-env %q is not an environment variable name (A-Z, 0-9 and _, not starting with a digit)", c.PasswordEnv)}
+		if !topology.IsEnvName(c.PasswordEnv) {
+			return badInputf("--password-env %q is not an environment variable name (A-Z, 0-9 and _, not starting with a digit)", c.PasswordEnv)
 		}
 		if c.EnvFile == "" {
 			c.EnvFile = ".env"
 		}
 		var err error
-		if spec, err = specWithPasswordEnv(spec, c.PasswordEnv, c.EnvFile); err != nil {
+		if spec, err = topology.DefaultSpecWithPasswordEnv(c.PasswordEnv, c.EnvFile); err != nil {
 			return err
 		}
 	}
@@ -94,13 +87,13 @@ func (c initCmd) writeSpec(e *env, spec []byte) (wrote bool, err error) {
 					return false, err
 				}
 			}
-			return false, usageError{fmt.Sprintf("%s already exists (empty); citusgen init never overwrites a file: remove it and run citusgen init %s, which writes it itself", c.Path, c.Path)}
+			return false, badInputf("%s already exists (empty); citusgen init never overwrites a file: remove it and run citusgen init %s, which writes it itself", c.Path, c.Path)
 		}
-		return false, usageError{fmt.Sprintf("%s already exists; citusgen init never overwrites a file: remove it or give another path", c.Path)}
+		return false, badInputf("%s already exists; citusgen init never overwrites a file: remove it or give another path", c.Path)
 	}
 	if err := atomicfile.WriteNew(c.Path, spec); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return false, usageError{fmt.Sprintf("%s already exists; citusgen init never overwrites a file", c.Path)}
+			return false, badInputf("%s already exists; citusgen init never overwrites a file", c.Path)
 		}
 		return false, err
 	}
@@ -133,39 +126,6 @@ func redirectedToNewFile(stdout io.Writer, path string) bool {
 	return true
 }
 
-var passwordLineRE = regexp.MustCompile(`(?m)^((?:#.*\n)*)password: .*\n`)
-
-// specWithPasswordEnv turns the default spec's password line (and the
-// comment above it) into password_env: name, and proves the result reads
-// as a spec with that variable and no inline password.
-func specWithPasswordEnv(spec []byte, name, envFile string) ([]byte, error) {
-	loc := passwordLineRE.FindIndex(spec)
-	if loc == nil {
-		return nil, errors.New("the embedded default topology has no password: line to replace; this is a bug in citusgen")
-	}
-	repl := fmt.Sprintf("# Password of that user: read from the environment variable %s.\n"+
-		"# docker compose reads it from the .env file beside the compose file\n"+
-		"# (citusgen init --password-env wrote %s); keep that file out of version control.\n"+
-		"password_env: %s\n", name, envFile, name)
-	out := append(append(append([]byte{}, spec[:loc[0]]...), repl...), spec[loc[1]:]...)
-	t, err := topology.Parse(DefaultSpecFile, out)
-	if err != nil || t.PasswordEnv != name || t.Password != "" {
-		return nil, fmt.Errorf("the default topology with password_env %s does not read back (%v); this is a bug in citusgen", name, err)
-	}
-	return out, nil
-}
-
-// generatePassword is 32 characters of [A-Za-z0-9_-]: nothing that a
-// .env file, a shell, compose's ${...} interpolation, psql's \getenv or
-// Python would read differently.
-func generatePassword() (string, error) {
-	var b [24]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("cannot generate a password: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
-
 // envFileChange is what init does to the env file: create it, add the
 // variable to it, or keep it (it sets the variable already).
 type envFileChange struct {
@@ -184,21 +144,21 @@ func planEnvFile(path, name string) (*envFileChange, error) {
 		return ch, nil
 	}
 	if err != nil {
-		return nil, fileError(err)
+		return nil, err
 	}
-	vars, err := dotenv.UnmarshalBytesWithLookup(tgt.Data, func(string) (string, bool) { return "", false })
+	v, ok, err := composefile.EnvValue(tgt.Data, name)
 	if err != nil {
-		return nil, usageError{fmt.Sprintf("%s is not an env file docker compose reads: %v; fix it, or name another file with --env-file", path, err)}
+		return nil, badInputf("%s is not an env file docker compose reads: %w; fix it, or name another file with --env-file", path, err)
 	}
-	if v, ok := vars[name]; ok {
+	if ok {
 		if v == "" {
-			return nil, usageError{fmt.Sprintf("%s sets %s to an empty value, which docker compose refuses for the cluster password; put the password there and run again (citusgen init changes no line of yours)", path, name)}
+			return nil, badInputf("%s sets %s to an empty value, which docker compose refuses for the cluster password; put the password there and run again (citusgen init changes no line of yours)", path, name)
 		}
 		ch.keep = true
 		return ch, nil
 	}
 	if err := tgt.CheckWritable(); err != nil {
-		return nil, fileError(err)
+		return nil, err
 	}
 	ch.tgt = tgt
 	return ch, nil
@@ -213,7 +173,7 @@ func (ch *envFileChange) apply(e *env) error {
 		fmt.Fprintf(e.stderr, "citusgen: %s sets %s already; kept it; %s\n", ch.path, ch.name, export)
 		return nil
 	}
-	pw, err := generatePassword()
+	pw, err := composefile.NewPassword()
 	if err != nil {
 		return err
 	}
@@ -240,7 +200,7 @@ func (ch *envFileChange) apply(e *env) error {
 	}
 	data = fmt.Appendf(data, "# Added by citusgen init --password-env: the Citus cluster's password.\n%s=%s\n", ch.name, pw)
 	if err := ch.tgt.Replace(data); err != nil {
-		return fileError(err)
+		return err
 	}
 	fmt.Fprintf(e.stderr, "citusgen: added %s to %s, set to a generated password (the password is not shown); %s\n", ch.name, ch.path, export)
 	if fi, err := os.Stat(ch.path); err == nil && fi.Mode().Perm()&0o077 != 0 {

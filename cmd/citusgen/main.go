@@ -1,10 +1,13 @@
 // Command citusgen renders and checks a Citus cluster for a Django app from
-// one topology spec. This package only wires the command line; the work is
-// done by the topology, generator and verify packages.
+// one topology spec. This package only wires the command line: a file per
+// command (render.go, bootstrap.go, plan.go, verify.go, check.go, ...), the
+// flags they share (input.go reads the spec and the files, conn.go says
+// where the nodes are), and errors.go, which maps every error to its exit
+// status. The work is done by the packages the README's Development
+// section lists.
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,19 +17,9 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/sirupsen/logrus"
 
-	"github.com/citusgen/citusgen/internal/english"
 	_ "github.com/citusgen/citusgen/internal/gcearly" // before the heavy initialisers
 	_ "github.com/citusgen/citusgen/internal/pyearly" // python3 starts while the rest initialises
 	"github.com/citusgen/citusgen/settingsfile"
-	"github.com/citusgen/citusgen/topology"
-)
-
-// Exit statuses, as DESIGN.md fixes them.
-const (
-	exitOK       = 0
-	exitFailed   = 1 // a check failed or the work could not be done
-	exitBadInput = 2 // bad spec, flags or arguments
-	exitUnread   = 3 // plan, verify: part of the live cluster could not be read
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; without
@@ -87,11 +80,6 @@ type cli struct {
 	Version    kong.VersionFlag `help:"Print the version (module version and VCS revision) and exit."`
 }
 
-// specFlag is the --topology flag, on the commands that read a spec.
-type specFlag struct {
-	Topology string `short:"t" env:"CITUSGEN_TOPOLOGY" placeholder:"FILE" predictor:"file" help:"Topology spec (YAML); '-' reads stdin. Without it, ./citusgen.yaml, else the embedded CommCare HQ topology."`
-}
-
 // env is what commands get from run: the streams and the parsed flags.
 type env struct {
 	cli    *cli
@@ -100,13 +88,6 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 }
-
-// usageError is bad input on the command line (exit status 2).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-type kongExit int
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -121,8 +102,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	var c cli
 	parser, err := newParser(&c, stdout, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "citusgen: %v\n", err)
-		return exitFailed
+		return report(stderr, err)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -130,18 +110,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			if !ok {
 				panic(r)
 			}
-			code = int(k)
-			if code != 0 {
-				code = exitBadInput
-			}
+			code = exitStatus(k)
 		}
 	}()
 	// A shell asking for completions (COMP_LINE set) is answered here; the
 	// completion model is built only then, not on every run.
 	if line, point, shellPaths := completionEnv(); line != "" {
 		if err := completeLine(parser, line, point, shellPaths, stdout); err != nil {
-			fmt.Fprintf(stderr, "citusgen: completion: %v\n", err)
-			return exitFailed
+			return report(stderr, fmt.Errorf("completion: %w", err))
 		}
 		return exitOK
 	}
@@ -154,8 +130,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	}
 	ctx, err := parser.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "citusgen: %v\n", err)
-		return exitBadInput
+		return report(stderr, badInput{err})
 	}
 	// The python3 that read settings files ends with the run, not after it.
 	defer settingsfile.Close()
@@ -204,65 +179,4 @@ func topologyFlagLast(args []string) []string {
 		return args
 	}
 	return append(rest, moved...)
-}
-
-// report prints err and maps it to an exit status.
-func report(stderr io.Writer, err error) int {
-	if err == nil {
-		return exitOK
-	}
-	var specErrs topology.Errors
-	var fieldErr *topology.FieldError
-	var usage usageError
-	var failed checksFailed
-	var drift checkDrift
-	if errors.As(err, &failed) || errors.As(err, &drift) {
-		return exitFailed // the report or the diffs said it all
-	}
-	var unread couldNotRead
-	if errors.As(err, &unread) {
-		fmt.Fprintln(stderr, "citusgen: "+strings.ReplaceAll(strings.TrimSpace(unread.Error()), "\n", "\ncitusgen: "))
-		return exitUnread
-	}
-	switch {
-	case errors.As(err, &specErrs):
-		fmt.Fprintln(stderr, specErrs.Error())
-		them := "them"
-		if len(specErrs) == 1 {
-			them = "it"
-		}
-		fmt.Fprintf(stderr, "citusgen: the topology has %s; fix %s and run again (nothing was written)\n", english.Plural(len(specErrs), "problem"), them)
-		return exitBadInput
-	case errors.As(err, &fieldErr):
-		fmt.Fprintln(stderr, "citusgen: "+fieldErr.Error())
-		return exitBadInput
-	case errors.As(err, &usage):
-		fmt.Fprintln(stderr, "citusgen: "+usage.msg)
-		return exitBadInput
-	}
-	fmt.Fprintln(stderr, "citusgen: "+strings.TrimSpace(err.Error()))
-	return exitFailed
-}
-
-// DefaultSpecFile is the spec citusgen finds in the current directory, as
-// docker compose finds compose.yaml.
-const DefaultSpecFile = "citusgen.yaml"
-
-// load returns the topology named by --topology, else ./citusgen.yaml, else
-// the embedded default.
-func (f specFlag) load(e *env) (*topology.Topology, error) {
-	if f.Topology == "" {
-		if _, err := os.Stat(DefaultSpecFile); err == nil {
-			return topology.Load(DefaultSpecFile)
-		}
-		return topology.Default(), nil
-	}
-	if f.Topology == "-" {
-		data, err := io.ReadAll(e.stdin)
-		if err != nil {
-			return nil, err
-		}
-		return topology.Parse("<stdin>", data)
-	}
-	return topology.Load(f.Topology)
 }

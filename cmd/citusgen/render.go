@@ -1,16 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"regexp"
+	"io/fs"
 	"strings"
 
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/atomicfile"
+	"github.com/citusgen/citusgen/internal/english"
+	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -47,12 +48,12 @@ func (c renderComposeCmd) Run(e *env) error {
 	}
 	if c.Into != "" {
 		if c.Out != "" {
-			return usageError{"--into and --out do not go together"}
+			return badInputf("--into and --out do not go together")
 		}
 		return intoCompose(e, t, c.Into, c.Adopt)
 	}
 	if c.Adopt {
-		return usageError{"--adopt goes with --into FILE"}
+		return badInputf("--adopt goes with --into FILE")
 	}
 	if c.Out != "" {
 		return writeAll(e, t, c.Out)
@@ -84,7 +85,7 @@ func (c renderSettingsCmd) Run(e *env) error {
 		return err
 	}
 	if c.Adopt && c.Into == "" {
-		return usageError{"--adopt goes with --into FILE"}
+		return badInputf("--adopt goes with --into FILE")
 	}
 	if c.Into != "" {
 		return intoSettings(e, t, c.Into, c.Adopt)
@@ -126,7 +127,7 @@ func (c renderSQLCmd) Run(e *env) error {
 		}
 		names = append(names, p.Node.Service)
 	}
-	return usageError{fmt.Sprintf("--node %q is not a node of the topology; nodes: %s", c.Node, strings.Join(names, ", "))}
+	return badInputf("--node %q is not a node of the topology; nodes: %s", c.Node, strings.Join(names, ", "))
 }
 
 func writeAll(e *env, t *topology.Topology, dir string) error {
@@ -142,50 +143,111 @@ func writeAll(e *env, t *topology.Topology, dir string) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "citusgen: wrote %d files to %s\n", len(files), dir)
-	removed, err := removeStaleNodeScripts(dir, arts)
+	removed, err := generator.RemoveStaleScripts(dir, arts)
 	for _, f := range removed {
 		fmt.Fprintf(e.stderr, "citusgen: removed %s (no such node any more)\n", f)
 	}
 	return err
 }
 
-// nodeScriptRE is the name `render --out` gives per-node scripts.
-var nodeScriptRE = regexp.MustCompile(`^[0-9]+-[a-z0-9][a-z0-9_-]*\.sql$`)
-
-// removeStaleNodeScripts deletes the per-node scripts an earlier run wrote
-// for nodes (or positions) the topology no longer has, so sql/ never holds a
-// script that bootstraps a removed worker. Only files with that name and
-// citusgen's header go; anything else in sql/ is the user's.
-func removeStaleNodeScripts(dir string, arts []generator.Artifact) ([]string, error) {
-	current := map[string]bool{}
-	for _, a := range arts {
-		current[filepath.Clean(a.Path)] = true
-	}
-	entries, err := os.ReadDir(filepath.Join(dir, "sql"))
+// intoCompose merges the managed regions into a compose file, validates the
+// result with compose-go and replaces the file atomically.
+func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
+	composefile.PrepareValidation()
+	tgt, err := openInput(path, "; create it first (for example: citusgen render > "+path+")")
 	if err != nil {
-		return nil, nil // nothing there to clean
+		return err
 	}
-	var removed []string
-	for _, ent := range entries {
-		rel := filepath.Join("sql", ent.Name())
-		if !ent.Type().IsRegular() || !nodeScriptRE.MatchString(ent.Name()) || current[rel] {
-			continue
-		}
-		path := filepath.Join(dir, rel)
-		head := make([]byte, len(generator.GeneratedHeader))
-		f, err := os.Open(path)
-		if err != nil {
-			continue
-		}
-		n, _ := io.ReadFull(f, head)
-		f.Close()
-		if string(head[:n]) != generator.GeneratedHeader {
-			continue
-		}
-		if err := os.Remove(path); err != nil {
-			return removed, fmt.Errorf("cannot remove the stale %s: %w", path, errors.Unwrap(err))
-		}
-		removed = append(removed, path)
+	m, err := regions.MergeComposeFile(tgt.Data, t, regions.MergeOptions{Name: path, Adopt: adopt})
+	if err != nil {
+		return mergeError(path, err)
 	}
-	return removed, nil
+	if err := validateChange(e, t, path, tgt.Data, m.Data); err != nil {
+		return err
+	}
+	reportAdopted(e, path, m.Adopted)
+	return writeIfChanged(e, tgt, m.Data)
+}
+
+// validateChange loads the file before and after citusgen's change as docker
+// compose would: problems the file already had are warnings, problems the
+// change would bring in block it, all listed at once.
+func validateChange(e *env, t *topology.Topology, path string, old, merged []byte) error {
+	introduced, had, err := composefile.ChangeProblems(context.Background(), t, path, old, merged)
+	if err != nil {
+		return badInput{err}
+	}
+	for _, p := range had {
+		fmt.Fprintf(e.stderr, "citusgen: warning: %s: %s (already so before citusgen's change; docker compose needs it fixed or the variables set)\n", path, p)
+	}
+	if len(introduced) > 0 {
+		return badInputf("%s: citusgen's change would bring in %s, so the file is untouched:\n  %s", path, english.Plural(len(introduced), "problem"), strings.Join(introduced, "\n  "))
+	}
+	return nil
+}
+
+func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
+	ctx := context.Background()
+	tgt, err := atomicfile.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createSettings(e, t, path)
+	}
+	if err != nil {
+		return err
+	}
+	m, err := regions.MergeSettingsFile(ctx, tgt.Data, t, regions.MergeOptions{Name: path, Adopt: adopt})
+	if err != nil {
+		return mergeError(path, err)
+	}
+	if err := m.CheckCompiles(ctx, path); err != nil {
+		return err
+	}
+	reportAdopted(e, path, m.Adopted)
+	return writeIfChanged(e, tgt, m.Data)
+}
+
+// createSettings writes a new settings file: the block and what it needs.
+func createSettings(e *env, t *topology.Topology, path string) error {
+	ctx := context.Background()
+	m, err := regions.MergeSettingsFile(ctx, regions.NewSettingsFile(t, path), t, regions.MergeOptions{Name: path})
+	if err != nil {
+		return mergeError(path, err)
+	}
+	if err := m.CheckCompiles(ctx, path); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteNew(path, m.Data); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s appeared while citusgen was creating it; run the command again", path)
+		}
+		return err
+	}
+	fmt.Fprintf(e.stderr, "citusgen: created %s with the citusgen block (DATABASES starts empty above it: add Django's own databases there)\n", path)
+	return nil
+}
+
+// reportAdopted lists on stderr what --adopt took over, by the lines it had.
+func reportAdopted(e *env, path string, adopted []regions.Adopted) {
+	for _, a := range adopted {
+		if a.Kept {
+			fmt.Fprintf(e.stderr, "citusgen: kept %s:%s: %s\n", path, a.Lines, a.What)
+			continue
+		}
+		fmt.Fprintf(e.stderr, "citusgen: adopted %s:%s: %s (removed; the citusgen region defines it now)\n", path, a.Lines, a.What)
+	}
+}
+
+func writeIfChanged(e *env, tgt *atomicfile.Target, merged []byte) error {
+	if string(tgt.Data) == string(merged) {
+		fmt.Fprintf(e.stderr, "citusgen: %s is up to date\n", tgt.Path)
+		return nil
+	}
+	if err := tgt.Replace(merged); err != nil {
+		return err
+	}
+	for _, n := range tgt.Notes {
+		fmt.Fprintf(e.stderr, "citusgen: note: %s\n", n)
+	}
+	fmt.Fprintf(e.stderr, "citusgen: updated the citusgen region of %s\n", tgt.Path)
+	return nil
 }

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/citusgen/citusgen/bootstrap"
+	"github.com/citusgen/citusgen/generator"
+)
+
+type resetCmd struct {
+	specFlag
+	connFlags
+	Yes  bool          `help:"Really drop and recreate the database on every node."`
+	Wait time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for nodes to accept connections."`
+}
+
+func (c *resetCmd) Run(e *env) error {
+	t, err := c.load(e)
+	if err != nil {
+		return err
+	}
+	if !c.Yes {
+		addr, err := c.addressFunc(t)
+		if err != nil {
+			return err
+		}
+		e.stdout.Write(generator.ResetSQL(t, addr))
+		return badInputf("reset drops database %s on %d nodes and every table in it; nothing was done. Run again with --yes to do it", t.ClusterDatabase(), len(t.Nodes()))
+	}
+	o, err := c.options(t)
+	if err != nil {
+		return err
+	}
+	if err := bootstrap.Reset(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr}); err != nil {
+		return redacted{"reset failed: " + o.Redact(t, err.Error()), err}
+	}
+	return nil
+}

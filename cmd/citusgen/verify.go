@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/citusgen/citusgen/internal/english"
+	"github.com/citusgen/citusgen/verify"
+)
+
+type verifyCmd struct {
+	specFlag
+	connFlags
+	Timeout  time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on each run; a silent port never hangs it."`
+	Wait     time.Duration `env:"CITUSGEN_VERIFY_WAIT" placeholder:"DURATION" help:"Check again until every check passes or DURATION has passed (a cluster still coming up: nodes starting, citus_setup registering), printing on stderr what it waits for."`
+	JSON     bool          `name:"json" help:"Print the report as JSON."`
+	Smoke    bool          `help:"Also create a distributed table in a scratch schema, write and count rows across shards, and drop it."`
+	Failures bool          `help:"Print only the failing checks (the counts still cover all)."`
+}
+
+func (c *verifyCmd) Run(e *env) error {
+	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
+	if err != nil {
+		return err
+	}
+	var report *verify.Report
+	start := time.Now()
+	lastSaid := time.Time{}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
+		report, err = verify.Run(ctx, t, verify.Options{Cluster: o, Smoke: c.Smoke})
+		cancel()
+		if err != nil {
+			return badInput{err}
+		}
+		waited := time.Since(start)
+		if report.OK() || c.Wait <= 0 || waited >= c.Wait {
+			if c.Wait > 0 && report.OK() && waited > time.Second {
+				fmt.Fprintf(e.stderr, "citusgen: the cluster matches the topology after %s\n", waited.Round(time.Second))
+			}
+			break
+		}
+		if time.Since(lastSaid) >= 5*time.Second {
+			fmt.Fprintf(e.stderr, "citusgen: waiting for the cluster (%s so far, up to %s): %s\n", waited.Round(time.Second), c.Wait, waitingFor(report))
+			lastSaid = time.Now()
+		}
+		time.Sleep(min(time.Second, c.Wait-waited))
+	}
+	shown := report.Checks
+	if c.Failures {
+		shown = nil
+		for _, ch := range report.Checks {
+			if ch.Status == verify.Fail {
+				shown = append(shown, ch)
+			}
+		}
+	}
+	if c.JSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		pass, fail, skip := report.Counts()
+		if shown == nil {
+			shown = []verify.Check{}
+		}
+		if err := enc.Encode(map[string]any{
+			"ok": report.OK(), "complete": len(report.Unread) == 0, "unread": report.Unread, "passed": pass, "failed": fail, "skipped": skip,
+			"elapsed_seconds": report.Elapsed.Seconds(), "checks": shown,
+		}); err != nil {
+			return err
+		}
+	} else {
+		writeTable(e, report, shown, c.Failures)
+	}
+	if len(report.Unread) > 0 {
+		return couldNotRead{what: "verify could not read " + strings.Join(report.Unread, ", ") + " (see reachable and authenticated above)"}
+	}
+	if !report.OK() {
+		return errShown
+	}
+	return nil
+}
+
+// waitingFor names the failing checks, briefly.
+func waitingFor(r *verify.Report) string {
+	var names []string
+	for _, ch := range r.Checks {
+		if ch.Status == verify.Fail {
+			names = append(names, ch.Name+" "+ch.Node)
+		}
+	}
+	if len(names) > 4 {
+		names = append(names[:4], fmt.Sprintf("and %d more", len(names)-4))
+	}
+	return english.Plural(len(names), "check") + " failing: " + strings.Join(names, ", ")
+}
+
+func writeTable(e *env, r *verify.Report, shown []verify.Check, failuresOnly bool) {
+	pass, fail, skip := r.Counts()
+	if failuresOnly && len(shown) == 0 {
+		fmt.Fprintf(e.stdout, "no check failed: %d passed, %d skipped (%s)\n", pass, skip, r.Elapsed.Round(time.Millisecond))
+		return
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tNODE\tSTATUS\tDETAIL")
+	for _, c := range shown {
+		status := strings.ToUpper(string(c.Status))
+		// A row is one line whatever a server said.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Node, status, oneLine(c.Detail))
+		if c.Hint != "" && c.Status == verify.Fail {
+			fmt.Fprintf(tw, "\t\t\thint: %s\n", oneLine(c.Hint))
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(e.stdout, "%d passed, %d failed, %d skipped (%s)\n", pass, fail, skip, r.Elapsed.Round(time.Millisecond))
+}
