@@ -119,8 +119,6 @@ type Topology struct {
 
 	Coordinator Node
 	Workers     []Node
-
-	positions map[string]Pos
 }
 
 // Nodes returns the coordinator followed by the workers, in spec order.
@@ -201,26 +199,3 @@ func (t *Topology) ResolvePassword(lookup func(string) (string, bool)) (string, 
 	}
 	return v, nil
 }
-
-// Pos is a position in the spec file, 1-based.
-type Pos struct{ Line, Column int }
-
-// Position returns where a spec path (such as "workers[1].port") was written,
-// falling back to its closest written parent; ok is false for values that
-// came from defaults only.
-func (t *Topology) Position(path string) (Pos, bool) {
-	for path != "" {
-		if p, ok := t.positions[path]; ok {
-			return p, true
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return Pos{}, false
-}
-
-// Path is the spec path a node was declared at, e.g. "coordinator" or "workers[2]".
-func (n Node) Path() string { return n.path }

@@ -13,77 +13,6 @@ import (
 	"github.com/citusgen/citusgen/citus"
 )
 
-// Defaults for keys a spec leaves out.
-const (
-	DefaultImage         = "citusdata/citus:14.1"
-	DefaultDatabase      = "commcare_ucr_citus"
-	DefaultUser          = "commcarehq"
-	DefaultHost          = "localhost"
-	DefaultEngine        = "django.db.backends.postgresql"
-	DefaultContainerPort = 5432
-	DefaultManagerImage  = citus.ManagerRepository + ":0.3.0"
-	DefaultVolumePrefix  = "VOLUME_PREFIX"
-)
-
-// given reports whether the spec wrote the key at path.
-func (d *decoder) given(path string) bool {
-	_, ok := d.pos[path]
-	return ok
-}
-
-func applyDefaults(t *Topology, d *decoder) {
-	def := func(path string, set func()) {
-		if !d.given(path) {
-			set()
-		}
-	}
-	def("image", func() { t.Image = DefaultImage })
-	def("database", func() { t.Database = DefaultDatabase })
-	def("user", func() { t.User = DefaultUser })
-	def("profile", func() { t.Profile = ProfileDev })
-	// CommCare HQ's CI exported UCR_CITUS_DB; developer compose files used CITUS_DB.
-	def("database_variable", func() {
-		t.DatabaseVariable = "CITUS_DB"
-		if t.Profile == ProfileCI {
-			t.DatabaseVariable = "UCR_CITUS_DB"
-		}
-	})
-	def("django.reaches", func() { t.Reaches = ReachHost })
-	def("django.roles", func() { t.Roles = t.Profile != ProfileCI })
-	def("compose.worker_password", func() { t.WorkerPassword = true })
-	def("django.host", func() { t.Host = DefaultHost })
-	def("django.engine", func() { t.Engine = DefaultEngine })
-	def("django.disable_server_side_cursors", func() { t.DisableServerSideCursors = true })
-	def("compose.container_port", func() { t.ContainerPort = DefaultContainerPort })
-	def("compose.manager_image", func() { t.ManagerImage = DefaultManagerImage })
-	// The setup service and the membership manager both register workers
-	// (by service and by container name): one flow at a time.
-	def("compose.setup", func() { t.Setup = !t.MembershipManager })
-	def("compose.volume_prefix_variable", func() { t.VolumePrefixVariable = DefaultVolumePrefix })
-	fill := func(n *Node) {
-		if n.Image == "" {
-			n.Image = t.Image
-		}
-		if n.PortVariable == "" {
-			n.PortVariable = PortVariable(n.Service)
-		}
-	}
-	fill(&t.Coordinator)
-	for i := range t.Workers {
-		fill(&t.Workers[i])
-	}
-}
-
-// PortVariable derives the compose variable for a node's published port the
-// way CommCare HQ named them: citus_master -> CITUS_MASTER_EXTERNAL_PORT.
-func PortVariable(service string) string {
-	v := strings.ToUpper(nonWord.ReplaceAllString(service, "_"))
-	if !strings.HasPrefix(v, "CITUS_") {
-		v = "CITUS_" + v
-	}
-	return v + "_EXTERNAL_PORT"
-}
-
 var (
 	nonWord   = regexp.MustCompile(`[^A-Za-z0-9_]`)
 	serviceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -139,64 +68,106 @@ func validHost(h string) string {
 	return ""
 }
 
-func validate(t *Topology, d *decoder) {
-	checkName := func(path, value string, re *regexp.Regexp, what string) bool {
-		switch {
-		case value == "":
-			d.errorAt(path, "must not be empty")
-		case len(value) > maxIdentifier:
-			d.errorAt(path, "%q is %d bytes long; the limit is %d", value, len(value), maxIdentifier)
-		case !re.MatchString(value):
-			d.errorAt(path, "%q is not a valid %s", value, what)
-		default:
-			return true
-		}
-		return false
-	}
-	checkText := func(path, value string) {
-		if !utf8.ValidString(value) || strings.ContainsRune(value, 0) {
-			d.errorAt(path, "must be valid UTF-8 text without NUL characters")
-		}
-	}
-	checkPort := func(path string, port int) {
-		if port < 1 || port > 65535 {
-			d.errorAt(path, "%d is out of range; a TCP port is between 1 and 65535", port)
-		}
-	}
+// validator checks a decoded and defaulted spec, reporting every problem
+// at the spec path it concerns (d.errorAt). The checks run in a fixed
+// order: of two problems with one field, the first reported is kept.
+type validator struct {
+	t *Topology
+	d *decoder
+	// Nodes whose service or port is already reported: the values derived
+	// from them (port variable, node name, Django address) would only
+	// repeat the same problem.
+	reported map[string]bool
+	// The first node to use each name, the reference for a duplicate.
+	services, aliases, portVars map[string]string
+	ports                       map[int]string
+}
 
-	checkName("database", t.Database, pgNameRE, "database name (lower-case letters, digits and _, not starting with a digit)")
+func validate(t *Topology, d *decoder) {
+	v := &validator{t: t, d: d, reported: map[string]bool{},
+		services: map[string]string{}, aliases: map[string]string{}, portVars: map[string]string{}, ports: map[int]string{}}
+	v.names()
+	v.password()
+	v.django()
+	for _, n := range t.Nodes() {
+		if n.path != "" { // else not decoded; the missing key is reported already
+			v.node(n)
+		}
+	}
+	if t.Setup && t.MembershipManager {
+		d.errorAt("compose.setup", "the setup service registers workers by service name and the membership manager by container name, so together they register each worker twice; set setup: false or membership_manager: false")
+	}
+	v.reporting()
+	v.settings()
+	v.nodeNames()
+	v.djangoSignatures()
+}
+
+// name checks a name against re and the identifier length limit; ok is
+// false when it reported a problem.
+func (v *validator) name(path, value string, re *regexp.Regexp, what string) bool {
+	switch {
+	case value == "":
+		v.d.errorAt(path, "must not be empty")
+	case len(value) > maxIdentifier:
+		v.d.errorAt(path, "%q is %d bytes long; the limit is %d", value, len(value), maxIdentifier)
+	case !re.MatchString(value):
+		v.d.errorAt(path, "%q is not a valid %s", value, what)
+	default:
+		return true
+	}
+	return false
+}
+
+func (v *validator) text(path, value string) {
+	if !utf8.ValidString(value) || strings.ContainsRune(value, 0) {
+		v.d.errorAt(path, "must be valid UTF-8 text without NUL characters")
+	}
+}
+
+func (v *validator) image(path, image string) {
+	if _, err := reference.ParseNormalizedNamed(image); err != nil {
+		v.d.errorAt(path, "%q is not a valid image reference such as citusdata/citus:14.1: %v", image, err)
+	}
+}
+
+const envWhat = "environment variable name (A-Z, 0-9 and _)"
+
+// names checks the database, the user, the compose variables and the images.
+func (v *validator) names() {
+	t, d := v.t, v.d
+	v.name("database", t.Database, pgNameRE, "database name (lower-case letters, digits and _, not starting with a digit)")
 	if t.Profile == ProfileCI && len(t.ClusterDatabase()) > maxIdentifier {
 		d.errorAt("database", "the ci profile works on %q, which is longer than %d bytes; shorten the database name", t.ClusterDatabase(), maxIdentifier)
 	}
-	checkName("user", t.User, pgNameRE, "PostgreSQL user name (lower-case letters, digits and _, not starting with a digit)")
+	v.name("user", t.User, pgNameRE, "PostgreSQL user name (lower-case letters, digits and _, not starting with a digit)")
 	if t.DatabaseVariable != "" || !d.given("database_variable") {
 		// Written empty: POSTGRES_DB is the database itself, no variable.
-		checkName("database_variable", t.DatabaseVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
+		v.name("database_variable", t.DatabaseVariable, envRE, envWhat)
 	}
 	if d.given("compose.volume_blank_variable") {
-		checkName("compose.volume_blank_variable", t.VolumeBlankVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
+		v.name("compose.volume_blank_variable", t.VolumeBlankVariable, envRE, envWhat)
 	}
-	checkName("compose.volume_prefix_variable", t.VolumePrefixVariable, envRE, "environment variable name (A-Z, 0-9 and _)")
-	checkImage := func(path, image string) {
-		if _, err := reference.ParseNormalizedNamed(image); err != nil {
-			d.errorAt(path, "%q is not a valid image reference such as citusdata/citus:14.1: %v", image, err)
-		}
-	}
-	checkImage("image", t.Image)
+	v.name("compose.volume_prefix_variable", t.VolumePrefixVariable, envRE, envWhat)
+	v.image("image", t.Image)
 	if d.given("compose.manager_image") {
-		checkImage("compose.manager_image", t.ManagerImage)
+		v.image("compose.manager_image", t.ManagerImage)
 	}
+}
 
+// password checks password, password_env and trust_authentication.
+func (v *validator) password() {
+	t, d := v.t, v.d
 	switch {
 	case d.given("password") && d.given("password_env"):
 		d.errorAt("password_env", "give either password or password_env, not both")
 	case d.given("password"):
-		checkText("password", t.Password)
+		v.text("password", t.Password)
 		if t.Password == "" {
 			d.errorAt("password", "must not be empty; leave the key out for trust authentication")
 		}
 	case d.given("password_env"):
-		checkName("password_env", t.PasswordEnv, envRE, "environment variable name (A-Z, 0-9 and _)")
+		v.name("password_env", t.PasswordEnv, envRE, envWhat)
 	case !t.TrustAuthentication && d.given("coordinator"):
 		// Without a password every node trusts every connection: that has
 		// to be meant, not forgotten.
@@ -205,7 +176,12 @@ func validate(t *Topology, d *decoder) {
 	if t.TrustAuthentication && (d.given("password") || d.given("password_env")) {
 		d.errorAt("trust_authentication", "goes with neither password nor password_env; remove one")
 	}
+}
 
+// django checks the profile, how Django reaches the nodes, the container
+// port and that there are workers.
+func (v *validator) django() {
+	t, d := v.t, v.d
 	switch t.Profile {
 	case ProfileDev, ProfileCI:
 	default:
@@ -222,111 +198,126 @@ func validate(t *Topology, d *decoder) {
 	if !engineRE.MatchString(t.Engine) {
 		d.errorAt("django.engine", "%q is not a dotted Python module path", t.Engine)
 	}
-	checkPort("compose.container_port", t.ContainerPort)
-
+	if port := t.ContainerPort; port < 1 || port > 65535 {
+		d.errorAt("compose.container_port", "%d is out of range; a TCP port is between 1 and 65535", port)
+	}
 	if len(t.Workers) == 0 && d.given("workers") && !d.given("workers.count") {
 		d.errorAt("workers", "a Citus cluster needs at least one worker; list them or use the count form")
 	}
+}
 
-	// Names must be unique across all nodes; the first use is the reference.
-	services := map[string]string{}
-	aliases := map[string]string{}
-	// Nodes whose service or port is already reported: the values derived
-	// from them (port variable, node name, Django address) would only repeat
-	// the same problem.
-	reported := map[string]bool{}
-	ports := map[int]string{}
-	portVars := map[string]string{}
-	for _, n := range t.Nodes() {
-		p := n.path
-		if p == "" {
-			continue // not decoded; the missing key is reported already
-		}
-		field := func(k string) string {
-			if n.Role == Worker && !strings.HasSuffix(p, "]") {
-				// Count form: point at the key that generated the value.
-				return p + "." + map[string]string{"service": "service_prefix", "alias": "alias_prefix", "port": "first_port", "image": "image", "port_variable": "count"}[k]
-			}
-			return p + "." + k
-		}
-		if checkName(field("service"), n.Service, serviceRE, "compose service name (lower-case letters, digits, _ and -)") && !numeric(d, field("service"), n.Service) {
-			if first, dup := services[n.Service]; dup {
-				reported[p] = true
-				if strings.HasPrefix(first, "coordinator") {
-					d.errorAt(field("service"), "%q is the coordinator; a coordinator cannot also be listed as a worker", n.Service)
-				} else {
-					d.errorAt(field("service"), "service %q is already used by %s", n.Service, first)
-				}
-			} else {
-				services[n.Service] = nodeRef(n)
-			}
-			switch {
-			case n.Service == citus.SetupService && t.Setup:
-				d.errorAt(field("service"), "%s is the name of the setup service; rename this node or set compose.setup: false", n.Service)
-			case n.Service == citus.ManagerService && t.MembershipManager:
-				d.errorAt(field("service"), "%s is the name of the membership manager's service; rename this node", n.Service)
-			}
-		}
-		if n.Alias == "" && n.Role == Worker && !d.given(p+".alias") && strings.HasSuffix(p, "]") {
-			// A worker Django does not connect to.
-		} else if checkName(field("alias"), n.Alias, aliasRE, "Django alias (letters, digits, _ and -)") {
-			if n.Alias == "default" {
-				d.errorAt(field("alias"), "'default' is Django's main database; choose another alias")
-			} else if first, dup := aliases[n.Alias]; dup {
-				d.errorAt(field("alias"), "alias %q is already used by %s", n.Alias, first)
-			} else {
-				aliases[n.Alias] = nodeRef(n)
-			}
-		}
-		switch {
-		case n.Port == 0 && !d.given(p+".port") && strings.HasSuffix(p, "]") || n.Port == 0 && n.Role == Coordinator && !d.given(p+".port"):
-			// Published nowhere: reachable inside the compose network only.
-			if n.Alias != "" && t.Reaches == ReachHost {
-				reported[p] = true
-				if n.Role == Coordinator {
-					// Its alias is required: only the other two ways out.
-					d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, or set django.reaches: network", nodeRef(n), n.Alias)
-				} else {
-					d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, drop the alias, or set django.reaches: network", nodeRef(n), n.Alias)
-				}
-			}
-		case n.Port < 1 || n.Port > 65535:
-			reported[p] = true
-			d.errorAt(field("port"), "%d is out of range; a TCP port is between 1 and 65535", n.Port)
-		default:
-			if first, dup := ports[n.Port]; dup {
-				reported[p] = true
-				d.errorAt(field("port"), "published port %d is already used by %s", n.Port, first)
-			} else {
-				ports[n.Port] = nodeRef(n)
-			}
-		}
-		if n.Image != t.Image {
-			checkImage(field("image"), n.Image)
-		}
-		if checkName(field("port_variable"), n.PortVariable, envRE, "environment variable name (A-Z, 0-9 and _)") {
-			if first, dup := portVars[n.PortVariable]; dup && !reported[p] {
-				d.errorAt(field("port_variable"), "port variable %s is already used by %s; set port_variable on one of them", n.PortVariable, first)
-			} else {
-				portVars[n.PortVariable] = nodeRef(n)
-			}
+// field is the spec path of a node's key; for a worker of the count form,
+// the key that generated the value.
+func field(n Node, k string) string {
+	if n.Role == Worker && !strings.HasSuffix(n.path, "]") {
+		return n.path + "." + map[string]string{"service": "service_prefix", "alias": "alias_prefix", "port": "first_port", "image": "image", "port_variable": "count"}[k]
+	}
+	return n.path + "." + k
+}
+
+// node checks one node's names, port and image; names must be unique
+// across all nodes.
+func (v *validator) node(n Node) {
+	v.service(n)
+	v.alias(n)
+	v.port(n)
+	if n.Image != v.t.Image {
+		v.image(field(n, "image"), n.Image)
+	}
+	if v.name(field(n, "port_variable"), n.PortVariable, envRE, envWhat) {
+		if first, dup := v.portVars[n.PortVariable]; dup && !v.reported[n.path] {
+			v.d.errorAt(field(n, "port_variable"), "port variable %s is already used by %s; set port_variable on one of them", n.PortVariable, first)
+		} else {
+			v.portVars[n.PortVariable] = nodeRef(n)
 		}
 	}
+}
 
-	if t.Setup && t.MembershipManager {
-		d.errorAt("compose.setup", "the setup service registers workers by service name and the membership manager by container name, so together they register each worker twice; set setup: false or membership_manager: false")
+func (v *validator) service(n Node) {
+	t, d, f := v.t, v.d, field(n, "service")
+	if !v.name(f, n.Service, serviceRE, "compose service name (lower-case letters, digits, _ and -)") || numeric(d, f, n.Service) {
+		return
 	}
+	if first, dup := v.services[n.Service]; dup {
+		v.reported[n.path] = true
+		if strings.HasPrefix(first, "coordinator") {
+			d.errorAt(f, "%q is the coordinator; a coordinator cannot also be listed as a worker", n.Service)
+		} else {
+			d.errorAt(f, "service %q is already used by %s", n.Service, first)
+		}
+	} else {
+		v.services[n.Service] = nodeRef(n)
+	}
+	switch {
+	case n.Service == citus.SetupService && t.Setup:
+		d.errorAt(f, "%s is the name of the setup service; rename this node or set compose.setup: false", n.Service)
+	case n.Service == citus.ManagerService && t.MembershipManager:
+		d.errorAt(f, "%s is the name of the membership manager's service; rename this node", n.Service)
+	}
+}
 
+func (v *validator) alias(n Node) {
+	if n.Alias == "" && n.Role == Worker && !v.d.given(n.path+".alias") && strings.HasSuffix(n.path, "]") {
+		return // a worker Django does not connect to
+	}
+	f := field(n, "alias")
+	if !v.name(f, n.Alias, aliasRE, "Django alias (letters, digits, _ and -)") {
+		return
+	}
+	if n.Alias == "default" {
+		v.d.errorAt(f, "'default' is Django's main database; choose another alias")
+	} else if first, dup := v.aliases[n.Alias]; dup {
+		v.d.errorAt(f, "alias %q is already used by %s", n.Alias, first)
+	} else {
+		v.aliases[n.Alias] = nodeRef(n)
+	}
+}
+
+func (v *validator) port(n Node) {
+	t, d, p := v.t, v.d, n.path
+	switch {
+	case n.Port == 0 && !d.given(p+".port") && strings.HasSuffix(p, "]") || n.Port == 0 && n.Role == Coordinator && !d.given(p+".port"):
+		// Published nowhere: reachable inside the compose network only.
+		if n.Alias != "" && t.Reaches == ReachHost {
+			v.reported[p] = true
+			if n.Role == Coordinator {
+				// Its alias is required: only the other two ways out.
+				d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, or set django.reaches: network", nodeRef(n), n.Alias)
+			} else {
+				d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, drop the alias, or set django.reaches: network", nodeRef(n), n.Alias)
+			}
+		}
+	case n.Port < 1 || n.Port > 65535:
+		v.reported[p] = true
+		d.errorAt(field(n, "port"), "%d is out of range; a TCP port is between 1 and 65535", n.Port)
+	default:
+		if first, dup := v.ports[n.Port]; dup {
+			v.reported[p] = true
+			d.errorAt(field(n, "port"), "published port %d is already used by %s", n.Port, first)
+		} else {
+			v.ports[n.Port] = nodeRef(n)
+		}
+	}
+}
+
+// reporting checks that each REPORTING_DATABASES entry names an alias.
+func (v *validator) reporting() {
+	t, d := v.t, v.d
 	for _, r := range t.ReportingDatabases {
 		p := "django.reporting_databases." + r.Name
 		if keyPos, ok := d.pos[p+"#key"]; ok && !aliasRE.MatchString(r.Name) {
 			d.errs = append(d.errs, &FieldError{File: d.file, Pos: keyPos, Field: p, Msg: fmt.Sprintf("%q is not a valid reporting database name (letters, digits, _ and -)", r.Name)})
 		}
-		if _, ok := aliases[r.Alias]; !ok {
-			d.errorAt(p, "%q is not an alias of this topology; use one of: %s", r.Alias, strings.Join(aliasList(t, aliases), ", "))
+		if _, ok := v.aliases[r.Alias]; !ok {
+			d.errorAt(p, "%q is not an alias of this topology; use one of: %s", r.Alias, strings.Join(aliasList(t, v.aliases), ", "))
 		}
 	}
-	for _, s := range t.Settings {
+}
+
+// settings checks the names and texts of the extra Django settings.
+func (v *validator) settings() {
+	d := v.d
+	for _, s := range v.t.Settings {
 		p := "django.settings." + s.Name
 		if !settingRE.MatchString(s.Name) || pythonKWords[s.Name] {
 			msg := fmt.Sprintf("%q is not a valid setting name (UPPER_CASE Python identifier)", s.Name)
@@ -336,15 +327,18 @@ func validate(t *Topology, d *decoder) {
 			d.errs = append(d.errs, &FieldError{File: d.file, Pos: d.pos[p+"#key"], Field: p, Msg: msg})
 		}
 		if str, ok := s.Value.(string); ok {
-			checkText(p, str)
+			v.text(p, str)
 		}
 	}
+}
 
-	// Django raises ImproperlyConfigured when two aliases share a test
-	// signature (HOST, PORT, ENGINE, NAME); never emit that.
+// nodeNames checks node_name overrides and that no two nodes share a
+// node name, which Citus would take for one node.
+func (v *validator) nodeNames() {
+	t, d := v.t, v.d
 	nodeNames := map[string]string{}
 	for _, n := range t.Nodes() {
-		if n.path == "" || reported[n.path] {
+		if n.path == "" || v.reported[n.path] {
 			continue
 		}
 		name := t.NodeName(n)
@@ -366,15 +360,20 @@ func validate(t *Topology, d *decoder) {
 			nodeNames[name] = nodeRef(n)
 		}
 	}
+}
 
+// djangoSignatures: Django raises ImproperlyConfigured when two aliases
+// share a test signature (HOST, PORT, ENGINE, NAME); never emit that.
+func (v *validator) djangoSignatures() {
+	t := v.t
 	signatures := map[string]string{}
 	for _, n := range t.Nodes() {
-		if n.path == "" || reported[n.path] || n.Alias == "" {
+		if n.path == "" || v.reported[n.path] || n.Alias == "" {
 			continue
 		}
 		sig := t.DjangoHost(n) + "\x00" + strconv.Itoa(t.DjangoPort(n))
 		if first, dup := signatures[sig]; dup {
-			d.errorAt(n.path, "Django would reach %s and %s at the same %s:%d; give them distinct ports or hosts", first, nodeRef(n), t.DjangoHost(n), t.DjangoPort(n))
+			v.d.errorAt(n.path, "Django would reach %s and %s at the same %s:%d; give them distinct ports or hosts", first, nodeRef(n), t.DjangoHost(n), t.DjangoPort(n))
 		} else {
 			signatures[sig] = nodeRef(n)
 		}

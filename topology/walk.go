@@ -1,0 +1,215 @@
+package topology
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/citusgen/citusgen/internal/levenshtein"
+	"github.com/citusgen/citusgen/internal/yamldoc"
+)
+
+// decoder walks a spec's YAML node tree strictly (unknown and repeated
+// keys, values of the wrong kind are errors), collecting every problem in
+// errs rather than stopping at the first, and recording under pos where
+// each spec path ("workers[1].port") was written, for the messages of
+// validation.
+type decoder struct {
+	file string
+	errs Errors
+	pos  map[string]Pos
+}
+
+func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Column: n.Column} }
+
+func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
+	e := &FieldError{File: d.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Pos = posOf(n)
+	}
+	d.errs = append(d.errs, e)
+}
+
+// errorAt reports a problem at a spec path recorded earlier.
+func (d *decoder) errorAt(path, format string, args ...any) {
+	e := &FieldError{File: d.file, Field: path, Msg: fmt.Sprintf(format, args...)}
+	for p := path; p != ""; {
+		if pos, ok := d.pos[p]; ok {
+			e.Pos = pos
+			break
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	if e.Pos.Line == 0 {
+		// A key the spec leaves out: the document is the place to add it.
+		e.Pos = d.pos[""]
+	}
+	d.errs = append(d.errs, e)
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// mapping walks a mapping node strictly: unknown and repeated keys are errors.
+// It records the position of every value under its path.
+func (d *decoder) mapping(n *yaml.Node, path string, keys []string, each func(key string, v *yaml.Node, p string)) bool {
+	n = yamldoc.Resolve(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping of keys (%s), found %s", strings.Join(keys, ", "), kindName(n))
+		return false
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := yamldoc.Resolve(n.Content[i]), yamldoc.Resolve(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, path, "keys must be plain names")
+			continue
+		}
+		p := join(path, k.Value)
+		if line, dup := seen[k.Value]; dup {
+			d.errorf(k, p, "is given twice (first at line %d); keep one", line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		if !contains(keys, k.Value) {
+			d.errorf(k, p, "unknown key%s; valid keys here: %s", suggest(k.Value, keys), strings.Join(keys, ", "))
+			continue
+		}
+		d.pos[p] = posOf(v)
+		each(k.Value, v, p)
+	}
+	return true
+}
+
+func (d *decoder) require(n *yaml.Node, path string, keys ...string) {
+	n = yamldoc.Resolve(n)
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for _, k := range keys {
+		found := false
+		for i := 0; i < len(n.Content); i += 2 {
+			if yamldoc.Resolve(n.Content[i]).Value == k {
+				found = true
+				break
+			}
+		}
+		if !found {
+			field := path
+			if field == "" {
+				field = k
+			} else {
+				field = path + "." + k
+			}
+			d.errorf(n, field, "is required but missing")
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest names the closest valid key, to catch typos such as "wokers".
+func suggest(key string, keys []string) string {
+	best, bestD := "", 3
+	for _, k := range keys {
+		if dist := levenshtein.Distance(key, k); dist < bestD {
+			best, bestD = k, dist
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing (null)"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+func (d *decoder) str(n *yaml.Node, path string) string {
+	n = yamldoc.Resolve(n)
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Tag == "!!binary" {
+		d.errorf(n, path, "must be a string, found %s", kindName(n))
+		return ""
+	}
+	// The raw text keeps what the user wrote: a password of 0123 stays "0123".
+	return n.Value
+}
+
+func (d *decoder) integer(n *yaml.Node, path string) int {
+	n = yamldoc.Resolve(n)
+	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!str") {
+		if v, err := strconv.Atoi(strings.TrimSpace(n.Value)); err == nil {
+			return v
+		}
+	}
+	d.errorf(n, path, "must be a whole number, found %s", kindName(n))
+	return 0
+}
+
+func (d *decoder) boolean(n *yaml.Node, path string) bool {
+	n = yamldoc.Resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		return n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
+	}
+	d.errorf(n, path, "must be true or false, found %s", kindName(n))
+	return false
+}
+
+// orderedMap walks a free-form mapping (user-chosen keys) in file order, so
+// the rendered output follows the spec.
+func (d *decoder) orderedMap(n *yaml.Node, path string, each func(key string, v *yaml.Node, p string)) {
+	n = yamldoc.Resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping, found %s", kindName(n))
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := yamldoc.Resolve(n.Content[i]), yamldoc.Resolve(n.Content[i+1])
+		p := path + "." + k.Value
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, path, "keys must be plain names")
+			continue
+		}
+		if line, dup := seen[k.Value]; dup {
+			d.errorf(k, p, "is given twice (first at line %d); keep one", line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		d.pos[p] = posOf(v)
+		d.pos[p+"#key"] = posOf(k)
+		each(k.Value, v, p)
+	}
+}
