@@ -179,89 +179,110 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 				continue
 			}
 			f.manager = &managerService{service: k.Value, image: image, line: k.Line}
-			continue
 		case !citus.IsCitusImage(image):
-			continue
-		}
-		var argv []string
-		if cmd, _, ok := svc.str("command"); ok {
-			argv = strings.Fields(cmd)
-		}
-		for _, a := range items(svc.values["command"]) {
-			argv = append(argv, a.raw)
-		}
-		// The image's entrypoint starts the server for no command, postgres
-		// or flags; anything else runs instead of it.
-		if len(argv) > 0 && argv[0] != "postgres" && !strings.HasPrefix(argv[0], "-") {
-			// A citus image running something else: citusgen's setup service,
-			// or a one-off of the user's.
+		case runsOwnCommand(svc):
+			// A citus image running something else: citusgen's setup
+			// service, or a one-off of the user's.
 			if k.Value == citus.SetupService {
 				f.setup = true
 			} else {
 				warn(k.Line, "service %s runs the citus image with its own command; not a node, left out", k.Value)
 			}
-			continue
+		default:
+			f.nodes = append(f.nodes, readNode(k, svc, image, warn))
 		}
-		n := &composeNode{service: k.Value, line: k.Line, image: image, env: map[string]envValue{}}
-		for _, l := range items(svc.values["labels"]) {
-			switch l.raw {
-			case citus.RoleLabel + "=" + citus.RoleMaster:
-				n.role = "coordinator"
-			case citus.RoleLabel + "=" + citus.RoleWorker:
-				n.role = "worker"
-			}
-		}
-		if n.role == "" {
-			n.role = "worker"
-			if strings.Contains(k.Value, "master") || strings.Contains(k.Value, "coordinator") {
-				n.role = "coordinator"
-			}
-			warn(k.Line, "%s has no %s label; taken as the %s by its name", k.Value, citus.RoleLabel, n.role)
-		}
-		for _, p := range items(svc.values["ports"]) {
-			if n.published != 0 {
-				warn(p.line, "%s publishes more than one port; only the first is imported", k.Value)
-				continue
-			}
-			n.published, n.target, n.portVar = parsePort(p.raw)
-			if n.published == 0 {
-				warn(p.line, "port %q of %s is not HOST:CONTAINER or ${VAR:-HOST}:CONTAINER; not imported", p.raw, k.Value)
-			} else if n.portVar == "" {
-				warn(p.line, "port %q of %s is a literal; the topology writes it as ${VAR:-%d} (the same while the variable is unset)", p.raw, k.Value, n.published)
-			}
-		}
-		if svc.values["ports"] == nil {
-			if _, line, ok := svc.str("ports"); ok {
-				warn(line, "ports of %s is not a list; not imported", k.Value)
-			}
-		}
-		for _, e := range items(svc.values["environment"]) {
-			name, val, _ := strings.Cut(e.raw, "=")
-			n.env[name] = envValue{val, e.line}
-		}
-		for _, v := range items(svc.values["volumes"]) {
-			if !strings.HasSuffix(v.raw, citus.DataDir) {
-				warn(v.line, "volume %q of %s is not the data directory; not imported", v.raw, k.Value)
-				continue
-			}
-			if m := blankVolRE.FindStringSubmatch(v.raw); m != nil && m[3] == k.Value {
-				n.volume = volumeStyle{prefixVar: m[1], blankVar: m[2], ok: true}
-			} else if m := namedVolRE.FindStringSubmatch(v.raw); m != nil && m[2] == k.Value {
-				n.volume = volumeStyle{prefixVar: m[1], ok: true}
-			} else {
-				warn(v.line, "data volume %q of %s is not ${VOLUME_PREFIX}%s or ${VOLUME_PREFIX}${VAR-%s:}; the topology writes its own", v.raw, k.Value, k.Value, k.Value)
-			}
-		}
-		known := map[string]bool{"image": true, "ports": true, "labels": true, "volumes": true, "environment": true,
-			"depends_on": true, "healthcheck": true, "expose": true, "command": true, "restart": true}
-		for _, key := range svc.keys {
-			if !known[key.Value] {
-				warn(key.Line, "%s.%s is not part of a topology; the region will not have it", k.Value, key.Value)
-			}
-		}
-		f.nodes = append(f.nodes, n)
 	}
 	return f, nil
+}
+
+// runsOwnCommand: the service runs something other than the server. The
+// image's entrypoint starts the server for no command, postgres or flags;
+// anything else runs instead of it.
+func runsOwnCommand(svc *mapping) bool {
+	var argv []string
+	if cmd, _, ok := svc.str("command"); ok {
+		argv = strings.Fields(cmd)
+	}
+	for _, a := range items(svc.values["command"]) {
+		argv = append(argv, a.raw)
+	}
+	return len(argv) > 0 && argv[0] != "postgres" && !strings.HasPrefix(argv[0], "-")
+}
+
+// knownKeys are the keys of a node's service the import reads or that a
+// rendered service has too; any other is a warning.
+var knownKeys = map[string]bool{"image": true, "ports": true, "labels": true, "volumes": true, "environment": true,
+	"depends_on": true, "healthcheck": true, "expose": true, "command": true, "restart": true}
+
+// readNode reads the service k of a Citus node: its role, port,
+// environment and data volume.
+func readNode(k *yaml.Node, svc *mapping, image string, warn warnFunc) *composeNode {
+	n := &composeNode{service: k.Value, line: k.Line, image: image, env: map[string]envValue{}}
+	for _, l := range items(svc.values["labels"]) {
+		switch l.raw {
+		case citus.RoleLabel + "=" + citus.RoleMaster:
+			n.role = "coordinator"
+		case citus.RoleLabel + "=" + citus.RoleWorker:
+			n.role = "worker"
+		}
+	}
+	if n.role == "" {
+		n.role = "worker"
+		if strings.Contains(k.Value, "master") || strings.Contains(k.Value, "coordinator") {
+			n.role = "coordinator"
+		}
+		warn(k.Line, "%s has no %s label; taken as the %s by its name", k.Value, citus.RoleLabel, n.role)
+	}
+	n.readPorts(svc, warn)
+	for _, e := range items(svc.values["environment"]) {
+		name, val, _ := strings.Cut(e.raw, "=")
+		n.env[name] = envValue{val, e.line}
+	}
+	n.readVolumes(svc, warn)
+	for _, key := range svc.keys {
+		if !knownKeys[key.Value] {
+			warn(key.Line, "%s.%s is not part of a topology; the region will not have it", k.Value, key.Value)
+		}
+	}
+	return n
+}
+
+// readPorts takes the node's first published port.
+func (n *composeNode) readPorts(svc *mapping, warn warnFunc) {
+	for _, p := range items(svc.values["ports"]) {
+		if n.published != 0 {
+			warn(p.line, "%s publishes more than one port; only the first is imported", n.service)
+			continue
+		}
+		n.published, n.target, n.portVar = parsePort(p.raw)
+		if n.published == 0 {
+			warn(p.line, "port %q of %s is not HOST:CONTAINER or ${VAR:-HOST}:CONTAINER; not imported", p.raw, n.service)
+		} else if n.portVar == "" {
+			warn(p.line, "port %q of %s is a literal; the topology writes it as ${VAR:-%d} (the same while the variable is unset)", p.raw, n.service, n.published)
+		}
+	}
+	if svc.values["ports"] == nil {
+		if _, line, ok := svc.str("ports"); ok {
+			warn(line, "ports of %s is not a list; not imported", n.service)
+		}
+	}
+}
+
+// readVolumes takes how the node's data volume is written.
+func (n *composeNode) readVolumes(svc *mapping, warn warnFunc) {
+	for _, v := range items(svc.values["volumes"]) {
+		if !strings.HasSuffix(v.raw, citus.DataDir) {
+			warn(v.line, "volume %q of %s is not the data directory; not imported", v.raw, n.service)
+			continue
+		}
+		if m := blankVolRE.FindStringSubmatch(v.raw); m != nil && m[3] == n.service {
+			n.volume = volumeStyle{prefixVar: m[1], blankVar: m[2], ok: true}
+		} else if m := namedVolRE.FindStringSubmatch(v.raw); m != nil && m[2] == n.service {
+			n.volume = volumeStyle{prefixVar: m[1], ok: true}
+		} else {
+			warn(v.line, "data volume %q of %s is not ${VOLUME_PREFIX}%s or ${VOLUME_PREFIX}${VAR-%s:}; the topology writes its own", v.raw, n.service, n.service, n.service)
+		}
+	}
 }
 
 // parsePort reads "${VAR:-5600}:5432", "5600:5432" or "127.0.0.1:5600:5432".

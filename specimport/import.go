@@ -1,0 +1,236 @@
+package specimport
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/topology"
+)
+
+// Result is an imported spec and what could not be mapped.
+type Result struct {
+	Spec     []byte
+	Warnings []Warning
+}
+
+// Files are the inputs of an import; Settings may be empty.
+type Files struct {
+	ComposePath  string
+	Compose      []byte
+	SettingsPath string
+	Settings     []byte
+}
+
+// spec is the topology being built, field by field.
+type spec struct {
+	image, database, databaseVar, user, password, passwordEnv string
+	databaseVarGiven                                          bool
+	reaches, host, engine                                     string
+	cursors, roles                                            bool
+	reporting                                                 [][2]string
+	flags                                                     [][2]string // name, Python literal as YAML
+	nodes                                                     []*node
+	containerPort                                             int
+	volumePrefix, volumeBlank                                 string
+	workerPassword, manager                                   bool
+	managerImage                                              string
+}
+
+type node struct {
+	c       *composeNode
+	alias   string
+	aliasAt string // where the alias came from
+	image   string
+	portVar string
+}
+
+// Import derives a topology spec from a compose file and, when given, the
+// Django settings file. The spec is checked by the topology decoder before
+// it is returned, so what it prints renders.
+func Import(ctx context.Context, in Files) (*Result, error) {
+	cf, err := readCompose(in.ComposePath, in.Compose)
+	if err != nil {
+		return nil, err
+	}
+	coord, workers, err := roles(in.ComposePath, cf.nodes)
+	if err != nil {
+		return nil, err
+	}
+	warnings := cf.warnings
+	warn := func(file string, line int, format string, args ...any) {
+		warnings = append(warnings, Warning{file, line, fmt.Sprintf(format, args...)})
+	}
+	s := &spec{containerPort: topology.DefaultContainerPort, workerPassword: true}
+	s.addNodes(coord, workers, func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) })
+	s.readEnv(coord, workers, func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) })
+	if cf.manager != nil {
+		s.manager, s.managerImage = true, cf.manager.image
+	}
+
+	// Django's side.
+	s.reaches, s.host = "host", topology.DefaultHost
+	if coord.published == 0 {
+		s.reaches = "network"
+	}
+	if len(in.Settings) > 0 {
+		sw, err := readSettings(ctx, in.SettingsPath, in.Settings, s)
+		if err != nil {
+			return nil, err
+		}
+		warnings = append(warnings, sw...)
+	} else {
+		s.nodes[0].alias = strings.ReplaceAll(coord.service, "_", "-")
+		s.cursors = true
+		s.engine = topology.DefaultEngine
+		warn(in.ComposePath, 0, "no --settings: the coordinator's Django alias is made up (%s) and workers get none; pass the settings file to take Django's", s.nodes[0].alias)
+	}
+
+	out := s.render(in)
+	if _, err := topology.Parse(filepath.Base(in.ComposePath)+" (imported)", out); err != nil {
+		return nil, fmt.Errorf("the imported topology is not valid, so the files describe something citusgen cannot render:\n%v\n--- the imported topology ---\n%s", err, out)
+	}
+	return &Result{Spec: out, Warnings: sortedWarnings(warnings)}, nil
+}
+
+// warnFunc records a warning at a line of the file being read.
+type warnFunc func(line int, format string, args ...any)
+
+// roles finds the coordinator among the Citus services; the others are
+// workers. A cluster has one coordinator and at least one worker.
+func roles(path string, nodes []*composeNode) (coord *composeNode, workers []*composeNode, err error) {
+	for _, n := range nodes {
+		if n.role != "coordinator" {
+			workers = append(workers, n)
+			continue
+		}
+		if coord != nil {
+			return nil, nil, fmt.Errorf("%s:%d: %s is a second coordinator (the first is %s); a Citus cluster has one: label the workers %s=%s", path, n.line, n.service, coord.service, citus.RoleLabel, citus.RoleWorker)
+		}
+		coord = n
+	}
+	if coord == nil {
+		return nil, nil, fmt.Errorf("%s has no Citus coordinator: no service runs a citus image with the label %s=%s (or a name with master or coordinator)", path, citus.RoleLabel, citus.RoleMaster)
+	}
+	if len(workers) == 0 {
+		return nil, nil, fmt.Errorf("%s has a coordinator (%s) but no Citus worker", path, coord.service)
+	}
+	return coord, workers, nil
+}
+
+// addNodes adds the nodes, coordinator first: the image most nodes run is
+// the topology's (the others override it), and the coordinator's
+// container port is the topology's.
+func (s *spec) addNodes(coord *composeNode, workers []*composeNode, warn warnFunc) {
+	all := append([]*composeNode{coord}, workers...)
+	counts := map[string]int{}
+	for _, n := range all {
+		counts[n.image]++
+	}
+	for img, c := range counts {
+		if c > counts[s.image] || c == counts[s.image] && img < s.image {
+			s.image = img
+		}
+	}
+	for _, n := range all {
+		nd := &node{c: n}
+		if n.image != s.image {
+			nd.image = n.image
+		}
+		if n.portVar != "" && n.portVar != topology.PortVariable(n.service) {
+			nd.portVar = n.portVar
+		}
+		if n.target != 0 {
+			if n.target != s.containerPort && n == coord {
+				s.containerPort = n.target
+			} else if n.target != s.containerPort {
+				warn(n.line, "%s publishes container port %d, the coordinator %d; the topology has one container port", n.service, n.target, s.containerPort)
+			}
+		}
+		s.nodes = append(s.nodes, nd)
+	}
+}
+
+// readEnv takes the database, user and password from the coordinator's
+// POSTGRES_* (which describe the cluster), whether workers get the
+// password, and the data volumes' style; what else the nodes' environment
+// sets is a warning.
+func (s *spec) readEnv(coord *composeNode, workers []*composeNode, warn warnFunc) {
+	s.readUser(coord, warn)
+	s.readDatabase(coord, warn)
+	if v, ok := coord.env["POSTGRES_PASSWORD"]; ok && v.raw != "" {
+		if name, _, _, isRef := envRef(v.raw); isRef {
+			s.passwordEnv = name
+		} else if strings.Contains(v.raw, "$") {
+			warn(v.line, "POSTGRES_PASSWORD %q mixes variables and text; imported as written", v.raw)
+			s.password = strings.ReplaceAll(v.raw, "$$", "$")
+		} else {
+			s.password = v.raw
+		}
+	}
+	for _, w := range workers {
+		for _, k := range []string{"POSTGRES_USER", "POSTGRES_DB"} {
+			if a, b := w.env[k], coord.env[k]; a.raw != b.raw {
+				warn(a.line, "%s of %s (%q) differs from the coordinator's (%q); the topology gives every node the coordinator's", k, w.service, a.raw, b.raw)
+			}
+		}
+		if _, ok := w.env["POSTGRES_PASSWORD"]; !ok && (s.password != "" || s.passwordEnv != "") {
+			s.workerPassword = false
+		}
+	}
+	for _, n := range append([]*composeNode{coord}, workers...) {
+		for name, v := range n.env {
+			switch name {
+			case "POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD", "PGPASSWORD":
+			case "POSTGRES_HOST_AUTH_METHOD":
+				if v.raw != "trust" || s.password != "" || s.passwordEnv != "" {
+					warn(v.line, "POSTGRES_HOST_AUTH_METHOD=%s of %s is not imported; the topology uses passwords, or trust without one", v.raw, n.service)
+				}
+			default:
+				warn(v.line, "environment %s of %s is not part of a topology; the region will not have it", name, n.service)
+			}
+		}
+	}
+	if coord.volume.ok {
+		s.volumePrefix, s.volumeBlank = coord.volume.prefixVar, coord.volume.blankVar
+		for _, w := range workers {
+			if w.volume != coord.volume && w.volume.ok {
+				warn(w.line, "the data volume of %s is written unlike the coordinator's; the topology writes them all alike", w.service)
+			}
+		}
+	}
+}
+
+func (s *spec) readUser(coord *composeNode, warn warnFunc) {
+	v, ok := coord.env["POSTGRES_USER"]
+	if !ok {
+		s.user = "postgres"
+		warn(coord.line, "%s sets no POSTGRES_USER, so the image's postgres is the user; the topology writes it", coord.service)
+		return
+	}
+	s.user = v.raw
+	if name, def, hasDef, isRef := envRef(v.raw); isRef {
+		s.user = def
+		warn(v.line, "POSTGRES_USER comes from $%s; the topology writes the user itself (%q)", name, def)
+		if !hasDef {
+			s.user = ""
+		}
+	}
+}
+
+func (s *spec) readDatabase(coord *composeNode, warn warnFunc) {
+	v, ok := coord.env["POSTGRES_DB"]
+	if !ok {
+		s.database, s.databaseVarGiven = s.user, true
+		warn(coord.line, "%s sets no POSTGRES_DB, so the image names the database after the user (%s); the topology writes it", coord.service, s.user)
+		return
+	}
+	s.databaseVarGiven = true
+	if name, def, _, isRef := envRef(v.raw); isRef {
+		s.databaseVar, s.database = name, def
+	} else {
+		s.database = v.raw
+	}
+}

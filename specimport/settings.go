@@ -1,0 +1,196 @@
+package specimport
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/citusgen/citusgen/quote"
+	"github.com/citusgen/citusgen/settingsfile"
+	"github.com/citusgen/citusgen/topology"
+)
+
+// readSettings takes Django's aliases for the cluster's nodes, how it
+// reaches them, the reporting entries that name them and the Citus flags.
+func readSettings(ctx context.Context, path string, data []byte, s *spec) ([]Warning, error) {
+	f, err := settingsfile.Analyze(ctx, path, data)
+	if err != nil {
+		return nil, err
+	}
+	if f.SyntaxError != "" {
+		return nil, fmt.Errorf("%s does not compile (%s)", path, f.SyntaxError)
+	}
+	r := &settingsReader{path: path, s: s, byService: map[string]*node{}, byPort: map[string]*node{}, aliases: map[string]*node{}}
+	for _, n := range s.nodes {
+		r.byService[n.c.service] = n
+		if n.c.published != 0 {
+			r.byPort[strconv.Itoa(n.c.published)] = n
+		}
+	}
+	var first *settingsfile.Entry // the first alias of the cluster
+	for i, e := range f.Databases {
+		if r.database(e) && first == nil {
+			first = &f.Databases[i]
+		}
+	}
+	if s.nodes[0].alias == "" {
+		return nil, fmt.Errorf("%s has no DATABASES alias for the coordinator %s (by HOST %s, by CITUS_NODE_NAME, or by its published port); add one, or import without --settings", path, s.nodes[0].c.service, s.nodes[0].c.service)
+	}
+	if r.reachNetwork > 0 && r.reachHost > 0 {
+		r.warn(0, "some aliases reach the nodes by service name and others by published port; the topology uses one way: %s", map[bool]string{true: "network", false: "host"}[r.reachNetwork >= r.reachHost])
+	}
+	if r.reachNetwork >= r.reachHost {
+		s.reaches, s.host = "network", topology.DefaultHost
+	} else {
+		s.reaches = "host"
+	}
+	if first != nil {
+		if eng, ok := literal(*first, "ENGINE"); ok {
+			s.engine = eng
+		}
+		v, _ := literal(*first, "DISABLE_SERVER_SIDE_CURSORS")
+		s.cursors = v == "true"
+	}
+	r.reporting(f.Reporting)
+	r.flags(f.Assigns)
+	return r.warnings, nil
+}
+
+// settingsReader matches a settings file's DATABASES entries with the
+// compose file's nodes.
+type settingsReader struct {
+	path      string
+	s         *spec
+	byService map[string]*node // nodes by service name
+	byPort    map[string]*node // nodes by published port
+	aliases   map[string]*node // nodes by the alias they got
+	// How many aliases reach their node inside the compose network, and
+	// how many from the host.
+	reachNetwork, reachHost int
+	warnings                []Warning
+}
+
+func (r *settingsReader) warn(line int, format string, args ...any) {
+	r.warnings = append(r.warnings, Warning{r.path, line, fmt.Sprintf(format, args...)})
+}
+
+// literal is an entry's field as the spec writes it, when the settings
+// write it as a literal.
+func literal(e settingsfile.Entry, key string) (string, bool) {
+	v, ok := e.Fields[key]
+	if !ok || !v.Literal {
+		return "", false
+	}
+	switch x := v.Value.(type) {
+	case string:
+		return x, true
+	case float64:
+		return strconv.Itoa(int(x)), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	return "", false
+}
+
+// database takes a DATABASES entry as a node's alias when it reaches one
+// (by CITUS_NODE_NAME, by its service name as HOST, or by its published
+// port on the host); it reports whether it did.
+func (r *settingsReader) database(e settingsfile.Entry) bool {
+	s := r.s
+	host, _ := literal(e, "HOST")
+	port, _ := literal(e, "PORT")
+	nodeName, _ := literal(e, "CITUS_NODE_NAME")
+	var n *node
+	network := false
+	switch {
+	case nodeName != "" && r.byService[strings.Split(nodeName, ":")[0]] != nil:
+		n = r.byService[strings.Split(nodeName, ":")[0]]
+		network = host == n.c.service
+	case r.byService[host] != nil:
+		n, network = r.byService[host], true
+	case r.byPort[port] != nil && (host == "localhost" || host == "127.0.0.1" || r.byService[host] == nil && host != "" && e.Key != "default"):
+		n = r.byPort[port]
+	default:
+		return false
+	}
+	if n.alias != "" {
+		r.warn(e.Lines.Start, "%s is a second alias of %s (the first is %s); only the first is imported", e.Key, n.c.service, n.alias)
+		return false
+	}
+	if e.Nested {
+		r.warn(e.Lines.Start, "%s is defined inside a block; imported, but --adopt will not remove it", e.Key)
+	}
+	n.alias, n.aliasAt = e.Key, fmt.Sprintf("%s:%d", filepath.Base(r.path), e.Lines.Start)
+	r.aliases[e.Key] = n
+	if network {
+		r.reachNetwork++
+		if port != strconv.Itoa(s.containerPort) {
+			r.warn(e.Lines.Start, "%s reaches %s at port %s, not the container port %d", e.Key, host, port, s.containerPort)
+		}
+	} else {
+		r.reachHost++
+		s.host = host
+	}
+	if _, ok := e.Fields["ROLE"]; ok {
+		s.roles = true
+	}
+	if name, ok := literal(e, "NAME"); ok && name != s.database {
+		r.warn(e.Lines.Start, "%s NAME is %q but the compose file creates %q; the topology uses %q", e.Key, name, s.database, s.database)
+	}
+	if user, ok := literal(e, "USER"); ok && user != s.user {
+		r.warn(e.Lines.Start, "%s USER is %q but the compose file's is %q", e.Key, user, s.user)
+	}
+	if pw, ok := e.Fields["PASSWORD"]; ok && pw.Env != "" && s.password == "" && s.passwordEnv == "" {
+		s.passwordEnv = pw.Env
+	}
+	return true
+}
+
+// reporting takes the REPORTING_DATABASES entries that name the cluster,
+// the last write winning.
+func (r *settingsReader) reporting(entries []settingsfile.Entry) {
+	for _, e := range entries {
+		alias, ok := e.Value.Value.(string)
+		if !e.Literal || !ok || r.aliases[alias] == nil {
+			continue
+		}
+		r.s.reporting = setLast(r.s.reporting, e.Key, alias)
+	}
+}
+
+// flags takes the module-level flags about Citus, such as ICDS_USE_CITUS.
+func (r *settingsReader) flags(assigns []settingsfile.Assign) {
+	for _, a := range assigns {
+		if !strings.Contains(a.Name, "CITUS") || a.Name != strings.ToUpper(a.Name) {
+			continue
+		}
+		var val string
+		switch x := a.Value.Value.(type) {
+		case bool:
+			val = strconv.FormatBool(x)
+		case float64:
+			val = strconv.Itoa(int(x))
+		case string:
+			val = quote.YAMLScalar(x)
+		}
+		if !a.Literal || val == "" || a.Nested {
+			r.warn(a.Stmt.Start, "%s is not a literal true/false, number or string at module level; not imported", a.Name)
+			continue
+		}
+		r.s.flags = setLast(r.s.flags, a.Name, val)
+	}
+}
+
+// setLast sets key to value in an ordered list of pairs, as a Python file
+// does when it assigns twice: the last value, at the first place.
+func setLast(list [][2]string, key, value string) [][2]string {
+	for i := range list {
+		if list[i][0] == key {
+			list[i][1] = value
+			return list
+		}
+	}
+	return append(list, [2]string{key, value})
+}
