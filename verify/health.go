@@ -14,6 +14,7 @@ import (
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/topology"
 )
 
 // Health is the outcome of checking every connection between the active
@@ -50,24 +51,10 @@ func readHealth(ctx context.Context, c *live.Cluster, o Options) *Health {
 	}
 	// Bound each inter-node connection so a silent node cannot stall us.
 	setTimeout := c.Dialect.SetConnectionTimeout(timeout.Milliseconds())
-	var active []live.Registration
-	for _, r := range c.Coordinator().Registrations {
-		if r.Active && r.Role == "primary" {
-			active = append(active, r)
-		}
-	}
-	// Citus's order: by name, then port.
-	sort.Slice(active, func(i, j int) bool {
-		if active[i].Name != active[j].Name {
-			return active[i].Name < active[j].Name
-		}
-		return active[i].Port < active[j].Port
-	})
-	t := c.Topology
+	active := activePrimaries(c)
 	byAddr := map[string]*live.Node{}
 	for _, n := range c.Nodes {
-		host, port := t.NodeAddress(n.Endpoint.Node)
-		byAddr[host+":"+strconv.Itoa(port)] = n
+		byAddr[nodeAddr(c.Topology, n)] = n
 	}
 	h := &Health{unasked: map[string]bool{}}
 	sources := make([]*live.Node, len(active))
@@ -97,42 +84,7 @@ func readHealth(ctx context.Context, c *live.Cluster, o Options) *Health {
 			}
 			continue // the source cannot be asked: NULL, as in Citus
 		}
-		wg.Go(func() {
-			n.TakeNotices()
-			b := &pgx.Batch{}
-			b.Queue(setTimeout)
-			b.Queue(citus.CheckConnections, names, ports)
-			br := n.Conn().SendBatch(ctx, b)
-			defer br.Close()
-			if _, err := br.Exec(); err != nil {
-				errs[i] = err
-				return
-			}
-			rows, err := br.Query()
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			for j := 0; rows.Next(); j++ {
-				if err := rows.Scan(&results[i][j]); err != nil {
-					errs[i] = err
-					break
-				}
-			}
-			rows.Close()
-			if errs[i] == nil {
-				errs[i] = rows.Err()
-			}
-			// Citus warns once per failed connection, naming the target.
-			for _, note := range n.TakeNotices() {
-				for j := range active {
-					if strings.Contains(note, "@"+names[j]+":"+strconv.Itoa(int(ports[j]))+" ") && reasons[i][j] == "" {
-						reasons[i][j] = failureReason(note)
-						break
-					}
-				}
-			}
-		})
+		wg.Go(func() { errs[i] = askSource(ctx, n, setTimeout, names, ports, results[i], reasons[i]) })
 	}
 	wg.Wait()
 	h.recovered = recheck(ctx, sources, setTimeout, names, ports, results, errs)
@@ -146,6 +98,69 @@ func readHealth(ctx context.Context, c *live.Cluster, o Options) *Health {
 		}
 	}
 	return h
+}
+
+// activePrimaries are the registrations Citus checks, in its order: by
+// name, then port.
+func activePrimaries(c *live.Cluster) []live.Registration {
+	var active []live.Registration
+	for _, r := range c.Coordinator().Registrations {
+		if r.Active && r.Role == "primary" {
+			active = append(active, r)
+		}
+	}
+	sort.Slice(active, func(i, j int) bool {
+		if active[i].Name != active[j].Name {
+			return active[i].Name < active[j].Name
+		}
+		return active[i].Port < active[j].Port
+	})
+	return active
+}
+
+// nodeAddr is a node's node name, host:port, as its registration has it.
+func nodeAddr(t *topology.Topology, n *live.Node) string {
+	host, port := t.NodeAddress(n.Endpoint.Node)
+	return host + ":" + strconv.Itoa(port)
+}
+
+// askSource asks one node whether it reaches each target (names, ports),
+// filling results and, for each failed pair, the reason Citus's warning
+// gives.
+func askSource(ctx context.Context, n *live.Node, setTimeout string, names []string, ports []int32, results []*bool, reasons []string) error {
+	n.TakeNotices()
+	b := &pgx.Batch{}
+	b.Queue(setTimeout)
+	b.Queue(citus.CheckConnections, names, ports)
+	br := n.Conn().SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	for j := 0; rows.Next(); j++ {
+		if err := rows.Scan(&results[j]); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// Citus warns once per failed connection, naming the target.
+	for _, note := range n.TakeNotices() {
+		for j := range names {
+			if strings.Contains(note, "@"+names[j]+":"+strconv.Itoa(int(ports[j]))+" ") && reasons[j] == "" {
+				reasons[j] = failureReason(note)
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // recheck asks each source once more, after a pause, about the pairs that
@@ -251,22 +266,7 @@ func functionHealth(ctx context.Context, conn *pgx.Conn, setTimeout string) ([]h
 }
 
 func healthCheck(c *live.Cluster, h *Health) Check {
-	t := c.Topology
-	ch := Check{Name: CheckHealth, Node: t.Coordinator.Service}
-	names := map[string]string{}
-	nodes := map[string]*live.Node{}
-	for _, n := range c.Nodes {
-		host, port := t.NodeAddress(n.Endpoint.Node)
-		names[host+":"+strconv.Itoa(port)] = n.Service()
-		nodes[n.Service()] = n
-	}
-	label := func(name string, port int32) string {
-		key := name + ":" + strconv.Itoa(int(port))
-		if s, ok := names[key]; ok {
-			return s
-		}
-		return key
-	}
+	ch := Check{Name: CheckHealth, Node: c.Topology.Coordinator.Service}
 	if h.err != nil {
 		ch.Status, ch.Detail = Fail, "checking the connections between nodes failed: "+h.err.Error()
 		return ch
@@ -279,75 +279,103 @@ func healthCheck(c *live.Cluster, h *Health) Check {
 		}
 		return ch
 	}
+	p := tallyPairs(c, h)
+	var notChecked string
+	if len(p.skippedExt) > 0 {
+		notChecked += fmt.Sprintf("; not checked from %s: the citus extension is not created there (see citus-extension)", strings.Join(sortedKeys(p.skippedExt), ", "))
+	}
+	if len(p.skippedUnread) > 0 {
+		notChecked += fmt.Sprintf("; not checked from %s: citusgen could not reach it (see reachable)", strings.Join(sortedKeys(p.skippedUnread), ", "))
+	}
+	if len(p.bad) == 0 {
+		ch.Status, ch.Detail = Pass, fmt.Sprintf("all %d connections between nodes work", p.checked)
+		if h.recovered > 0 {
+			ch.Detail += fmt.Sprintf(" (%d only when asked a second time: a node was slow to accept connections)", h.recovered)
+		}
+		if notChecked != "" {
+			ch.Status, ch.Detail = Skip, fmt.Sprintf("%s work%s", english.Plural(p.checked, "connection"), notChecked)
+			if p.checked == 1 {
+				ch.Detail = strings.Replace(ch.Detail, " work", " works", 1)
+			}
+		}
+		return ch
+	}
+	sort.Strings(p.bad)
+	ch.Status = Fail
+	ch.Detail = fmt.Sprintf("%d of %s failed: %s%s", len(p.bad), english.Plural(p.checked, "connection"), strings.Join(p.bad, ", "), notChecked)
+	ch.Hint = strings.Join(healthHints(c, p), "; ")
+	return ch
+}
+
+// pairs tallies the health rows by node (service names where the
+// topology has the node).
+type pairs struct {
+	checked int
+	bad     []string // the failed pairs, "from -> to (reason)"
 	// Sources that cannot run the check say nothing about connectivity:
-	// citusgen could not reach them, or the extension is not there.
+	// the extension is not there, or citusgen could not reach them.
+	skippedExt, skippedUnread map[string]bool
+	// A node is down (or cut off) when every connection to or from it
+	// failed; other failures are between nodes that are up.
+	involved, failed map[string]int
+	authFrom         map[string]bool // sources whose connections were refused a login
+}
+
+func tallyPairs(c *live.Cluster, h *Health) *pairs {
+	names := map[string]string{}
+	for _, n := range c.Nodes {
+		names[nodeAddr(c.Topology, n)] = n.Service()
+	}
+	label := func(name string, port int32) string {
+		key := name + ":" + strconv.Itoa(int(port))
+		if s, ok := names[key]; ok {
+			return s
+		}
+		return key
+	}
 	noExt := map[string]bool{}
 	for _, n := range c.Nodes {
 		if n.Connected && n.QueryErr == "" && n.Citus == "" {
 			noExt[n.Service()] = true
 		}
 	}
-	var bad []string
-	skippedExt, skippedUnread := map[string]bool{}, map[string]bool{}
-	// A node is down (or cut off) when every connection to or from it
-	// failed; other failures are between nodes that are up.
-	involved, failed := map[string]int{}, map[string]int{}
-	authFrom := map[string]bool{}
-	checked := 0
+	p := &pairs{skippedExt: map[string]bool{}, skippedUnread: map[string]bool{}, involved: map[string]int{}, failed: map[string]int{}, authFrom: map[string]bool{}}
 	for _, r := range h.rows {
 		from, to := label(r.fromName, r.fromPort), label(r.toName, r.toPort)
 		switch {
 		case noExt[from]:
-			skippedExt[from] = true
+			p.skippedExt[from] = true
 			continue
 		case h.unasked[from]:
-			skippedUnread[from] = true
+			p.skippedUnread[from] = true
 			continue
 		}
-		checked++
-		involved[from]++
+		p.checked++
+		p.involved[from]++
 		if to != from {
-			involved[to]++
+			p.involved[to]++
 		}
 		if r.ok == nil || !*r.ok {
 			pair := from + " -> " + to
 			if r.reason != "" {
 				pair += " (" + r.reason + ")"
 			}
-			bad = append(bad, pair)
-			failed[from]++
+			p.bad = append(p.bad, pair)
+			p.failed[from]++
 			if to != from {
-				failed[to]++
+				p.failed[to]++
 			}
 			if isAuthFailure(r.reason) {
-				authFrom[from] = true
+				p.authFrom[from] = true
 			}
 		}
 	}
-	var notChecked string
-	if len(skippedExt) > 0 {
-		notChecked += fmt.Sprintf("; not checked from %s: the citus extension is not created there (see citus-extension)", strings.Join(sortedKeys(skippedExt), ", "))
-	}
-	if len(skippedUnread) > 0 {
-		notChecked += fmt.Sprintf("; not checked from %s: citusgen could not reach it (see reachable)", strings.Join(sortedKeys(skippedUnread), ", "))
-	}
-	if len(bad) == 0 {
-		ch.Status, ch.Detail = Pass, fmt.Sprintf("all %d connections between nodes work", checked)
-		if h.recovered > 0 {
-			ch.Detail += fmt.Sprintf(" (%d only when asked a second time: a node was slow to accept connections)", h.recovered)
-		}
-		if notChecked != "" {
-			ch.Status, ch.Detail = Skip, fmt.Sprintf("%s work%s", english.Plural(checked, "connection"), notChecked)
-			if checked == 1 {
-				ch.Detail = strings.Replace(ch.Detail, " work", " works", 1)
-			}
-		}
-		return ch
-	}
-	sort.Strings(bad)
-	ch.Status = Fail
-	ch.Detail = fmt.Sprintf("%d of %s failed: %s%s", len(bad), english.Plural(checked, "connection"), strings.Join(bad, ", "), notChecked)
-	// The cause, most specific first: credentials, a node down, the rest.
+	return p
+}
+
+// healthHints name the cause of failed pairs, most specific first:
+// credentials, a node down, the rest.
+func healthHints(c *live.Cluster, p *pairs) []string {
 	var stale []string
 	for _, n := range c.Nodes {
 		if n.Credentials == live.CredentialsMissing || n.Credentials == live.CredentialsStale {
@@ -355,8 +383,8 @@ func healthCheck(c *live.Cluster, h *Health) Check {
 		}
 	}
 	var down []string
-	for n, total := range involved {
-		if failed[n] == total && !authFrom[n] {
+	for n, total := range p.involved {
+		if p.failed[n] == total && !p.authFrom[n] {
 			down = append(down, n)
 		}
 	}
@@ -365,13 +393,13 @@ func healthCheck(c *live.Cluster, h *Health) Check {
 	switch {
 	case len(stale) > 0:
 		hints = append(hints, fmt.Sprintf("authentication: the inter-node credentials on %s are missing or not the topology's password (see credentials); run citusgen bootstrap, which rewrites them", strings.Join(stale, ", ")))
-	case len(authFrom) > 0:
-		hints = append(hints, fmt.Sprintf("authentication: %s cannot log in to the other nodes; make the cluster user's password the same on every node and run citusgen bootstrap, which stores it in pg_dist_authinfo", strings.Join(sortedKeys(authFrom), ", ")))
+	case len(p.authFrom) > 0:
+		hints = append(hints, fmt.Sprintf("authentication: %s cannot log in to the other nodes; make the cluster user's password the same on every node and run citusgen bootstrap, which stores it in pg_dist_authinfo", strings.Join(sortedKeys(p.authFrom), ", ")))
 	}
 	if len(down) > 0 {
 		var cut, dead []string
 		for _, d := range down {
-			if n := nodes[d]; n != nil && !n.Known() {
+			if n := c.Node(d); n != nil && !n.Known() {
 				dead = append(dead, d)
 			} else {
 				cut = append(cut, d)
@@ -387,8 +415,7 @@ func healthCheck(c *live.Cluster, h *Health) Check {
 	if len(hints) == 0 {
 		hints = append(hints, "nodes are up but some cannot reach each other: check that node names resolve between nodes and that inter-node credentials are set on every node (citusgen bootstrap stores them in pg_dist_authinfo)")
 	}
-	ch.Hint = strings.Join(hints, "; ")
-	return ch
+	return hints
 }
 
 // down names the topology's nodes that every asked node failed to reach.
@@ -397,11 +424,9 @@ func (h *Health) down(c *live.Cluster) map[string]bool {
 	if h == nil || h.err != nil {
 		return out
 	}
-	t := c.Topology
 	names := map[string]string{}
 	for _, n := range c.Nodes {
-		host, port := t.NodeAddress(n.Endpoint.Node)
-		names[host+":"+strconv.Itoa(port)] = n.Service()
+		names[nodeAddr(c.Topology, n)] = n.Service()
 	}
 	tried, failed := map[string]int{}, map[string]int{}
 	for _, r := range h.rows {
