@@ -340,48 +340,65 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 			stmts = append(stmts, citus.Reshape)
 		}
 	}
-	results, readErr := conn.PgConn().Exec(ctx, strings.Join(stmts, ";\n")).ReadAll()
-	keep := false
-	defer func() {
-		if keep {
-			n.conn = conn
-		} else {
-			conn.Close(context.Background())
+	results, err := conn.PgConn().Exec(ctx, strings.Join(stmts, ";\n")).ReadAll()
+	res := resultSet{results: results, err: err, redact: redact}
+	if n.readFacts(t, res, o.Cluster.Password) {
+		n.conn = conn // the extension exists: checks may run on it
+		if isCoord && n.CatalogErr == "" {
+			c.readCoordinator(n, res, o.Reshape)
 		}
-	}()
-	row := func(i int) ([][]byte, string) {
-		if i >= len(results) {
-			if readErr != nil {
-				return nil, redact(errText(readErr))
-			}
-			return nil, "no result"
-		}
-		if results[i].Err != nil {
-			return nil, redact(errText(results[i].Err))
-		}
-		if len(results[i].Rows) != 1 {
-			return nil, "no row"
-		}
-		return results[i].Rows[0], ""
+	} else {
+		conn.Close(context.Background())
 	}
-	facts, qerr := row(0)
+	return n
+}
+
+// resultSet is the results of the statements a node's reading sent at
+// once, each a single row.
+type resultSet struct {
+	results []*pgconn.Result
+	err     error
+	redact  func(string) string
+}
+
+// row is the row of statement i, or why there is none.
+func (r resultSet) row(i int) ([][]byte, string) {
+	if i >= len(r.results) {
+		if r.err != nil {
+			return nil, r.redact(errText(r.err))
+		}
+		return nil, "no result"
+	}
+	if r.results[i].Err != nil {
+		return nil, r.redact(errText(r.results[i].Err))
+	}
+	if len(r.results[i].Rows) != 1 {
+		return nil, "no row"
+	}
+	return r.results[i].Rows[0], ""
+}
+
+// readFacts takes the node's server facts and, where the extension
+// exists, its catalog (registrations, local group, credentials); it
+// reports whether the extension exists.
+func (n *Node) readFacts(t *topology.Topology, res resultSet, password string) bool {
+	facts, qerr := res.row(0)
 	if qerr != "" {
 		n.QueryErr = qerr
-		return n
+		return false
 	}
 	n.ServerVersion, n.Preload, n.Citus, n.CitusAvailable, n.WalLevel = string(facts[0]), string(facts[1]), string(facts[2]), string(facts[3]), string(facts[4])
 	if n.Citus == "" {
-		return n
+		return false
 	}
-	keep = true
-	cat, cerr := row(1)
+	cat, cerr := res.row(1)
 	if cerr != "" {
 		n.CatalogErr = cerr
-		return n
+		return true
 	}
 	if err := json.Unmarshal(cat[0], &n.Registrations); err != nil {
 		n.CatalogErr = "pg_dist_node: " + err.Error()
-		return n
+		return true
 	}
 	if g, err := strconv.Atoi(string(cat[1])); err == nil {
 		n.LocalGroup = int32(g)
@@ -389,13 +406,16 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 	var auth [][]any
 	if err := json.Unmarshal(cat[2], &auth); err != nil {
 		n.CatalogErr = "pg_dist_authinfo: " + err.Error()
-		return n
+		return true
 	}
-	n.Credentials = credentials(t, auth, o.Cluster.Password)
-	if !isCoord {
-		return n
-	}
-	if sh, serr := row(2); serr == "" {
+	n.Credentials = credentials(t, auth, password)
+	return true
+}
+
+// readCoordinator takes what only the coordinator's reading has: the
+// shard counts per group and, with reshape, what a rebalance would do.
+func (c *Cluster) readCoordinator(n *Node, res resultSet, reshape bool) {
+	if sh, serr := res.row(2); serr == "" {
 		var groups [][]int64
 		if err := json.Unmarshal(sh[0], &groups); err == nil {
 			for _, g := range groups {
@@ -405,26 +425,26 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 	} else {
 		n.CatalogErr = "shards: " + serr
 	}
-	if o.Reshape {
-		rs, rerr := row(3)
-		if rerr != "" {
-			c.ReshapeErr = rerr
-			return n
-		}
-		c.Reshaped = true
-		c.Moves, _ = strconv.ParseInt(string(rs[0]), 10, 64)
-		var jobs [][]any
-		if err := json.Unmarshal(rs[1], &jobs); err == nil {
-			for _, j := range jobs {
-				id, _ := j[0].(float64)
-				state, _ := j[1].(string)
-				tasks, _ := j[2].(float64)
-				done, _ := j[3].(float64)
-				c.Jobs = append(c.Jobs, Job{ID: int64(id), State: state, Tasks: int64(tasks), Done: int64(done)})
-			}
+	if !reshape {
+		return
+	}
+	rs, rerr := res.row(3)
+	if rerr != "" {
+		c.ReshapeErr = rerr
+		return
+	}
+	c.Reshaped = true
+	c.Moves, _ = strconv.ParseInt(string(rs[0]), 10, 64)
+	var jobs [][]any
+	if err := json.Unmarshal(rs[1], &jobs); err == nil {
+		for _, j := range jobs {
+			id, _ := j[0].(float64)
+			state, _ := j[1].(string)
+			tasks, _ := j[2].(float64)
+			done, _ := j[3].(float64)
+			c.Jobs = append(c.Jobs, Job{ID: int64(id), State: state, Tasks: int64(tasks), Done: int64(done)})
 		}
 	}
-	return n
 }
 
 // errText is a server error's message (and detail), else the error.

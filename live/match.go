@@ -92,10 +92,9 @@ func (m *Match) Empty() bool {
 }
 
 func match(t *topology.Topology, c *Cluster) *Match {
-	coord := c.Coordinator()
-	rows := coord.Registrations
+	rows := c.Coordinator().Registrations
 	m := &Match{}
-	used := map[int32]bool{}
+	used := map[int32]bool{} // registrations matched already
 	for i := range rows {
 		if rows[i].Group == 0 && (m.CoordinatorRow == nil || rows[i].Role == "primary") {
 			m.CoordinatorRow = &rows[i]
@@ -106,75 +105,22 @@ func match(t *topology.Topology, c *Cluster) *Match {
 		host, port := t.NodeAddress(t.Coordinator)
 		m.CoordinatorOK = r.Name == host && int(r.Port) == port
 	}
-	find := func(host string, port int) *Registration {
-		for i := range rows {
-			if rows[i].Name == host && int(rows[i].Port) == port {
-				return &rows[i]
-			}
-		}
-		return nil
-	}
-	m.Workers = make([]WorkerMatch, len(t.Workers))
 	// First every registration under a worker's own node name, then the
 	// ones a worker's own metadata proves are it, and last, for workers
 	// still unmatched, names that only resemble it: a proof never loses a
 	// row to a resemblance.
+	m.Workers = make([]WorkerMatch, len(t.Workers))
 	for i, w := range t.Workers {
-		host, port := t.NodeAddress(w)
-		wm := WorkerMatch{Worker: w, Host: host, Port: port, State: Missing}
-		if r := find(host, port); r != nil {
-			used[r.ID] = true
-			wm.Row, wm.Shards = r, c.Shards[r.Group]
-			switch {
-			case r.Group == 0:
-				wm.State = AsCoordinator
-			case r.Role != "primary":
-				wm.State = NotPrimary
-			case !r.Active:
-				wm.State = Inactive
-			default:
-				wm.State = Registered
-			}
-		}
-		m.Workers[i] = wm
+		m.Workers[i] = byNodeName(t, c, w, used)
 	}
 	for i := range m.Workers {
-		wm := &m.Workers[i]
-		n := c.Node(wm.Worker.Service)
-		if wm.State != Missing || n == nil || !n.HasCitus() || n.LocalGroup <= 0 {
-			continue
-		}
-		for j := range rows {
-			r := &rows[j]
-			if r.Group == n.LocalGroup && !used[r.ID] && r.Role == "primary" {
-				used[r.ID] = true
-				wm.State, wm.Row, wm.Proven, wm.Shards = Elsewhere, r, true, c.Shards[r.Group]
-				wm.How = resembles(t, wm.Worker, *r)
-				if wm.How == "" {
-					wm.How = "another node name"
-				}
-				break
-			}
+		if m.Workers[i].State == Missing {
+			byProof(t, c, &m.Workers[i], used)
 		}
 	}
 	for i := range m.Workers {
-		wm := &m.Workers[i]
-		if wm.State != Missing {
-			continue
-		}
-		for j := range rows {
-			r := &rows[j]
-			if used[r.ID] || r.Group == 0 || c.Shards[r.Group] == 0 {
-				continue
-			}
-			// A look-alike holding shards must not be registered beside
-			// the worker: if it is the same server, the worker would hold
-			// its shards twice. Without shards it is an extra to remove.
-			if how := resembles(t, wm.Worker, *r); how != "" {
-				used[r.ID] = true
-				wm.State, wm.Row, wm.How, wm.Shards = Elsewhere, r, how, c.Shards[r.Group]
-				break
-			}
+		if m.Workers[i].State == Missing {
+			byResemblance(t, c, &m.Workers[i], used)
 		}
 	}
 	for i := range m.Workers {
@@ -194,6 +140,74 @@ func match(t *topology.Topology, c *Cluster) *Match {
 		m.Extra = append(m.Extra, x)
 	}
 	return m
+}
+
+// byNodeName matches a worker with the registration under its node name.
+func byNodeName(t *topology.Topology, c *Cluster, w topology.Node, used map[int32]bool) WorkerMatch {
+	host, port := t.NodeAddress(w)
+	wm := WorkerMatch{Worker: w, Host: host, Port: port, State: Missing}
+	rows := c.Coordinator().Registrations
+	for i := range rows {
+		r := &rows[i]
+		if r.Name != host || int(r.Port) != port {
+			continue
+		}
+		used[r.ID] = true
+		wm.Row, wm.Shards = r, c.Shards[r.Group]
+		switch {
+		case r.Group == 0:
+			wm.State = AsCoordinator
+		case r.Role != "primary":
+			wm.State = NotPrimary
+		case !r.Active:
+			wm.State = Inactive
+		default:
+			wm.State = Registered
+		}
+		break
+	}
+	return wm
+}
+
+// byProof matches a worker with the registration of the group its own
+// metadata says it is: the same server under another name.
+func byProof(t *topology.Topology, c *Cluster, wm *WorkerMatch, used map[int32]bool) {
+	n := c.Node(wm.Worker.Service)
+	if n == nil || !n.HasCitus() || n.LocalGroup <= 0 {
+		return
+	}
+	rows := c.Coordinator().Registrations
+	for j := range rows {
+		r := &rows[j]
+		if r.Group == n.LocalGroup && !used[r.ID] && r.Role == "primary" {
+			used[r.ID] = true
+			wm.State, wm.Row, wm.Proven, wm.Shards = Elsewhere, r, true, c.Shards[r.Group]
+			wm.How = resembles(t, wm.Worker, *r)
+			if wm.How == "" {
+				wm.How = "another node name"
+			}
+			return
+		}
+	}
+}
+
+// byResemblance matches a worker with a registration holding shards whose
+// name only resembles it. A look-alike holding shards must not be
+// registered beside the worker: if it is the same server, the worker would
+// hold its shards twice. Without shards it is an extra to remove.
+func byResemblance(t *topology.Topology, c *Cluster, wm *WorkerMatch, used map[int32]bool) {
+	rows := c.Coordinator().Registrations
+	for j := range rows {
+		r := &rows[j]
+		if used[r.ID] || r.Group == 0 || c.Shards[r.Group] == 0 {
+			continue
+		}
+		if how := resembles(t, wm.Worker, *r); how != "" {
+			used[r.ID] = true
+			wm.State, wm.Row, wm.How, wm.Shards = Elsewhere, r, how, c.Shards[r.Group]
+			return
+		}
+	}
 }
 
 // resembles says how a registration's name looks like a worker's other
