@@ -129,70 +129,98 @@ func nodeChanges(t *topology.Topology, n *live.Node) []Change {
 func metadataChanges(c *live.Cluster) []Change {
 	t := c.Topology
 	coord := c.Coordinator()
-	cs := t.Coordinator.Service
-	host, port := t.NodeAddress(t.Coordinator)
-	coordAddr := fmt.Sprintf("%s:%d", host, port)
-	on := func(ch Change, steps ...steps.Step) Change {
-		ch.On, ch.Steps = cs, steps
-		return ch
-	}
 	if !coord.Known() || coord.CatalogErr != "" || coord.Connected && !coord.PreloadOK() || coord.Connected && coord.Citus == "" && coord.CitusAvailable == "" {
 		return nil // unread, or bootstrap cannot get as far (a manual change says why)
 	}
 	if c.Match == nil {
 		// No extension on the coordinator yet: everything gets registered.
-		out := []Change{on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: coordAddr}, steps.SetCoordinatorHost(t))}
+		out := []Change{onCoordinator(t, Change{Kind: SetCoordinatorHost, Node: t.Coordinator.Service, Detail: coordinatorAddr(t)}, steps.SetCoordinatorHost(t))}
 		for _, w := range t.Workers {
 			h, p := t.NodeAddress(w)
-			out = append(out, on(Change{Kind: RegisterWorker, Node: w.Service, Detail: fmt.Sprintf("%s:%d", h, p)}, steps.RegisterWorker(t, w)))
+			out = append(out, onCoordinator(t, Change{Kind: RegisterWorker, Node: w.Service, Detail: fmt.Sprintf("%s:%d", h, p)}, steps.RegisterWorker(t, w)))
 		}
 		return out
 	}
-	m, d := c.Match, c.Dialect
-	var out []Change
-	switch {
-	case m.CoordinatorRow == nil:
-		out = append(out, on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: coordAddr + " (the coordinator host is not set)"}, steps.SetCoordinatorHost(t)))
-	case !m.CoordinatorOK:
-		out = append(out, on(Change{Kind: SetCoordinatorHost, Node: cs, Detail: fmt.Sprintf("%s (registered as %s)", coordAddr, m.CoordinatorRow.Addr())}, steps.SetCoordinatorHost(t)))
-	}
+	out := coordinatorChanges(c)
 	registering := false
 	var syncs []Change // after every registration change: a sync copies them
-	for _, wm := range m.Workers {
-		w, addr := wm.Worker, wm.Addr()
-		switch wm.State {
-		case live.Missing:
-			registering = true
-			out = append(out, on(Change{Kind: RegisterWorker, Node: w.Service, Detail: addr}, steps.RegisterWorker(t, w)))
-		case live.Inactive:
-			registering = true
-			out = append(out, on(Change{Kind: ActivateWorker, Node: w.Service, Detail: fmt.Sprintf("%s is registered but inactive (nodeid %d): activate it", addr, wm.Row.ID)}, steps.ActivateWorker(d, t, w)))
-		case live.NotPrimary:
-			registering = true
-			out = append(out, on(Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s, not primary: remove that registration and register it as a primary", addr, wm.Row.Role)},
-				steps.RemoveNonPrimary(d, t, w), steps.RegisterWorker(t, w)))
-		case live.Elsewhere:
-			if wm.Proven {
-				out = append(out, on(Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s (%s, nodeid %d, %s): rename the registration to %s in place (citus_update_node; placements stay)", w.Service, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), addr)},
-					steps.RenameRegistration(d, t, w, wm.Row.ID, wm.Row.Addr())))
-				continue
-			}
-			upd, _ := d.UpdateNode(wm.Row.ID, wm.Host, wm.Port)
-			out = append(out, Change{Kind: Manual, Node: w.Service, Needs: ByHand, Shards: wm.Shards,
-				Detail: fmt.Sprintf("%s is not registered, and %s (%s, nodeid %d) holds %s; it looks like %s under %s, but %s's own metadata cannot prove it, so citusgen leaves both alone: if it is %s, run %s on the coordinator, then citusgen bootstrap; if not, add it to the topology",
-					addr, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), w.Service, wm.How, w.Service, w.Service, upd)})
-		case live.AsCoordinator:
-			out = append(out, Change{Kind: Manual, Node: w.Service, Needs: ByHand,
-				Detail: fmt.Sprintf("%s is the coordinator's own registration: give %s another node_name in the topology", addr, w.Service)})
-		}
+	for _, wm := range c.Match.Workers {
+		ch, registers := workerChange(c, wm)
+		out = append(out, ch...)
+		registering = registering || registers
 		switch wm.Metadata {
 		case live.MetadataLost, live.MetadataDiffers, live.MetadataNotSynced:
-			syncs = append(syncs, on(Change{Kind: SyncMetadata, Node: w.Service, Detail: wm.MetadataDetail + ": sync the coordinator's metadata to it again"},
-				steps.SyncMetadata(d)))
+			syncs = append(syncs, onCoordinator(t, Change{Kind: SyncMetadata, Node: wm.Worker.Service, Detail: wm.MetadataDetail + ": sync the coordinator's metadata to it again"},
+				steps.SyncMetadata(c.Dialect)))
 		}
 	}
 	out = append(out, syncs...)
-	for _, x := range m.Extra {
+	out = append(out, extraChanges(c)...)
+	if ch, ok := rebalanceChange(c, registering); ok {
+		out = append(out, ch)
+	}
+	return out
+}
+
+// onCoordinator is a change whose steps run on the coordinator.
+func onCoordinator(t *topology.Topology, ch Change, s ...steps.Step) Change {
+	ch.On, ch.Steps = t.Coordinator.Service, s
+	return ch
+}
+
+// coordinatorAddr is the coordinator's node name, host:port.
+func coordinatorAddr(t *topology.Topology) string {
+	host, port := t.NodeAddress(t.Coordinator)
+	return fmt.Sprintf("%s:%d", host, port)
+}
+
+// coordinatorChanges sets the coordinator's host where it is unset or
+// another name.
+func coordinatorChanges(c *live.Cluster) []Change {
+	t, m := c.Topology, c.Match
+	cs := t.Coordinator.Service
+	switch {
+	case m.CoordinatorRow == nil:
+		return []Change{onCoordinator(t, Change{Kind: SetCoordinatorHost, Node: cs, Detail: coordinatorAddr(t) + " (the coordinator host is not set)"}, steps.SetCoordinatorHost(t))}
+	case !m.CoordinatorOK:
+		return []Change{onCoordinator(t, Change{Kind: SetCoordinatorHost, Node: cs, Detail: fmt.Sprintf("%s (registered as %s)", coordinatorAddr(t), m.CoordinatorRow.Addr())}, steps.SetCoordinatorHost(t))}
+	}
+	return nil
+}
+
+// workerChange is what registers a worker as its node name says;
+// registers says it adds or activates one (shards may then move to it).
+func workerChange(c *live.Cluster, wm live.WorkerMatch) (_ []Change, registers bool) {
+	t, d := c.Topology, c.Dialect
+	w, addr := wm.Worker, wm.Addr()
+	switch wm.State {
+	case live.Missing:
+		return []Change{onCoordinator(t, Change{Kind: RegisterWorker, Node: w.Service, Detail: addr}, steps.RegisterWorker(t, w))}, true
+	case live.Inactive:
+		return []Change{onCoordinator(t, Change{Kind: ActivateWorker, Node: w.Service, Detail: fmt.Sprintf("%s is registered but inactive (nodeid %d): activate it", addr, wm.Row.ID)}, steps.ActivateWorker(d, t, w))}, true
+	case live.NotPrimary:
+		return []Change{onCoordinator(t, Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s, not primary: remove that registration and register it as a primary", addr, wm.Row.Role)},
+			steps.RemoveNonPrimary(d, t, w), steps.RegisterWorker(t, w))}, true
+	case live.Elsewhere:
+		if wm.Proven {
+			return []Change{onCoordinator(t, Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s (%s, nodeid %d, %s): rename the registration to %s in place (citus_update_node; placements stay)", w.Service, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), addr)},
+				steps.RenameRegistration(d, t, w, wm.Row.ID, wm.Row.Addr()))}, false
+		}
+		upd, _ := d.UpdateNode(wm.Row.ID, wm.Host, wm.Port)
+		return []Change{{Kind: Manual, Node: w.Service, Needs: ByHand, Shards: wm.Shards,
+			Detail: fmt.Sprintf("%s is not registered, and %s (%s, nodeid %d) holds %s; it looks like %s under %s, but %s's own metadata cannot prove it, so citusgen leaves both alone: if it is %s, run %s on the coordinator, then citusgen bootstrap; if not, add it to the topology",
+				addr, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), w.Service, wm.How, w.Service, w.Service, upd)}}, false
+	case live.AsCoordinator:
+		return []Change{{Kind: Manual, Node: w.Service, Needs: ByHand,
+			Detail: fmt.Sprintf("%s is the coordinator's own registration: give %s another node_name in the topology", addr, w.Service)}}, false
+	}
+	return nil, false
+}
+
+// extraChanges drain and remove the registrations outside the topology.
+func extraChanges(c *live.Cluster) []Change {
+	var out []Change
+	for _, x := range c.Match.Extra {
 		ch := Change{Kind: DrainRemove, Node: x.Addr(), Needs: ByPrune, Shards: x.Shards, Bytes: x.Bytes}
 		drain := fmt.Sprintf("drain %s and remove it", shardsAndSize(x.Shards, x.Bytes, c.Reshaped))
 		if x.Shards == 0 {
@@ -208,37 +236,44 @@ func metadataChanges(c *live.Cluster) []Change {
 		}
 		out = append(out, ch)
 	}
+	return out
+}
+
+// rebalanceChange is the rebalance a balanced cluster needs after the
+// changes above: a job still running, moves the rebalancer plans now, or
+// moves it will plan once workers are registered or a drain is done.
+func rebalanceChange(c *live.Cluster, registering bool) (Change, bool) {
+	cs := c.Topology.Coordinator.Service
 	var shards int64
 	for _, n := range c.Shards {
 		shards += n
 	}
 	draining, staying := false, 0
-	for _, x := range m.Extra {
+	for _, x := range c.Match.Extra {
 		draining = draining || x.Shards > 0
 	}
-	for _, w := range m.Workers {
+	for _, w := range c.Match.Workers {
 		if w.Row != nil && w.Row.ShouldHaveShards {
 			staying++
 		}
 	}
+	ch := Change{Kind: Rebalance, Node: cs, Needs: ByRebalance}
 	switch {
 	case len(c.Jobs) > 0:
 		j := c.Jobs[0]
-		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
-			Detail: fmt.Sprintf("rebalance job %d is %s (%d of %s done), probably left by an interrupted bootstrap --rebalance: bootstrap --rebalance waits for it", j.ID, j.State, j.Done, english.Plural(j.Tasks, "task"))})
+		ch.Detail = fmt.Sprintf("rebalance job %d is %s (%d of %s done), probably left by an interrupted bootstrap --rebalance: bootstrap --rebalance waits for it", j.ID, j.State, j.Done, english.Plural(j.Tasks, "task"))
 	case c.Moves > 0:
-		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
-			Detail: fmt.Sprintf("shards are unbalanced: the rebalancer would make %s (bootstrap --rebalance)", english.Plural(c.Moves, "move"))})
+		ch.Detail = fmt.Sprintf("shards are unbalanced: the rebalancer would make %s (bootstrap --rebalance)", english.Plural(c.Moves, "move"))
 	case registering && shards > 0:
-		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
-			Detail: fmt.Sprintf("once the workers above are registered, the rebalancer moves some of the %s onto them (bootstrap --rebalance)", english.Plural(shards, "shard"))})
+		ch.Detail = fmt.Sprintf("once the workers above are registered, the rebalancer moves some of the %s onto them (bootstrap --rebalance)", english.Plural(shards, "shard"))
 	case draining && staying > 1:
 		// A drain only empties the node; what it moved can leave the
 		// others unbalanced.
-		out = append(out, Change{Kind: Rebalance, Node: cs, Needs: ByRebalance,
-			Detail: "once the drain above is done, the rebalancer evens out the remaining workers if the drain left them unbalanced (bootstrap --rebalance)"})
+		ch.Detail = "once the drain above is done, the rebalancer evens out the remaining workers if the drain left them unbalanced (bootstrap --rebalance)"
+	default:
+		return Change{}, false
 	}
-	return out
+	return ch, true
 }
 
 func shardsAndSize(n, bytes int64, sized bool) string {
