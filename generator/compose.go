@@ -108,76 +108,14 @@ func healthy(services ...string) []dependency {
 }
 
 func composeView(t *topology.Topology) (composeDoc, error) {
-	dbVar := t.DatabaseEnv()
-	env := []envVar{
-		{"POSTGRES_DB", quote.YAMLScalar(dbVar)},
-		{"POSTGRES_USER", quote.ComposeLiteral(t.User)},
-	}
-	// password is how a service's environment gives the password.
-	var password string
-	switch {
-	case t.PasswordEnv != "":
-		// :? stops docker compose up with this message instead of
-		// starting nodes with an empty password.
-		password = quote.YAMLScalar("${" + t.PasswordEnv + ":?set " + t.PasswordEnv + " to the cluster password}")
-	case t.Password != "":
-		password = quote.ComposeLiteral(t.Password)
-	}
-	workerEnv := env
-	switch {
-	case password != "":
-		// PGPASSWORD stays in the server's environment so the coordinator's
-		// connections to workers authenticate (the citus image relies on it).
-		env = append(env, envVar{"POSTGRES_PASSWORD", password}, envVar{"PGPASSWORD", password})
-		if t.WorkerPassword {
-			workerEnv = env
-		}
-	default:
-		// Current postgres images refuse to initialise without a password
-		// unless told that trust is intended.
-		env = append(env, envVar{"POSTGRES_HOST_AUTH_METHOD", "trust"})
-		workerEnv = env
-	}
-	// 127.0.0.1: the image's first-start server listens on the socket only,
-	// so the node turns healthy when the real server is up.
-	health := &healthcheck{
-		Test: []string{"CMD", "pg_isready", "-h", "127.0.0.1", "-p", strconv.Itoa(t.ContainerPort), "-U", t.User, "-d", dbVar},
-		// A long start period: first starts initialise a database each (initdb,
-		// CREATE EXTENSION), which on a busy machine takes minutes; a check that
-		// passes ends it at once.
-		Interval: nodeHealthInterval, Timeout: "5s", Retries: "30", StartPeriod: "2m",
-	}
-
+	ne := newNodeEnv(t)
 	doc := composeDoc{Source: t.Source}
-	node := func(n topology.Node, role string) composeService {
-		s := composeService{
-			Name:        n.Service,
-			Image:       n.Image,
-			Labels:      []string{citus.RoleLabel + "=" + role, ManagedLabel},
-			Volume:      n.Service,
-			Volumes:     []string{dataVolume(t, n.Service)},
-			Environment: env,
-			Healthcheck: health,
-		}
-		if n.Role == topology.Worker {
-			s.Environment = workerEnv
-		}
-		if n.Port != 0 {
-			s.Ports = []string{fmt.Sprintf("${%s:-%d}:%d", n.PortVariable, n.Port, t.ContainerPort)}
-		}
-		return s
-	}
 	// Nodes start in parallel: registration waits for all of them (the
 	// setup service or citusgen bootstrap), not the coordinator itself.
-	coord := node(t.Coordinator, citus.RoleMaster)
-	var workers []string
-	for _, w := range t.Workers {
-		workers = append(workers, w.Service)
-	}
-	doc.Services = append(doc.Services, coord)
+	doc.Services = append(doc.Services, nodeService(t, t.Coordinator, citus.RoleMaster, ne))
 	if t.MembershipManager {
 		mgrEnv := []envVar{{"CITUS_HOST", quote.YAMLScalar(t.Coordinator.Service)}}
-		mgrEnv = append(mgrEnv, env...)
+		mgrEnv = append(mgrEnv, ne.env...)
 		doc.Services = append(doc.Services, composeService{
 			Name:        citus.ManagerService,
 			Image:       t.ManagerImage,
@@ -187,22 +125,94 @@ func composeView(t *topology.Topology) (composeDoc, error) {
 			DependsOn:   healthy(t.Coordinator.Service),
 		})
 	}
+	nodes := []string{t.Coordinator.Service}
 	for _, w := range t.Workers {
-		s := node(w, citus.RoleWorker)
+		s := nodeService(t, w, citus.RoleWorker, ne)
 		if t.MembershipManager {
 			s.DependsOn = healthy(citus.ManagerService)
 		}
 		doc.Services = append(doc.Services, s)
+		nodes = append(nodes, w.Service)
 	}
 	if t.Setup {
 		script, err := SetupSQL(t)
 		if err != nil {
 			return composeDoc{}, err
 		}
-		doc.Services = append(doc.Services, setupService(t, password, script, append([]string{t.Coordinator.Service}, workers...)))
+		doc.Services = append(doc.Services, setupService(t, ne.password, script, nodes))
 		doc.Configs = append(doc.Configs, composeConfig{Name: SetupConfig, Content: quote.ComposeBlock(string(script), 6)})
 	}
 	return doc, nil
+}
+
+// nodeEnv is what every node's service shares: its environment (the
+// workers' may lack the password), and how it gives the password.
+type nodeEnv struct {
+	env, workerEnv []envVar
+	password       string // a YAML scalar; "" without one
+	health         *healthcheck
+}
+
+func newNodeEnv(t *topology.Topology) nodeEnv {
+	dbVar := t.DatabaseEnv()
+	var ne nodeEnv
+	ne.env = []envVar{
+		{"POSTGRES_DB", quote.YAMLScalar(dbVar)},
+		{"POSTGRES_USER", quote.ComposeLiteral(t.User)},
+	}
+	switch {
+	case t.PasswordEnv != "":
+		// :? stops docker compose up with this message instead of
+		// starting nodes with an empty password.
+		ne.password = quote.YAMLScalar("${" + t.PasswordEnv + ":?set " + t.PasswordEnv + " to the cluster password}")
+	case t.Password != "":
+		ne.password = quote.ComposeLiteral(t.Password)
+	}
+	ne.workerEnv = ne.env
+	switch {
+	case ne.password != "":
+		// PGPASSWORD stays in the server's environment so the coordinator's
+		// connections to workers authenticate (the citus image relies on it).
+		ne.env = append(ne.env, envVar{"POSTGRES_PASSWORD", ne.password}, envVar{"PGPASSWORD", ne.password})
+		if t.WorkerPassword {
+			ne.workerEnv = ne.env
+		}
+	default:
+		// Current postgres images refuse to initialise without a password
+		// unless told that trust is intended.
+		ne.env = append(ne.env, envVar{"POSTGRES_HOST_AUTH_METHOD", "trust"})
+		ne.workerEnv = ne.env
+	}
+	// 127.0.0.1: the image's first-start server listens on the socket only,
+	// so the node turns healthy when the real server is up.
+	ne.health = &healthcheck{
+		Test: []string{"CMD", "pg_isready", "-h", "127.0.0.1", "-p", strconv.Itoa(t.ContainerPort), "-U", t.User, "-d", dbVar},
+		// A long start period: first starts initialise a database each (initdb,
+		// CREATE EXTENSION), which on a busy machine takes minutes; a check that
+		// passes ends it at once.
+		Interval: nodeHealthInterval, Timeout: "5s", Retries: "30", StartPeriod: "2m",
+	}
+	return ne
+}
+
+// nodeService is the service of one node, labelled with its Citus role.
+func nodeService(t *topology.Topology, n topology.Node, role string, ne nodeEnv) composeService {
+	s := composeService{
+		Name:        n.Service,
+		Image:       n.Image,
+		Labels:      []string{citus.RoleLabel + "=" + role, ManagedLabel},
+		Volume:      n.Service,
+		Volumes:     []string{dataVolume(t, n.Service)},
+		Environment: ne.env,
+		Healthcheck: ne.health,
+	}
+	if n.Role == topology.Worker {
+		s.Environment = ne.workerEnv
+	}
+	if n.Port != 0 {
+		s.Ports = []string{fmt.Sprintf("${%s:-%d}:%d", n.PortVariable, n.Port, t.ContainerPort)}
+	}
+	return s
 }
 
 // dataVolume mounts a node's data: a named volume, or a bind mount under

@@ -25,49 +25,8 @@ func adoptCompose(doc *userCompose, lines []string, regions map[string]*region, 
 	var found []Adopted
 	var spans []lineEdit
 	for _, s := range sections {
-		section := s.key
-		tk := doc.keys[section]
-		if tk == nil || tk.value.Kind != yaml.MappingNode {
-			continue
-		}
-		reg := regions[section]
-		mine := map[string]bool{}
-		for _, n := range s.names {
-			mine[n] = true
-		}
-		v := tk.value
-		for i := 0; i+1 < len(v.Content); i += 2 {
-			k, val := v.Content[i], v.Content[i+1]
-			line := k.Line - 1
-			if reg != nil && line > reg.begin && line < reg.end {
-				continue
-			}
-			what := section + "." + k.Value
-			switch {
-			case mine[k.Value]:
-			case section == "services" && adopt && isManager(val):
-				what += " (a membership manager)"
-			case section == "services" && adopt && hasManagedLabel(val):
-				// Written by citusgen for a node the topology no longer has.
-				what += " (citusgen's, no longer in the topology)"
-			default:
-				continue
-			}
-			next := tk.next
-			if i+2 < len(v.Content) {
-				next = v.Content[i+2].Line - 1
-			}
-			if reg != nil && reg.begin > line && reg.begin < next {
-				next = reg.begin
-			}
-			end := next
-			// Blank and comment lines before the next key belong to it.
-			for end > line+1 && (strings.TrimSpace(lines[end-1]) == "" || strings.HasPrefix(strings.TrimSpace(lines[end-1]), "#")) {
-				end--
-			}
-			found = append(found, Adopted{Lines: settingsfile.Range{Start: line + 1, End: end}, What: what})
-			spans = append(spans, lineEdit{from: line, to: end})
-		}
+		f, e := handWritten(doc, lines, s, regions[s.key], adopt)
+		found, spans = append(found, f...), append(spans, e...)
 	}
 	if len(found) == 0 {
 		return nil, nil, nil
@@ -104,6 +63,59 @@ func adoptCompose(doc *userCompose, lines []string, regions map[string]*region, 
 	return append(spans, kept...), append(found, keptNotes...), nil
 }
 
+// handWritten finds, in one section of the file, the entries outside its
+// region that the region defines too and, when adopting, the membership
+// managers and the services citusgen wrote for nodes the topology no
+// longer has; for each, the lines that remove it (up to the next entry,
+// without the blank and comment lines before that one).
+func handWritten(doc *userCompose, lines []string, s sectionBody, reg *region, adopt bool) ([]Adopted, []lineEdit) {
+	section := s.key
+	tk := doc.keys[section]
+	if tk == nil || tk.value.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	mine := map[string]bool{}
+	for _, n := range s.names {
+		mine[n] = true
+	}
+	var found []Adopted
+	var spans []lineEdit
+	v := tk.value
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := v.Content[i], v.Content[i+1]
+		line := k.Line - 1
+		if reg != nil && line > reg.begin && line < reg.end {
+			continue
+		}
+		what := section + "." + k.Value
+		switch {
+		case mine[k.Value]:
+		case section == "services" && adopt && isManager(val):
+			what += " (a membership manager)"
+		case section == "services" && adopt && hasManagedLabel(val):
+			// Written by citusgen for a node the topology no longer has.
+			what += " (citusgen's, no longer in the topology)"
+		default:
+			continue
+		}
+		next := tk.next
+		if i+2 < len(v.Content) {
+			next = v.Content[i+2].Line - 1
+		}
+		if reg != nil && reg.begin > line && reg.begin < next {
+			next = reg.begin
+		}
+		end := next
+		// Blank and comment lines before the next key belong to it.
+		for end > line+1 && (strings.TrimSpace(lines[end-1]) == "" || strings.HasPrefix(strings.TrimSpace(lines[end-1]), "#")) {
+			end--
+		}
+		found = append(found, Adopted{Lines: settingsfile.Range{Start: line + 1, End: end}, What: what})
+		spans = append(spans, lineEdit{from: line, to: end})
+	}
+	return found, spans
+}
+
 // keepAnchors moves the anchors that removed lines define and other lines
 // use (*name) to top-level x-citusgen-adopted-NAME keys, placed before the
 // top-level key that held them: YAML needs an anchor before its aliases,
@@ -112,36 +124,7 @@ func keepAnchors(doc *userCompose, lines []string, removed func(int) bool) ([]li
 	if doc.root == nil {
 		return nil, nil, nil
 	}
-	defined := map[*yaml.Node]bool{}
-	usedBy := map[*yaml.Node]int{} // anchored node -> line of its first use outside
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Kind == yaml.AliasNode {
-			if n.Alias != nil && !removed(n.Line-1) {
-				if _, ok := usedBy[n.Alias]; !ok {
-					usedBy[n.Alias] = n.Line
-				}
-			}
-			return
-		}
-		if n.Anchor != "" && removed(n.Line-1) {
-			defined[n] = true
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
-	}
-	walk(doc.root)
-	var keep []*yaml.Node
-	for n := range defined {
-		if _, ok := usedBy[n]; ok {
-			keep = append(keep, n)
-		}
-	}
-	if len(keep) == 0 {
-		return nil, nil, nil
-	}
-	sort.Slice(keep, func(i, j int) bool { return keep[i].Line < keep[j].Line })
+	keep, usedBy := anchorsUsedElsewhere(doc.root, removed)
 	// An anchor inside another kept one moves with it.
 	inside := map[*yaml.Node]bool{}
 	for _, n := range keep {
@@ -168,32 +151,76 @@ func keepAnchors(doc *userCompose, lines []string, removed func(int) bool) ([]li
 		if top == nil {
 			continue
 		}
-		// Aliases inside it must still follow their anchors.
-		var bad *yaml.Node
-		var check func(m *yaml.Node)
-		check = func(m *yaml.Node) {
-			if m.Kind == yaml.AliasNode && m.Alias != nil && !within(n, m.Alias) && m.Alias.Line-1 >= top.line && bad == nil {
-				bad = m
-			}
-			for _, c := range m.Content {
-				check(c)
-			}
-		}
-		check(n)
-		if bad != nil {
-			return nil, nil, &MergeError{Line: n.Line, Msg: fmt.Sprintf("--adopt would remove the anchor &%s, which line %d uses, and it refers to *%s (line %d) defined after the place it would move to; move &%s out of the adopted definition by hand, then run again", n.Anchor, usedBy[n], bad.Value, bad.Line, n.Anchor)}
-		}
-		key := &yaml.Node{Kind: yaml.ScalarNode, Value: "x-citusgen-adopted-" + n.Anchor}
-		text, err := encodeYAML(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{key, n}})
+		edit, note, err := moveAnchor(n, top, usedBy[n], eol)
 		if err != nil {
-			return nil, nil, &MergeError{Line: n.Line, Msg: fmt.Sprintf("--adopt would remove the anchor &%s, which line %d uses, and cannot move it (%v); move it out of the adopted definition by hand", n.Anchor, usedBy[n], err)}
+			return nil, nil, err
 		}
-		block := []string{"# kept by citusgen render --into --adopt: the definition it removed held this anchor, which other lines use"}
-		block = append(block, splitLines(text)...)
-		edits = append(edits, lineEdit{from: top.line, to: top.line, lines: withEnding(block, eol)})
-		notes = append(notes, Adopted{Lines: settingsfile.Range{Start: n.Line, End: n.Line}, What: fmt.Sprintf("anchor &%s (line %d uses it): moved to the top-level key %s", n.Anchor, usedBy[n], key.Value), Kept: true})
+		edits, notes = append(edits, edit), append(notes, note)
 	}
 	return edits, notes, nil
+}
+
+// anchorsUsedElsewhere are the anchored nodes on removed lines that lines
+// kept use (*name), in file order, and the line of each one's first use.
+func anchorsUsedElsewhere(root *yaml.Node, removed func(int) bool) ([]*yaml.Node, map[*yaml.Node]int) {
+	defined := map[*yaml.Node]bool{}
+	usedBy := map[*yaml.Node]int{} // anchored node -> line of its first use outside
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.AliasNode {
+			if n.Alias != nil && !removed(n.Line-1) {
+				if _, ok := usedBy[n.Alias]; !ok {
+					usedBy[n.Alias] = n.Line
+				}
+			}
+			return
+		}
+		if n.Anchor != "" && removed(n.Line-1) {
+			defined[n] = true
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(root)
+	var keep []*yaml.Node
+	for n := range defined {
+		if _, ok := usedBy[n]; ok {
+			keep = append(keep, n)
+		}
+	}
+	sort.Slice(keep, func(i, j int) bool { return keep[i].Line < keep[j].Line })
+	return keep, usedBy
+}
+
+// moveAnchor is the edit that puts the anchored node n, first used at line
+// use, under a top-level x- key before the top-level key top that holds
+// it: YAML needs an anchor before its aliases, and compose ignores x- keys.
+func moveAnchor(n *yaml.Node, top *topKey, use int, eol string) (lineEdit, Adopted, error) {
+	// Aliases inside it must still follow their anchors.
+	var bad *yaml.Node
+	var check func(m *yaml.Node)
+	check = func(m *yaml.Node) {
+		if m.Kind == yaml.AliasNode && m.Alias != nil && !within(n, m.Alias) && m.Alias.Line-1 >= top.line && bad == nil {
+			bad = m
+		}
+		for _, c := range m.Content {
+			check(c)
+		}
+	}
+	check(n)
+	if bad != nil {
+		return lineEdit{}, Adopted{}, &MergeError{Line: n.Line, Msg: fmt.Sprintf("--adopt would remove the anchor &%s, which line %d uses, and it refers to *%s (line %d) defined after the place it would move to; move &%s out of the adopted definition by hand, then run again", n.Anchor, use, bad.Value, bad.Line, n.Anchor)}
+	}
+	key := &yaml.Node{Kind: yaml.ScalarNode, Value: "x-citusgen-adopted-" + n.Anchor}
+	text, err := encodeYAML(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{key, n}})
+	if err != nil {
+		return lineEdit{}, Adopted{}, &MergeError{Line: n.Line, Msg: fmt.Sprintf("--adopt would remove the anchor &%s, which line %d uses, and cannot move it (%v); move it out of the adopted definition by hand", n.Anchor, use, err)}
+	}
+	block := []string{"# kept by citusgen render --into --adopt: the definition it removed held this anchor, which other lines use"}
+	block = append(block, splitLines(text)...)
+	return lineEdit{from: top.line, to: top.line, lines: withEnding(block, eol)},
+		Adopted{Lines: settingsfile.Range{Start: n.Line, End: n.Line}, What: fmt.Sprintf("anchor &%s (line %d uses it): moved to the top-level key %s", n.Anchor, use, key.Value), Kept: true}, nil
 }
 
 func within(root, n *yaml.Node) bool {

@@ -71,27 +71,60 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 	if reg != nil {
 		m.Region = settingsfile.Range{Start: reg.begin + 1, End: reg.end + 1}
 	}
+	ix := newLineIndex(existing)
+	removals, problems := adoptSettings(existing, ix, f, t, reg, opts.Adopt, m)
+	after, missing := blockPlace(opts.Name, f, t)
+	if missing != nil {
+		problems = append(problems, missing)
+	}
+	if len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
+		if len(problems) == 1 {
+			return nil, problems[0]
+		}
+		return nil, problems
+	}
+	block, err := settingsBlock(t, opts.Name, f, lineEnding(existing))
+	if err != nil {
+		return nil, err
+	}
+	var in insert
+	switch {
+	case reg != nil && reg.begin+1 <= after:
+		// The block sits above a binding it updates: it moves below.
+		removals = append(removals, span{ix.start(reg.begin + 1), ix.next(reg.end + 1)})
+		in = insert{ix.next(after), block}
+	case reg != nil:
+		removals = append(removals, span{ix.start(reg.begin + 1), ix.next(reg.end + 1)})
+		in = insert{ix.start(reg.begin + 1), block}
+	default:
+		in = insert{len(existing), block}
+	}
+	m.Data = splice(existing, removals, []insert{in}, lineEnding(existing))
+	m.Block = block
+	return m, nil
+}
+
+// adoptSettings finds the definitions outside the block of what it
+// defines: without adopt each is a problem; with it, each is removed
+// (recorded in m.Adopted), or a problem when it cannot be removed exactly.
+func adoptSettings(existing []byte, ix *lineIndex, f *settingsfile.File, t *topology.Topology, reg *region, adopt bool, m *Merge) ([]span, Problems) {
 	inRegion := func(r settingsfile.Range) bool {
 		return reg != nil && r.Start > reg.begin && r.End <= reg.end+1
 	}
-	ix := newLineIndex(existing)
-
-	var problems Problems
 	conflicts := settingsConflicts(f, t, inRegion)
-	if len(conflicts) > 0 && !opts.Adopt {
+	if len(conflicts) > 0 && !adopt {
 		var parts []string
 		for _, c := range conflicts {
 			parts = append(parts, fmt.Sprintf("%s (%s)", c.What, c.Lines.Lines()))
 		}
-		problems = append(problems, &MergeError{Line: conflicts[0].Lines.Start, Msg: fmt.Sprintf(
+		return nil, Problems{{Line: conflicts[0].Lines.Start, Msg: fmt.Sprintf(
 			"defined by hand outside the citusgen block, and the topology defines them too: %s; run again with --adopt to replace them with the block, or remove them by hand",
-			strings.Join(parts, "; "))})
+			strings.Join(parts, "; "))}}
 	}
 	var removals []span
+	var problems Problems
 	for _, c := range conflicts {
-		if !opts.Adopt {
-			break
-		}
 		if c.why != "" {
 			problems = append(problems, &MergeError{Line: c.Lines.Start, Msg: fmt.Sprintf("cannot adopt %s: %s", c.What, c.why)})
 			continue
@@ -111,72 +144,58 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 		}
 		m.Adopted = append(m.Adopted, c.Adopted)
 	}
+	return removals, problems
+}
 
-	// Where the block must go: after the last binding of each name it
-	// updates, which removal does not move (bindings are never removed).
+// blockPlace is the line the block must follow: the last binding of each
+// name it updates, which adoption does not move (bindings are never
+// removed). A name the file never binds is a problem, naming the lines to
+// add.
+func blockPlace(name string, f *settingsfile.File, t *topology.Topology) (after int, missingProblem *MergeError) {
 	needs := []string{"DATABASES"}
 	if len(t.ReportingDatabases) > 0 {
 		needs = append(needs, "REPORTING_DATABASES")
 	}
-	after := 0 // 1-based line the block must follow
 	var missing []string
-	for _, name := range needs {
-		b, ok := f.LastBinding(name)
+	for _, need := range needs {
+		b, ok := f.LastBinding(need)
 		if !ok {
 			if len(f.StarImports) == 0 { // from x import * may bind it; python3 cannot tell
-				missing = append(missing, name)
+				missing = append(missing, need)
 			}
 			continue
 		}
 		after = max(after, b.End)
 	}
-	if len(missing) > 0 {
-		var add []string
-		for _, name := range missing {
-			add = append(add, "    "+name+" = {}")
-		}
-		problems = append(problems, &MergeError{Msg: fmt.Sprintf(
-			"%s never defines %s, which the citusgen block updates (%s.update(...) would raise NameError); add these lines (or your full definitions) before the block, then run again:\n%s",
-			opts.Name, strings.Join(missing, " or "), missing[0], strings.Join(add, "\n"))})
+	if len(missing) == 0 {
+		return after, nil
 	}
-	if len(problems) > 0 {
-		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
-		if len(problems) == 1 {
-			return nil, problems[0]
-		}
-		return nil, problems
+	var add []string
+	for _, need := range missing {
+		add = append(add, "    "+need+" = {}")
 	}
+	return after, &MergeError{Msg: fmt.Sprintf(
+		"%s never defines %s, which the citusgen block updates (%s.update(...) would raise NameError); add these lines (or your full definitions) before the block, then run again:\n%s",
+		name, strings.Join(missing, " or "), missing[0], strings.Join(add, "\n"))}
+}
 
-	frag, err := generator.SettingsFor(t, opts.Name)
+// settingsBlock is the block as written into the file named name: the
+// fragment in markers, in the file's line endings, and in ASCII escapes
+// when the file is not UTF-8.
+func settingsBlock(t *topology.Topology, name string, f *settingsfile.File, eol string) ([]byte, error) {
+	frag, err := generator.SettingsFor(t, name)
 	if err != nil {
 		return nil, err
 	}
 	if f.Encoding != "utf-8" && f.Encoding != "utf-8-sig" {
 		frag = asciiPython(frag)
 	}
-	eol := lineEnding(existing)
 	var block bytes.Buffer
 	for _, l := range withEnding(wrapRegion("settings", t.Source, splitLines(frag), ""), eol) {
 		block.WriteString(l)
 		block.WriteByte('\n')
 	}
-
-	var inserts []insert
-	moved := reg != nil && reg.begin+1 <= after
-	switch {
-	case reg != nil:
-		removals = append(removals, span{ix.start(reg.begin + 1), ix.next(reg.end + 1)})
-		if moved {
-			inserts = append(inserts, insert{ix.next(after), block.Bytes()})
-		} else {
-			inserts = append(inserts, insert{ix.start(reg.begin + 1), block.Bytes()})
-		}
-	default:
-		inserts = append(inserts, insert{len(existing), block.Bytes()})
-	}
-	m.Data = splice(existing, removals, inserts, eol)
-	m.Block = block.Bytes()
-	return m, nil
+	return block.Bytes(), nil
 }
 
 // settingsConflicts finds what the block defines that the file also defines
