@@ -225,7 +225,11 @@ func TestGrowAndShrink(t *testing.T) {
 	if err != nil || len(removed) != 1 {
 		t.Fatalf("prune: %v %v\n%s", removed, err, progress.String())
 	}
-	if !strings.Contains(progress.String(), fmt.Sprintf("prune: draining 127.0.0.1:%d: %s (%s)", w2, english.Plural(p[0].Shards, "shard"), livediff.HumanBytes(p[0].Bytes))) || !strings.Contains(progress.String(), "prune: removed") {
+	// The size is measured again when the drain starts, and a shard's files
+	// may have grown since plan read them (autovacuum writes its maps), so
+	// only the count is exact.
+	draining := regexp.MustCompile(fmt.Sprintf(`prune: draining 127\.0\.0\.1:%d: %s \([0-9.]+ [KMGTPE]?i?B\)`, w2, regexp.QuoteMeta(english.Plural(p[0].Shards, "shard"))))
+	if !draining.MatchString(progress.String()) || !strings.Contains(progress.String(), "prune: removed") {
 		t.Errorf("progress:\n%s", progress.String())
 	}
 	if got := fingerprint(t, c); got != before {

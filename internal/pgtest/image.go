@@ -3,6 +3,7 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,23 +67,18 @@ func startContainer(tb TB, opts Options) *Server {
 		var b [6]byte
 		rand.Read(b[:])
 		s.Port, s.container = port, "citusgen-pg-"+hex.EncodeToString(b[:])
+		data, err := dataDir(image, opts)
+		if err != nil {
+			tb.Fatal(err)
+		}
 		args := []string{"run", "-d", "--name", s.container, "--network", "host",
 			"--tmpfs", "/docker-entrypoint-initdb.d",
-			"-e", "POSTGRES_USER=" + opts.User,
+			"-v", data + ":/var/lib/postgresql/data",
 			"--entrypoint", "bash"}
 		for _, e := range opts.Env {
 			args = append(args, "-e", e)
 		}
-		// initdb would trust 127.0.0.1, which on the host network is every
-		// local client: TCP authenticates as on a local server.
-		initdb := "--locale=C -E UTF8 --no-sync --auth-local=trust --auth-host=trust"
-		if opts.Password != "" {
-			initdb = "--locale=C -E UTF8 --no-sync --auth-local=trust --auth-host=scram-sha-256"
-			args = append(args, "-e", "POSTGRES_PASSWORD="+opts.Password)
-		} else {
-			args = append(args, "-e", "POSTGRES_HOST_AUTH_METHOD=trust")
-		}
-		args = append(args, "-e", "POSTGRES_INITDB_ARGS="+initdb)
+		tb.Cleanup(func() { os.RemoveAll(data) })
 		preload := ""
 		if opts.Citus {
 			preload = "citus"
@@ -96,7 +93,7 @@ func startContainer(tb TB, opts Options) *Server {
 		}
 		name := s.container
 		tb.Cleanup(func() { exec.Command("docker", "rm", "-fv", name).Run() })
-		if err := s.waitContainer(2 * time.Minute); err == nil {
+		if err := s.waitContainer(5 * time.Minute); err == nil {
 			return s
 		} else {
 			lastErr = err.Error()
@@ -109,6 +106,85 @@ func startContainer(tb TB, opts Options) *Server {
 	}
 	tb.Fatalf("server from %s did not start after retries: %s", image, lastErr)
 	return nil
+}
+
+// initArgs are what the image's first start gets for a server's options.
+// initdb would trust 127.0.0.1, which on the host network is every local
+// client: TCP authenticates as on a local server.
+func initArgs(opts Options) []string {
+	env := []string{"POSTGRES_USER=" + opts.User, "POSTGRES_INITDB_ARGS=--locale=C -E UTF8 --no-sync --auth-local=trust --auth-host=trust"}
+	if opts.Password != "" {
+		return append(env[:1], "POSTGRES_PASSWORD="+opts.Password,
+			"POSTGRES_INITDB_ARGS=--locale=C -E UTF8 --no-sync --auth-local=trust --auth-host=scram-sha-256")
+	}
+	return append(env, "POSTGRES_HOST_AUTH_METHOD=trust")
+}
+
+var templates sync.Map // key -> *template
+
+type template struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// dataDir returns a fresh copy of an initialised data directory for these
+// options. The image's first start (initdb, users, pg_hba) runs once per
+// image and options in a test process, not once per server: a dozen
+// servers initialising at once on two cores took minutes.
+func dataDir(image string, opts Options) (string, error) {
+	id, err := exec.Command("docker", "image", "inspect", "-f", "{{.Id}}", image).Output()
+	if err != nil {
+		return "", fmt.Errorf("docker image inspect %s: %v", image, err)
+	}
+	sum := sha256.Sum256([]byte(strings.Join(append([]string{strings.TrimSpace(string(id))}, initArgs(opts)...), "\x00")))
+	key := hex.EncodeToString(sum[:8])
+	v, _ := templates.LoadOrStore(key, &template{})
+	tpl := v.(*template)
+	tpl.once.Do(func() {
+		// Kept across test processes and runs, keyed by the image's ID, so
+		// a rebuilt image gets a new one.
+		cache := filepath.Join(os.TempDir(), "citusgen-pgtemplates")
+		tpl.dir = filepath.Join(cache, key)
+		if _, err := os.Stat(filepath.Join(tpl.dir, "PG_VERSION")); err == nil {
+			return
+		}
+		if tpl.err = os.MkdirAll(cache, 0o755); tpl.err != nil {
+			return
+		}
+		tmp, err := os.MkdirTemp(cache, "init-")
+		if err != nil {
+			tpl.err = err
+			return
+		}
+		defer os.RemoveAll(tmp)
+		args := []string{"run", "--rm", "--tmpfs", "/docker-entrypoint-initdb.d", "-v", tmp + ":/var/lib/postgresql/data", "--entrypoint", "docker-ensure-initdb.sh"}
+		for _, e := range initArgs(opts) {
+			args = append(args, "-e", e)
+		}
+		if out, err := exec.Command("docker", append(args, image)...).CombinedOutput(); err != nil {
+			tpl.err = fmt.Errorf("initialising a data directory with %s: %v\n%s", image, err, out)
+			return
+		}
+		// Another process may have finished first: either copy will do.
+		if err := os.Rename(tmp, tpl.dir); err != nil {
+			if _, statErr := os.Stat(filepath.Join(tpl.dir, "PG_VERSION")); statErr != nil {
+				tpl.err = err
+			}
+		}
+	})
+	if tpl.err != nil {
+		return "", tpl.err
+	}
+	dir, err := os.MkdirTemp("", "citusgen-pgdata-")
+	if err != nil {
+		return "", err
+	}
+	// cp keeps the owner (the image's postgres user) and modes.
+	if out, err := exec.Command("cp", "-a", tpl.dir+"/.", dir).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("copying the data directory: %v: %s", err, out)
+	}
+	return dir, nil
 }
 
 // waitContainer waits until the container's server accepts an authenticated
