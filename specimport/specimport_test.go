@@ -13,15 +13,16 @@ import (
 	"github.com/citusgen/citusgen/topology"
 )
 
-// Each project-shaped fixture imports to the spec under golden/import-<case>,
-// which the generator's golden tests render like any other case.
+// Each project-shaped fixture, golden/import-<case>/input, imports to the
+// spec beside it, which the generator's golden tests render like any other
+// case.
 func TestImportFixtures(t *testing.T) {
-	dirs, _ := filepath.Glob("../cmd/citusgen/testdata/adopt/*")
+	dirs, _ := filepath.Glob("../golden/import-*/input")
 	if len(dirs) == 0 {
 		t.Fatal("no fixtures")
 	}
 	for _, dir := range dirs {
-		t.Run(filepath.Base(dir), func(t *testing.T) {
+		t.Run(filepath.Base(filepath.Dir(dir)), func(t *testing.T) {
 			compose, err := os.ReadFile(filepath.Join(dir, "hq-compose.yml"))
 			if err != nil {
 				t.Fatal(err)
@@ -38,7 +39,7 @@ func TestImportFixtures(t *testing.T) {
 			for _, w := range res.Warnings {
 				t.Errorf("unexpected warning: %s", w)
 			}
-			goldenfile.Check(t, filepath.Join("..", "golden", "import-"+filepath.Base(dir), "topology.yaml"), res.Spec)
+			goldenfile.Check(t, filepath.Join(filepath.Dir(dir), "topology.yaml"), res.Spec)
 		})
 	}
 }

@@ -25,15 +25,16 @@ import (
 // --into --adopt on both files, then check, and the cluster means what it
 // meant before.
 func TestAdoptProjectFiles(t *testing.T) {
-	dirs, err := filepath.Glob("testdata/adopt/*")
+	dirs, err := filepath.Glob("../../golden/import-*/input")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no fixtures: %v", err)
 	}
 	for _, src := range dirs {
-		t.Run(filepath.Base(src), func(t *testing.T) {
+		name := strings.TrimPrefix(filepath.Base(filepath.Dir(src)), "import-")
+		t.Run(name, func(t *testing.T) {
 			dir := copyPair(t, src)
 			settings := filepath.Join(dir, "localsettings.py")
-			if filepath.Base(src) == "dev-setup" {
+			if name == "dev-setup" {
 				// The setup guide's block updates REPORTING_DATABASES, which a
 				// localsettings module never defines: NameError today. citusgen
 				// refuses and says what to add; the developer adds it.

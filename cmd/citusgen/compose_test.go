@@ -616,7 +616,7 @@ volumes:
 func TestComposeAdoptHQFile(t *testing.T) {
 	dc := dockertest.Require(t, citusImage)
 	dockertest.Tag(t, citusImage, "citusdata/citus:8.1.1")
-	src := filepath.Join("testdata", "adopt", "hq-2020")
+	src := filepath.Join("..", "..", "golden", "import-hq-2020", "input")
 	b, err := os.ReadFile(filepath.Join(src, "hq-compose.yml"))
 	if err != nil {
 		t.Fatal(err)
