@@ -2,18 +2,13 @@ package generator
 
 import (
 	"bytes"
-	"embed"
 	"fmt"
 	"sync"
 	"text/template"
 
 	"github.com/citusgen/citusgen/quote"
+	"github.com/citusgen/citusgen/templates"
 )
-
-// The templates of every artifact; each file defines named templates.
-//
-//go:embed *.tmpl
-var templateFiles embed.FS
 
 // templateFuncs are the quoting helpers every template may call.
 var templateFuncs = template.FuncMap{
@@ -25,7 +20,7 @@ var templateFuncs = template.FuncMap{
 }
 
 var parsedTemplates = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("citusgen").Funcs(templateFuncs).ParseFS(templateFiles, "*.tmpl"))
+	return template.Must(template.New("citusgen").Funcs(templateFuncs).ParseFS(templates.Files, "*.tmpl"))
 })
 
 // execute renders the named template with data.
