@@ -164,14 +164,8 @@ func (s *scanner) logicalLine() bool {
 				return false
 			}
 		case isIdentStart(c):
-			start := s.pos
-			for s.pos < len(s.src) && isIdent(s.src[s.pos]) {
-				s.pos++
-			}
-			if s.pos < len(s.src) && (s.src[s.pos] == '\'' || s.src[s.pos] == '"') && stringPrefix(s.src[start:s.pos]) {
-				if !s.str(s.pos, bytes.ContainsAny(s.src[start:s.pos], "fF")) {
-					return false
-				}
+			if !s.word() {
+				return false
 			}
 		default:
 			s.pos++
@@ -273,14 +267,8 @@ func (s *scanner) field() bool {
 				return false
 			}
 		case isIdentStart(c):
-			start := s.pos
-			for s.pos < len(s.src) && isIdent(s.src[s.pos]) {
-				s.pos++
-			}
-			if s.pos < len(s.src) && (s.src[s.pos] == '\'' || s.src[s.pos] == '"') && stringPrefix(s.src[start:s.pos]) {
-				if !s.str(s.pos, bytes.ContainsAny(s.src[start:s.pos], "fF")) {
-					return false
-				}
+			if !s.word() {
+				return false
 			}
 		case c == '(' || c == '[' || c == '{':
 			depth++
@@ -320,4 +308,17 @@ func (s *scanner) field() bool {
 		}
 	}
 	return false
+}
+
+// word skips a name, and the string after it when the name is a string
+// prefix (r"…", f'…'): an f-string's braces hold code, not text.
+func (s *scanner) word() bool {
+	start := s.pos
+	for s.pos < len(s.src) && isIdent(s.src[s.pos]) {
+		s.pos++
+	}
+	if s.pos < len(s.src) && (s.src[s.pos] == '\'' || s.src[s.pos] == '"') && stringPrefix(s.src[start:s.pos]) {
+		return s.str(s.pos, bytes.ContainsAny(s.src[start:s.pos], "fF"))
+	}
+	return true
 }

@@ -101,30 +101,7 @@ func nodeChecks(t *topology.Topology, n *live.Node, remedy remedyFunc) []Check {
 	}
 	db := t.ClusterDatabase()
 	if !n.Connected {
-		switch n.Failure {
-		case cluster.AuthFailed:
-			add(CheckReachable, Pass, n.Endpoint.Addr.String(), "")
-			add(CheckAuth, Fail, n.Detail, n.FailureHint(t))
-			skipRest("not authenticated")
-		case cluster.NoDatabase:
-			add(CheckReachable, Pass, n.Endpoint.Addr.String(), "")
-			add(CheckAuth, Pass, "user "+t.User, "")
-			hint := "run citusgen bootstrap (it creates the database on every node), or run the script from citusgen render sql"
-			add(CheckDatabase, Fail, fmt.Sprintf("database %s does not exist on %s", db, s), hint)
-			skipRest("no database")
-		case cluster.NotPostgres:
-			add(CheckReachable, Fail, n.Detail, n.FailureHint(t))
-			skipRest("not PostgreSQL")
-		case cluster.Silent:
-			add(CheckReachable, Fail, n.Detail, n.FailureHint(t))
-			skipRest("no answer")
-		case cluster.Unreachable, cluster.StartingUp:
-			add(CheckReachable, Fail, fmt.Sprintf("%s: %s", n.Endpoint.Addr, n.Detail), n.FailureHint(t))
-			skipRest("not reachable")
-		default:
-			add(CheckReachable, Fail, n.Detail, "")
-			skipRest("connection failed")
-		}
+		unconnectedChecks(t, n, add, skipRest)
 		return out
 	}
 	if n.QueryErr != "" {
@@ -168,6 +145,37 @@ func nodeChecks(t *topology.Topology, n *live.Node, remedy remedyFunc) []Check {
 		add(CheckCredentials, Fail, ch.Detail, hintOf(ch, "it stores the password in pg_dist_authinfo on every node"))
 	}
 	return out
+}
+
+// unconnectedChecks says how far the connection to a node got: the first
+// check that failed, and the rest skipped with the reason.
+func unconnectedChecks(t *topology.Topology, n *live.Node, add func(name string, st Status, detail, hint string), skipRest func(why string)) {
+	s := n.Service()
+	db := t.ClusterDatabase()
+	switch n.Failure {
+	case cluster.AuthFailed:
+		add(CheckReachable, Pass, n.Endpoint.Addr.String(), "")
+		add(CheckAuth, Fail, n.Detail, n.FailureHint(t))
+		skipRest("not authenticated")
+	case cluster.NoDatabase:
+		add(CheckReachable, Pass, n.Endpoint.Addr.String(), "")
+		add(CheckAuth, Pass, "user "+t.User, "")
+		hint := "run citusgen bootstrap (it creates the database on every node), or run the script from citusgen render sql"
+		add(CheckDatabase, Fail, fmt.Sprintf("database %s does not exist on %s", db, s), hint)
+		skipRest("no database")
+	case cluster.NotPostgres:
+		add(CheckReachable, Fail, n.Detail, n.FailureHint(t))
+		skipRest("not PostgreSQL")
+	case cluster.Silent:
+		add(CheckReachable, Fail, n.Detail, n.FailureHint(t))
+		skipRest("no answer")
+	case cluster.Unreachable, cluster.StartingUp:
+		add(CheckReachable, Fail, fmt.Sprintf("%s: %s", n.Endpoint.Addr, n.Detail), n.FailureHint(t))
+		skipRest("not reachable")
+	default:
+		add(CheckReachable, Fail, n.Detail, "")
+		skipRest("connection failed")
+	}
 }
 
 func versionCheck(c *live.Cluster) Check {
