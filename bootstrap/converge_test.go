@@ -170,8 +170,9 @@ func TestConvergence(t *testing.T) {
 	}
 	unbalance := func(r *rig) {
 		// An earlier drain may have left orphaned copies behind, which Citus
-		// drops only once no session still uses them: try again a little
-		// later when one is still in the way.
+		// drops only once no session still uses them. The rig's own
+		// coordinator session keeps connections to the workers cached, so
+		// it starts a new one, and tries again a little later.
 		move := fmt.Sprintf("SELECT citus_move_shard_placement(shardid, '127.0.0.1', %d, '127.0.0.1', %d, 'block_writes') FROM (SELECT shardid FROM citus_shards WHERE nodeport = %d AND table_name = 'events'::regclass ORDER BY shardid LIMIT 3) s", w2.Port, w1.Port, w2.Port)
 		for attempt := 1; ; attempt++ {
 			r.sql("CALL citus_cleanup_orphaned_resources()")
@@ -179,9 +180,22 @@ func TestConvergence(t *testing.T) {
 			if err == nil {
 				return
 			}
-			if attempt == 10 || !strings.Contains(err.Error(), "could not be cleaned up") {
-				r.t.Fatalf("%s: %v", move, err)
+			if attempt == 30 || !strings.Contains(err.Error(), "could not be cleaned up") {
+				var users []string
+				for _, w := range cl.Workers {
+					c := w.Connect(r.t, db)
+					rows, _ := c.Query(context.Background(), "SELECT format('%s pid %s %s: %s', backend_type, pid, state, left(query, 80)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+					for rows.Next() {
+						var u string
+						rows.Scan(&u)
+						users = append(users, fmt.Sprintf("%d: %s", w.Port, u))
+					}
+					rows.Close()
+				}
+				r.t.Fatalf("%s: %v\nsessions on the workers:\n%s", move, err, strings.Join(users, "\n"))
 			}
+			r.coord.Close(context.Background())
+			r.coord = cl.Coordinator.Connect(r.t, db)
 			time.Sleep(time.Second)
 		}
 	}
