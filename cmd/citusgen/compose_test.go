@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -554,6 +555,9 @@ func TestComposeAbortOnContainerExit(t *testing.T) {
 	fg := c.p.Command(ctx, "up", "--abort-on-container-exit")
 	var out strings.Builder
 	fg.Stdout, fg.Stderr = &out, &out
+	// Its own process group, so that Ctrl-C reaches compose as from a
+	// terminal: the docker CLI and, through `docker compose`, its plugin.
+	fg.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := fg.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -566,8 +570,13 @@ func TestComposeAbortOnContainerExit(t *testing.T) {
 	case <-time.After(10 * time.Second):
 	}
 	c.mustVerify()
-	fg.Process.Signal(os.Interrupt)
-	<-done
+	syscall.Kill(-fg.Process.Pid, syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		syscall.Kill(-fg.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("docker compose up did not end within 3 minutes of Ctrl-C:\n%s", out.String())
+	}
 }
 
 // A user's compose file with services of its own, kept in sync with

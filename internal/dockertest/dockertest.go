@@ -232,6 +232,10 @@ func (p *Project) Command(ctx context.Context, args ...string) *exec.Cmd {
 	for k, v := range p.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	// `docker compose` runs the plugin as a child of the docker CLI; one
+	// left behind holding the output pipe would keep Wait from returning
+	// after the CLI itself has ended or been killed.
+	cmd.WaitDelay = 30 * time.Second
 	return cmd
 }
 

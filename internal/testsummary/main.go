@@ -113,6 +113,23 @@ func summarize(r io.Reader, w io.Writer, p *progress) []skip {
 		case e.Action == "fail" && e.Test != "":
 			fmt.Fprint(w, strings.Join(buffered[key], ""))
 			delete(buffered, key)
+		case e.Action == "fail":
+			// The test binary died (a -timeout panic, a crash, SIGQUIT):
+			// its last words, the goroutine dump, are attributed to the
+			// tests still running, which never end. Show them, or a hang
+			// in CI says nothing about where it hung.
+			prefix := e.Package + "/"
+			var open []string
+			for k := range buffered {
+				if strings.HasPrefix(k, prefix) && k != prefix {
+					open = append(open, k)
+				}
+			}
+			sort.Strings(open)
+			for _, k := range open {
+				fmt.Fprintf(w, "--- %s did not end:\n%s", strings.TrimPrefix(k, prefix), strings.Join(buffered[k], ""))
+				delete(buffered, k)
+			}
 		case e.Action == "skip" && e.Test != "":
 			skips = append(skips, skip{Test: shortPkg(e.Package) + "." + e.Test, Reason: reason(buffered[key])})
 			delete(buffered, key)

@@ -40,6 +40,27 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
+// A test binary that dies mid-test (a timeout panic, SIGQUIT on a hang)
+// leaves tests that never end: their output, the goroutine dump, is shown.
+func TestSummarizeDeadBinary(t *testing.T) {
+	in := strings.Join([]string{
+		`{"Action":"run","Package":"x/cmd","Test":"TestHangs"}`,
+		`{"Action":"output","Package":"x/cmd","Test":"TestHangs","Output":"=== RUN   TestHangs\n"}`,
+		`{"Action":"output","Package":"x/cmd","Test":"TestHangs","Output":"SIGQUIT: quit\n"}`,
+		`{"Action":"output","Package":"x/cmd","Test":"TestHangs","Output":"goroutine 7 [chan receive]:\n"}`,
+		`{"Action":"output","Package":"x/cmd","Test":"TestOK","Output":"    quiet\n"}`,
+		`{"Action":"pass","Package":"x/cmd","Test":"TestOK"}`,
+		`{"Action":"output","Package":"x/cmd","Output":"FAIL\tx/cmd\t9.0s\n"}`,
+		`{"Action":"fail","Package":"x/cmd"}`,
+	}, "\n")
+	var out bytes.Buffer
+	summarize(strings.NewReader(in), &out, nil)
+	want := "FAIL\tx/cmd\t9.0s\n--- TestHangs did not end:\n=== RUN   TestHangs\nSIGQUIT: quit\ngoroutine 7 [chan receive]:\n"
+	if out.String() != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
 // Packages still running are named with how long they have run; the slow
 // ones that finished are named at the end.
 func TestProgress(t *testing.T) {
