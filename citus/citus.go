@@ -213,6 +213,12 @@ const MoveCommand = `citus_move_shard_placement\((\d+),\s*(\d+),\s*(\d+)`
 // Drain moves every shard off a node; $1, $2 name it, $3 is the transfer mode.
 const Drain = "SELECT pg_catalog.citus_drain_node($1, $2, shard_transfer_mode := $3::citus.shard_transfer_mode)"
 
+// OrphansOn counts what moves off a node left there for deferred cleanup;
+// $1, $2 name the node. Removed with these still recorded, the node keeps
+// its records in pg_dist_cleanup for good, and a later move of any of
+// those shards onto a node fails ("could not be cleaned up").
+const OrphansOn = "SELECT count(*) FROM pg_catalog.pg_dist_cleanup c JOIN pg_catalog.pg_dist_node n ON n.groupid = c.node_group_id WHERE n.nodename = $1 AND n.nodeport = $2"
+
 // RemoveNode removes a registration; $1, $2 name it.
 const RemoveNode = "SELECT pg_catalog.citus_remove_node($1, $2)"
 

@@ -45,6 +45,7 @@ func TestSurfaceExists(t *testing.T) {
 		"JobTasks":                     citus.JobTasks,
 		"Drain":                        citus.Drain,
 		"RemoveNode":                   citus.RemoveNode,
+		"OrphansOn":                    citus.OrphansOn,
 		"TablesWithoutReplicaIdentity": citus.TablesWithoutReplicaIdentity,
 		"CountPlacements":              d.CountPlacements("pg_catalog.pg_class"),
 	}

@@ -265,6 +265,9 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 		if left > 0 {
 			return removed, fmt.Errorf("%s still holds %s after draining; it was not removed", x.Addr(), english.Plural(left, "shard"))
 		}
+		if err := dropOrphans(ctx, conn, x.Registration, o); err != nil {
+			return removed, err
+		}
 		if _, err := conn.Exec(ctx, citus.RemoveNode, x.Name, x.Port); err != nil {
 			return removed, fmt.Errorf("citus_remove_node(%s): %w", x.Addr(), err)
 		}
@@ -279,6 +282,35 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 func cleanup(ctx context.Context, conn *pgx.Conn, o Options) {
 	if _, err := conn.Exec(ctx, citus.CleanupOrphans); err != nil {
 		o.printf("note: cleaning up orphaned shards failed: %v", err)
+	}
+}
+
+// dropOrphans waits until the copies the drain left on a node are dropped:
+// Citus drops them once no session uses them, and a node removed before
+// that keeps cleanup records no later run can complete, which then fail
+// every move of those shards.
+func dropOrphans(ctx context.Context, conn *pgx.Conn, r live.Registration, o Options) error {
+	deadline := time.Now().Add(o.wait())
+	for said := false; ; said = true {
+		cleanup(ctx, conn, o)
+		var n int64
+		if err := conn.QueryRow(ctx, citus.OrphansOn, r.Name, r.Port).Scan(&n); err != nil {
+			return fmt.Errorf("counting orphaned shards on %s: %w", r.Addr(), err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still holds %s the drain left for Citus to drop (a session still uses them); it was not removed, since Citus could never drop them afterwards: run citusgen bootstrap --prune again once those sessions end", r.Addr(), english.Plural(n, "orphaned shard"))
+		}
+		if !said {
+			o.printf("prune: %s: waiting for Citus to drop %s the drain left", r.Addr(), english.Plural(n, "orphaned shard"))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(o.poll()):
+		}
 	}
 }
 
