@@ -123,7 +123,10 @@ func composeFloor(b *testing.B, data []byte) time.Duration {
 	b.Helper()
 	start := time.Now()
 	if _, err := composefile.LoadCompose(context.Background(), "file", data, nil); err != nil {
-		b.Fatal(err)
+		// compose-go refuses some large documents outright (a limit on
+		// the YAML nodes it visits): no floor then.
+		b.Logf("compose-go alone: %v", err)
+		return 0
 	}
 	return time.Since(start)
 }
