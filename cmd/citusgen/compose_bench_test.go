@@ -1,13 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,9 +76,9 @@ func BenchmarkComposeUp(b *testing.B) {
 			b.ReportMetric(m.Seconds(), "up-wait-s")
 			b.ReportMetric(bm.Seconds(), "bare-node-s")
 			b.ReportMetric(m.Seconds()/bm.Seconds(), "x-bare")
-			mc := medianFloat(cpu)
+			mc := median(cpu)
 			b.ReportMetric(mc, "machine-cpu-s")
-			b.ReportMetric(medianFloat(bareCPU), "bare-node-cpu-s")
+			b.ReportMetric(median(bareCPU), "bare-node-cpu-s")
 			b.ReportMetric(float64(runtime.NumCPU()), "cores")
 			b.ReportMetric(mc/float64(runtime.NumCPU())/bm.Seconds(), "x-cpu-floor")
 		})
@@ -112,15 +113,10 @@ func bareNode(b *testing.B) (time.Duration, float64) {
 	return 0, 0
 }
 
-func medianFloat(f []float64) float64 {
-	s := append([]float64(nil), f...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
-
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+// median is the middle of the values measured (the upper one of an even
+// count); the slice is left as it was.
+func median[T cmp.Ordered](v []T) T {
+	s := slices.Sorted(slices.Values(v))
 	return s[len(s)/2]
 }
 
