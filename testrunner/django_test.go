@@ -260,6 +260,8 @@ type holder struct {
 	node, app, backendType, origin string
 }
 
+var nodeRE = regexp.MustCompile(`(?m)^NODE .*$`)
+
 var holderRE = regexp.MustCompile(`(?m)^HOLDER node=(\S+) db=\S+ pid=\d+ backend_type='([^']*)' application_name='([^']*)' client=\S+ origin=(.*)$`)
 
 // Why the fix is needed, and that it recovers: Django's own runner fails to
@@ -275,11 +277,16 @@ func TestDjangoRunnerAloneLeavesWorkerDatabases(t *testing.T) {
 
 	out, err := c.manage(t, evidenceRunner, "test", "--noinput")
 	if err == nil || !strings.Contains(out, inUse) {
-		t.Fatalf("Django's own runner: want the teardown to fail with %q, got %v:\n%s", inUse, err, out)
+		t.Logf("output:\n%s", out)
+		t.Fatalf("Django's own runner: want the teardown to fail with %q, got %v (output above)", inUse, err)
 	}
 	suitePassed(t, out)
 	if !strings.Contains(out, "Destroying test database for alias 'worker1'") || strings.Contains(out, "Destroying test database for alias 'coordinator'") {
-		t.Fatalf("want the failed drop to be the first worker's, before the coordinator's:\n%s", out)
+		t.Logf("output:\n%s", out)
+		t.Fatalf("want the failed drop to be the first worker's, before the coordinator's (output above)")
+	}
+	for _, m := range nodeRE.FindAllString(out, -1) {
+		t.Logf("node id: %s", m)
 	}
 	var holders []holder
 	for _, m := range holderRE.FindAllStringSubmatch(out, -1) {
@@ -295,7 +302,8 @@ func TestDjangoRunnerAloneLeavesWorkerDatabases(t *testing.T) {
 		fromDaemon = fromDaemon || !strings.HasPrefix(h.origin, "worker1 ") && strings.Contains(h.origin, "backend_type='Citus Maintenance Daemon")
 	}
 	if !fromDjango || !fromDaemon {
-		t.Fatalf("want worker1's test database held by Django's coordinator session (%v) and by a Citus maintenance daemon of another node (%v):\n%s", fromDjango, fromDaemon, out)
+		t.Logf("output:\n%s", out)
+		t.Fatalf("want worker1's test database held by Django's coordinator session (%v) and by a Citus maintenance daemon of another node (%v) (output above)", fromDjango, fromDaemon)
 	}
 	if left := c.testDatabases(t); len(left) != 3 {
 		t.Fatalf("want the test databases left on every node, got %v", left)
