@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -22,7 +23,7 @@ import (
 // on, interpolating ${...} from env (unset variables become empty, as in
 // docker compose). It is how citusgen checks every document it emits or reads.
 func LoadCompose(ctx context.Context, filename string, data []byte, env map[string]string) (*types.Project, error) {
-	p, err := load(ctx, "/", filename, data, env, false)
+	p, err := load(ctx, "/", filename, data, env, false, false)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a valid compose document: %w", filename, err)
 	}
@@ -62,15 +63,28 @@ func CheckRendered(ctx context.Context, t *topology.Topology, name string, doc [
 // LoadComposeModel loads a document without compose-go's consistency checks
 // (references to undefined volumes and the like), for reading what it says
 // about services that are fine themselves.
+//
+// Its validation is remembered (validationMemo): the same input, read again,
+// is loaded without compiling compose-go's schema.
 func LoadComposeModel(ctx context.Context, dir, filename string, data []byte, env map[string]string) (*types.Project, error) {
-	p, err := load(ctx, dir, filename, data, env, true)
+	memo := newValidationMemo(dir, filename, data, env)
+	validated := memo.hit()
+	p, err := load(ctx, dir, filename, data, env, true, validated)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a valid compose document: %w", filename, err)
+	}
+	if !validated {
+		Validations.Add(1)
+		memo.store()
 	}
 	return p, nil
 }
 
-func load(ctx context.Context, dir, filename string, data []byte, env map[string]string, skipConsistency bool) (*types.Project, error) {
+// Validations counts the loads that ran compose-go's schema validation,
+// for the tests of the memo.
+var Validations atomic.Int64
+
+func load(ctx context.Context, dir, filename string, data []byte, env map[string]string, skipConsistency, skipValidation bool) (*types.Project, error) {
 	if env == nil {
 		env = map[string]string{}
 	}
@@ -81,6 +95,7 @@ func load(ctx context.Context, dir, filename string, data []byte, env map[string
 	}, func(o *loader.Options) {
 		o.SetProjectName("citusgen", true)
 		o.SkipConsistencyCheck = skipConsistency
+		o.SkipValidation = skipValidation
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
@@ -44,16 +46,8 @@ func (m *Merge) Drift(path, into string, actual []byte) (drift []Drift, changed 
 // every alias must point where the compose file puts its node. The
 // settings' values are the literals python3's parser read; nothing in the
 // file is run.
-func CrossCheck(ctx context.Context, t *topology.Topology, composePath string, composeData []byte, settingsPath string, settings *Merge) ([]Drift, error) {
-	composeEnv, err := composefile.Env(filepath.Dir(composePath), composePath)
-	if err != nil {
-		return nil, err
-	}
-	// Other services' unresolved volumes must not hide the cluster's drift.
-	p, err := composefile.LoadComposeModel(ctx, filepath.Dir(composePath), composePath, composeData, composefile.CheckEnv(t, composeEnv))
-	if err != nil {
-		return nil, err
-	}
+// p is the compose file as CrossCheckModel loaded it.
+func CrossCheck(t *topology.Topology, composePath string, p *types.Project, settingsPath string, settings *Merge) []Drift {
 	dbs := settingsDatabases(settings)
 	var problems []Drift
 	for _, n := range t.Nodes() {
@@ -96,7 +90,19 @@ func CrossCheck(ctx context.Context, t *topology.Topology, composePath string, c
 		}
 	}
 	sort.Slice(problems, func(i, j int) bool { return problems[i].Msg < problems[j].Msg })
-	return problems, nil
+	return problems
+}
+
+// CrossCheckModel loads the compose file for CrossCheck, in docker
+// compose's environment; it needs nothing from the settings, so a caller
+// can run it beside the settings file's analysis.
+func CrossCheckModel(ctx context.Context, t *topology.Topology, composePath string, composeData []byte) (*types.Project, error) {
+	composeEnv, err := composefile.Env(filepath.Dir(composePath), composePath)
+	if err != nil {
+		return nil, err
+	}
+	// Other services' unresolved volumes must not hide the cluster's drift.
+	return composefile.LoadComposeModel(ctx, filepath.Dir(composePath), composePath, composeData, composefile.CheckEnv(t, composeEnv))
 }
 
 type pyDB struct {

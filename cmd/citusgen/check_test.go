@@ -1,11 +1,14 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aymanbagabas/go-udiff"
 
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/settingsfile"
 )
 
@@ -51,5 +54,54 @@ func TestAnnotation(t *testing.T) {
 	}
 	if got := annotation("/elsewhere/x.py", settingsfile.Range{}, "m"); got != "::error file=/elsewhere/x.py,title=citusgen check::m" {
 		t.Errorf("outside the workspace, no lines: %s", got)
+	}
+}
+
+// check compares the two files with each other as docker compose reads the
+// compose file, .env included; compose-go's validation of an unchanged
+// input is remembered, and a failing one is reported on every run.
+func TestCheckComparesTheFiles(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	compose, settings := defaultFiles(t, dir)
+	args := []string{"check", "--compose", compose, "--settings", settings}
+	before := composefile.Validations.Load()
+	for i := 1; i <= 2; i++ {
+		if code, out, errOut := runCLI(t, nil, args...); code != 0 {
+			t.Fatalf("run %d: exit %d: %s%s", i, code, out, errOut)
+		}
+	}
+	if n := composefile.Validations.Load() - before; n != 1 {
+		t.Errorf("two checks of the same files validated the compose file %d times, want once", n)
+	}
+
+	// The .env beside the compose file moves the coordinator's port.
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("CITUS_MASTER_EXTERNAL_PORT=6000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, nil, args...)
+	want := `drift: ` + settings + ` DATABASES["icds-ucr"] PORT is "5600" but ` + compose + ` publishes citus_master as 6000`
+	if code != 1 || !strings.Contains(out, want) {
+		t.Errorf("port moved by .env: exit %d, want 1 and %q:\n%s%s", code, want, out, errOut)
+	}
+	if err := os.Remove(filepath.Join(dir, ".env")); err != nil {
+		t.Fatal(err)
+	}
+
+	// A hand-written service that compose refuses: both runs say why the files
+	// could not be compared.
+	data, err := os.ReadFile(compose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(data), "  web:\n", "  web:\n    restart: 5\n", 1)
+	if err := os.WriteFile(compose, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		code, out, errOut := runCLI(t, nil, args...)
+		if code != 0 || !strings.Contains(errOut, "note: could not compare the two files with each other") || !strings.Contains(errOut, "services.web.restart must be a string") {
+			t.Errorf("run %d with an invalid service: exit %d, want 0 and a note naming the problem:\n%s%s", i, code, out, errOut)
+		}
 	}
 }
