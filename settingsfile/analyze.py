@@ -314,7 +314,11 @@ def serve():
     while True:
         header = inp.readline()
         if not header:
-            return
+            # Every answer is flushed and nothing else is held: skip the
+            # interpreter's teardown, which citusgen would wait for.
+            import os
+
+            os._exit(0)
         op, nlen, dlen = header.split()
         name = inp.read(int(nlen)).decode("utf-8", "replace")
         data = inp.read(int(dlen))
