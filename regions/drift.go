@@ -94,13 +94,9 @@ func CrossCheck(t *topology.Topology, composePath string, p *types.Project, sett
 }
 
 // CrossCheckModel loads the compose file for CrossCheck, in docker
-// compose's environment; it needs nothing from the settings, so a caller
-// can run it beside the settings file's analysis.
-func CrossCheckModel(ctx context.Context, t *topology.Topology, composePath string, composeData []byte) (*types.Project, error) {
-	composeEnv, err := composefile.Env(filepath.Dir(composePath), composePath)
-	if err != nil {
-		return nil, err
-	}
+// compose's environment (composefile.Env); it needs nothing from the
+// settings, so a caller can run it beside the settings file's analysis.
+func CrossCheckModel(ctx context.Context, t *topology.Topology, composePath string, composeData []byte, composeEnv map[string]string) (*types.Project, error) {
 	// Other services' unresolved volumes must not hide the cluster's drift.
 	return composefile.LoadComposeModel(ctx, filepath.Dir(composePath), composePath, composeData, composefile.CheckEnv(t, composeEnv))
 }

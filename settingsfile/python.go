@@ -113,11 +113,12 @@ var analyzerCache = sync.OnceValue(func() analyzerFile {
 
 // proc is the python3 process that serves analyze.py's requests.
 type proc struct {
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	out    *bufio.Reader
-	stderr *bytes.Buffer
-	path   string
+	cmd      *exec.Cmd
+	in       io.WriteCloser
+	out      *bufio.Reader
+	stderr   *bytes.Buffer
+	path     string
+	released bool // its input is closed: it is exiting
 }
 
 var (
@@ -163,6 +164,7 @@ func start(ctx context.Context) (*proc, error) {
 func request(ctx context.Context, op, name string, data []byte, v any) error {
 	mu.Lock()
 	defer mu.Unlock()
+	reapReleased()
 	if current == nil {
 		p, err := start(ctx)
 		if err != nil {
@@ -235,6 +237,7 @@ func (p *proc) failure(err error) error {
 func Prestart() {
 	mu.Lock()
 	defer mu.Unlock()
+	reapReleased()
 	if current == nil {
 		if p, err := start(context.Background()); err == nil {
 			current = p
@@ -242,14 +245,34 @@ func Prestart() {
 	}
 }
 
-// Close ends the python3 process, if one was started. Requests after it
-// start a new one.
+// reapReleased forgets a released process, once it has exited; mu is held.
+func reapReleased() {
+	if current != nil && current.released {
+		current.cmd.Wait()
+		current = nil
+	}
+}
+
+// Release tells the python3 process, if one runs, that no more requests
+// come: it exits while the caller finishes its work, and Close only reaps
+// it. A request after it starts a new process.
+func Release() {
+	mu.Lock()
+	defer mu.Unlock()
+	if current != nil && !current.released {
+		LastPeakRSS = peakRSS(current.cmd.Process.Pid)
+		current.in.Close()
+		current.released = true
+	}
+}
+
+// Close ends the python3 process, if one was started, and waits for it.
+// Requests after it start a new one.
 func Close() {
+	Release()
 	mu.Lock()
 	defer mu.Unlock()
 	if current != nil {
-		LastPeakRSS = peakRSS(current.cmd.Process.Pid)
-		current.in.Close()
 		current.cmd.Wait()
 		current = nil
 	}

@@ -68,3 +68,29 @@ func TestAnalyze(t *testing.T) {
 		t.Errorf("syntax error not reported: %+v %v", bad, err)
 	}
 }
+
+// Release lets python3 exit while citusgen finishes; a request after it
+// starts a new process, and Close reaps whichever runs.
+func TestReleaseThenRequest(t *testing.T) {
+	ctx := context.Background()
+	src := []byte("DATABASES = {}\n")
+	settingsfile.Close()
+	before := settingsfile.Starts
+	if _, err := settingsfile.Analyze(ctx, "a.py", src); err != nil {
+		t.Fatal(err)
+	}
+	settingsfile.Release()
+	settingsfile.Release() // twice is harmless
+	f, err := settingsfile.Analyze(ctx, "b.py", src)
+	if err != nil {
+		t.Fatalf("request after Release: %v", err)
+	}
+	if _, ok := f.LastBinding("DATABASES"); !ok {
+		t.Errorf("request after Release: DATABASES not found")
+	}
+	if n := settingsfile.Starts - before; n != 2 {
+		t.Errorf("%d python3 processes started, want 2 (one after Release)", n)
+	}
+	settingsfile.Release()
+	settingsfile.Close()
+}

@@ -13,8 +13,10 @@ import (
 	"github.com/aymanbagabas/go-udiff"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/settingsfile"
+	"github.com/citusgen/citusgen/topology"
 )
 
 type checkCmd struct {
@@ -38,25 +40,23 @@ func (c checkCmd) Run(e *env) error {
 	// and reusing it is faster than faulting in fresh pages (measured by
 	// BenchmarkCheck).
 	debug.SetGCPercent(100)
+	var cross *crossLoad
+	if c.Compose != "" && c.Settings != "" {
+		cross = startCrossLoad(c.Compose)
+		defer close(cross.input)
+	}
 	t, err := c.load(e)
 	if err != nil {
 		return err
 	}
 	out := &driftOutput{w: e.stdout, github: c.Format == "github"}
-	var composeData []byte
-	var model chan crossModel
 	if c.Compose != "" {
-		if composeData, err = readInput(c.Compose); err != nil {
+		composeData, err := readInput(c.Compose)
+		if err != nil {
 			return err
 		}
-		if c.Settings != "" {
-			// compose-go's load for the cross-check runs beside the
-			// settings file's analysis: check's time is mostly the two.
-			model = make(chan crossModel, 1)
-			go func() {
-				p, err := regions.CrossCheckModel(context.Background(), t, c.Compose, composeData)
-				model <- crossModel{p, err}
-			}()
+		if cross != nil {
+			cross.input <- crossInput{t, composeData}
 		}
 		// A file --into would refuse is bad input here too (exit 2).
 		m, err := regions.MergeComposeFile(composeData, t, regions.MergeOptions{Name: c.Compose, Adopt: true})
@@ -74,9 +74,11 @@ func (c checkCmd) Run(e *env) error {
 		if err != nil {
 			return mergeError(c.Settings, err)
 		}
+		// No more requests: python3 exits while the rest runs.
+		settingsfile.Release()
 		checkDiff(out, c.Settings, "render settings --into", data, settings)
-		if model != nil {
-			if m := <-model; m.err != nil {
+		if cross != nil {
+			if m := <-cross.done; m.err != nil {
 				fmt.Fprintf(e.stderr, "citusgen: note: could not compare the two files with each other: %v\n", m.err)
 			} else {
 				for _, p := range regions.CrossCheck(t, c.Compose, m.p, c.Settings, settings) {
@@ -93,10 +95,42 @@ func (c checkCmd) Run(e *env) error {
 	return nil
 }
 
+// crossLoad loads the compose file for the cross-check beside check's
+// other work, which is mostly the settings file's analysis: docker
+// compose's environment at once, the document when input brings the
+// topology and the file's bytes. Closing input unsent ends it.
+type crossLoad struct {
+	input chan crossInput
+	done  chan crossModel
+}
+
+type crossInput struct {
+	t    *topology.Topology
+	data []byte
+}
+
 // crossModel is the compose file as the cross-check loads it.
 type crossModel struct {
 	p   *types.Project
 	err error
+}
+
+func startCrossLoad(path string) *crossLoad {
+	l := &crossLoad{input: make(chan crossInput, 1), done: make(chan crossModel, 1)}
+	go func() {
+		env, err := composefile.Env(filepath.Dir(path), path)
+		in, ok := <-l.input
+		switch {
+		case !ok:
+			return
+		case err != nil:
+			l.done <- crossModel{err: err}
+		default:
+			p, err := regions.CrossCheckModel(context.Background(), in.t, path, in.data, env)
+			l.done <- crossModel{p, err}
+		}
+	}()
+	return l
 }
 
 // checkDiff reports a file against what it should be: the file with its
