@@ -24,6 +24,8 @@ import (
 // the bytes, and the values of the variables the bytes can reference (it
 // validates the interpolated document). A hit skips the validation only:
 // the document is still loaded, interpolated and decoded by compose-go.
+// The file holds the hash alone, in the user's own cache directory (0700):
+// no variable's value is written anywhere.
 type validationMemo struct {
 	file, key string // file is "" when nothing can be remembered
 }
