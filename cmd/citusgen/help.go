@@ -170,9 +170,9 @@ func unknownCommandMessage(node *kong.Node, path []string, word string) string {
 		}
 	}
 	inner := func(w string) string { return strings.TrimPrefix(where+" "+w, "citusgen ") }
-	msg := fmt.Sprintf("unknown command %q; did you mean %q?", inner(word), inner(best))
 	if !bestPrefix && bestDist > max(2, len(word)/3) {
-		msg += fmt.Sprintf("\ncitusgen: The commands of %s: %s (%s --help says what each does).", where, strings.Join(names, ", "), where)
+		// Nothing close: a guess would mislead; list them instead.
+		return fmt.Sprintf("unknown command %q; the commands of %s are %s (%s --help says what each does)", inner(word), where, strings.Join(names, ", "), where)
 	}
-	return msg
+	return fmt.Sprintf("unknown command %q; did you mean %q?", inner(word), inner(best))
 }
