@@ -23,7 +23,7 @@ import (
 // on, interpolating ${...} from env (unset variables become empty, as in
 // docker compose). It is how citusgen checks every document it emits or reads.
 func LoadCompose(ctx context.Context, filename string, data []byte, env map[string]string) (*types.Project, error) {
-	p, err := load(ctx, "/", filename, data, env, false, false)
+	p, err := load(ctx, "/", filename, data, env, false)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a valid compose document: %w", filename, err)
 	}
@@ -63,28 +63,52 @@ func CheckRendered(ctx context.Context, t *topology.Topology, name string, doc [
 // LoadComposeModel loads a document without compose-go's consistency checks
 // (references to undefined volumes and the like), for reading what it says
 // about services that are fine themselves.
-//
-// Its validation is remembered (validationMemo): the same input, read again,
-// is loaded without compiling compose-go's schema.
 func LoadComposeModel(ctx context.Context, dir, filename string, data []byte, env map[string]string) (*types.Project, error) {
-	memo := newValidationMemo(dir, filename, data, env)
-	validated := memo.hit()
-	p, err := load(ctx, dir, filename, data, env, true, validated)
+	p, err := load(ctx, dir, filename, data, env, true)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a valid compose document: %w", filename, err)
-	}
-	if !validated {
-		Validations.Add(1)
-		memo.store()
 	}
 	return p, nil
 }
 
-// Validations counts the loads that ran compose-go's schema validation,
-// for the tests of the memo.
-var Validations atomic.Int64
+// Port is one port a service declares: its published side as compose
+// interpolates it ("" when it is not published) and the container port.
+type Port struct {
+	Published string `json:"published"`
+	Target    uint32 `json:"target"`
+}
 
-func load(ctx context.Context, dir, filename string, data []byte, env map[string]string, skipConsistency, skipValidation bool) (*types.Project, error) {
+// ServicePorts loads a document as LoadComposeModel does and answers the
+// ports of each of its services. The answer for an input is remembered
+// (loadMemo): the same input, read again, is answered without compiling
+// compose-go's schema and loading it a second time.
+func ServicePorts(ctx context.Context, dir, filename string, data []byte, env map[string]string) (map[string][]Port, error) {
+	memo := newLoadMemo(dir, filename, data, env)
+	if ports, ok := memo.lookup(); ok {
+		return ports, nil
+	}
+	p, err := LoadComposeModel(ctx, dir, filename, data, env)
+	if err != nil {
+		return nil, err
+	}
+	Loads.Add(1)
+	ports := make(map[string][]Port, len(p.Services))
+	for name, s := range p.Services {
+		list := []Port{}
+		for _, port := range s.Ports {
+			list = append(list, Port{Published: port.Published, Target: port.Target})
+		}
+		ports[name] = list
+	}
+	memo.store(ports)
+	return ports, nil
+}
+
+// Loads counts ServicePorts' loads through compose-go, for the tests of
+// its memo.
+var Loads atomic.Int64
+
+func load(ctx context.Context, dir, filename string, data []byte, env map[string]string, skipConsistency bool) (*types.Project, error) {
 	if env == nil {
 		env = map[string]string{}
 	}
@@ -95,7 +119,6 @@ func load(ctx context.Context, dir, filename string, data []byte, env map[string
 	}, func(o *loader.Options) {
 		o.SetProjectName("citusgen", true)
 		o.SkipConsistencyCheck = skipConsistency
-		o.SkipValidation = skipValidation
 	})
 }
 

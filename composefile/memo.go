@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,32 +17,32 @@ import (
 	"github.com/citusgen/citusgen/internal/atomicfile"
 )
 
-// validationMemo remembers, per compose file, the last input compose-go's
-// JSON Schema validation passed. Compiling that schema is most of what a
-// `citusgen check` costs (tens of ms of CPU), and check runs on every
-// commit over a compose file that rarely changes. The key is everything
-// validation depends on: the versions of compose-go and its schema library,
-// the bytes, and the values of the variables the bytes can reference (it
-// validates the interpolated document). A hit skips the validation only:
-// the document is still loaded, interpolated and decoded by compose-go.
-// The file holds the hash alone, in the user's own cache directory (0700):
-// no variable's value is written anywhere.
-type validationMemo struct {
+// loadMemo remembers, per compose file, compose-go's answer for the last
+// input it loaded and validated: the ports of each service. Compiling
+// compose-go's JSON Schema and loading the file is most of what a
+// `citusgen check` costs, and check runs on every commit over a compose
+// file that rarely changes. The key is everything the answer depends on:
+// compose-go's schema and the versions of the code that validates and
+// loads, the file's path and bytes, and the values of the variables the
+// bytes can reference (compose interpolates them). The file holds the hash
+// and the ports alone, in the user's own cache directory (0700): no other
+// value of the file or of its variables (a password) is written anywhere.
+type loadMemo struct {
 	file, key string // file is "" when nothing can be remembered
 }
 
-// memoVersion changes when what validation covers changes.
-const memoVersion = "citusgen compose validation 1"
+// memoVersion changes when what the memo holds, or how, changes.
+const memoVersion = "citusgen compose ports 1"
 
-func newValidationMemo(dir, filename string, data []byte, env map[string]string) validationMemo {
-	versions := validatorVersions()
+func newLoadMemo(dir, filename string, data []byte, env map[string]string) loadMemo {
+	versions := loaderVersions()
 	// include and extends bring in other files, which the key does not cover.
 	if versions == "" || mentionsKey(data, "include") || mentionsKey(data, "extends") {
-		return validationMemo{}
+		return loadMemo{}
 	}
 	base, err := os.UserCacheDir()
 	if err != nil {
-		return validationMemo{}
+		return loadMemo{}
 	}
 	path := filename
 	if !filepath.IsAbs(path) {
@@ -67,60 +68,70 @@ func newValidationMemo(dir, filename string, data []byte, env map[string]string)
 		h.Write([]byte{0})
 	}
 	where := sha256.Sum256([]byte(path))
-	return validationMemo{
-		file: filepath.Join(base, "citusgen", "compose-validated", hex.EncodeToString(where[:12])),
+	return loadMemo{
+		file: filepath.Join(base, "citusgen", "compose-ports", hex.EncodeToString(where[:12])),
 		key:  hex.EncodeToString(h.Sum(nil)),
 	}
 }
 
-// hit: this input passed validation before.
-func (m validationMemo) hit() bool {
+// lookup answers the ports remembered for this input, if it is the one
+// remembered.
+func (m loadMemo) lookup() (map[string][]Port, bool) {
 	if m.file == "" {
-		return false
+		return nil, false
 	}
 	b, err := os.ReadFile(m.file)
-	return err == nil && string(b) == m.key
+	if err != nil {
+		return nil, false
+	}
+	key, body, ok := bytes.Cut(b, []byte("\n"))
+	var ports map[string][]Port
+	if !ok || string(key) != m.key || json.Unmarshal(body, &ports) != nil || ports == nil {
+		return nil, false
+	}
+	return ports, true
 }
 
-// store remembers that this input passed; a failure only costs the next
+// store remembers the ports of this input; a failure only costs the next
 // run its speed.
-func (m validationMemo) store() {
-	if m.file == "" || os.MkdirAll(filepath.Dir(m.file), 0o700) != nil {
+func (m loadMemo) store(ports map[string][]Port) {
+	body, err := json.Marshal(ports)
+	if m.file == "" || err != nil || os.MkdirAll(filepath.Dir(m.file), 0o700) != nil {
 		return
 	}
-	_ = atomicfile.Write(m.file, []byte(m.key))
+	_ = atomicfile.Write(m.file, append([]byte(m.key+"\n"), body...))
 }
 
-// validatorVersions names the code that validates: compose-go's schema
-// text, and the versions of compose-go and the JSON Schema library, or, in
-// a binary that does not record them (go test, go run), the binary itself.
-// "" when neither is known, and nothing is remembered.
-func validatorVersions() string {
+// loaderVersions names the code whose answer is remembered: compose-go's
+// schema text, the modules the binary was built from, and the binary itself
+// (its path, size and time), so that any other build of citusgen, or a
+// go run, starts afresh. "" when the binary cannot be found, and nothing is
+// remembered.
+func loaderVersions() string {
 	sum := sha256.Sum256([]byte(schema.Schema))
-	found := []string{"schema " + hex.EncodeToString(sum[:])}
+	parts := []string{"schema " + hex.EncodeToString(sum[:])}
 	if info, ok := debug.ReadBuildInfo(); ok {
+		parts = append(parts, "main "+info.Main.Path+"@"+info.Main.Version)
 		for _, d := range info.Deps {
 			if d.Replace != nil {
 				d = d.Replace
 			}
-			if strings.HasPrefix(d.Path, "github.com/compose-spec/compose-go/") || strings.HasPrefix(d.Path, "github.com/santhosh-tekuri/jsonschema/") {
-				found = append(found, d.Path+"@"+d.Version+" "+d.Sum)
-			}
+			parts = append(parts, "dep "+d.Path+"@"+d.Version+" "+d.Sum)
+		}
+		for _, kv := range info.Settings {
+			parts = append(parts, "setting "+kv.Key+"="+kv.Value)
 		}
 	}
-	if len(found) < 3 {
-		exe, err := os.Executable()
-		if err != nil {
-			return ""
-		}
-		st, err := os.Stat(exe)
-		if err != nil {
-			return ""
-		}
-		found = append(found, fmt.Sprintf("binary %s %d %d", exe, st.Size(), st.ModTime().UnixNano()))
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
 	}
-	sort.Strings(found)
-	return strings.Join(found, "\n")
+	st, err := os.Stat(exe)
+	if err != nil {
+		return ""
+	}
+	parts = append(parts, fmt.Sprintf("binary %s %d %d", exe, st.Size(), st.ModTime().UnixNano()))
+	return strings.Join(parts, "\n")
 }
 
 // referencedVariables are the names after every "$" or "${" in data: a

@@ -12,68 +12,94 @@ import (
 const memoDoc = `services:
   db:
     image: postgres:${PG_TAG:-15}
+    environment:
+      POSTGRES_PASSWORD: ${PG_PASSWORD}
     ports:
       - "${DB_PORT}:5432"
 `
 
-// validatesOnLoad loads doc as check's cross-check does and says whether
-// compose-go's schema validation ran.
-func validatesOnLoad(t *testing.T, dir string, doc string, env map[string]string) bool {
+// loadsOnCall answers doc's ports as check's cross-check does and says
+// whether compose-go loaded it (rather than the memo answering).
+func loadsOnCall(t *testing.T, dir string, doc string, env map[string]string) bool {
 	t.Helper()
-	before := Validations.Load()
-	if _, err := LoadComposeModel(context.Background(), dir, "hq-compose.yml", []byte(doc), env); err != nil {
+	before := Loads.Load()
+	got, err := ServicePorts(context.Background(), dir, "hq-compose.yml", []byte(doc), env)
+	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	return Validations.Load() > before
+	// The memo's answer is compose-go's.
+	p, err := LoadComposeModel(context.Background(), dir, "hq-compose.yml", []byte(doc), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range p.Services {
+		var want []Port
+		for _, port := range s.Ports {
+			want = append(want, Port{port.Published, port.Target})
+		}
+		if !reflect.DeepEqual(got[name], want) && !(len(got[name]) == 0 && len(want) == 0) {
+			t.Errorf("%s's ports: got %v, compose-go says %v", name, got[name], want)
+		}
+	}
+	if len(got) != len(p.Services) {
+		t.Errorf("got the ports of %d services, compose-go loads %d", len(got), len(p.Services))
+	}
+	return Loads.Load() > before
 }
 
-// The same input is validated once; whatever validation depends on (the
-// bytes, a referenced variable, the file) makes it validate again, and an
-// unrelated variable does not.
-func TestValidationMemo(t *testing.T) {
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	if validatorVersions() == "" {
-		t.Fatal("the test binary records no compose-go version: nothing would be remembered")
-	}
+// The same input is loaded once; whatever the answer depends on (the
+// bytes, a referenced variable, the file) makes compose-go load it again,
+// and an unrelated variable does not. The password is written nowhere.
+func TestLoadMemo(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
 	dir := t.TempDir()
-	env := map[string]string{"DB_PORT": "5600", "UNRELATED": "a"}
+	env := map[string]string{"DB_PORT": "5600", "UNRELATED": "a", "PG_PASSWORD": "s3cret-value"}
 	steps := []struct {
 		name     string
 		dir, doc string
 		env      map[string]string
-		validate bool
+		load     bool
 	}{
 		{"first load", dir, memoDoc, env, true},
 		{"same input", dir, memoDoc, env, false},
-		{"an unreferenced variable changed", dir, memoDoc, map[string]string{"DB_PORT": "5600", "UNRELATED": "b"}, false},
+		{"an unreferenced variable changed", dir, memoDoc, map[string]string{"DB_PORT": "5600", "UNRELATED": "b", "PG_PASSWORD": "s3cret-value"}, false},
 		{"a referenced variable changed", dir, memoDoc, map[string]string{"DB_PORT": "5601"}, true},
 		{"a defaulted variable set", dir, memoDoc, map[string]string{"DB_PORT": "5601", "PG_TAG": "17"}, true},
 		{"the bytes changed", dir, memoDoc + "  # a comment\n", map[string]string{"DB_PORT": "5601", "PG_TAG": "17"}, true},
 		{"another file", t.TempDir(), memoDoc + "  # a comment\n", map[string]string{"DB_PORT": "5601", "PG_TAG": "17"}, true},
 	}
 	for _, s := range steps {
-		if got := validatesOnLoad(t, s.dir, s.doc, s.env); got != s.validate {
-			t.Errorf("%s: validated %v, want %v", s.name, got, s.validate)
+		if got := loadsOnCall(t, s.dir, s.doc, s.env); got != s.load {
+			t.Errorf("%s: loaded %v, want %v", s.name, got, s.load)
 		}
 	}
+	filepath.WalkDir(cache, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(path); strings.Contains(string(b), "s3cret-value") {
+				t.Errorf("%s holds the password:\n%s", path, b)
+			}
+		}
+		return nil
+	})
 }
 
 // A document that fails validation is never remembered: every load
 // reports it.
-func TestValidationMemoKeepsFailures(t *testing.T) {
+func TestLoadMemoKeepsFailures(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	bad := "services:\n  web:\n    image: web\n    restart: 5\n"
 	for i := 0; i < 2; i++ {
-		_, err := LoadComposeModel(context.Background(), t.TempDir(), "hq-compose.yml", []byte(bad), nil)
+		_, err := ServicePorts(context.Background(), t.TempDir(), "hq-compose.yml", []byte(bad), nil)
 		if err == nil || !strings.Contains(err.Error(), "services.web.restart must be a string") {
 			t.Fatalf("load %d: want the validation error, got %v", i+1, err)
 		}
 	}
 }
 
-// Documents that bring in other files (include, extends) are validated on
-// every load: the memo's key covers one file's bytes only.
-func TestValidationMemoSkipsOtherFiles(t *testing.T) {
+// Documents that bring in other files (include, extends) are loaded every
+// time: the memo's key covers one file's bytes only.
+func TestLoadMemoSkipsOtherFiles(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	dir := t.TempDir()
 	base := "services:\n  base:\n    image: postgres\n"
@@ -82,18 +108,19 @@ func TestValidationMemoSkipsOtherFiles(t *testing.T) {
 	}
 	doc := "services:\n  db:\n    extends:\n      file: base.yml\n      service: base\n"
 	for i := 0; i < 2; i++ {
-		if !validatesOnLoad(t, dir, doc, nil) {
-			t.Errorf("load %d of a document with extends: was not validated", i+1)
+		if !loadsOnCall(t, dir, doc, nil) {
+			t.Errorf("call %d for a document with extends: answered from the memo", i+1)
 		}
 	}
 }
 
 // An unwritable cache costs speed only.
-func TestValidationMemoWithoutCache(t *testing.T) {
+func TestLoadMemoWithoutCache(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", "/proc/citusgen-no-cache")
+	dir := t.TempDir()
 	for i := 0; i < 2; i++ {
-		if !validatesOnLoad(t, t.TempDir(), memoDoc, map[string]string{"DB_PORT": "1"}) {
-			t.Errorf("load %d: not validated without a cache", i+1)
+		if !loadsOnCall(t, dir, memoDoc, map[string]string{"DB_PORT": "1", "PG_PASSWORD": "x"}) {
+			t.Errorf("call %d: answered without a cache", i+1)
 		}
 	}
 }

@@ -52,10 +52,10 @@ func ChangeProblems(ctx context.Context, t *topology.Topology, path string, old,
 // same problem before and after a change compares equal.
 func Problems(ctx context.Context, dir, filename string, data []byte, env map[string]string) []string {
 	// The common case, a valid document, costs one load.
-	if _, err := load(ctx, dir, filename, data, env, false, false); err == nil {
+	if _, err := load(ctx, dir, filename, data, env, false); err == nil {
 		return nil
 	}
-	p, err := load(ctx, dir, filename, data, env, true, false)
+	p, err := load(ctx, dir, filename, data, env, true)
 	if err != nil {
 		return []string{problemText(err)}
 	}
@@ -90,7 +90,7 @@ func Problems(ctx context.Context, dir, filename string, data []byte, env map[st
 	}
 	if len(out) == 0 {
 		// Whatever else compose-go checks, it reports one at a time.
-		if _, err := load(ctx, dir, filename, data, env, false, false); err != nil {
+		if _, err := load(ctx, dir, filename, data, env, false); err != nil {
 			out = append(out, problemText(err))
 		}
 	}

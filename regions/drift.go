@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/compose-spec/compose-go/v2/types"
-
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
@@ -46,12 +44,12 @@ func (m *Merge) Drift(path, into string, actual []byte) (drift []Drift, changed 
 // every alias must point where the compose file puts its node. The
 // settings' values are the literals python3's parser read; nothing in the
 // file is run.
-// p is the compose file as CrossCheckModel loaded it.
-func CrossCheck(t *topology.Topology, composePath string, p *types.Project, settingsPath string, settings *Merge) []Drift {
+// ports are the compose file's, as CrossCheckPorts loaded them.
+func CrossCheck(t *topology.Topology, composePath string, ports map[string][]composefile.Port, settingsPath string, settings *Merge) []Drift {
 	dbs := settingsDatabases(settings)
 	var problems []Drift
 	for _, n := range t.Nodes() {
-		svc, ok := p.Services[n.Service]
+		svcPorts, ok := ports[n.Service]
 		if !ok {
 			problems = append(problems, Drift{composePath, settingsfile.Range{}, fmt.Sprintf("%s has no service %s", composePath, n.Service)})
 			continue
@@ -65,7 +63,7 @@ func CrossCheck(t *topology.Topology, composePath string, p *types.Project, sett
 			continue
 		}
 		var published, target string
-		for _, port := range svc.Ports {
+		for _, port := range svcPorts {
 			published, target = port.Published, strconv.Itoa(int(port.Target))
 		}
 		ref := fmt.Sprintf("%s DATABASES[%q]", settingsPath, n.Alias)
@@ -93,12 +91,12 @@ func CrossCheck(t *topology.Topology, composePath string, p *types.Project, sett
 	return problems
 }
 
-// CrossCheckModel loads the compose file for CrossCheck, in docker
+// CrossCheckPorts loads the compose file for CrossCheck, in docker
 // compose's environment (composefile.Env); it needs nothing from the
 // settings, so a caller can run it beside the settings file's analysis.
-func CrossCheckModel(ctx context.Context, t *topology.Topology, composePath string, composeData []byte, composeEnv map[string]string) (*types.Project, error) {
+func CrossCheckPorts(ctx context.Context, t *topology.Topology, composePath string, composeData []byte, composeEnv map[string]string) (map[string][]composefile.Port, error) {
 	// Other services' unresolved volumes must not hide the cluster's drift.
-	return composefile.LoadComposeModel(ctx, filepath.Dir(composePath), composePath, composeData, composefile.CheckEnv(t, composeEnv))
+	return composefile.ServicePorts(ctx, filepath.Dir(composePath), composePath, composeData, composefile.CheckEnv(t, composeEnv))
 }
 
 type pyDB struct {

@@ -76,7 +76,8 @@ func isScript(path string) bool {
 // cachedAnalyzer writes analyze.py into citusgen's cache directory (once
 // per version of it: its name holds its hash), where python3 can import it
 // and cache its bytecode. ok is false where there is no such directory;
-// python3 then compiles the script on every run.
+// python3 then compiles the script on every run. It looks each time a
+// python3 starts (once per run), so a cache emptied meanwhile is refilled.
 var cachedAnalyzer = func() (module, dir string, ok bool) {
 	c := analyzerCache()
 	return c.module, c.dir, c.module != ""
@@ -84,7 +85,7 @@ var cachedAnalyzer = func() (module, dir string, ok bool) {
 
 type analyzerFile struct{ module, dir string }
 
-var analyzerCache = sync.OnceValue(func() analyzerFile {
+func analyzerCache() analyzerFile {
 	base, err := os.UserCacheDir()
 	if err != nil {
 		return analyzerFile{}
@@ -109,7 +110,7 @@ var analyzerCache = sync.OnceValue(func() analyzerFile {
 		return analyzerFile{}
 	}
 	return analyzerFile{module, dir}
-})
+}
 
 // proc is the python3 process that serves analyze.py's requests.
 type proc struct {

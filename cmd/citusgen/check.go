@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/aymanbagabas/go-udiff"
-	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/regions"
@@ -81,7 +80,7 @@ func (c checkCmd) Run(e *env) error {
 			if m := <-cross.done; m.err != nil {
 				fmt.Fprintf(e.stderr, "citusgen: note: could not compare the two files with each other: %v\n", m.err)
 			} else {
-				for _, p := range regions.CrossCheck(t, c.Compose, m.p, c.Settings, settings) {
+				for _, p := range regions.CrossCheck(t, c.Compose, m.ports, c.Settings, settings) {
 					out.drift(p.File, p.Lines, p.Msg)
 				}
 			}
@@ -111,8 +110,8 @@ type crossInput struct {
 
 // crossModel is the compose file as the cross-check loads it.
 type crossModel struct {
-	p   *types.Project
-	err error
+	ports map[string][]composefile.Port
+	err   error
 }
 
 func startCrossLoad(path string) *crossLoad {
@@ -126,8 +125,8 @@ func startCrossLoad(path string) *crossLoad {
 		case err != nil:
 			l.done <- crossModel{err: err}
 		default:
-			p, err := regions.CrossCheckModel(context.Background(), in.t, path, in.data, env)
-			l.done <- crossModel{p, err}
+			ports, err := regions.CrossCheckPorts(context.Background(), in.t, path, in.data, env)
+			l.done <- crossModel{ports, err}
 		}
 	}()
 	return l

@@ -58,21 +58,21 @@ func TestAnnotation(t *testing.T) {
 }
 
 // check compares the two files with each other as docker compose reads the
-// compose file, .env included; compose-go's validation of an unchanged
-// input is remembered, and a failing one is reported on every run.
+// compose file, .env included; compose-go's answer for an unchanged input
+// is remembered, and a failing one is reported on every run.
 func TestCheckComparesTheFiles(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	dir := t.TempDir()
 	compose, settings := defaultFiles(t, dir)
 	args := []string{"check", "--compose", compose, "--settings", settings}
-	before := composefile.Validations.Load()
+	before := composefile.Loads.Load()
 	for i := 1; i <= 2; i++ {
 		if code, out, errOut := runCLI(t, nil, args...); code != 0 {
 			t.Fatalf("run %d: exit %d: %s%s", i, code, out, errOut)
 		}
 	}
-	if n := composefile.Validations.Load() - before; n != 1 {
-		t.Errorf("two checks of the same files validated the compose file %d times, want once", n)
+	if n := composefile.Loads.Load() - before; n != 1 {
+		t.Errorf("two checks of the same files loaded the compose file %d times, want once", n)
 	}
 
 	// The .env beside the compose file moves the coordinator's port.
