@@ -66,6 +66,7 @@ type composeService struct {
 	Labels      []string
 	Volume      string // named volume to declare at top level
 	Volumes     []string
+	Tmpfs       []string
 	Environment []envVar
 	Healthcheck *healthcheck
 	DependsOn   []dependency
@@ -260,6 +261,10 @@ func setupService(t *topology.Topology, password string, script []byte, nodes []
 		Script:      quote.ComposeBlock(setupCommand, 8),
 		Environment: env,
 		Configs:     []configMount{{SetupConfig, SetupScript}},
+		// The image declares its data directory a volume, which this
+		// service never uses: without a mount there, every `docker compose
+		// down` (without -v) would leave an anonymous volume behind.
+		Tmpfs: []string{citus.DataDir},
 		// The image's own HEALTHCHECK (pg_isready) would never pass here.
 		Healthcheck: &healthcheck{
 			Test:     []string{"CMD", "test", "-f", SetupReady},
