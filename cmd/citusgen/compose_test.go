@@ -520,6 +520,8 @@ services:
     healthcheck:                # its own: the image's checks for a server here
       test: [CMD, "true"]
       interval: 1s
+    tmpfs:                      # not the image's data volume, which a recreated
+      - /var/lib/postgresql/data  # container keeps past down -v
     depends_on:
       citus_setup:
         condition: service_healthy
