@@ -273,10 +273,7 @@ func Close() {
 	Release()
 	mu.Lock()
 	defer mu.Unlock()
-	if current != nil {
-		current.cmd.Wait()
-		current = nil
-	}
+	reapReleased()
 }
 
 // LastPeakRSS is the peak resident memory, in bytes, of the last python3
