@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"strconv"
 
 	"github.com/citusgen/citusgen/citus"
@@ -79,6 +78,7 @@ type composeService struct {
 type healthcheck struct {
 	Test                                    []string
 	Interval, Timeout, StartPeriod, Retries string
+	StartInterval                           string // "" leaves it out (engine 25 and later)
 }
 
 // Restart: recreating or restarting the dependency restarts this service.
@@ -109,6 +109,9 @@ func healthy(services ...string) []dependency {
 }
 
 func composeView(t *topology.Topology) (composeDoc, error) {
+	if err := t.ComposeErrors(); err != nil {
+		return composeDoc{}, err
+	}
 	ne := newNodeEnv(t)
 	doc := composeDoc{Source: t.Source}
 	// Nodes start in parallel: registration waits for all of them (the
@@ -192,6 +195,9 @@ func newNodeEnv(t *topology.Topology) nodeEnv {
 		// CREATE EXTENSION), which on a busy machine takes minutes; a check that
 		// passes ends it at once.
 		Interval: nodeHealthInterval, Timeout: "5s", Retries: "30", StartPeriod: "2m",
+		// Engines before 25 know no start_interval and Compose v2.40 refuses
+		// the file there, so it is the spec's opt-in.
+		StartInterval: t.HealthStartInterval,
 	}
 	return ne
 }
@@ -203,7 +209,7 @@ func nodeService(t *topology.Topology, n topology.Node, role string, ne nodeEnv)
 		Image:       n.Image,
 		Labels:      []string{citus.RoleLabel + "=" + role, ManagedLabel},
 		Volume:      n.Service,
-		Volumes:     []string{dataVolume(t, n.Service)},
+		Volumes:     []string{dataVolume(t, n)},
 		Environment: ne.env,
 		Healthcheck: ne.health,
 	}
@@ -211,21 +217,23 @@ func nodeService(t *topology.Topology, n topology.Node, role string, ne nodeEnv)
 		s.Environment = ne.workerEnv
 	}
 	if n.Port != 0 {
-		s.Ports = []string{fmt.Sprintf("${%s:-%d}:%d", n.PortVariable, n.Port, t.ContainerPort)}
+		s.Ports = []string{t.PublishedPort(n)}
 	}
 	return s
 }
 
-// dataVolume mounts a node's data: a named volume, or a bind mount under
+// dataVolume mounts a node's data where its image keeps it (which follows
+// from its PostgreSQL major): a named volume, or a bind mount under
 // ${VOLUME_PREFIX} when that is a path; with a blank variable, setting it
 // (even empty) leaves only the target, an anonymous volume, as CommCare HQ's
 // test runs did with ${VOLUME_PREFIX}${BLANK_IF_TESTS-<service>:}.
-func dataVolume(t *topology.Topology, service string) string {
+func dataVolume(t *topology.Topology, n topology.Node) string {
+	target := citus.DataVolume(n.Postgres)
 	if t.VolumeBlankVariable != "" {
-		return "${" + t.VolumePrefixVariable + ":-}${" + t.VolumeBlankVariable + "-" + service + ":}" + citus.DataDir
+		return "${" + t.VolumePrefixVariable + ":-}${" + t.VolumeBlankVariable + "-" + n.Service + ":}" + target
 	}
 	// :- keeps docker compose from warning that the variable is unset.
-	return "${" + t.VolumePrefixVariable + ":-}" + service + ":" + citus.DataDir
+	return "${" + t.VolumePrefixVariable + ":-}" + n.Service + ":" + target
 }
 
 // setupService runs the bootstrap script with the image's psql once every
@@ -261,10 +269,11 @@ func setupService(t *topology.Topology, password string, script []byte, nodes []
 		Script:      quote.ComposeBlock(setupCommand, 8),
 		Environment: env,
 		Configs:     []configMount{{SetupConfig, SetupScript}},
-		// The image declares its data directory a volume, which this
-		// service never uses: without a mount there, every `docker compose
-		// down` (without -v) would leave an anonymous volume behind.
-		Tmpfs: []string{citus.DataDir},
+		// The image declares its data directory a volume (PostgreSQL 18
+		// images all of /var/lib/postgresql), which this service never
+		// uses: without a mount there, every `docker compose down`
+		// (without -v) would leave an anonymous volume behind.
+		Tmpfs: []string{citus.DataVolume(t.Coordinator.Postgres)},
 		// The image's own HEALTHCHECK (pg_isready) would never pass here.
 		Healthcheck: &healthcheck{
 			Test:     []string{"CMD", "test", "-f", SetupReady},

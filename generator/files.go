@@ -38,9 +38,14 @@ const (
 // Artifacts renders everything: compose, settings, the bootstrap script and
 // one script per node under sql/ (numbered in the order they must run).
 func Artifacts(t *topology.Topology) ([]Artifact, error) {
-	compose, err := Compose(t)
-	if err != nil {
-		return nil, err
+	var out []Artifact
+	// Servers outside compose (image: none) get settings and SQL only.
+	if !t.Containerless() {
+		compose, err := Compose(t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Artifact{ComposeFile, compose})
 	}
 	settings, err := Settings(t)
 	if err != nil {
@@ -54,7 +59,7 @@ func Artifacts(t *topology.Topology) ([]Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []Artifact{{ComposeFile, compose}, {SettingsFile, settings}, {BootstrapFile, all}}
+	out = append(out, Artifact{SettingsFile, settings}, Artifact{BootstrapFile, all})
 	width := max(2, len(strconv.Itoa(len(perNode))))
 	for i, p := range steps.BootstrapSteps(t) {
 		out = append(out, Artifact{nodeScriptName(width, i+1, p.Node.Service), perNode[i]})

@@ -93,6 +93,15 @@ func checkRefusal(t *testing.T, err error) {
 
 func checkArtifacts(t *testing.T, top *topology.Topology, spec []byte) {
 	t.Helper()
+	if err := top.ComposeErrors(); err != nil {
+		// A spec compose cannot run (image: none, an image of unknown
+		// PostgreSQL major) is refused at its line like any other.
+		checkRefusal(t, err)
+		if _, err := generator.Compose(top); err == nil {
+			t.Fatalf("rendered a compose document despite: %v", top.ComposeErrors())
+		}
+		return
+	}
 	doc, err := generator.Compose(top)
 	if err != nil {
 		t.Fatal(err)

@@ -42,8 +42,11 @@ type composeNode struct {
 	// container port; published 0 when the node publishes none.
 	published, target int
 	portVar           string
-	env               map[string]envValue
-	volume            volumeStyle
+	// hostIP is the address the port is published on; "" for every
+	// interface (docker's default when a ports entry names none).
+	hostIP string
+	env    map[string]envValue
+	volume volumeStyle
 }
 
 type envValue struct {
@@ -149,11 +152,25 @@ func items(n *yaml.Node) []envValue {
 var (
 	portVarRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*):?-([0-9]+)\}$`)
 	// ${VOLUME_PREFIX}service:/var/lib/postgresql/data, or with an empty
-	// default (${VOLUME_PREFIX:-}, as citusgen writes it)
-	namedVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-)?\}([a-z0-9][a-z0-9_.-]*):` + regexp.QuoteMeta(citus.DataDir) + `$`)
+	// default (${VOLUME_PREFIX:-}, as citusgen writes it); /var/lib/postgresql
+	// for PostgreSQL 18 images
+	namedVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-)?\}([a-z0-9][a-z0-9_.-]*):` + dataVolumes + `$`)
 	// ${VOLUME_PREFIX}${BLANK_IF_TESTS-service:}/var/lib/postgresql/data
-	blankVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-)?\}\$\{([A-Za-z_][A-Za-z0-9_]*)-([a-z0-9][a-z0-9_.-]*):\}` + regexp.QuoteMeta(citus.DataDir) + `$`)
+	blankVolRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-)?\}\$\{([A-Za-z_][A-Za-z0-9_]*)-([a-z0-9][a-z0-9_.-]*):\}` + dataVolumes + `$`)
+	// dataVolumeRE finds a data volume's target, of either layout.
+	dataVolumeRE = regexp.MustCompile(`(^|[:}])` + dataVolumes + `$`)
 )
+
+// dataVolumes matches where the images of any PostgreSQL major keep data.
+var dataVolumes = func() string {
+	alts := make([]string, len(citus.DataVolumes))
+	for i, d := range citus.DataVolumes {
+		alts[i] = regexp.QuoteMeta(d)
+	}
+	return "(?:" + strings.Join(alts, "|") + ")"
+}()
+
+var ()
 
 // readCompose finds the Citus services of a compose document.
 func readCompose(path string, data []byte) (*composeFile, error) {
@@ -254,7 +271,7 @@ func (n *composeNode) readPorts(svc *mapping, warn warnFunc) {
 			warn(p.line, "%s publishes more than one port; only the first is imported", n.service)
 			continue
 		}
-		n.published, n.target, n.portVar = parsePort(p.raw)
+		n.published, n.target, n.portVar, n.hostIP = parsePort(p.raw)
 		if n.published == 0 {
 			warn(p.line, "port %q of %s is not HOST:CONTAINER or ${VAR:-HOST}:CONTAINER; not imported", p.raw, n.service)
 		} else if n.portVar == "" {
@@ -271,7 +288,7 @@ func (n *composeNode) readPorts(svc *mapping, warn warnFunc) {
 // readVolumes takes how the node's data volume is written.
 func (n *composeNode) readVolumes(svc *mapping, warn warnFunc) {
 	for _, v := range items(svc.values["volumes"]) {
-		if !strings.HasSuffix(v.raw, citus.DataDir) {
+		if !dataVolumeRE.MatchString(v.raw) {
 			warn(v.line, "volume %q of %s is not the data directory; not imported", v.raw, n.service)
 			continue
 		}
@@ -285,29 +302,33 @@ func (n *composeNode) readVolumes(svc *mapping, warn warnFunc) {
 	}
 }
 
-// parsePort reads "${VAR:-5600}:5432", "5600:5432" or "127.0.0.1:5600:5432".
-func parsePort(raw string) (published, target int, variable string) {
+// parsePort reads "${VAR:-5600}:5432", "5600:5432", "127.0.0.1:5600:5432"
+// or "[::1]:5600:5432", and the address it publishes on ("" for none).
+func parsePort(raw string) (published, target int, variable, hostIP string) {
 	i := strings.LastIndexByte(raw, ':')
 	if i < 0 {
-		return 0, 0, ""
+		return 0, 0, "", ""
 	}
 	target, err := strconv.Atoi(strings.TrimSuffix(raw[i+1:], "/tcp"))
 	if err != nil {
-		return 0, 0, ""
+		return 0, 0, "", ""
 	}
 	host := raw[:i]
+	if j := strings.Index(host, "${"); j > 0 && host[j-1] == ':' {
+		hostIP, host = host[:j-1], host[j:]
+	} else if j := strings.LastIndexByte(host, ':'); j >= 0 && !strings.Contains(host, "${") {
+		hostIP, host = host[:j], host[j+1:]
+	}
+	hostIP = strings.TrimSuffix(strings.TrimPrefix(hostIP, "["), "]")
 	if m := portVarRE.FindStringSubmatch(host); m != nil {
 		p, _ := strconv.Atoi(m[2])
-		return p, target, m[1]
-	}
-	if j := strings.LastIndexByte(host, ':'); j >= 0 && !strings.Contains(host, "${") {
-		host = host[j+1:]
+		return p, target, m[1], hostIP
 	}
 	p, err := strconv.Atoi(host)
 	if err != nil {
-		return 0, 0, ""
+		return 0, 0, "", ""
 	}
-	return p, target, ""
+	return p, target, "", hostIP
 }
 
 // envRef reads ${VAR}, ${VAR:-x}, ${VAR-x}, ${VAR:?msg}, ${VAR?msg}: the

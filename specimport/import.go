@@ -37,6 +37,10 @@ type spec struct {
 	volumePrefix, volumeBlank                                 string
 	workerPassword, manager                                   bool
 	managerImage                                              string
+	// publishAddress is where the file publishes the nodes' ports ("" for
+	// every interface); publishGiven when any node publishes one.
+	publishAddress string
+	publishGiven   bool
 }
 
 type node struct {
@@ -68,6 +72,9 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 	s.readEnv(coord, workers, func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) })
 	if cf.manager != nil {
 		s.manager, s.managerImage = true, cf.manager.image
+	}
+	if s.publishGiven && s.publishAddress == "" {
+		warn(in.ComposePath, coord.line, "the nodes' ports are published on every interface (no address before the port), so anyone who reaches this host reaches the database superuser; the topology keeps that with publish_address: \"\": remove it to publish on 127.0.0.1 only")
 	}
 
 	// Django's side.
@@ -142,6 +149,14 @@ func (s *spec) addNodes(coord *composeNode, workers []*composeNode, warn warnFun
 		if n.portVar != "" && n.portVar != topology.PortVariable(n.service) {
 			nd.portVar = n.portVar
 		}
+		if n.published != 0 {
+			switch {
+			case !s.publishGiven:
+				s.publishAddress, s.publishGiven = n.hostIP, true
+			case n.hostIP != s.publishAddress:
+				warn(n.line, "%s publishes on %s, another node on %s; the topology publishes every node on one address (%s)", n.service, publishedOn(n.hostIP), publishedOn(s.publishAddress), publishedOn(s.publishAddress))
+			}
+		}
 		if n.target != 0 {
 			if n.target != s.containerPort && n == coord {
 				s.containerPort = n.target
@@ -151,6 +166,13 @@ func (s *spec) addNodes(coord *composeNode, workers []*composeNode, warn warnFun
 		}
 		s.nodes = append(s.nodes, nd)
 	}
+}
+
+func publishedOn(addr string) string {
+	if addr == "" {
+		return "every interface"
+	}
+	return addr
 }
 
 // readEnv takes the database, user and password from the coordinator's

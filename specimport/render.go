@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -34,6 +35,7 @@ func (s *spec) writeHeader(b *strings.Builder, in Files) {
 		fmt.Fprintf(b, "#   citusgen render settings --into %s --adopt\n", in.SettingsPath)
 	}
 	fmt.Fprintf(b, "image: %s\n", q(s.image))
+	writeMajor(b, "", s.image)
 	fmt.Fprintf(b, "database: %s\n", q(s.database))
 	if s.databaseVarGiven {
 		fmt.Fprintf(b, "database_variable: %s\n", q(s.databaseVar))
@@ -98,6 +100,7 @@ func (s *spec) writeNodes(b *strings.Builder, in Files) {
 		}
 		if n.image != "" {
 			fmt.Fprintf(b, "%simage: %s\n", pad, q(n.image))
+			writeMajor(b, pad, n.image)
 		}
 	}
 	src := func(n *node) string {
@@ -116,12 +119,34 @@ func (s *spec) writeNodes(b *strings.Builder, in Files) {
 	}
 }
 
+// writeMajor writes, under an image citusgen cannot place on a PostgreSQL
+// major, the postgres key the user has to fill in (render refuses until
+// then): the major decides where the image keeps its data, and a guess
+// would mount the volume where the server never looks.
+func writeMajor(b *strings.Builder, pad, image string) {
+	if _, ok := citus.ImagePostgres(image); ok {
+		return
+	}
+	fmt.Fprintf(b, "%s# postgres: MAJOR  # which PostgreSQL major %s runs: citusgen cannot tell\n", pad, image)
+	fmt.Fprintf(b, "%s#   from its tag, and render needs it (18 and later keep data elsewhere)\n", pad)
+}
+
 // writeCompose writes the compose keys that differ from the defaults.
 func (s *spec) writeCompose(b *strings.Builder) {
 	q := quote.YAMLScalar
 	var compose []string
 	if s.containerPort != topology.DefaultContainerPort {
 		compose = append(compose, fmt.Sprintf("container_port: %d", s.containerPort))
+	}
+	if s.publishGiven && s.publishAddress != topology.DefaultPublishAddress {
+		if s.publishAddress == "" {
+			compose = append(compose,
+				"# the file publishes the nodes on every interface; remove this line to",
+				"# publish them on 127.0.0.1 only (citusgen's default)",
+				`publish_address: ""`)
+		} else {
+			compose = append(compose, "publish_address: "+q(s.publishAddress))
+		}
 	}
 	if s.volumePrefix != "" && s.volumePrefix != topology.DefaultVolumePrefix {
 		compose = append(compose, "volume_prefix_variable: "+s.volumePrefix)

@@ -37,7 +37,11 @@ func TestImportFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, w := range res.Warnings {
-				t.Errorf("unexpected warning: %s", w)
+				// CommCare HQ's files publish on every interface: the spec
+				// keeps that, and the import says what it means.
+				if !strings.Contains(w.Msg, "published on every interface") {
+					t.Errorf("unexpected warning: %s", w)
+				}
 			}
 			goldenfile.Check(t, filepath.Join(filepath.Dir(dir), "topology.yaml"), res.Spec)
 		})
@@ -84,6 +88,7 @@ func TestImportWarnsWithLines(t *testing.T) {
 	want := []string{
 		"c.yml: no --settings: the coordinator's Django alias is made up (db-coordinator) and workers get none; pass the settings file to take Django's",
 		"c.yml:2: db_coordinator has no com.citusdata.role label; taken as the coordinator by its name",
+		`c.yml:2: the nodes' ports are published on every interface (no address before the port), so anyone who reaches this host reaches the database superuser; the topology keeps that with publish_address: "": remove it to publish on 127.0.0.1 only`,
 		`c.yml:4: port "15432:5432" of db_coordinator is a literal; the topology writes it as ${VAR:-15432} (the same while the variable is unset)`,
 		"c.yml:9: environment TZ of db_coordinator is not part of a topology; the region will not have it",
 		`c.yml:11: data volume "/srv/data/coord:/var/lib/postgresql/data" of db_coordinator is not ${VOLUME_PREFIX}db_coordinator or ${VOLUME_PREFIX}${VAR-db_coordinator:}; the topology writes its own`,
@@ -96,7 +101,8 @@ func TestImportWarnsWithLines(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	for _, line := range []string{"password_env: REPORTS_PW", "database: reports", "database_variable: \"\"", "user: reporter", "  service: db_coordinator", "  port: 15432", "  image: \"registry.example.com:5000/mirror/citus:12.1\"", "image: \"citusdata/citus:12.1\""} {
+	for _, line := range []string{"password_env: REPORTS_PW", "database: reports", "database_variable: \"\"", "user: reporter", "  service: db_coordinator", "  port: 15432", "  image: \"registry.example.com:5000/mirror/citus:12.1\"",
+		"  # postgres: MAJOR  # which PostgreSQL major registry.example.com:5000/mirror/citus:12.1 runs: citusgen cannot tell", "image: \"citusdata/citus:12.1\"", `  publish_address: ""`} {
 		if !strings.Contains(string(res.Spec), line+"\n") {
 			t.Errorf("spec lacks %q:\n%s", line, res.Spec)
 		}

@@ -9,13 +9,15 @@ import (
 	"github.com/citusgen/citusgen/internal/yamldoc"
 )
 
-var topKeys = []string{"image", "database", "database_variable", "user", "password", "password_env", "trust_authentication", "profile", "django", "coordinator", "workers", "compose"}
+var topKeys = []string{"image", "postgres", "database", "database_variable", "user", "password", "password_env", "trust_authentication", "profile", "django", "coordinator", "workers", "compose"}
 
 func (d *decoder) topology(root *yaml.Node, t *Topology) {
 	ok := d.mapping(root, "", topKeys, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "image":
 			t.Image = d.str(v, p)
+		case "postgres":
+			t.Postgres = d.integer(v, p)
 		case "database":
 			t.Database = d.str(v, p)
 		case "database_variable":
@@ -101,7 +103,7 @@ func (d *decoder) settingValue(n *yaml.Node, path string) any {
 	return nil
 }
 
-var nodeKeys = []string{"service", "alias", "port", "image", "port_variable", "node_name"}
+var nodeKeys = []string{"service", "alias", "port", "image", "postgres", "port_variable", "node_name"}
 
 func (d *decoder) node(n *yaml.Node, path string, role Role) Node {
 	node := Node{Role: role, path: path}
@@ -115,6 +117,8 @@ func (d *decoder) node(n *yaml.Node, path string, role Role) Node {
 			node.Port = d.integer(v, p)
 		case "image":
 			node.Image = d.str(v, p)
+		case "postgres":
+			node.Postgres = d.integer(v, p)
 		case "port_variable":
 			node.PortVariable = d.str(v, p)
 		case "node_name":
@@ -131,7 +135,7 @@ func (d *decoder) node(n *yaml.Node, path string, role Role) Node {
 	return node
 }
 
-var countKeys = []string{"count", "service_prefix", "alias_prefix", "first_port", "image"}
+var countKeys = []string{"count", "service_prefix", "alias_prefix", "first_port", "image", "postgres"}
 
 // MaxWorkers bounds the count form; far beyond any real cluster, it keeps a
 // typo such as count: 80000 from rendering megabytes.
@@ -149,7 +153,7 @@ func (d *decoder) workers(n *yaml.Node, path string) []Node {
 		}
 		return workers
 	case yaml.MappingNode:
-		var count, first int
+		var count, first, postgres int
 		var servicePrefix, aliasPrefix, image string
 		if !d.mapping(n, path, countKeys, func(key string, v *yaml.Node, p string) {
 			switch key {
@@ -163,6 +167,8 @@ func (d *decoder) workers(n *yaml.Node, path string) []Node {
 				first = d.integer(v, p)
 			case "image":
 				image = d.str(v, p)
+			case "postgres":
+				postgres = d.integer(v, p)
 			}
 		}) {
 			return nil
@@ -177,12 +183,13 @@ func (d *decoder) workers(n *yaml.Node, path string) []Node {
 		workers := make([]Node, count)
 		for i := range workers {
 			workers[i] = Node{
-				Role:    Worker,
-				Service: servicePrefix + strconv.Itoa(i+1),
-				Alias:   aliasPrefix + strconv.Itoa(i+1),
-				Port:    first + i,
-				Image:   image,
-				path:    path,
+				Role:     Worker,
+				Service:  servicePrefix + strconv.Itoa(i+1),
+				Alias:    aliasPrefix + strconv.Itoa(i+1),
+				Port:     first + i,
+				Image:    image,
+				Postgres: postgres,
+				path:     path,
 			}
 		}
 		return workers
@@ -191,13 +198,17 @@ func (d *decoder) workers(n *yaml.Node, path string) []Node {
 	return nil
 }
 
-var composeKeys = []string{"container_port", "setup", "membership_manager", "manager_image", "volume_prefix_variable", "volume_blank_variable", "worker_password"}
+var composeKeys = []string{"container_port", "publish_address", "healthcheck_start_interval", "setup", "membership_manager", "manager_image", "volume_prefix_variable", "volume_blank_variable", "worker_password"}
 
 func (d *decoder) compose(n *yaml.Node, path string, t *Topology) {
 	d.mapping(n, path, composeKeys, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "container_port":
 			t.ContainerPort = d.integer(v, p)
+		case "publish_address":
+			t.PublishAddress = d.str(v, p)
+		case "healthcheck_start_interval":
+			t.HealthStartInterval = d.str(v, p)
 		case "setup":
 			t.Setup = d.boolean(v, p)
 		case "membership_manager":

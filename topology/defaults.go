@@ -14,8 +14,11 @@ const (
 	DefaultHost          = "localhost"
 	DefaultEngine        = "django.db.backends.postgresql"
 	DefaultContainerPort = 5432
-	DefaultManagerImage  = citus.ManagerRepository + ":0.3.0"
-	DefaultVolumePrefix  = "VOLUME_PREFIX"
+	// DefaultPublishAddress keeps the nodes off the network: a superuser
+	// with a known password is no service for everyone who can reach the host.
+	DefaultPublishAddress = "127.0.0.1"
+	DefaultManagerImage   = citus.ManagerRepository + ":0.3.0"
+	DefaultVolumePrefix   = "VOLUME_PREFIX"
 )
 
 // given reports whether the spec wrote the key at path.
@@ -48,6 +51,7 @@ func applyDefaults(t *Topology, d *decoder) {
 	def("django.engine", func() { t.Engine = DefaultEngine })
 	def("django.disable_server_side_cursors", func() { t.DisableServerSideCursors = true })
 	def("compose.container_port", func() { t.ContainerPort = DefaultContainerPort })
+	def("compose.publish_address", func() { t.PublishAddress = DefaultPublishAddress })
 	def("compose.manager_image", func() { t.ManagerImage = DefaultManagerImage })
 	// The setup service and the membership manager both register workers
 	// (by service and by container name): one flow at a time.

@@ -14,6 +14,12 @@ func Schema() []byte {
 		return map[string]any{"type": "integer", "minimum": 1, "maximum": 65535, "description": desc}
 	}
 	envVar := func(desc string) map[string]any { return pattern(desc, envRE.String()) }
+	major := func(desc string) map[string]any {
+		return map[string]any{"type": "integer", "minimum": minMajor, "maximum": maxMajor, "description": desc}
+	}
+	image := func(desc string) map[string]any {
+		return map[string]any{"type": "string", "pattern": imageRE.String(), "description": desc}
+	}
 	node := func(desc string, required ...string) map[string]any {
 		return map[string]any{
 			"type": "object", "description": desc, "additionalProperties": false,
@@ -22,7 +28,8 @@ func Schema() []byte {
 				"service":       pattern("Compose service name, also the in-network host name.", serviceRE.String()),
 				"alias":         pattern("Django DATABASES alias ('default' is not allowed); a worker without one gets no DATABASES entry.", aliasRE.String()),
 				"port":          port("Published (host) port; without it the node is reachable inside the compose network only."),
-				"image":         map[string]any{"type": "string", "pattern": imageRE.String(), "description": "Image for this node; default: the top-level image."},
+				"image":         image("Image for this node; default: the top-level image. none: a server outside compose (packages, a virtual machine)."),
+				"postgres":      major("PostgreSQL major of this node's image, where its tag does not say it (images other than citusdata/citus)."),
 				"port_variable": envVar("Compose variable that overrides the published port; default CITUS_<SERVICE>_EXTERNAL_PORT."),
 				"node_name":     str("host:port other nodes use to reach this one; default service:container_port."),
 			},
@@ -37,7 +44,8 @@ func Schema() []byte {
 		"additionalProperties": false,
 		"required":             []string{"coordinator", "workers"},
 		"properties": map[string]any{
-			"image":                map[string]any{"type": "string", "pattern": imageRE.String(), "default": DefaultImage, "description": "Image for every node."},
+			"image":                map[string]any{"type": "string", "pattern": imageRE.String(), "default": DefaultImage, "description": "Image for every node. none: the nodes are servers outside compose (packages, virtual machines): no compose services, no image check."},
+			"postgres":             major("PostgreSQL major of the image, which decides where it keeps its data (18 and later: /var/lib/postgresql; earlier: /var/lib/postgresql/data). The citusdata/citus tags say it (14.1 is 18, 14.1-pg17 is 17, 13.2 is 17); any other image needs it to render compose."),
 			"database":             map[string]any{"type": "string", "pattern": pgNameRE.String(), "maxLength": maxIdentifier, "default": DefaultDatabase, "description": "Database created on every node (the ci profile uses test_<database>)."},
 			"database_variable":    map[string]any{"type": "string", "pattern": "^$|" + envRE.String(), "description": "Compose variable that overrides the database name; default CITUS_DB (dev) or UCR_CITUS_DB (ci); empty: POSTGRES_DB is the database itself."},
 			"user":                 map[string]any{"type": "string", "pattern": pgNameRE.String(), "maxLength": maxIdentifier, "default": DefaultUser, "description": "PostgreSQL superuser of the cluster."},
@@ -78,7 +86,8 @@ func Schema() []byte {
 							"service_prefix": str("Workers are named <service_prefix>1..<count>."),
 							"alias_prefix":   str("Aliases are <alias_prefix>1..<count>."),
 							"first_port":     port("Published port of the first worker; the others follow."),
-							"image":          map[string]any{"type": "string", "pattern": imageRE.String()},
+							"image":          image("Image for these workers; default: the top-level image."),
+							"postgres":       major("PostgreSQL major of these workers' image, where its tag does not say it."),
 						},
 					},
 				},
@@ -86,13 +95,15 @@ func Schema() []byte {
 			"compose": map[string]any{
 				"type": "object", "additionalProperties": false,
 				"properties": map[string]any{
-					"container_port":         map[string]any{"type": "integer", "minimum": 1, "maximum": 65535, "default": DefaultContainerPort},
-					"setup":                  map[string]any{"type": "boolean", "default": true, "description": "Emit the one-shot citus_setup service that runs the bootstrap once every node is healthy (default: true unless membership_manager)."},
-					"membership_manager":     map[string]any{"type": "boolean", "default": false, "description": "Emit the citus_manager service (the old registration flow); needs setup: false."},
-					"manager_image":          map[string]any{"type": "string", "pattern": imageRE.String(), "default": DefaultManagerImage},
-					"volume_prefix_variable": map[string]any{"type": "string", "pattern": envRE.String(), "default": DefaultVolumePrefix},
-					"volume_blank_variable":  map[string]any{"type": "string", "pattern": envRE.String(), "description": "Render data volumes as ${VOLUME_PREFIX}${VAR-<service>:}/var/lib/postgresql/data (CommCare HQ's BLANK_IF_TESTS): setting VAR, even empty, drops the named volume."},
-					"worker_password":        map[string]any{"type": "boolean", "default": true, "description": "Give workers POSTGRES_PASSWORD and PGPASSWORD; false leaves them out, as CommCare HQ's 2019-2020 files did (old images then trusted every connection; current images refuse to start)."},
+					"container_port":             map[string]any{"type": "integer", "minimum": 1, "maximum": 65535, "default": DefaultContainerPort},
+					"publish_address":            map[string]any{"type": "string", "default": DefaultPublishAddress, "description": "Host address the nodes' ports are published on: loopback by default; 0.0.0.0 for every interface (not with trust_authentication)."},
+					"healthcheck_start_interval": map[string]any{"type": "string", "description": "Healthcheck start_interval of the nodes, such as 1s: they turn healthy sooner after a start. Needs Docker Engine 25 or later (Compose v2.40 refuses it on older engines); left out by default."},
+					"setup":                      map[string]any{"type": "boolean", "default": true, "description": "Emit the one-shot citus_setup service that runs the bootstrap once every node is healthy (default: true unless membership_manager)."},
+					"membership_manager":         map[string]any{"type": "boolean", "default": false, "description": "Emit the citus_manager service (the old registration flow); needs setup: false."},
+					"manager_image":              map[string]any{"type": "string", "pattern": imageRE.String(), "default": DefaultManagerImage},
+					"volume_prefix_variable":     map[string]any{"type": "string", "pattern": envRE.String(), "default": DefaultVolumePrefix},
+					"volume_blank_variable":      map[string]any{"type": "string", "pattern": envRE.String(), "description": "Render data volumes as ${VOLUME_PREFIX}${VAR-<service>:}/var/lib/postgresql/data (CommCare HQ's BLANK_IF_TESTS): setting VAR, even empty, drops the named volume."},
+					"worker_password":            map[string]any{"type": "boolean", "default": true, "description": "Give workers POSTGRES_PASSWORD and PGPASSWORD; false leaves them out, as CommCare HQ's 2019-2020 files did (old images then trusted every connection; current images refuse to start)."},
 				},
 			},
 		},

@@ -51,7 +51,12 @@ type Node struct {
 	// Port is the published (host) port; 0 publishes none (the node is
 	// reachable inside the compose network only).
 	Port  int
-	Image string // image, defaults to the topology's image
+	Image string // image, defaults to the topology's image; NoImage for a server outside compose
+	// Postgres is the PostgreSQL major the node's image runs, which decides
+	// where the image keeps its data: from the spec's postgres key or the
+	// citusdata/citus tag. 0 for a node that runs from no image, or whose
+	// image citusgen cannot place (ComposeErrors says which).
+	Postgres int
 	// PortVariable is the compose variable that can override the published port.
 	PortVariable string
 	// NodeNameOverride, when set, is the host:port other nodes use instead of
@@ -79,7 +84,10 @@ type Topology struct {
 	// Source names the spec in generated headers: the file's base name.
 	Source string
 
-	Image            string
+	Image string
+	// Postgres is the spec's top-level postgres key: the PostgreSQL major
+	// of Image where its tag does not say (0 when not given).
+	Postgres         int
 	Database         string
 	DatabaseVariable string
 	User             string
@@ -102,6 +110,12 @@ type Topology struct {
 	Settings                 []Setting
 
 	ContainerPort int
+	// PublishAddress is the host address the nodes' ports are published on:
+	// loopback unless the spec names another.
+	PublishAddress string
+	// HealthStartInterval is the opt-in healthcheck start_interval
+	// (engine 25 and later); "" leaves it out.
+	HealthStartInterval string
 	// VolumeBlankVariable, when set, renders each data volume the way
 	// CommCare HQ did, ${VOLUME_PREFIX}${VAR-<service>:}/var/lib/postgresql/data:
 	// setting VAR (even empty) drops the named volume for throw-away runs.
@@ -119,6 +133,40 @@ type Topology struct {
 
 	Coordinator Node
 	Workers     []Node
+
+	// composeErrs are the problems that keep the nodes from being compose
+	// services (an image citusgen cannot place, image: none); only the
+	// commands that write or compare compose documents report them.
+	composeErrs Errors
+}
+
+// NoImage is the image of a node that runs from none: a server installed
+// from packages or on a virtual machine, reached through node_name or the
+// published port. Such a node has no compose service and no image to check.
+const NoImage = "none"
+
+// RunsFromImage reports whether the node is a container of an image.
+func (n Node) RunsFromImage() bool { return n.Image != NoImage }
+
+// Containerless reports whether no node runs from an image (image: none
+// for all): the cluster has no compose document at all.
+func (t *Topology) Containerless() bool {
+	for _, n := range t.Nodes() {
+		if n.RunsFromImage() {
+			return false
+		}
+	}
+	return true
+}
+
+// ComposeErrors says why the topology cannot be rendered as compose
+// services, every problem at its spec position; nil when it can. Settings,
+// SQL and the live commands do not need what it asks for.
+func (t *Topology) ComposeErrors() error {
+	if len(t.composeErrs) == 0 {
+		return nil
+	}
+	return t.composeErrs
 }
 
 // Nodes returns the coordinator followed by the workers, in spec order.

@@ -120,8 +120,8 @@ func TestErrors(t *testing.T) {
 		name: "unknown keys with suggestion",
 		spec: minimal + "wokers: []\nworkers: [{service: w, alias: w, port: 6001, prot: 1}]\n",
 		want: []string{
-			`t.yaml:2:1: wokers: unknown key (did you mean "workers"?); valid keys here: image, database, database_variable, user, password, password_env, trust_authentication, profile, django, coordinator, workers, compose`,
-			`t.yaml:3:46: workers[0].prot: unknown key (did you mean "port"?); valid keys here: service, alias, port, image, port_variable, node_name`,
+			`t.yaml:2:1: wokers: unknown key (did you mean "workers"?); valid keys here: image, postgres, database, database_variable, user, password, password_env, trust_authentication, profile, django, coordinator, workers, compose`,
+			`t.yaml:3:46: workers[0].prot: unknown key (did you mean "port"?); valid keys here: service, alias, port, image, postgres, port_variable, node_name`,
 		},
 	}, {
 		name: "duplicate key",

@@ -97,6 +97,8 @@ func validate(t *Topology, d *decoder) {
 	if t.Setup && t.MembershipManager {
 		d.errorAt("compose.setup", "the setup service registers workers by service name and the membership manager by container name, so together they register each worker twice; set setup: false or membership_manager: false")
 	}
+	v.images()
+	v.publishing()
 	v.reporting()
 	v.settings()
 	v.nodeNames()
@@ -149,7 +151,9 @@ func (v *validator) names() {
 		v.name("compose.volume_blank_variable", t.VolumeBlankVariable, envRE, envWhat)
 	}
 	v.name("compose.volume_prefix_variable", t.VolumePrefixVariable, envRE, envWhat)
-	v.image("image", t.Image)
+	if t.Image != NoImage {
+		v.image("image", t.Image)
+	}
 	if d.given("compose.manager_image") {
 		v.image("compose.manager_image", t.ManagerImage)
 	}
@@ -210,7 +214,7 @@ func (v *validator) django() {
 // the key that generated the value.
 func field(n Node, k string) string {
 	if n.Role == Worker && !strings.HasSuffix(n.path, "]") {
-		return n.path + "." + map[string]string{"service": "service_prefix", "alias": "alias_prefix", "port": "first_port", "image": "image", "port_variable": "count"}[k]
+		return n.path + "." + map[string]string{"service": "service_prefix", "alias": "alias_prefix", "port": "first_port", "image": "image", "postgres": "postgres", "port_variable": "count"}[k]
 	}
 	return n.path + "." + k
 }
@@ -221,7 +225,7 @@ func (v *validator) node(n Node) {
 	v.service(n)
 	v.alias(n)
 	v.port(n)
-	if n.Image != v.t.Image {
+	if n.Image != v.t.Image && n.Image != NoImage {
 		v.image(field(n, "image"), n.Image)
 	}
 	if v.name(field(n, "port_variable"), n.PortVariable, envRE, envWhat) {

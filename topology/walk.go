@@ -34,7 +34,13 @@ func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
 
 // errorAt reports a problem at a spec path recorded earlier.
 func (d *decoder) errorAt(path, format string, args ...any) {
-	e := &FieldError{File: d.file, Field: path, Msg: fmt.Sprintf(format, args...)}
+	d.errs = append(d.errs, d.problemAt(path, path, format, args...))
+}
+
+// problemAt is a problem of field, placed where the spec wrote path (or
+// its nearest written parent); the field may be a key the spec lacks.
+func (d *decoder) problemAt(path, field, format string, args ...any) *FieldError {
+	e := &FieldError{File: d.file, Field: field, Msg: fmt.Sprintf(format, args...)}
 	for p := path; p != ""; {
 		if pos, ok := d.pos[p]; ok {
 			e.Pos = pos
@@ -50,7 +56,7 @@ func (d *decoder) errorAt(path, format string, args ...any) {
 		// A key the spec leaves out: the document is the place to add it.
 		e.Pos = d.pos[""]
 	}
-	d.errs = append(d.errs, e)
+	return e
 }
 
 func join(path, key string) string {
