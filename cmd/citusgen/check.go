@@ -63,6 +63,9 @@ func (c checkCmd) Run(e *env) error {
 			return mergeError(c.Compose, err)
 		}
 		checkDiff(out, c.Compose, "render --into", composeData, m)
+		if changes := regions.MajorChanges(composeData, t); len(changes) > 0 {
+			out.drift(c.Compose, settingsfile.Range{Start: changes[0].Line, End: changes[len(changes)-1].Line}, majorChangeText(c.Compose, changes, ""))
+		}
 	}
 	if c.Settings != "" {
 		data, err := readInput(c.Settings)

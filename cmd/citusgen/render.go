@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/citusgen/citusgen/composefile"
@@ -39,6 +41,9 @@ type renderComposeCmd struct {
 	Out   string `placeholder:"DIR" predictor:"dir" help:"Write every artifact (compose, settings, SQL) into DIR, atomically, instead of printing one."`
 	Into  string `placeholder:"FILE" predictor:"file" help:"Insert or replace citusgen's marked regions (in services:, volumes: and configs:) of an existing compose file; every other byte is kept."`
 	Adopt bool   `help:"With --into: remove hand-written services and volumes the regions define, and any membership-manager service (listed on stderr), instead of refusing."`
+	// A node's PostgreSQL major changing on existing data is refused
+	// unless meant: the new server cannot read the old volume.
+	AllowMajorChange bool `help:"With --into or --out: write the file even when a node's image moves to another PostgreSQL major than the existing file runs (after upgrading its data, or for a cluster without data)."`
 }
 
 func (c renderComposeCmd) Run(e *env) error {
@@ -50,13 +55,16 @@ func (c renderComposeCmd) Run(e *env) error {
 		if c.Out != "" {
 			return badInputf("--into and --out do not go together")
 		}
-		return intoCompose(e, t, c.Into, c.Adopt)
+		return intoCompose(e, t, c.Into, c.Adopt, c.AllowMajorChange)
 	}
 	if c.Adopt {
 		return badInputf("--adopt goes with --into FILE")
 	}
 	if c.Out != "" {
-		return writeAll(e, t, c.Out)
+		return writeAll(e, t, c.Out, c.AllowMajorChange)
+	}
+	if c.AllowMajorChange {
+		return badInputf("--allow-major-change goes with --into FILE or --out DIR (the files it compares with)")
 	}
 	out, err := renderCompose(t)
 	if err != nil {
@@ -130,10 +138,16 @@ func (c renderSQLCmd) Run(e *env) error {
 	return badInputf("--node %q is not a node of the topology; nodes: %s", c.Node, strings.Join(names, ", "))
 }
 
-func writeAll(e *env, t *topology.Topology, dir string) error {
+func writeAll(e *env, t *topology.Topology, dir string, allowMajorChange bool) error {
 	arts, err := generator.Artifacts(t)
 	if err != nil {
 		return err
+	}
+	composePath := filepath.Join(dir, generator.ComposeFile)
+	if old, err := os.ReadFile(composePath); err == nil {
+		if err := checkMajorChanges(e, t, composePath, old, allowMajorChange); err != nil {
+			return err
+		}
 	}
 	files := make([]atomicfile.File, len(arts))
 	for i, a := range arts {
@@ -152,10 +166,13 @@ func writeAll(e *env, t *topology.Topology, dir string) error {
 
 // intoCompose merges the managed regions into a compose file, validates the
 // result with compose-go and replaces the file atomically.
-func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
+func intoCompose(e *env, t *topology.Topology, path string, adopt, allowMajorChange bool) error {
 	composefile.PrepareValidation()
 	tgt, err := openInput(path, "; create it first (for example: citusgen render > "+path+")")
 	if err != nil {
+		return err
+	}
+	if err := checkMajorChanges(e, t, path, tgt.Data, allowMajorChange); err != nil {
 		return err
 	}
 	m, err := regions.MergeComposeFile(tgt.Data, t, regions.MergeOptions{Name: path, Adopt: adopt})
@@ -167,6 +184,35 @@ func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
 	}
 	reportAdopted(e, path, m.Adopted)
 	return writeIfChanged(e, tgt, m.Data)
+}
+
+// checkMajorChanges refuses to write a compose file that moves a node to
+// another PostgreSQL major than the file runs, unless allowed; allowed, it
+// says which nodes change.
+func checkMajorChanges(e *env, t *topology.Topology, path string, old []byte, allow bool) error {
+	changes := regions.MajorChanges(old, t)
+	if len(changes) == 0 {
+		return nil
+	}
+	if allow {
+		for _, c := range changes {
+			fmt.Fprintf(e.stderr, "citusgen: note: %s:%d: %s (allowed by --allow-major-change: its volume needs data of the new major)\n", path, c.Line, c.Describe())
+		}
+		return nil
+	}
+	return badInput{errors.New(majorChangeText(path, changes, " (the file is untouched)"))}
+}
+
+// majorChangeText names the nodes whose PostgreSQL major changes, each at
+// its line, and the ways out.
+func majorChangeText(path string, changes []regions.MajorChange, consequence string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: the topology changes the PostgreSQL major of %s%s:\n", path, english.Plural(len(changes), "node"), consequence)
+	for _, c := range changes {
+		fmt.Fprintf(&b, "  %s:%d: %s\n", path, c.Line, c.Describe())
+	}
+	b.WriteString(regions.MajorChangeAdvice(changes))
+	return b.String()
 }
 
 // validateChange loads the file before and after citusgen's change as docker
