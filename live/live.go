@@ -229,7 +229,12 @@ func (n *Node) FailureHint(t *topology.Topology) string {
 	s, addr := n.Service(), n.Endpoint.Addr
 	switch n.Failure {
 	case cluster.Unreachable, cluster.StartingUp:
-		return fmt.Sprintf("the node is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT", addr, s, s)
+		if !n.Endpoint.Node.RunsFromImage() {
+			return fmt.Sprintf("the server is down or not at %s: start it, or point citusgen at it with --host or --node %s=HOST:PORT", addr, s)
+		}
+		// A container that exits at once (an image that refuses its data
+		// volume, another major's data) says why only in its log.
+		return fmt.Sprintf("the node is down or not at %s: start it (docker compose up -d %s); if it does not stay up, docker compose logs %s says why (for example data of another PostgreSQL major, or a volume where the image keeps none); or point citusgen at it with --host or --node %s=HOST:PORT", addr, s, s, s)
 	case cluster.Silent:
 		return fmt.Sprintf("a process accepts connections on %s but does not answer like PostgreSQL: check what listens there (a stuck server, a firewall or proxy holding the connection), or point citusgen at %s with --node %s=HOST:PORT", addr, s, s)
 	case cluster.NotPostgres:
@@ -537,45 +542,86 @@ func (c *Cluster) Versions() (versions []string, nodes map[string][]string) {
 	return versions, nodes
 }
 
-// ImageDrift is a node running another Citus release than its image's tag
-// names.
+// ImageDrift is a node running another Citus release, or another
+// PostgreSQL major, than its image's tag names.
 type ImageDrift struct {
-	Service, Image, Release, Running string
+	Service, Image string
+	// Release and Running are the Citus release the tag names and the one
+	// the node runs; both "" when they agree.
+	Release, Running string
+	// Postgres and RunningPostgres are the PostgreSQL majors the topology
+	// gives the image and the node runs; both 0 when they agree.
+	Postgres, RunningPostgres int
 }
 
-// ImageDrift compares each node with the extension against the release its
-// image tag names (citus.ImageVersion); named lists the nodes whose tag
-// names one at all.
+// ImageDrift compares each node that runs from an image with what the
+// topology says of it: the Citus release its tag names (citus.ImageVersion)
+// and the PostgreSQL major of the image. named lists the nodes with
+// anything to compare.
 func (c *Cluster) ImageDrift() (drift []ImageDrift, named []string) {
 	for _, n := range c.Nodes {
-		image := n.Endpoint.Node.Image
-		major, minor, ok := citus.ImageVersion(image)
-		if !ok || !n.HasCitus() {
+		node := n.Endpoint.Node
+		if !node.RunsFromImage() {
 			continue
 		}
-		named = append(named, n.Service())
-		if citus.SameRelease(n.Citus, major, minor) {
-			continue
+		d := ImageDrift{Service: n.Service(), Image: node.Image}
+		compared := false
+		if major, minor, ok := citus.ImageVersion(node.Image); ok && n.HasCitus() {
+			compared = true
+			if !citus.SameRelease(n.Citus, major, minor) {
+				d.Release, d.Running = strconv.Itoa(major), n.Citus
+				if minor >= 0 {
+					d.Release += "." + strconv.Itoa(minor)
+				}
+			}
 		}
-		release := strconv.Itoa(major)
-		if minor >= 0 {
-			release += "." + strconv.Itoa(minor)
+		if running := serverMajor(n.ServerVersion); running != 0 && node.Postgres != 0 && n.Connected && n.QueryErr == "" {
+			compared = true
+			if running != node.Postgres {
+				d.Postgres, d.RunningPostgres = node.Postgres, running
+			}
 		}
-		drift = append(drift, ImageDrift{Service: n.Service(), Image: image, Release: release, Running: n.Citus})
+		if compared {
+			named = append(named, n.Service())
+		}
+		if d.Running != "" || d.RunningPostgres != 0 {
+			drift = append(drift, d)
+		}
 	}
 	return drift, named
+}
+
+// serverMajor is the major of a server_version such as "18.1 (Debian
+// 18.1-1)" or "15.18"; 0 when it is not one.
+func serverMajor(v string) int {
+	end := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(v)
+	}
+	major, _ := strconv.Atoi(v[:end])
+	return major
 }
 
 // ImageDriftDetail says what ImageDrift found and what to do about it, the
 // same words in verify's row and plan's change.
 func ImageDriftDetail(drift []ImageDrift) (detail, hint string) {
 	var parts, images []string
+	otherMajor := false
 	for _, d := range drift {
-		parts = append(parts, fmt.Sprintf("%s runs citus %s, its image %s names %s", d.Service, d.Running, d.Image, d.Release))
+		if d.Running != "" {
+			parts = append(parts, fmt.Sprintf("%s runs citus %s, its image %s names %s", d.Service, d.Running, d.Image, d.Release))
+		}
+		if d.RunningPostgres != 0 {
+			otherMajor = true
+			parts = append(parts, fmt.Sprintf("%s runs PostgreSQL %d, its image %s is PostgreSQL %d", d.Service, d.RunningPostgres, d.Image, d.Postgres))
+		}
 		if !slices.Contains(images, d.Image) {
 			images = append(images, d.Image)
 		}
 	}
 	hint = fmt.Sprintf("the nodes do not run the image the topology names (%s): recreate them from it (docker compose up -d; after a major upgrade run ALTER EXTENSION citus UPDATE on every node), or set image: in the topology to the release they run", strings.Join(images, ", "))
+	if otherMajor {
+		hint += "; a node on another PostgreSQL major than its image cannot start from that image on its existing data: upgrade the data first (README: Upgrading PostgreSQL under the cluster), or set image: to the variant of the major it runs (citusdata/citus tags ending in -pgNN)"
+	}
 	return strings.Join(parts, "; "), hint
 }

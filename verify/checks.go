@@ -215,10 +215,10 @@ func versionCheck(c *live.Cluster) Check {
 	return ch
 }
 
-// imageCheck compares the Citus each node runs with the release its
-// image's tag names (citusdata/citus:14.1 names 14.1): a node left on an old
-// container, or a spec pinned to one release while the nodes run another,
-// is drift the other checks cannot see.
+// imageCheck compares the Citus and PostgreSQL each node runs with what
+// its image names (citusdata/citus:14.1 names Citus 14.1 on PostgreSQL 18):
+// a node left on an old container, or a spec pinned to one release while
+// the nodes run another, is drift the other checks cannot see.
 func imageCheck(c *live.Cluster) Check {
 	ch := Check{Name: CheckImage, Node: "cluster"}
 	drift, named := c.ImageDrift()
@@ -226,10 +226,12 @@ func imageCheck(c *live.Cluster) Check {
 	case len(drift) > 0:
 		ch.Status = Fail
 		ch.Detail, ch.Hint = live.ImageDriftDetail(drift)
+	case c.Topology.Containerless():
+		ch.Status, ch.Detail = Skip, "skipped: the nodes run from no image (image: none)"
 	case len(named) == 0:
-		ch.Status, ch.Detail = Skip, "skipped: no node's image tag names a Citus release, or no node was read with the extension"
+		ch.Status, ch.Detail = Skip, "skipped: no node's image names a Citus release or a PostgreSQL major, or no node was read"
 	default:
-		ch.Status, ch.Detail = Pass, fmt.Sprintf("every node runs the Citus release its image tag names (%s)", strings.Join(named, ", "))
+		ch.Status, ch.Detail = Pass, fmt.Sprintf("every node runs the Citus release and PostgreSQL major its image names (%s)", strings.Join(named, ", "))
 	}
 	return ch
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -265,6 +266,34 @@ func TestBootstrapThenVerifyOnCitus(t *testing.T) {
 	}
 	if after := snapshot(); after != before {
 		t.Errorf("second run rewrote metadata:\n%s\n%s", before, after)
+	}
+
+	// Servers outside compose (image: none): nothing about an image to
+	// check or to do by hand, so bootstrap is complete and verify passes.
+	none := spec(t, cl, "image: none\n")
+	if res, err := bootstrapCluster(t, none, password, nil); err != nil || !res.Complete() {
+		t.Errorf("image: none: %+v, %v", res, err)
+	}
+	r = run(t, none, password, false)
+	expect(t, r, map[string]verify.Status{"citus-image/cluster": verify.Skip}, map[string]string{"citus-image/cluster": "the nodes run from no image (image: none)"})
+	if !r.OK() {
+		t.Error("verify failed with image: none")
+	}
+
+	// An image of another PostgreSQL major than the servers run: the
+	// release matches, the major does not.
+	var running int
+	if err := c.QueryRow(context.Background(), "SELECT current_setting('server_version_num')::int / 10000").Scan(&running); err != nil {
+		t.Fatal(err)
+	}
+	release := strings.SplitN(strings.TrimPrefix(pgtest.SpecImage(), "citusdata/citus:"), "-", 2)[0]
+	other := fmt.Sprintf("citusdata/citus:%s-pg%d", release, running+1)
+	r = run(t, spec(t, cl, "image: "+other+"\n"), password, false)
+	expect(t, r, map[string]verify.Status{"citus-image/cluster": verify.Fail}, map[string]string{
+		"citus-image/cluster": fmt.Sprintf("coordinator runs PostgreSQL %d, its image %s is PostgreSQL %d", running, other, running+1),
+	})
+	if h := status(r)["citus-image/cluster"].Hint; !strings.Contains(h, "upgrade the data first (README: Upgrading PostgreSQL under the cluster)") {
+		t.Errorf("hint: %s", h)
 	}
 }
 

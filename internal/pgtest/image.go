@@ -73,7 +73,7 @@ func startContainer(tb TB, opts Options) *Server {
 		}
 		args := []string{"run", "-d", "--name", s.container, "--network", "host",
 			"--tmpfs", "/docker-entrypoint-initdb.d",
-			"-v", data + ":/var/lib/postgresql/data",
+			"-v", data + ":" + imagePGDATA(image),
 			"--entrypoint", "bash"}
 		for _, e := range opts.Env {
 			args = append(args, "-e", e)
@@ -120,6 +120,28 @@ func initArgs(opts Options) []string {
 	return append(env, "POSTGRES_HOST_AUTH_METHOD=trust")
 }
 
+var pgdata sync.Map // image -> its PGDATA
+
+// imagePGDATA is where the image keeps its data (its PGDATA): the data
+// directory is mounted there. PostgreSQL 18 images keep it in
+// /var/lib/postgresql/18/docker and refuse a mount at .../data.
+func imagePGDATA(image string) string {
+	if v, ok := pgdata.Load(image); ok {
+		return v.(string)
+	}
+	dir := "/var/lib/postgresql/data"
+	out, err := exec.Command("docker", "image", "inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", image).Output()
+	if err == nil {
+		for _, l := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(l, "PGDATA="); ok && v != "" {
+				dir = v
+			}
+		}
+	}
+	pgdata.Store(image, dir)
+	return dir
+}
+
 var templates sync.Map // key -> *template
 
 type template struct {
@@ -158,7 +180,7 @@ func dataDir(image string, opts Options) (string, error) {
 			return
 		}
 		defer os.RemoveAll(tmp)
-		args := []string{"run", "--rm", "--tmpfs", "/docker-entrypoint-initdb.d", "-v", tmp + ":/var/lib/postgresql/data", "--entrypoint", "docker-ensure-initdb.sh"}
+		args := []string{"run", "--rm", "--tmpfs", "/docker-entrypoint-initdb.d", "-v", tmp + ":" + imagePGDATA(image), "--entrypoint", "docker-ensure-initdb.sh"}
 		for _, e := range initArgs(opts) {
 			args = append(args, "-e", e)
 		}
@@ -228,8 +250,8 @@ func (s *Server) restartContainer() error {
 }
 
 // SpecImage is the citus image whose release the test servers run: the
-// ImageEnv image, else citusdata/citus:MAJOR.MINOR of the Citus installed
-// for the local binaries ("" without one).
+// ImageEnv image, else citusdata/citus:MAJOR.MINOR-pgPG of the Citus and
+// PostgreSQL installed for the local binaries ("" without them).
 func SpecImage() string {
 	if img := Image(); img != "" {
 		return img
@@ -250,5 +272,12 @@ func SpecImage() string {
 	if m == nil {
 		return ""
 	}
-	return fmt.Sprintf("citusdata/citus:%s.%s", m[1], m[2])
+	// The -pgNN variant names the major too, so verify finds both as the
+	// spec says (the plain 13.2 tag is PostgreSQL 17).
+	version, err := exec.Command(filepath.Join(dir, "pg_config"), "--version").Output()
+	pg := regexp.MustCompile(`PostgreSQL (\d+)`).FindSubmatch(version)
+	if err != nil || pg == nil {
+		return ""
+	}
+	return fmt.Sprintf("citusdata/citus:%s.%s-pg%s", m[1], m[2], pg[1])
 }
