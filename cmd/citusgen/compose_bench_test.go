@@ -34,7 +34,7 @@ import (
 //
 //	go test ./cmd/citusgen -run '^$' -bench ComposeUp -benchtime 3x
 func BenchmarkComposeUp(b *testing.B) {
-	dc := dockertest.Require(b, citusImage)
+	dc := dockertest.Require(b, currentImage)
 	bin := dockertest.Citusgen(b)
 	var bare []time.Duration
 	var bareCPU []float64
@@ -99,7 +99,7 @@ func bareNode(b *testing.B) (time.Duration, float64) {
 	defer exec.Command("docker", "rm", "-fv", name).Run()
 	c0 := machineCPU()
 	start := time.Now()
-	if out, err := exec.CommandContext(ctx, "docker", "run", "-d", "--name", name, "-e", "POSTGRES_PASSWORD=bench", citusImage).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "docker", "run", "-d", "--name", name, "-e", "POSTGRES_PASSWORD=bench", currentImage).CombinedOutput(); err != nil {
 		b.Fatalf("docker run: %v\n%s", err, out)
 	}
 	for ctx.Err() == nil {

@@ -22,7 +22,7 @@ import (
 // with nothing in the environment, and citusgen verify, given the
 // variable as the README says (set -a; . ./.env), proves the password.
 func TestComposeEnvFile(t *testing.T) {
-	dc := dockertest.Require(t, citusImage)
+	dc := dockertest.Require(t, currentImage)
 	t.Setenv("CITUS_PASSWORD", "")
 	os.Unsetenv("CITUS_PASSWORD")
 	bin := dockertest.Citusgen(t)

@@ -16,32 +16,76 @@ import (
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/dockertest"
-	"github.com/citusgen/citusgen/internal/pgtest"
 	"github.com/citusgen/citusgen/topology"
 )
 
-// citusImage is the image the compose tests run: the Citus under test, as
-// for the real-Citus tests (CITUSGEN_CITUS_IMAGE, e.g. citusdata/citus:14.0),
-// else citusdata/citus:13.2. ../shared/citus/image.sh builds both.
-var citusImage = func() string {
-	if img := pgtest.Image(); img != "" {
+// currentImage is the image compose's own behaviour is tested on: the
+// stand-in of what users pull, citusdata/citus:14.x on PostgreSQL 18
+// (../shared/citus/image.sh --citus 14-pg18 citusdata/citus:14.0);
+// CITUSGEN_COMPOSE_IMAGE names another.
+var currentImage = func() string {
+	if img := os.Getenv("CITUSGEN_COMPOSE_IMAGE"); img != "" {
 		return img
 	}
-	return "citusdata/citus:13.2"
+	return "citusdata/citus:14.0"
 }()
 
-// imageRE finds every image a spec names (the top-level one and per-node
-// overrides), not manager_image.
-var imageRE = regexp.MustCompile(`(?m)(^|[\s{,])image: *("[^"\n]*"|[^\s,}]+)`)
-
-// withImage makes a spec run the image under test: every image it names is
-// replaced, and a spec that names none gets it at the top (the default image
-// is a release this machine cannot run).
-func withImage(spec string) string {
-	if !imageRE.MatchString(spec) {
-		return "image: " + citusImage + "\n" + spec
+// matrixImages are the images the tests that depend on the Citus release or
+// the image's layout run on: CITUSGEN_COMPOSE_IMAGES, comma-separated (CI
+// names the three stand-ins: 14.0 on PostgreSQL 18, 14.0-pg17 and
+// 13.2-pg15), else the current image alone. The tags name their
+// PostgreSQL major as the published ones do, so the spec mounts each
+// image's data where it keeps it and verify finds what the tag says.
+func matrixImages() []string {
+	var out []string
+	for _, img := range strings.Split(os.Getenv("CITUSGEN_COMPOSE_IMAGES"), ",") {
+		if img = strings.TrimSpace(img); img != "" {
+			out = append(out, img)
+		}
 	}
-	return imageRE.ReplaceAllString(spec, "${1}image: "+citusImage)
+	if len(out) == 0 {
+		return []string{currentImage}
+	}
+	return out
+}
+
+// forEachImage runs f as a subtest per matrix image, named after its tag.
+func forEachImage(t *testing.T, f func(t *testing.T, image string)) {
+	for _, img := range matrixImages() {
+		t.Run(img[strings.LastIndexByte(img, ':')+1:], func(t *testing.T) { f(t, img) })
+	}
+}
+
+// dataVolumeOf is where an image keeps its data, for fixtures that mount
+// a tmpfs over the volume it declares.
+func dataVolumeOf(t testing.TB, image string) string {
+	major, ok := citus.ImagePostgres(image)
+	if !ok {
+		t.Fatalf("%s is not a citusdata/citus tag that names its PostgreSQL major", image)
+	}
+	return citus.DataVolume(major)
+}
+
+// imageRE finds every image a spec names (the top-level one and per-node
+// overrides), not manager_image; postgresRE every postgres key, which
+// belongs to the images replaced.
+var (
+	imageRE    = regexp.MustCompile(`(?m)(^|[\s{,])image: *("[^"\n]*"|[^\s,}]+)`)
+	postgresRE = regexp.MustCompile(`(?m)^postgres: *\d+\n|, *postgres: *\d+`)
+)
+
+// withImage makes a spec run the current image; withImageOf another one.
+func withImage(spec string) string { return withImageOf(spec, currentImage) }
+
+// withImageOf makes a spec run image: every image it names is replaced (and
+// the postgres keys that went with them dropped), and a spec that names none
+// gets it at the top (the default image is a release this machine cannot run).
+func withImageOf(spec, image string) string {
+	spec = postgresRE.ReplaceAllString(spec, "")
+	if !imageRE.MatchString(spec) {
+		return "image: " + image + "\n" + spec
+	}
+	return imageRE.ReplaceAllString(spec, "${1}image: "+image)
 }
 
 // These tests run what `citusgen render` writes with the real Docker engine
@@ -225,61 +269,81 @@ func (c *composeCluster) containerID(service string) string {
 // (the images a case names are replaced by it): up --wait, then verify from
 // the host and from inside the network, then bootstrap finds nothing to do.
 func TestComposeGoldenCases(t *testing.T) {
-	dc := dockertest.Require(t, citusImage)
 	excluded := map[string]string{
-		"membership-manager": "runs citusdata/membership-manager, which needs the docker socket and an image no registry here serves",
-		"hq-docker-2020":     "membership manager (see membership-manager), and password-less workers that current images refuse to initialise",
-		"import-hq-2019":     "membership manager and password-less workers, as hq-docker-2020",
-		"import-hq-2020":     "membership manager and password-less workers, as hq-docker-2020",
-		"import-dev-setup":   "membership manager and password-less workers, as hq-docker-2020",
+		"membership-manager":      "runs citusdata/membership-manager, which needs the docker socket and an image no registry here serves",
+		"hq-docker-2020":          "membership manager (see membership-manager), and password-less workers that current images refuse to initialise",
+		"import-hq-2019":          "membership manager and password-less workers, as hq-docker-2020",
+		"import-hq-2020":          "membership manager and password-less workers, as hq-docker-2020",
+		"import-dev-setup":        "membership manager and password-less workers, as hq-docker-2020",
+		"servers-outside-compose": "image: none: servers outside compose, no compose document",
 	}
 	dirs, err := filepath.Glob(filepath.Join("..", "..", "golden", "*"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}
-	for _, dir := range dirs {
-		name := filepath.Base(dir)
-		t.Run(name, func(t *testing.T) {
-			if why, ok := excluded[name]; ok {
-				t.Skipf("not run on the engine: %s", why)
+	forEachImage(t, func(t *testing.T, image string) {
+		dc := dockertest.Require(t, image)
+		for _, dir := range dirs {
+			name := filepath.Base(dir)
+			if image != currentImage && name != "default" {
+				// The cases differ from each other in what compose runs, not
+				// in the image: the others run on the current image.
+				continue
 			}
-			b, err := os.ReadFile(filepath.Join(dir, "topology.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			spec := withImage(string(b))
-			env := map[string]string{}
-			top, err := topology.Parse("topology.yaml", []byte(spec))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if top.PasswordEnv != "" {
-				env[top.PasswordEnv] = `s3cr'et "pw" \ $x`
-				t.Setenv(top.PasswordEnv, env[top.PasswordEnv]) // for the container's -e
-			}
-			c := newComposeCluster(t, dc, spec, env)
-			c.render()
-			c.p.Must(5*time.Minute, "up", "-d", "--wait")
-			out := c.mustVerify()
-			if pw := env[top.PasswordEnv]; pw != "" && strings.Contains(out, pw) {
-				t.Errorf("verify printed the password")
-			}
-			out, code := c.verifyInNetwork(citusImage)
-			if code != 0 {
-				t.Fatalf("verify inside the compose network: exit %d\n%s", code, out)
-			}
-			out, code = c.live("bootstrap", "--wait", "30s")
-			if code != 0 || !strings.Contains(out, "; 0 changes applied,") {
-				t.Fatalf("bootstrap after the setup service: exit %d\n%s", code, out)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				if why, ok := excluded[name]; ok {
+					t.Skipf("not run on the engine: %s", why)
+				}
+				runGoldenCase(t, dc, dir, image)
+			})
+		}
+	})
+}
+
+// runGoldenCase runs a golden case's document on image: up --wait, then
+// verify from the host and from inside the network, then bootstrap finds
+// nothing to do.
+func runGoldenCase(t *testing.T, dc *dockertest.Compose, dir, image string) {
+	b, err := os.ReadFile(filepath.Join(dir, "topology.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := withImageOf(string(b), image)
+	env := map[string]string{}
+	top, err := topology.Parse("topology.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top.PasswordEnv != "" {
+		env[top.PasswordEnv] = `s3cr'et "pw" \ $x`
+		t.Setenv(top.PasswordEnv, env[top.PasswordEnv]) // for the container's -e
+	}
+	c := newComposeCluster(t, dc, spec, env)
+	c.render()
+	c.p.Must(5*time.Minute, "up", "-d", "--wait")
+	out := c.mustVerify()
+	if pw := env[top.PasswordEnv]; pw != "" && strings.Contains(out, pw) {
+		t.Errorf("verify printed the password")
+	}
+	out, code := c.verifyInNetwork(image)
+	if code != 0 {
+		t.Fatalf("verify inside the compose network: exit %d\n%s", code, out)
+	}
+	out, code = c.live("bootstrap", "--wait", "30s")
+	if code != 0 || !strings.Contains(out, "; 0 changes applied,") {
+		t.Fatalf("bootstrap after the setup service: exit %d\n%s", code, out)
 	}
 }
 
-var twoWorkers = withImage("password: commcarehq\n") +
-	"coordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers:\n" +
-	"  - {service: citus_worker1, alias: citus-ucr-worker1, port: 5601}\n" +
-	"  - {service: citus_worker2, alias: citus-ucr-worker2, port: 5602}\n"
+var twoWorkers = twoWorkersOn(currentImage)
+
+// twoWorkersOn is the Quick start's cluster on image.
+func twoWorkersOn(image string) string {
+	return "image: " + image + "\npassword: commcarehq\n" +
+		"coordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers:\n" +
+		"  - {service: citus_worker1, alias: citus-ucr-worker1, port: 5601}\n" +
+		"  - {service: citus_worker2, alias: citus-ucr-worker2, port: 5602}\n"
+}
 
 const thirdWorker = "  - {service: citus_worker3, alias: citus-ucr-worker3, port: 5603}\n"
 
@@ -287,9 +351,11 @@ const thirdWorker = "  - {service: citus_worker3, alias: citus-ucr-worker3, port
 // cluster is registered; the setup service turns healthy once it is, and
 // stays up. Then verify from both sides, bootstrap finds nothing to do, and
 // a stopped worker is caught.
-func TestComposeQuickStart(t *testing.T) {
-	dc := dockertest.Require(t, citusImage)
-	c := newComposeCluster(t, dc, twoWorkers, nil)
+func TestComposeQuickStart(t *testing.T) { forEachImage(t, quickStart) }
+
+func quickStart(t *testing.T, image string) {
+	dc := dockertest.Require(t, image)
+	c := newComposeCluster(t, dc, twoWorkersOn(image), nil)
 	c.render()
 	c.p.Must(5*time.Minute, "up", "-d")
 	waitHealthy(t, c, citus.SetupService, 3*time.Minute)
@@ -297,7 +363,7 @@ func TestComposeQuickStart(t *testing.T) {
 		t.Fatalf("healthy setup service, but %s active workers", got)
 	}
 	c.mustVerify()
-	if out, code := c.verifyInNetwork(citusImage); code != 0 {
+	if out, code := c.verifyInNetwork(image); code != 0 {
 		t.Fatalf("verify inside the network: exit %d\n%s", code, out)
 	}
 	if out, code := c.live("bootstrap"); code != 0 || !strings.Contains(out, "; 0 changes applied,") {
@@ -356,7 +422,7 @@ func waitHealthy(t *testing.T, c *composeCluster, service string, limit time.Dur
 // volumes were initialised with the old one, so the setup service is
 // refused, exits 1, and up --wait says so.
 func TestComposeUpWait(t *testing.T) {
-	dc := dockertest.Require(t, citusImage)
+	dc := dockertest.Require(t, currentImage)
 	c := newComposeCluster(t, dc, twoWorkers, nil)
 	c.render()
 	c.p.Must(5*time.Minute, "up", "-d", "--wait")
@@ -398,7 +464,7 @@ func TestComposeSpecChanges(t *testing.T) {
 	}
 	for name, bin := range composes {
 		t.Run(name, func(t *testing.T) {
-			dc := dockertest.Require(t, citusImage)
+			dc := dockertest.Require(t, currentImage)
 			if bin != "" {
 				dc = dockertest.RequireCompose(t, bin)
 			}
@@ -452,7 +518,7 @@ func TestComposeSpecChanges(t *testing.T) {
 // password_env: without the variable every up stops naming it; with it
 // the cluster comes up and the password is in no file citusgen wrote.
 func TestComposePasswordEnv(t *testing.T) {
-	dc := dockertest.Require(t, citusImage)
+	dc := dockertest.Require(t, currentImage)
 	spec := strings.Replace(twoWorkers, "password: commcarehq", "password_env: CITUS_PASSWORD", 1)
 	t.Setenv("CITUS_PASSWORD", "")
 	os.Unsetenv("CITUS_PASSWORD")
@@ -472,7 +538,7 @@ func TestComposePasswordEnv(t *testing.T) {
 	t.Setenv("CITUS_PASSWORD", pw)
 	c.p.Must(5*time.Minute, "up", "-d", "--wait")
 	c.mustVerify()
-	if out, code := c.verifyInNetwork(citusImage); code != 0 {
+	if out, code := c.verifyInNetwork(currentImage); code != 0 {
 		t.Fatalf("verify inside the network: exit %d\n%s", code, out)
 	}
 	doc, _ := os.ReadFile(c.compose)
@@ -483,12 +549,29 @@ func TestComposePasswordEnv(t *testing.T) {
 
 // down keeps the volumes; the next up brings the same cluster back, with
 // its data, and registration is still complete.
+// On each data layout (PostgreSQL 18's and the earlier one), no service
+// mounts an anonymous volume, so a down without -v leaves none behind.
 func TestComposeDownUp(t *testing.T) {
-	dc := dockertest.Require(t, citusImage)
-	c := newComposeCluster(t, dc, twoWorkers, nil)
+	layouts := map[string]bool{}
+	for _, image := range matrixImages() {
+		if layout := dataVolumeOf(t, image); !layouts[layout] {
+			layouts[layout] = true
+			t.Run(image[strings.LastIndexByte(image, ':')+1:], func(t *testing.T) { downUp(t, image) })
+		}
+	}
+}
+
+func downUp(t *testing.T, image string) {
+	dc := dockertest.Require(t, image)
+	c := newComposeCluster(t, dc, twoWorkersOn(image), nil)
 	c.render()
 	c.p.Must(5*time.Minute, "up", "-d", "--wait")
 	c.psql("CREATE TABLE kept (id int PRIMARY KEY); SELECT create_distributed_table('kept', 'id'); INSERT INTO kept SELECT generate_series(1, 100)")
+	for _, m := range c.p.VolumeMounts() {
+		if m.Name != c.p.Name+"_"+m.Service {
+			t.Errorf("%s mounts the volume %s at %s, not its named volume: a down without -v leaves it behind", m.Service, m.Name, m.Destination)
+		}
+	}
 	c.p.Must(2*time.Minute, "down")
 	c.p.Must(5*time.Minute, "up", "-d", "--wait")
 	c.mustVerify()
@@ -498,16 +581,26 @@ func TestComposeDownUp(t *testing.T) {
 	if out, code := c.live("bootstrap"); code != 0 || !strings.Contains(out, "; 0 changes applied,") {
 		t.Fatalf("bootstrap after down and up: exit %d\n%s", code, out)
 	}
+	if t.Failed() {
+		return
+	}
+	// The data lives where the image keeps it, in the named volume.
+	if got := c.p.Must(time.Minute, "exec", "-T", c.top.Coordinator.Service, "sh", "-c", "echo $PGDATA"); !strings.HasPrefix(strings.TrimSpace(got), dataVolumeOf(t, image)) {
+		t.Errorf("PGDATA %s is outside the data volume at %s", got, dataVolumeOf(t, image))
+	}
 }
 
-// An application's own compose file that includes the rendered one and
-// waits for the cluster as the README shows. web stands in for Django: it
-// checks that every worker is registered when it starts, then stays up.
-var appCompose = `include:
+// appCompose is an application's own compose file that includes the
+// rendered one and waits for the cluster as the README shows. web stands in
+// for Django: it checks that every worker is registered when it starts, then
+// stays up. It runs from image, over whose data volume it mounts a tmpfs
+// (a recreated container keeps its anonymous volume past down -v).
+func appCompose(t *testing.T, image string) string {
+	return `include:
   - hq-compose.yml
 services:
   web:
-    image: ` + citusImage + `
+    image: ` + image + `
     command:
       - sh
       - -c
@@ -520,18 +613,19 @@ services:
     healthcheck:                # its own: the image's checks for a server here
       test: [CMD, "true"]
       interval: 1s
-    tmpfs:                      # not the image's data volume, which a recreated
-      - /var/lib/postgresql/data  # container keeps past down -v
+    tmpfs:
+      - ` + dataVolumeOf(t, image) + `
     depends_on:
       citus_setup:
         condition: service_healthy
 `
+}
 
 func TestComposeApplicationWaits(t *testing.T) {
-	dc := dockertest.Require(t, citusImage)
+	dc := dockertest.Require(t, currentImage)
 	c := newComposeCluster(t, dc, twoWorkers, nil)
 	c.render()
-	write(t, filepath.Join(c.dir, "compose.yaml"), appCompose)
+	write(t, filepath.Join(c.dir, "compose.yaml"), appCompose(t, currentImage))
 	c.p.Files = []string{"compose.yaml"}
 	c.p.Must(5*time.Minute, "up", "-d", "--wait")
 	if logs := c.p.Must(time.Minute, "logs", "--no-color", "web"); !strings.Contains(logs, "workers: 2") {
@@ -549,7 +643,7 @@ func TestComposeApplicationWaits(t *testing.T) {
 // A plain foreground `docker compose up --abort-on-container-exit` keeps
 // the cluster running once setup is done: the setup service stays up.
 func TestComposeAbortOnContainerExit(t *testing.T) {
-	dc := dockertest.Require(t, citusImage)
+	dc := dockertest.Require(t, currentImage)
 	c := newComposeCluster(t, dc, twoWorkers, nil)
 	c.render()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -584,12 +678,12 @@ func TestComposeAbortOnContainerExit(t *testing.T) {
 // A user's compose file with services of its own, kept in sync with
 // render --into: the regions run beside the user's services.
 func TestComposeRenderInto(t *testing.T) {
-	dc := dockertest.Require(t, citusImage)
+	dc := dockertest.Require(t, currentImage)
 	c := newComposeCluster(t, dc, twoWorkers, nil)
 	write(t, c.compose, `# the application's own file
 services:
   cache:
-    image: `+citusImage+`
+    image: `+currentImage+`
     command: [sh, -c, "trap 'exit 0' TERM; sleep infinity & wait"]
     healthcheck:
       test: [CMD, "true"]
@@ -625,8 +719,11 @@ volumes:
 // import its spec, move it to the setup service and passwords on every node
 // as current images need, adopt the file, and run it.
 func TestComposeAdoptHQFile(t *testing.T) {
-	dc := dockertest.Require(t, citusImage)
-	dockertest.Tag(t, citusImage, "citusdata/citus:8.1.1")
+	// citusdata/citus:8.1.1 is PostgreSQL 11, which keeps its data where
+	// every major before 18 does: the stand-in is one of those.
+	const oldLayout = "citusdata/citus:13.2-pg15"
+	dc := dockertest.Require(t, oldLayout, currentImage)
+	dockertest.Tag(t, oldLayout, "citusdata/citus:8.1.1")
 	src := filepath.Join("..", "..", "golden", "import-hq-2020", "input")
 	b, err := os.ReadFile(filepath.Join(src, "hq-compose.yml"))
 	if err != nil {
@@ -666,19 +763,19 @@ func TestComposeAdoptHQFile(t *testing.T) {
 	// HQ's workers publish no port: verify where HQ's Django runs. The
 	// nodes run the Citus under test, not the 8.1 the file's tag names:
 	// verify says so, and nothing else.
-	out, code := c.verifyInNetwork(citusImage)
+	out, code := c.verifyInNetwork(currentImage)
 	image := regexp.MustCompile(`(?m)^citus-image\s+cluster\s+FAIL\s+citus_master runs citus \d+\.\d+-\d+, its image citusdata/citus:8\.1\.1 names 8\.1;`)
 	if code != 1 || !image.MatchString(out) || strings.Count(out, " FAIL ") != 1 {
 		t.Fatalf("verify of nodes that run another release than their tag names: exit %d\n%s", code, out)
 	}
 	// Naming the release they run in the topology is one of the fixes.
-	spec = strings.Replace(spec, "citusdata/citus:8.1.1", citusImage, 1)
+	spec = strings.Replace(spec, "citusdata/citus:8.1.1", oldLayout, 1)
 	write(t, c.spec, spec)
 	if out, code := c.citusgen("render", "--into", c.compose); code != 0 {
 		t.Fatalf("render --into: exit %d\n%s", code, out)
 	}
 	c.p.Must(5*time.Minute, "up", "-d", "--wait", "citus_master", "citus_worker1", "citus_worker2", citus.SetupService)
-	if out, code := c.verifyInNetwork(citusImage); code != 0 {
+	if out, code := c.verifyInNetwork(currentImage); code != 0 {
 		t.Fatalf("verify inside the network after pinning the image: exit %d\n%s", code, out)
 	}
 }
@@ -687,7 +784,9 @@ func TestComposeAdoptHQFile(t *testing.T) {
 // and verify fails naming each node's version and what to do, while each
 // node runs what its own image names.
 func TestComposeMixedVersions(t *testing.T) {
-	const old, current = "citusdata/citus:13.2", "citusdata/citus:14.0"
+	// Two data layouts in one document too: PostgreSQL 18 and 15.
+	const old = "citusdata/citus:13.2-pg15"
+	current := currentImage
 	dc := dockertest.Require(t, old, current)
 	spec := "image: " + current + "\npassword: commcarehq\n" +
 		"coordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers:\n" +

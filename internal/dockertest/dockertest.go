@@ -195,6 +195,35 @@ func (p *Project) Containers() []string {
 	return strings.Fields(string(out))
 }
 
+// VolumeMount is a volume (named or anonymous) a container of the project
+// mounts.
+type VolumeMount struct {
+	Service, Name, Destination string
+}
+
+// VolumeMounts lists the volumes the project's containers mount, from the
+// engine: an anonymous one (an image's VOLUME nothing in the file covers)
+// outlives a `down` without -v.
+func (p *Project) VolumeMounts() []VolumeMount {
+	p.tb.Helper()
+	ids := p.Containers()
+	if len(ids) == 0 {
+		return nil
+	}
+	format := `{{$s := index .Config.Labels "com.docker.compose.service"}}{{range .Mounts}}{{if eq .Type "volume"}}{{$s}} {{.Name}} {{.Destination}}{{println}}{{end}}{{end}}`
+	out, err := exec.Command("docker", append([]string{"inspect", "-f", format}, ids...)...).Output()
+	if err != nil {
+		p.tb.Fatalf("docker inspect: %v", err)
+	}
+	var mounts []VolumeMount
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) == 3 {
+			mounts = append(mounts, VolumeMount{f[0], f[1], f[2]})
+		}
+	}
+	return mounts
+}
+
 func (p *Project) removeByLabel(ctx context.Context) error {
 	filter := "label=com.docker.compose.project=" + p.Name
 	var errs []error
