@@ -199,7 +199,7 @@ func (v *validator) django() {
 		d.errorAt("django.engine", "%q is not a dotted Python module path", t.Engine)
 	}
 	if port := t.ContainerPort; port < 1 || port > 65535 {
-		d.errorAt("compose.container_port", "%d is out of range; a TCP port is between 1 and 65535", port)
+		d.errorAt("compose.container_port", "%s", portOutOfRange(strconv.Itoa(port)))
 	}
 	if len(t.Workers) == 0 && d.given("workers") && !d.given("workers.count") {
 		d.errorAt("workers", "a Citus cluster needs at least one worker; list them or use the count form")
@@ -289,7 +289,7 @@ func (v *validator) port(n Node) {
 		}
 	case n.Port < 1 || n.Port > 65535:
 		v.reported[p] = true
-		d.errorAt(field(n, "port"), "%d is out of range; a TCP port is between 1 and 65535", n.Port)
+		d.errorAt(field(n, "port"), "%s", portOutOfRange(strconv.Itoa(n.Port)))
 	default:
 		if first, dup := v.ports[n.Port]; dup {
 			v.reported[p] = true
@@ -344,8 +344,14 @@ func (v *validator) nodeNames() {
 		name := t.NodeName(n)
 		if n.NodeNameOverride != "" {
 			i := strings.LastIndexByte(name, ':')
-			pn, err := strconv.Atoi(name[i+1:])
-			if i < 0 || err != nil || pn < 1 || pn > 65535 {
+			digits := name[i+1:]
+			pn, err := strconv.Atoi(digits)
+			switch {
+			case i >= 0 && digits != "" && strings.Trim(digits, "0123456789") == "" && (err != nil || pn < 1 || pn > 65535):
+				// A whole number, only not a port (too large for an int too).
+				d.errorAt(n.path+".node_name", "%s is not host:port: its port %s", short(name), portOutOfRange(shortNumber(digits)))
+				continue
+			case i < 0 || err != nil || pn < 1 || pn > 65535:
 				d.errorAt(n.path+".node_name", "%s is not host:port (a host name or IPv4 address, then a port between 1 and 65535)", short(name))
 				continue
 			}

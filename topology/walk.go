@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -164,15 +165,44 @@ func (d *decoder) str(n *yaml.Node, path string) string {
 	return n.Value
 }
 
-func (d *decoder) integer(n *yaml.Node, path string) int {
+// integer reads a whole number. One too large for an int is a whole number
+// all the same: outOfRange says what is wrong with it (given its digits),
+// and 0 is returned.
+func (d *decoder) integer(n *yaml.Node, path string, outOfRange func(digits string) string) int {
 	n = yamldoc.Resolve(n)
-	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!str") {
-		if v, err := strconv.Atoi(strings.TrimSpace(n.Value)); err == nil {
+	// YAML tags digits beyond 64 bits as a float.
+	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!str" || n.Tag == "!!float") {
+		s := strings.TrimSpace(n.Value)
+		v, err := strconv.Atoi(s)
+		if err == nil {
 			return v
+		}
+		if errors.Is(err, strconv.ErrRange) {
+			d.errorf(n, path, "%s", outOfRange(shortNumber(s)))
+			return 0
 		}
 	}
 	d.errorf(n, path, "must be a whole number, found %s", kindName(n))
 	return 0
+}
+
+// port reads a TCP port; the validator checks its range once it fits an int.
+func (d *decoder) port(n *yaml.Node, path string) int {
+	return d.integer(n, path, portOutOfRange)
+}
+
+// portOutOfRange is the problem of a port number outside 1-65535.
+func portOutOfRange(digits string) string {
+	return digits + " is out of range; a TCP port is between 1 and 65535"
+}
+
+// shortNumber is a number's digits for a message, abbreviated when there
+// are too many to read.
+func shortNumber(digits string) string {
+	if len(digits) > 24 {
+		return fmt.Sprintf("%s... (%d digits)", digits[:20], len(strings.TrimLeft(digits, "+-")))
+	}
+	return digits
 }
 
 func (d *decoder) boolean(n *yaml.Node, path string) bool {

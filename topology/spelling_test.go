@@ -1,0 +1,55 @@
+package topology_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/citusgen/citusgen/topology"
+)
+
+// refusals are specs topology.Parse must refuse, with exactly these
+// problems.
+type refusals []struct {
+	name, spec string
+	want       []string
+}
+
+func (cases refusals) run(t *testing.T) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := topology.Parse("t.yaml", []byte(c.spec))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		})
+	}
+}
+
+// A whole number too large for a port is out of range, not "not a whole
+// number", in every port field.
+func TestPortsOutOfRange(t *testing.T) {
+	const trust = "trust_authentication: true\n"
+	huge := "12345678901234567890123" // 23 digits
+	refusals{
+		{"port, container_port and node_name", "coordinator: {service: c, alias: c, port: " + huge + "}\n" + trust +
+			"compose: {container_port: " + huge + "}\n" +
+			"workers:\n  - {service: w1, alias: w1, port: 6001, node_name: 'h:" + huge + "'}\n  - {service: w2, alias: w2, port: 6002, node_name: 'h:0'}\n",
+			[]string{
+				`t.yaml:1:43: coordinator.port: 12345678901234567890123 is out of range; a TCP port is between 1 and 65535`,
+				`t.yaml:3:27: compose.container_port: 12345678901234567890123 is out of range; a TCP port is between 1 and 65535`,
+				`t.yaml:5:53: workers[0].node_name: "h:12345678901234567890123" is not host:port: its port 12345678901234567890123 is out of range; a TCP port is between 1 and 65535`,
+				`t.yaml:6:53: workers[1].node_name: "h:0" is not host:port: its port 0 is out of range; a TCP port is between 1 and 65535`,
+			}},
+		{"first_port", minimal + trust + "workers: {count: 2, service_prefix: w, alias_prefix: w, first_port: -" + huge + "}\n",
+			[]string{`t.yaml:3:69: workers.first_port: -12345678901234567890123 is out of range; a TCP port is between 1 and 65535`}},
+		{"a thousand digits", minimal + trust + "workers: [{service: w, alias: w, port: " + strings.Repeat("9", 1000) + "}]\n",
+			[]string{`t.yaml:3:40: workers[0].port: 99999999999999999999... (1000 digits) is out of range; a TCP port is between 1 and 65535`}},
+		{"count", minimal + trust + "workers: {count: " + huge + ", service_prefix: w, alias_prefix: w, first_port: 7000}\n",
+			[]string{`t.yaml:3:18: workers.count: must be between 1 and 10000, found 12345678901234567890123`}},
+	}.run(t)
+}
