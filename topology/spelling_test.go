@@ -30,6 +30,28 @@ func (cases refusals) run(t *testing.T) {
 	}
 }
 
+// Citus compares node names as written, but two spellings of one host:port
+// name one server: a port is a number and DNS ignores case. Registered
+// twice, bootstrap would never converge.
+func TestNodeNameSpellings(t *testing.T) {
+	const trust = "trust_authentication: true\n"
+	const tail = " spelled another way (host names ignore case, a port is a number); Citus would register one server twice and bootstrap would never converge: give each node its own host:port"
+	refusals{
+		{"a leading zero in the port", minimal + trust +
+			"workers:\n  - {service: w1, alias: w1, port: 6001, node_name: '127.0.0.1:6101'}\n  - {service: w2, alias: w2, port: 6002, node_name: '127.0.0.1:06101'}\n",
+			[]string{`t.yaml:5:53: workers[1].node_name: node name "127.0.0.1:06101" is "127.0.0.1:6101" of worker w1 (workers[0].node_name, line 4, column 53)` + tail}},
+		{"case, against a service", minimal + trust +
+			"workers:\n  - {service: w1, alias: w1, port: 6001}\n  - {service: w2, alias: w2, port: 6002, node_name: 'W1:5432'}\n",
+			[]string{`t.yaml:5:53: workers[1].node_name: node name "W1:5432" is "w1:5432" of worker w1 (workers[0].service, line 4, column 15)` + tail}},
+		{"case, against a node name", minimal + trust +
+			"workers:\n  - {service: w1, alias: w1, port: 6001, node_name: 'db.example:5432'}\n  - {service: w2, alias: w2, port: 6002, node_name: 'DB.Example:5432'}\n",
+			[]string{`t.yaml:5:53: workers[1].node_name: node name "DB.Example:5432" is "db.example:5432" of worker w1 (workers[0].node_name, line 4, column 53)` + tail}},
+		{"case, against the coordinator", minimal + trust +
+			"workers: [{service: w, alias: w, port: 6001, node_name: 'C:5432'}]\n",
+			[]string{`t.yaml:3:57: workers[0].node_name: node name "C:5432" is "c:5432" of coordinator c (coordinator.service, line 1, column 24)` + tail}},
+	}.run(t)
+}
+
 // A whole number too large for a port is out of range, not "not a whole
 // number", in every port field.
 func TestPortsOutOfRange(t *testing.T) {

@@ -333,10 +333,14 @@ func (v *validator) settings() {
 }
 
 // nodeNames checks node_name overrides and that no two nodes share a
-// node name, which Citus would take for one node.
+// node name, which Citus would take for one node. Names are compared as
+// the server they reach, not as written: DNS ignores the case of host
+// names and a port is a number (06101 is 6101), while Citus compares the
+// text, so two spellings would register one server twice.
 func (v *validator) nodeNames() {
 	t, d := v.t, v.d
-	nodeNames := map[string]string{}
+	type firstUse struct{ name, ref, field string }
+	nodeNames := map[string]firstUse{}
 	for _, n := range t.Nodes() {
 		if n.path == "" || v.reported[n.path] {
 			continue
@@ -360,12 +364,33 @@ func (v *validator) nodeNames() {
 				continue
 			}
 		}
-		if first, dup := nodeNames[name]; dup {
-			d.errorAt(n.path+".node_name", "node name %s is already used by %s; Citus would see one node", name, first)
-		} else {
-			nodeNames[name] = nodeRef(n)
+		// The field the name comes from: node_name, or the service it is
+		// derived from.
+		f := field(n, "service")
+		if n.NodeNameOverride != "" {
+			f = n.path + ".node_name"
+		}
+		host, port := t.NodeAddress(n)
+		key := strings.ToLower(host) + ":" + strconv.Itoa(port)
+		first, dup := nodeNames[key]
+		switch {
+		case !dup:
+			nodeNames[key] = firstUse{name, nodeRef(n), f}
+		case first.name == name:
+			d.errorAt(f, "node name %s is already used by %s (%s); Citus would see one node", name, first.ref, v.where(first.field))
+		default:
+			d.errorAt(f, "node name %q is %q of %s (%s) spelled another way (host names ignore case, a port is a number); Citus would register one server twice and bootstrap would never converge: give each node its own host:port", name, first.name, first.ref, v.where(first.field))
 		}
 	}
+}
+
+// where names a spec path and the position it was written at, for a
+// message about another place.
+func (v *validator) where(path string) string {
+	if pos, ok := v.d.pos[path]; ok {
+		return fmt.Sprintf("%s, line %d, column %d", path, pos.Line, pos.Column)
+	}
+	return path
 }
 
 // djangoSignatures: Django raises ImproperlyConfigured when two aliases
