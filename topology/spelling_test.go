@@ -75,3 +75,20 @@ func TestPortsOutOfRange(t *testing.T) {
 			[]string{`t.yaml:3:18: workers.count: must be between 1 and 10000, found 12345678901234567890123`}},
 	}.run(t)
 }
+
+// password_env must name no other variable of the spec: compose would put
+// the password wherever that variable goes, in plain sight.
+func TestPasswordEnvNamesNothingElse(t *testing.T) {
+	refusals{
+		{"database_variable", minimal + "password_env: CITUS_DB\ndatabase_variable: CITUS_DB\nworkers: [{service: w, alias: w, port: 6001}]\n",
+			[]string{`t.yaml:2:15: password_env: CITUS_DB is also database_variable (line 3, column 20): the database would be named after the password, which every healthcheck's pg_isready -d shows; use another variable for one of them`}},
+		{"the default database_variable", minimal + "password_env: CITUS_DB\nworkers: [{service: w, alias: w, port: 6001}]\n",
+			[]string{`t.yaml:2:15: password_env: CITUS_DB is also database_variable (its default, not written in the spec): the database would be named after the password, which every healthcheck's pg_isready -d shows; use another variable for one of them`}},
+		{"a port_variable", minimal + "password_env: PW\nworkers: [{service: w, alias: w, port: 6001}, {service: v, alias: v, port: 6002, port_variable: PW}]\n",
+			[]string{`t.yaml:2:15: password_env: PW is also workers[1].port_variable (line 3, column 97): the published port would be the password, which docker compose ps shows; use another variable for one of them`}},
+		{"a derived port_variable", minimal + "password_env: CITUS_W_EXTERNAL_PORT\nworkers: [{service: w, alias: w, port: 6001}]\n",
+			[]string{`t.yaml:2:15: password_env: CITUS_W_EXTERNAL_PORT is also workers[0].port_variable (derived from workers[0].service, line 3, column 21): the published port would be the password, which docker compose ps shows; use another variable for one of them`}},
+		{"the volume variables", minimal + "password_env: PW\ncompose: {volume_prefix_variable: PW, volume_blank_variable: PW}\nworkers: [{service: w, alias: w, port: 6001}]\n",
+			[]string{`t.yaml:2:15: password_env: PW is also compose.volume_prefix_variable (line 3, column 35) and compose.volume_blank_variable (line 3, column 62): the data volumes would be named after the password, which docker volume ls shows; use another variable for one of them`}},
+	}.run(t)
+}

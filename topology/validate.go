@@ -94,6 +94,7 @@ func validate(t *Topology, d *decoder) {
 			v.node(n)
 		}
 	}
+	v.passwordVariable()
 	if t.Setup && t.MembershipManager {
 		d.errorAt("compose.setup", "the setup service registers workers by service name and the membership manager by container name, so together they register each worker twice; set setup: false or membership_manager: false")
 	}
@@ -175,6 +176,52 @@ func (v *validator) password() {
 	}
 	if t.TrustAuthentication && (d.given("password") || d.given("password_env")) {
 		d.errorAt("trust_authentication", "goes with neither password nor password_env; remove one")
+	}
+}
+
+// passwordVariable refuses a password_env that another key of the spec
+// names too: compose would put the password wherever that variable goes
+// (the database name, a published port, the data volumes), where every
+// command line and listing shows it.
+func (v *validator) passwordVariable() {
+	t, d := v.t, v.d
+	if t.PasswordEnv == "" || !d.given("password_env") || !envRE.MatchString(t.PasswordEnv) {
+		return
+	}
+	var fields, reasons []string
+	clash := func(variable, what, reason string) {
+		if variable != t.PasswordEnv {
+			return
+		}
+		fields = append(fields, what)
+		if !contains(reasons, reason) {
+			reasons = append(reasons, reason)
+		}
+	}
+	given := func(path, derived string) string {
+		if pos, ok := d.pos[path]; ok {
+			return fmt.Sprintf("%s (line %d, column %d)", path, pos.Line, pos.Column)
+		}
+		return fmt.Sprintf("%s (%s)", path, derived)
+	}
+	clash(t.DatabaseVariable, given("database_variable", "its default, not written in the spec"),
+		"the database would be named after the password, which every healthcheck's pg_isready -d shows")
+	for _, n := range t.Nodes() {
+		p := n.path + ".port_variable"
+		if n.path == "" || n.Port == 0 && !d.given(p) {
+			continue // no port published: the variable is written nowhere
+		}
+		what := given(p, "derived from "+v.where(field(n, "service")))
+		if !strings.HasSuffix(n.path, "]") { // the count form
+			what = fmt.Sprintf("the port variable of %s (derived from %s)", nodeRef(n), v.where(field(n, "service")))
+		}
+		clash(n.PortVariable, what, "the published port would be the password, which docker compose ps shows")
+	}
+	const volumes = "the data volumes would be named after the password, which docker volume ls shows"
+	clash(t.VolumePrefixVariable, given("compose.volume_prefix_variable", "its default, not written in the spec"), volumes)
+	clash(t.VolumeBlankVariable, given("compose.volume_blank_variable", ""), volumes)
+	if len(fields) > 0 {
+		d.errorAt("password_env", "%s is also %s: %s; use another variable for one of them", t.PasswordEnv, strings.Join(fields, " and "), strings.Join(reasons, "; "))
 	}
 }
 
