@@ -45,6 +45,10 @@ type node struct {
 	aliasAt string // where the alias came from
 	image   string
 	portVar string
+	// nodeName is the worker's CITUS_NODE_NAME where it is not the
+	// service:container_port citusgen would derive (a cluster reached
+	// outside the compose network), as written.
+	nodeName string
 }
 
 // Import derives a topology spec from a compose file and, when given, the

@@ -171,3 +171,58 @@ func TestImportManagerMentionsSetup(t *testing.T) {
 		t.Errorf("spec:\n%s", res.Spec)
 	}
 }
+
+// Workers reached under other names than their services (a cluster outside
+// compose): import carries each CITUS_NODE_NAME into the spec as node_name,
+// as written, so the settings render back exactly.
+func TestImportKeepsNodeNames(t *testing.T) {
+	spec := "password: x\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers:\n" +
+		"  - {service: citus_worker1, alias: w1, port: 5601, node_name: '127.0.0.1:5701'}\n" +
+		"  - {service: citus_worker2, alias: w2, port: 5602, node_name: 'citus_worker2:6432'}\n" +
+		"  - {service: citus_worker3, alias: w3, port: 5603, node_name: 'DB3.example:05703'}\n" +
+		"  - {service: citus_worker4, alias: w4, port: 5604}\n"
+	top, err := topology.Parse("spec.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose, err := generator.Compose(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings, err := generator.Settings(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: compose, SettingsPath: "localsettings.py", Settings: settings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	for _, w := range res.Warnings {
+		warnings = append(warnings, w.String())
+	}
+	// The coordinator's node name is in neither file: said, not guessed.
+	want := []string{"localsettings.py: some workers' CITUS_NODE_NAME is not their compose service and port (imported as node_name), but neither file says how the workers reach the coordinator: the topology derives citus_master:5432; set coordinator.node_name if they reach it under another name"}
+	if strings.Join(warnings, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))
+	}
+	for _, line := range []string{"    node_name: \"127.0.0.1:5701\"\n", "    node_name: \"citus_worker2:6432\"\n", "    node_name: \"DB3.example:05703\"\n"} {
+		if !strings.Contains(string(res.Spec), line) {
+			t.Errorf("spec lacks %q:\n%s", line, res.Spec)
+		}
+	}
+	again, err := topology.Parse("spec.yaml", res.Spec)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res.Spec)
+	}
+	if again.Workers[3].NodeNameOverride != "" {
+		t.Errorf("worker 4 got node_name %q; its CITUS_NODE_NAME is what citusgen derives", again.Workers[3].NodeNameOverride)
+	}
+	rendered, err := generator.Settings(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(rendered) != string(settings) {
+		t.Errorf("import -> render settings differs:\n%s\nwant:\n%s", rendered, settings)
+	}
+}
