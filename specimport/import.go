@@ -37,6 +37,7 @@ type spec struct {
 	volumePrefix, volumeBlank                                 string
 	workerPassword, manager                                   bool
 	managerImage                                              string
+	passwords                                                 []passwordSource
 }
 
 type node struct {
@@ -70,6 +71,7 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 	s := &spec{containerPort: topology.DefaultContainerPort, workerPassword: true}
 	s.addNodes(coord, workers, func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) })
 	s.readEnv(coord, workers, func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) })
+	s.composePasswords(in.ComposePath, append([]*composeNode{coord}, workers...))
 	if cf.manager != nil {
 		s.manager, s.managerImage = true, cf.manager.image
 	}
@@ -92,6 +94,9 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 		warn(in.ComposePath, 0, "no --settings: the coordinator's Django alias is made up (%s) and workers get none; pass the settings file to take Django's", s.nodes[0].alias)
 	}
 
+	if err := s.passwordConflict(in); err != nil {
+		return nil, err
+	}
 	out := s.render(in)
 	if _, err := topology.Parse(filepath.Base(in.ComposePath)+" (imported)", out); err != nil {
 		return nil, fmt.Errorf("the imported topology is not valid, so the files describe something citusgen cannot render:\n%v\n--- the imported topology ---\n%s", err, out)

@@ -141,6 +141,7 @@ func (r *settingsReader) database(e settingsfile.Entry) bool {
 		r.warn(e.Lines.Start, "%s NAME is %q but the compose file creates %q; the topology uses %q", e.Key, name, s.database, s.database)
 	}
 	r.nodeName(e, n)
+	r.settingsPassword(e, n)
 	if user, ok := literal(e, "USER"); ok && user != s.user {
 		r.warn(e.Lines.Start, "%s USER is %q but the compose file's is %q", e.Key, user, s.user)
 	}

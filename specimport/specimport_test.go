@@ -226,3 +226,81 @@ func TestImportKeepsNodeNames(t *testing.T) {
 		t.Errorf("import -> render settings differs:\n%s\nwant:\n%s", rendered, settings)
 	}
 }
+
+const conflictCompose = `services:
+  citus_master:
+    image: citusdata/citus:13.2
+    labels: [com.citusdata.role=Master]
+    ports: ["${CITUS_MASTER_EXTERNAL_PORT:-5600}:5432"]
+    environment:
+      POSTGRES_USER: hq
+      POSTGRES_PASSWORD: coordinator-secret
+      POSTGRES_DB: hq
+  citus_worker1:
+    image: citusdata/citus:13.2
+    labels: [com.citusdata.role=Worker]
+    ports: ["${CITUS_WORKER1_EXTERNAL_PORT:-5601}:5432"]
+    environment:
+      POSTGRES_USER: hq
+      POSTGRES_PASSWORD: worker-secret
+      POSTGRES_DB: hq
+  citus_worker2:
+    image: citusdata/citus:13.2
+    labels: [com.citusdata.role=Worker]
+    ports: ["${CITUS_WORKER2_EXTERNAL_PORT:-5602}:5432"]
+    environment:
+      POSTGRES_USER: hq
+      POSTGRES_PASSWORD: ${WORKER_PW:?}
+      POSTGRES_DB: hq
+`
+
+const conflictSettings = `import os
+DATABASES = {}
+DATABASES.update({
+    'hq': {'NAME': 'hq', 'USER': 'hq', 'PASSWORD': 'coordinator-secret', 'HOST': 'localhost', 'PORT': '5600'},
+    'w1': {'NAME': 'hq', 'USER': 'hq', 'PASSWORD': '', 'HOST': 'localhost', 'PORT': '5601', 'CITUS_NODE_NAME': 'citus_worker1:5432'},
+    'w2': {'NAME': 'hq', 'USER': 'hq', 'PASSWORD': 'settings-secret', 'HOST': 'localhost', 'PORT': '5602', 'CITUS_NODE_NAME': 'citus_worker2:5432'},
+})
+`
+
+// Files that give the nodes different passwords are refused, every place
+// named and no value shown: which one the cluster runs with no file says,
+// and --adopt would write the one chosen everywhere.
+func TestImportPasswordConflicts(t *testing.T) {
+	_, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: []byte(conflictCompose), SettingsPath: "localsettings.py", Settings: []byte(conflictSettings)})
+	if err == nil {
+		t.Fatal("imported")
+	}
+	want := `hq-compose.yml and localsettings.py give the cluster different passwords (the values are not shown), and a topology has one for every node:
+  value 1: hq-compose.yml:8 (POSTGRES_PASSWORD of citus_master), localsettings.py:4 (PASSWORD of alias hq)
+  value 2: hq-compose.yml:16 (POSTGRES_PASSWORD of citus_worker1)
+  $WORKER_PW: hq-compose.yml:24 (POSTGRES_PASSWORD of citus_worker2)
+  empty: localsettings.py:5 (PASSWORD of alias w1)
+  value 3: localsettings.py:6 (PASSWORD of alias w2)
+make them agree on the password the cluster runs with (a node's POSTGRES_PASSWORD takes effect only when its data directory is created), then import again: citusgen does not guess, because --adopt writes one password into every node and alias`
+	if err.Error() != want {
+		t.Errorf("error:\n%s\nwant:\n%s", err, want)
+	}
+	for _, secret := range []string{"coordinator-secret", "worker-secret", "settings-secret"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error shows the password %q", secret)
+		}
+	}
+
+	// Agreeing files import; a worker without a password and its empty
+	// PASSWORD are citusgen's worker_password: false, not a conflict.
+	agree := strings.NewReplacer("worker-secret", "coordinator-secret", "${WORKER_PW:?}", "coordinator-secret").Replace(conflictCompose)
+	settings := strings.Replace(strings.Replace(conflictSettings, "settings-secret", "coordinator-secret", 1), "'PASSWORD': '',", "'PASSWORD': 'coordinator-secret',", 1)
+	if _, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: []byte(agree), SettingsPath: "localsettings.py", Settings: []byte(settings)}); err != nil {
+		t.Errorf("agreeing files: %v", err)
+	}
+	noWorkerPassword := strings.NewReplacer("      POSTGRES_PASSWORD: worker-secret\n", "", "      POSTGRES_PASSWORD: ${WORKER_PW:?}\n", "").Replace(conflictCompose)
+	settings = strings.Replace(conflictSettings, "'PASSWORD': 'settings-secret',", "'PASSWORD': '',", 1)
+	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: []byte(noWorkerPassword), SettingsPath: "localsettings.py", Settings: []byte(settings)})
+	if err != nil {
+		t.Fatalf("workers without a password: %v", err)
+	}
+	if !strings.Contains(string(res.Spec), "worker_password: false") {
+		t.Errorf("spec:\n%s", res.Spec)
+	}
+}
