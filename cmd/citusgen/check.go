@@ -63,6 +63,13 @@ func (c checkCmd) Run(e *env) error {
 			return mergeError(c.Compose, err)
 		}
 		checkDiff(out, c.Compose, "render --into", composeData, m)
+		conflicts, err := regions.IncludeConflicts(t, c.Compose, composeData)
+		if err != nil {
+			return badInput{err}
+		}
+		for _, d := range conflicts {
+			out.drift(d.File, d.Lines, d.Msg)
+		}
 	}
 	if c.Settings != "" {
 		data, err := readInput(c.Settings)
