@@ -119,6 +119,29 @@ func TestImportRefuses(t *testing.T) {
 	}
 }
 
+// importRendered renders the compose file and the settings of spec and
+// imports them.
+func importRendered(t *testing.T, spec string) (*topology.Topology, []byte, *specimport.Result) {
+	t.Helper()
+	top, err := topology.Parse("spec.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose, err := generator.Compose(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings, err := generator.Settings(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: compose, SettingsPath: "localsettings.py", Settings: settings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return top, settings, res
+}
+
 // citusgen's own output imports without a warning (its ${VOLUME_PREFIX:-}
 // is the convention it reads), to the same topology.
 func TestImportOwnOutput(t *testing.T) {
@@ -126,22 +149,7 @@ func TestImportOwnOutput(t *testing.T) {
 		"password: x\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers: [{service: citus_worker1, alias: w1, port: 5601}]\n",
 		"password: x\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers: [{service: citus_worker1, alias: w1, port: 5601}]\ncompose: {volume_blank_variable: BLANK_IF_TESTS}\n",
 	} {
-		top, err := topology.Parse("spec.yaml", []byte(spec))
-		if err != nil {
-			t.Fatal(err)
-		}
-		compose, err := generator.Compose(top)
-		if err != nil {
-			t.Fatal(err)
-		}
-		settings, err := generator.Settings(top)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: compose, SettingsPath: "localsettings.py", Settings: settings})
-		if err != nil {
-			t.Fatal(err)
-		}
+		top, _, res := importRendered(t, spec)
 		for _, w := range res.Warnings {
 			t.Errorf("warning: %s", w)
 		}
@@ -181,22 +189,7 @@ func TestImportKeepsNodeNames(t *testing.T) {
 		"  - {service: citus_worker2, alias: w2, port: 5602, node_name: 'citus_worker2:6432'}\n" +
 		"  - {service: citus_worker3, alias: w3, port: 5603, node_name: 'DB3.example:05703'}\n" +
 		"  - {service: citus_worker4, alias: w4, port: 5604}\n"
-	top, err := topology.Parse("spec.yaml", []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	compose, err := generator.Compose(top)
-	if err != nil {
-		t.Fatal(err)
-	}
-	settings, err := generator.Settings(top)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: compose, SettingsPath: "localsettings.py", Settings: settings})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, settings, res := importRendered(t, spec)
 	var warnings []string
 	for _, w := range res.Warnings {
 		warnings = append(warnings, w.String())
