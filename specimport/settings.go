@@ -161,9 +161,12 @@ func (r *settingsReader) nodeName(e settingsfile.Entry, n *node) {
 	}
 	derived := n.c.service + ":" + strconv.Itoa(r.s.containerPort)
 	name, isStr := v.Value.(string)
+	host, port, _ := strings.Cut(name, ":")
 	switch {
 	case !v.Literal || !isStr:
 		r.warn(e.Lines.Start, "CITUS_NODE_NAME of %s is not a literal string; not imported (the topology derives %s)", e.Key, derived)
+	case host == "" || port == "" || strings.Trim(port, "0123456789") != "":
+		r.warn(e.Lines.Start, "CITUS_NODE_NAME of %s is %q, not host:port; not imported (the topology derives %s)", e.Key, name, derived)
 	case name != derived:
 		n.nodeName = name
 	}

@@ -297,3 +297,29 @@ make them agree on the password the cluster runs with (a node's POSTGRES_PASSWOR
 		t.Errorf("spec:\n%s", res.Spec)
 	}
 }
+
+// A CITUS_NODE_NAME the spec cannot say is a warning, and the worker keeps
+// the node name citusgen derives.
+func TestImportNodeNamesItCannotTake(t *testing.T) {
+	compose := strings.NewReplacer("worker-secret", "coordinator-secret", "${WORKER_PW:?}", "coordinator-secret").Replace(conflictCompose)
+	settings := strings.NewReplacer("'PASSWORD': ''", "'PASSWORD': 'coordinator-secret'", "settings-secret", "coordinator-secret",
+		"'citus_worker1:5432'", "'citus_worker1'", "'citus_worker2:5432'", "os.environ['W2']").Replace(conflictSettings)
+	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: []byte(compose), SettingsPath: "localsettings.py", Settings: []byte(settings)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range res.Warnings {
+		got = append(got, w.String())
+	}
+	want := []string{
+		`localsettings.py:5: CITUS_NODE_NAME of w1 is "citus_worker1", not host:port; not imported (the topology derives citus_worker1:5432)`,
+		`localsettings.py:6: CITUS_NODE_NAME of w2 is not a literal string; not imported (the topology derives citus_worker2:5432)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if strings.Contains(string(res.Spec), "node_name") {
+		t.Errorf("spec:\n%s", res.Spec)
+	}
+}
