@@ -33,11 +33,11 @@ type spec struct {
 	reporting                                                 [][2]string
 	flags                                                     [][2]string // name, Python literal as YAML
 	nodes                                                     []*node
+	passwords                                                 []passwordSource
 	containerPort                                             int
 	volumePrefix, volumeBlank                                 string
 	workerPassword, manager                                   bool
 	managerImage                                              string
-	passwords                                                 []passwordSource
 }
 
 type node struct {

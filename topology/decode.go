@@ -112,7 +112,7 @@ func (d *decoder) node(n *yaml.Node, path string, role Role) Node {
 		case "alias":
 			node.Alias = d.str(v, p)
 		case "port":
-			node.Port = d.port(v, p)
+			node.Port = d.integer(v, p)
 		case "image":
 			node.Image = d.str(v, p)
 		case "port_variable":
@@ -154,15 +154,13 @@ func (d *decoder) workers(n *yaml.Node, path string) []Node {
 		if !d.mapping(n, path, countKeys, func(key string, v *yaml.Node, p string) {
 			switch key {
 			case "count":
-				count = d.integer(v, p, func(digits string) string {
-					return fmt.Sprintf("must be between 1 and %d, found %s", MaxWorkers, digits)
-				})
+				count = d.integer(v, p)
 			case "service_prefix":
 				servicePrefix = d.str(v, p)
 			case "alias_prefix":
 				aliasPrefix = d.str(v, p)
 			case "first_port":
-				first = d.port(v, p)
+				first = d.integer(v, p)
 			case "image":
 				image = d.str(v, p)
 			}
@@ -199,7 +197,7 @@ func (d *decoder) compose(n *yaml.Node, path string, t *Topology) {
 	d.mapping(n, path, composeKeys, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "container_port":
-			t.ContainerPort = d.port(v, p)
+			t.ContainerPort = d.integer(v, p)
 		case "setup":
 			t.Setup = d.boolean(v, p)
 		case "membership_manager":

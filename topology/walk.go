@@ -166,9 +166,8 @@ func (d *decoder) str(n *yaml.Node, path string) string {
 }
 
 // integer reads a whole number. One too large for an int is a whole number
-// all the same: outOfRange says what is wrong with it (given its digits),
-// and 0 is returned.
-func (d *decoder) integer(n *yaml.Node, path string, outOfRange func(digits string) string) int {
+// all the same: it is out of range, and 0 is returned.
+func (d *decoder) integer(n *yaml.Node, path string) int {
 	n = yamldoc.Resolve(n)
 	// YAML tags digits beyond 64 bits as a float.
 	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!str" || n.Tag == "!!float") {
@@ -178,7 +177,7 @@ func (d *decoder) integer(n *yaml.Node, path string, outOfRange func(digits stri
 			return v
 		}
 		if errors.Is(err, strconv.ErrRange) {
-			d.errorf(n, path, "%s", outOfRange(shortNumber(s)))
+			d.errorf(n, path, "%s", outOfRange(path, shortNumber(s)))
 			return 0
 		}
 	}
@@ -186,9 +185,16 @@ func (d *decoder) integer(n *yaml.Node, path string, outOfRange func(digits stri
 	return 0
 }
 
-// port reads a TCP port; the validator checks its range once it fits an int.
-func (d *decoder) port(n *yaml.Node, path string) int {
-	return d.integer(n, path, portOutOfRange)
+// outOfRange is the problem of a whole number too large for an int, in the
+// terms of the key it is given for: the range of a port, of the count.
+func outOfRange(path, digits string) string {
+	switch path[strings.LastIndexByte(path, '.')+1:] {
+	case "port", "first_port", "container_port":
+		return portOutOfRange(digits)
+	case "count":
+		return fmt.Sprintf("must be between 1 and %d, found %s", MaxWorkers, digits)
+	}
+	return digits + " is out of range"
 }
 
 // portOutOfRange is the problem of a port number outside 1-65535.

@@ -62,7 +62,6 @@ func (c checkCmd) Run(e *env) error {
 		if err != nil {
 			return mergeError(c.Compose, err)
 		}
-		checkDiff(out, c.Compose, "render --into", composeData, m)
 		conflicts, err := regions.IncludeConflicts(t, c.Compose, composeData)
 		if err != nil {
 			return badInput{err}
@@ -70,6 +69,7 @@ func (c checkCmd) Run(e *env) error {
 		for _, d := range conflicts {
 			out.drift(d.File, d.Lines, d.Msg)
 		}
+		checkDiff(out, c.Compose, "render --into", composeData, m)
 	}
 	if c.Settings != "" {
 		data, err := readInput(c.Settings)

@@ -172,23 +172,6 @@ func intoCompose(e *env, t *topology.Topology, path string, adopt bool) error {
 	return writeIfChanged(e, tgt, m.Data)
 }
 
-// includeConflicts refuses a file whose included files define what its
-// regions define (--adopt cannot help: the definitions are in other files).
-func includeConflicts(t *topology.Topology, path string, data []byte) error {
-	conflicts, err := regions.IncludeConflicts(t, path, data)
-	if err != nil {
-		return badInput{err}
-	}
-	if len(conflicts) == 0 {
-		return nil
-	}
-	msgs := make([]string, len(conflicts))
-	for i, c := range conflicts {
-		msgs[i] = c.Msg
-	}
-	return badInputf("%s\n(%s is untouched)", strings.Join(msgs, "\n"), path)
-}
-
 // validateChange loads the file before and after citusgen's change as docker
 // compose would: problems the file already had are warnings, problems the
 // change would bring in block it, all listed at once.
@@ -270,4 +253,21 @@ func writeIfChanged(e *env, tgt *atomicfile.Target, merged []byte) error {
 	}
 	fmt.Fprintf(e.stderr, "citusgen: updated the citusgen region of %s\n", tgt.Path)
 	return nil
+}
+
+// includeConflicts refuses a file whose included files define what its
+// regions define (--adopt cannot help: the definitions are in other files).
+func includeConflicts(t *topology.Topology, path string, data []byte) error {
+	conflicts, err := regions.IncludeConflicts(t, path, data)
+	if err != nil {
+		return badInput{err}
+	}
+	if len(conflicts) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(conflicts))
+	for i, c := range conflicts {
+		msgs[i] = c.Msg
+	}
+	return badInputf("%s\n(%s is untouched)", strings.Join(msgs, "\n"), path)
 }
