@@ -310,7 +310,9 @@ func TestImportNodeNamesItCannotTake(t *testing.T) {
 	}
 	var got []string
 	for _, w := range res.Warnings {
-		got = append(got, w.String())
+		if strings.Contains(w.Msg, "CITUS_NODE_NAME") { // not what the fixture says of its ports
+			got = append(got, w.String())
+		}
 	}
 	want := []string{
 		`localsettings.py:5: CITUS_NODE_NAME of w1 is "citus_worker1", not host:port; not imported (the topology derives citus_worker1:5432)`,
