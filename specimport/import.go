@@ -33,6 +33,7 @@ type spec struct {
 	reporting                                                 [][2]string
 	flags                                                     [][2]string // name, Python literal as YAML
 	nodes                                                     []*node
+	passwords                                                 []passwordSource
 	containerPort                                             int
 	volumePrefix, volumeBlank                                 string
 	workerPassword, manager                                   bool
@@ -49,6 +50,10 @@ type node struct {
 	aliasAt string // where the alias came from
 	image   string
 	portVar string
+	// nodeName is the worker's CITUS_NODE_NAME where it is not the
+	// service:container_port citusgen would derive (a cluster reached
+	// outside the compose network), as written.
+	nodeName string
 }
 
 // Import derives a topology spec from a compose file and, when given, the
@@ -70,6 +75,7 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 	s := &spec{containerPort: topology.DefaultContainerPort, workerPassword: true}
 	s.addNodes(coord, workers, func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) })
 	s.readEnv(coord, workers, func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) })
+	s.composePasswords(in.ComposePath, append([]*composeNode{coord}, workers...))
 	if cf.manager != nil {
 		s.manager, s.managerImage = true, cf.manager.image
 	}
@@ -95,6 +101,9 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 		warn(in.ComposePath, 0, "no --settings: the coordinator's Django alias is made up (%s) and workers get none; pass the settings file to take Django's", s.nodes[0].alias)
 	}
 
+	if err := s.passwordConflict(in); err != nil {
+		return nil, err
+	}
 	out := s.render(in)
 	if _, err := topology.Parse(filepath.Base(in.ComposePath)+" (imported)", out); err != nil {
 		return nil, fmt.Errorf("the imported topology is not valid, so the files describe something citusgen cannot render:\n%v\n--- the imported topology ---\n%s", err, out)

@@ -102,6 +102,9 @@ func (s *spec) writeNodes(b *strings.Builder, in Files) {
 			fmt.Fprintf(b, "%simage: %s\n", pad, q(n.image))
 			writeMajor(b, pad, n.image)
 		}
+		if n.nodeName != "" {
+			fmt.Fprintf(b, "%snode_name: %s\n", pad, q(n.nodeName))
+		}
 	}
 	src := func(n *node) string {
 		at := fmt.Sprintf("%s:%d", filepath.Base(in.ComposePath), n.c.line)

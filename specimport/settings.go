@@ -53,6 +53,7 @@ func readSettings(ctx context.Context, path string, data []byte, s *spec) ([]War
 		v, _ := literal(*first, "DISABLE_SERVER_SIDE_CURSORS")
 		s.cursors = v == "true"
 	}
+	r.nodeNamesWarning()
 	r.reporting(f.Reporting)
 	r.flags(f.Assigns)
 	return r.warnings, nil
@@ -139,6 +140,8 @@ func (r *settingsReader) database(e settingsfile.Entry) bool {
 	if name, ok := literal(e, "NAME"); ok && name != s.database {
 		r.warn(e.Lines.Start, "%s NAME is %q but the compose file creates %q; the topology uses %q", e.Key, name, s.database, s.database)
 	}
+	r.nodeName(e, n)
+	r.settingsPassword(e, n)
 	if user, ok := literal(e, "USER"); ok && user != s.user {
 		r.warn(e.Lines.Start, "%s USER is %q but the compose file's is %q", e.Key, user, s.user)
 	}
@@ -146,6 +149,40 @@ func (r *settingsReader) database(e settingsfile.Entry) bool {
 		s.passwordEnv = pw.Env
 	}
 	return true
+}
+
+// nodeName takes a worker's CITUS_NODE_NAME as its node_name when it is
+// not the name citusgen derives: the coordinator registers the worker
+// under it, so the spec must say it for a render to register the same.
+func (r *settingsReader) nodeName(e settingsfile.Entry, n *node) {
+	v, ok := e.Fields["CITUS_NODE_NAME"]
+	if !ok || n.c.role != "worker" {
+		return
+	}
+	derived := n.c.service + ":" + strconv.Itoa(r.s.containerPort)
+	name, isStr := v.Value.(string)
+	host, port, _ := strings.Cut(name, ":")
+	switch {
+	case !v.Literal || !isStr:
+		r.warn(e.Lines.Start, "CITUS_NODE_NAME of %s is not a literal string; not imported (the topology derives %s)", e.Key, derived)
+	case host == "" || port == "" || strings.Trim(port, "0123456789") != "":
+		r.warn(e.Lines.Start, "CITUS_NODE_NAME of %s is %q, not host:port; not imported (the topology derives %s)", e.Key, name, derived)
+	case name != derived:
+		n.nodeName = name
+	}
+}
+
+// nodeNamesWarning says that the files name how the coordinator reaches
+// the workers but not how they reach it, where that matters: the workers
+// are reached under other names than their services.
+func (r *settingsReader) nodeNamesWarning() {
+	coord := r.s.nodes[0]
+	for _, n := range r.s.nodes[1:] {
+		if n.nodeName != "" {
+			r.warn(0, "some workers' CITUS_NODE_NAME is not their compose service and port (imported as node_name), but neither file says how the workers reach the coordinator: the topology derives %s:%d; set coordinator.node_name if they reach it under another name", coord.c.service, r.s.containerPort)
+			return
+		}
+	}
 }
 
 // reporting takes the REPORTING_DATABASES entries that name the cluster,

@@ -125,6 +125,29 @@ func TestImportRefuses(t *testing.T) {
 	}
 }
 
+// importRendered renders the compose file and the settings of spec and
+// imports them.
+func importRendered(t *testing.T, spec string) (*topology.Topology, []byte, *specimport.Result) {
+	t.Helper()
+	top, err := topology.Parse("spec.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose, err := generator.Compose(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings, err := generator.Settings(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: compose, SettingsPath: "localsettings.py", Settings: settings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return top, settings, res
+}
+
 // citusgen's own output imports without a warning (its ${VOLUME_PREFIX:-}
 // is the convention it reads), to the same topology.
 func TestImportOwnOutput(t *testing.T) {
@@ -132,22 +155,7 @@ func TestImportOwnOutput(t *testing.T) {
 		"password: x\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers: [{service: citus_worker1, alias: w1, port: 5601}]\n",
 		"password: x\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers: [{service: citus_worker1, alias: w1, port: 5601}]\ncompose: {volume_blank_variable: BLANK_IF_TESTS}\n",
 	} {
-		top, err := topology.Parse("spec.yaml", []byte(spec))
-		if err != nil {
-			t.Fatal(err)
-		}
-		compose, err := generator.Compose(top)
-		if err != nil {
-			t.Fatal(err)
-		}
-		settings, err := generator.Settings(top)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: compose, SettingsPath: "localsettings.py", Settings: settings})
-		if err != nil {
-			t.Fatal(err)
-		}
+		top, _, res := importRendered(t, spec)
 		for _, w := range res.Warnings {
 			t.Errorf("warning: %s", w)
 		}
@@ -174,6 +182,152 @@ func TestImportManagerMentionsSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(res.Spec), "membership_manager: false (or\n  # removing these two lines) uses citusgen's setup service instead") {
+		t.Errorf("spec:\n%s", res.Spec)
+	}
+}
+
+// Workers reached under other names than their services (a cluster outside
+// compose): import carries each CITUS_NODE_NAME into the spec as node_name,
+// as written, so the settings render back exactly.
+func TestImportKeepsNodeNames(t *testing.T) {
+	spec := "password: x\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers:\n" +
+		"  - {service: citus_worker1, alias: w1, port: 5601, node_name: '127.0.0.1:5701'}\n" +
+		"  - {service: citus_worker2, alias: w2, port: 5602, node_name: 'citus_worker2:6432'}\n" +
+		"  - {service: citus_worker3, alias: w3, port: 5603, node_name: 'DB3.example:05703'}\n" +
+		"  - {service: citus_worker4, alias: w4, port: 5604}\n"
+	_, settings, res := importRendered(t, spec)
+	var warnings []string
+	for _, w := range res.Warnings {
+		warnings = append(warnings, w.String())
+	}
+	// The coordinator's node name is in neither file: said, not guessed.
+	want := []string{"localsettings.py: some workers' CITUS_NODE_NAME is not their compose service and port (imported as node_name), but neither file says how the workers reach the coordinator: the topology derives citus_master:5432; set coordinator.node_name if they reach it under another name"}
+	if strings.Join(warnings, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))
+	}
+	for _, line := range []string{"    node_name: \"127.0.0.1:5701\"\n", "    node_name: \"citus_worker2:6432\"\n", "    node_name: \"DB3.example:05703\"\n"} {
+		if !strings.Contains(string(res.Spec), line) {
+			t.Errorf("spec lacks %q:\n%s", line, res.Spec)
+		}
+	}
+	again, err := topology.Parse("spec.yaml", res.Spec)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res.Spec)
+	}
+	if again.Workers[3].NodeNameOverride != "" {
+		t.Errorf("worker 4 got node_name %q; its CITUS_NODE_NAME is what citusgen derives", again.Workers[3].NodeNameOverride)
+	}
+	rendered, err := generator.Settings(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(rendered) != string(settings) {
+		t.Errorf("import -> render settings differs:\n%s\nwant:\n%s", rendered, settings)
+	}
+}
+
+const conflictCompose = `services:
+  citus_master:
+    image: citusdata/citus:13.2
+    labels: [com.citusdata.role=Master]
+    ports: ["${CITUS_MASTER_EXTERNAL_PORT:-5600}:5432"]
+    environment:
+      POSTGRES_USER: hq
+      POSTGRES_PASSWORD: coordinator-secret
+      POSTGRES_DB: hq
+  citus_worker1:
+    image: citusdata/citus:13.2
+    labels: [com.citusdata.role=Worker]
+    ports: ["${CITUS_WORKER1_EXTERNAL_PORT:-5601}:5432"]
+    environment:
+      POSTGRES_USER: hq
+      POSTGRES_PASSWORD: worker-secret
+      POSTGRES_DB: hq
+  citus_worker2:
+    image: citusdata/citus:13.2
+    labels: [com.citusdata.role=Worker]
+    ports: ["${CITUS_WORKER2_EXTERNAL_PORT:-5602}:5432"]
+    environment:
+      POSTGRES_USER: hq
+      POSTGRES_PASSWORD: ${WORKER_PW:?}
+      POSTGRES_DB: hq
+`
+
+const conflictSettings = `import os
+DATABASES = {}
+DATABASES.update({
+    'hq': {'NAME': 'hq', 'USER': 'hq', 'PASSWORD': 'coordinator-secret', 'HOST': 'localhost', 'PORT': '5600'},
+    'w1': {'NAME': 'hq', 'USER': 'hq', 'PASSWORD': '', 'HOST': 'localhost', 'PORT': '5601', 'CITUS_NODE_NAME': 'citus_worker1:5432'},
+    'w2': {'NAME': 'hq', 'USER': 'hq', 'PASSWORD': 'settings-secret', 'HOST': 'localhost', 'PORT': '5602', 'CITUS_NODE_NAME': 'citus_worker2:5432'},
+})
+`
+
+// Files that give the nodes different passwords are refused, every place
+// named and no value shown: which one the cluster runs with no file says,
+// and --adopt would write the one chosen everywhere.
+func TestImportPasswordConflicts(t *testing.T) {
+	_, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: []byte(conflictCompose), SettingsPath: "localsettings.py", Settings: []byte(conflictSettings)})
+	if err == nil {
+		t.Fatal("imported")
+	}
+	want := `hq-compose.yml and localsettings.py give the cluster different passwords (the values are not shown), and a topology has one for every node:
+  value 1: hq-compose.yml:8 (POSTGRES_PASSWORD of citus_master), localsettings.py:4 (PASSWORD of alias hq)
+  value 2: hq-compose.yml:16 (POSTGRES_PASSWORD of citus_worker1)
+  $WORKER_PW: hq-compose.yml:24 (POSTGRES_PASSWORD of citus_worker2)
+  empty: localsettings.py:5 (PASSWORD of alias w1)
+  value 3: localsettings.py:6 (PASSWORD of alias w2)
+make them agree on the password the cluster runs with (a node's POSTGRES_PASSWORD takes effect only when its data directory is created), then import again: citusgen does not guess, because --adopt writes one password into every node and alias`
+	if err.Error() != want {
+		t.Errorf("error:\n%s\nwant:\n%s", err, want)
+	}
+	for _, secret := range []string{"coordinator-secret", "worker-secret", "settings-secret"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error shows the password %q", secret)
+		}
+	}
+
+	// Agreeing files import; a worker without a password and its empty
+	// PASSWORD are citusgen's worker_password: false, not a conflict.
+	agree := strings.NewReplacer("worker-secret", "coordinator-secret", "${WORKER_PW:?}", "coordinator-secret").Replace(conflictCompose)
+	settings := strings.Replace(strings.Replace(conflictSettings, "settings-secret", "coordinator-secret", 1), "'PASSWORD': '',", "'PASSWORD': 'coordinator-secret',", 1)
+	if _, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: []byte(agree), SettingsPath: "localsettings.py", Settings: []byte(settings)}); err != nil {
+		t.Errorf("agreeing files: %v", err)
+	}
+	noWorkerPassword := strings.NewReplacer("      POSTGRES_PASSWORD: worker-secret\n", "", "      POSTGRES_PASSWORD: ${WORKER_PW:?}\n", "").Replace(conflictCompose)
+	settings = strings.Replace(conflictSettings, "'PASSWORD': 'settings-secret',", "'PASSWORD': '',", 1)
+	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: []byte(noWorkerPassword), SettingsPath: "localsettings.py", Settings: []byte(settings)})
+	if err != nil {
+		t.Fatalf("workers without a password: %v", err)
+	}
+	if !strings.Contains(string(res.Spec), "worker_password: false") {
+		t.Errorf("spec:\n%s", res.Spec)
+	}
+}
+
+// A CITUS_NODE_NAME the spec cannot say is a warning, and the worker keeps
+// the node name citusgen derives.
+func TestImportNodeNamesItCannotTake(t *testing.T) {
+	compose := strings.NewReplacer("worker-secret", "coordinator-secret", "${WORKER_PW:?}", "coordinator-secret").Replace(conflictCompose)
+	settings := strings.NewReplacer("'PASSWORD': ''", "'PASSWORD': 'coordinator-secret'", "settings-secret", "coordinator-secret",
+		"'citus_worker1:5432'", "'citus_worker1'", "'citus_worker2:5432'", "os.environ['W2']").Replace(conflictSettings)
+	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: []byte(compose), SettingsPath: "localsettings.py", Settings: []byte(settings)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range res.Warnings {
+		if strings.Contains(w.Msg, "CITUS_NODE_NAME") { // not what the fixture says of its ports
+			got = append(got, w.String())
+		}
+	}
+	want := []string{
+		`localsettings.py:5: CITUS_NODE_NAME of w1 is "citus_worker1", not host:port; not imported (the topology derives citus_worker1:5432)`,
+		`localsettings.py:6: CITUS_NODE_NAME of w2 is not a literal string; not imported (the topology derives citus_worker2:5432)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if strings.Contains(string(res.Spec), "node_name") {
 		t.Errorf("spec:\n%s", res.Spec)
 	}
 }

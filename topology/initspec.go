@@ -25,6 +25,11 @@ func DefaultSpecWithPasswordEnv(name, envFile string) ([]byte, error) {
 		"password_env: %s\n", name, envFile, name)
 	out := append(append(append([]byte{}, spec[:loc[0]]...), repl...), spec[loc[1]:]...)
 	t, err := Parse(DefaultSource, out)
+	var errs Errors
+	if errors.As(err, &errs) && errs[0].Field == "password_env" {
+		// A name the default spec uses for something else: the user's choice.
+		return nil, &FieldError{File: "--password-env " + name, Msg: errs[0].Msg}
+	}
 	if err != nil || t.PasswordEnv != name || t.Password != "" {
 		return nil, fmt.Errorf("the default topology with password_env %s does not read back (%v); this is a bug in citusgen", name, err)
 	}

@@ -188,7 +188,7 @@ func TestErrors(t *testing.T) {
 		name: "network reach keeps distinct node names",
 		spec: minimal + "workers: [{service: w, alias: w, port: 6001, node_name: 'c:5432'}, {service: v, alias: v, port: 6002, node_name: 'nohost'}]\n",
 		want: []string{
-			`t.yaml:2:57: workers[0].node_name: node name c:5432 is already used by coordinator c; Citus would see one node`,
+			`t.yaml:2:57: workers[0].node_name: node name c:5432 is already used by coordinator c (coordinator.service, line 1, column 24); Citus would see one node`,
 			`t.yaml:2:114: workers[1].node_name: "nohost" is not host:port (a host name or IPv4 address, then a port between 1 and 65535)`,
 		},
 	}, {

@@ -94,6 +94,7 @@ func validate(t *Topology, d *decoder) {
 			v.node(n)
 		}
 	}
+	v.passwordVariable()
 	if t.Setup && t.MembershipManager {
 		d.errorAt("compose.setup", "the setup service registers workers by service name and the membership manager by container name, so together they register each worker twice; set setup: false or membership_manager: false")
 	}
@@ -182,6 +183,52 @@ func (v *validator) password() {
 	}
 }
 
+// passwordVariable refuses a password_env that another key of the spec
+// names too: compose would put the password wherever that variable goes
+// (the database name, a published port, the data volumes), where every
+// command line and listing shows it.
+func (v *validator) passwordVariable() {
+	t, d := v.t, v.d
+	if t.PasswordEnv == "" || !d.given("password_env") || !envRE.MatchString(t.PasswordEnv) {
+		return
+	}
+	var fields, reasons []string
+	clash := func(variable, what, reason string) {
+		if variable != t.PasswordEnv {
+			return
+		}
+		fields = append(fields, what)
+		if !contains(reasons, reason) {
+			reasons = append(reasons, reason)
+		}
+	}
+	given := func(path, derived string) string {
+		if pos, ok := d.pos[path]; ok {
+			return fmt.Sprintf("%s (line %d, column %d)", path, pos.Line, pos.Column)
+		}
+		return fmt.Sprintf("%s (%s)", path, derived)
+	}
+	clash(t.DatabaseVariable, given("database_variable", "its default, not written in the spec"),
+		"the database would be named after the password, which every healthcheck's pg_isready -d shows")
+	for _, n := range t.Nodes() {
+		p := n.path + ".port_variable"
+		if n.path == "" || n.Port == 0 && !d.given(p) {
+			continue // no port published: the variable is written nowhere
+		}
+		what := given(p, "derived from "+v.where(field(n, "service")))
+		if !strings.HasSuffix(n.path, "]") { // the count form
+			what = fmt.Sprintf("the port variable of %s (derived from %s)", nodeRef(n), v.where(field(n, "service")))
+		}
+		clash(n.PortVariable, what, "the published port would be the password, which docker compose ps shows")
+	}
+	const volumes = "the data volumes would be named after the password, which docker volume ls shows"
+	clash(t.VolumePrefixVariable, given("compose.volume_prefix_variable", "its default, not written in the spec"), volumes)
+	clash(t.VolumeBlankVariable, given("compose.volume_blank_variable", ""), volumes)
+	if len(fields) > 0 {
+		d.errorAt("password_env", "%s is also %s: %s; use another variable for one of them", t.PasswordEnv, strings.Join(fields, " and "), strings.Join(reasons, "; "))
+	}
+}
+
 // django checks the profile, how Django reaches the nodes, the container
 // port and that there are workers.
 func (v *validator) django() {
@@ -203,7 +250,7 @@ func (v *validator) django() {
 		d.errorAt("django.engine", "%q is not a dotted Python module path", t.Engine)
 	}
 	if port := t.ContainerPort; port < 1 || port > 65535 {
-		d.errorAt("compose.container_port", "%d is out of range; a TCP port is between 1 and 65535", port)
+		d.errorAt("compose.container_port", "%s", portOutOfRange(strconv.Itoa(port)))
 	}
 	if len(t.Workers) == 0 && d.given("workers") && !d.given("workers.count") {
 		d.errorAt("workers", "a Citus cluster needs at least one worker; list them or use the count form")
@@ -293,7 +340,7 @@ func (v *validator) port(n Node) {
 		}
 	case n.Port < 1 || n.Port > 65535:
 		v.reported[p] = true
-		d.errorAt(field(n, "port"), "%d is out of range; a TCP port is between 1 and 65535", n.Port)
+		d.errorAt(field(n, "port"), "%s", portOutOfRange(strconv.Itoa(n.Port)))
 	default:
 		if first, dup := v.ports[n.Port]; dup {
 			v.reported[p] = true
@@ -337,10 +384,14 @@ func (v *validator) settings() {
 }
 
 // nodeNames checks node_name overrides and that no two nodes share a
-// node name, which Citus would take for one node.
+// node name, which Citus would take for one node. Names are compared as
+// the server they reach, not as written: DNS ignores the case of host
+// names and a port is a number (06101 is 6101), while Citus compares the
+// text, so two spellings would register one server twice.
 func (v *validator) nodeNames() {
 	t, d := v.t, v.d
-	nodeNames := map[string]string{}
+	type firstUse struct{ name, ref, field string }
+	nodeNames := map[string]firstUse{}
 	for _, n := range t.Nodes() {
 		if n.path == "" || v.reported[n.path] {
 			continue
@@ -348,8 +399,14 @@ func (v *validator) nodeNames() {
 		name := t.NodeName(n)
 		if n.NodeNameOverride != "" {
 			i := strings.LastIndexByte(name, ':')
-			pn, err := strconv.Atoi(name[i+1:])
-			if i < 0 || err != nil || pn < 1 || pn > 65535 {
+			digits := name[i+1:]
+			pn, err := strconv.Atoi(digits)
+			switch {
+			case i >= 0 && digits != "" && strings.Trim(digits, "0123456789") == "" && (err != nil || pn < 1 || pn > 65535):
+				// A whole number, only not a port (too large for an int too).
+				d.errorAt(n.path+".node_name", "%s is not host:port: its port %s", short(name), portOutOfRange(shortNumber(digits)))
+				continue
+			case i < 0 || err != nil || pn < 1 || pn > 65535:
 				d.errorAt(n.path+".node_name", "%s is not host:port (a host name or IPv4 address, then a port between 1 and 65535)", short(name))
 				continue
 			}
@@ -358,12 +415,33 @@ func (v *validator) nodeNames() {
 				continue
 			}
 		}
-		if first, dup := nodeNames[name]; dup {
-			d.errorAt(n.path+".node_name", "node name %s is already used by %s; Citus would see one node", name, first)
-		} else {
-			nodeNames[name] = nodeRef(n)
+		// The field the name comes from: node_name, or the service it is
+		// derived from.
+		f := field(n, "service")
+		if n.NodeNameOverride != "" {
+			f = n.path + ".node_name"
+		}
+		host, port := t.NodeAddress(n)
+		key := strings.ToLower(host) + ":" + strconv.Itoa(port)
+		first, dup := nodeNames[key]
+		switch {
+		case !dup:
+			nodeNames[key] = firstUse{name, nodeRef(n), f}
+		case first.name == name:
+			d.errorAt(f, "node name %s is already used by %s (%s); Citus would see one node", name, first.ref, v.where(first.field))
+		default:
+			d.errorAt(f, "node name %q is %q of %s (%s) spelled another way (host names ignore case, a port is a number); Citus would register one server twice and bootstrap would never converge: give each node its own host:port", name, first.name, first.ref, v.where(first.field))
 		}
 	}
+}
+
+// where names a spec path and the position it was written at, for a
+// message about another place.
+func (v *validator) where(path string) string {
+	if pos, ok := v.d.pos[path]; ok {
+		return fmt.Sprintf("%s, line %d, column %d", path, pos.Line, pos.Column)
+	}
+	return path
 }
 
 // djangoSignatures: Django raises ImproperlyConfigured when two aliases

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -170,15 +171,50 @@ func (d *decoder) str(n *yaml.Node, path string) string {
 	return n.Value
 }
 
+// integer reads a whole number. One too large for an int is a whole number
+// all the same: it is out of range, and 0 is returned.
 func (d *decoder) integer(n *yaml.Node, path string) int {
 	n = yamldoc.Resolve(n)
-	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!str") {
-		if v, err := strconv.Atoi(strings.TrimSpace(n.Value)); err == nil {
+	// YAML tags digits beyond 64 bits as a float.
+	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!str" || n.Tag == "!!float") {
+		s := strings.TrimSpace(n.Value)
+		v, err := strconv.Atoi(s)
+		if err == nil {
 			return v
+		}
+		if errors.Is(err, strconv.ErrRange) {
+			d.errorf(n, path, "%s", outOfRange(path, shortNumber(s)))
+			return 0
 		}
 	}
 	d.errorf(n, path, "must be a whole number, found %s", kindName(n))
 	return 0
+}
+
+// outOfRange is the problem of a whole number too large for an int, in the
+// terms of the key it is given for: the range of a port, of the count.
+func outOfRange(path, digits string) string {
+	switch path[strings.LastIndexByte(path, '.')+1:] {
+	case "port", "first_port", "container_port":
+		return portOutOfRange(digits)
+	case "count":
+		return fmt.Sprintf("must be between 1 and %d, found %s", MaxWorkers, digits)
+	}
+	return digits + " is out of range"
+}
+
+// portOutOfRange is the problem of a port number outside 1-65535.
+func portOutOfRange(digits string) string {
+	return digits + " is out of range; a TCP port is between 1 and 65535"
+}
+
+// shortNumber is a number's digits for a message, abbreviated when there
+// are too many to read.
+func shortNumber(digits string) string {
+	if len(digits) > 24 {
+		return fmt.Sprintf("%s... (%d digits)", digits[:20], len(strings.TrimLeft(digits, "+-")))
+	}
+	return digits
 }
 
 func (d *decoder) boolean(n *yaml.Node, path string) bool {

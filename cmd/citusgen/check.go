@@ -62,6 +62,13 @@ func (c checkCmd) Run(e *env) error {
 		if err != nil {
 			return mergeError(c.Compose, err)
 		}
+		conflicts, err := regions.IncludeConflicts(t, c.Compose, composeData)
+		if err != nil {
+			return badInput{err}
+		}
+		for _, d := range conflicts {
+			out.drift(d.File, d.Lines, d.Msg)
+		}
 		checkDiff(out, c.Compose, "render --into", composeData, m)
 		if changes := regions.MajorChanges(composeData, t); len(changes) > 0 {
 			out.drift(c.Compose, settingsfile.Range{Start: changes[0].Line, End: changes[len(changes)-1].Line}, majorChangeText(c.Compose, changes, ""))

@@ -179,6 +179,9 @@ func intoCompose(e *env, t *topology.Topology, path string, adopt, allowMajorCha
 	if err != nil {
 		return mergeError(path, err)
 	}
+	if err := includeConflicts(t, path, tgt.Data); err != nil {
+		return err
+	}
 	if err := validateChange(e, t, path, tgt.Data, m.Data); err != nil {
 		return err
 	}
@@ -296,4 +299,21 @@ func writeIfChanged(e *env, tgt *atomicfile.Target, merged []byte) error {
 	}
 	fmt.Fprintf(e.stderr, "citusgen: updated the citusgen region of %s\n", tgt.Path)
 	return nil
+}
+
+// includeConflicts refuses a file whose included files define what its
+// regions define (--adopt cannot help: the definitions are in other files).
+func includeConflicts(t *topology.Topology, path string, data []byte) error {
+	conflicts, err := regions.IncludeConflicts(t, path, data)
+	if err != nil {
+		return badInput{err}
+	}
+	if len(conflicts) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(conflicts))
+	for i, c := range conflicts {
+		msgs[i] = c.Msg
+	}
+	return badInputf("%s\n(%s is untouched)", strings.Join(msgs, "\n"), path)
 }
