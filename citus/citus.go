@@ -1,15 +1,16 @@
 // Package citus is the one place that knows Citus itself: the SQL surface
 // citusgen calls and reads, its releases and the image tags that name them,
 // and what compose files say about its nodes (compose.go: the role label,
-// the services citusgen adds, the data directory, which images are Citus's).
+// the services citusgen adds, which images are Citus's; postgres.go: which
+// PostgreSQL major a tag carries and where its data lives).
 // Everything in the SQL that could change between Citus versions (function
 // names and signatures, catalog tables and columns, background-job states)
 // is spelled here, behind a Dialect chosen from the extension version a
 // node reports, so support for another major version is a branch in this
 // file rather than a hunt through the code.
 //
-// Two releases are tested, in both legs of make test: Citus 13.2 on
-// PostgreSQL 15 and Citus 14.0 on PostgreSQL 17. Their surface is the same
+// Three builds are tested (make test): Citus 13.2 on PostgreSQL 15, and
+// Citus 14.0 on PostgreSQL 17 and on 18. Their surface is the same
 // for everything here: comparing them found no difference in any
 // pg_dist_* or citus_* catalog column, in the signature of any citus_*,
 // master_* or rebalance function, or in any citus.* setting but

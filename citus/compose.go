@@ -28,10 +28,6 @@ const (
 	ManagerService = "citus_manager"
 )
 
-// DataDir is where the postgres (and so the citus) images keep the
-// database: a node's data volume is mounted here.
-const DataDir = "/var/lib/postgresql/data"
-
 // ManagerRepository is the membership manager's image repository. A
 // service running it registers workers, as citusgen's setup service does.
 const ManagerRepository = "citusdata/membership-manager"

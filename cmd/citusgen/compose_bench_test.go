@@ -19,8 +19,10 @@ import (
 
 // Time to a registered cluster: `docker compose up -d --wait` from nothing
 // (no containers, no volumes) until it returns, which with the setup
-// service means every worker is registered, for the default topology and
-// for 8 workers, beside one bare node of the same image (`docker run` with
+// service means every worker is registered, for the default topology on
+// every image of the matrix (the PostgreSQL 18 one first), for 8 workers,
+// and with the opt-in healthcheck start_interval, beside one bare node of
+// the same image (`docker run` with
 // the image's own healthcheck) becoming healthy. The target is at most 1.5×
 // the bare node, since the nodes start in parallel. It reports and does not
 // fail: the ratio depends on how many cores share the nodes' first start
@@ -34,17 +36,15 @@ import (
 //
 //	go test ./cmd/citusgen -run '^$' -bench ComposeUp -benchtime 3x
 func BenchmarkComposeUp(b *testing.B) {
-	dc := dockertest.Require(b, currentImage)
 	bin := dockertest.Citusgen(b)
-	var bare []time.Duration
-	var bareCPU []float64
-	measure := func(name, spec string) {
+	measure := func(name, image, spec string) {
 		b.Run(name, func(b *testing.B) {
-			var up []time.Duration
-			var cpu []float64
+			dc := dockertest.Require(b, image)
+			var up, bare []time.Duration
+			var cpu, bareCPU []float64
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				wall, wallCPU := bareNode(b)
+				wall, wallCPU := bareNode(b, image)
 				bare = append(bare, wall)
 				bareCPU = append(bareCPU, wallCPU)
 				dir := b.TempDir()
@@ -83,15 +83,33 @@ func BenchmarkComposeUp(b *testing.B) {
 			b.ReportMetric(mc/float64(runtime.NumCPU())/bm.Seconds(), "x-cpu-floor")
 		})
 	}
-	measure("default", twoWorkers)
-	measure("8-workers", withImage("password: commcarehq\n")+"coordinator: {service: citus_master, alias: icds-ucr, port: 5600}\n"+
+	// Every image of the matrix, the PostgreSQL 18 one first.
+	for _, image := range matrixImages() {
+		measure(image[strings.LastIndexByte(image, ':')+1:]+"/default", image, twoWorkersOn(image))
+	}
+	measure("8-workers", currentImage, twoWorkersOn(currentImage)[:strings.Index(twoWorkers, "workers:")]+
 		"workers: {count: 8, service_prefix: citus_worker, alias_prefix: citus-ucr-worker, first_port: 5601}\n")
+	// The opt-in start interval, where the engine knows it (API 1.44,
+	// Docker 25): the first check comes after 1 s instead of one interval.
+	if api, err := exec.Command("docker", "version", "-f", "{{.Server.APIVersion}}").Output(); err == nil && apiAtLeast(strings.TrimSpace(string(api)), 1, 44) {
+		measure("default-start-interval", currentImage, twoWorkers+"compose: {healthcheck_start_interval: 1s}\n")
+	} else {
+		b.Logf("default-start-interval not measured: the engine's API %s predates healthcheck start_interval (1.44, Docker 25)", strings.TrimSpace(string(api)))
+	}
+}
+
+// apiAtLeast compares a Docker API version ("1.51") with major.minor.
+func apiAtLeast(v string, major, minor int) bool {
+	ma, mi, _ := strings.Cut(v, ".")
+	a, err1 := strconv.Atoi(ma)
+	i, err2 := strconv.Atoi(mi)
+	return err1 == nil && err2 == nil && (a > major || a == major && i >= minor)
 }
 
 // bareNode starts one container of the image with nothing but a password and
 // its own HEALTHCHECK, and returns how long it took to turn healthy and the
 // machine's CPU time meanwhile, in seconds.
-func bareNode(b *testing.B) (time.Duration, float64) {
+func bareNode(b *testing.B, image string) (time.Duration, float64) {
 	b.Helper()
 	name := fmt.Sprintf("citusgen-bench-bare-%d", time.Now().UnixNano())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -99,7 +117,7 @@ func bareNode(b *testing.B) (time.Duration, float64) {
 	defer exec.Command("docker", "rm", "-fv", name).Run()
 	c0 := machineCPU()
 	start := time.Now()
-	if out, err := exec.CommandContext(ctx, "docker", "run", "-d", "--name", name, "-e", "POSTGRES_PASSWORD=bench", currentImage).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "docker", "run", "-d", "--name", name, "-e", "POSTGRES_PASSWORD=bench", image).CombinedOutput(); err != nil {
 		b.Fatalf("docker run: %v\n%s", err, out)
 	}
 	for ctx.Err() == nil {
