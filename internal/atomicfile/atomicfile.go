@@ -16,8 +16,14 @@ type File struct {
 	Data []byte
 }
 
+// NewFileMode is the mode of the files citusgen creates: what it writes
+// may hold the cluster's password (compose files, settings, specs), so only
+// their owner reads them. An existing file keeps its own mode.
+const NewFileMode os.FileMode = 0o600
+
 // Write replaces path with data atomically (temp file in the same directory,
-// fsync, rename). An existing file keeps its permissions.
+// fsync, rename). An existing file keeps its permissions; a new one is
+// NewFileMode.
 func Write(path string, data []byte) error {
 	return WriteAll(filepath.Dir(path), []File{{Name: filepath.Base(path), Data: data}})
 }
@@ -58,7 +64,7 @@ func WriteAll(dir string, files []File) error {
 }
 
 func writeTemp(final string, data []byte) (string, error) {
-	mode := os.FileMode(0o644)
+	mode := NewFileMode
 	if st, err := os.Stat(final); err == nil {
 		mode = st.Mode().Perm()
 	}
@@ -91,14 +97,14 @@ func writeTempMode(final string, data []byte, mode os.FileMode) (string, error) 
 
 // WriteNew creates path with data, atomically, and fails with an error
 // wrapping fs.ErrExist if the path exists: the file appears whole through a
-// hard link, which never replaces an existing file.
+// hard link, which never replaces an existing file. Its mode is
+// NewFileMode, from the start: never readable by others, not even for a
+// moment.
 func WriteNew(path string, data []byte) error {
-	return WriteNewMode(path, data, 0o644)
+	return WriteNewMode(path, data, NewFileMode)
 }
 
-// WriteNewMode is WriteNew with the file's permissions: 0600 for a file
-// that holds a secret, which is never readable by others, not even for a
-// moment.
+// WriteNewMode is WriteNew with the file's permissions.
 func WriteNewMode(path string, data []byte, perm os.FileMode) error {
 	tmp, err := writeTempMode(path, data, perm)
 	if err != nil {
