@@ -64,21 +64,25 @@ func WriteAll(dir string, files []File) error {
 }
 
 func writeTemp(final string, data []byte) (string, error) {
-	mode := NewFileMode
+	mode, exists := NewFileMode, false
 	if st, err := os.Stat(final); err == nil {
-		mode = st.Mode().Perm()
+		mode, exists = st.Mode().Perm(), true
 	}
-	return writeTempMode(final, data, mode)
+	return writeTempMode(final, data, mode, exists)
 }
 
 // writeTempMode writes data to a new temporary file beside final: created
-// 0600 and given mode only once written.
-func writeTempMode(final string, data []byte, mode os.FileMode) (string, error) {
+// 0600 and given mode only once written; with final's extended attributes
+// (its ACL) when it replaces final.
+func writeTempMode(final string, data []byte, mode os.FileMode, replaces bool) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("cannot write %s: %w", final, errors.Unwrap(err))
 	}
 	_, werr := f.Write(data)
+	if werr == nil && replaces {
+		werr = copyXattrs(final, f)
+	}
 	if werr == nil {
 		werr = f.Sync()
 	}
@@ -90,6 +94,9 @@ func writeTempMode(final string, data []byte, mode os.FileMode) (string, error) 
 	}
 	if werr != nil {
 		os.Remove(f.Name())
+		if ue := (*UnsafeError)(nil); errors.As(werr, &ue) {
+			return "", werr // names the file already
+		}
 		return "", fmt.Errorf("cannot write %s: %w", final, werr)
 	}
 	return f.Name(), nil
@@ -106,7 +113,7 @@ func WriteNew(path string, data []byte) error {
 
 // WriteNewMode is WriteNew with the file's permissions.
 func WriteNewMode(path string, data []byte, perm os.FileMode) error {
-	tmp, err := writeTempMode(path, data, perm)
+	tmp, err := writeTempMode(path, data, perm, false)
 	if err != nil {
 		return err
 	}
