@@ -2,8 +2,6 @@ package regions_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,27 +39,12 @@ func importSettings(t *testing.T, data []byte, env ...string) importedSettings {
 			t.Fatal(err)
 		}
 	}
-	py, err := settingsfile.Interpreter()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, "-I", "-B", "-c", `import json, sys
+	var got importedSettings
+	pythonJSON(t, data, env, &got, `import json, sys
+sys.dont_write_bytecode = True
 sys.path.insert(0, sys.argv[1])
 import localsettings as s
 json.dump({"databases": sorted(s.DATABASES), "reporting": s.REPORTING_DATABASES}, sys.stdout)`, dir)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("python3 cannot import the settings: %s\n%s", ee.Stderr, data)
-		}
-		t.Fatal(err)
-	}
-	var got importedSettings
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatal(err)
-	}
 	return got
 }
 

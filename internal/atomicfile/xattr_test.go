@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -43,21 +42,6 @@ func aclValue(entries ...aclEntry) []byte {
 		binary.Write(&b, binary.LittleEndian, e)
 	}
 	return b.Bytes()
-}
-
-// sharedDir is a directory every user can reach, for files that processes
-// of other users open.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "atomicfile-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 func setXattr(t *testing.T, path, name string, value []byte) {
@@ -200,8 +184,7 @@ func TestReplaceRefusesAttributesItCannotCopy(t *testing.T) {
 	}
 	const nobody = 65534
 	dir := sharedDir(t)
-	bin := filepath.Join(dir, "helper")
-	copyFile(t, os.Args[0], bin, 0o755)
+	run := replacer(t, dir, nobody)
 	mine := filepath.Join(dir, "mine")
 	os.Mkdir(mine, 0o755)
 	os.Chown(mine, nobody, nobody)
@@ -214,15 +197,8 @@ func TestReplaceRefusesAttributesItCannotCopy(t *testing.T) {
 	binary.LittleEndian.PutUint32(caps[4:], 1<<unix.CAP_NET_BIND_SERVICE)
 	setXattr(t, p, "security.capability", caps)
 
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), helperEnv+"="+p)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("helper: %v %s", err, out)
-	}
 	want := "refused: has the extended attribute security.capability, which citusgen cannot give the new file that replaces it (operation not permitted); without it the attribute would be lost. Run citusgen as a user who may set it, or remove it first (setfattr -x security.capability " + p + ")"
-	if got := strings.TrimSpace(string(out)); got != want {
+	if got := run(p); got != want {
 		t.Errorf("helper said:\n%s\nwant:\n%s", got, want)
 	}
 	if b, _ := os.ReadFile(p); string(b) != "old\n" {
