@@ -15,6 +15,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/schema"
 
 	"github.com/citusgen/citusgen/internal/atomicfile"
+	"github.com/citusgen/citusgen/internal/cachedir"
 )
 
 // loadMemo remembers, per compose file, compose-go's answer for the last
@@ -27,6 +28,8 @@ import (
 // bytes can reference (compose interpolates them). The file holds the hash
 // and the ports alone, in the user's own cache directory (0700): no other
 // value of the file or of its variables (a password) is written anywhere.
+// A memo another user could have written is never read (cachedir): its
+// ports would let check report no drift where there is some.
 type loadMemo struct {
 	file, key string // file is "" when nothing can be remembered
 }
@@ -40,8 +43,8 @@ func newLoadMemo(dir, filename string, data []byte, env map[string]string) loadM
 	if versions == "" || mentionsKey(data, "include") || mentionsKey(data, "extends") {
 		return loadMemo{}
 	}
-	base, err := os.UserCacheDir()
-	if err != nil {
+	cache, ok := cachedir.Dir("compose-ports")
+	if !ok {
 		return loadMemo{}
 	}
 	path := filename
@@ -69,7 +72,7 @@ func newLoadMemo(dir, filename string, data []byte, env map[string]string) loadM
 	}
 	where := sha256.Sum256([]byte(path))
 	return loadMemo{
-		file: filepath.Join(base, "citusgen", "compose-ports", hex.EncodeToString(where[:12])),
+		file: filepath.Join(cache, "compose-ports", hex.EncodeToString(where[:12])),
 		key:  hex.EncodeToString(h.Sum(nil)),
 	}
 }

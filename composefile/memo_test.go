@@ -132,3 +132,74 @@ func TestReferencedVariables(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// A memo another user could have written is not believed: its ports would
+// make check report no drift where there is some. The memo of an input is
+// planted with a wrong port; compose-go loads the file instead, whether
+// others can write to the cache directory, to its compose-ports folder, or
+// another user owns them.
+func TestLoadMemoDistrustsAnOpenCache(t *testing.T) {
+	env := map[string]string{"DB_PORT": "5600", "PG_PASSWORD": "x"}
+	for _, c := range []struct {
+		name string
+		open func(t *testing.T, cache string)
+	}{
+		{"citusgen's directory writable by others", func(t *testing.T, cache string) {
+			os.Chmod(filepath.Join(cache, "citusgen"), 0o777)
+		}},
+		{"compose-ports writable by its group", func(t *testing.T, cache string) {
+			os.Chmod(filepath.Join(cache, "citusgen", "compose-ports"), 0o770)
+		}},
+		{"owned by another user", func(t *testing.T, cache string) {
+			if os.Geteuid() != 0 {
+				t.Skip("needs root to give the directory to another user")
+			}
+			filepath.Walk(filepath.Join(cache, "citusgen"), func(p string, _ os.FileInfo, _ error) error {
+				return os.Lchown(p, 65534, 65534) // nobody
+			})
+		}},
+		{"held in a directory others can write, not sticky", func(t *testing.T, cache string) {
+			os.Chmod(cache, 0o777)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cache := t.TempDir()
+			t.Setenv("XDG_CACHE_HOME", cache)
+			dir := t.TempDir()
+			if !loadsOnCall(t, dir, memoDoc, env) || loadsOnCall(t, dir, memoDoc, env) {
+				t.Fatal("the memo does not work to begin with")
+			}
+			memos, _ := filepath.Glob(filepath.Join(cache, "citusgen", "compose-ports", "*"))
+			if len(memos) != 1 {
+				t.Fatalf("memos: %v", memos)
+			}
+			c.open(t, cache)
+			b, _ := os.ReadFile(memos[0])
+			planted := strings.Replace(string(b), `"published":"5600"`, `"published":"6666"`, 1)
+			if planted == string(b) {
+				t.Fatalf("memo %q has no port to change", b)
+			}
+			if err := os.WriteFile(memos[0], []byte(planted), 0o666); err != nil {
+				t.Fatal(err)
+			}
+			if !loadsOnCall(t, dir, memoDoc, env) {
+				t.Error("answered from a memo others could write")
+			}
+		})
+	}
+}
+
+// A cache in a directory every user may write to but whose sticky bit
+// keeps them from replacing what is not theirs (as /tmp) is used.
+func TestLoadMemoInStickyDirectory(t *testing.T) {
+	cache := t.TempDir()
+	if err := os.Chmod(cache, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CACHE_HOME", cache)
+	dir := t.TempDir()
+	env := map[string]string{"DB_PORT": "5600", "PG_PASSWORD": "x"}
+	if !loadsOnCall(t, dir, memoDoc, env) || loadsOnCall(t, dir, memoDoc, env) {
+		t.Error("the memo was not used")
+	}
+}

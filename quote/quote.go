@@ -203,3 +203,48 @@ func Comment(s string) string {
 		return r
 	}, s)
 }
+
+// Key shows a name or value from the user's input (a spec key, a service
+// name) in a message: as it is when every character is printable, else
+// quoted as Go does ("\x1b[31m"), so that no escape sequence in it reaches
+// a terminal or a CI log, and messages about ordinary names read as before.
+func Key(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) { // a byte that is not UTF-8 too: 0x9b is a terminal's CSI
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// Text is a message for a terminal, with the user's text among citusgen's
+// own words: every character a terminal would act on, but line breaks and
+// tabs, written as its Go escape (\x1b, \a, \u202e), and bytes that are
+// not UTF-8 as \xNN; anything else as it is.
+func Text(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || r != '\n' && r != '\t' && !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n' || r == '\t' || unicode.IsPrint(r):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
+}

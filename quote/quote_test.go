@@ -216,3 +216,28 @@ func FuzzComposeBlock(f *testing.F) {
 		}
 	})
 }
+
+func TestKeyAndText(t *testing.T) {
+	for in, want := range map[string]string{
+		"citus_master":       "citus_master",
+		"naïve-ünïcode":      "naïve-ünïcode",
+		"\x1b[31mred":        `"\x1b[31mred"`,
+		"bidi\u202eevil":     `"bidi\u202eevil"`,
+		"not utf-8 \x9b31m":  `"not utf-8 \x9b31m"`,
+		"tab\tin a key name": `"tab\tin a key name"`,
+	} {
+		if got := quote.Key(in); got != want {
+			t.Errorf("Key(%q) = %s, want %s", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"line 1\n\tline 2":             "line 1\n\tline 2",
+		"service \x1b]0;t\a runs":      `service \x1b]0;t\a runs`,
+		"a \x9b b \u202e c \uFFFD d é": "a \\x9b b \\u202e c \uFFFD d é",
+		"\r carriage returns too":      `\r carriage returns too`,
+	} {
+		if got := quote.Text(in); got != want {
+			t.Errorf("Text(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/yamldoc"
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/settingsfile"
 )
 
@@ -87,7 +88,7 @@ func handWritten(doc *userCompose, lines []string, s sectionBody, reg *region, a
 		if reg != nil && line > reg.begin && line < reg.end {
 			continue
 		}
-		what := section + "." + k.Value
+		what := section + "." + quote.Key(k.Value)
 		switch {
 		case mine[k.Value]:
 		case section == "services" && adopt && isManager(val):

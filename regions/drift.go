@@ -31,6 +31,9 @@ func (m *Merge) Drift(path, into string, actual []byte) (drift []Drift, changed 
 	if !m.HadRegion {
 		return []Drift{{path, settingsfile.Range{}, fmt.Sprintf("%s has no citusgen region; add it with: citusgen %s %s (with --adopt to take over hand-written definitions)", path, into, path)}}, false
 	}
+	if r := m.Rebound; r != nil {
+		drift = append(drift, Drift{path, settingsfile.Range{Start: r.Line, End: r.Line}, fmt.Sprintf("%s:%d: %s is rebound after the citusgen block (%s), which drops the cluster's aliases when Django imports the file; citusgen %s %s moves the block below it", path, r.Line, r.Name, r.Describe(), into, path)})
+	}
 	for _, a := range m.Adopted {
 		if a.Kept {
 			continue

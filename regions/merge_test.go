@@ -321,3 +321,20 @@ func goldenSpec(t *testing.T, name string) string {
 	}
 	return string(b)
 }
+
+// The names of the user's services reach the terminal in what --adopt
+// reports: one holding an escape sequence is shown quoted.
+func TestMergeComposeQuotesUnprintableNames(t *testing.T) {
+	file := "services:\n  web:\n    image: web\n  \"\\e[2Jmanager\":\n    image: citusdata/membership-manager:0.3.0\n"
+	_, adopted, err := regions.MergeCompose([]byte(file), topology.Default(), regions.MergeOptions{Adopt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var what []string
+	for _, a := range adopted {
+		what = append(what, a.What)
+	}
+	if want := `services."\x1b[2Jmanager" (a membership manager)`; len(what) != 1 || what[0] != want {
+		t.Errorf("adopted %q, want %q", what, want)
+	}
+}

@@ -51,6 +51,15 @@ type Merge struct {
 	Region   settingsfile.Range
 	// Block is the settings block as written into the file.
 	Block []byte
+	// Rebound: the settings block moved below this binding, which came
+	// after it and dropped what it added.
+	Rebound *Rebinding
+}
+
+// Rebinding is a binding of a name the settings block updates.
+type Rebinding struct {
+	Name string
+	settingsfile.Binding
 }
 
 // Problems are every problem a merge found, each at a line; nothing was

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -73,10 +74,8 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 	}
 	ix := newLineIndex(existing)
 	removals, problems := adoptSettings(existing, ix, f, t, reg, opts.Adopt, m)
-	after, missing := blockPlace(opts.Name, f, t)
-	if missing != nil {
-		problems = append(problems, missing)
-	}
+	after, rebound, placeProblems := blockPlace(opts.Name, f, t, m.Region)
+	problems = append(problems, placeProblems...)
 	if len(problems) > 0 {
 		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
 		if len(problems) == 1 {
@@ -94,6 +93,7 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 		// The block sits above a binding it updates: it moves below.
 		removals = append(removals, span{ix.start(reg.begin + 1), ix.next(reg.end + 1)})
 		in = insert{ix.next(after), block}
+		m.Rebound = rebound
 	case reg != nil:
 		removals = append(removals, span{ix.start(reg.begin + 1), ix.next(reg.end + 1)})
 		in = insert{ix.start(reg.begin + 1), block}
@@ -147,36 +147,84 @@ func adoptSettings(existing []byte, ix *lineIndex, f *settingsfile.File, t *topo
 	return removals, problems
 }
 
-// blockPlace is the line the block must follow: the last binding of each
-// name it updates, which adoption does not move (bindings are never
-// removed). A name the file never binds is a problem, naming the lines to
-// add.
-func blockPlace(name string, f *settingsfile.File, t *topology.Topology) (after int, missingProblem *MergeError) {
+// blockPlace is the line the block must follow: the end of the last
+// module-level statement that binds, or may bind, a name it updates
+// (DATABASES, and REPORTING_DATABASES when the topology has entries),
+// however deep in if, try, for, with or match statements, through :=,
+// globals(), imports or from x import *; adoption never moves one.
+// rebound is the last of those below the block (region, its lines), which
+// the block must move below. Problems: a function that rebinds a name
+// (global NAME) whenever it is called, a name bound to a module, and a
+// name that some path to the block leaves unbound (never bound, bound in
+// some branches only, deleted), each at its line, with what to do.
+func blockPlace(file string, f *settingsfile.File, t *topology.Topology, region settingsfile.Range) (after int, rebound *Rebinding, problems Problems) {
 	needs := []string{"DATABASES"}
 	if len(t.ReportingDatabases) > 0 {
 		needs = append(needs, "REPORTING_DATABASES")
 	}
 	var missing []string
+	lastStmt := map[string]settingsfile.Range{}
 	for _, need := range needs {
-		b, ok := f.LastBinding(need)
-		if !ok {
-			if len(f.StarImports) == 0 { // from x import * may bind it; python3 cannot tell
-				missing = append(missing, need)
+		for _, b := range f.Bindings[need] {
+			switch {
+			case region.Start > 0 && b.Stmt.Start >= region.Start && b.Stmt.End <= region.End:
+				// In the block, which is rewritten.
+			case b.Later != "":
+				problems = append(problems, &MergeError{Line: b.Line, Msg: fmt.Sprintf(
+					"%s() rebinds %s (global %s), whenever it is called, after the citusgen block too, and then Django loses the cluster's aliases; have it return the dict and bind %s at module level (%s = %s()), then run again",
+					b.Later, need, need, need, need, b.Later)})
+			default:
+				lastStmt[need] = b.Stmt
+				// The last binding names the rebinding; of one statement
+				// that binds both names, DATABASES does.
+				if region.Start > 0 && b.Stmt.Start > region.Start && (b.Stmt.End > after || rebound == nil || rebound.Name == need) {
+					rebound = &Rebinding{need, b}
+				}
+				after = max(after, b.Stmt.End)
 			}
-			continue
 		}
-		after = max(after, b.End)
+		for _, b := range f.Bindings[need] {
+			if b.Kind == settingsfile.BindsModule && b.Stmt == lastStmt[need] {
+				problems = append(problems, &MergeError{Line: b.Line, Msg: fmt.Sprintf(
+					"%s binds %s to a module, which the citusgen block cannot update (%s.update(...) would raise AttributeError); bind it to a dict instead, then run again",
+					b.How, need, need)})
+			}
+		}
 	}
-	if len(missing) == 0 {
-		return after, nil
+	// Where the block will be: it stays where it is unless a binding is
+	// below it; a new one goes at the end.
+	at := math.MaxInt
+	if region.Start > after {
+		at = region.Start
+	} else if region.Start > 0 {
+		at = after + 1
 	}
-	var add []string
-	for _, need := range missing {
-		add = append(add, "    "+need+" = {}")
+	for _, need := range needs {
+		d, ok := f.DefinedBefore(need, at)
+		switch {
+		case !ok:
+			missing = append(missing, need)
+		case d.Defined:
+		case d.What == "del statement":
+			problems = append(problems, &MergeError{Line: d.Stmt.Start, Msg: fmt.Sprintf(
+				"%s is unbound after del %s at %s, the last statement that binds or unbinds it before the citusgen block, whose %s.update(...) would raise NameError; bind it after line %d, or remove the del, then run again",
+				need, need, d.Stmt.Lines(), need, d.Stmt.End)})
+		default:
+			problems = append(problems, &MergeError{Line: d.Stmt.Start, Msg: fmt.Sprintf(
+				"%s is not bound on every path through the %s at %s, the last statement that binds or unbinds it before the citusgen block, whose %s.update(...) would raise NameError on the others; bind it on every path (or add \"%s = {}\" above line %d), then run again",
+				need, d.What, d.Stmt.Lines(), need, need, d.Stmt.Start)})
+		}
 	}
-	return after, &MergeError{Msg: fmt.Sprintf(
-		"%s never defines %s, which the citusgen block updates (%s.update(...) would raise NameError); add these lines (or your full definitions) before the block, then run again:\n%s",
-		name, strings.Join(missing, " or "), missing[0], strings.Join(add, "\n"))}
+	if len(missing) > 0 {
+		var add []string
+		for _, need := range missing {
+			add = append(add, "    "+need+" = {}")
+		}
+		problems = append(problems, &MergeError{Msg: fmt.Sprintf(
+			"%s never defines %s, which the citusgen block updates (%s.update(...) would raise NameError); add these lines (or your full definitions) before the block, then run again:\n%s",
+			file, strings.Join(missing, " or "), missing[0], strings.Join(add, "\n"))})
+	}
+	return after, rebound, problems
 }
 
 // settingsBlock is the block as written into the file named name: the

@@ -26,13 +26,24 @@ func pyModule(t *testing.T, data []byte) map[string]any {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	var got map[string]any
+	pythonJSON(t, data, nil, &got, `import json, runpy, sys
+ns = runpy.run_path(sys.argv[1], init_globals={"DATABASES": {}, "REPORTING_DATABASES": {}})
+json.dump({k: v for k, v in ns.items() if k.isupper()}, sys.stdout)`, path)
+	return got
+}
+
+// pythonJSON runs script with python3 and args, its environment with env
+// added, and decodes what it prints into v; when Python fails, so does
+// the test, showing its complaint and the settings file data.
+func pythonJSON(t *testing.T, data []byte, env []string, v any, script string, args ...string) {
+	t.Helper()
 	py, err := settingsfile.Interpreter()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(py, "-c", `import json, runpy, sys
-ns = runpy.run_path(sys.argv[1], init_globals={"DATABASES": {}, "REPORTING_DATABASES": {}})
-json.dump({k: v for k, v in ns.items() if k.isupper()}, sys.stdout)`, path)
+	cmd := exec.Command(py, append([]string{"-c", script}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
@@ -41,11 +52,9 @@ json.dump({k: v for k, v in ns.items() if k.isupper()}, sys.stdout)`, path)
 		}
 		t.Fatal(err)
 	}
-	var got map[string]any
-	if err := json.Unmarshal(out, &got); err != nil {
+	if err := json.Unmarshal(out, v); err != nil {
 		t.Fatal(err)
 	}
-	return got
 }
 
 func adoptSettings(t *testing.T, existing string) (string, []regions.Adopted, error) {

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/citusgen/citusgen/internal/cachedir"
 )
 
 // PythonEnv names the interpreter to use instead of the one found on PATH.
@@ -75,9 +77,11 @@ func isScript(path string) bool {
 
 // cachedAnalyzer writes analyze.py into citusgen's cache directory (once
 // per version of it: its name holds its hash), where python3 can import it
-// and cache its bytecode. ok is false where there is no such directory;
-// python3 then compiles the script on every run. It looks each time a
-// python3 starts (once per run), so a cache emptied meanwhile is refilled.
+// and cache its bytecode (in __pycache__, which citusgen makes itself).
+// ok is false where there is no such directory, or one another user could
+// have written to (python3 would run their bytecode); python3 then
+// compiles the script on every run. It looks each time a python3 starts
+// (once per run), so a cache emptied meanwhile is refilled.
 var cachedAnalyzer = func() (module, dir string, ok bool) {
 	c := analyzerCache()
 	return c.module, c.dir, c.module != ""
@@ -86,19 +90,15 @@ var cachedAnalyzer = func() (module, dir string, ok bool) {
 type analyzerFile struct{ module, dir string }
 
 func analyzerCache() analyzerFile {
-	base, err := os.UserCacheDir()
-	if err != nil {
+	dir, ok := cachedir.Dir("__pycache__")
+	if !ok {
 		return analyzerFile{}
 	}
-	dir := filepath.Join(base, "citusgen")
 	sum := sha256.Sum256([]byte(analyzer))
 	module := "citusgen_analyze_" + hex.EncodeToString(sum[:6])
 	path := filepath.Join(dir, module+".py")
 	if b, err := os.ReadFile(path); err == nil && string(b) == analyzer {
 		return analyzerFile{module, dir}
-	}
-	if os.MkdirAll(dir, 0o700) != nil {
-		return analyzerFile{}
 	}
 	tmp, err := os.CreateTemp(dir, ".analyze-*")
 	if err != nil {

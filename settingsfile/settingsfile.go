@@ -1,6 +1,7 @@
 // Package settingsfile reads Django settings files (localsettings.py) with
 // python3's own parser (the ast module, never regular expressions, never by
-// executing them): where module-level names are bound, and which DATABASES
+// executing them): where DATABASES and REPORTING_DATABASES are bound in the
+// module's namespace, and whether on every path, and which DATABASES
 // aliases, REPORTING_DATABASES entries and top-level assignments the file
 // writes, with their line ranges and literal values. It is citusgen's only
 // user of python3: one interpreter, found once, and at most one process per
@@ -14,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -108,13 +110,77 @@ type File struct {
 	// comment-looking line inside one is part of a string or of the
 	// statement, never a line of its own.
 	Multiline []Range `json:"multiline"`
-	// Bindings: module-level statements that bind each name (assignments,
-	// imports, def, class), in file order.
-	Bindings    map[string][]Range `json:"bindings"`
-	StarImports []int              `json:"star_imports"`
-	Databases   []Entry            `json:"databases"`
-	Reporting   []Entry            `json:"reporting"`
-	Assigns     []Assign           `json:"assigns"`
+	// Bindings: for DATABASES and REPORTING_DATABASES, every place the
+	// file binds, may bind or unbinds the name in the module's namespace,
+	// however deep in if, try, for, with or match statements, in file
+	// order.
+	Bindings map[string][]Binding `json:"bindings"`
+	// Defined: for the same names, whether each is bound on every path
+	// through the module after each module-level statement that binds or
+	// unbinds it, or that ends the import (raise, sys.exit()).
+	Defined   map[string][]Defined `json:"defined"`
+	Databases []Entry              `json:"databases"`
+	Reporting []Entry              `json:"reporting"`
+	Assigns   []Assign             `json:"assigns"`
+}
+
+// Binding is one place where a settings file binds, may bind or unbinds a
+// name in its module's namespace.
+type Binding struct {
+	Stmt Range  `json:"stmt"` // the module-level statement it is part of
+	Line int    `json:"line"`
+	How  string `json:"how"`  // the code, in short: "DATABASES = ...", "from x import *"
+	Kind string `json:"kind"` // Binds, MayBind, Unbinds or BindsModule
+	// In is the compound statement around it ("if statement"), "" for a
+	// statement of its own.
+	In string `json:"in"`
+	// Later is the function whose body binds it (global NAME): that
+	// happens whenever the function is called.
+	Later string `json:"later"`
+}
+
+// How a Binding binds its name.
+const (
+	Binds       = "bind"   // to a value
+	MayBind     = "may"    // perhaps: from x import *, exec(...), globals().update(d)
+	Unbinds     = "del"    // del NAME; except ... as NAME deletes it when the handler ends
+	BindsModule = "module" // to a module (import x as NAME), never a dict
+)
+
+// Describe is the binding for a message: its code and where it sits.
+func (b Binding) Describe() string {
+	var notes []string
+	if b.Kind == MayBind {
+		notes = append(notes, "which may bind it")
+	}
+	if b.In != "" {
+		notes = append(notes, fmt.Sprintf("in the %s at %s", b.In, b.Stmt.Lines()))
+	}
+	if len(notes) == 0 {
+		return b.How
+	}
+	return b.How + " (" + strings.Join(notes, ", ") + ")"
+}
+
+// Defined says whether a name is bound on every path through the module
+// up to the end of the statement Stmt.
+type Defined struct {
+	Stmt    Range  `json:"stmt"`
+	Defined bool   `json:"defined"`
+	What    string `json:"what"` // the statement: "if statement", "del statement"
+}
+
+// DefinedBefore is what the module-level statements ending before line say
+// of name: whether it is bound on every path there; ok is false when none
+// of them binds it.
+func (f *File) DefinedBefore(name string, line int) (d Defined, ok bool) {
+	for _, x := range f.Defined[name] {
+		if x.Stmt.End >= line {
+			break
+		}
+		d, ok = x, true
+	}
+	return d, ok
 }
 
 // Analyze reads a settings file with python3's parser. A file Python
@@ -141,8 +207,10 @@ func AnalyzeFor(ctx context.Context, name string, data []byte, names []string) (
 	return &f, nil
 }
 
-// relevantWords are what a statement mentions when citusgen needs it.
-var relevantWords = [][]byte{[]byte("DATABASES"), []byte("CITUS"), []byte("import")}
+// relevantWords are what a statement mentions when citusgen needs it: the
+// names it reads, and what may bind them (imports, the module's namespace,
+// exec).
+var relevantWords = [][]byte{[]byte("DATABASES"), []byte("CITUS"), []byte("import"), []byte("globals"), []byte("vars"), []byte("locals"), []byte("exec")}
 
 // analyzeLarge parses only the statements of a large file that mention
 // what citusgen reads: python3 sees them one after another, and the
@@ -190,14 +258,15 @@ func analyzeLarge(ctx context.Context, name string, data []byte, names []string)
 		return nil, false, nil
 	}
 	m := mapper(segs)
-	for k, rs := range f.Bindings {
-		for i := range rs {
-			rs[i] = m.rng(rs[i])
+	for _, bs := range f.Bindings {
+		for i := range bs {
+			bs[i].Stmt, bs[i].Line = m.rng(bs[i].Stmt), m.line(bs[i].Line)
 		}
-		f.Bindings[k] = rs
 	}
-	for i := range f.StarImports {
-		f.StarImports[i] = m.line(f.StarImports[i])
+	for _, ds := range f.Defined {
+		for i := range ds {
+			ds[i].Stmt = m.rng(ds[i].Stmt)
+		}
 	}
 	for _, list := range []*[]Entry{&f.Databases, &f.Reporting} {
 		for i := range *list {
@@ -249,15 +318,6 @@ func Compile(ctx context.Context, name string, data []byte) (string, error) {
 		return "", err
 	}
 	return res.Error, nil
-}
-
-// LastBinding is the last module-level statement binding name, if any.
-func (f *File) LastBinding(name string) (Range, bool) {
-	b := f.Bindings[name]
-	if len(b) == 0 {
-		return Range{}, false
-	}
-	return b[len(b)-1], true
 }
 
 // InMultiline reports whether line (1-based) lies inside a module-level

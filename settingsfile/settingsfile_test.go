@@ -2,6 +2,8 @@ package settingsfile_test
 
 import (
 	"context"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/citusgen/citusgen/settingsfile"
@@ -28,11 +30,15 @@ func TestAnalyze(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, ok := f.LastBinding("DATABASES"); !ok || b != (settingsfile.Range{Start: 3, End: 9}) {
-		t.Errorf("DATABASES bound at %v %v", b, ok)
+	wantBindings := []settingsfile.Binding{
+		{Stmt: settingsfile.Range{Start: 2, End: 2}, Line: 2, How: "from base import *", Kind: settingsfile.MayBind},
+		{Stmt: settingsfile.Range{Start: 3, End: 9}, Line: 3, How: "DATABASES = ...", Kind: settingsfile.Binds},
 	}
-	if len(f.StarImports) != 1 || f.StarImports[0] != 2 {
-		t.Errorf("star imports %v", f.StarImports)
+	if !reflect.DeepEqual(f.Bindings["DATABASES"], wantBindings) {
+		t.Errorf("DATABASES bound at %+v", f.Bindings["DATABASES"])
+	}
+	if d, ok := f.DefinedBefore("DATABASES", 10); !ok || !d.Defined || d.Stmt != (settingsfile.Range{Start: 3, End: 9}) {
+		t.Errorf("DATABASES defined before line 10: %+v %v", d, ok)
 	}
 	byKey := map[string]settingsfile.Entry{}
 	for _, e := range append(f.Databases, f.Reporting...) {
@@ -85,7 +91,7 @@ func TestReleaseThenRequest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("request after Release: %v", err)
 	}
-	if _, ok := f.LastBinding("DATABASES"); !ok {
+	if len(f.Bindings["DATABASES"]) != 1 {
 		t.Errorf("request after Release: DATABASES not found")
 	}
 	if n := settingsfile.Starts - before; n != 2 {
@@ -93,4 +99,20 @@ func TestReleaseThenRequest(t *testing.T) {
 	}
 	settingsfile.Release()
 	settingsfile.Close()
+}
+
+// Python accepts expressions nested far deeper than a recursive walk of
+// them could follow; the reader follows them all the same.
+func TestAnalyzeDeepExpression(t *testing.T) {
+	src := "DATABASES = {'default': {'PORT': " + strings.Repeat("1 + ", 2000) + "1}}\n"
+	f, err := settingsfile.Analyze(context.Background(), "deep.py", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.SyntaxError != "" {
+		t.Skipf("this python3 refuses the expression itself (%s); Python 3.11 accepts it", f.SyntaxError)
+	}
+	if len(f.Bindings["DATABASES"]) != 1 {
+		t.Errorf("DATABASES bound at %+v", f.Bindings["DATABASES"])
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/citusgen/citusgen/internal/yamldoc"
+	"github.com/citusgen/citusgen/quote"
 )
 
 // FieldError is one problem in a spec, located at file:line:column.
@@ -24,7 +25,9 @@ func (e *FieldError) Error() string {
 	if e.Field == "" {
 		return loc + ": " + e.Msg
 	}
-	return loc + ": " + e.Field + ": " + e.Msg
+	// The field is the path of the user's keys: quoted when one holds
+	// what a terminal would act on.
+	return loc + ": " + quote.Key(e.Field) + ": " + e.Msg
 }
 
 // Errors is every problem found in one spec, in file order.

@@ -52,6 +52,18 @@ func TestHostileSpecs(t *testing.T) {
 			[]string{`t.yaml:4:16: django.host: "db..example" is not a valid host name or IPv4 address: it has an empty label (two dots, or a dot at an end)`}},
 		{"django host IPv4", minimal + trust + "workers: [{service: w, alias: w, port: 6001}]\ndjango: {host: 127.0.0.2}\n", nil},
 
+		// Keys and values from a spec reach a terminal or a CI log: an
+		// escape sequence in one is shown quoted, never sent as it is.
+		{"escape sequence in an unknown key", minimal + trust + "workers: [{service: w, alias: w, port: 6001}]\n\"\\e[31mimage\": x\n",
+			[]string{`t.yaml:4:1: "\x1b[31mimage": unknown key; valid keys here: image, database, database_variable, user, password, password_env, trust_authentication, profile, django, coordinator, workers, compose`}},
+		{"control characters in a setting name", minimal + trust + "workers: [{service: w, alias: w, port: 6001}]\ndjango: {settings: {\"A\\e]0;pwned\\a\": 1}}\n",
+			[]string{`t.yaml:4:21: "django.settings.A\x1b]0;pwned\a": "A\x1b]0;pwned\a" is not a valid setting name (UPPER_CASE Python identifier)`}},
+		{"escape sequences in the names of a worker without a port", minimal + trust + "workers: [{service: \"w\\e[8m\", alias: \"a\\e[8m\"}]\n",
+			[]string{
+				`t.yaml:3:11: workers[0]: worker "w\x1b[8m" publishes no port, so Django on the host cannot reach its alias "a\x1b[8m"; give it a port, drop the alias, or set django.reaches: network`,
+				`t.yaml:3:21: workers[0].service: "w\x1b[8m" is not a valid compose service name (lower-case letters, digits, _ and -)`,
+				`t.yaml:3:38: workers[0].alias: "a\x1b[8m" is not a valid Django alias (letters, digits, _ and -)`,
+			}},
 		{"invalid UTF-8", minimal + trust + "workers: [{service: w, alias: \"w\xff\", port: 6001}]\n",
 			[]string{`t.yaml:3:33: byte 0xff is not UTF-8; a topology is UTF-8 text: save the file as UTF-8`}},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/quote"
 )
 
 var (
@@ -277,7 +278,7 @@ func (v *validator) node(n Node) {
 	}
 	if v.name(field(n, "port_variable"), n.PortVariable, envRE, envWhat) {
 		if first, dup := v.portVars[n.PortVariable]; dup && !v.reported[n.path] {
-			v.d.errorAt(field(n, "port_variable"), "port variable %s is already used by %s; set port_variable on one of them", n.PortVariable, first)
+			v.d.errorAt(field(n, "port_variable"), "port variable %s is already used by %s; set port_variable on one of them", quote.Key(n.PortVariable), first)
 		} else {
 			v.portVars[n.PortVariable] = nodeRef(n)
 		}
@@ -333,9 +334,9 @@ func (v *validator) port(n Node) {
 			v.reported[p] = true
 			if n.Role == Coordinator {
 				// Its alias is required: only the other two ways out.
-				d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, or set django.reaches: network", nodeRef(n), n.Alias)
+				d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, or set django.reaches: network", nodeRef(n), quote.Key(n.Alias))
 			} else {
-				d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, drop the alias, or set django.reaches: network", nodeRef(n), n.Alias)
+				d.errorAt(p, "%s publishes no port, so Django on the host cannot reach its alias %s; give it a port, drop the alias, or set django.reaches: network", nodeRef(n), quote.Key(n.Alias))
 			}
 		}
 	case n.Port < 1 || n.Port > 65535:
@@ -483,9 +484,9 @@ func numeric(d *decoder, path, service string) bool {
 
 func nodeRef(n Node) string {
 	if n.Role == Coordinator {
-		return "coordinator " + n.Service
+		return "coordinator " + quote.Key(n.Service)
 	}
-	return "worker " + n.Service
+	return "worker " + quote.Key(n.Service)
 }
 
 // aliasList names the valid aliases in spec order, each once.

@@ -17,8 +17,10 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/sirupsen/logrus"
 
+	"github.com/citusgen/citusgen/internal/cachedir"
 	_ "github.com/citusgen/citusgen/internal/gcearly" // before the heavy initialisers
 	_ "github.com/citusgen/citusgen/internal/pyearly" // python3 starts while the rest initialises
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/settingsfile"
 )
 
@@ -94,6 +96,10 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	// stderr carries messages only, and they quote the user's files and
+	// spec: an escape sequence there must not reach the terminal.
+	stderr = messageWriter{stderr}
+	cachedir.SetNotes(func(note string) { fmt.Fprintf(stderr, "citusgen: note: %s\n", note) })
 	// compose-go warns through logrus about every unset ${VAR}; unset is the
 	// normal case for the variables we emit, so only errors are shown.
 	logrus.SetOutput(stderr)
@@ -136,6 +142,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	defer settingsfile.Close()
 	err = ctx.Run(&env{cli: &c, parser: parser, stdin: stdin, stdout: stdout, stderr: stderr})
 	return report(stderr, err)
+}
+
+// messageWriter escapes what a terminal would act on (quote.Text) in
+// everything written to it. A write is a whole message (fmt.Fprint*), so
+// no character is split between two.
+type messageWriter struct{ w io.Writer }
+
+func (m messageWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(m.w, quote.Text(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // newParser is citusgen's command line; kong's exit panics with kongExit,

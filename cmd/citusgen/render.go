@@ -252,6 +252,9 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 		return err
 	}
 	reportAdopted(e, path, m.Adopted)
+	if r := m.Rebound; r != nil {
+		fmt.Fprintf(e.stderr, "citusgen: note: %s:%d: %s is rebound there (%s), after the citusgen block, which dropped the cluster's aliases when Django imported the file; the block moves below it\n", path, r.Line, r.Name, r.Describe())
+	}
 	return writeIfChanged(e, tgt, m.Data)
 }
 

@@ -16,8 +16,14 @@ type File struct {
 	Data []byte
 }
 
+// NewFileMode is the mode of the files citusgen creates: what it writes
+// may hold the cluster's password (compose files, settings, specs), so only
+// their owner reads them. An existing file keeps its own mode.
+const NewFileMode os.FileMode = 0o600
+
 // Write replaces path with data atomically (temp file in the same directory,
-// fsync, rename). An existing file keeps its permissions.
+// fsync, rename). An existing file keeps its permissions; a new one is
+// NewFileMode.
 func Write(path string, data []byte) error {
 	return WriteAll(filepath.Dir(path), []File{{Name: filepath.Base(path), Data: data}})
 }
@@ -58,21 +64,25 @@ func WriteAll(dir string, files []File) error {
 }
 
 func writeTemp(final string, data []byte) (string, error) {
-	mode := os.FileMode(0o644)
+	mode, exists := NewFileMode, false
 	if st, err := os.Stat(final); err == nil {
-		mode = st.Mode().Perm()
+		mode, exists = st.Mode().Perm(), true
 	}
-	return writeTempMode(final, data, mode)
+	return writeTempMode(final, data, mode, exists)
 }
 
 // writeTempMode writes data to a new temporary file beside final: created
-// 0600 and given mode only once written.
-func writeTempMode(final string, data []byte, mode os.FileMode) (string, error) {
+// 0600 and given mode only once written; with final's extended attributes
+// (its ACL) when it replaces final.
+func writeTempMode(final string, data []byte, mode os.FileMode, replaces bool) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("cannot write %s: %w", final, errors.Unwrap(err))
 	}
 	_, werr := f.Write(data)
+	if werr == nil && replaces {
+		werr = copyXattrs(final, f)
+	}
 	if werr == nil {
 		werr = f.Sync()
 	}
@@ -84,6 +94,9 @@ func writeTempMode(final string, data []byte, mode os.FileMode) (string, error) 
 	}
 	if werr != nil {
 		os.Remove(f.Name())
+		if ue := (*UnsafeError)(nil); errors.As(werr, &ue) {
+			return "", werr // names the file already
+		}
 		return "", fmt.Errorf("cannot write %s: %w", final, werr)
 	}
 	return f.Name(), nil
@@ -91,16 +104,16 @@ func writeTempMode(final string, data []byte, mode os.FileMode) (string, error) 
 
 // WriteNew creates path with data, atomically, and fails with an error
 // wrapping fs.ErrExist if the path exists: the file appears whole through a
-// hard link, which never replaces an existing file.
+// hard link, which never replaces an existing file. Its mode is
+// NewFileMode, from the start: never readable by others, not even for a
+// moment.
 func WriteNew(path string, data []byte) error {
-	return WriteNewMode(path, data, 0o644)
+	return WriteNewMode(path, data, NewFileMode)
 }
 
-// WriteNewMode is WriteNew with the file's permissions: 0600 for a file
-// that holds a secret, which is never readable by others, not even for a
-// moment.
+// WriteNewMode is WriteNew with the file's permissions.
 func WriteNewMode(path string, data []byte, perm os.FileMode) error {
-	tmp, err := writeTempMode(path, data, perm)
+	tmp, err := writeTempMode(path, data, perm, false)
 	if err != nil {
 		return err
 	}

@@ -215,7 +215,7 @@ func (t *Target) unchanged() error {
 }
 
 // writeTempAs writes data to a new temporary file beside final, owned by
-// uid:gid with mode.
+// uid:gid with mode and final's extended attributes (its ACL).
 func writeTempAs(final string, data []byte, mode os.FileMode, uid, gid int) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
 	if err != nil {
@@ -231,7 +231,11 @@ func writeTempAs(final string, data []byte, mode os.FileMode, uid, gid int) (str
 			return fail(&UnsafeError{final, fmt.Sprintf("belongs to %s:%d, and citusgen could not give its replacement the same owner (%v); run it as that user", owner(uint32(uid)), gid, unwrapPath(err))})
 		}
 	}
-	// After Chown, which clears the set-id bits.
+	if err := copyXattrs(final, f); err != nil {
+		return fail(err)
+	}
+	// After Chown, which clears the set-id bits, and after the ACL, whose
+	// mask the group bits are: the same as the file's, so it stays.
 	if err := f.Chmod(mode); err != nil {
 		return fail(fmt.Errorf("cannot write %s: %w", final, unwrapPath(err)))
 	}

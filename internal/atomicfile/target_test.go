@@ -46,25 +46,8 @@ func TestWritableForTheUser(t *testing.T) {
 		t.Skip("needs root to run a process as another user")
 	}
 	const nobody = 65534
-	root, err := os.MkdirTemp("", "atomicfile-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(root)
-	os.Chmod(root, 0o755)
-	bin := filepath.Join(root, "helper")
-	copyFile(t, os.Args[0], bin, 0o755)
-
-	run := func(path string) string {
-		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), helperEnv+"="+path)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("helper: %v %s", err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	root := sharedDir(t)
+	run := replacer(t, root, nobody)
 
 	// In someone else's directory: refused, untouched.
 	theirs := filepath.Join(root, "theirs")
@@ -93,6 +76,40 @@ func TestWritableForTheUser(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(g); string(b) != "new\n" {
 		t.Errorf("content %q", b)
+	}
+}
+
+// sharedDir is a directory every user can reach, for files that processes
+// of other users open.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "atomicfile-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// replacer copies the test binary into dir, where another user can run
+// it, and returns a function that runs it as uid to replace a file (see
+// TestMain), answering what it said.
+func replacer(t *testing.T, dir string, uid uint32) func(path string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "helper")
+	copyFile(t, os.Args[0], bin, 0o755)
+	return func(path string) string {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), helperEnv+"="+path)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("helper: %v %s", err, out)
+		}
+		return strings.TrimSpace(string(out))
 	}
 }
 
