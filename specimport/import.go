@@ -3,6 +3,7 @@ package specimport
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 
@@ -79,7 +80,13 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 	if cf.manager != nil {
 		s.manager, s.managerImage = true, cf.manager.image
 	}
-	if s.publishGiven && s.publishAddress == "" {
+	switch trust := s.password == "" && s.passwordEnv == ""; {
+	case s.publishGiven && trust && !isLoopback(s.publishAddress):
+		// A topology refuses that: anyone who reaches the host would be the
+		// superuser, with no password at all.
+		warn(in.ComposePath, coord.line, "the nodes trust every connection (no password) and the file publishes them on %s, so anyone who reaches this host is their superuser; the topology publishes them on %s instead: give the cluster a password (password_env) to publish them further", publishedOn(s.publishAddress), topology.DefaultPublishAddress)
+		s.publishAddress = topology.DefaultPublishAddress
+	case s.publishGiven && s.publishAddress == "":
 		warn(in.ComposePath, coord.line, "the nodes' ports are published on every interface (no address before the port), so anyone who reaches this host reaches the database superuser; the topology keeps that with publish_address: \"\": remove it to publish on 127.0.0.1 only")
 	}
 
@@ -175,6 +182,11 @@ func (s *spec) addNodes(coord *composeNode, workers []*composeNode, warn warnFun
 		}
 		s.nodes = append(s.nodes, nd)
 	}
+}
+
+func isLoopback(addr string) bool {
+	ip := net.ParseIP(addr)
+	return ip != nil && ip.IsLoopback()
 }
 
 func publishedOn(addr string) string {

@@ -331,3 +331,24 @@ func TestImportNodeNamesItCannotTake(t *testing.T) {
 		t.Errorf("spec:\n%s", res.Spec)
 	}
 }
+
+// Nodes that trust every connection are never published beyond loopback:
+// the import says so instead of writing a spec the topology refuses.
+func TestImportTrustStaysOnLoopback(t *testing.T) {
+	compose := "services:\n  citus_master:\n    image: citusdata/citus:13.2\n    ports: [\"5600:5432\"]\n    labels: [com.citusdata.role=Master]\n    environment: {POSTGRES_HOST_AUTH_METHOD: trust}\n" +
+		"  citus_worker1:\n    image: citusdata/citus:13.2\n    ports: [\"5601:5432\"]\n    labels: [com.citusdata.role=Worker]\n    environment: {POSTGRES_HOST_AUTH_METHOD: trust}\n"
+	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "c.yml", Compose: []byte(compose)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(res.Spec), "publish_address") {
+		t.Errorf("the spec publishes trust nodes beyond loopback:\n%s", res.Spec)
+	}
+	var warned bool
+	for _, w := range res.Warnings {
+		warned = warned || strings.Contains(w.String(), "c.yml:2: the nodes trust every connection (no password) and the file publishes them on every interface")
+	}
+	if !warned {
+		t.Errorf("no warning about publishing: %v", res.Warnings)
+	}
+}

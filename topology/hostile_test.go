@@ -55,7 +55,7 @@ func TestHostileSpecs(t *testing.T) {
 		// Keys and values from a spec reach a terminal or a CI log: an
 		// escape sequence in one is shown quoted, never sent as it is.
 		{"escape sequence in an unknown key", minimal + trust + "workers: [{service: w, alias: w, port: 6001}]\n\"\\e[31mimage\": x\n",
-			[]string{`t.yaml:4:1: "\x1b[31mimage": unknown key; valid keys here: image, database, database_variable, user, password, password_env, trust_authentication, profile, django, coordinator, workers, compose`}},
+			[]string{`t.yaml:4:1: "\x1b[31mimage": unknown key; valid keys here: image, postgres, database, database_variable, user, password, password_env, trust_authentication, profile, django, coordinator, workers, compose`}},
 		{"control characters in a setting name", minimal + trust + "workers: [{service: w, alias: w, port: 6001}]\ndjango: {settings: {\"A\\e]0;pwned\\a\": 1}}\n",
 			[]string{`t.yaml:4:21: "django.settings.A\x1b]0;pwned\a": "A\x1b]0;pwned\a" is not a valid setting name (UPPER_CASE Python identifier)`}},
 		{"escape sequences in the names of a worker without a port", minimal + trust + "workers: [{service: \"w\\e[8m\", alias: \"a\\e[8m\"}]\n",

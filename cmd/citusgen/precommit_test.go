@@ -108,7 +108,7 @@ func TestPreCommitHook(t *testing.T) {
 	}
 	write(t, compose, strings.Replace(string(data), "5601}:5432", "5611}:5432", 1))
 	out = run(project, false, "pre-commit", "run", "--all-files")
-	for _, want := range []string{"citusgen check", "Failed", `-      - "${CITUS_WORKER1_EXTERNAL_PORT:-5611}:5432"`, "citusgen: drift found"} {
+	for _, want := range []string{"citusgen check", "Failed", `-      - "127.0.0.1:${CITUS_WORKER1_EXTERNAL_PORT:-5611}:5432"`, "citusgen: drift found"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pre-commit run on drift does not say %q:\n%s", want, out)
 		}
