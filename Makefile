@@ -2,7 +2,7 @@
 # their own servers, tests that need Citus skip with a reason when it is absent.
 GO ?= go
 
-.PHONY: all build test golden bench fuzz vet fmt
+.PHONY: all build test quick golden bench fuzz vet fmt
 
 all: build
 
@@ -35,6 +35,11 @@ test:
 	  echo "== the release-dependent tests on $$image"; \
 	  CITUSGEN_CITUS_IMAGE=$$image $(GO) run ./internal/testsummary -count=1 -timeout 30m -run '$(RELEASE_TESTS)' $(RELEASE_PACKAGES); \
 	done
+
+# The edit loop: every test that needs neither Citus nor Docker (plain
+# PostgreSQL servers included), in under a minute; the rest skip, saying so.
+quick:
+	$(GO) run ./internal/testsummary -short -count=1 ./...
 
 # Rewrite golden/ from the current output; review the diff before committing.
 golden:

@@ -43,6 +43,9 @@ func TestScripts(t *testing.T) {
 				}
 				return err == nil, nil
 			case "citus":
+				if testing.Short() {
+					return false, nil // make quick: make test runs it
+				}
 				ok, why := pgtest.CitusAvailable()
 				if !ok && pgtest.Required() {
 					return false, fmt.Errorf("needs Citus: %s (%s=1 makes this a failure)", why, pgtest.RequireEnv)

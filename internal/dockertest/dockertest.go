@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/citusgen/citusgen/internal/pgtest"
 	"net"
 	"os"
 	"os/exec"
@@ -73,6 +74,9 @@ var engineOnce = sync.OnceValue(func() error {
 // docker plugin.
 func Require(tb testing.TB, images ...string) *Compose {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip(pgtest.ShortSkip)
+	}
 	if err := engineOnce(); err != nil {
 		SkipUnavailable(tb, "%v", err)
 	}
@@ -88,6 +92,9 @@ func Require(tb testing.TB, images ...string) *Compose {
 // the default one: for scenarios that must hold on several versions.
 func RequireCompose(tb testing.TB, binary string) *Compose {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip(pgtest.ShortSkip)
+	}
 	if err := engineOnce(); err != nil {
 		SkipUnavailable(tb, "%v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -153,10 +154,17 @@ func SkipUnavailable(tb TB, format string, args ...any) {
 	tb.Skipf(format, args...)
 }
 
+// ShortSkip is why a test that needs Citus or Docker skips under -short
+// (make quick): the quick run is everything else.
+const ShortSkip = "-short (make quick) runs only what needs neither Citus nor Docker; make test runs this"
+
 // RequireCitus skips the test, saying why, when Citus is not installed
 // (fails it under CITUSGEN_REQUIRE_CITUS=1).
 func RequireCitus(tb TB) {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip(ShortSkip)
+	}
 	if ok, why := CitusAvailable(); !ok {
 		SkipUnavailable(tb, "needs Citus: %s", why)
 	}
@@ -170,6 +178,9 @@ func Start(tb TB, opts Options) *Server {
 		opts.User = "commcarehq"
 	}
 	if Image() != "" {
+		if testing.Short() {
+			tb.Skip(ShortSkip)
+		}
 		return startContainer(tb, opts)
 	}
 	dir, err := BinDir()

@@ -1,8 +1,8 @@
 // Command testsummary runs `go test -json` with the given arguments and prints
 // what plain `go test` would (package results as each package finishes, the
 // output of failing tests), every 30 seconds the packages still running,
-// then the slowest packages and one line that says which tests were
-// skipped and why. A skipped test is
+// then every package's time, the 10 slowest tests, and one line that says
+// which tests were skipped and why. A skipped test is
 // a test that proved nothing, so `make test` must not hide them.
 //
 //	go run ./internal/testsummary -count=1 ./...
@@ -65,7 +65,10 @@ func main() {
 	skips := summarize(out, w, p)
 	close(stop)
 	err = cmd.Wait()
-	if line := p.slowest(3, 10*time.Second); line != "" {
+	if line := p.packageTimes(); line != "" {
+		fmt.Fprintln(w, line)
+	}
+	if line := p.slowestTests(10); line != "" {
 		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintln(w, skipLine(skips))
@@ -97,7 +100,7 @@ func summarize(r io.Reader, w io.Writer, p *progress) []skip {
 			continue
 		}
 		key := e.Package + "/" + e.Test
-		if e.Test == "" && p != nil {
+		if p != nil {
 			p.record(e, time.Now())
 		}
 		switch {
@@ -205,20 +208,29 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-// progress follows which packages run and how long the finished ones took.
+// progress follows which packages run and how long the finished ones
+// and their top-level tests took.
 type progress struct {
 	mu       sync.Mutex
 	started  map[string]time.Time
 	finished map[string]time.Duration
+	tests    map[string]time.Duration // package.Test
 }
 
 func newProgress() *progress {
-	return &progress{started: map[string]time.Time{}, finished: map[string]time.Duration{}}
+	return &progress{started: map[string]time.Time{}, finished: map[string]time.Duration{}, tests: map[string]time.Duration{}}
 }
 
 func (p *progress) record(e event, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if e.Test != "" {
+		// Top-level tests only: a subtest's time is its parent's too.
+		if (e.Action == "pass" || e.Action == "fail") && !strings.Contains(e.Test, "/") {
+			p.tests[shortPkg(e.Package)+"."+e.Test] = time.Duration(e.Elapsed * float64(time.Second))
+		}
+		return
+	}
 	switch e.Action {
 	case "start":
 		p.started[e.Package] = now
@@ -248,20 +260,35 @@ func (p *progress) running(now time.Time) string {
 	return "still running: " + strings.Join(parts, ", ")
 }
 
-// slowest names the n slowest packages that took at least min.
-func (p *progress) slowest(n int, min time.Duration) string {
+// packageTimes lists every finished package's time, slowest first.
+func (p *progress) packageTimes() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var parts []string
 	for _, pkg := range sortedBy(p.finished, func(d time.Duration) float64 { return float64(d) }) {
-		if d := p.finished[pkg]; d >= min && len(parts) < n {
-			parts = append(parts, fmt.Sprintf("%s %s", pkg, d.Round(100*time.Millisecond)))
-		}
+		parts = append(parts, fmt.Sprintf("%s %s", shortPkg(pkg), p.finished[pkg].Round(100*time.Millisecond)))
 	}
 	if len(parts) == 0 {
 		return ""
 	}
-	return "slowest: " + strings.Join(parts, ", ")
+	return "package times: " + strings.Join(parts, ", ")
+}
+
+// slowestTests names the n slowest top-level tests.
+func (p *progress) slowestTests(n int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var parts []string
+	for _, t := range sortedBy(p.tests, func(d time.Duration) float64 { return float64(d) }) {
+		if len(parts) == n {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", t, p.tests[t].Round(100*time.Millisecond)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("slowest %d tests: %s", len(parts), strings.Join(parts, ", "))
 }
 
 // sortedBy lists m's keys, largest value first (ties by name).

@@ -78,7 +78,15 @@ func TestProgress(t *testing.T) {
 	if got := p.running(t0.Add(150 * time.Second)); got != "" {
 		t.Errorf("running: %s", got)
 	}
-	if got := p.slowest(3, 10*time.Second); got != "slowest: x/b 2m10.3s, x/a 1m35s" {
-		t.Errorf("slowest: %s", got)
+	if got := p.packageTimes(); got != "package times: b 2m10.3s, a 1m35s, c 500ms" {
+		t.Errorf("package times: %s", got)
+	}
+	// Top-level tests only, slowest first; a subtest is in its parent's time.
+	for i, name := range []string{"TestA", "TestB", "TestB/sub", "TestC"} {
+		p.record(event{Action: "pass", Package: "x/a", Test: name, Elapsed: float64(10 * (i + 1))}, t0)
+	}
+	p.record(event{Action: "fail", Package: "x/b", Test: "TestD", Elapsed: 5}, t0)
+	if got := p.slowestTests(3); got != "slowest 3 tests: a.TestC 40s, a.TestB 20s, a.TestA 10s" {
+		t.Errorf("slowest tests: %s", got)
 	}
 }
