@@ -13,6 +13,9 @@ build:
 # running; ends with the slowest packages and one line naming every skipped
 # test and why (internal/testsummary).
 #
+# -parallel 4: the compose tests run side by side; most of their time is
+# waiting on the engine and on healthchecks, not CPU.
+#
 # The matrix: three citus images stand for what users pull (built by
 # ../shared/citus/image.sh; tagged, as the published tags are, with their
 # PostgreSQL major): 14.0 on PostgreSQL 18, 14.0-pg17 and 13.2-pg15. The
@@ -30,7 +33,7 @@ RELEASE_PACKAGES = ./citus ./bootstrap ./testrunner
 
 test:
 	$(GO) vet ./...
-	CITUSGEN_COMPOSE_IMAGES=$(COMPOSE_IMAGES) $(GO) run ./internal/testsummary -count=1 -timeout 60m ./...
+	CITUSGEN_COMPOSE_IMAGES=$(COMPOSE_IMAGES) $(GO) run ./internal/testsummary -count=1 -parallel 4 -timeout 60m ./...
 	set -e; for image in $(SERVER_IMAGES); do \
 	  echo "== the release-dependent tests on $$image"; \
 	  CITUSGEN_CITUS_IMAGE=$$image $(GO) run ./internal/testsummary -count=1 -timeout 30m -run '$(RELEASE_TESTS)' $(RELEASE_PACKAGES); \

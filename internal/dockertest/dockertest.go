@@ -317,18 +317,31 @@ func FreePorts(tb testing.TB, n int) []int {
 			l.Close()
 		}
 	}()
-	ports := make([]int, n)
-	for i := range ports {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	ports := make([]int, 0, n)
+	for len(ports) < n {
 		// Published ports bind every address: probe the same.
 		l, err := net.Listen("tcp", ":0")
 		if err != nil {
 			tb.Fatal(err)
 		}
 		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
+		port := l.Addr().(*net.TCPAddr).Port
+		// Tests run side by side: a port handed to one is never handed to
+		// another, though it is free until that one's project binds it.
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			ports = append(ports, port)
+		}
 	}
 	return ports
 }
+
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 var (
 	buildOnce sync.Once
