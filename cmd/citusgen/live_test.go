@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,37 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 	var out, errOut bytes.Buffer
 	code := run(args, strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
+}
+
+// awaitWriter keeps what a command writes and closes seen once it holds
+// want: a test acts when the command has reached a point, not after a
+// fixed time.
+type awaitWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func newAwaitWriter(want string) *awaitWriter {
+	return &awaitWriter{want: want, seen: make(chan struct{})}
+}
+
+func (w *awaitWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+func (w *awaitWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 func writeSpec(t *testing.T, data []byte) string {
@@ -116,14 +148,20 @@ func TestBootstrapVerifyCLIOnCitus(t *testing.T) {
 	// A cluster still coming up: verify --wait checks again until it passes,
 	// saying on stderr what it waits for.
 	cl.Workers[1].Stop()
+	waiting := newAwaitWriter("citusgen: waiting for the cluster")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		time.Sleep(7 * time.Second)
-		cl.Workers[1].Restart()
+		select {
+		case <-waiting.seen:
+			cl.Workers[1].Restart()
+		case <-time.After(90 * time.Second):
+		}
 	}()
-	code, out, errOut = runCLI(t, nil, "-t", spec, "verify", "--wait", "90s", "--failures")
+	var stdout bytes.Buffer
+	code = run([]string{"-t", spec, "verify", "--wait", "90s", "--failures"}, strings.NewReader(""), &stdout, waiting)
 	<-done
+	out, errOut = stdout.String(), waiting.String()
 	if code != 0 || !regexp.MustCompile(`citusgen: waiting for the cluster \([0-9]+s so far, up to 1m30s\): `).MatchString(errOut) || !strings.Contains(errOut, "reachable worker2") ||
 		!strings.Contains(errOut, "citusgen: the cluster matches the topology after ") || !strings.HasPrefix(out, "no check failed: ") {
 		t.Errorf("verify --wait: exit %d\n%s\n%s", code, out, errOut)
