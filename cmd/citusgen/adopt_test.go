@@ -287,3 +287,10 @@ func postgresEnv(s types.ServiceConfig) map[string]string {
 	}
 	return out
 }
+
+func write(t testing.TB, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package composetest
 
 import (
 	"context"
@@ -54,7 +54,7 @@ func TestComposeEnvFile(t *testing.T) {
 
 	// The image under test, and free ports kept in the same .env (compose
 	// reads them there as well).
-	spec := filepath.Join(dir, DefaultSpecFile)
+	spec := filepath.Join(dir, "citusgen.yaml") // what init writes and every command finds
 	data, err := os.ReadFile(spec)
 	if err != nil {
 		t.Fatal(err)

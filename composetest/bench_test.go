@@ -1,4 +1,4 @@
-package main
+package composetest
 
 import (
 	"cmp"
@@ -34,7 +34,7 @@ import (
 // (measured: a setup service polling the nodes itself, started with them
 // instead of after they are healthy, gave the same times).
 //
-//	go test ./cmd/citusgen -run '^$' -bench ComposeUp -benchtime 3x
+//	go test ./composetest -run '^$' -bench ComposeUp -benchtime 3x
 func BenchmarkComposeUp(b *testing.B) {
 	bin := dockertest.Citusgen(b)
 	measure := func(name, image, spec string) {

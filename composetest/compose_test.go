@@ -1,4 +1,4 @@
-package main
+package composetest
 
 import (
 	"context"
@@ -305,7 +305,7 @@ func TestComposeGoldenCases(t *testing.T) {
 		"import-dev-setup":        "membership manager and password-less workers, as hq-docker-2020",
 		"servers-outside-compose": "image: none: servers outside compose, no compose document",
 	}
-	dirs, err := filepath.Glob(filepath.Join("..", "..", "golden", "*"))
+	dirs, err := filepath.Glob(filepath.Join("..", "golden", "*"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}
@@ -804,7 +804,7 @@ func TestComposeAdoptHQFile(t *testing.T) {
 	const oldLayout = "citusdata/citus:13.2-pg15"
 	dc := dockertest.Require(t, oldLayout, currentImage)
 	dockertest.Tag(t, oldLayout, "citusdata/citus:8.1.1")
-	src := filepath.Join("..", "..", "golden", "import-hq-2020", "input")
+	src := filepath.Join("..", "golden", "import-hq-2020", "input")
 	b, err := os.ReadFile(filepath.Join(src, "hq-compose.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -812,10 +812,14 @@ func TestComposeAdoptHQFile(t *testing.T) {
 	dir := t.TempDir()
 	hq := filepath.Join(dir, "hq-compose.yml")
 	write(t, hq, string(b))
-	code, spec, errOut := runCLI(t, nil, "import", "--compose", hq)
-	if code != 0 {
-		t.Fatalf("import: exit %d\n%s", code, errOut)
+	imp := exec.Command(dockertest.Citusgen(t), "import", "--compose", hq)
+	var errOut strings.Builder
+	imp.Stderr = &errOut
+	imported, err := imp.Output()
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, errOut.String())
 	}
+	spec := string(imported)
 	// What a team moving to current images changes in the imported spec.
 	for old, repl := range map[string]string{
 		"membership_manager: true": "membership_manager: false",
