@@ -2,17 +2,16 @@ package dockertest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/citusgen/citusgen/internal/pgtest"
 )
 
 // A node's first start (initdb, then CREATE EXTENSION citus in the
@@ -31,14 +30,6 @@ type Seed struct {
 	Env    []string // POSTGRES_USER=..., POSTGRES_PASSWORD=..., POSTGRES_DB=...
 	User   string   // the user pg_isready waits for, as POSTGRES_USER
 	DB     string
-}
-
-var seeds sync.Map // key -> *seedDir
-
-type seedDir struct {
-	once sync.Once
-	dir  string
-	err  error
 }
 
 // SeedVolumes copies a seeded data directory for each service (service ->
@@ -69,53 +60,18 @@ func SeedVolumes(tb testing.TB, nodes map[string]Seed) string {
 	return prefix + "/"
 }
 
-// seedFor makes (once per process, and kept across processes under the
-// image's ID) the data directory of a seed.
+// seedFor makes the data directory of a seed (pgtest.ImageDir: once, and
+// kept across processes under the image's ID).
 func seedFor(s Seed) (string, error) {
-	id, err := exec.Command("docker", "image", "inspect", "-f", "{{.Id}}", s.Image).Output()
-	if err != nil {
-		return "", fmt.Errorf("docker image inspect %s: %v", s.Image, err)
-	}
-	sum := sha256.Sum256([]byte(strings.Join(append([]string{strings.TrimSpace(string(id)), s.Target}, s.Env...), "\x00")))
-	key := hex.EncodeToString(sum[:8])
-	v, _ := seeds.LoadOrStore(key, &seedDir{})
-	sd := v.(*seedDir)
-	sd.once.Do(func() {
-		cache := filepath.Join(os.TempDir(), "citusgen-seeds")
-		sd.dir = filepath.Join(cache, key)
-		if _, err := os.Stat(filepath.Join(sd.dir, ".seeded")); err == nil {
-			return
-		}
-		if sd.err = os.MkdirAll(cache, 0o755); sd.err != nil {
-			return
-		}
-		tmp, err := os.MkdirTemp(cache, "init-")
-		if err != nil {
-			sd.err = err
-			return
-		}
-		defer os.RemoveAll(tmp)
+	return pgtest.ImageDir("citusgen-seeds", s.Image, append([]string{s.Target}, s.Env...), func(dir string) error {
 		// The image's postgres user must get through the mount's root: on
 		// PostgreSQL 18 images that is /var/lib/postgresql, above PGDATA,
 		// which the entrypoint does not chown.
-		if sd.err = os.Chmod(tmp, 0o755); sd.err != nil {
-			return
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return err
 		}
-		if sd.err = initSeed(s, tmp); sd.err != nil {
-			return
-		}
-		if err := os.WriteFile(filepath.Join(tmp, ".seeded"), nil, 0o644); err != nil {
-			sd.err = err
-			return
-		}
-		os.RemoveAll(sd.dir) // an unfinished one of an earlier process
-		if err := os.Rename(tmp, sd.dir); err != nil {
-			if _, statErr := os.Stat(filepath.Join(sd.dir, ".seeded")); statErr != nil {
-				sd.err = err
-			}
-		}
+		return initSeed(s, dir)
 	})
-	return sd.dir, sd.err
 }
 
 // initSeed runs the image's entrypoint on an empty dir until the server

@@ -142,68 +142,30 @@ func imagePGDATA(image string) string {
 	return dir
 }
 
-var templates sync.Map // key -> *template
-
-type template struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
 // dataDir returns a fresh copy of an initialised data directory for these
 // options. The image's first start (initdb, users, pg_hba) runs once per
-// image and options in a test process, not once per server: a dozen
-// servers initialising at once on two cores took minutes.
+// image and options, not once per server: a dozen servers initialising at
+// once on two cores took minutes.
 func dataDir(image string, opts Options) (string, error) {
-	id, err := exec.Command("docker", "image", "inspect", "-f", "{{.Id}}", image).Output()
-	if err != nil {
-		return "", fmt.Errorf("docker image inspect %s: %v", image, err)
-	}
-	sum := sha256.Sum256([]byte(strings.Join(append([]string{strings.TrimSpace(string(id))}, initArgs(opts)...), "\x00")))
-	key := hex.EncodeToString(sum[:8])
-	v, _ := templates.LoadOrStore(key, &template{})
-	tpl := v.(*template)
-	tpl.once.Do(func() {
-		// Kept across test processes and runs, keyed by the image's ID, so
-		// a rebuilt image gets a new one.
-		cache := filepath.Join(os.TempDir(), "citusgen-pgtemplates")
-		tpl.dir = filepath.Join(cache, key)
-		if _, err := os.Stat(filepath.Join(tpl.dir, "PG_VERSION")); err == nil {
-			return
-		}
-		if tpl.err = os.MkdirAll(cache, 0o755); tpl.err != nil {
-			return
-		}
-		tmp, err := os.MkdirTemp(cache, "init-")
-		if err != nil {
-			tpl.err = err
-			return
-		}
-		defer os.RemoveAll(tmp)
+	tpl, err := ImageDir("citusgen-pgtemplates", image, initArgs(opts), func(tmp string) error {
 		args := []string{"run", "--rm", "--tmpfs", "/docker-entrypoint-initdb.d", "-v", tmp + ":" + imagePGDATA(image), "--entrypoint", "docker-ensure-initdb.sh"}
 		for _, e := range initArgs(opts) {
 			args = append(args, "-e", e)
 		}
 		if out, err := exec.Command("docker", append(args, image)...).CombinedOutput(); err != nil {
-			tpl.err = fmt.Errorf("initialising a data directory with %s: %v\n%s", image, err, out)
-			return
+			return fmt.Errorf("initialising a data directory with %s: %v\n%s", image, err, out)
 		}
-		// Another process may have finished first: either copy will do.
-		if err := os.Rename(tmp, tpl.dir); err != nil {
-			if _, statErr := os.Stat(filepath.Join(tpl.dir, "PG_VERSION")); statErr != nil {
-				tpl.err = err
-			}
-		}
+		return nil
 	})
-	if tpl.err != nil {
-		return "", tpl.err
+	if err != nil {
+		return "", err
 	}
 	dir, err := os.MkdirTemp("", "citusgen-pgdata-")
 	if err != nil {
 		return "", err
 	}
 	// cp keeps the owner (the image's postgres user) and modes.
-	if out, err := exec.Command("cp", "-a", tpl.dir+"/.", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-a", tpl+"/.", dir).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("copying the data directory: %v: %s", err, out)
 	}
 	return dir, nil
@@ -280,4 +242,59 @@ func SpecImage() string {
 		return ""
 	}
 	return fmt.Sprintf("citusdata/citus:%s.%s-pg%s", m[1], m[2], pg[1])
+}
+
+var imageDirs sync.Map // key -> *imageDir
+
+type imageDir struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// ImageDir is a directory made once by fill from an image and the
+// settings that shape what fill makes (the environment of its first
+// start): once per test process, and kept across processes and runs under
+// $TMPDIR/<cache>, keyed by the image's ID, so a rebuilt image gets a new
+// one. fill gets an empty directory; an unfinished one is never used.
+func ImageDir(cache, image string, settings []string, fill func(dir string) error) (string, error) {
+	id, err := exec.Command("docker", "image", "inspect", "-f", "{{.Id}}", image).Output()
+	if err != nil {
+		return "", fmt.Errorf("docker image inspect %s: %v", image, err)
+	}
+	sum := sha256.Sum256([]byte(strings.Join(append([]string{strings.TrimSpace(string(id))}, settings...), "\x00")))
+	key := cache + "/" + hex.EncodeToString(sum[:8])
+	v, _ := imageDirs.LoadOrStore(key, &imageDir{})
+	d := v.(*imageDir)
+	d.once.Do(func() {
+		root := filepath.Join(os.TempDir(), cache)
+		d.dir = filepath.Join(os.TempDir(), key)
+		done := filepath.Join(d.dir, ".complete")
+		if _, err := os.Stat(done); err == nil {
+			return
+		}
+		if d.err = os.MkdirAll(root, 0o755); d.err != nil {
+			return
+		}
+		tmp, err := os.MkdirTemp(root, "init-")
+		if err != nil {
+			d.err = err
+			return
+		}
+		defer os.RemoveAll(tmp)
+		if d.err = fill(tmp); d.err != nil {
+			return
+		}
+		if d.err = os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644); d.err != nil {
+			return
+		}
+		os.RemoveAll(d.dir) // an unfinished one of an earlier process
+		// Another process may have finished first: either will do.
+		if err := os.Rename(tmp, d.dir); err != nil {
+			if _, statErr := os.Stat(done); statErr != nil {
+				d.err = err
+			}
+		}
+	})
+	return d.dir, d.err
 }
