@@ -33,7 +33,7 @@ func inSync() *fixture {
 	for i, n := range top.Nodes() {
 		f.nodes = append(f.nodes, &live.Node{
 			Endpoint:  cluster.Endpoint{Node: n, Addr: cluster.Address{Host: "localhost", Port: n.Port}},
-			Connected: true, ServerVersion: "15.8", Preload: "citus", Citus: "14.1-1", CitusAvailable: "14.1-1", WalLevel: "replica",
+			Connected: true, ServerVersion: "18.4", Preload: "citus", Citus: "14.1-1", CitusAvailable: "14.1-1", WalLevel: "replica",
 			Registrations: append([]live.Registration(nil), rows...), LocalGroup: int32(i), Credentials: live.CredentialsOK,
 		})
 	}
@@ -84,6 +84,8 @@ func TestDiffAndVerifyAgree(t *testing.T) {
 				n.Citus = "13.2-1"
 			}
 		}, []string{"manual cluster by hand"}},
+		// A container left on the PostgreSQL 17 variant of the release.
+		{"image names another PostgreSQL major", func(f *fixture) { f.worker(1).ServerVersion = "17.6 (Debian 17.6-1.pgdg13+1)" }, []string{"manual cluster by hand"}},
 		{"worker unregistered", func(f *fixture) {
 			f.edit(func(r []live.Registration) []live.Registration { return r[:2] })
 		}, []string{"register-worker citus_worker2"}},
