@@ -8,6 +8,7 @@ package reshape
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
@@ -44,6 +46,12 @@ func (o Options) wait() time.Duration {
 		return 10 * time.Minute
 	}
 	return o.Wait
+}
+
+// exec runs fn, statements on conn, bounded by the wait: one held up by a
+// lock fails naming the session that holds it.
+func (o Options) exec(ctx context.Context, conn *pgx.Conn, fn func(context.Context) error) error {
+	return cluster.Watch(ctx, conn.Config(), conn.PgConn().PID(), o.wait(), fn)
 }
 
 func (o Options) printf(format string, args ...any) {
@@ -75,7 +83,7 @@ func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) 
 	o.printf("rebalance: %s planned; %s", english.Plural(c.Moves, "shard move"), why)
 	cleanup(ctx, conn, o)
 	var job int64
-	if err := conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job); err != nil {
+	if err := o.exec(ctx, conn, func(ctx context.Context) error { return conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job) }); err != nil {
 		return 0, false, fmt.Errorf("citus_rebalance_start: %w", err)
 	}
 	moved, err = follow(ctx, conn, job, nodes, o)
@@ -268,7 +276,10 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 		if err := dropOrphans(ctx, conn, x.Registration, o); err != nil {
 			return removed, err
 		}
-		if _, err := conn.Exec(ctx, citus.RemoveNode, x.Name, x.Port); err != nil {
+		if err := o.exec(ctx, conn, func(ctx context.Context) error {
+			_, err := conn.Exec(ctx, citus.RemoveNode, x.Name, x.Port)
+			return err
+		}); err != nil {
 			return removed, fmt.Errorf("citus_remove_node(%s): %w", x.Addr(), err)
 		}
 		o.printf("prune: removed %s", x.Addr())
@@ -341,10 +352,17 @@ func drain(ctx context.Context, conn *pgx.Conn, r live.Registration, mode string
 			}
 		}()
 	}
-	if _, err := conn.Exec(dctx, citus.Drain, r.Name, r.Port, mode); err != nil {
-		if dctx.Err() != nil {
-			return fmt.Errorf("draining %s did not finish within %s; run again with a longer --wait (moves already made stay)", r.Addr(), o.wait())
-		}
+	err = o.exec(ctx, conn, func(ctx context.Context) error {
+		_, err := conn.Exec(ctx, citus.Drain, r.Name, r.Port, mode)
+		return err
+	})
+	var stuck *cluster.Stuck
+	switch {
+	case errors.As(err, &stuck) && len(stuck.Holders) > 0:
+		return fmt.Errorf("draining %s: %w (%s)", r.Addr(), err, stuck.Hint("the coordinator"))
+	case errors.As(err, &stuck):
+		return fmt.Errorf("draining %s did not finish within %s; run again with a longer --wait (moves already made stay)", r.Addr(), o.wait())
+	case err != nil:
 		return fmt.Errorf("citus_drain_node(%s): %w", r.Addr(), err)
 	}
 	return nil
