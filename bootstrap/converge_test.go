@@ -194,13 +194,14 @@ func TestConvergence(t *testing.T) {
 			r.t.Errorf("events holds %d rows, want 5000", n)
 		}
 	}
-	unbalance := func(r *rig) {
+	// move moves n shards of events from one node to another.
+	move := func(r *rig, from, to, n int) {
 		// Earlier moves may have left orphaned copies on registered nodes,
 		// which Citus drops only once no session still uses them: try again
 		// a little later when one is in the way. (Copies on a node removed
 		// before they were dropped could never go; prune now waits for
 		// them, which is what made this fail on CI.)
-		move := fmt.Sprintf("SELECT citus_move_shard_placement(shardid, '127.0.0.1', %d, '127.0.0.1', %d, 'block_writes') FROM (SELECT shardid FROM citus_shards WHERE nodeport = %d AND table_name = 'events'::regclass ORDER BY shardid LIMIT 3) s", w2.Port, w1.Port, w2.Port)
+		move := fmt.Sprintf("SELECT citus_move_shard_placement(shardid, '127.0.0.1', %d, '127.0.0.1', %d, 'block_writes') FROM (SELECT shardid FROM citus_shards WHERE nodeport = %d AND table_name = 'events'::regclass ORDER BY shardid LIMIT %d) s", from, to, from, n)
 		for attempt := 1; ; attempt++ {
 			r.sql("CALL citus_cleanup_orphaned_resources()")
 			_, err := r.coord.Exec(context.Background(), move)
@@ -224,6 +225,7 @@ func TestConvergence(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	}
+	unbalance := func(r *rig) { move(r, w2.Port, w1.Port, 3) }
 	var restoreHBA func()
 	states := []state{{
 		name:  "database missing on a worker",
@@ -557,5 +559,52 @@ func TestConvergence(t *testing.T) {
 		if rep := r.verify(); !rep.OK() {
 			t.Errorf("verify after the restart: %+v", rep.Checks)
 		}
+	})
+
+	// A registered node outside the topology, holding shards, down: Citus
+	// can neither size its shards nor plan a rebalance, and says only
+	// "connection error". plan says the size is unknown and why, and
+	// bootstrap --rebalance names the node; once it is back, --prune
+	// drains it.
+	t.Run("registered node outside the topology down", func(t *testing.T) {
+		r.t = t
+		// The session's connections to worker1 went with its restart.
+		r.coord.Close(context.Background())
+		r.coord = cl.Coordinator.Connect(t, db)
+		if r.int("SELECT count(*) FROM pg_class WHERE relname = 'events'") == 0 {
+			events(r) // run alone (-run), the states that make it did not run
+		}
+		r.sql(fmt.Sprintf("SELECT citus_add_node('127.0.0.1', %d)", extra.Port))
+		move(r, w1.Port, extra.Port, 2)
+		extra.Stop()
+		name := fmt.Sprintf("127.0.0.1:%d", extra.Port)
+		c := r.read()
+		if u := c.Unread(); len(u) > 0 {
+			t.Fatalf("unread: %+v", u)
+		}
+		agree(t, c)
+		changes := livediff.Diff(c)
+		if !slices.ContainsFunc(changes, func(ch livediff.Change) bool {
+			return ch.Kind == livediff.DrainRemove && strings.Contains(ch.Detail, "drain 2 shards (size unknown: the coordinator could not measure them on "+name+": ")
+		}) {
+			t.Errorf("plan does not say the size is unknown and why: %+v", changes)
+		}
+		if p := c.ReshapeProblem(); p == nil || !strings.Contains(p.Detail, "the coordinator cannot connect to "+name+" (registered, not in the topology)") {
+			t.Errorf("reshape problem: %+v", p)
+		}
+		_, out, err := r.bootstrap([]string{"--rebalance"}, 20*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "rebalance failed: Citus cannot plan the rebalance: ") || !strings.Contains(err.Error(), "the coordinator cannot connect to "+name+" (registered, not in the topology)") {
+			t.Errorf("bootstrap --rebalance with %s down: %v\n%s", name, err, out)
+		}
+		_, out, err = r.bootstrap([]string{"--prune"}, 20*time.Second)
+		if err == nil || !strings.Contains(out, "prune: draining "+name+": 2 shards (size unknown: the coordinator could not measure them on "+name+": ") || !strings.Contains(err.Error(), name) {
+			t.Errorf("bootstrap --prune with %s down: %v\n%s", name, err, out)
+		}
+		t.Logf("bootstrap --prune with %s down: %v\n%s", name, err, out)
+		extra.Restart()
+		if res, out, err := r.bootstrap([]string{"--prune", "--rebalance"}, time.Minute); err != nil || !res.Complete() || len(res.Removed) != 1 {
+			t.Fatalf("bootstrap --prune --rebalance after the restart: %v %+v\n%s", err, res, out)
+		}
+		rows(r)
 	})
 }

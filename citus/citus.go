@@ -161,8 +161,10 @@ const Reshape = `SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_dist_partiti
        current_setting('wal_level')`
 
 // ShardBytes sums the size of a node's distributed shards (Citus asks the
-// node); $1, $2 are its name and port.
-const ShardBytes = "SELECT coalesce(sum(shard_size), 0)::bigint FROM pg_catalog.citus_shards WHERE nodename = $1 AND nodeport = $2 AND citus_table_type = 'distributed'"
+// node), and counts the shards it could not size: a node Citus cannot
+// reach gets NULL sizes and a warning, not an error. $1, $2 are its name
+// and port.
+const ShardBytes = "SELECT coalesce(sum(shard_size), 0)::bigint, count(*) - count(shard_size) FROM pg_catalog.citus_shards WHERE nodename = $1 AND nodeport = $2 AND citus_table_type = 'distributed'"
 
 // ShardsLeft counts the distributed shards still on a node; $1, $2 as above.
 const ShardsLeft = "SELECT count(*) FROM pg_catalog.citus_shards WHERE nodename = $1 AND nodeport = $2 AND citus_table_type = 'distributed'"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/citusgen/citusgen/citus"
 )
@@ -328,4 +329,63 @@ func functionHealth(ctx context.Context, conn *pgx.Conn, setTimeout string) ([]h
 		out = append(out, h)
 	}
 	return out, rows.Err()
+}
+
+// CannotReach says which active registrations the coordinator cannot
+// connect to, and Citus's reason for each ("" when it reaches them all, or
+// cannot be asked): what makes Citus fail to size shards ("cannot get the
+// size because of a connection error") or to move them. It asks over a
+// connection of its own, made with cfg (the coordinator's).
+func (c *Cluster) CannotReach(ctx context.Context, cfg *pgx.ConnConfig) string {
+	n := &Node{}
+	cfg = cfg.Copy()
+	cfg.OnNotice = func(_ *pgconn.PgConn, notice *pgconn.Notice) {
+		n.mu.Lock()
+		n.notices = append(n.notices, notice.Message)
+		n.mu.Unlock()
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(actx, cfg)
+	if err != nil {
+		return ""
+	}
+	defer conn.Close(context.Background())
+	n.conn = conn
+	return c.cannotReach(actx, n)
+}
+
+// cannotReach asks source (the coordinator) about every active
+// registration.
+func (c *Cluster) cannotReach(ctx context.Context, source *Node) string {
+	active := activePrimaries(c)
+	names, ports := make([]string, len(active)), make([]int32, len(active))
+	for i, d := range active {
+		names[i], ports[i] = d.Name, d.Port
+	}
+	results, reasons := make([]*bool, len(active)), make([]string, len(active))
+	if askSource(ctx, source, c.Dialect.SetConnectionTimeout(5000), names, ports, results, reasons) != nil {
+		return ""
+	}
+	var out []string
+	for i, d := range active {
+		if results[i] != nil && *results[i] {
+			continue
+		}
+		s := "the coordinator cannot connect to " + c.Describe(d.Addr())
+		if reasons[i] != "" {
+			s += " (" + reasons[i] + ")"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "; ")
+}
+
+// Describe names a registration for a person: the service and its node
+// name, or the node name of a registration outside the topology.
+func (c *Cluster) Describe(addr string) string {
+	if l := c.Label(addr); l != addr {
+		return l + " (" + addr + ")"
+	}
+	return addr + " (registered, not in the topology)"
 }

@@ -172,8 +172,10 @@ type Cluster struct {
 	// Shards per group (distributed tables), from the coordinator's catalog.
 	Shards map[int32]int64
 	// Bytes per group, for registrations outside the topology that hold
-	// shards (read only with Options.Reshape).
-	Bytes map[int32]int64
+	// shards (read only with Options.Reshape); BytesErr says why a group
+	// could not be measured.
+	Bytes    map[int32]int64
+	BytesErr map[int32]string
 	// Reshape: what a rebalance would do; read only with Options.Reshape.
 	Reshaped   bool
 	Moves      int64
@@ -234,7 +236,7 @@ func (c *Cluster) ReshapeProblem() *Problem {
 		return nil
 	}
 	return &Problem{Node: c.Coordinator().Service(), Detail: "whether shards are balanced is unknown: Citus's rebalance plan failed: " + c.ReshapeErr,
-		Hint: "a registered node Citus cannot reach blocks it; fix the registrations (citusgen plan lists them) and run plan again"}
+		Hint: "a registered node the coordinator cannot reach blocks it (Citus sizes every shard before it plans): start it, make it reachable from the coordinator, or remove its registration (citusgen plan lists the changes), then run plan again"}
 }
 
 // Problem is a part of the cluster that could not be read.
@@ -308,15 +310,22 @@ func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Topology: t, Nodes: make([]*Node, len(eps)), Dialect: citus.Default, Shards: map[int32]int64{}, Bytes: map[int32]int64{}}
+	c := &Cluster{Topology: t, Nodes: make([]*Node, len(eps)), Dialect: citus.Default, Shards: map[int32]int64{}, Bytes: map[int32]int64{}, BytesErr: map[int32]string{}}
 	var wg sync.WaitGroup
 	for i, ep := range eps {
 		wg.Go(func() { c.Nodes[i] = readNode(ctx, t, o, ep, i == 0, c) })
 	}
 	wg.Wait()
 	c.assemble()
-	if o.Reshape && c.Match != nil && c.Coordinator().conn != nil {
-		c.readBytes(ctx, c.Coordinator().conn)
+	coord := c.Coordinator()
+	if c.ReshapeErr != "" && coord.conn != nil {
+		// Citus says only that some node could not be reached: name it.
+		if why := c.cannotReach(ctx, coord); why != "" {
+			c.ReshapeErr += ": " + o.Cluster.Redact(t, why)
+		}
+	}
+	if o.Reshape && c.Match != nil && coord.conn != nil {
+		c.readBytes(ctx, coord.conn, func(s string) string { return o.Cluster.Redact(t, s) })
 	}
 	if o.Health && c.Match != nil {
 		c.Health = readHealth(ctx, c, o.HealthTimeout)
@@ -331,7 +340,7 @@ func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error
 // coordinator's shard counts per group, as Read does after reading: the
 // dialect and the match. Tests build drifted clusters with it.
 func Assemble(t *topology.Topology, nodes []*Node, shards map[int32]int64) *Cluster {
-	c := &Cluster{Topology: t, Nodes: nodes, Dialect: citus.Default, Shards: shards, Bytes: map[int32]int64{}}
+	c := &Cluster{Topology: t, Nodes: nodes, Dialect: citus.Default, Shards: shards, Bytes: map[int32]int64{}, BytesErr: map[int32]string{}}
 	if c.Shards == nil {
 		c.Shards = map[int32]int64{}
 	}
@@ -573,18 +582,33 @@ func errText(err error) string {
 // readBytes asks, for the registrations outside the topology that hold
 // shards (what a prune would drain), the size of those shards: Citus asks
 // the nodes, so this is done only for them.
-func (c *Cluster) readBytes(ctx context.Context, conn *pgx.Conn) {
+func (c *Cluster) readBytes(ctx context.Context, conn *pgx.Conn, redact func(string) string) {
 	for _, x := range c.Match.Extra {
 		if x.Shards == 0 {
 			continue
 		}
-		var b int64
-		if err := conn.QueryRow(ctx, citus.ShardBytes, x.Name, x.Port).Scan(&b); err == nil {
+		var b, unsized int64
+		c.Coordinator().TakeNotices()
+		err := conn.QueryRow(ctx, citus.ShardBytes, x.Name, x.Port).Scan(&b, &unsized)
+		switch {
+		case err != nil:
+			c.BytesErr[x.Group] = redact(cluster.OneLine(errText(err)))
+		case unsized > 0:
+			// Citus only warns; its warning says why.
+			c.BytesErr[x.Group] = fmt.Sprintf("Citus got no size for %d of them", unsized)
+			for _, note := range c.Coordinator().TakeNotices() {
+				if strings.Contains(note, "@"+x.Addr()+" ") {
+					c.BytesErr[x.Group] = redact(failureReason(note))
+					break
+				}
+			}
+		default:
 			c.Bytes[x.Group] = b
 		}
 	}
 	for i := range c.Match.Extra {
-		c.Match.Extra[i].Bytes = c.Bytes[c.Match.Extra[i].Group]
+		g := c.Match.Extra[i].Group
+		c.Match.Extra[i].Bytes, c.Match.Extra[i].BytesErr = c.Bytes[g], c.BytesErr[g]
 	}
 }
 

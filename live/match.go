@@ -66,6 +66,8 @@ func (w WorkerMatch) Addr() string { return fmt.Sprintf("%s:%d", w.Host, w.Port)
 type Extra struct {
 	Registration
 	Shards, Bytes int64
+	// BytesErr says why the size of its shards is unknown.
+	BytesErr string
 	// Like names the topology worker the registration resembles (a second
 	// registration under its container name, say) and How how; empty when
 	// it resembles none.

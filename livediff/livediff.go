@@ -272,7 +272,7 @@ func extraChanges(c *live.Cluster) []Change {
 	var out []Change
 	for _, x := range c.Match.Extra {
 		ch := Change{Kind: DrainRemove, Node: x.Addr(), Needs: ByPrune, Shards: x.Shards, Bytes: x.Bytes}
-		drain := fmt.Sprintf("drain %s and remove it", shardsAndSize(x.Shards, x.Bytes, c.Reshaped))
+		drain := fmt.Sprintf("drain %s and remove it", ShardsAndSize(x, c.Reshaped))
 		if x.Shards == 0 {
 			drain = "remove it (it holds no shards)"
 		}
@@ -326,11 +326,17 @@ func rebalanceChange(c *live.Cluster, registering bool) (Change, bool) {
 	return ch, true
 }
 
-func shardsAndSize(n, bytes int64, sized bool) string {
-	if !sized {
-		return english.Plural(n, "shard")
+// ShardsAndSize is how many shards a registration outside the topology
+// holds and, when they were measured (sized), their size, or why it is
+// unknown.
+func ShardsAndSize(x live.Extra, sized bool) string {
+	switch {
+	case x.BytesErr != "":
+		return fmt.Sprintf("%s (size unknown: the coordinator could not measure them on %s: %s)", english.Plural(x.Shards, "shard"), x.Addr(), x.BytesErr)
+	case !sized:
+		return english.Plural(x.Shards, "shard")
 	}
-	return fmt.Sprintf("%s (%s)", english.Plural(n, "shard"), HumanBytes(bytes))
+	return fmt.Sprintf("%s (%s)", english.Plural(x.Shards, "shard"), HumanBytes(x.Bytes))
 }
 
 // HumanBytes writes a size in binary units.

@@ -54,6 +54,18 @@ func (o Options) exec(ctx context.Context, conn *pgx.Conn, fn func(context.Conte
 	return cluster.Watch(ctx, conn.Config(), conn.PgConn().PID(), o.wait(), fn)
 }
 
+// explain adds, to an error that says Citus could not reach a node (it
+// does not say which), the nodes the coordinator cannot connect to.
+func explain(ctx context.Context, c *live.Cluster, conn *pgx.Conn, err error) error {
+	if err == nil || !strings.Contains(err.Error(), "connection") {
+		return err
+	}
+	if why := c.CannotReach(ctx, conn.Config()); why != "" {
+		return fmt.Errorf("%w: %s", err, why)
+	}
+	return err
+}
+
 func (o Options) printf(format string, args ...any) {
 	if o.Progress != nil {
 		fmt.Fprintf(o.Progress, format+"\n", args...)
@@ -69,11 +81,14 @@ func (o Options) printf(format string, args ...any) {
 // earlier: read again to see whether more moves are due).
 func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) (moved int, attached bool, err error) {
 	nodes := nodeAddrs(c)
+	if c.ReshapeErr != "" {
+		return 0, false, fmt.Errorf("Citus cannot plan the rebalance: %s; start that node or make it reachable from the coordinator, or remove its registration (citusgen bootstrap --prune, for one outside the topology), then run again", c.ReshapeErr)
+	}
 	if len(c.Jobs) > 0 {
 		j := c.Jobs[0]
 		o.printf("rebalance: job %d is already %s (%d of %s done); waiting for it", j.ID, j.State, j.Done, english.Plural(j.Tasks, "task"))
 		moved, err := follow(ctx, conn, j.ID, nodes, o)
-		return moved, true, err
+		return moved, true, explain(ctx, c, conn, err)
 	}
 	if c.Moves == 0 {
 		o.printf("rebalance: shards are balanced; nothing to move")
@@ -84,10 +99,10 @@ func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) 
 	cleanup(ctx, conn, o)
 	var job int64
 	if err := o.exec(ctx, conn, func(ctx context.Context) error { return conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job) }); err != nil {
-		return 0, false, fmt.Errorf("citus_rebalance_start: %w", err)
+		return 0, false, explain(ctx, c, conn, fmt.Errorf("citus_rebalance_start: %w", err))
 	}
 	moved, err = follow(ctx, conn, job, nodes, o)
-	return moved, false, err
+	return moved, false, explain(ctx, c, conn, err)
 }
 
 func nodeAddrs(c *live.Cluster) map[string]string {
@@ -261,9 +276,9 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 	var removed []string
 	for _, x := range extra {
 		if x.Shards > 0 {
-			o.printf("prune: draining %s: %s (%s); %s", x.Addr(), english.Plural(x.Shards, "shard"), livediff.HumanBytes(x.Bytes), why)
+			o.printf("prune: draining %s: %s; %s", x.Addr(), livediff.ShardsAndSize(x, true), why)
 			if err := drain(ctx, conn, x.Registration, mode, o); err != nil {
-				return removed, err
+				return removed, explain(ctx, c, conn, err)
 			}
 		}
 		var left int64
