@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/quote"
 )
 
 // healthChanges accounts for every pair of nodes Citus cannot connect
@@ -167,7 +168,7 @@ func connectionFix(c *live.Cluster, to, toAddr string, sources []string, reason 
 	case strings.Contains(lower, "too many clients") || strings.Contains(lower, "connection slots"):
 		return fmt.Sprintf("%s refuses new sessions while its max_connections are used up (SQLSTATE 53300): close idle sessions there or raise max_connections and restart it", to)
 	case strings.Contains(lower, "password") || strings.Contains(lower, "authentication"):
-		return fmt.Sprintf("%s rejects the password that %s holds for user %s in pg_dist_authinfo (the topology's): make that user's password on %s the topology's (ALTER USER %s PASSWORD ...), then run citusgen bootstrap", to, from, t.User, to, t.User)
+		return fmt.Sprintf("%s rejects the password that %s holds for user %s in pg_dist_authinfo (the topology's): make that user's password on %s the topology's (ALTER USER %s PASSWORD ...), then run citusgen bootstrap", to, from, t.User, to, quote.SQLIdent(t.User))
 	case strings.Contains(lower, "translate host name") || strings.Contains(lower, "name or service not known"):
 		return fmt.Sprintf("the node name %s does not resolve on %s: run the nodes on one network (the compose network) or give %s a node_name the other nodes resolve", toAddr, from, to)
 	case strings.Contains(lower, "refused") || strings.Contains(lower, "timeout") || strings.Contains(lower, "timed out"):

@@ -153,6 +153,8 @@ func nodeChecks(t *topology.Topology, n *live.Node, remedy remedyFunc) []Check {
 	return out
 }
 
+// preloadCheck is the shared-preload row, from facts read in the cluster
+// database or, before it exists, in the maintenance one.
 func preloadCheck(n *live.Node, add func(name string, st Status, detail, hint string)) {
 	if n.PreloadOK() {
 		add(CheckPreload, Pass, "shared_preload_libraries = '"+n.Preload+"'", "")
