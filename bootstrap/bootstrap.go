@@ -46,8 +46,9 @@ const maxRounds = 4
 // Options for Run.
 type Options struct {
 	Cluster cluster.Options
-	// Wait bounds how long nodes may take to accept connections, and each
-	// rebalance or drain.
+	// Wait bounds how long nodes may take to accept connections, how long
+	// any statement or reading may wait (for a lock another session holds,
+	// say), and each rebalance or drain.
 	Wait time.Duration
 	// Progress receives one line per event (stderr in the CLI).
 	Progress io.Writer
@@ -148,22 +149,28 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 	}
 	defer lockConn.Close(context.Background())
 	var got bool
-	if err := lockConn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&got); err != nil {
-		return nil, &Error{Node: t.Coordinator.Service, Action: "lock", Detail: err.Error()}
+	if err := r.exec(ctx, lockConn, func(ctx context.Context) error {
+		return lockConn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&got)
+	}); err != nil {
+		return nil, r.stepError(coordEP, "lock", err)
 	}
 	if !got {
 		r.printf("%s: another bootstrap is running; waiting for it to finish", t.Coordinator.Service)
-		lctx, cancel := context.WithTimeout(ctx, r.wait())
-		_, err := lockConn.Exec(lctx, "SELECT pg_advisory_lock($1)", lockKey)
-		cancel()
-		if err != nil {
-			return nil, &Error{Node: t.Coordinator.Service, Action: "lock", Detail: "another bootstrap held the lock for longer than " + r.wait().String(),
+		err := r.exec(ctx, lockConn, func(ctx context.Context) error {
+			_, err := lockConn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey)
+			return err
+		})
+		var stuck *cluster.Stuck
+		if errors.As(err, &stuck) {
+			return nil, &Error{Node: t.Coordinator.Service, Action: "lock", Detail: "another citusgen bootstrap held its lock for longer than " + r.wait().String() + ": " + r.o.Cluster.Redact(t, stuck.Error()),
 				Hint: "wait for the other citusgen bootstrap to finish (or end its session on the coordinator), then run again"}
+		} else if err != nil {
+			return nil, r.stepError(coordEP, "lock", err)
 		}
 	}
 
 	for round := 0; round < maxRounds; round++ {
-		c, err := r.read(ctx, false)
+		c, err := r.read(ctx, live.Options{})
 		if err != nil {
 			return nil, err
 		}
@@ -176,11 +183,13 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 		}
 	}
 	if o.Prune || o.Rebalance {
-		if err := r.reshape(ctx, lockConn); err != nil {
+		if err := r.reshape(ctx, coordEP, lockConn); err != nil {
 			return nil, err
 		}
 	}
-	final, err := r.read(ctx, true)
+	// The last reading is plan's whole reading, the nodes' connections to
+	// each other included: complete means what plan would call in sync.
+	final, err := r.read(ctx, live.Options{Reshape: true, Health: true})
 	if err != nil {
 		return nil, err
 	}
@@ -207,10 +216,17 @@ func applicable(changes []livediff.Change) []livediff.Change {
 	return out
 }
 
-// read reads the cluster; a node that cannot be read (it went away, or
-// rejects the password now) stops the run, naming it.
-func (r *runner) read(ctx context.Context, reshape bool) (*live.Cluster, error) {
-	c, err := live.Read(ctx, r.t, live.Options{Cluster: r.o.Cluster, Reshape: reshape, Keep: false})
+// read reads the cluster (what o asks beyond the nodes), each node's
+// reading bounded by --wait; a node that cannot be read (it went away,
+// rejects the password now, or a lock holds its reading up) stops the
+// run, naming it.
+func (r *runner) read(ctx context.Context, o live.Options) (*live.Cluster, error) {
+	o.Cluster, o.Bound = r.o.Cluster, r.wait()
+	// What follows the nodes' readings (their connections to each other,
+	// sizes) gets as long again, and Citus's connection timeouts.
+	ctx, cancel := context.WithTimeout(ctx, 2*r.wait()+30*time.Second)
+	defer cancel()
+	c, err := live.Read(ctx, r.t, o)
 	if err != nil {
 		return nil, err
 	}
@@ -296,32 +312,33 @@ func (r *runner) applyOn(ctx context.Context, ep cluster.Endpoint, changes []liv
 	return nil
 }
 
-// reshape runs --prune and then --rebalance, each on a fresh reading.
-func (r *runner) reshape(ctx context.Context, conn *pgx.Conn) error {
+// reshape runs --prune and then --rebalance, each on a fresh reading,
+// over conn (to the coordinator, ep).
+func (r *runner) reshape(ctx context.Context, ep cluster.Endpoint, conn *pgx.Conn) error {
 	ro := reshape.Options{Wait: r.o.Wait, Progress: r.o.Progress}
 	if r.o.Prune {
-		c, err := r.read(ctx, true)
+		c, err := r.read(ctx, live.Options{Reshape: true})
 		if err != nil {
 			return err
 		}
 		removed, err := reshape.Prune(ctx, c, conn, ro)
 		r.res.Removed = removed
 		if err != nil {
-			return fmt.Errorf("prune failed: %w", err)
+			return r.reshapeError(ep, "prune", err)
 		}
 	}
 	if r.o.Rebalance {
 		// A job found running was planned before; once it ends, more
 		// moves may be due.
 		for range 2 {
-			c, err := r.read(ctx, true)
+			c, err := r.read(ctx, live.Options{Reshape: true})
 			if err != nil {
 				return err
 			}
 			moved, attached, err := reshape.Rebalance(ctx, c, conn, ro)
 			r.res.Moved += moved
 			if err != nil {
-				return fmt.Errorf("rebalance failed: %w", err)
+				return r.reshapeError(ep, "rebalance", err)
 			}
 			if !attached {
 				break
@@ -329,6 +346,18 @@ func (r *runner) reshape(ctx context.Context, conn *pgx.Conn) error {
 		}
 	}
 	return nil
+}
+
+// reshapeError names a reshape's failure; a lost connection to the
+// coordinator says so, and that a job Citus runs in the background may
+// still be going.
+func (r *runner) reshapeError(ep cluster.Endpoint, action string, err error) error {
+	if cluster.Lost(err) {
+		e := r.lost(ep, action)
+		e.Hint += "; a rebalance Citus runs in the background goes on once the coordinator is back, and citusgen bootstrap --rebalance waits for it"
+		return e
+	}
+	return fmt.Errorf("%s failed: %w", action, err)
 }
 
 // summary says what changed and what is pending; it says "complete" only
@@ -429,6 +458,8 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 		}
 		kind, detail := cluster.Diagnose(ep.Addr, err)
 		switch kind {
+		case cluster.TooManyClients:
+			// Sessions end: this may pass within --wait.
 		case cluster.AuthFailed:
 			return &Error{Node: name, Action: "connect", Detail: detail, Hint: authHint(r.t, name)}
 		case cluster.NotPostgres:
@@ -443,6 +474,9 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 		}
 		select {
 		case <-ctx.Done():
+			if kind == cluster.TooManyClients {
+				return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no session on %s within %s: it %s", ep.Addr, wait, detail), Hint: cluster.FullHint(name)}
+			}
 			if kind == cluster.Silent {
 				return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no answer within %s: %s", wait, detail),
 					Hint: fmt.Sprintf("check what listens on %s (a stuck server, a firewall or proxy holding the connection), or point citusgen at %s with --node %s=HOST:PORT", ep.Addr, name, name)}
@@ -467,12 +501,13 @@ func (r *runner) ping(ctx context.Context, ep cluster.Endpoint) error {
 	return c.Close(context.Background())
 }
 
-// maintenance connects to the postgres database, or template1 where a setup
-// removed postgres (as CommCare HQ's old images did).
-func (r *runner) maintenance(ctx context.Context, ep cluster.Endpoint) (*pgx.Conn, error) {
-	c, err := r.o.Cluster.Connect(ctx, r.t, ep, steps.MaintenanceDatabase)
-	if kind, _ := cluster.Classify(err); kind == cluster.NoDatabase {
-		return r.o.Cluster.Connect(ctx, r.t, ep, "template1")
+// maintenance connects to the maintenance database (cluster.MaintenanceDatabases).
+func (r *runner) maintenance(ctx context.Context, ep cluster.Endpoint) (c *pgx.Conn, err error) {
+	for _, db := range cluster.MaintenanceDatabases {
+		c, err = r.o.Cluster.Connect(ctx, r.t, ep, db)
+		if kind, _ := cluster.Classify(err); kind != cluster.NoDatabase {
+			break
+		}
 	}
 	return c, err
 }
@@ -480,10 +515,34 @@ func (r *runner) maintenance(ctx context.Context, ep cluster.Endpoint) (*pgx.Con
 func (r *runner) connError(ep cluster.Endpoint, action string, err error) error {
 	kind, detail := cluster.Classify(err)
 	e := &Error{Node: ep.Node.Service, Action: action, Detail: detail}
-	if kind == cluster.AuthFailed {
+	switch kind {
+	case cluster.AuthFailed:
 		e.Hint = authHint(r.t, ep.Node.Service)
+	case cluster.TooManyClients:
+		e.Hint = cluster.FullHint(ep.Node.Service)
 	}
 	return e
+}
+
+// lost is the error of a statement whose connection ended under it: the
+// server stopped, crashed or restarted, or ended the session.
+func (r *runner) lost(ep cluster.Endpoint, action string) *Error {
+	name := ep.Node.Service
+	check := fmt.Sprintf("check that %s is up (docker compose ps %s; docker compose logs %s says why it stopped)", name, name, name)
+	if !ep.Node.RunsFromImage() {
+		check = fmt.Sprintf("check that the server of %s is up (its log says why it stopped)", name)
+	}
+	return &Error{Node: name, Action: action,
+		Detail: fmt.Sprintf("the connection to %s at %s was lost while the statement ran: the server stopped, restarted or ended citusgen's session", name, ep.Addr),
+		Hint:   check + ", then run citusgen bootstrap again: every step is guarded, so what was done stays done"}
+}
+
+// exec runs fn, statements on conn, bounded by --wait: statements held up
+// by a lock fail naming the session that holds it, and a statement_timeout
+// that cancels one says where it was set.
+func (r *runner) exec(ctx context.Context, conn *pgx.Conn, fn func(context.Context) error) error {
+	err := cluster.Watch(ctx, conn.Config(), conn.PgConn().PID(), r.wait(), fn)
+	return cluster.Explain(ctx, conn, err)
 }
 
 func authHint(t *topology.Topology, node string) string {
@@ -511,21 +570,24 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step,
 	start := time.Now()
 	if s.Guard != "" {
 		var needed bool
-		if err := conn.QueryRow(ctx, "SELECT "+s.Guard).Scan(&needed); err != nil {
-			return false, r.stepError(name, s, err)
+		if err := r.exec(ctx, conn, func(ctx context.Context) error { return conn.QueryRow(ctx, "SELECT "+s.Guard).Scan(&needed) }); err != nil {
+			return false, r.stepError(ep, s.Action, err)
 		}
 		if !needed {
 			r.printf("%s: %s: already done", name, s.Action)
 			return false, nil
 		}
 	}
-	var err error
 	var tag pgconn.CommandTag
-	if s.Authinfo {
-		tag, err = conn.Exec(ctx, s.SQL, r.auth)
-	} else {
-		tag, err = conn.Exec(ctx, s.SQL)
-	}
+	err := r.exec(ctx, conn, func(ctx context.Context) error {
+		var err error
+		if s.Authinfo {
+			tag, err = conn.Exec(ctx, s.SQL, r.auth)
+		} else {
+			tag, err = conn.Exec(ctx, s.SQL)
+		}
+		return err
+	})
 	var pgErr *pgconn.PgError
 	if s.Target == steps.OnMaintenance && errors.As(err, &pgErr) &&
 		(pgErr.Code == "42P04" || pgErr.Code == "23505" && pgErr.ConstraintName == "pg_database_datname_index") {
@@ -535,7 +597,7 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step,
 		return false, nil
 	}
 	if err != nil {
-		return false, r.stepError(name, s, err)
+		return false, r.stepError(ep, s.Action, err)
 	}
 	if s.Authinfo && tag.RowsAffected() == 0 {
 		r.printf("%s: %s: already done", name, s.Action)
@@ -551,7 +613,19 @@ func (r *runner) count(n *int) {
 	*n++
 }
 
-func (r *runner) stepError(node string, s steps.Step, err error) error {
+// stepError says why a statement on ep failed, and what to do: a lock or
+// timeout that held it up, a connection lost under it, or the server's
+// error.
+func (r *runner) stepError(ep cluster.Endpoint, action string, err error) error {
+	node := ep.Node.Service
+	redact := func(s string) string { return r.o.Cluster.Redact(r.t, s) }
+	var hinted cluster.Hinted
+	if errors.As(err, &hinted) {
+		return &Error{Node: node, Action: action, Detail: redact(hinted.Error()), Hint: redact(hinted.Hint(node))}
+	}
+	if cluster.Lost(err) {
+		return r.lost(ep, action)
+	}
 	detail := err.Error()
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -560,8 +634,8 @@ func (r *runner) stepError(node string, s steps.Step, err error) error {
 			detail += " (" + pgErr.Detail + ")"
 		}
 	}
-	detail = r.o.Cluster.Redact(r.t, detail)
-	return &Error{Node: node, Action: s.Action, Detail: detail, Hint: StepHint(r.t, node, detail)}
+	detail = redact(detail)
+	return &Error{Node: node, Action: action, Detail: detail, Hint: StepHint(r.t, node, detail)}
 }
 
 // StepHint explains the failures a bootstrap step is known to hit.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,11 +69,12 @@ func (r *rig) nodeID(port int) int64 {
 	return r.int("SELECT nodeid FROM pg_dist_node WHERE nodeport = $1 AND groupid <> 0", port)
 }
 
+// read reads the cluster as plan does.
 func (r *rig) read() *live.Cluster {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := live.Read(ctx, r.top, live.Options{Cluster: r.opts(), Reshape: true})
+	c, err := live.Read(ctx, r.top, live.Options{Cluster: r.opts(), Reshape: true, Health: true})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -98,6 +100,28 @@ func (r *rig) bootstrap(flags []string, wait time.Duration) (*bootstrap.Result, 
 	res, err := bootstrap.Run(ctx, r.top, bootstrap.Options{Cluster: r.opts(), Wait: wait, Progress: &progress, PollInterval: 100 * time.Millisecond,
 		Prune: slices.Contains(flags, "--prune"), Rebalance: slices.Contains(flags, "--rebalance")})
 	return res, progress.String(), err
+}
+
+// until waits for cond, at most limit, failing the test with what it
+// waited for.
+func until(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", limit, what)
+		}
+	}
+}
+
+// sslRefused reports whether s refuses an SSL session in pg_hba.conf.
+func sslRefused(s *pgtest.Server, db string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, strings.Replace(s.DSN(db), "sslmode=disable", "sslmode=require", 1))
+	if err == nil {
+		c.Close(ctx)
+	}
+	return err != nil && strings.Contains(err.Error(), "pg_hba.conf rejects connection")
 }
 
 func kinds(changes []livediff.Change) []string {
@@ -140,8 +164,10 @@ type state struct {
 // and what a person must do, never saying "complete".
 func TestConvergence(t *testing.T) {
 	pgtest.RequireCitus(t)
-	cl := pgtest.StartCluster(t, 3, pgtest.Options{Password: password, Citus: true})
-	extra := cl.Workers[2]
+	cl := pgtest.StartCluster(t, 4, pgtest.Options{Password: password, Citus: true})
+	// extra: a server the topology does not list; other: the coordinator
+	// of another cluster.
+	extra, other := cl.Workers[2], cl.Workers[3]
 	cl.Workers = cl.Workers[:2]
 	top, err := topology.Parse("cluster.yaml", cl.Spec(""))
 	if err != nil {
@@ -168,13 +194,14 @@ func TestConvergence(t *testing.T) {
 			r.t.Errorf("events holds %d rows, want 5000", n)
 		}
 	}
-	unbalance := func(r *rig) {
+	// move moves n shards of events from one node to another.
+	move := func(r *rig, from, to, n int) {
 		// Earlier moves may have left orphaned copies on registered nodes,
 		// which Citus drops only once no session still uses them: try again
 		// a little later when one is in the way. (Copies on a node removed
 		// before they were dropped could never go; prune now waits for
 		// them, which is what made this fail on CI.)
-		move := fmt.Sprintf("SELECT citus_move_shard_placement(shardid, '127.0.0.1', %d, '127.0.0.1', %d, 'block_writes') FROM (SELECT shardid FROM citus_shards WHERE nodeport = %d AND table_name = 'events'::regclass ORDER BY shardid LIMIT 3) s", w2.Port, w1.Port, w2.Port)
+		move := fmt.Sprintf("SELECT citus_move_shard_placement(shardid, '127.0.0.1', %d, '127.0.0.1', %d, 'block_writes') FROM (SELECT shardid FROM citus_shards WHERE nodeport = %d AND table_name = 'events'::regclass ORDER BY shardid LIMIT %d) s", from, to, from, n)
 		for attempt := 1; ; attempt++ {
 			r.sql("CALL citus_cleanup_orphaned_resources()")
 			_, err := r.coord.Exec(context.Background(), move)
@@ -198,6 +225,8 @@ func TestConvergence(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	}
+	unbalance := func(r *rig) { move(r, w2.Port, w1.Port, 3) }
+	var restoreHBA func()
 	states := []state{{
 		name:  "database missing on a worker",
 		drift: func(r *rig) { w2.Exec(t, "postgres", "DROP DATABASE "+db+" WITH (FORCE)") },
@@ -210,6 +239,35 @@ func TestConvergence(t *testing.T) {
 		name:  "worker unregistered",
 		drift: func(r *rig) { r.sql(fmt.Sprintf("SELECT citus_remove_node('127.0.0.1', %d)", w2.Port)) },
 		want:  []string{"register-worker worker2"},
+	}, {
+		// Another cluster's worker listed in the topology: registering it
+		// would overwrite that cluster's metadata on it (and lose its
+		// shards), so plan and bootstrap refuse and say what to do.
+		name: "worker of another cluster",
+		drift: func(r *rig) {
+			r.sql(fmt.Sprintf("SELECT citus_remove_node('127.0.0.1', %d)", w2.Port))
+			other.Exec(t, "postgres", "CREATE DATABASE "+db)
+			r.on(other, "CREATE EXTENSION citus", authinfo,
+				fmt.Sprintf("SELECT citus_set_coordinator_host('127.0.0.1', %d)", other.Port),
+				fmt.Sprintf("SELECT citus_add_node('127.0.0.1', %d)", w2.Port),
+				"CREATE TABLE theirs (id bigint PRIMARY KEY)",
+				"SELECT create_distributed_table('theirs', 'id', shard_count := 4)")
+		},
+		want:   []string{"manual worker2"},
+		manual: "worker2 (127.0.0.1:" + strconv.Itoa(w2.Port) + ") belongs to another Citus cluster",
+		detail: fmt.Sprintf("its pg_dist_node names 127.0.0.1:%d as its coordinator, and its metadata places 4 shards of 1 distributed table on it; registering it here (citus_add_node) would overwrite that cluster's metadata on it", other.Port),
+		drifted: func(t *testing.T, rep *verify.Report) {
+			for _, ch := range rep.Checks {
+				if ch.Name+"/"+ch.Node == "worker-registered/worker2" && (ch.Status != verify.Fail || !strings.Contains(ch.Detail, "belongs to another Citus cluster") || !strings.Contains(ch.Hint, "SELECT citus_remove_node('127.0.0.1', "+strconv.Itoa(w2.Port)+")")) {
+					t.Errorf("worker-registered/worker2: %+v", ch)
+				}
+			}
+		},
+		fix: func(r *rig) {
+			// What the detail says: out of the other cluster, its leftovers cleared.
+			r.on(other, "DROP TABLE theirs", fmt.Sprintf("SELECT citus_remove_node('127.0.0.1', %d)", w2.Port))
+			r.on(w2, "DROP EXTENSION citus CASCADE", "CREATE EXTENSION citus")
+		},
 	}, {
 		name: "worker registered but inactive",
 		drift: func(r *rig) {
@@ -279,6 +337,37 @@ func TestConvergence(t *testing.T) {
 					}
 				}
 			}
+		},
+	}, {
+		// Citus connects with SSL (citus.node_conninfo sslmode=require);
+		// citusgen falls back to a plain session, which the worker accepts.
+		// verify fails cluster-health: plan and bootstrap must not call
+		// the cluster in sync.
+		name: "a worker's pg_hba.conf refuses Citus's SSL connections, not citusgen's",
+		drift: func(r *rig) {
+			restoreHBA = w1.PrependHBA(r.t, "hostssl all all 127.0.0.1/32 reject")
+			until(r.t, 10*time.Second, "worker1 to refuse SSL sessions", func() bool { return sslRefused(w1, db) })
+		},
+		want:   []string{"manual worker1"},
+		manual: "worker1's pg_hba.conf refuses Citus's connections",
+		detail: fmt.Sprintf("Citus cannot connect to worker1 at 127.0.0.1:%d (from coordinator, worker1, worker2: pg_hba.conf rejects connection for host", w1.Port),
+		drifted: func(t *testing.T, rep *verify.Report) {
+			for _, ch := range rep.Checks {
+				switch ch.Name + "/" + ch.Node {
+				case "reachable/worker1":
+					if ch.Status != verify.Pass {
+						t.Errorf("reachable/worker1: %+v", ch)
+					}
+				case "cluster-health/coordinator":
+					if ch.Status != verify.Fail || !strings.Contains(ch.Detail, "coordinator -> worker1 (pg_hba.conf rejects connection") || !strings.Contains(ch.Hint, "worker1's pg_hba.conf refuses Citus's connections") {
+						t.Errorf("cluster-health: %+v", ch)
+					}
+				}
+			}
+		},
+		fix: func(r *rig) {
+			restoreHBA()
+			until(r.t, 10*time.Second, "worker1 to accept SSL sessions", func() bool { return !sslRefused(w1, db) })
 		},
 	}, {
 		name:  "worker lost its metadata (extension recreated)",
@@ -470,5 +559,52 @@ func TestConvergence(t *testing.T) {
 		if rep := r.verify(); !rep.OK() {
 			t.Errorf("verify after the restart: %+v", rep.Checks)
 		}
+	})
+
+	// A registered node outside the topology, holding shards, down: Citus
+	// can neither size its shards nor plan a rebalance, and says only
+	// "connection error". plan says the size is unknown and why, and
+	// bootstrap --rebalance names the node; once it is back, --prune
+	// drains it.
+	t.Run("registered node outside the topology down", func(t *testing.T) {
+		r.t = t
+		// The session's connections to worker1 went with its restart.
+		r.coord.Close(context.Background())
+		r.coord = cl.Coordinator.Connect(t, db)
+		if r.int("SELECT count(*) FROM pg_class WHERE relname = 'events'") == 0 {
+			events(r) // run alone (-run), the states that make it did not run
+		}
+		r.sql(fmt.Sprintf("SELECT citus_add_node('127.0.0.1', %d)", extra.Port))
+		move(r, w1.Port, extra.Port, 2)
+		extra.Stop()
+		name := fmt.Sprintf("127.0.0.1:%d", extra.Port)
+		c := r.read()
+		if u := c.Unread(); len(u) > 0 {
+			t.Fatalf("unread: %+v", u)
+		}
+		agree(t, c)
+		changes := livediff.Diff(c)
+		if !slices.ContainsFunc(changes, func(ch livediff.Change) bool {
+			return ch.Kind == livediff.DrainRemove && strings.Contains(ch.Detail, "drain 2 shards (size unknown: the coordinator could not measure them on "+name+": ")
+		}) {
+			t.Errorf("plan does not say the size is unknown and why: %+v", changes)
+		}
+		if p := c.ReshapeProblem(); p == nil || !strings.Contains(p.Detail, "the coordinator cannot connect to "+name+" (registered, not in the topology)") {
+			t.Errorf("reshape problem: %+v", p)
+		}
+		_, out, err := r.bootstrap([]string{"--rebalance"}, 20*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "rebalance failed: Citus cannot plan the rebalance: ") || !strings.Contains(err.Error(), "the coordinator cannot connect to "+name+" (registered, not in the topology)") {
+			t.Errorf("bootstrap --rebalance with %s down: %v\n%s", name, err, out)
+		}
+		_, out, err = r.bootstrap([]string{"--prune"}, 20*time.Second)
+		if err == nil || !strings.Contains(out, "prune: draining "+name+": 2 shards (size unknown: the coordinator could not measure them on "+name+": ") || !strings.Contains(err.Error(), name) {
+			t.Errorf("bootstrap --prune with %s down: %v\n%s", name, err, out)
+		}
+		t.Logf("bootstrap --prune with %s down: %v\n%s", name, err, out)
+		extra.Restart()
+		if res, out, err := r.bootstrap([]string{"--prune", "--rebalance"}, time.Minute); err != nil || !res.Complete() || len(res.Removed) != 1 {
+			t.Fatalf("bootstrap --prune --rebalance after the restart: %v %+v\n%s", err, res, out)
+		}
+		rows(r)
 	})
 }

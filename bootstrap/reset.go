@@ -28,9 +28,9 @@ func Reset(ctx context.Context, t *topology.Topology, o Options) error {
 		}
 		for _, s := range steps.ResetSteps(t) {
 			start := time.Now()
-			if _, err := c.Exec(ctx, s.SQL); err != nil {
+			if err := r.exec(ctx, c, func(ctx context.Context) error { _, err := c.Exec(ctx, s.SQL); return err }); err != nil {
 				c.Close(context.Background())
-				return r.stepError(ep.Node.Service, s, err)
+				return r.stepError(ep, s.Action, err)
 			}
 			r.printf("%s: %s: done (%s)", ep.Node.Service, s.Action, time.Since(start).Round(time.Millisecond))
 		}

@@ -126,10 +126,17 @@ func (Dialect) RemoveNonPrimary(host string, port int) (sql, guard string) {
 // NodeCatalog reads, on any node with the extension, its own pg_dist_node
 // (whole rows as JSON, so columns of other versions are harmless), its
 // local group and the authinfo rows, the values as SHA-256 hashes so no
-// password leaves the server.
+// password leaves the server; then what its own metadata places on it: the
+// shards of distributed tables in its group, and how many distributed
+// tables it knows (a worker of another cluster holds that cluster's).
 const NodeCatalog = `SELECT (SELECT coalesce(json_agg(row_to_json(n) ORDER BY n.nodeid), '[]') FROM pg_catalog.pg_dist_node n)::text,
        coalesce((SELECT groupid FROM pg_catalog.pg_dist_local_group), -1),
-       (SELECT coalesce(json_agg(json_build_array(a.nodeid, a.rolename::text, encode(sha256(convert_to(a.authinfo, 'UTF8')), 'hex'))), '[]') FROM pg_catalog.pg_dist_authinfo a)::text`
+       (SELECT coalesce(json_agg(json_build_array(a.nodeid, a.rolename::text, encode(sha256(convert_to(a.authinfo, 'UTF8')), 'hex'))), '[]') FROM pg_catalog.pg_dist_authinfo a)::text,
+       (SELECT count(*) FROM pg_catalog.pg_dist_placement pl
+          JOIN pg_catalog.pg_dist_shard s ON s.shardid = pl.shardid
+          JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid = s.logicalrelid
+         WHERE p.partmethod = 'h' AND pl.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group)),
+       (SELECT count(*) FROM pg_catalog.pg_dist_partition WHERE partmethod = 'h')`
 
 // Shards counts the placements of distributed (hash) tables per group: a
 // catalog read, no calls to the workers.
@@ -154,8 +161,10 @@ const Reshape = `SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_dist_partiti
        current_setting('wal_level')`
 
 // ShardBytes sums the size of a node's distributed shards (Citus asks the
-// node); $1, $2 are its name and port.
-const ShardBytes = "SELECT coalesce(sum(shard_size), 0)::bigint FROM pg_catalog.citus_shards WHERE nodename = $1 AND nodeport = $2 AND citus_table_type = 'distributed'"
+// node), and counts the shards it could not size: a node Citus cannot
+// reach gets NULL sizes and a warning, not an error. $1, $2 are its name
+// and port.
+const ShardBytes = "SELECT coalesce(sum(shard_size), 0)::bigint, count(*) - count(shard_size) FROM pg_catalog.citus_shards WHERE nodename = $1 AND nodeport = $2 AND citus_table_type = 'distributed'"
 
 // ShardsLeft counts the distributed shards still on a node; $1, $2 as above.
 const ShardsLeft = "SELECT count(*) FROM pg_catalog.citus_shards WHERE nodename = $1 AND nodeport = $2 AND citus_table_type = 'distributed'"

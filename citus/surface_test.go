@@ -48,6 +48,9 @@ func TestSurfaceExists(t *testing.T) {
 		"OrphansOn":                    citus.OrphansOn,
 		"TablesWithoutReplicaIdentity": citus.TablesWithoutReplicaIdentity,
 		"CountPlacements":              d.CountPlacements("pg_catalog.pg_class"),
+		"Waiting":                      citus.Waiting,
+		"TimeoutCause":                 citus.TimeoutCause,
+		"RelationNames":                citus.RelationNames,
 	}
 	for name, pair := range map[string][2]string{
 		"SetCoordinatorHost": pairOf(d.SetCoordinatorHost("c", 5432)),

@@ -160,13 +160,14 @@ func (o Options) Connect(ctx context.Context, t *topology.Topology, ep Endpoint,
 type Failure int
 
 const (
-	Other       Failure = iota
-	Unreachable         // nothing answers: down, wrong address, firewall
-	StartingUp          // the server answers but is not ready yet
-	AuthFailed          // the server rejected the user or password
-	NoDatabase          // authenticated, but the database does not exist
-	NotPostgres         // something answers, but not the PostgreSQL protocol
-	Silent              // something accepts connections but never answers
+	Other          Failure = iota
+	Unreachable            // nothing answers: down, wrong address, firewall
+	StartingUp             // the server answers but is not ready yet
+	AuthFailed             // the server rejected the user or password
+	NoDatabase             // authenticated, but the database does not exist
+	NotPostgres            // something answers, but not the PostgreSQL protocol
+	Silent                 // something accepts connections but never answers
+	TooManyClients         // the server refuses sessions: max_connections is used up
 )
 
 // Classify names the kind of a connection error and a one-line detail that
@@ -184,6 +185,8 @@ func Classify(err error) (Failure, string) {
 			return NoDatabase, pgErr.Message
 		case "57P03":
 			return StartingUp, pgErr.Message
+		case "53300":
+			return TooManyClients, "refuses connections because too many clients are connected (SQLSTATE 53300: " + pgErr.Message + ")"
 		}
 		return Other, pgErr.Message
 	}

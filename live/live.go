@@ -4,10 +4,14 @@
 // reads again. Every node is read over one connection in one round trip:
 // its server facts, and where the extension exists its own pg_dist_node,
 // local group and inter-node credentials (the coordinator adds its shard
-// counts and, on request, what a rebalance would do). Match then pairs the
+// counts and, on request, what a rebalance would do); a node without the
+// cluster database yet is read in its maintenance database. Each reading
+// is bounded: one held up by a lock names the session holding it. On
+// request the nodes then check their connections to each other (health.go),
+// which is as much the cluster's state as its catalog. Match pairs the
 // topology's workers with the coordinator's registrations, the one place
 // that decides what is missing, inactive, not primary, registered under
-// another name, or extra.
+// another name, another cluster's, or extra.
 package live
 
 import (
@@ -22,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -79,11 +84,20 @@ type Node struct {
 	// QueryErr: connected, but the facts query failed.
 	QueryErr string
 
+	// Facts: the server facts below were read, from the cluster database
+	// or, where it does not exist yet, from the maintenance database.
+	Facts          bool
 	ServerVersion  string
 	Preload        string // shared_preload_libraries
 	Citus          string // the created extension's version, "" when missing
 	CitusAvailable string // the installable version, "" when not installed
 	WalLevel       string
+	// NodeConninfo is citus.node_conninfo: how Citus on this node connects
+	// to the others ("" where Citus is not loaded).
+	NodeConninfo string
+	// QueryHint says what to do about a reading that QueryErr or
+	// CatalogErr says was held up: by a lock, or a statement_timeout.
+	QueryHint string
 
 	// From Citus's catalog, where the extension exists; CatalogErr when
 	// reading it failed anyway.
@@ -91,6 +105,10 @@ type Node struct {
 	Registrations []Registration
 	LocalGroup    int32 // the group this node believes it is; -1 unknown
 	Credentials   Credentials
+	// OwnShards and OwnTables are what the node's own metadata says: the
+	// shards of distributed tables it places in the node's group, and the
+	// distributed tables it knows. A worker of another cluster has them.
+	OwnShards, OwnTables int64
 
 	mu      sync.Mutex
 	notices []string
@@ -105,6 +123,14 @@ func (n *Node) Service() string { return n.Endpoint.Node.Service }
 func (n *Node) Known() bool {
 	return n.Connected && n.QueryErr == "" || !n.Connected && n.Failure == cluster.NoDatabase
 }
+
+// HasFacts reports whether the server facts were read, from the cluster
+// database or the maintenance one.
+func (n *Node) HasFacts() bool { return n.Facts || n.Connected && n.QueryErr == "" }
+
+// Read reports whether the node's facts and, where the extension exists,
+// its catalog were read.
+func (n *Node) Read() bool { return n.Known() && n.CatalogErr == "" }
 
 // HasCitus reports whether the extension is created on the node.
 func (n *Node) HasCitus() bool { return n.Connected && n.QueryErr == "" && n.Citus != "" }
@@ -146,8 +172,10 @@ type Cluster struct {
 	// Shards per group (distributed tables), from the coordinator's catalog.
 	Shards map[int32]int64
 	// Bytes per group, for registrations outside the topology that hold
-	// shards (read only with Options.Reshape).
-	Bytes map[int32]int64
+	// shards (read only with Options.Reshape); BytesErr says why a group
+	// could not be measured.
+	Bytes    map[int32]int64
+	BytesErr map[int32]string
 	// Reshape: what a rebalance would do; read only with Options.Reshape.
 	Reshaped   bool
 	Moves      int64
@@ -156,6 +184,9 @@ type Cluster struct {
 	// Match pairs the topology with the coordinator's registrations; nil
 	// when the coordinator's catalog was not read.
 	Match *Match
+	// Health is how the nodes reach each other (read with Options.Health
+	// where Match is not nil).
+	Health *Health
 }
 
 // Coordinator is the coordinator's reading.
@@ -191,7 +222,7 @@ func (c *Cluster) Unread() []Problem {
 		case !n.Known():
 			out = append(out, Problem{Node: n.Service(), Detail: n.failureLine(), Hint: n.FailureHint(c.Topology)})
 		case n.CatalogErr != "":
-			out = append(out, Problem{Node: n.Service(), Detail: "reading Citus's catalog failed: " + n.CatalogErr})
+			out = append(out, Problem{Node: n.Service(), Detail: "reading Citus's catalog failed: " + n.CatalogErr, Hint: n.QueryHint})
 		}
 	}
 	return out
@@ -205,7 +236,7 @@ func (c *Cluster) ReshapeProblem() *Problem {
 		return nil
 	}
 	return &Problem{Node: c.Coordinator().Service(), Detail: "whether shards are balanced is unknown: Citus's rebalance plan failed: " + c.ReshapeErr,
-		Hint: "a registered node Citus cannot reach blocks it; fix the registrations (citusgen plan lists them) and run plan again"}
+		Hint: "a registered node the coordinator cannot reach blocks it (Citus sizes every shard before it plans): start it, make it reachable from the coordinator, or remove its registration (citusgen plan lists the changes), then run plan again"}
 }
 
 // Problem is a part of the cluster that could not be read.
@@ -215,7 +246,7 @@ type Problem struct {
 
 func (n *Node) failureLine() string {
 	if n.Connected {
-		return "query failed: " + n.QueryErr
+		return "reading it failed: " + n.QueryErr
 	}
 	switch n.Failure {
 	case cluster.NotPostgres, cluster.Silent:
@@ -239,6 +270,8 @@ func (n *Node) FailureHint(t *topology.Topology) string {
 		return fmt.Sprintf("a process accepts connections on %s but does not answer like PostgreSQL: check what listens there (a stuck server, a firewall or proxy holding the connection), or point citusgen at %s with --node %s=HOST:PORT", addr, s, s)
 	case cluster.NotPostgres:
 		return fmt.Sprintf("something else listens on %s (another service on the published port?): check the port mapping of %s, or point citusgen at it with --node %s=HOST:PORT", addr, s, s)
+	case cluster.TooManyClients:
+		return cluster.FullHint(s)
 	case cluster.AuthFailed:
 		src := "password in the topology"
 		if t.PasswordEnv != "" {
@@ -246,7 +279,7 @@ func (n *Node) FailureHint(t *topology.Topology) string {
 		}
 		return fmt.Sprintf("make the %s match the password of user %s on %s (the image applies POSTGRES_PASSWORD only when its volume is empty; change it with ALTER USER or recreate the volume)", src, t.User, s)
 	}
-	return ""
+	return n.QueryHint
 }
 
 // Options for Read.
@@ -258,6 +291,14 @@ type Options struct {
 	// Keep leaves the connections of nodes with the extension open (Conn)
 	// until Close, for checks that run on them.
 	Keep bool
+	// Health also reads how the nodes reach each other (Cluster.Health);
+	// HealthTimeout bounds each of Citus's connections for it (5s when 0).
+	Health        bool
+	HealthTimeout time.Duration
+	// Bound is how long a node's reading may wait (for a lock, say) before
+	// citusgen asks what holds it and gives up; 0 is half the time left
+	// before ctx's deadline.
+	Bound time.Duration
 }
 
 // Read reads every node in parallel, one connection and one round trip
@@ -269,15 +310,25 @@ func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Topology: t, Nodes: make([]*Node, len(eps)), Dialect: citus.Default, Shards: map[int32]int64{}, Bytes: map[int32]int64{}}
+	c := &Cluster{Topology: t, Nodes: make([]*Node, len(eps)), Dialect: citus.Default, Shards: map[int32]int64{}, Bytes: map[int32]int64{}, BytesErr: map[int32]string{}}
 	var wg sync.WaitGroup
 	for i, ep := range eps {
 		wg.Go(func() { c.Nodes[i] = readNode(ctx, t, o, ep, i == 0, c) })
 	}
 	wg.Wait()
 	c.assemble()
-	if o.Reshape && c.Match != nil && c.Coordinator().conn != nil {
-		c.readBytes(ctx, c.Coordinator().conn)
+	coord := c.Coordinator()
+	if c.ReshapeErr != "" && coord.conn != nil {
+		// Citus says only that some node could not be reached: name it.
+		if why := c.cannotReach(ctx, coord); why != "" {
+			c.ReshapeErr += ": " + o.Cluster.Redact(t, why)
+		}
+	}
+	if o.Reshape && c.Match != nil && coord.conn != nil {
+		c.readBytes(ctx, coord.conn, func(s string) string { return o.Cluster.Redact(t, s) })
+	}
+	if o.Health && c.Match != nil {
+		c.Health = readHealth(ctx, c, o.HealthTimeout)
 	}
 	if !o.Keep {
 		c.Close()
@@ -289,7 +340,7 @@ func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error
 // coordinator's shard counts per group, as Read does after reading: the
 // dialect and the match. Tests build drifted clusters with it.
 func Assemble(t *topology.Topology, nodes []*Node, shards map[int32]int64) *Cluster {
-	c := &Cluster{Topology: t, Nodes: nodes, Dialect: citus.Default, Shards: shards, Bytes: map[int32]int64{}}
+	c := &Cluster{Topology: t, Nodes: nodes, Dialect: citus.Default, Shards: shards, Bytes: map[int32]int64{}, BytesErr: map[int32]string{}}
 	if c.Shards == nil {
 		c.Shards = map[int32]int64{}
 	}
@@ -311,7 +362,8 @@ const factsQuery = `SELECT current_setting('server_version'),
        current_setting('shared_preload_libraries'),
        coalesce((SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'citus'), ''),
        coalesce((SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = 'citus'), ''),
-       current_setting('wal_level')`
+       current_setting('wal_level'),
+       coalesce(current_setting('citus.node_conninfo', true), '')`
 
 func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.Endpoint, isCoord bool, c *Cluster) *Node {
 	n := &Node{Endpoint: ep, LocalGroup: -1, Credentials: CredentialsUnknown}
@@ -333,9 +385,13 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 	if err != nil {
 		kind, detail := cluster.Diagnose(ep.Addr, err)
 		n.Failure, n.Detail = kind, redact(detail)
+		if kind == cluster.NoDatabase {
+			n.readMaintenance(ctx, t, o, redact)
+		}
 		return n
 	}
 	n.Connected = true
+	n.ServerVersion = conn.PgConn().ParameterStatus("server_version") // until the facts say it
 	// One round trip: the statements run in order; the catalog's fail
 	// where the extension does not exist, which the facts already tell.
 	stmts := []string{factsQuery, citus.NodeCatalog}
@@ -345,8 +401,7 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 			stmts = append(stmts, citus.Reshape)
 		}
 	}
-	results, err := conn.PgConn().Exec(ctx, strings.Join(stmts, ";\n")).ReadAll()
-	res := resultSet{results: results, err: err, redact: redact}
+	res := n.exec(ctx, conn, o.Bound, strings.Join(stmts, ";\n"), redact)
 	if n.readFacts(t, res, o.Cluster.Password) {
 		n.conn = conn // the extension exists: checks may run on it
 		if isCoord && n.CatalogErr == "" {
@@ -358,16 +413,68 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 	return n
 }
 
+// readMaintenance reads the server facts of a node whose cluster database
+// does not exist from its maintenance database: a server without Citus
+// installed or preloaded shows before bootstrap would trip over it.
+func (n *Node) readMaintenance(ctx context.Context, t *topology.Topology, o Options, redact func(string) string) {
+	for _, db := range cluster.MaintenanceDatabases {
+		cfg, err := o.Cluster.Config(t, n.Endpoint, db)
+		if err != nil {
+			return
+		}
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if kind, _ := cluster.Classify(err); kind == cluster.NoDatabase {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		if facts, qerr := n.exec(ctx, conn, o.Bound, factsQuery, redact).row(0); qerr == "" {
+			n.takeFacts(facts)
+			n.Citus = "" // another database's extension says nothing of the cluster database
+		}
+		return
+	}
+}
+
+// exec sends a node's reading (statements joined into one string) and
+// reads every result, bounded: a reading held up by a lock says which
+// session holds it, one that a statement_timeout canceled says where the
+// timeout was set, each with what to do (QueryHint).
+func (n *Node) exec(ctx context.Context, conn *pgx.Conn, bound time.Duration, sql string, redact func(string) string) resultSet {
+	var results []*pgconn.Result
+	err := cluster.Watch(ctx, conn.Config(), conn.PgConn().PID(), bound, func(ctx context.Context) error {
+		var err error
+		results, err = conn.PgConn().Exec(ctx, sql).ReadAll()
+		return err
+	})
+	err = cluster.Explain(ctx, conn, err)
+	res := resultSet{results: results, err: err, redact: redact}
+	var hinted cluster.Hinted
+	if errors.As(err, &hinted) {
+		res.diag = redact(hinted.Error())
+		n.QueryHint = redact(hinted.Hint(n.Service()))
+	}
+	return res
+}
+
 // resultSet is the results of the statements a node's reading sent at
 // once, each a single row.
 type resultSet struct {
 	results []*pgconn.Result
 	err     error
 	redact  func(string) string
+	// diag, when the reading was held up or canceled, says by what; it
+	// stands for every statement that did not complete.
+	diag string
 }
 
 // row is the row of statement i, or why there is none.
 func (r resultSet) row(i int) ([][]byte, string) {
+	if r.diag != "" && (i >= len(r.results) || r.results[i].Err != nil) {
+		return nil, r.diag
+	}
 	if i >= len(r.results) {
 		if r.err != nil {
 			return nil, r.redact(errText(r.err))
@@ -392,7 +499,7 @@ func (n *Node) readFacts(t *topology.Topology, res resultSet, password string) b
 		n.QueryErr = qerr
 		return false
 	}
-	n.ServerVersion, n.Preload, n.Citus, n.CitusAvailable, n.WalLevel = string(facts[0]), string(facts[1]), string(facts[2]), string(facts[3]), string(facts[4])
+	n.takeFacts(facts)
 	if n.Citus == "" {
 		return false
 	}
@@ -408,6 +515,8 @@ func (n *Node) readFacts(t *topology.Topology, res resultSet, password string) b
 	if g, err := strconv.Atoi(string(cat[1])); err == nil {
 		n.LocalGroup = int32(g)
 	}
+	n.OwnShards, _ = strconv.ParseInt(string(cat[3]), 10, 64)
+	n.OwnTables, _ = strconv.ParseInt(string(cat[4]), 10, 64)
 	var auth [][]any
 	if err := json.Unmarshal(cat[2], &auth); err != nil {
 		n.CatalogErr = "pg_dist_authinfo: " + err.Error()
@@ -415,6 +524,12 @@ func (n *Node) readFacts(t *topology.Topology, res resultSet, password string) b
 	}
 	n.Credentials = credentials(t, auth, password)
 	return true
+}
+
+// takeFacts takes the row of factsQuery.
+func (n *Node) takeFacts(facts [][]byte) {
+	n.Facts = true
+	n.ServerVersion, n.Preload, n.Citus, n.CitusAvailable, n.WalLevel, n.NodeConninfo = string(facts[0]), string(facts[1]), string(facts[2]), string(facts[3]), string(facts[4]), string(facts[5])
 }
 
 // readCoordinator takes what only the coordinator's reading has: the
@@ -467,18 +582,33 @@ func errText(err error) string {
 // readBytes asks, for the registrations outside the topology that hold
 // shards (what a prune would drain), the size of those shards: Citus asks
 // the nodes, so this is done only for them.
-func (c *Cluster) readBytes(ctx context.Context, conn *pgx.Conn) {
+func (c *Cluster) readBytes(ctx context.Context, conn *pgx.Conn, redact func(string) string) {
 	for _, x := range c.Match.Extra {
 		if x.Shards == 0 {
 			continue
 		}
-		var b int64
-		if err := conn.QueryRow(ctx, citus.ShardBytes, x.Name, x.Port).Scan(&b); err == nil {
+		var b, unsized int64
+		c.Coordinator().TakeNotices()
+		err := conn.QueryRow(ctx, citus.ShardBytes, x.Name, x.Port).Scan(&b, &unsized)
+		switch {
+		case err != nil:
+			c.BytesErr[x.Group] = redact(cluster.OneLine(errText(err)))
+		case unsized > 0:
+			// Citus only warns; its warning says why.
+			c.BytesErr[x.Group] = fmt.Sprintf("Citus got no size for %d of them", unsized)
+			for _, note := range c.Coordinator().TakeNotices() {
+				if strings.Contains(note, "@"+x.Addr()+" ") {
+					c.BytesErr[x.Group] = redact(failureReason(note))
+					break
+				}
+			}
+		default:
 			c.Bytes[x.Group] = b
 		}
 	}
 	for i := range c.Match.Extra {
-		c.Match.Extra[i].Bytes = c.Bytes[c.Match.Extra[i].Group]
+		g := c.Match.Extra[i].Group
+		c.Match.Extra[i].Bytes, c.Match.Extra[i].BytesErr = c.Bytes[g], c.BytesErr[g]
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -18,6 +19,7 @@ const (
 	NotPrimary                       // registered under its node name with another role
 	Elsewhere                        // registered only under another name or port
 	AsCoordinator                    // its node name is the coordinator's own registration
+	Foreign                          // not registered here, and its own metadata is another cluster's
 )
 
 // MetadataState compares the metadata Citus keeps on a worker with the
@@ -48,6 +50,9 @@ type WorkerMatch struct {
 	Proven bool
 	// How (Elsewhere) says how Row's name relates to the worker.
 	How string
+	// Foreign (Foreign) says what in the worker's own metadata shows it
+	// belongs to another cluster.
+	Foreign string
 	// Shards on Row's group.
 	Shards         int64
 	Metadata       MetadataState
@@ -61,6 +66,8 @@ func (w WorkerMatch) Addr() string { return fmt.Sprintf("%s:%d", w.Host, w.Port)
 type Extra struct {
 	Registration
 	Shards, Bytes int64
+	// BytesErr says why the size of its shards is unknown.
+	BytesErr string
 	// Like names the topology worker the registration resembles (a second
 	// registration under its container name, say) and How how; empty when
 	// it resembles none.
@@ -113,10 +120,23 @@ func match(t *topology.Topology, c *Cluster) *Match {
 	for i, w := range t.Workers {
 		m.Workers[i] = byNodeName(t, c, w, used)
 	}
+	// A worker of another cluster is never matched: its group numbers
+	// are that cluster's, and registering it would overwrite its metadata.
+	// One that names another coordinator cannot be proven ours; one that
+	// holds shards and is not proven ours is another cluster's.
+	foreign := func(wm *WorkerMatch, only bool) {
+		if why := c.Foreign(wm.Worker); wm.State == Missing && only && why != "" {
+			wm.State, wm.Foreign = Foreign, why
+		}
+	}
+	for i := range m.Workers {
+		foreign(&m.Workers[i], c.otherCoordinator(m.Workers[i].Worker) != "")
+	}
 	for i := range m.Workers {
 		if m.Workers[i].State == Missing {
 			byProof(t, c, &m.Workers[i], used)
 		}
+		foreign(&m.Workers[i], true)
 	}
 	for i := range m.Workers {
 		if m.Workers[i].State == Missing {
@@ -140,6 +160,55 @@ func match(t *topology.Topology, c *Cluster) *Match {
 		m.Extra = append(m.Extra, x)
 	}
 	return m
+}
+
+// Foreign says what shows that a topology worker the coordinator does not
+// register (by any name its own metadata proves) belongs to another
+// cluster: its own pg_dist_node names another coordinator, or its own
+// metadata places shards of distributed tables on it (this coordinator
+// would have refused to remove it while it held any; and in compose every
+// cluster's coordinator may have the same name). "" when nothing does; a
+// worker this cluster removed keeps rows naming this coordinator, and
+// those are no sign.
+func (c *Cluster) Foreign(w topology.Node) string {
+	n := c.Node(w.Service)
+	if n == nil || !n.HasCitus() || n.CatalogErr != "" {
+		return ""
+	}
+	var signs []string
+	if other := c.otherCoordinator(w); other != "" {
+		signs = append(signs, "its pg_dist_node names "+other+" as its coordinator")
+	}
+	if n.OwnShards > 0 {
+		signs = append(signs, fmt.Sprintf("its metadata places %s of %s on it", english.Plural(n.OwnShards, "shard"), english.Plural(n.OwnTables, "distributed table")))
+	}
+	return strings.Join(signs, ", and ")
+}
+
+// otherCoordinator is the coordinator a worker's own pg_dist_node names
+// when it is neither this topology's nor the one this coordinator's own
+// row names; "" otherwise.
+func (c *Cluster) otherCoordinator(w topology.Node) string {
+	n := c.Node(w.Service)
+	if n == nil || !n.HasCitus() || n.CatalogErr != "" {
+		return ""
+	}
+	ours := map[string]bool{}
+	host, port := c.Topology.NodeAddress(c.Topology.Coordinator)
+	ours[fmt.Sprintf("%s:%d", host, port)] = true
+	if coord := c.Coordinator(); coord.HasCitus() {
+		for _, r := range coord.Registrations {
+			if r.Group == 0 {
+				ours[r.Addr()] = true
+			}
+		}
+	}
+	for _, r := range n.Registrations {
+		if r.Group == 0 && r.Role == "primary" && !ours[r.Addr()] {
+			return r.Addr()
+		}
+	}
+	return ""
 }
 
 // byNodeName matches a worker with the registration under its node name.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -51,6 +52,10 @@ type Change struct {
 	// Shards and Bytes: what a drain would move off the node.
 	Shards int64 `json:"shards,omitempty"`
 	Bytes  int64 `json:"bytes,omitempty"`
+	// Pairs are the connections between nodes ("from -> to (reason)") that
+	// fail because of what this change is about: verify's cluster-health
+	// fails for them.
+	Pairs []string `json:"pairs,omitempty"`
 	// On is the service whose connection runs Steps, in order.
 	On    string       `json:"-"`
 	Steps []steps.Step `json:"-"`
@@ -89,7 +94,23 @@ func Diff(c *live.Cluster) []Change {
 		detail, hint := live.ImageDriftDetail(drift)
 		out = append(out, Change{Kind: Manual, Node: "cluster", Needs: ByHand, Detail: detail + ": " + hint})
 	}
-	return append(out, metadataChanges(c)...)
+	out = append(out, metadataChanges(c)...)
+	return healthChanges(c, out)
+}
+
+// citusBlocked says what a person must do before Citus can run on a node
+// whose facts were read ("" when nothing): install it, or preload it.
+func citusBlocked(n *live.Node) string {
+	s := n.Service()
+	switch {
+	case !n.HasFacts():
+		return ""
+	case n.CitusAvailable == "" && n.Citus == "":
+		return fmt.Sprintf("the Citus extension is not installed on %s: use a citusdata/citus image or install the Citus package for PostgreSQL %s", s, n.ServerVersion)
+	case !n.PreloadOK():
+		return fmt.Sprintf("%s: set shared_preload_libraries = 'citus' (citus first) on %s and restart it; the citusdata/citus images do this", n.PreloadDetail(), s)
+	}
+	return ""
 }
 
 func nodeChanges(t *topology.Topology, n *live.Node) []Change {
@@ -102,16 +123,21 @@ func nodeChanges(t *topology.Topology, n *live.Node) []Change {
 		return []Change{{Kind: StoreCredentials, Node: s, Detail: why, On: s, Steps: []steps.Step{steps.StoreCredentials(t)}}}
 	}
 	ext := Change{Kind: CreateExtension, Node: s, Detail: "CREATE EXTENSION citus in " + db, On: s, Steps: []steps.Step{steps.CreateExtension()}}
+	createDB := Change{Kind: CreateDatabase, Node: s, Detail: "CREATE DATABASE " + db, On: s, Steps: []steps.Step{steps.CreateDatabase(t)}}
+	blocked := citusBlocked(n)
+	manual := Change{Kind: Manual, Node: s, Needs: ByHand, Detail: blocked}
 	switch {
 	case !n.Known():
 		return nil
+	case !n.Connected && blocked != "":
+		// Read from the maintenance database: the database can be made,
+		// the extension cannot until a person has done their part.
+		return []Change{createDB, manual}
 	case !n.Connected: // no database
-		out := []Change{{Kind: CreateDatabase, Node: s, Detail: "CREATE DATABASE " + db, On: s, Steps: []steps.Step{steps.CreateDatabase(t)}}, ext}
+		out := []Change{createDB, ext}
 		return append(out, creds("store the inter-node credentials in pg_dist_authinfo")...)
-	case n.CitusAvailable == "" && n.Citus == "":
-		return []Change{{Kind: Manual, Node: s, Needs: ByHand, Detail: fmt.Sprintf("the Citus extension is not installed on %s: use a citusdata/citus image or install the Citus package for PostgreSQL %s", s, n.ServerVersion)}}
-	case !n.PreloadOK():
-		return []Change{{Kind: Manual, Node: s, Needs: ByHand, Detail: fmt.Sprintf("%s: set shared_preload_libraries = 'citus' (citus first) on %s and restart it; the citusdata/citus images do this", n.PreloadDetail(), s)}}
+	case blocked != "":
+		return []Change{manual}
 	case n.Citus == "":
 		return append([]Change{ext}, creds("store the inter-node credentials in pg_dist_authinfo")...)
 	}
@@ -129,15 +155,15 @@ func nodeChanges(t *topology.Topology, n *live.Node) []Change {
 func metadataChanges(c *live.Cluster) []Change {
 	t := c.Topology
 	coord := c.Coordinator()
-	if !coord.Known() || coord.CatalogErr != "" || coord.Connected && !coord.PreloadOK() || coord.Connected && coord.Citus == "" && coord.CitusAvailable == "" {
+	if !coord.Known() || coord.CatalogErr != "" || citusBlocked(coord) != "" {
 		return nil // unread, or bootstrap cannot get as far (a manual change says why)
 	}
 	if c.Match == nil {
 		// No extension on the coordinator yet: everything gets registered.
 		out := []Change{onCoordinator(t, Change{Kind: SetCoordinatorHost, Node: t.Coordinator.Service, Detail: coordinatorAddr(t)}, steps.SetCoordinatorHost(t))}
 		for _, w := range t.Workers {
-			h, p := t.NodeAddress(w)
-			out = append(out, onCoordinator(t, Change{Kind: RegisterWorker, Node: w.Service, Detail: fmt.Sprintf("%s:%d", h, p)}, steps.RegisterWorker(t, w)))
+			ch, _ := workerChange(c, live.WorkerMatch{Worker: w, State: live.Missing, Foreign: c.Foreign(w)})
+			out = append(out, ch...)
 		}
 		return out
 	}
@@ -192,10 +218,22 @@ func coordinatorChanges(c *live.Cluster) []Change {
 // registers says it adds or activates one (shards may then move to it).
 func workerChange(c *live.Cluster, wm live.WorkerMatch) (_ []Change, registers bool) {
 	t, d := c.Topology, c.Dialect
-	w, addr := wm.Worker, wm.Addr()
+	w := wm.Worker
+	if wm.Host == "" {
+		wm.Host, wm.Port = t.NodeAddress(w)
+	}
+	addr := wm.Addr()
+	if wm.Foreign != "" {
+		wm.State = live.Foreign
+	}
 	switch wm.State {
 	case live.Missing:
+		if n := c.Node(w.Service); n != nil && citusBlocked(n) != "" {
+			return nil, false // citus_add_node would fail there: the node's manual change comes first
+		}
 		return []Change{onCoordinator(t, Change{Kind: RegisterWorker, Node: w.Service, Detail: addr}, steps.RegisterWorker(t, w))}, true
+	case live.Foreign:
+		return []Change{foreignChange(c, wm)}, false
 	case live.Inactive:
 		return []Change{onCoordinator(t, Change{Kind: ActivateWorker, Node: w.Service, Detail: fmt.Sprintf("%s is registered but inactive (nodeid %d): activate it", addr, wm.Row.ID)}, steps.ActivateWorker(d, t, w))}, true
 	case live.NotPrimary:
@@ -217,12 +255,24 @@ func workerChange(c *live.Cluster, wm live.WorkerMatch) (_ []Change, registers b
 	return nil, false
 }
 
+// foreignChange refuses to register a worker that another cluster uses:
+// citus_add_node would overwrite its metadata with this cluster's, and
+// that cluster would lose the shards it keeps there.
+func foreignChange(c *live.Cluster, wm live.WorkerMatch) Change {
+	t, w := c.Topology, wm.Worker
+	db := t.ClusterDatabase()
+	host, port := quote.SQLLiteral(wm.Host), wm.Port
+	return Change{Kind: Manual, Node: w.Service, Needs: ByHand,
+		Detail: fmt.Sprintf("%s (%s) belongs to another Citus cluster: %s; registering it here (citus_add_node) would overwrite that cluster's metadata on it, so citusgen leaves it alone. If the topology names the wrong server, fix the port or node_name of %s; if %s is to join this cluster, remove it from the other one first (on that coordinator: SELECT citus_drain_node(%s, %d); SELECT citus_remove_node(%s, %d)), clear what that cluster left in %s on %s (DROP EXTENSION citus CASCADE; citusgen bootstrap creates it again), then run citusgen bootstrap",
+			w.Service, wm.Addr(), wm.Foreign, w.Service, w.Service, host, port, host, port, db, w.Service)}
+}
+
 // extraChanges drain and remove the registrations outside the topology.
 func extraChanges(c *live.Cluster) []Change {
 	var out []Change
 	for _, x := range c.Match.Extra {
 		ch := Change{Kind: DrainRemove, Node: x.Addr(), Needs: ByPrune, Shards: x.Shards, Bytes: x.Bytes}
-		drain := fmt.Sprintf("drain %s and remove it", shardsAndSize(x.Shards, x.Bytes, c.Reshaped))
+		drain := fmt.Sprintf("drain %s and remove it", ShardsAndSize(x, c.Reshaped))
 		if x.Shards == 0 {
 			drain = "remove it (it holds no shards)"
 		}
@@ -276,11 +326,17 @@ func rebalanceChange(c *live.Cluster, registering bool) (Change, bool) {
 	return ch, true
 }
 
-func shardsAndSize(n, bytes int64, sized bool) string {
-	if !sized {
-		return english.Plural(n, "shard")
+// ShardsAndSize is how many shards a registration outside the topology
+// holds and, when they were measured (sized), their size, or why it is
+// unknown.
+func ShardsAndSize(x live.Extra, sized bool) string {
+	switch {
+	case x.BytesErr != "":
+		return fmt.Sprintf("%s (size unknown: the coordinator could not measure them on %s: %s)", english.Plural(x.Shards, "shard"), x.Addr(), x.BytesErr)
+	case !sized:
+		return english.Plural(x.Shards, "shard")
 	}
-	return fmt.Sprintf("%s (%s)", english.Plural(n, "shard"), HumanBytes(bytes))
+	return fmt.Sprintf("%s (%s)", english.Plural(x.Shards, "shard"), HumanBytes(x.Bytes))
 }
 
 // HumanBytes writes a size in binary units.

@@ -159,7 +159,7 @@ func TestDiffAndVerifyAgree(t *testing.T) {
 				t.Error(d)
 			}
 			failed := 0
-			for _, ch := range verify.Checks(cl, nil) {
+			for _, ch := range verify.Checks(cl) {
 				if ch.Status == verify.Fail {
 					failed++
 				}

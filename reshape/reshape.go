@@ -8,6 +8,7 @@ package reshape
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/citusgen/citusgen/citus"
+	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
@@ -46,6 +48,24 @@ func (o Options) wait() time.Duration {
 	return o.Wait
 }
 
+// exec runs fn, statements on conn, bounded by the wait: one held up by a
+// lock fails naming the session that holds it.
+func (o Options) exec(ctx context.Context, conn *pgx.Conn, fn func(context.Context) error) error {
+	return cluster.Watch(ctx, conn.Config(), conn.PgConn().PID(), o.wait(), fn)
+}
+
+// explain adds, to an error that says Citus could not reach a node (it
+// does not say which), the nodes the coordinator cannot connect to.
+func explain(ctx context.Context, c *live.Cluster, conn *pgx.Conn, err error) error {
+	if err == nil || !strings.Contains(err.Error(), "connection") {
+		return err
+	}
+	if why := c.CannotReach(ctx, conn.Config()); why != "" {
+		return fmt.Errorf("%w: %s", err, why)
+	}
+	return err
+}
+
 func (o Options) printf(format string, args ...any) {
 	if o.Progress != nil {
 		fmt.Fprintf(o.Progress, format+"\n", args...)
@@ -61,11 +81,14 @@ func (o Options) printf(format string, args ...any) {
 // earlier: read again to see whether more moves are due).
 func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) (moved int, attached bool, err error) {
 	nodes := nodeAddrs(c)
+	if c.ReshapeErr != "" {
+		return 0, false, fmt.Errorf("Citus cannot plan the rebalance: %s; start that node or make it reachable from the coordinator, or remove its registration (citusgen bootstrap --prune, for one outside the topology), then run again", c.ReshapeErr)
+	}
 	if len(c.Jobs) > 0 {
 		j := c.Jobs[0]
 		o.printf("rebalance: job %d is already %s (%d of %s done); waiting for it", j.ID, j.State, j.Done, english.Plural(j.Tasks, "task"))
 		moved, err := follow(ctx, conn, j.ID, nodes, o)
-		return moved, true, err
+		return moved, true, explain(ctx, c, conn, err)
 	}
 	if c.Moves == 0 {
 		o.printf("rebalance: shards are balanced; nothing to move")
@@ -75,11 +98,11 @@ func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) 
 	o.printf("rebalance: %s planned; %s", english.Plural(c.Moves, "shard move"), why)
 	cleanup(ctx, conn, o)
 	var job int64
-	if err := conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job); err != nil {
-		return 0, false, fmt.Errorf("citus_rebalance_start: %w", err)
+	if err := o.exec(ctx, conn, func(ctx context.Context) error { return conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job) }); err != nil {
+		return 0, false, explain(ctx, c, conn, fmt.Errorf("citus_rebalance_start: %w", err))
 	}
 	moved, err = follow(ctx, conn, job, nodes, o)
-	return moved, false, err
+	return moved, false, explain(ctx, c, conn, err)
 }
 
 func nodeAddrs(c *live.Cluster) map[string]string {
@@ -253,9 +276,9 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 	var removed []string
 	for _, x := range extra {
 		if x.Shards > 0 {
-			o.printf("prune: draining %s: %s (%s); %s", x.Addr(), english.Plural(x.Shards, "shard"), livediff.HumanBytes(x.Bytes), why)
+			o.printf("prune: draining %s: %s; %s", x.Addr(), livediff.ShardsAndSize(x, true), why)
 			if err := drain(ctx, conn, x.Registration, mode, o); err != nil {
-				return removed, err
+				return removed, explain(ctx, c, conn, err)
 			}
 		}
 		var left int64
@@ -268,7 +291,10 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 		if err := dropOrphans(ctx, conn, x.Registration, o); err != nil {
 			return removed, err
 		}
-		if _, err := conn.Exec(ctx, citus.RemoveNode, x.Name, x.Port); err != nil {
+		if err := o.exec(ctx, conn, func(ctx context.Context) error {
+			_, err := conn.Exec(ctx, citus.RemoveNode, x.Name, x.Port)
+			return err
+		}); err != nil {
 			return removed, fmt.Errorf("citus_remove_node(%s): %w", x.Addr(), err)
 		}
 		o.printf("prune: removed %s", x.Addr())
@@ -341,10 +367,17 @@ func drain(ctx context.Context, conn *pgx.Conn, r live.Registration, mode string
 			}
 		}()
 	}
-	if _, err := conn.Exec(dctx, citus.Drain, r.Name, r.Port, mode); err != nil {
-		if dctx.Err() != nil {
-			return fmt.Errorf("draining %s did not finish within %s; run again with a longer --wait (moves already made stay)", r.Addr(), o.wait())
-		}
+	err = o.exec(ctx, conn, func(ctx context.Context) error {
+		_, err := conn.Exec(ctx, citus.Drain, r.Name, r.Port, mode)
+		return err
+	})
+	var stuck *cluster.Stuck
+	switch {
+	case errors.As(err, &stuck) && len(stuck.Holders) > 0:
+		return fmt.Errorf("draining %s: %w (%s)", r.Addr(), err, stuck.Hint("the coordinator"))
+	case errors.As(err, &stuck):
+		return fmt.Errorf("draining %s did not finish within %s; run again with a longer --wait (moves already made stay)", r.Addr(), o.wait())
+	case err != nil:
 		return fmt.Errorf("citus_drain_node(%s): %w", r.Addr(), err)
 	}
 	return nil

@@ -11,14 +11,15 @@ import (
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/topology"
 )
 
-// Checks turns a reading of the cluster (and the health of its inter-node
-// connections, when they were read) into the report's rows, in a stable
-// order: each node's own checks, then the cluster's. A failing row's hint
-// is the remedy of the matching change in the live diff.
-func Checks(c *live.Cluster, h *Health) []Check {
+// Checks turns a reading of the cluster (with the health of its
+// inter-node connections, when it was read) into the report's rows, in a
+// stable order: each node's own checks, then the cluster's. A failing
+// row's hint is the remedy of the matching change in the live diff.
+func Checks(c *live.Cluster) []Check {
 	t := c.Topology
 	changes := livediff.Diff(c)
 	remedy := func(kind, node string) (livediff.Change, bool) {
@@ -51,10 +52,10 @@ func Checks(c *live.Cluster, h *Health) []Check {
 		out = append(out, registeredCheck(c, wm, setup, remedy), metadataCheck(wm, remedy))
 	}
 	out = append(out, extraCheck(c, changes))
-	if h == nil {
+	if c.Health == nil {
 		return append(out, Check{Name: CheckHealth, Node: t.Coordinator.Service, Status: Skip, Detail: "skipped: not read"})
 	}
-	return append(out, healthCheck(c, h))
+	return append(out, healthCheck(c, changes))
 }
 
 type remedyFunc func(kind, node string) (livediff.Change, bool)
@@ -93,7 +94,7 @@ func nodeChecks(t *topology.Topology, n *live.Node, remedy remedyFunc) []Check {
 	add := func(name string, st Status, detail, hint string) {
 		out = append(out, Check{Name: name, Node: s, Status: st, Detail: detail, Hint: hint})
 	}
-	names := []string{CheckReachable, CheckAuth, CheckDatabase, CheckPreload, CheckExtension, CheckCredentials}
+	names := []string{CheckReachable, CheckAuth, CheckDatabase, CheckReadable, CheckPreload, CheckExtension, CheckCredentials}
 	skipRest := func(why string) {
 		for _, name := range names[len(out):] {
 			add(name, Skip, "skipped: "+why, "")
@@ -104,19 +105,24 @@ func nodeChecks(t *topology.Topology, n *live.Node, remedy remedyFunc) []Check {
 		unconnectedChecks(t, n, add, skipRest)
 		return out
 	}
-	if n.QueryErr != "" {
-		add(CheckReachable, Fail, "query failed: "+n.QueryErr, "")
-		skipRest("query failed")
-		return out
-	}
+	// The node was reached: a reading that did not complete says what
+	// held it up, not that the node is away.
 	add(CheckReachable, Pass, fmt.Sprintf("%s, PostgreSQL %s", n.Endpoint.Addr, n.ServerVersion), "")
 	add(CheckAuth, Pass, "user "+t.User, "")
 	add(CheckDatabase, Pass, db, "")
-	if n.PreloadOK() {
-		add(CheckPreload, Pass, "shared_preload_libraries = '"+n.Preload+"'", "")
-	} else {
-		add(CheckPreload, Fail, n.PreloadDetail(), fmt.Sprintf("set shared_preload_libraries = 'citus' (citus first) on %s and restart it; the citusdata/citus images do this", s))
+	switch {
+	case n.QueryErr != "":
+		add(CheckReadable, Fail, "reading the node's settings failed: "+n.QueryErr, n.QueryHint)
+		skipRest("not read")
+		return out
+	case n.CatalogErr != "":
+		add(CheckReadable, Fail, "reading Citus's catalog failed: "+n.CatalogErr, n.QueryHint)
+	case n.Citus != "":
+		add(CheckReadable, Pass, "server settings and Citus's catalog read", "")
+	default:
+		add(CheckReadable, Pass, "server settings read", "")
 	}
+	preloadCheck(n, add)
 	switch {
 	case n.Citus != "":
 		add(CheckExtension, Pass, "citus "+n.Citus, "")
@@ -147,6 +153,16 @@ func nodeChecks(t *topology.Topology, n *live.Node, remedy remedyFunc) []Check {
 	return out
 }
 
+// preloadCheck is the shared-preload row, from facts read in the cluster
+// database or, before it exists, in the maintenance one.
+func preloadCheck(n *live.Node, add func(name string, st Status, detail, hint string)) {
+	if n.PreloadOK() {
+		add(CheckPreload, Pass, "shared_preload_libraries = '"+n.Preload+"'", "")
+	} else {
+		add(CheckPreload, Fail, n.PreloadDetail(), fmt.Sprintf("set shared_preload_libraries = 'citus' (citus first) on %s and restart it; the citusdata/citus images do this", n.Service()))
+	}
+}
+
 // unconnectedChecks says how far the connection to a node got: the first
 // check that failed, and the rest skipped with the reason.
 func unconnectedChecks(t *topology.Topology, n *live.Node, add func(name string, st Status, detail, hint string), skipRest func(why string)) {
@@ -162,6 +178,16 @@ func unconnectedChecks(t *topology.Topology, n *live.Node, add func(name string,
 		add(CheckAuth, Pass, "user "+t.User, "")
 		hint := "run citusgen bootstrap (it creates the database on every node), or run the script from citusgen render sql"
 		add(CheckDatabase, Fail, fmt.Sprintf("database %s does not exist on %s", db, s), hint)
+		if !n.HasFacts() {
+			skipRest("no database")
+			return
+		}
+		// What the maintenance database told: whether Citus can run there.
+		add(CheckReadable, Pass, "server settings read from the maintenance database", "")
+		preloadCheck(n, add)
+		if n.CitusAvailable == "" {
+			add(CheckExtension, Fail, "the citus extension is not installed on this server", bootstrap.StepHint(t, s, "citus.control"))
+		}
 		skipRest("no database")
 	case cluster.NotPostgres:
 		add(CheckReachable, Fail, n.Detail, n.FailureHint(t))
@@ -172,6 +198,9 @@ func unconnectedChecks(t *topology.Topology, n *live.Node, add func(name string,
 	case cluster.Unreachable, cluster.StartingUp:
 		add(CheckReachable, Fail, fmt.Sprintf("%s: %s", n.Endpoint.Addr, n.Detail), n.FailureHint(t))
 		skipRest("not reachable")
+	case cluster.TooManyClients:
+		add(CheckReachable, Fail, fmt.Sprintf("%s %s", n.Endpoint.Addr, n.Detail), n.FailureHint(t))
+		skipRest("no free connection")
 	default:
 		add(CheckReachable, Fail, n.Detail, "")
 		skipRest("connection failed")
@@ -290,11 +319,19 @@ func registeredCheck(c *live.Cluster, wm live.WorkerMatch, setup string, remedy 
 				break
 			}
 		}
-		r, _ := remedy(livediff.RegisterWorker, w.Service)
-		ch.Hint = hintOf(r, fmt.Sprintf("SELECT citus_add_node('%s', %d) on the coordinator", wm.Host, wm.Port))
+		r, ok := remedy(livediff.RegisterWorker, w.Service)
+		if !ok {
+			// Citus cannot run there yet: the node's own change comes first.
+			r, _ = remedy(livediff.Manual, w.Service)
+		}
+		ch.Hint = hintOf(r, fmt.Sprintf("SELECT citus_add_node(%s, %d) on the coordinator", quote.SQLLiteral(wm.Host), wm.Port))
 		if setup != "" {
 			ch.Hint = setup
 		}
+	case live.Foreign:
+		ch.Detail = fmt.Sprintf("%s is not in pg_dist_node, and it belongs to another Citus cluster: %s", addr, wm.Foreign)
+		r, _ := remedy(livediff.Manual, w.Service)
+		ch.Hint = hintOf(r, "")
 	case live.Inactive:
 		ch.Detail = fmt.Sprintf("%s is registered but inactive (nodeid %d)", addr, wm.Row.ID)
 		r, _ := remedy(livediff.ActivateWorker, w.Service)

@@ -95,7 +95,7 @@ func BenchmarkPlanVersusVerify(b *testing.B) {
 	// would dial twice per connection, which is not what is counted here.
 	o := cluster.Options{Password: password, SSLMode: "disable", DialFunc: counter.dial}
 	plan := func() {
-		cl, err := live.Read(ctx, top, live.Options{Cluster: o, Reshape: true})
+		cl, err := live.Read(ctx, top, live.Options{Cluster: o, Reshape: true, Health: true})
 		if err != nil || len(cl.Unread()) > 0 || len(livediff.Diff(cl)) > 0 {
 			b.Fatalf("plan: %v %+v %+v", err, cl.Unread(), livediff.Diff(cl))
 		}

@@ -1,11 +1,11 @@
 // Package verify proves a live cluster matches its topology, as a list of
 // named checks, each with a status, a detail and, when it fails, a hint that
 // says what to do. It reads the cluster once (package live: every node in
-// parallel, one connection and one round trip each), turns that reading into
-// checks, and adds what only the cluster itself can tell: whether its nodes
-// reach each other, and optionally a distributed write. Its hints come from
-// the live diff (package livediff), the same list plan prints, so verify and
-// plan cannot disagree. The whole run is bounded by the caller's context.
+// parallel, one connection and one round trip each, and whether the nodes
+// reach each other), turns that reading into checks, and optionally adds a
+// distributed write. Its hints come from the live diff (package livediff),
+// the same list plan prints from the same reading, so verify and plan
+// cannot disagree. The whole run is bounded by the caller's context.
 package verify
 
 import (
@@ -96,6 +96,7 @@ const (
 	CheckReachable   = "reachable"
 	CheckAuth        = "authenticated"
 	CheckDatabase    = "database"
+	CheckReadable    = "readable"
 	CheckPreload     = "shared-preload"
 	CheckExtension   = "citus-extension"
 	CheckCredentials = "credentials"
@@ -114,16 +115,12 @@ const (
 // report is complete; Report.Unread names the nodes that could not be read.
 func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) {
 	start := time.Now()
-	c, err := live.Read(ctx, t, live.Options{Cluster: o.Cluster, Keep: true})
+	c, err := live.Read(ctx, t, live.Options{Cluster: o.Cluster, Keep: true, Health: true, HealthTimeout: o.HealthTimeout})
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	var h *Health
-	if c.Match != nil {
-		h = readHealth(ctx, c, o)
-	}
-	r := &Report{Checks: Checks(c, h)}
+	r := &Report{Checks: Checks(c)}
 	if o.Smoke {
 		coord := c.Coordinator()
 		if coord.Conn() != nil && c.Match != nil {
@@ -134,7 +131,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 	}
 	// A node citusgen cannot read is still known to be down when no node of
 	// the cluster reaches it either: the report is complete about it.
-	down := h.down(c)
+	down := downNodes(c)
 	for _, p := range c.Unread() {
 		if !down[p.Node] {
 			r.Unread = append(r.Unread, p.Node)

@@ -12,10 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/internal/agreement"
 	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/livediff"
 	"github.com/citusgen/citusgen/topology"
 	"github.com/citusgen/citusgen/verify"
 )
@@ -348,7 +353,8 @@ func TestBootstrapWaitsForNodes(t *testing.T) {
 }
 
 // Failures bootstrap cannot wait out: a wrong password fails at once with a
-// hint, and a node without Citus loaded names the fix.
+// hint, and a node without Citus loaded is a step for a person, which plan
+// shows and bootstrap refuses, before its database exists and after.
 func TestBootstrapFailures(t *testing.T) {
 	cl := pgtest.StartCluster(t, 1, pgtest.Options{Password: password})
 	top := spec(t, cl, "")
@@ -360,16 +366,48 @@ func TestBootstrapFailures(t *testing.T) {
 	if time.Since(start) > 20*time.Second {
 		t.Errorf("a wrong password waited %s", time.Since(start))
 	}
-	_, err = bootstrapCluster(t, top, password, nil)
-	if err == nil || !strings.Contains(err.Error(), "create extension citus failed") {
-		t.Fatalf("without Citus: %v", err)
+	fix := "set shared_preload_libraries = 'citus' (citus first) on worker1 and restart it"
+	if ok, _ := pgtest.CitusAvailable(); !ok {
+		fix = "the Citus extension is not installed on worker1"
 	}
-	if ok, _ := pgtest.CitusAvailable(); ok && !strings.Contains(err.Error(), "add citus first in shared_preload_libraries") {
-		t.Errorf("hint: %v", err)
+	// plan, read as the CLI reads it: the manual step on each node, with
+	// the databases bootstrap can create, and verify agrees.
+	plan := func(want ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := live.Read(ctx, top, live.Options{Cluster: cluster.Options{Password: password}, Reshape: true, Health: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ch := range livediff.Diff(c) {
+			got = append(got, ch.Kind+" "+ch.Node)
+			if ch.Kind == livediff.Manual && ch.Node == "worker1" && !strings.Contains(ch.Detail, fix) {
+				t.Errorf("manual worker1: %s", ch.Detail)
+			}
+		}
+		if strings.Join(got, ", ") != strings.Join(want, ", ") {
+			t.Errorf("plan: %v, want %v", got, want)
+		}
+		for _, d := range agreement.Disagreements(c) {
+			t.Error(d)
+		}
 	}
-	if strings.Contains(err.Error(), password) {
-		t.Error("error leaks the password")
+	plan("create-database worker1", "manual worker1", "create-database coordinator", "manual coordinator")
+	var progress bytes.Buffer
+	res, err := bootstrapCluster(t, top, password, &progress)
+	if err != nil || res.Complete() || len(res.Pending) != 2 || strings.Contains(progress.String(), "create extension citus") {
+		t.Fatalf("without Citus: %v %+v\n%s", err, res, progress.String())
 	}
+	if e := bootstrap.PendingError(res.Pending); !strings.Contains(e.Error(), "2 changes need a person") || !strings.Contains(progress.String(), "manual worker1: ") {
+		t.Errorf("%v\n%s", e, progress.String())
+	}
+	if strings.Contains(progress.String(), password) {
+		t.Error("progress leaks the password")
+	}
+	// The databases exist now: the same manual steps.
+	plan("manual worker1", "manual coordinator")
 }
 
 // Diagnoses that need Citus: a worker not registered, a worker registered
@@ -600,4 +638,195 @@ func TestNothingRegisteredYet(t *testing.T) {
 	if c := status(r)["coordinator-host/coordinator"]; !strings.HasPrefix(c.Hint, "run citusgen bootstrap") || strings.Contains(c.Hint, "citus_setup") {
 		t.Errorf("without a setup service: %+v", c)
 	}
+}
+
+// holdLock opens a session named "holder" on s's cluster database that
+// locks pg_dist_node in mode and keeps its transaction open; release ends
+// it (harmless when the server already ended it).
+func holdLock(t *testing.T, s *pgtest.Server, db, mode string) (pid int32, release func()) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, s.DSN(db)+" application_name=holder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "BEGIN; LOCK TABLE pg_dist_node IN "+mode+" MODE"); err != nil {
+		t.Fatal(err)
+	}
+	return int32(c.PgConn().PID()), func() { c.Close(ctx) }
+}
+
+// Statements held up or cut off are named for what they are, within the
+// bound, never as a node that is away: a lock another session holds (plan,
+// verify and bootstrap each give up in time and name the lock and the
+// session), a statement_timeout set for the role, a node out of connection
+// slots, and the coordinator dying under a statement.
+func TestHeldUpAndLostStatements(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 1, pgtest.Options{Password: password, Citus: true})
+	top := spec(t, cl, "")
+	if _, err := bootstrapCluster(t, top, password, nil); err != nil {
+		t.Fatal(err)
+	}
+	db := top.ClusterDatabase()
+	w := cl.Workers[0]
+	o := cluster.Options{Password: password}
+	verifyWithin := func(t *testing.T, limit time.Duration) *verify.Report {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		defer cancel()
+		r, err := verify.Run(ctx, top, verify.Options{Cluster: o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	bootstrapWithin := func(wait time.Duration) (string, error) {
+		var progress bytes.Buffer
+		_, err := bootstrap.Run(context.Background(), top, bootstrap.Options{Cluster: o, Wait: wait, Progress: &progress, PollInterval: 100 * time.Millisecond})
+		return progress.String(), err
+	}
+
+	t.Run("lock on a worker's catalog", func(t *testing.T) {
+		pid, release := holdLock(t, w, db, "ACCESS EXCLUSIVE")
+		defer release()
+		// Citus reads pg_dist_node as any session starts, so even the
+		// relation's name cannot be read while the lock is held.
+		held := fmt.Sprintf(" of database %s (one of Citus's catalogs: every new session there waits for it too, so it cannot be named), held by pid %d (AccessExclusiveLock, AccessShareLock, application_name 'holder', user commcarehq, from 127.0.0.1, state idle in transaction", db, pid)
+		start := time.Now()
+		r := verifyWithin(t, 4*time.Second)
+		if took := time.Since(start); took > 8*time.Second {
+			t.Errorf("verify --timeout 4s took %s", took)
+		}
+		expect(t, r, map[string]verify.Status{"reachable/worker1": verify.Pass, "database/worker1": verify.Pass, "readable/worker1": verify.Fail},
+			map[string]string{"readable/worker1": held})
+		if c := status(r)["readable/worker1"]; !strings.Contains(c.Hint, fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid)) || strings.Contains(c.Detail, "deadline") {
+			t.Errorf("readable/worker1: %+v", c)
+		}
+		if len(r.Unread) != 1 || r.Unread[0] != "worker1" {
+			t.Errorf("unread: %v", r.Unread)
+		}
+		// plan reads the same way.
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+		c, err := live.Read(ctx, top, live.Options{Cluster: o, Reshape: true, Health: true})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := c.Unread(); len(u) != 1 || !strings.Contains(u[0].Detail, held) || !strings.Contains(u[0].Hint, "pg_terminate_backend") {
+			t.Errorf("plan's unread: %+v", u)
+		}
+		// bootstrap --wait 2s gives up after about 2s, naming it.
+		start = time.Now()
+		out, err := bootstrapWithin(2 * time.Second)
+		if err == nil || !strings.Contains(err.Error(), "worker1: read failed: ") || !strings.Contains(err.Error(), held) || time.Since(start) > 20*time.Second {
+			t.Errorf("bootstrap --wait 2s after %s: %v\n%s", time.Since(start), err, out)
+		}
+	})
+
+	t.Run("statement_timeout set for the role", func(t *testing.T) {
+		w.Exec(t, "postgres", "ALTER ROLE commcarehq SET statement_timeout = '1s'")
+		defer w.Exec(t, "postgres", "ALTER ROLE commcarehq RESET statement_timeout")
+		pid, release := holdLock(t, w, db, "ACCESS EXCLUSIVE")
+		defer release()
+		r := verifyWithin(t, 20*time.Second)
+		expect(t, r, map[string]verify.Status{"reachable/worker1": verify.Pass, "readable/worker1": verify.Fail}, map[string]string{
+			"readable/worker1": fmt.Sprintf("canceled by statement_timeout = 1s, set for role commcarehq (ALTER ROLE ... SET statement_timeout), while pid %d (application_name 'holder',", pid),
+		})
+		if c := status(r)["readable/worker1"]; !strings.Contains(c.Detail, "held AccessExclusiveLock on relation ") || !strings.Contains(c.Hint, `ALTER ROLE "commcarehq" RESET statement_timeout`) ||
+			!strings.Contains(c.Hint, fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid)) {
+			t.Errorf("readable/worker1: %+v", c)
+		}
+	})
+
+	t.Run("worker out of connection slots", func(t *testing.T) {
+		ctx := context.Background()
+		var conns []*pgx.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close(ctx)
+			}
+		}()
+		for full := false; !full; {
+			c, err := pgx.Connect(ctx, w.DSN("postgres"))
+			switch {
+			case err == nil:
+				conns = append(conns, c)
+			case strings.Contains(err.Error(), "SQLSTATE 53300"):
+				full = true
+			default:
+				t.Fatal(err)
+			}
+			if len(conns) > 500 {
+				t.Fatal("no connection limit after 500 sessions")
+			}
+		}
+		r := verifyWithin(t, 20*time.Second)
+		expect(t, r, map[string]verify.Status{"reachable/worker1": verify.Fail}, map[string]string{
+			"reachable/worker1": "refuses connections because too many clients are connected (SQLSTATE 53300",
+		})
+		got := status(r)
+		if c := got["reachable/worker1"]; !strings.Contains(c.Hint, "raise max_connections") || strings.Contains(c.Hint, "down") || strings.Contains(c.Hint, "docker compose up") {
+			t.Errorf("reachable/worker1: %+v", c)
+		}
+		if h := got["cluster-health/coordinator"]; strings.Contains(h.Hint, "down") || strings.Contains(h.Hint, "; start it") || !strings.Contains(h.Hint, "too many clients") {
+			t.Errorf("cluster-health calls it down: %+v", h)
+		}
+		if len(r.Unread) != 1 || r.Unread[0] != "worker1" {
+			t.Errorf("unread: %v", r.Unread)
+		}
+	})
+
+	// bootstrap registers worker1 while a session holds pg_dist_node on
+	// the coordinator (readers pass, citus_add_node waits).
+	coord := cl.Coordinator
+	coord.Exec(t, db, fmt.Sprintf("SELECT citus_remove_node('127.0.0.1', %d)", w.Port))
+	t.Run("lock on the coordinator's catalog", func(t *testing.T) {
+		pid, release := holdLock(t, coord, db, "EXCLUSIVE")
+		defer release()
+		start := time.Now()
+		out, err := bootstrapWithin(2 * time.Second)
+		want := fmt.Sprintf("coordinator: register worker 127.0.0.1:%d failed: waited 2s for ExclusiveLock on pg_dist_node, held by pid %d (", w.Port, pid)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "ExclusiveLock, application_name 'holder', ") || !strings.Contains(err.Error(), fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid)) || time.Since(start) > 20*time.Second {
+			t.Errorf("bootstrap --wait 2s after %s: %v\n%s", time.Since(start), err, out)
+		}
+	})
+
+	t.Run("coordinator dies under a statement", func(t *testing.T) {
+		_, release := holdLock(t, coord, db, "EXCLUSIVE")
+		defer release()
+		type result struct {
+			out string
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			out, err := bootstrapWithin(time.Minute)
+			done <- result{out, err}
+		}()
+		// Wait until bootstrap's citus_add_node waits for the lock.
+		watch := coord.Connect(t, db)
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			var n int
+			if err := watch.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'citusgen' AND wait_event_type = 'Lock'").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("bootstrap never waited for the lock")
+			}
+		}
+		coord.Stop()
+		res := <-done
+		coord.Restart()
+		want := fmt.Sprintf("coordinator: register worker 127.0.0.1:%d failed: the connection to coordinator at 127.0.0.1:%d was lost while the statement ran", w.Port, coord.Port)
+		if res.err == nil || !strings.Contains(res.err.Error(), want) || !strings.Contains(res.err.Error(), "then run citusgen bootstrap again") || strings.Contains(res.err.Error(), "EOF") {
+			t.Errorf("bootstrap when the coordinator died: %v\n%s", res.err, res.out)
+		}
+		if out, err := bootstrapWithin(time.Minute); err != nil || !strings.Contains(out, "bootstrap complete") {
+			t.Errorf("bootstrap after the restart: %v\n%s", err, out)
+		}
+	})
 }

@@ -115,10 +115,16 @@ func TestVerifyCLI(t *testing.T) {
 		t.Errorf("unset password: exit %d\n%s", code, errOut)
 	}
 
-	// bootstrap without Citus loaded: exit 1 with the node, the step and a
-	// hint that names the fix.
+	// plan and bootstrap without Citus loaded, before the databases exist:
+	// exit 1 with each node's manual step and the fix; bootstrap creates
+	// the databases and never tries the extension.
+	code, out, errOut = runCLI(t, map[string]string{"CLUSTER_PW": pw}, "-t", spec, "plan")
+	if code != 1 || !regexp.MustCompile(`(?m)^manual +worker1 +citus is not (in shared_preload_libraries|installed)`).MatchString(out) || !strings.Contains(out, "4 changes pending: citusgen bootstrap applies 2; 2 need a person") {
+		t.Errorf("plan: exit %d\n%s%s", code, out, errOut)
+	}
 	code, _, errOut = runCLI(t, map[string]string{"CLUSTER_PW": pw}, "-t", spec, "bootstrap", "--wait", "20s")
-	if code != 1 || !strings.Contains(errOut, "create extension citus failed") || !strings.Contains(errOut, "hint:") || !strings.Contains(errOut, "shared_preload_libraries") || strings.Contains(errOut, "bootstrap complete") {
+	if code != 1 || !strings.Contains(errOut, "  manual worker1: ") || !strings.Contains(errOut, "shared_preload_libraries") || !strings.Contains(errOut, "2 changes need a person") ||
+		strings.Contains(errOut, "create extension citus") || strings.Contains(errOut, "bootstrap complete") {
 		t.Errorf("bootstrap: exit %d\n%s", code, errOut)
 	}
 	if strings.Contains(errOut, pw) {

@@ -31,7 +31,7 @@ func (c *planCmd) Run(e *env) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
 	defer cancel()
-	cl, err := live.Read(ctx, t, live.Options{Cluster: o, Reshape: true})
+	cl, err := live.Read(ctx, t, live.Options{Cluster: o, Reshape: true, Health: true})
 	if err != nil {
 		return badInput{err}
 	}

@@ -76,7 +76,7 @@ func (c *verifyCmd) Run(e *env) error {
 		writeTable(e, report, shown, c.Failures)
 	}
 	if len(report.Unread) > 0 {
-		return couldNotRead{what: "verify could not read " + strings.Join(report.Unread, ", ") + " (see reachable and authenticated above)"}
+		return couldNotRead{what: "verify could not read " + strings.Join(report.Unread, ", ") + " (see reachable, authenticated and readable above)"}
 	}
 	if !report.OK() {
 		return errShown

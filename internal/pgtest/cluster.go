@@ -1,6 +1,7 @@
 package pgtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -80,4 +81,45 @@ func (s *Server) Psql(tb TB, script string, env ...string) (string, error) {
 	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// PrependHBA puts line first in the server's pg_hba.conf and reloads the
+// configuration; restore puts the file's rules back. It works over SQL
+// (the server writes its own file), so it serves a server in a container
+// too. Comments and blank lines of the file are not kept.
+func (s *Server) PrependHBA(tb TB, line string) (restore func()) {
+	tb.Helper()
+	ctx := context.Background()
+	c := s.Connect(tb, "postgres")
+	var file, content string
+	if err := c.QueryRow(ctx, "SELECT current_setting('hba_file'), pg_read_file(current_setting('hba_file'))").Scan(&file, &content); err != nil {
+		tb.Fatalf("reading pg_hba.conf: %v", err)
+	}
+	var rules []string
+	for _, l := range strings.Split(content, "\n") {
+		if l = strings.TrimSpace(strings.ReplaceAll(l, "\t", " ")); l != "" && !strings.HasPrefix(l, "#") {
+			rules = append(rules, l)
+		}
+	}
+	write := func(lines []string) {
+		tb.Helper()
+		stmts := []string{
+			"DROP TABLE IF EXISTS pg_temp.hba",
+			"CREATE TEMP TABLE hba (n serial, line text)",
+			"INSERT INTO hba (line) SELECT unnest($1::text[])",
+			"COPY (SELECT line FROM hba ORDER BY n) TO '" + strings.ReplaceAll(file, "'", "''") + "'",
+			"SELECT pg_reload_conf()",
+		}
+		for _, q := range stmts {
+			var args []any
+			if strings.Contains(q, "$1") {
+				args = append(args, lines)
+			}
+			if _, err := c.Exec(ctx, q, args...); err != nil {
+				tb.Fatalf("writing pg_hba.conf: %s: %v", q, err)
+			}
+		}
+	}
+	write(append([]string{line}, rules...))
+	return func() { write(rules) }
 }
