@@ -11,7 +11,7 @@ build:
 
 # Prints each package as it finishes and, every 30 s, the packages still
 # running; ends with the slowest packages and one line naming every skipped
-# test and why (internal/testsummary).
+# test and why (testsupport/testsummary).
 #
 # -parallel 4: the compose tests run side by side; most of their time is
 # waiting on the engine and on healthchecks, not CPU.
@@ -33,16 +33,16 @@ RELEASE_PACKAGES = ./citus ./bootstrap ./testrunner
 
 test:
 	$(GO) vet ./...
-	CITUSGEN_COMPOSE_IMAGES=$(COMPOSE_IMAGES) $(GO) run ./internal/testsummary -count=1 -parallel 4 -timeout 60m ./...
+	CITUSGEN_COMPOSE_IMAGES=$(COMPOSE_IMAGES) $(GO) run ./testsupport/testsummary -count=1 -parallel 4 -timeout 60m ./...
 	set -e; for image in $(SERVER_IMAGES); do \
 	  echo "== the release-dependent tests on $$image"; \
-	  CITUSGEN_CITUS_IMAGE=$$image $(GO) run ./internal/testsummary -count=1 -timeout 30m -run '$(RELEASE_TESTS)' $(RELEASE_PACKAGES); \
+	  CITUSGEN_CITUS_IMAGE=$$image $(GO) run ./testsupport/testsummary -count=1 -timeout 30m -run '$(RELEASE_TESTS)' $(RELEASE_PACKAGES); \
 	done
 
 # The edit loop: every test that needs neither Citus nor Docker (plain
 # PostgreSQL servers included), in under a minute; the rest skip, saying so.
 quick:
-	$(GO) run ./internal/testsummary -short -count=1 ./...
+	$(GO) run ./testsupport/testsummary -short -count=1 ./...
 
 # Rewrite golden/ from the current output; review the diff before committing.
 golden:

@@ -635,22 +635,6 @@ func (r *runner) stepError(ep cluster.Endpoint, action string, err error) error 
 		}
 	}
 	detail = redact(detail)
-	return &Error{Node: node, Action: action, Detail: detail, Hint: StepHint(r.t, node, detail)}
+	return &Error{Node: node, Action: action, Detail: detail, Hint: live.StepHint(r.t, node, detail)}
 }
 
-// StepHint explains the failures a bootstrap step is known to hit.
-func StepHint(t *topology.Topology, node, detail string) string {
-	switch {
-	case strings.Contains(detail, "shared_preload_libraries"):
-		return fmt.Sprintf("add citus first in shared_preload_libraries on %s (postgresql.conf: shared_preload_libraries = 'citus') and restart it; the citusdata/citus images do this", node)
-	case strings.Contains(detail, "citus.control") || strings.Contains(detail, `extension "citus" is not available`):
-		return fmt.Sprintf("the Citus extension is not installed on %s: use a citusdata/citus image or install the Citus package for its PostgreSQL version", node)
-	case strings.Contains(detail, "fe_sendauth: no password supplied") || strings.Contains(detail, "password authentication failed"):
-		return fmt.Sprintf("%s cannot log in to another node: give the topology a password (password or password_env) so bootstrap stores it in pg_dist_authinfo, or set PGPASSWORD in the servers' environment", node)
-	case strings.Contains(detail, "connection to the remote node"):
-		return fmt.Sprintf("%s cannot reach that node under its registered name: check that the worker is running and that its node name (CITUS_NODE_NAME, service:port) resolves from %s (same compose network, or set node_name)", node, node)
-	case strings.Contains(detail, "permission denied"):
-		return fmt.Sprintf("user %s needs to be a superuser on %s to create the extension and register nodes", t.User, node)
-	}
-	return ""
-}

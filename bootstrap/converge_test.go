@@ -14,8 +14,8 @@ import (
 
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
-	"github.com/citusgen/citusgen/internal/agreement"
-	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/testsupport/agreement"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
 	"github.com/citusgen/citusgen/topology"

@@ -9,8 +9,8 @@ import (
 
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
-	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
-	"github.com/citusgen/citusgen/internal/pgtest"
+	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/topology"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/citus"
-	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 )
 
 // Every statement and query citusgen sends to Citus is accepted by the

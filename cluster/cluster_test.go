@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/cluster"
-	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
+	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/topology"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/citusgen/citusgen/internal/dockertest"
+	"github.com/citusgen/citusgen/testsupport/dockertest"
 )
 
 // Time to a registered cluster: `docker compose up -d --wait` from nothing

@@ -15,7 +15,7 @@ import (
 
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/generator"
-	"github.com/citusgen/citusgen/internal/dockertest"
+	"github.com/citusgen/citusgen/testsupport/dockertest"
 	"github.com/citusgen/citusgen/topology"
 )
 

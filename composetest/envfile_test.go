@@ -12,7 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 
-	"github.com/citusgen/citusgen/internal/dockertest"
+	"github.com/citusgen/citusgen/testsupport/dockertest"
 )
 
 // The README's way to keep password_env set for every compose command:

@@ -17,7 +17,7 @@ import (
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
-	"github.com/citusgen/citusgen/internal/goldenfile"
+	"github.com/citusgen/citusgen/testsupport/goldenfile"
 	"github.com/citusgen/citusgen/topology"
 )
 

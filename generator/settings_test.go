@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/generator"
-	"github.com/citusgen/citusgen/internal/goldenfile"
-	"github.com/citusgen/citusgen/internal/pyeval"
+	"github.com/citusgen/citusgen/testsupport/goldenfile"
+	"github.com/citusgen/citusgen/testsupport/pyeval"
 	"github.com/citusgen/citusgen/topology"
 )
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/generator"
-	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )

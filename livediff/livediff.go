@@ -336,19 +336,6 @@ func ShardsAndSize(x live.Extra, sized bool) string {
 	case !sized:
 		return english.Plural(x.Shards, "shard")
 	}
-	return fmt.Sprintf("%s (%s)", english.Plural(x.Shards, "shard"), HumanBytes(x.Bytes))
+	return fmt.Sprintf("%s (%s)", english.Plural(x.Shards, "shard"), english.Bytes(x.Bytes))
 }
 
-// HumanBytes writes a size in binary units.
-func HumanBytes(b int64) string {
-	const unit = 1024
-	if b < unit {
-		return fmt.Sprintf("%d B", b)
-	}
-	div, exp := int64(unit), 0
-	for n := b / unit; n >= unit; n /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
-}

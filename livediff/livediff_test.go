@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/cluster"
-	"github.com/citusgen/citusgen/internal/agreement"
+	"github.com/citusgen/citusgen/testsupport/agreement"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
 	"github.com/citusgen/citusgen/topology"

@@ -13,7 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
+	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/quote"
 )
 

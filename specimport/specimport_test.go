@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/generator"
-	"github.com/citusgen/citusgen/internal/goldenfile"
+	"github.com/citusgen/citusgen/testsupport/goldenfile"
 	"github.com/citusgen/citusgen/specimport"
 	"github.com/citusgen/citusgen/topology"
 )

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/citusgen/citusgen/cluster"
-	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/verify"
 )
 

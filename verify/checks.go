@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
@@ -133,7 +132,7 @@ func nodeChecks(t *topology.Topology, n *live.Node, remedy remedyFunc) []Check {
 		}
 		add(CheckExtension, Fail, fmt.Sprintf("citus %s is available but not created in %s", n.CitusAvailable, db), hint)
 	default:
-		add(CheckExtension, Fail, "the citus extension is not installed on this server", bootstrap.StepHint(t, s, "citus.control"))
+		add(CheckExtension, Fail, "the citus extension is not installed on this server", live.StepHint(t, s, "citus.control"))
 	}
 	switch n.Credentials {
 	case live.CredentialsNotNeeded:
@@ -186,7 +185,7 @@ func unconnectedChecks(t *topology.Topology, n *live.Node, add func(name string,
 		add(CheckReadable, Pass, "server settings read from the maintenance database", "")
 		preloadCheck(n, add)
 		if n.CitusAvailable == "" {
-			add(CheckExtension, Fail, "the citus extension is not installed on this server", bootstrap.StepHint(t, s, "citus.control"))
+			add(CheckExtension, Fail, "the citus extension is not installed on this server", live.StepHint(t, s, "citus.control"))
 		}
 		skipRest("no database")
 	case cluster.NotPostgres:

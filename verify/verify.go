@@ -19,7 +19,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
@@ -168,7 +167,7 @@ func smoke(ctx context.Context, t *topology.Topology, d citus.Dialect, conn *pgx
 	for _, s := range steps {
 		if _, err := conn.Exec(ctx, s); err != nil {
 			c.Status, c.Detail = Fail, fmt.Sprintf("%s: %v", strings.SplitN(s, " (", 2)[0], err)
-			c.Hint = bootstrap.StepHint(t, t.Coordinator.Service, err.Error())
+			c.Hint = live.StepHint(t, t.Coordinator.Service, err.Error())
 			return c
 		}
 	}

@@ -30,7 +30,7 @@ func (c checkCmd) Run(e *env) error {
 		return badInputf("name the files to check: --compose FILE and/or --settings FILE")
 	}
 	if c.Settings != "" {
-		// python3 starts while the compose file is read (internal/pyearly
+		// python3 starts while the compose file is read (cmd/citusgen/pyearly
 		// has started it already when run from a command line).
 		settingsfile.Prestart()
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/citusgen/citusgen/internal/dockertest"
-	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/testsupport/dockertest"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 )
 
 // What each shell offers, in a directory holding hq-compose.yml, spec.yaml

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 )
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/citusgen/citusgen/internal/cachedir"
 	_ "github.com/citusgen/citusgen/internal/gcearly" // before the heavy initialisers
-	_ "github.com/citusgen/citusgen/internal/pyearly" // python3 starts while the rest initialises
+	_ "github.com/citusgen/citusgen/cmd/citusgen/pyearly" // python3 starts while the rest initialises
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/settingsfile"
 )

@@ -9,8 +9,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
-	"github.com/citusgen/citusgen/internal/pgtest"
+	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 )
 
 func TestMain(m *testing.M) {

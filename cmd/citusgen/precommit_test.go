@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/citusgen/citusgen/internal/dockertest"
-	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/testsupport/dockertest"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 )
 
 // TestPreCommitHook installs the citusgen-check hook of .pre-commit-hooks.yaml

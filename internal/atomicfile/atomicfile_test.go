@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/internal/atomicfile"
-	_ "github.com/citusgen/citusgen/internal/goldenfile" // -update flag
+	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 )
 
 func TestWriteAllReplacesFiles(t *testing.T) {

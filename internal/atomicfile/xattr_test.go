@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/citusgen/citusgen/internal/atomicfile"
-	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 )
 
 // The tags of a POSIX ACL's entries, as the kernel stores them in

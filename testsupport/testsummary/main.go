@@ -5,7 +5,7 @@
 // which tests were skipped and why. A skipped test is
 // a test that proved nothing, so `make test` must not hide them.
 //
-//	go run ./internal/testsummary -count=1 ./...
+//	go run ./testsupport/testsummary -count=1 ./...
 package main
 
 import (

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/citusgen/citusgen/internal/pgtest"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 )
 
 // A node's first start (initdb, then CREATE EXTENSION citus in the
