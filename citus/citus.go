@@ -3,11 +3,11 @@
 // and what compose files say about its nodes (compose.go: the role label,
 // the services citusgen adds, which images are Citus's; postgres.go: which
 // PostgreSQL major a tag carries and where its data lives).
-// Everything in the SQL that could change between Citus versions (function
-// names and signatures, catalog tables and columns, background-job states)
-// is spelled here, behind a Dialect chosen from the extension version a
-// node reports, so support for another major version is a branch in this
-// file rather than a hunt through the code.
+// The SQL citusgen sends to Citus (function names and signatures, catalog
+// tables and columns, background-job states) is spelled here, as plain
+// constants and functions: no two tested releases differ in any of it, so
+// there is nothing to choose per version yet. Statements that run on
+// other servers (the lock and timeout diagnoses) live in sessions.go.
 //
 // Three builds are tested (make test): Citus 13.2 on PostgreSQL 15, and
 // Citus 14.0 on PostgreSQL 17 and on 18. Their surface is the same
@@ -34,60 +34,38 @@ import (
 	"github.com/citusgen/citusgen/quote"
 )
 
-// Dialect is the SQL of one Citus version.
-type Dialect struct {
-	Major, Minor int
-}
-
-// Default is the dialect of the release the default image names
-// (citusdata/citus:14.1) and of scripts rendered without a live cluster.
-var Default = Dialect{Major: 14, Minor: 1}
-
-// ForVersion picks the dialect for an extension version such as "13.2-1";
-// anything unrecognised gets Default.
-func ForVersion(v string) Dialect {
-	major, rest, _ := strings.Cut(v, ".")
-	minor, _, _ := strings.Cut(rest, "-")
-	ma, err1 := strconv.Atoi(major)
-	mi, err2 := strconv.Atoi(minor)
-	if err1 != nil || err2 != nil {
-		return Default
-	}
-	return Dialect{Major: ma, Minor: mi}
-}
-
 func lit(s string) string { return quote.SQLLiteral(s) }
 
 // Authinfo is the pg_dist_authinfo value for a password: a libpq conninfo
 // fragment, quoted so any character survives.
 func Authinfo(password string) string {
-	return "password='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(password) + "'"
+	return "password=" + quote.ConninfoValue(password)
 }
 
 // ---- statements bootstrap runs (each with the guard that makes it idempotent)
 
 // UpsertAuthinfo stores $1 as the credentials the user connects to every
 // other node with (nodeid 0), rewriting the row only when it differs.
-func (Dialect) UpsertAuthinfo(user string) string {
+func UpsertAuthinfo(user string) string {
 	return "INSERT INTO pg_catalog.pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, " + lit(user) + ", $1)\n" +
 		"    ON CONFLICT (rolename, nodeid) DO UPDATE SET authinfo = EXCLUDED.authinfo\n" +
 		"    WHERE pg_dist_authinfo.authinfo IS DISTINCT FROM EXCLUDED.authinfo"
 }
 
 // SetCoordinatorHost adds the coordinator's own row, or renames it.
-func (Dialect) SetCoordinatorHost(host string, port int) (sql, guard string) {
+func SetCoordinatorHost(host string, port int) (sql, guard string) {
 	return fmt.Sprintf("SELECT pg_catalog.citus_set_coordinator_host(%s, %d)", lit(host), port),
 		fmt.Sprintf("NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE groupid = 0 AND nodename = %s AND nodeport = %d)", lit(host), port)
 }
 
 // AddNode registers a worker.
-func (Dialect) AddNode(host string, port int) (sql, guard string) {
+func AddNode(host string, port int) (sql, guard string) {
 	return fmt.Sprintf("SELECT pg_catalog.citus_add_node(%s, %d)", lit(host), port),
 		fmt.Sprintf("NOT EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = %s AND nodeport = %d)", lit(host), port)
 }
 
 // ActivateNode activates an inactive worker (and syncs the metadata to it).
-func (Dialect) ActivateNode(host string, port int) string {
+func ActivateNode(host string, port int) string {
 	return fmt.Sprintf("SELECT pg_catalog.citus_activate_node(%s, %d)", lit(host), port)
 }
 
@@ -97,18 +75,16 @@ func (Dialect) ActivateNode(host string, port int) string {
 // Syncing one node (citus_activate_node, start_metadata_sync_to_node)
 // refuses while another metadata node is out of sync, which a rename makes
 // every node.
-func (Dialect) SyncMetadata() string {
-	return "SELECT pg_catalog.start_metadata_sync_to_all_nodes()"
-}
+const SyncMetadata = "SELECT pg_catalog.start_metadata_sync_to_all_nodes()"
 
 // InactiveGuard is true while the worker is registered but inactive.
-func (Dialect) InactiveGuard(host string, port int) string {
+func InactiveGuard(host string, port int) string {
 	return fmt.Sprintf("EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = %s AND nodeport = %d AND NOT isactive)", lit(host), port)
 }
 
 // UpdateNode renames a registration in place: the node keeps its id, group
 // and shard placements, and Citus tells the metadata workers.
-func (Dialect) UpdateNode(id int32, host string, port int) (sql, guard string) {
+func UpdateNode(id int32, host string, port int) (sql, guard string) {
 	return fmt.Sprintf("SELECT pg_catalog.citus_update_node(%d, %s, %d)", id, lit(host), port),
 		fmt.Sprintf("EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodeid = %d AND (nodename, nodeport) IS DISTINCT FROM (%s, %d))", id, lit(host), port)
 }
@@ -116,7 +92,7 @@ func (Dialect) UpdateNode(id int32, host string, port int) (sql, guard string) {
 // RemoveNonPrimary removes a registration whose role is not primary (a
 // secondary holds no placements of its own), so it can be added again as a
 // primary.
-func (Dialect) RemoveNonPrimary(host string, port int) (sql, guard string) {
+func RemoveNonPrimary(host string, port int) (sql, guard string) {
 	return fmt.Sprintf("SELECT pg_catalog.citus_remove_node(%s, %d)", lit(host), port),
 		fmt.Sprintf("EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE nodename = %s AND nodeport = %d AND noderole <> 'primary')", lit(host), port)
 }
@@ -172,7 +148,7 @@ const ShardsLeft = "SELECT count(*) FROM pg_catalog.citus_shards WHERE nodename 
 // ---- health and smoke
 
 // SetConnectionTimeout bounds each inter-node connection Citus opens.
-func (Dialect) SetConnectionTimeout(ms int64) string {
+func SetConnectionTimeout(ms int64) string {
 	return fmt.Sprintf("SET citus.node_connection_timeout TO %d", ms)
 }
 
@@ -185,13 +161,13 @@ const CheckConnections = "SELECT pg_catalog.citus_check_connection_to_node(t.nam
 const ClusterHealth = "SELECT from_nodename, from_nodeport, to_nodename, to_nodeport, result FROM pg_catalog.citus_check_cluster_node_health()"
 
 // Distribute makes a table distributed by a column.
-func (Dialect) Distribute(table, column string) string {
+func Distribute(table, column string) string {
 	return fmt.Sprintf("SELECT pg_catalog.create_distributed_table(%s, %s)", lit(table), lit(column))
 }
 
 // CountPlacements counts a distributed table's rows, shards and the nodes
 // holding them; $1 is the table name.
-func (Dialect) CountPlacements(quotedTable string) string {
+func CountPlacements(quotedTable string) string {
 	return "SELECT (SELECT count(*) FROM " + quotedTable + "), count(*), count(DISTINCT nodename || ':' || nodeport) FROM pg_catalog.citus_shards WHERE table_name = $1::regclass"
 }
 
@@ -213,8 +189,12 @@ const RebalanceStop = "SELECT pg_catalog.citus_rebalance_stop()"
 // JobTasks lists a job's tasks: id, status and command; $1 is the job id.
 const JobTasks = "SELECT task_id, status::text, command FROM pg_catalog.pg_dist_background_task WHERE job_id = $1 ORDER BY task_id"
 
-// JobEnded are the job states after which nothing more happens.
-var JobEnded = map[string]bool{"finished": true, "failed": true, "cancelled": true}
+// Rebalance job states (pg_dist_background_job.state): JobFinished ends
+// a job with its moves done; JobFailed are the states of a job that ended,
+// or is ending, without them.
+const JobFinished = "finished"
+
+var JobFailed = map[string]bool{"failed": true, "cancelled": true, "failing": true, "cancelling": true}
 
 // MoveCommand recognises a shard move in a task's command: shard id, source
 // node id and target node id.
@@ -286,6 +266,9 @@ var imageTag = regexp.MustCompile(`^(\d+)(?:\.(\d+))?(?:\.\d+)?(?:-[A-Za-z0-9._-
 // release an image tag names: the same major, and the same minor when the
 // tag has one.
 func SameRelease(extversion string, major, minor int) bool {
-	d := ForVersion(extversion)
-	return d.Major == major && (minor < 0 || d.Minor == minor)
+	ma, rest, _ := strings.Cut(extversion, ".")
+	mi, _, _ := strings.Cut(rest, "-")
+	m, err1 := strconv.Atoi(ma)
+	n, err2 := strconv.Atoi(mi)
+	return err1 == nil && err2 == nil && m == major && (minor < 0 || n == minor)
 }

@@ -24,14 +24,13 @@ func TestSurfaceExists(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT extversion FROM pg_extension WHERE extname = 'citus'").Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	d := citus.ForVersion(version)
-	t.Logf("citus %s: dialect %d.%d", version, d.Major, d.Minor)
+	t.Logf("citus %s", version)
 	stmts := map[string]string{
-		"UpsertAuthinfo":               d.UpsertAuthinfo("commcarehq"),
-		"ActivateNode":                 d.ActivateNode("w", 5432),
-		"SyncMetadata":                 d.SyncMetadata(),
-		"InactiveGuard":                "SELECT " + d.InactiveGuard("w", 5432),
-		"Distribute":                   d.Distribute("t", "id"),
+		"UpsertAuthinfo":               citus.UpsertAuthinfo("commcarehq"),
+		"ActivateNode":                 citus.ActivateNode("w", 5432),
+		"SyncMetadata":                 citus.SyncMetadata,
+		"InactiveGuard":                "SELECT " + citus.InactiveGuard("w", 5432),
+		"Distribute":                   citus.Distribute("t", "id"),
 		"NodeCatalog":                  citus.NodeCatalog,
 		"Shards":                       citus.Shards,
 		"Reshape":                      citus.Reshape,
@@ -47,16 +46,16 @@ func TestSurfaceExists(t *testing.T) {
 		"RemoveNode":                   citus.RemoveNode,
 		"OrphansOn":                    citus.OrphansOn,
 		"TablesWithoutReplicaIdentity": citus.TablesWithoutReplicaIdentity,
-		"CountPlacements":              d.CountPlacements("pg_catalog.pg_class"),
+		"CountPlacements":              citus.CountPlacements("pg_catalog.pg_class"),
 		"Waiting":                      citus.Waiting,
 		"TimeoutCause":                 citus.TimeoutCause,
 		"RelationNames":                citus.RelationNames,
 	}
 	for name, pair := range map[string][2]string{
-		"SetCoordinatorHost": pairOf(d.SetCoordinatorHost("c", 5432)),
-		"AddNode":            pairOf(d.AddNode("w", 5432)),
-		"UpdateNode":         pairOf(d.UpdateNode(2, "w", 5432)),
-		"RemoveNonPrimary":   pairOf(d.RemoveNonPrimary("w", 5432)),
+		"SetCoordinatorHost": pairOf(citus.SetCoordinatorHost("c", 5432)),
+		"AddNode":            pairOf(citus.AddNode("w", 5432)),
+		"UpdateNode":         pairOf(citus.UpdateNode(2, "w", 5432)),
+		"RemoveNonPrimary":   pairOf(citus.RemoveNonPrimary("w", 5432)),
 	} {
 		stmts[name], stmts[name+" guard"] = pair[0], "SELECT "+pair[1]
 	}
@@ -68,7 +67,7 @@ func TestSurfaceExists(t *testing.T) {
 		conn.Exec(ctx, "DEALLOCATE surface")
 	}
 	// SET cannot be prepared: it runs (the setting exists and takes the value).
-	if _, err := conn.Exec(ctx, d.SetConnectionTimeout(5000)); err != nil {
+	if _, err := conn.Exec(ctx, citus.SetConnectionTimeout(5000)); err != nil {
 		t.Errorf("SetConnectionTimeout in citus %s: %v", version, err)
 	}
 	// A procedure cannot be prepared: it must exist with no arguments.

@@ -22,6 +22,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/citusgen/citusgen/topology"
+
+	"github.com/citusgen/citusgen/quote"
 )
 
 // Address is a host and port citusgen connects to.
@@ -129,7 +131,7 @@ func (o Options) Config(t *topology.Topology, ep Endpoint, database string) (*pg
 		timeout = 10 * time.Second
 	}
 	dsn := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s connect_timeout=%d application_name=citusgen",
-		conninfoValue(ep.Addr.Host), ep.Addr.Port, conninfoValue(t.User), conninfoValue(database), conninfoValue(sslmode), max(1, int(timeout.Seconds())))
+		quote.ConninfoValue(ep.Addr.Host), ep.Addr.Port, quote.ConninfoValue(t.User), quote.ConninfoValue(database), quote.ConninfoValue(sslmode), max(1, int(timeout.Seconds())))
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("connection settings for %s: %w", ep.Node.Service, err)
@@ -141,10 +143,6 @@ func (o Options) Config(t *topology.Topology, ep Endpoint, database string) (*pg
 		cfg.DialFunc = o.DialFunc
 	}
 	return cfg, nil
-}
-
-func conninfoValue(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // Connect opens a connection to database on ep.

@@ -126,7 +126,7 @@ func readHealth(ctx context.Context, c *Cluster, timeout time.Duration) *Health 
 		timeout = 5 * time.Second
 	}
 	// Bound each inter-node connection so a silent node cannot stall us.
-	setTimeout := c.Dialect.SetConnectionTimeout(timeout.Milliseconds())
+	setTimeout := citus.SetConnectionTimeout(timeout.Milliseconds())
 	active := activePrimaries(c)
 	byAddr := map[string]*Node{}
 	for _, n := range c.Nodes {
@@ -364,7 +364,7 @@ func (c *Cluster) cannotReach(ctx context.Context, source *Node) string {
 		names[i], ports[i] = d.Name, d.Port
 	}
 	results, reasons := make([]*bool, len(active)), make([]string, len(active))
-	if askSource(ctx, source, c.Dialect.SetConnectionTimeout(5000), names, ports, results, reasons) != nil {
+	if askSource(ctx, source, citus.SetConnectionTimeout(5000), names, ports, results, reasons) != nil {
 		return ""
 	}
 	var out []string

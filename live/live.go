@@ -167,8 +167,6 @@ type Cluster struct {
 	Topology *topology.Topology
 	// Nodes in topology order, coordinator first.
 	Nodes []*Node
-	// Dialect follows the coordinator's Citus version.
-	Dialect citus.Dialect
 	// Shards per group (distributed tables), from the coordinator's catalog.
 	Shards map[int32]int64
 	// Bytes per group, for registrations outside the topology that hold
@@ -328,7 +326,7 @@ func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Topology: t, Nodes: make([]*Node, len(eps)), Dialect: citus.Default, Shards: map[int32]int64{}, Bytes: map[int32]int64{}, BytesErr: map[int32]string{}}
+	c := &Cluster{Topology: t, Nodes: make([]*Node, len(eps)), Shards: map[int32]int64{}, Bytes: map[int32]int64{}, BytesErr: map[int32]string{}}
 	var wg sync.WaitGroup
 	for i, ep := range eps {
 		wg.Go(func() { c.Nodes[i] = readNode(ctx, t, o, ep, i == 0, c) })
@@ -358,7 +356,7 @@ func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error
 // coordinator's shard counts per group, as Read does after reading: the
 // dialect and the match. Tests build drifted clusters with it.
 func Assemble(t *topology.Topology, nodes []*Node, shards map[int32]int64) *Cluster {
-	c := &Cluster{Topology: t, Nodes: nodes, Dialect: citus.Default, Shards: shards, Bytes: map[int32]int64{}, BytesErr: map[int32]string{}}
+	c := &Cluster{Topology: t, Nodes: nodes, Shards: shards, Bytes: map[int32]int64{}, BytesErr: map[int32]string{}}
 	if c.Shards == nil {
 		c.Shards = map[int32]int64{}
 	}
@@ -368,9 +366,6 @@ func Assemble(t *topology.Topology, nodes []*Node, shards map[int32]int64) *Clus
 
 func (c *Cluster) assemble() {
 	coord := c.Coordinator()
-	if coord.HasCitus() {
-		c.Dialect = citus.ForVersion(coord.Citus)
-	}
 	if coord.HasCitus() && coord.CatalogErr == "" {
 		c.Match = match(c.Topology, c)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/quote"
@@ -177,7 +178,7 @@ func metadataChanges(c *live.Cluster) []Change {
 		switch wm.Metadata {
 		case live.MetadataLost, live.MetadataDiffers, live.MetadataNotSynced:
 			syncs = append(syncs, onCoordinator(t, Change{Kind: SyncMetadata, Node: wm.Worker.Service, Detail: wm.MetadataDetail + ": sync the coordinator's metadata to it again"},
-				steps.SyncMetadata(c.Dialect)))
+				steps.SyncMetadata()))
 		}
 	}
 	out = append(out, syncs...)
@@ -217,7 +218,7 @@ func coordinatorChanges(c *live.Cluster) []Change {
 // workerChange is what registers a worker as its node name says;
 // registers says it adds or activates one (shards may then move to it).
 func workerChange(c *live.Cluster, wm live.WorkerMatch) (_ []Change, registers bool) {
-	t, d := c.Topology, c.Dialect
+	t := c.Topology
 	w := wm.Worker
 	if wm.Host == "" {
 		wm.Host, wm.Port = t.NodeAddress(w)
@@ -235,16 +236,16 @@ func workerChange(c *live.Cluster, wm live.WorkerMatch) (_ []Change, registers b
 	case live.Foreign:
 		return []Change{foreignChange(c, wm)}, false
 	case live.Inactive:
-		return []Change{onCoordinator(t, Change{Kind: ActivateWorker, Node: w.Service, Detail: fmt.Sprintf("%s is registered but inactive (nodeid %d): activate it", addr, wm.Row.ID)}, steps.ActivateWorker(d, t, w))}, true
+		return []Change{onCoordinator(t, Change{Kind: ActivateWorker, Node: w.Service, Detail: fmt.Sprintf("%s is registered but inactive (nodeid %d): activate it", addr, wm.Row.ID)}, steps.ActivateWorker(t, w))}, true
 	case live.NotPrimary:
 		return []Change{onCoordinator(t, Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s, not primary: remove that registration and register it as a primary", addr, wm.Row.Role)},
-			steps.RemoveNonPrimary(d, t, w), steps.RegisterWorker(t, w))}, true
+			steps.RemoveNonPrimary(t, w), steps.RegisterWorker(t, w))}, true
 	case live.Elsewhere:
 		if wm.Proven {
 			return []Change{onCoordinator(t, Change{Kind: Reregister, Node: w.Service, Detail: fmt.Sprintf("%s is registered as %s (%s, nodeid %d, %s): rename the registration to %s in place (citus_update_node; placements stay)", w.Service, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), addr)},
-				steps.RenameRegistration(d, t, w, wm.Row.ID, wm.Row.Addr()))}, false
+				steps.RenameRegistration(t, w, wm.Row.ID, wm.Row.Addr()))}, false
 		}
-		upd, _ := d.UpdateNode(wm.Row.ID, wm.Host, wm.Port)
+		upd, _ := citus.UpdateNode(wm.Row.ID, wm.Host, wm.Port)
 		return []Change{{Kind: Manual, Node: w.Service, Needs: ByHand, Shards: wm.Shards,
 			Detail: fmt.Sprintf("%s is not registered, and %s (%s, nodeid %d) holds %s; it looks like %s under %s, but %s's own metadata cannot prove it, so citusgen leaves both alone: if it is %s, run %s on the coordinator, then citusgen bootstrap; if not, add it to the topology",
 				addr, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), w.Service, wm.How, w.Service, w.Service, upd)}}, false
@@ -338,4 +339,3 @@ func ShardsAndSize(x live.Extra, sized bool) string {
 	}
 	return fmt.Sprintf("%s (%s)", english.Plural(x.Shards, "shard"), english.Bytes(x.Bytes))
 }
-

@@ -248,3 +248,10 @@ func Text(s string) string {
 	}
 	return b.String()
 }
+
+// ConninfoValue quotes a value for a libpq connection string
+// (key='value'): single quotes around it, backslash before ' and \, so
+// any character survives.
+func ConninfoValue(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}

@@ -154,10 +154,10 @@ func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]str
 			o.printf("%s (%s)", line, time.Since(start).Round(100*time.Millisecond))
 			last = line
 		}
-		switch state {
-		case "finished":
+		switch {
+		case state == citus.JobFinished:
 			return movesDone, nil
-		case "failed", "cancelled", "failing", "cancelling":
+		case citus.JobFailed[state]:
 			return movesDone, fmt.Errorf("the rebalance job %d ended %s: %s; see SELECT * FROM citus_rebalance_status()", job, state, firstError(details))
 		}
 		if time.Now().After(deadline) {

@@ -100,7 +100,7 @@ func StoreCredentials(t *topology.Topology) Step {
 		Target:   OnCluster,
 		Action:   "store inter-node credentials",
 		Comment:  "credentials this node uses to reach the other nodes",
-		SQL:      citus.Default.UpsertAuthinfo(t.User),
+		SQL:      citus.UpsertAuthinfo(t.User),
 		Authinfo: true,
 	}
 }
@@ -109,7 +109,7 @@ func StoreCredentials(t *topology.Topology) Step {
 // coordinator by.
 func SetCoordinatorHost(t *topology.Topology) Step {
 	host, port := t.NodeAddress(t.Coordinator)
-	sql, guard := citus.Default.SetCoordinatorHost(host, port)
+	sql, guard := citus.SetCoordinatorHost(host, port)
 	return Step{
 		Target:  OnCluster,
 		Action:  fmt.Sprintf("set coordinator host %s:%d", host, port),
@@ -122,7 +122,7 @@ func SetCoordinatorHost(t *topology.Topology) Step {
 // RegisterWorker adds a worker by its node name, once.
 func RegisterWorker(t *topology.Topology, w topology.Node) Step {
 	host, port := t.NodeAddress(w)
-	sql, guard := citus.Default.AddNode(host, port)
+	sql, guard := citus.AddNode(host, port)
 	return Step{Target: OnCluster, Action: fmt.Sprintf("register worker %s:%d", host, port), SQL: sql, Guard: guard}
 }
 
@@ -130,30 +130,30 @@ func RegisterWorker(t *topology.Topology, w topology.Node) Step {
 // the live cluster shows they are needed. They run on the coordinator.
 
 // ActivateWorker activates a worker registered but inactive.
-func ActivateWorker(d citus.Dialect, t *topology.Topology, w topology.Node) Step {
+func ActivateWorker(t *topology.Topology, w topology.Node) Step {
 	host, port := t.NodeAddress(w)
-	return Step{Target: OnCluster, Action: fmt.Sprintf("activate worker %s:%d", host, port), SQL: d.ActivateNode(host, port), Guard: d.InactiveGuard(host, port)}
+	return Step{Target: OnCluster, Action: fmt.Sprintf("activate worker %s:%d", host, port), SQL: citus.ActivateNode(host, port), Guard: citus.InactiveGuard(host, port)}
 }
 
 // SyncMetadata copies the coordinator's metadata to the workers again (all
 // of them: one run repairs every worker that needs it).
-func SyncMetadata(d citus.Dialect) Step {
-	return Step{Target: OnCluster, Action: "sync metadata to the workers", SQL: d.SyncMetadata()}
+func SyncMetadata() Step {
+	return Step{Target: OnCluster, Action: "sync metadata to the workers", SQL: citus.SyncMetadata}
 }
 
 // RenameRegistration points registration id at the worker's node name,
 // keeping its group and shards.
-func RenameRegistration(d citus.Dialect, t *topology.Topology, w topology.Node, id int32, from string) Step {
+func RenameRegistration(t *topology.Topology, w topology.Node, id int32, from string) Step {
 	host, port := t.NodeAddress(w)
-	sql, guard := d.UpdateNode(id, host, port)
+	sql, guard := citus.UpdateNode(id, host, port)
 	return Step{Target: OnCluster, Action: fmt.Sprintf("rename registration %s (nodeid %d) to %s:%d", from, id, host, port), SQL: sql, Guard: guard}
 }
 
 // RemoveNonPrimary removes a worker's registration that is not primary, so
 // RegisterWorker adds it again as one.
-func RemoveNonPrimary(d citus.Dialect, t *topology.Topology, w topology.Node) Step {
+func RemoveNonPrimary(t *topology.Topology, w topology.Node) Step {
 	host, port := t.NodeAddress(w)
-	sql, guard := d.RemoveNonPrimary(host, port)
+	sql, guard := citus.RemoveNonPrimary(host, port)
 	return Step{Target: OnCluster, Action: fmt.Sprintf("remove non-primary registration %s:%d", host, port), SQL: sql, Guard: guard}
 }
 

@@ -123,7 +123,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 	if o.Smoke {
 		coord := c.Coordinator()
 		if coord.Conn() != nil && c.Match != nil {
-			r.Checks = append(r.Checks, smoke(ctx, t, c.Dialect, coord.Conn()))
+			r.Checks = append(r.Checks, smoke(ctx, t, coord.Conn()))
 		} else {
 			r.Checks = append(r.Checks, Check{Name: CheckSmoke, Node: t.Coordinator.Service, Status: Skip, Detail: "skipped: " + coordinatorGap(c)})
 		}
@@ -146,7 +146,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 
 // smoke proves distributed writes and reads work, in a scratch schema that
 // is always dropped.
-func smoke(ctx context.Context, t *topology.Topology, d citus.Dialect, conn *pgx.Conn) Check {
+func smoke(ctx context.Context, t *topology.Topology, conn *pgx.Conn) Check {
 	c := Check{Name: CheckSmoke, Node: t.Coordinator.Service}
 	var buf [6]byte
 	rand.Read(buf[:])
@@ -161,7 +161,7 @@ func smoke(ctx context.Context, t *topology.Topology, d citus.Dialect, conn *pgx
 	steps := []string{
 		"CREATE SCHEMA " + pgx.Identifier{schema}.Sanitize(),
 		"CREATE TABLE " + table + " (id bigint PRIMARY KEY, payload text NOT NULL)",
-		d.Distribute(schema+".probe", "id"),
+		citus.Distribute(schema+".probe", "id"),
 		"INSERT INTO " + table + " SELECT g, md5(g::text) FROM generate_series(1, " + strconv.Itoa(rows) + ") g",
 	}
 	for _, s := range steps {
@@ -172,7 +172,7 @@ func smoke(ctx context.Context, t *topology.Topology, d citus.Dialect, conn *pgx
 		}
 	}
 	var count, shards, placements int
-	err := conn.QueryRow(ctx, d.CountPlacements(table), schema+".probe").Scan(&count, &shards, &placements)
+	err := conn.QueryRow(ctx, citus.CountPlacements(table), schema+".probe").Scan(&count, &shards, &placements)
 	if err != nil {
 		c.Status, c.Detail = Fail, "counting rows: "+err.Error()
 		return c

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/citusgen/citusgen/quote"
 )
 
 // TB is what the helpers need from a test: testing.TB has it, and so does
@@ -337,7 +339,7 @@ func (s *Server) Restart() {
 func (s *Server) DSN(database string) string {
 	dsn := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=10", s.Host, s.Port, s.User, database)
 	if s.Password != "" {
-		dsn += " password='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s.Password) + "'"
+		dsn += " password=" + quote.ConninfoValue(s.Password)
 	}
 	return dsn
 }
