@@ -25,7 +25,10 @@ build:
 # the golden default case on each image (CITUSGEN_COMPOSE_IMAGES). Then the
 # tests that depend on the Citus release run again with their servers in
 # containers of the other images (CITUSGEN_CITUS_IMAGE): the release
-# surface, convergence and the Django test lifecycle.
+# surface, convergence and the Django test lifecycle, one run per image,
+# side by side (each mostly waits on its own servers), their output shown
+# one after the other. The compose tests come first in the first run: they
+# take longest, and go test starts packages in the order given.
 COMPOSE_IMAGES ?= citusdata/citus:14.0,citusdata/citus:14.0-pg17,citusdata/citus:13.2-pg15
 SERVER_IMAGES ?= citusdata/citus:14.0 citusdata/citus:14.0-pg17
 RELEASE_TESTS = ^(TestSurfaceExists|TestConvergence|TestDevProfileSetupAndTeardownTwice|TestCIProfileReusedDatabaseTwice|TestDjangoRunnerAloneLeavesWorkerDatabases)$$
@@ -33,11 +36,16 @@ RELEASE_PACKAGES = ./citus ./bootstrap ./testrunner
 
 test:
 	$(GO) vet ./...
-	CITUSGEN_COMPOSE_IMAGES=$(COMPOSE_IMAGES) $(GO) run ./testsupport/testsummary -count=1 -parallel 4 -timeout 60m ./...
-	set -e; for image in $(SERVER_IMAGES); do \
-	  echo "== the release-dependent tests on $$image"; \
-	  CITUSGEN_CITUS_IMAGE=$$image $(GO) run ./testsupport/testsummary -count=1 -timeout 30m -run '$(RELEASE_TESTS)' $(RELEASE_PACKAGES); \
-	done
+	CITUSGEN_COMPOSE_IMAGES=$(COMPOSE_IMAGES) $(GO) run ./testsupport/testsummary -count=1 -parallel 4 -timeout 60m ./composetest ./...
+	$(GO) build -o bin/testsummary ./testsupport/testsummary
+	set -e; pids=; for image in $(SERVER_IMAGES); do \
+	  log=bin/release-$$(echo $$image | tr /: __).log; \
+	  (CITUSGEN_CITUS_IMAGE=$$image bin/testsummary -count=1 -timeout 30m -run '$(RELEASE_TESTS)' $(RELEASE_PACKAGES) >$$log 2>&1; echo $$? >$$log.status) & pids="$$pids $$!"; \
+	done; wait $$pids; status=0; for image in $(SERVER_IMAGES); do \
+	  log=bin/release-$$(echo $$image | tr /: __).log; \
+	  echo "== the release-dependent tests on $$image"; cat $$log; \
+	  [ "$$(cat $$log.status)" = 0 ] || status=1; \
+	done; exit $$status
 
 # The edit loop: every test that needs neither Citus nor Docker (plain
 # PostgreSQL servers included), in under a minute; the rest skip, saying so.

@@ -637,4 +637,3 @@ func (r *runner) stepError(ep cluster.Endpoint, action string, err error) error 
 	detail = redact(detail)
 	return &Error{Node: node, Action: action, Detail: detail, Hint: live.StepHint(r.t, node, detail)}
 }
-

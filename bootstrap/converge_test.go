@@ -14,10 +14,10 @@ import (
 
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
-	"github.com/citusgen/citusgen/testsupport/agreement"
-	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/testsupport/agreement"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/topology"
 	"github.com/citusgen/citusgen/verify"
 )

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/generator"
-	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/steps"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/topology"
 )
 

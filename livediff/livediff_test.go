@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/cluster"
-	"github.com/citusgen/citusgen/testsupport/agreement"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/testsupport/agreement"
 	"github.com/citusgen/citusgen/topology"
 	"github.com/citusgen/citusgen/verify"
 )

@@ -13,8 +13,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/quote"
+	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 )
 
 // python is one python3 process that evaluates a literal per line and

@@ -11,10 +11,10 @@ import (
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
-	"github.com/citusgen/citusgen/testsupport/goldenfile"
-	"github.com/citusgen/citusgen/testsupport/pyeval"
 	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/settingsfile"
+	"github.com/citusgen/citusgen/testsupport/goldenfile"
+	"github.com/citusgen/citusgen/testsupport/pyeval"
 	"github.com/citusgen/citusgen/topology"
 )
 

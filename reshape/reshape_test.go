@@ -16,11 +16,11 @@ import (
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
-	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
-	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
 	"github.com/citusgen/citusgen/reshape"
+	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/topology"
 	"github.com/citusgen/citusgen/verify"
 )

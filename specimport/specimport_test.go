@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/generator"
-	"github.com/citusgen/citusgen/testsupport/goldenfile"
 	"github.com/citusgen/citusgen/specimport"
+	"github.com/citusgen/citusgen/testsupport/goldenfile"
 	"github.com/citusgen/citusgen/topology"
 )
 

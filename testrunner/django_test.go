@@ -14,8 +14,8 @@ import (
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/generator"
-	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/testrunner"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/topology"
 )
 

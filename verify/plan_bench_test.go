@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/citusgen/citusgen/cluster"
-	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/verify"
 )
 

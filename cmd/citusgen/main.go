@@ -17,9 +17,9 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/sirupsen/logrus"
 
+	_ "github.com/citusgen/citusgen/cmd/citusgen/pyearly" // python3 starts while the rest initialises
 	"github.com/citusgen/citusgen/internal/cachedir"
 	_ "github.com/citusgen/citusgen/internal/gcearly" // before the heavy initialisers
-	_ "github.com/citusgen/citusgen/cmd/citusgen/pyearly" // python3 starts while the rest initialises
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/settingsfile"
 )
