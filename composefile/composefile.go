@@ -51,15 +51,6 @@ func CheckEnv(t *topology.Topology, env map[string]string) map[string]string {
 	return out
 }
 
-// CheckRendered loads a document citusgen rendered from t, as every emitted
-// document must load.
-func CheckRendered(ctx context.Context, t *topology.Topology, name string, doc []byte) error {
-	if _, err := LoadCompose(ctx, name, doc, CheckEnv(t, nil)); err != nil {
-		return fmt.Errorf("internal error, please report it: the rendered compose document does not load: %w", err)
-	}
-	return nil
-}
-
 // LoadComposeModel loads a document without compose-go's consistency checks
 // (references to undefined volumes and the like), for reading what it says
 // about services that are fine themselves.

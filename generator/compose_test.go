@@ -329,10 +329,10 @@ func FuzzComposeLoads(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := composefile.CheckRendered(context.Background(), top, "hq-compose.yml", doc); err != nil {
+		p, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", doc, composefile.CheckEnv(top, nil))
+		if err != nil {
 			t.Fatalf("%v\n--- spec ---\n%s--- document ---\n%s", err, spec.String(), doc)
 		}
-		p := load(t, doc, composefile.CheckEnv(top, nil))
 		for _, n := range top.Nodes() {
 			if _, ok := p.Services[n.Service]; !ok {
 				t.Errorf("no service %s", n.Service)

@@ -162,23 +162,28 @@ type Job struct {
 	Tasks, Done int64
 }
 
-// Cluster is one reading of every node.
-type Cluster struct {
-	Topology *topology.Topology
-	// Nodes in topology order, coordinator first.
-	Nodes []*Node
+// CoordinatorReading is what only the coordinator's reading has.
+type CoordinatorReading struct {
 	// Shards per group (distributed tables), from the coordinator's catalog.
 	Shards map[int32]int64
-	// Bytes per group, for registrations outside the topology that hold
-	// shards (read only with Options.Reshape); BytesErr says why a group
-	// could not be measured.
-	Bytes    map[int32]int64
-	BytesErr map[int32]string
 	// Reshape: what a rebalance would do; read only with Options.Reshape.
 	Reshaped   bool
 	Moves      int64
 	Jobs       []Job
 	ReshapeErr string
+}
+
+// Cluster is one reading of every node.
+type Cluster struct {
+	Topology *topology.Topology
+	// Nodes in topology order, coordinator first.
+	Nodes []*Node
+	CoordinatorReading
+	// Bytes per group, for registrations outside the topology that hold
+	// shards (read only with Options.Reshape); BytesErr says why a group
+	// could not be measured.
+	Bytes    map[int32]int64
+	BytesErr map[int32]string
 	// Match pairs the topology with the coordinator's registrations; nil
 	// when the coordinator's catalog was not read.
 	Match *Match
@@ -326,13 +331,14 @@ func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Topology: t, Nodes: make([]*Node, len(eps)), Shards: map[int32]int64{}, Bytes: map[int32]int64{}, BytesErr: map[int32]string{}}
+	nodes := make([]*Node, len(eps))
+	coordinator := CoordinatorReading{Shards: map[int32]int64{}}
 	var wg sync.WaitGroup
 	for i, ep := range eps {
-		wg.Go(func() { c.Nodes[i] = readNode(ctx, t, o, ep, i == 0, c) })
+		wg.Go(func() { nodes[i] = readNode(ctx, t, o, ep, i == 0, &coordinator) })
 	}
 	wg.Wait()
-	c.assemble()
+	c := Assemble(t, nodes, coordinator)
 	coord := c.Coordinator()
 	if c.ReshapeErr != "" && coord.conn != nil {
 		// Citus says only that some node could not be reached: name it.
@@ -352,11 +358,13 @@ func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error
 	return c, nil
 }
 
-// Assemble makes a Cluster of node readings (coordinator first) and the
-// coordinator's shard counts per group, as Read does after reading: the
-// dialect and the match. Tests build drifted clusters with it.
-func Assemble(t *topology.Topology, nodes []*Node, shards map[int32]int64) *Cluster {
-	c := &Cluster{Topology: t, Nodes: nodes, Shards: shards, Bytes: map[int32]int64{}, BytesErr: map[int32]string{}}
+// Assemble makes a Cluster of what was read, the nodes (coordinator
+// first) and what only the coordinator's reading has, and matches the
+// coordinator's registrations to the topology: Read ends with it, and a
+// reading made otherwise (the tests' drifted clusters) becomes a Cluster
+// the same way.
+func Assemble(t *topology.Topology, nodes []*Node, coordinator CoordinatorReading) *Cluster {
+	c := &Cluster{Topology: t, Nodes: nodes, CoordinatorReading: coordinator, Bytes: map[int32]int64{}, BytesErr: map[int32]string{}}
 	if c.Shards == nil {
 		c.Shards = map[int32]int64{}
 	}
@@ -378,7 +386,7 @@ const factsQuery = `SELECT current_setting('server_version'),
        current_setting('wal_level'),
        coalesce(current_setting('citus.node_conninfo', true), '')`
 
-func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.Endpoint, isCoord bool, c *Cluster) *Node {
+func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.Endpoint, isCoord bool, c *CoordinatorReading) *Node {
 	n := &Node{Endpoint: ep, LocalGroup: -1, Credentials: CredentialsUnknown}
 	if !t.HasPassword() || o.Cluster.Password == "" {
 		n.Credentials = CredentialsNotNeeded
@@ -547,7 +555,7 @@ func (n *Node) takeFacts(facts [][]byte) {
 
 // readCoordinator takes what only the coordinator's reading has: the
 // shard counts per group and, with reshape, what a rebalance would do.
-func (c *Cluster) readCoordinator(n *Node, res resultSet, reshape bool) {
+func (c *CoordinatorReading) readCoordinator(n *Node, res resultSet, reshape bool) {
 	if sh, serr := res.row(2); serr == "" {
 		var groups [][]int64
 		if err := json.Unmarshal(sh[0], &groups); err == nil {

@@ -10,8 +10,8 @@ import (
 	"github.com/citusgen/citusgen/topology"
 )
 
-// MergeCompose inserts or replaces the managed regions of an existing compose
-// file: the services inside services:, their named volumes inside volumes:,
+// MergeComposeFile inserts or replaces the managed regions of an existing
+// compose file: the services inside services:, their named volumes inside volumes:,
 // the setup script inside configs:. Bytes outside the regions are kept; the
 // regions' lines end as the file's do (LF or CRLF).
 //
@@ -23,16 +23,6 @@ import (
 //
 // The file is parsed once; every change is an edit of its lines as the
 // user has them, so every error names a line of the file as it is.
-func MergeCompose(existing []byte, t *topology.Topology, opts MergeOptions) ([]byte, []Adopted, error) {
-	m, err := MergeComposeFile(existing, t, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m.Data, m.Adopted, nil
-}
-
-// MergeComposeFile is MergeCompose, saying also whether the file had
-// citusgen's regions.
 func MergeComposeFile(existing []byte, t *topology.Topology, opts MergeOptions) (*Merge, error) {
 	name := opts.Name
 	if name == "" {

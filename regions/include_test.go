@@ -24,7 +24,7 @@ func TestIncludeConflicts(t *testing.T) {
 	}
 	top := topology.Default()
 	app := filepath.Join(dir, "app.yml")
-	merged, _, err := regions.MergeCompose([]byte("include:\n  - base.yml\nservices:\n  web:\n    image: nginx\n"), top, regions.MergeOptions{Name: app})
+	merged, _, err := composeMerged([]byte("include:\n  - base.yml\nservices:\n  web:\n    image: nginx\n"), top, regions.MergeOptions{Name: app})
 	if err != nil {
 		t.Fatal(err)
 	}

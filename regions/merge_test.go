@@ -226,13 +226,13 @@ func TestMergeSettings(t *testing.T) {
 
 func mergeCompose(t *testing.T, existing []byte, top *topology.Topology) ([]byte, error) {
 	t.Helper()
-	merged, _, err := regions.MergeCompose(existing, top, regions.MergeOptions{})
+	merged, _, err := composeMerged(existing, top, regions.MergeOptions{})
 	return merged, err
 }
 
 func mergeSettings(t *testing.T, existing []byte, top *topology.Topology) ([]byte, error) {
 	t.Helper()
-	merged, _, err := regions.MergeSettings(context.Background(), existing, top, regions.MergeOptions{})
+	merged, _, err := settingsMerged(context.Background(), existing, top, regions.MergeOptions{})
 	return merged, err
 }
 
@@ -272,7 +272,7 @@ func TestMergeSettingsAdoptRefusals(t *testing.T) {
 			"line 5: cannot adopt ICDS_USE_CITUS: it is inside an if, try, for or with block"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := regions.MergeSettings(context.Background(), []byte(c.file), topology.Default(), regions.MergeOptions{Adopt: true})
+			_, _, err := settingsMerged(context.Background(), []byte(c.file), topology.Default(), regions.MergeOptions{Adopt: true})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want %q", err, c.want)
 			}
@@ -293,7 +293,7 @@ func TestMergeComposeAdoptsGeneratedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	merged, adopted, err := regions.MergeCompose(whole, three, regions.MergeOptions{})
+	merged, adopted, err := composeMerged(whole, three, regions.MergeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func goldenSpec(t *testing.T, name string) string {
 // reports: one holding an escape sequence is shown quoted.
 func TestMergeComposeQuotesUnprintableNames(t *testing.T) {
 	file := "services:\n  web:\n    image: web\n  \"\\e[2Jmanager\":\n    image: citusdata/membership-manager:0.3.0\n"
-	_, adopted, err := regions.MergeCompose([]byte(file), topology.Default(), regions.MergeOptions{Adopt: true})
+	_, adopted, err := composeMerged([]byte(file), topology.Default(), regions.MergeOptions{Adopt: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,16 +23,6 @@ type owned struct {
 	why   string             // non-empty: it cannot be removed safely
 }
 
-// MergeSettings inserts or replaces the managed block of a Python settings
-// file; see MergeSettingsFile.
-func MergeSettings(ctx context.Context, existing []byte, t *topology.Topology, opts MergeOptions) ([]byte, []Adopted, error) {
-	m, err := MergeSettingsFile(ctx, existing, t, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m.Data, m.Adopted, nil
-}
-
 // MergeSettingsFile inserts or replaces the managed block of a Python
 // settings file. Without a block, it is appended at the end. The block
 // updates DATABASES (and REPORTING_DATABASES), so it must come after the

@@ -59,7 +59,7 @@ func pythonJSON(t *testing.T, data []byte, env []string, v any, script string, a
 
 func adoptSettings(t *testing.T, existing string) (string, []regions.Adopted, error) {
 	t.Helper()
-	out, adopted, err := regions.MergeSettings(context.Background(), []byte(existing), topology.Default(), regions.MergeOptions{Adopt: true})
+	out, adopted, err := settingsMerged(context.Background(), []byte(existing), topology.Default(), regions.MergeOptions{Adopt: true})
 	return string(out), adopted, err
 }
 
@@ -159,7 +159,7 @@ func TestSettingsEncodings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	merged, _, err := regions.MergeSettings(context.Background(), []byte(latin), top, regions.MergeOptions{})
+	merged, _, err := settingsMerged(context.Background(), []byte(latin), top, regions.MergeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestSettingsEncodings(t *testing.T) {
 		"null bytes": "DATABASES = {}\x00\n",
 		"cookie":     "# -*- coding: klingon -*-\nDATABASES = {}\n",
 	} {
-		_, _, err := regions.MergeSettings(context.Background(), []byte(bad), topology.Default(), regions.MergeOptions{Name: "s.py"})
+		_, _, err := settingsMerged(context.Background(), []byte(bad), topology.Default(), regions.MergeOptions{Name: "s.py"})
 		var me *regions.MergeError
 		if !errors.As(err, &me) || !strings.Contains(me.Msg, "s.py") || strings.Contains(err.Error(), "Traceback") {
 			t.Errorf("%s: %v", name, err)
@@ -261,14 +261,14 @@ func TestRefusedShapes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := regions.MergeCompose([]byte(c.in), topology.Default(), regions.MergeOptions{Name: "c.yml", Adopt: true})
+			_, _, err := composeMerged([]byte(c.in), topology.Default(), regions.MergeOptions{Name: "c.yml", Adopt: true})
 			var me *regions.MergeError
 			if !errors.As(err, &me) || me.Line != c.line || !strings.Contains(me.Msg, c.want) {
 				t.Errorf("error %v, want line %d: %s", err, c.line, c.want)
 			}
 		})
 	}
-	_, _, err := regions.MergeSettings(context.Background(), []byte("DATABASES = {}\rX = 1\r"), topology.Default(), regions.MergeOptions{Name: "s.py"})
+	_, _, err := settingsMerged(context.Background(), []byte("DATABASES = {}\rX = 1\r"), topology.Default(), regions.MergeOptions{Name: "s.py"})
 	var me *regions.MergeError
 	if !errors.As(err, &me) || me.Line != 1 || !strings.Contains(me.Msg, "carriage return alone") {
 		t.Errorf("CR-only settings: %v", err)
@@ -288,7 +288,7 @@ func TestAdoptKeepsAnchorsUsedElsewhere(t *testing.T) {
     image: web
     environment: *pgenv
 `
-	merged, adopted, err := regions.MergeCompose([]byte(yml), topology.Default(), regions.MergeOptions{Adopt: true})
+	merged, adopted, err := composeMerged([]byte(yml), topology.Default(), regions.MergeOptions{Adopt: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,9 +125,9 @@ type proc struct {
 var (
 	mu      sync.Mutex
 	current *proc
-	// Starts counts the python3 processes started, for the tests that hold
-	// citusgen to one per run.
-	Starts int
+	// starts counts the python3 processes started, for the tests that hold
+	// citusgen to one per run (export_test.go).
+	starts int
 )
 
 func start(ctx context.Context) (*proc, error) {
@@ -156,7 +156,7 @@ func start(ctx context.Context) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start %s to read Django settings files: %v; install python3 or set %s", path, errors.Unwrap(err), PythonEnv)
 	}
-	Starts++
+	starts++
 	return p, nil
 }
 

@@ -81,7 +81,7 @@ func TestReleaseThenRequest(t *testing.T) {
 	ctx := context.Background()
 	src := []byte("DATABASES = {}\n")
 	settingsfile.Close()
-	before := settingsfile.Starts
+	before := settingsfile.StartCount()
 	if _, err := settingsfile.Analyze(ctx, "a.py", src); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestReleaseThenRequest(t *testing.T) {
 	if len(f.Bindings["DATABASES"]) != 1 {
 		t.Errorf("request after Release: DATABASES not found")
 	}
-	if n := settingsfile.Starts - before; n != 2 {
+	if n := settingsfile.StartCount() - before; n != 2 {
 		t.Errorf("%d python3 processes started, want 2 (one after Release)", n)
 	}
 	settingsfile.Release()

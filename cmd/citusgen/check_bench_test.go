@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/citusgen/citusgen/settingsfile"
+	"github.com/citusgen/citusgen/testsupport/dockertest"
 )
 
 // defaultFiles writes the default topology's compose file and settings
@@ -33,7 +35,6 @@ func defaultFiles(tb testing.TB, dir string) (compose, settings string) {
 // check runs python3 at most once per run, and never runs the settings
 // file: a file that would raise, or loop forever, when executed is read.
 func TestCheckStartsOnePython(t *testing.T) {
-	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // check's memo of this dir's files
 	dir := t.TempDir()
 	compose, settings := defaultFiles(t, dir)
 	b, _ := os.ReadFile(settings)
@@ -42,14 +43,23 @@ func TestCheckStartsOnePython(t *testing.T) {
 	if err := os.WriteFile(settings, []byte(poisoned), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	settingsfile.Close()
-	before := settingsfile.Starts
-	code, out, errOut := runCLI(t, nil, "check", "--compose", compose, "--settings", settings)
-	if code != 0 {
-		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	// The interpreter, behind a script that notes each start of it.
+	py, err := settingsfile.Interpreter()
+	if err != nil {
+		t.Skip(err)
 	}
-	if n := settingsfile.Starts - before; n != 1 {
-		t.Errorf("check started python3 %d times", n)
+	starts, wrapper := filepath.Join(dir, "starts"), filepath.Join(dir, "python3")
+	script := fmt.Sprintf("#!/bin/sh\necho start >> '%s'\nexec '%s' \"$@\"\n", starts, py)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(dockertest.Citusgen(t), "check", "--compose", compose, "--settings", settings)
+	cmd.Env = append(os.Environ(), settingsfile.PythonEnv+"="+wrapper, "XDG_CACHE_HOME="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	if log, _ := os.ReadFile(starts); strings.Count(string(log), "start") != 1 {
+		t.Errorf("check started python3 %d times", strings.Count(string(log), "start"))
 	}
 }
 
