@@ -53,7 +53,9 @@ func (f *fixture) edit(change func(rows []live.Registration) []live.Registration
 	}
 }
 
-func (f *fixture) cluster() *live.Cluster { return live.Assemble(f.top, f.nodes, live.CoordinatorReading{Shards: f.shards}) }
+func (f *fixture) cluster() *live.Cluster {
+	return live.Assemble(f.top, f.nodes, live.CoordinatorReading{Shards: f.shards})
+}
 
 // Each drifted state gives exactly the changes listed; verify fails where
 // plan lists a change and nowhere else, on the same reading.
