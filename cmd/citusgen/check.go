@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 
 	"github.com/aymanbagabas/go-udiff"
 
-	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/settingsfile"
-	"github.com/citusgen/citusgen/topology"
 )
 
 type checkCmd struct {
@@ -29,71 +27,40 @@ func (c checkCmd) Run(e *env) error {
 	if c.Compose == "" && c.Settings == "" {
 		return badInputf("name the files to check: --compose FILE and/or --settings FILE")
 	}
-	if c.Settings != "" {
-		// python3 starts while the compose file is read (cmd/citusgen/pyearly
-		// has started it already when run from a command line).
-		settingsfile.Prestart()
-	}
-	// Back to Go's default collector target (internal/gcearly raises it for
-	// the initialisers): check allocates most of its memory from here on,
-	// and reusing it is faster than faulting in fresh pages (measured by
-	// BenchmarkCheck).
-	debug.SetGCPercent(100)
-	var cross *crossLoad
-	if c.Compose != "" && c.Settings != "" {
-		cross = startCrossLoad(c.Compose)
-		defer close(cross.input)
-	}
+	check := regions.StartCheck(c.Compose, c.Settings)
+	defer check.Close()
 	t, err := c.load(e)
 	if err != nil {
 		return err
 	}
-	out := &driftOutput{w: e.stdout, github: c.Format == "github"}
+	var composeData, settingsData []byte
 	if c.Compose != "" {
-		composeData, err := readInput(c.Compose)
-		if err != nil {
+		if composeData, err = readInput(c.Compose); err != nil {
 			return err
-		}
-		if cross != nil {
-			cross.input <- crossInput{t, composeData}
-		}
-		// A file --into would refuse is bad input here too (exit 2).
-		m, err := regions.MergeComposeFile(composeData, t, regions.MergeOptions{Name: c.Compose, Adopt: true})
-		if err != nil {
-			return mergeError(c.Compose, err)
-		}
-		conflicts, err := regions.IncludeConflicts(t, c.Compose, composeData)
-		if err != nil {
-			return badInput{err}
-		}
-		for _, d := range conflicts {
-			out.drift(d.File, d.Lines, d.Msg)
-		}
-		checkDiff(out, c.Compose, "render --into", composeData, m)
-		if changes := regions.MajorChanges(composeData, t); len(changes) > 0 {
-			out.drift(c.Compose, settingsfile.Range{Start: changes[0].Line, End: changes[len(changes)-1].Line}, majorChangeText(c.Compose, changes, ""))
 		}
 	}
 	if c.Settings != "" {
-		data, err := readInput(c.Settings)
-		if err != nil {
+		if settingsData, err = readInput(c.Settings); err != nil {
 			return err
 		}
-		settings, err := regions.MergeSettingsFile(context.Background(), data, t, regions.MergeOptions{Name: c.Settings, Adopt: true})
-		if err != nil {
-			return mergeError(c.Settings, err)
-		}
-		// No more requests: python3 exits while the rest runs.
-		settingsfile.Release()
-		checkDiff(out, c.Settings, "render settings --into", data, settings)
-		if cross != nil {
-			if m := <-cross.done; m.err != nil {
-				fmt.Fprintf(e.stderr, "citusgen: note: could not compare the two files with each other: %v\n", m.err)
-			} else {
-				for _, p := range regions.CrossCheck(t, c.Compose, m.ports, c.Settings, settings) {
-					out.drift(p.File, p.Lines, p.Msg)
-				}
-			}
+	}
+	findings, notes, err := check.Run(context.Background(), t, composeData, settingsData)
+	var fe *regions.FileError
+	switch {
+	case errors.As(err, &fe):
+		return mergeError(fe.Path, fe.Err) // what --into would refuse: exit 2
+	case err != nil:
+		return badInput{err}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(e.stderr, "citusgen: note: %s\n", n)
+	}
+	out := &driftOutput{w: e.stdout, github: c.Format == "github"}
+	for _, f := range findings {
+		if f.Diff != nil {
+			out.diff(f.Diff.Path, f.Diff.Fix, f.Diff.Actual, f.Diff.Want)
+		} else {
+			out.drift(f.File, f.Lines, f.Msg)
 		}
 	}
 	if out.n > 0 {
@@ -102,56 +69,6 @@ func (c checkCmd) Run(e *env) error {
 	}
 	fmt.Fprintf(e.stderr, "citusgen: no drift\n")
 	return nil
-}
-
-// crossLoad loads the compose file for the cross-check beside check's
-// other work, which is mostly the settings file's analysis: docker
-// compose's environment at once, the document when input brings the
-// topology and the file's bytes. Closing input unsent ends it.
-type crossLoad struct {
-	input chan crossInput
-	done  chan crossModel
-}
-
-type crossInput struct {
-	t    *topology.Topology
-	data []byte
-}
-
-// crossModel is the compose file as the cross-check loads it.
-type crossModel struct {
-	ports map[string][]composefile.Port
-	err   error
-}
-
-func startCrossLoad(path string) *crossLoad {
-	l := &crossLoad{input: make(chan crossInput, 1), done: make(chan crossModel, 1)}
-	go func() {
-		env, err := composefile.Env(filepath.Dir(path), path)
-		in, ok := <-l.input
-		switch {
-		case !ok:
-			return
-		case err != nil:
-			l.done <- crossModel{err: err}
-		default:
-			ports, err := regions.CrossCheckPorts(context.Background(), in.t, path, in.data, env)
-			l.done <- crossModel{ports, err}
-		}
-	}()
-	return l
-}
-
-// checkDiff reports a file against what it should be: the file with its
-// managed regions merged.
-func checkDiff(out *driftOutput, path, into string, actual []byte, m *regions.Merge) {
-	drift, changed := m.Drift(path, into, actual)
-	for _, d := range drift {
-		out.drift(d.File, d.Lines, d.Msg)
-	}
-	if changed {
-		out.diff(path, "citusgen "+into+" "+path, string(actual), string(m.Data))
-	}
 }
 
 // driftOutput prints each drift found, in check's --format, and counts them.

@@ -203,19 +203,7 @@ func checkMajorChanges(e *env, t *topology.Topology, path string, old []byte, al
 		}
 		return nil
 	}
-	return badInput{errors.New(majorChangeText(path, changes, " (the file is untouched)"))}
-}
-
-// majorChangeText names the nodes whose PostgreSQL major changes, each at
-// its line, and the ways out.
-func majorChangeText(path string, changes []regions.MajorChange, consequence string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: the topology changes the PostgreSQL major of %s%s:\n", path, english.Plural(len(changes), "node"), consequence)
-	for _, c := range changes {
-		fmt.Fprintf(&b, "  %s:%d: %s\n", path, c.Line, c.Describe())
-	}
-	b.WriteString(regions.MajorChangeAdvice(changes))
-	return b.String()
+	return badInput{errors.New(regions.MajorChangeText(path, changes, " (the file is untouched)"))}
 }
 
 // validateChange loads the file before and after citusgen's change as docker

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/verify"
 )
 
@@ -27,28 +25,9 @@ func (c *verifyCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	var report *verify.Report
-	start := time.Now()
-	lastSaid := time.Time{}
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
-		report, err = verify.Run(ctx, t, verify.Options{Cluster: o, Smoke: c.Smoke})
-		cancel()
-		if err != nil {
-			return badInput{err}
-		}
-		waited := time.Since(start)
-		if report.OK() || c.Wait <= 0 || waited >= c.Wait {
-			if c.Wait > 0 && report.OK() && waited > time.Second {
-				fmt.Fprintf(e.stderr, "citusgen: the cluster matches the topology after %s\n", waited.Round(time.Second))
-			}
-			break
-		}
-		if time.Since(lastSaid) >= 5*time.Second {
-			fmt.Fprintf(e.stderr, "citusgen: waiting for the cluster (%s so far, up to %s): %s\n", waited.Round(time.Second), c.Wait, waitingFor(report))
-			lastSaid = time.Now()
-		}
-		time.Sleep(min(time.Second, c.Wait-waited))
+	report, err := verify.Until(t, verify.Options{Cluster: o, Smoke: c.Smoke}, c.Timeout, c.Wait, e.stderr)
+	if err != nil {
+		return badInput{err}
 	}
 	shown := report.Checks
 	if c.Failures {
@@ -82,20 +61,6 @@ func (c *verifyCmd) Run(e *env) error {
 		return errShown
 	}
 	return nil
-}
-
-// waitingFor names the failing checks, briefly.
-func waitingFor(r *verify.Report) string {
-	var names []string
-	for _, ch := range r.Checks {
-		if ch.Status == verify.Fail {
-			names = append(names, ch.Name+" "+ch.Node)
-		}
-	}
-	if len(names) > 4 {
-		names = append(names[:4], fmt.Sprintf("and %d more", len(names)-4))
-	}
-	return english.Plural(len(names), "check") + " failing: " + strings.Join(names, ", ")
 }
 
 func writeTable(e *env, r *verify.Report, shown []verify.Check, failuresOnly bool) {
