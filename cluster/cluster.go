@@ -99,10 +99,8 @@ func Endpoints(t *topology.Topology, o Options) ([]Endpoint, error) {
 	eps := make([]Endpoint, 0, len(names))
 	var unreachable []string
 	for _, n := range t.Nodes() {
-		a := Address{Host: t.Host, Port: n.Port}
-		if reach == topology.ReachNetwork {
-			a = Address{Host: n.Service, Port: t.ContainerPort}
-		}
+		var a Address
+		a.Host, a.Port = t.Address(n, reach)
 		if o.Host != "" {
 			a.Host = o.Host
 		}
@@ -117,6 +115,20 @@ func Endpoints(t *topology.Topology, o Options) ([]Endpoint, error) {
 		return nil, fmt.Errorf("%s publish no port, so they cannot be reached from the host: run inside the compose network with --reach network, or give their addresses with --node SERVICE=HOST:PORT", strings.Join(unreachable, ", "))
 	}
 	return eps, nil
+}
+
+// Addresses is where citusgen reaches each node with these options, for
+// scripts that print SQL without connecting.
+func Addresses(t *topology.Topology, o Options) (func(topology.Node) (host string, port int), error) {
+	eps, err := Endpoints(t, o)
+	if err != nil {
+		return nil, err
+	}
+	addr := map[string]Address{}
+	for _, ep := range eps {
+		addr[ep.Node.Service] = ep.Addr
+	}
+	return func(n topology.Node) (string, int) { a := addr[n.Service]; return a.Host, a.Port }, nil
 }
 
 // Config builds the pgx configuration for a database on an endpoint. The

@@ -46,6 +46,7 @@ func settingsView(t *topology.Topology) pySettings {
 		if n.Role == topology.Worker && !t.WorkerPassword {
 			nodePassword = "''"
 		}
+		host, port := t.Address(n, t.Reaches)
 		db := pyDatabase{
 			Alias:          n.Alias,
 			Engine:         t.Engine,
@@ -53,8 +54,8 @@ func settingsView(t *topology.Topology) pySettings {
 			Name:           t.Database,
 			User:           t.User,
 			Password:       nodePassword,
-			Host:           t.DjangoHost(n),
-			Port:           strconv.Itoa(t.DjangoPort(n)),
+			Host:           host,
+			Port:           strconv.Itoa(port),
 		}
 		if t.Profile == topology.ProfileCI {
 			// Make the test database explicit: it is the one compose created.

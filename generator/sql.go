@@ -41,7 +41,7 @@ type AddressFunc func(topology.Node) (host string, port int)
 
 // DjangoAddress reaches nodes where Django does (the default).
 func DjangoAddress(t *topology.Topology) AddressFunc {
-	return func(n topology.Node) (string, int) { return t.DjangoHost(n), t.DjangoPort(n) }
+	return func(n topology.Node) (string, int) { return t.Address(n, t.Reaches) }
 }
 
 func sqlView(t *topology.Topology, plans []steps.NodeSteps, addr AddressFunc) sqlScript {
@@ -109,7 +109,7 @@ func SQLAt(t *topology.Topology, addr AddressFunc) ([]byte, error) {
 // NetworkAddress reaches nodes inside the compose network: service name and
 // container port.
 func NetworkAddress(t *topology.Topology) AddressFunc {
-	return func(n topology.Node) (string, int) { return n.Service, t.ContainerPort }
+	return func(n topology.Node) (string, int) { return t.Address(n, topology.ReachNetwork) }
 }
 
 // SetupSQL renders the script the compose setup service runs: the same

@@ -202,12 +202,16 @@ func (t *Topology) NodeAddress(n Node) (string, int) {
 	return name[:i], port
 }
 
-// DjangoHost is the HOST Django uses for a node.
-func (t *Topology) DjangoHost(n Node) string {
-	if t.Reaches == ReachNetwork {
-		return n.Service
+// Address is where a node is reached from r: from the host, the spec's
+// host (django.host) and the node's published port (0 when it publishes
+// none); inside the compose network, its service name and the container
+// port. Django reaches every node from t.Reaches; citusgen from the reach
+// its flags say, the same by default.
+func (t *Topology) Address(n Node, r Reach) (host string, port int) {
+	if r == ReachNetwork {
+		return n.Service, t.ContainerPort
 	}
-	return t.Host
+	return t.Host, n.Port
 }
 
 // DatabaseEnv is the POSTGRES_DB value of the compose file: the variable
@@ -217,14 +221,6 @@ func (t *Topology) DatabaseEnv() string {
 		return t.ClusterDatabase()
 	}
 	return "${" + t.DatabaseVariable + ":-" + t.ClusterDatabase() + "}"
-}
-
-// DjangoPort is the PORT Django uses for a node.
-func (t *Topology) DjangoPort(n Node) int {
-	if t.Reaches == ReachNetwork {
-		return t.ContainerPort
-	}
-	return n.Port
 }
 
 // HasPassword reports whether nodes use password authentication.

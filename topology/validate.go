@@ -454,9 +454,10 @@ func (v *validator) djangoSignatures() {
 		if n.path == "" || v.reported[n.path] || n.Alias == "" {
 			continue
 		}
-		sig := t.DjangoHost(n) + "\x00" + strconv.Itoa(t.DjangoPort(n))
+		host, port := t.Address(n, t.Reaches)
+		sig := host + "\x00" + strconv.Itoa(port)
 		if first, dup := signatures[sig]; dup {
-			v.d.errorAt(n.path, "Django would reach %s and %s at the same %s:%d; give them distinct ports or hosts", first, nodeRef(n), t.DjangoHost(n), t.DjangoPort(n))
+			v.d.errorAt(n.path, "Django would reach %s and %s at the same %s:%d; give them distinct ports or hosts", first, nodeRef(n), host, port)
 		} else {
 			signatures[sig] = nodeRef(n)
 		}

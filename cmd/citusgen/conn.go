@@ -54,15 +54,7 @@ func (f connFlags) addressFunc(t *topology.Topology) (generator.AddressFunc, err
 	if err != nil {
 		return nil, err
 	}
-	eps, err := cluster.Endpoints(t, o)
-	if err != nil {
-		return nil, err
-	}
-	addr := map[string]cluster.Address{}
-	for _, ep := range eps {
-		addr[ep.Node.Service] = ep.Addr
-	}
-	return func(n topology.Node) (string, int) { a := addr[n.Service]; return a.Host, a.Port }, nil
+	return cluster.Addresses(t, o)
 }
 
 // liveSpec loads the spec and where and how to reach its nodes: what every
