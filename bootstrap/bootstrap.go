@@ -1,6 +1,6 @@
 // Package bootstrap makes a live cluster match the topology. It waits for
 // every node to accept connections, takes a lock on the coordinator so two
-// runs never interleave, and then applies the live diff (package livediff):
+// runs never interleave, and then applies the plan (package plan):
 // it reads the cluster as plan does, runs the guarded steps of every change
 // that needs no flag (workers first, then the coordinator), and reads again
 // until nothing is left to do. The steps are the statements `render sql`
@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +27,7 @@ import (
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/reshape"
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
@@ -72,13 +71,13 @@ type Result struct {
 	// Removed and Moved: what --prune and --rebalance did.
 	Removed []string
 	Moved   int
-	// Pending is what the last reading still finds to change: changes that
-	// need a flag not given, or a person.
-	Pending []livediff.Change
+	// Left is the plan of the last reading: what is still to change (what
+	// needs a flag not given, or a person).
+	Left *plan.Plan
 }
 
 // Complete reports whether the cluster matched the topology at the end.
-func (r *Result) Complete() bool { return len(r.Pending) == 0 }
+func (r *Result) Complete() bool { return r.Left == nil || len(r.Left.Changes) == 0 }
 
 // Error is a bootstrap failure on one node, with what to do about it.
 type Error struct {
@@ -174,7 +173,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 		if err != nil {
 			return nil, err
 		}
-		todo := applicable(livediff.Diff(c))
+		todo := applicable(plan.Make(c).Changes)
 		if len(todo) == 0 {
 			break
 		}
@@ -193,10 +192,14 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	r.res.Pending = livediff.Diff(final)
+	left := plan.Make(final)
+	r.res.Left = left
 	r.res.Nodes = len(eps)
-	if p := final.ReshapeProblem(); p != nil && len(r.res.Pending) == 0 {
-		return nil, &Error{Node: p.Node, Action: "read", Detail: p.Detail, Hint: p.Hint}
+	// Every node was read (read stops otherwise): what left the plan
+	// incomplete is what Citus could not weigh.
+	if len(left.Unread) > 0 {
+		u := left.Unread[0]
+		return nil, &Error{Node: u.Node, Action: "read", Detail: u.Detail, Hint: u.Hint}
 	}
 	r.summary(time.Since(start))
 	return &r.res, nil
@@ -205,11 +208,11 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 // applicable keeps the changes plain bootstrap makes. A metadata sync
 // reaches every registered node, so it waits while a person has a
 // registration to fix (it would fail on that one).
-func applicable(changes []livediff.Change) []livediff.Change {
-	manual := slices.ContainsFunc(changes, func(ch livediff.Change) bool { return ch.Kind == livediff.Manual })
-	var out []livediff.Change
+func applicable(changes []plan.Change) []plan.Change {
+	manual := slices.ContainsFunc(changes, func(ch plan.Change) bool { return ch.Kind == plan.Manual })
+	var out []plan.Change
 	for _, ch := range changes {
-		if ch.Needs == livediff.ByBootstrap && !(manual && ch.Kind == livediff.SyncMetadata) {
+		if ch.Needs == plan.ByBootstrap && !(manual && ch.Kind == plan.SyncMetadata) {
 			out = append(out, ch)
 		}
 	}
@@ -239,8 +242,8 @@ func (r *runner) read(ctx context.Context, o live.Options) (*live.Cluster, error
 
 // apply runs the changes' steps: each worker's own changes in parallel,
 // then the coordinator's, in the diff's order.
-func (r *runner) apply(ctx context.Context, changes []livediff.Change) error {
-	byNode := map[string][]livediff.Change{}
+func (r *runner) apply(ctx context.Context, changes []plan.Change) error {
+	byNode := map[string][]plan.Change{}
 	var order []string
 	for _, ch := range changes {
 		if _, ok := byNode[ch.On]; !ok {
@@ -269,7 +272,7 @@ func (r *runner) apply(ctx context.Context, changes []livediff.Change) error {
 
 // applyOn runs changes on one node, reusing one connection to the cluster
 // database.
-func (r *runner) applyOn(ctx context.Context, ep cluster.Endpoint, changes []livediff.Change) error {
+func (r *runner) applyOn(ctx context.Context, ep cluster.Endpoint, changes []plan.Change) error {
 	var conn *pgx.Conn
 	defer func() {
 		if conn != nil {
@@ -372,47 +375,10 @@ func (r *runner) summary(took time.Duration) {
 		r.printf("bootstrap complete: %d nodes match the topology; %s, nothing pending (%s)", res.Nodes, applied, took.Round(10*time.Millisecond))
 		return
 	}
-	r.printf("bootstrap incomplete: %s; %s still pending:", applied, english.Plural(len(res.Pending), "change"))
-	for _, ch := range res.Pending {
+	r.printf("bootstrap incomplete: %s; %s still pending:", applied, english.Plural(len(res.Left.Changes), "change"))
+	for _, ch := range res.Left.Changes {
 		r.printf("  %s %s: %s", ch.Kind, ch.Node, ch.Detail)
 	}
-}
-
-// PendingError says why a run with pending changes is not a success, and
-// what applies them.
-func PendingError(pending []livediff.Change) error {
-	flags := map[string]bool{}
-	manual := 0
-	other := 0
-	for _, ch := range pending {
-		switch ch.Needs {
-		case livediff.ByPrune, livediff.ByRebalance:
-			flags[ch.Needs] = true
-		case livediff.ByHand:
-			manual++
-		default:
-			other++
-		}
-	}
-	var parts []string
-	if len(flags) > 0 {
-		var fs []string
-		for _, f := range []string{livediff.ByPrune, livediff.ByRebalance} {
-			if flags[f] {
-				fs = append(fs, f)
-			}
-		}
-		parts = append(parts, "run citusgen bootstrap "+strings.Join(fs, " ")+" to apply what needs "+strings.Join(fs, " and "))
-	}
-	if manual > 0 {
-		parts = append(parts, fmt.Sprintf("%s need a person (see above)", english.Plural(manual, "change")))
-	}
-	if other > 0 && manual > 0 {
-		parts = append(parts, fmt.Sprintf("%s wait for those", english.Plural(other, "other change")))
-	} else if other > 0 {
-		parts = append(parts, fmt.Sprintf("%s did not take effect: run citusgen plan to see them", english.Plural(other, "change")))
-	}
-	return fmt.Errorf("the cluster does not match the topology yet: %s", strings.Join(parts, "; "))
 }
 
 // wait is the bound on waiting for nodes, and for another run's lock.

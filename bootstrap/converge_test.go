@@ -15,7 +15,7 @@ import (
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/testsupport/agreement"
 	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/topology"
@@ -124,10 +124,10 @@ func sslRefused(s *pgtest.Server, db string) bool {
 	return err != nil && strings.Contains(err.Error(), "pg_hba.conf rejects connection")
 }
 
-func kinds(changes []livediff.Change) []string {
+func kinds(changes []plan.Change) []string {
 	var out []string
 	for _, ch := range changes {
-		out = append(out, ch.Kind+" "+ch.Node)
+		out = append(out, string(ch.Kind)+" "+ch.Node)
 	}
 	return out
 }
@@ -462,14 +462,14 @@ func TestConvergence(t *testing.T) {
 			if u := c.Unread(); len(u) > 0 {
 				t.Fatalf("unread: %+v", u)
 			}
-			changes := livediff.Diff(c)
+			changes := plan.Make(c).Changes
 			got := kinds(changes)
 			for _, want := range s.want {
 				if !slices.ContainsFunc(got, func(k string) bool { return strings.HasPrefix(k, want) }) {
 					t.Errorf("plan lacks %q: %v", want, got)
 				}
 			}
-			if s.detail != "" && !slices.ContainsFunc(changes, func(ch livediff.Change) bool { return strings.Contains(ch.Detail, s.detail) }) {
+			if s.detail != "" && !slices.ContainsFunc(changes, func(ch plan.Change) bool { return strings.Contains(ch.Detail, s.detail) }) {
 				t.Errorf("no change says %q: %+v", s.detail, changes)
 			}
 			agree(t, c)
@@ -484,8 +484,8 @@ func TestConvergence(t *testing.T) {
 			}
 			var flags []string
 			for _, ch := range changes {
-				if strings.HasPrefix(ch.Needs, "--") && !slices.Contains(flags, ch.Needs) {
-					flags = append(flags, ch.Needs)
+				if f := string(ch.Needs); strings.HasPrefix(f, "--") && !slices.Contains(flags, f) {
+					flags = append(flags, f)
 				}
 			}
 			res, out, err := r.bootstrap(flags, time.Minute)
@@ -494,9 +494,9 @@ func TestConvergence(t *testing.T) {
 			}
 			if s.manual != "" {
 				if res.Complete() || strings.Contains(out, "bootstrap complete") || !strings.Contains(out, s.manual) {
-					t.Fatalf("bootstrap did not refuse naming %s: %+v\n%s", s.manual, res.Pending, out)
+					t.Fatalf("bootstrap did not refuse naming %s: %+v\n%s", s.manual, res.Left.Changes, out)
 				}
-				if err := bootstrap.PendingError(res.Pending); err == nil || !strings.Contains(err.Error(), "need a person") && !strings.Contains(err.Error(), "needs a person") {
+				if err := res.Left.Left(); err == nil || !strings.Contains(err.Error(), "need a person") && !strings.Contains(err.Error(), "needs a person") {
 					t.Errorf("pending error: %v", err)
 				}
 				s.fix(r)
@@ -513,10 +513,10 @@ func TestConvergence(t *testing.T) {
 				t.Errorf("bootstrap's progress lacks %q:\n%s", s.output, out)
 			}
 			if !res.Complete() || !strings.Contains(out, "bootstrap complete") {
-				t.Fatalf("bootstrap %v left %v\n%s", flags, kinds(res.Pending), out)
+				t.Fatalf("bootstrap %v left %v\n%s", flags, kinds(res.Left.Changes), out)
 			}
 			after := r.read()
-			if left := livediff.Diff(after); len(left) > 0 || len(after.Unread()) > 0 {
+			if left := plan.Make(after).Changes; len(left) > 0 || len(after.Unread()) > 0 {
 				t.Errorf("plan after bootstrap %v: %v %+v\n%s", flags, kinds(left), after.Unread(), out)
 			}
 			if rep := r.verify(); !rep.OK() {
@@ -553,7 +553,7 @@ func TestConvergence(t *testing.T) {
 		if res, out, err := r.bootstrap(nil, time.Minute); err != nil || !res.Complete() {
 			t.Fatalf("bootstrap after the restart: %v\n%s", err, out)
 		}
-		if left := livediff.Diff(r.read()); len(left) > 0 {
+		if left := plan.Make(r.read()).Changes; len(left) > 0 {
 			t.Errorf("plan after the restart: %v", kinds(left))
 		}
 		if rep := r.verify(); !rep.OK() {
@@ -583,9 +583,9 @@ func TestConvergence(t *testing.T) {
 			t.Fatalf("unread: %+v", u)
 		}
 		agree(t, c)
-		changes := livediff.Diff(c)
-		if !slices.ContainsFunc(changes, func(ch livediff.Change) bool {
-			return ch.Kind == livediff.DrainRemove && strings.Contains(ch.Detail, "drain 2 shards (size unknown: the coordinator could not measure them on "+name+": ")
+		changes := plan.Make(c).Changes
+		if !slices.ContainsFunc(changes, func(ch plan.Change) bool {
+			return ch.Kind == plan.DrainRemove && strings.Contains(ch.Detail, "drain 2 shards (size unknown: the coordinator could not measure them on "+name+": ")
 		}) {
 			t.Errorf("plan does not say the size is unknown and why: %+v", changes)
 		}

@@ -2,7 +2,7 @@
 // onto the topology's workers with Citus's background rebalancer, and
 // pruning, which drains the registrations outside the topology before
 // removing them. bootstrap runs them for --rebalance and --prune; what they
-// would do is in the live diff (package livediff).
+// would do is in the plan (package plan).
 package reshape
 
 import (
@@ -21,7 +21,7 @@ import (
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/plan"
 )
 
 // Options tune rebalancing and draining.
@@ -276,7 +276,7 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 	var removed []string
 	for _, x := range extra {
 		if x.Shards > 0 {
-			o.printf("prune: draining %s: %s; %s", x.Addr(), livediff.ShardsAndSize(x, true), why)
+			o.printf("prune: draining %s: %s; %s", x.Addr(), plan.ShardsAndSize(x, true), why)
 			if err := drain(ctx, conn, x.Registration, mode, o); err != nil {
 				return removed, explain(ctx, c, conn, err)
 			}

@@ -17,7 +17,7 @@ import (
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/reshape"
 	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/testsupport/pgtest"
@@ -97,15 +97,15 @@ func shardsOn(t *testing.T, c *pgx.Conn, port int) int {
 	return n
 }
 
-func plan(t *testing.T, top *topology.Topology) []livediff.Change {
+func planOf(t *testing.T, top *topology.Topology) []plan.Change {
 	t.Helper()
-	return livediff.Diff(read(t, top))
+	return plan.Make(read(t, top)).Changes
 }
 
-func kinds(p []livediff.Change) string {
+func kinds(p []plan.Change) string {
 	var k []string
 	for _, a := range p {
-		k = append(k, a.Kind+" "+a.Node)
+		k = append(k, string(a.Kind)+" "+a.Node)
 	}
 	return strings.Join(k, ", ")
 }
@@ -122,7 +122,7 @@ func TestGrowAndShrink(t *testing.T) {
 	cl.Workers[1].Exec(t, "postgres", "CREATE DATABASE "+one.ClusterDatabase())
 	cl.Workers[1].Exec(t, one.ClusterDatabase(), "CREATE EXTENSION citus")
 	bootstrapSpec(t, one)
-	if p := plan(t, one); len(p) != 0 {
+	if p := planOf(t, one); len(p) != 0 {
 		t.Fatalf("plan after bootstrap: %s", kinds(p))
 	}
 
@@ -146,13 +146,13 @@ func TestGrowAndShrink(t *testing.T) {
 
 	// The spec grows: plan names the new worker and the rebalance it calls
 	// for; plain bootstrap registers it and leaves the rebalance pending.
-	if p := plan(t, two); kinds(p) != "store-credentials worker2, register-worker worker2, rebalance coordinator" {
+	if p := planOf(t, two); kinds(p) != "store-credentials worker2, register-worker worker2, rebalance coordinator" {
 		t.Fatalf("plan for two workers: %s", kinds(p))
 	}
-	if res := bootstrapSpec(t, two); res.Complete() || kinds(res.Pending) != "rebalance coordinator" || res.Pending[0].Needs != "--rebalance" {
+	if res := bootstrapSpec(t, two); res.Complete() || kinds(res.Left.Changes) != "rebalance coordinator" || res.Left.Changes[0].Needs != plan.ByRebalance {
 		t.Fatalf("bootstrap without --rebalance: %+v", res)
 	}
-	if p := plan(t, two); kinds(p) != "rebalance coordinator" || !strings.Contains(p[0].Detail, "the rebalancer would make") {
+	if p := planOf(t, two); kinds(p) != "rebalance coordinator" || !strings.Contains(p[0].Detail, "the rebalancer would make") {
 		t.Fatalf("plan after registering: %+v", p)
 	}
 
@@ -206,7 +206,7 @@ func TestGrowAndShrink(t *testing.T) {
 	if got := fingerprint(t, c); got != before {
 		t.Fatalf("data changed by the rebalance: %s -> %s", before, got)
 	}
-	if p := plan(t, two); len(p) != 0 {
+	if p := planOf(t, two); len(p) != 0 {
 		t.Errorf("plan after rebalance: %s", kinds(p))
 	}
 	progress.Reset()
@@ -216,7 +216,7 @@ func TestGrowAndShrink(t *testing.T) {
 
 	// The spec shrinks: plan names the worker to drain with its shards, and
 	// prune empties it before removing it.
-	p := plan(t, one)
+	p := planOf(t, one)
 	if len(p) != 1 || p[0].Kind != "drain-remove" || p[0].Shards == 0 || p[0].Bytes == 0 || p[0].Needs != "--prune" {
 		t.Fatalf("plan for one worker: %+v", p)
 	}
@@ -239,7 +239,7 @@ func TestGrowAndShrink(t *testing.T) {
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_dist_node WHERE nodeport = $1", w2).Scan(&registered); err != nil || registered != 0 {
 		t.Errorf("worker2 still registered (%d, %v)", registered, err)
 	}
-	if p := plan(t, one); len(p) != 0 {
+	if p := planOf(t, one); len(p) != 0 {
 		t.Errorf("plan after prune: %s", kinds(p))
 	}
 	vctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -9,26 +9,19 @@ import (
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/topology"
 )
 
-// Checks turns a reading of the cluster (with the health of its
-// inter-node connections, when it was read) into the report's rows, in a
-// stable order: each node's own checks, then the cluster's. A failing
-// row's hint is the remedy of the matching change in the live diff.
-func Checks(c *live.Cluster) []Check {
+// Checks turns a reading of the cluster and its plan (with the health of
+// its inter-node connections, when it was read) into the report's rows, in
+// a stable order: each node's own checks, then the cluster's. A failing
+// row's hint is the remedy of the change of the plan that resolves it.
+func Checks(c *live.Cluster, p *plan.Plan) []Check {
 	t := c.Topology
-	changes := livediff.Diff(c)
-	remedy := func(kind, node string) (livediff.Change, bool) {
-		for _, ch := range changes {
-			if ch.Kind == kind && ch.Node == node {
-				return ch, true
-			}
-		}
-		return livediff.Change{}, false
-	}
+	changes := p.Changes
+	remedy := p.Resolving
 	var out []Check
 	for _, n := range c.Nodes {
 		out = append(out, nodeChecks(t, n, remedy)...)
@@ -57,7 +50,7 @@ func Checks(c *live.Cluster) []Check {
 	return append(out, healthCheck(c, changes))
 }
 
-type remedyFunc func(kind, node string) (livediff.Change, bool)
+type remedyFunc func(check, node string) (plan.Change, bool)
 
 // coordinatorGap says why the coordinator's registrations were not read.
 func coordinatorGap(c *live.Cluster) string {
@@ -76,8 +69,8 @@ func coordinatorGap(c *live.Cluster) string {
 }
 
 // hintOf is a change's remedy, with the SQL it runs for the curious.
-func hintOf(ch livediff.Change, what string) string {
-	if ch.Needs == livediff.ByHand {
+func hintOf(ch plan.Change, what string) string {
+	if ch.Needs == plan.ByHand {
 		return ch.Detail
 	}
 	h := ch.Remedy()
@@ -146,7 +139,7 @@ func nodeChecks(t *topology.Topology, n *live.Node, remedy remedyFunc) []Check {
 	case live.CredentialsOK:
 		add(CheckCredentials, Pass, "pg_dist_authinfo holds the topology's password for "+t.User, "")
 	default:
-		ch, _ := remedy(livediff.StoreCredentials, s)
+		ch, _ := remedy(CheckCredentials, s)
 		add(CheckCredentials, Fail, ch.Detail, hintOf(ch, "it stores the password in pg_dist_authinfo on every node"))
 	}
 	return out
@@ -318,34 +311,32 @@ func registeredCheck(c *live.Cluster, wm live.WorkerMatch, setup string, remedy 
 				break
 			}
 		}
-		r, ok := remedy(livediff.RegisterWorker, w.Service)
-		if !ok {
-			// Citus cannot run there yet: the node's own change comes first.
-			r, _ = remedy(livediff.Manual, w.Service)
-		}
+		// Registering it, or, where Citus cannot run there yet, the node's
+		// own change, which comes first.
+		r, _ := remedy(CheckRegistered, w.Service)
 		ch.Hint = hintOf(r, fmt.Sprintf("SELECT citus_add_node(%s, %d) on the coordinator", quote.SQLLiteral(wm.Host), wm.Port))
 		if setup != "" {
 			ch.Hint = setup
 		}
 	case live.Foreign:
 		ch.Detail = fmt.Sprintf("%s is not in pg_dist_node, and it belongs to another Citus cluster: %s", addr, wm.Foreign)
-		r, _ := remedy(livediff.Manual, w.Service)
+		r, _ := remedy(CheckRegistered, w.Service)
 		ch.Hint = hintOf(r, "")
 	case live.Inactive:
 		ch.Detail = fmt.Sprintf("%s is registered but inactive (nodeid %d)", addr, wm.Row.ID)
-		r, _ := remedy(livediff.ActivateWorker, w.Service)
+		r, _ := remedy(CheckRegistered, w.Service)
 		ch.Hint = hintOf(r, fmt.Sprintf("SELECT citus_activate_node('%s', %d) once the worker is up", wm.Host, wm.Port))
 	case live.NotPrimary:
 		ch.Detail = fmt.Sprintf("%s is registered as %s, not primary", addr, wm.Row.Role)
-		r, _ := remedy(livediff.Reregister, w.Service)
+		r, _ := remedy(CheckRegistered, w.Service)
 		ch.Hint = hintOf(r, "it removes that registration and registers the worker as a primary")
 	case live.Elsewhere:
 		ch.Detail = fmt.Sprintf("%s is not in pg_dist_node; it is registered as %s (%s, nodeid %d)", addr, wm.Row.Addr(), wm.How, wm.Row.ID)
 		if wm.Proven {
-			r, _ := remedy(livediff.Reregister, w.Service)
+			r, _ := remedy(CheckRegistered, w.Service)
 			ch.Hint = hintOf(r, "it renames the registration in place with citus_update_node; its shards stay")
 		} else {
-			r, _ := remedy(livediff.Manual, w.Service)
+			r, _ := remedy(CheckRegistered, w.Service)
 			ch.Hint = hintOf(r, "")
 		}
 	case live.AsCoordinator:
@@ -368,20 +359,20 @@ func metadataCheck(wm live.WorkerMatch, remedy remedyFunc) Check {
 	case live.MetadataInSync:
 		ch.Status, ch.Detail = Pass, wm.MetadataDetail
 	default:
-		r, _ := remedy(livediff.SyncMetadata, wm.Worker.Service)
+		r, _ := remedy(CheckMetadata, wm.Worker.Service)
 		ch.Status, ch.Detail = Fail, wm.MetadataDetail
 		ch.Hint = hintOf(r, "it syncs the coordinator's metadata to the workers again: SELECT start_metadata_sync_to_all_nodes()")
 	}
 	return ch
 }
 
-func extraCheck(c *live.Cluster, changes []livediff.Change) Check {
+func extraCheck(c *live.Cluster, changes []plan.Change) Check {
 	ch := Check{Name: CheckExtra, Node: c.Topology.Coordinator.Service}
 	var extras, hints []string
 	for _, x := range c.Match.Extra {
 		extras = append(extras, fmt.Sprintf("%s (nodeid %d, %s)", x.Addr(), x.ID, english.Plural(x.Shards, "shard")))
 		for _, d := range changes {
-			if d.Kind == livediff.DrainRemove && d.Node == x.Addr() {
+			if d.Kind == plan.DrainRemove && d.Node == x.Addr() {
 				hints = append(hints, x.Addr()+": "+strings.TrimPrefix(d.Detail, x.Addr()+" "))
 			}
 		}

@@ -7,14 +7,14 @@ import (
 
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/plan"
 )
 
 // healthCheck turns the reading's health pairs into the cluster-health
 // row; its hints name the cause, and where plan lists a change for
 // connections that fail (a person's, or one that explains them) they are
 // that change's remedy.
-func healthCheck(c *live.Cluster, changes []livediff.Change) Check {
+func healthCheck(c *live.Cluster, changes []plan.Change) Check {
 	h := c.Health
 	ch := Check{Name: CheckHealth, Node: c.Topology.Coordinator.Service}
 	if h.Err != nil {
@@ -116,7 +116,7 @@ func tallyPairs(all []live.Pair) *pairs {
 // healthHints name the cause of failed pairs, most specific first:
 // credentials, a node refusing sessions, a node down, then what plan
 // lists for the rest.
-func healthHints(c *live.Cluster, p *pairs, changes []livediff.Change) []string {
+func healthHints(c *live.Cluster, p *pairs, changes []plan.Change) []string {
 	var stale []string
 	for _, n := range c.Nodes {
 		if n.Credentials == live.CredentialsMissing || n.Credentials == live.CredentialsStale {
@@ -161,11 +161,11 @@ func healthHints(c *live.Cluster, p *pairs, changes []livediff.Change) []string 
 	var explained []string
 	for _, ch := range changes {
 		switch {
-		case len(ch.Pairs) == 0 || ch.Kind == livediff.StoreCredentials:
-		case ch.Kind == livediff.Manual:
+		case len(ch.Pairs) == 0 || ch.Kind == plan.StoreCredentials:
+		case ch.Kind == plan.Manual:
 			hints = append(hints, ch.Detail)
 		default:
-			explained = append(explained, ch.Kind+" "+ch.Node)
+			explained = append(explained, string(ch.Kind)+" "+ch.Node)
 		}
 	}
 	if len(explained) > 0 {

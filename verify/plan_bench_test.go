@@ -10,7 +10,7 @@ import (
 
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/verify"
 )
@@ -94,10 +94,10 @@ func BenchmarkPlanVersusVerify(b *testing.B) {
 	// The test servers have no TLS: with sslmode=prefer libpq's fallback
 	// would dial twice per connection, which is not what is counted here.
 	o := cluster.Options{Password: password, SSLMode: "disable", DialFunc: counter.dial}
-	plan := func() {
+	planned := func() {
 		cl, err := live.Read(ctx, top, live.Options{Cluster: o, Reshape: true, Health: true})
-		if err != nil || len(cl.Unread()) > 0 || len(livediff.Diff(cl)) > 0 {
-			b.Fatalf("plan: %v %+v %+v", err, cl.Unread(), livediff.Diff(cl))
+		if err != nil || len(cl.Unread()) > 0 || len(plan.Make(cl).Changes) > 0 {
+			b.Fatalf("plan: %v %+v %+v", err, cl.Unread(), plan.Make(cl).Changes)
 		}
 	}
 	check := func() {
@@ -112,7 +112,7 @@ func BenchmarkPlanVersusVerify(b *testing.B) {
 	for b.Loop() {
 		counter.reset()
 		start := time.Now()
-		plan()
+		planned()
 		tp += time.Since(start)
 		planConns = max(planConns, counter.maxConns())
 		counter.reset()

@@ -3,7 +3,7 @@
 // says what to do. It reads the cluster once (package live: every node in
 // parallel, one connection and one round trip each, and whether the nodes
 // reach each other), turns that reading into checks, and optionally adds a
-// distributed write. Its hints come from the live diff (package livediff),
+// distributed write. Its hints come from the plan (package plan),
 // the same list plan prints from the same reading, so verify and plan
 // cannot disagree. The whole run is bounded by the caller's context.
 package verify
@@ -23,6 +23,7 @@ import (
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -90,23 +91,24 @@ type Options struct {
 	HealthTimeout time.Duration
 }
 
-// Check names, in the order they appear per node.
+// Check names, in the order they appear per node (named in package plan,
+// where each change says which rows it resolves).
 const (
-	CheckReachable   = "reachable"
-	CheckAuth        = "authenticated"
-	CheckDatabase    = "database"
-	CheckReadable    = "readable"
-	CheckPreload     = "shared-preload"
-	CheckExtension   = "citus-extension"
-	CheckCredentials = "credentials"
-	CheckVersion     = "citus-version"
-	CheckImage       = "citus-image"
-	CheckCoordinator = "coordinator-host"
-	CheckRegistered  = "worker-registered"
-	CheckMetadata    = "metadata"
-	CheckExtra       = "no-extra-nodes"
-	CheckHealth      = "cluster-health"
-	CheckSmoke       = "smoke"
+	CheckReachable   = plan.CheckReachable
+	CheckAuth        = plan.CheckAuth
+	CheckDatabase    = plan.CheckDatabase
+	CheckReadable    = plan.CheckReadable
+	CheckPreload     = plan.CheckPreload
+	CheckExtension   = plan.CheckExtension
+	CheckCredentials = plan.CheckCredentials
+	CheckVersion     = plan.CheckVersion
+	CheckImage       = plan.CheckImage
+	CheckCoordinator = plan.CheckCoordinator
+	CheckRegistered  = plan.CheckRegistered
+	CheckMetadata    = plan.CheckMetadata
+	CheckExtra       = plan.CheckExtra
+	CheckHealth      = plan.CheckHealth
+	CheckSmoke       = plan.CheckSmoke
 )
 
 // Run reads the cluster and checks it. Only bad options are an error:
@@ -119,7 +121,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 		return nil, err
 	}
 	defer c.Close()
-	r := &Report{Checks: Checks(c)}
+	r := &Report{Checks: Checks(c, plan.Make(c))}
 	if o.Smoke {
 		coord := c.Coordinator()
 		if coord.Conn() != nil && c.Match != nil {

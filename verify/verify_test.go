@@ -17,7 +17,7 @@ import (
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/testsupport/agreement"
 	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/testsupport/pgtest"
@@ -372,7 +372,7 @@ func TestBootstrapFailures(t *testing.T) {
 	}
 	// plan, read as the CLI reads it: the manual step on each node, with
 	// the databases bootstrap can create, and verify agrees.
-	plan := func(want ...string) {
+	planned := func(want ...string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -381,9 +381,9 @@ func TestBootstrapFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got []string
-		for _, ch := range livediff.Diff(c) {
-			got = append(got, ch.Kind+" "+ch.Node)
-			if ch.Kind == livediff.Manual && ch.Node == "worker1" && !strings.Contains(ch.Detail, fix) {
+		for _, ch := range plan.Make(c).Changes {
+			got = append(got, string(ch.Kind)+" "+ch.Node)
+			if ch.Kind == plan.Manual && ch.Node == "worker1" && !strings.Contains(ch.Detail, fix) {
 				t.Errorf("manual worker1: %s", ch.Detail)
 			}
 		}
@@ -394,20 +394,20 @@ func TestBootstrapFailures(t *testing.T) {
 			t.Error(d)
 		}
 	}
-	plan("create-database worker1", "manual worker1", "create-database coordinator", "manual coordinator")
+	planned("create-database worker1", "manual worker1", "create-database coordinator", "manual coordinator")
 	var progress bytes.Buffer
 	res, err := bootstrapCluster(t, top, password, &progress)
-	if err != nil || res.Complete() || len(res.Pending) != 2 || strings.Contains(progress.String(), "create extension citus") {
+	if err != nil || res.Complete() || len(res.Left.Changes) != 2 || strings.Contains(progress.String(), "create extension citus") {
 		t.Fatalf("without Citus: %v %+v\n%s", err, res, progress.String())
 	}
-	if e := bootstrap.PendingError(res.Pending); !strings.Contains(e.Error(), "2 changes need a person") || !strings.Contains(progress.String(), "manual worker1: ") {
+	if e := res.Left.Left(); !strings.Contains(e.Error(), "2 changes need a person") || !strings.Contains(progress.String(), "manual worker1: ") {
 		t.Errorf("%v\n%s", e, progress.String())
 	}
 	if strings.Contains(progress.String(), password) {
 		t.Error("progress leaks the password")
 	}
 	// The databases exist now: the same manual steps.
-	plan("manual worker1", "manual coordinator")
+	planned("manual worker1", "manual coordinator")
 }
 
 // Diagnoses that need Citus: a worker not registered, a worker registered

@@ -46,7 +46,7 @@ func (c *bootstrapCmd) Run(e *env) error {
 		return redacted{"bootstrap failed: " + o.Redact(t, err.Error()), err}
 	}
 	if !res.Complete() {
-		return bootstrap.PendingError(res.Pending)
+		return res.Left.Left()
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package livediff
+package plan
 
 import (
 	"fmt"
@@ -38,7 +38,7 @@ func healthChanges(c *live.Cluster, out []Change) []Change {
 		failed[p.To] = append(failed[p.To], p)
 	}
 	for _, to := range targets {
-		ch := Change{Kind: Manual, Node: to, Needs: ByHand, Detail: connectionDetail(c, failed[to])}
+		ch := Change{Kind: Manual, Node: to, Needs: ByHand, Detail: connectionDetail(c, failed[to]), Resolves: []CheckRef{{CheckHealth, c.Topology.Coordinator.Service}}}
 		for _, p := range failed[to] {
 			ch.Pairs = append(ch.Pairs, p.String())
 		}
@@ -55,7 +55,7 @@ func unread(c *live.Cluster, label string) bool {
 
 // explaining finds the change that makes a failed pair fail, or -1.
 func explaining(c *live.Cluster, out []Change, p live.Pair) int {
-	find := func(node string, kinds ...string) int {
+	find := func(node string, kinds ...Kind) int {
 		for i, ch := range out {
 			if ch.Node != node {
 				continue
@@ -177,8 +177,8 @@ func connectionFix(c *live.Cluster, to, toAddr string, sources []string, reason 
 	return fmt.Sprintf("check that %s accepts connections from %s at %s as Citus makes them (pg_hba.conf, SSL, listen_addresses, firewalls)", to, from, toAddr)
 }
 
-// HealthPairs lists the pairs the changes account for, sorted.
-func HealthPairs(changes []Change) []string {
+// healthPairs lists the pairs the changes account for, sorted.
+func healthPairs(changes []Change) []string {
 	var out []string
 	for _, ch := range changes {
 		out = append(out, ch.Pairs...)

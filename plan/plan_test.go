@@ -1,4 +1,4 @@
-package livediff_test
+package plan_test
 
 import (
 	"strings"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/livediff"
+	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/testsupport/agreement"
 	"github.com/citusgen/citusgen/topology"
 	"github.com/citusgen/citusgen/verify"
@@ -147,10 +147,10 @@ func TestDiffAndVerifyAgree(t *testing.T) {
 			c.drift(f)
 			cl := f.cluster()
 			var got []string
-			for _, ch := range livediff.Diff(cl) {
-				k := ch.Kind + " " + ch.Node
+			for _, ch := range plan.Make(cl).Changes {
+				k := string(ch.Kind) + " " + ch.Node
 				if ch.Needs != "" {
-					k += " " + ch.Needs
+					k += " " + string(ch.Needs)
 				}
 				got = append(got, k)
 			}
@@ -161,7 +161,7 @@ func TestDiffAndVerifyAgree(t *testing.T) {
 				t.Error(d)
 			}
 			failed := 0
-			for _, ch := range verify.Checks(cl) {
+			for _, ch := range verify.Checks(cl, plan.Make(cl)) {
 				if ch.Status == verify.Fail {
 					failed++
 				}
@@ -188,8 +188,8 @@ func TestDiffDetails(t *testing.T) {
 	cl.Match.Extra[1].Bytes = 8_800_000
 	cl.Reshaped = true
 	var got []string
-	for _, ch := range livediff.Diff(cl) {
-		got = append(got, ch.Kind+" "+ch.Node+": "+ch.Detail)
+	for _, ch := range plan.Make(cl).Changes {
+		got = append(got, string(ch.Kind)+" "+ch.Node+": "+ch.Detail)
 	}
 	want := []string{
 		"re-register citus_worker1: citus_worker1 is registered as hq_citus_worker1_1:5432 (its container name, nodeid 2, 1 shard): rename the registration to citus_worker1:5432 in place (citus_update_node; placements stay)",

@@ -1,10 +1,12 @@
-// Package livediff is the live diff: from one reading of the cluster
-// (package live) it lists every change that would make the cluster match
-// the topology, each with the guarded bootstrap steps that make it. plan
-// prints the list; bootstrap runs the steps of the changes that need no
-// flag and hands --prune and --rebalance to package reshape; verify takes
-// its hints from the same list, so the three cannot disagree.
-package livediff
+// Package plan is what would make the live cluster match the topology: a
+// Plan, made once from one reading of the cluster (package live), lists
+// every change with the guarded bootstrap steps that make it and the
+// verify check it resolves, what could not be read, its summary and its
+// exit status. The plan command prints it; bootstrap runs the steps of the
+// changes that need no flag and hands --prune and --rebalance to package
+// reshape; verify takes each failing check's hint from the change that
+// resolves it, so the three cannot disagree.
+package plan
 
 import (
 	"fmt"
@@ -18,38 +20,76 @@ import (
 	"github.com/citusgen/citusgen/topology"
 )
 
+// Kind is what a change does.
+type Kind string
+
 // Kinds of change.
 const (
-	CreateDatabase     = "create-database"
-	CreateExtension    = "create-extension"
-	StoreCredentials   = "store-credentials"
-	SetCoordinatorHost = "set-coordinator-host"
-	RegisterWorker     = "register-worker"
-	ActivateWorker     = "activate-worker"
-	Reregister         = "re-register"
-	SyncMetadata       = "sync-metadata"
-	DrainRemove        = "drain-remove"
-	Rebalance          = "rebalance"
-	Manual             = "manual" // bootstrap refuses it: Detail says what a person must do
+	CreateDatabase     Kind = "create-database"
+	CreateExtension    Kind = "create-extension"
+	StoreCredentials   Kind = "store-credentials"
+	SetCoordinatorHost Kind = "set-coordinator-host"
+	RegisterWorker     Kind = "register-worker"
+	ActivateWorker     Kind = "activate-worker"
+	Reregister         Kind = "re-register"
+	SyncMetadata       Kind = "sync-metadata"
+	DrainRemove        Kind = "drain-remove"
+	Rebalance          Kind = "rebalance"
+	Manual             Kind = "manual" // bootstrap refuses it: Detail says what a person must do
 )
+
+// Needs is what applies a change.
+type Needs string
 
 // What applies a change.
 const (
-	ByBootstrap = ""
-	ByPrune     = "--prune"
-	ByRebalance = "--rebalance"
-	ByHand      = "by hand"
+	ByBootstrap Needs = ""
+	ByPrune     Needs = "--prune"
+	ByRebalance Needs = "--rebalance"
+	ByHand      Needs = "by hand"
 )
+
+// The checks verify reports, by name: each change names the ones it
+// resolves, so verify's failing rows and the plan's changes are one list
+// seen two ways.
+const (
+	CheckReachable   = "reachable"
+	CheckAuth        = "authenticated"
+	CheckDatabase    = "database"
+	CheckReadable    = "readable"
+	CheckPreload     = "shared-preload"
+	CheckExtension   = "citus-extension"
+	CheckCredentials = "credentials"
+	CheckVersion     = "citus-version"
+	CheckImage       = "citus-image"
+	CheckCoordinator = "coordinator-host"
+	CheckRegistered  = "worker-registered"
+	CheckMetadata    = "metadata"
+	CheckExtra       = "no-extra-nodes"
+	CheckHealth      = "cluster-health"
+	CheckSmoke       = "smoke"
+)
+
+// CheckRef names one of verify's rows: the check and the node it is
+// reported for ("cluster" for the cluster's own).
+type CheckRef struct {
+	Check string `json:"check"`
+	Node  string `json:"node"`
+}
 
 // Change is one difference between the cluster and the topology.
 type Change struct {
-	Kind string `json:"kind"`
+	Kind Kind `json:"kind"`
 	// Node is a service name, or host:port for a registration outside the topology.
 	Node   string `json:"node"`
 	Detail string `json:"detail"`
 	// Needs says what applies it: "" plain bootstrap, "--prune" or
 	// "--rebalance" bootstrap with that flag, "by hand" nothing citusgen runs.
-	Needs string `json:"needs,omitempty"`
+	Needs Needs `json:"needs,omitempty"`
+	// Resolves are the verify rows that fail because of what this change is
+	// about, the first the one that says it; a rebalance resolves none
+	// (verify does not weigh shards).
+	Resolves []CheckRef `json:"resolves,omitempty"`
 	// Shards and Bytes: what a drain would move off the node.
 	Shards int64 `json:"shards,omitempty"`
 	Bytes  int64 `json:"bytes,omitempty"`
@@ -70,14 +110,14 @@ func (c Change) Remedy() string {
 	case ByHand:
 		return c.Detail
 	}
-	return "run citusgen bootstrap " + c.Needs
+	return "run citusgen bootstrap " + string(c.Needs)
 }
 
-// Diff lists the changes, in the order bootstrap applies them: each node's
+// diff lists the changes, in the order bootstrap applies them: each node's
 // own changes (workers first), then the coordinator's metadata changes,
 // then what --prune and --rebalance would do. Nodes that could not be read
 // get no changes (live.Cluster.Unread names them).
-func Diff(c *live.Cluster) []Change {
+func diff(c *live.Cluster) []Change {
 	t := c.Topology
 	var out []Change
 	for _, n := range append(c.Nodes[1:len(c.Nodes):len(c.Nodes)], c.Nodes[0]) {
@@ -88,15 +128,37 @@ func Diff(c *live.Cluster) []Change {
 		for _, v := range vs {
 			parts = append(parts, fmt.Sprintf("%s on %s", v, strings.Join(nodes[v], ", ")))
 		}
-		out = append(out, Change{Kind: Manual, Node: "cluster", Needs: ByHand,
+		out = append(out, Change{Kind: Manual, Node: "cluster", Needs: ByHand, Resolves: []CheckRef{{CheckVersion, "cluster"}},
 			Detail: "Citus versions differ (" + strings.Join(parts, "; ") + "): use the same image (or Citus package) on every node, then run ALTER EXTENSION citus UPDATE on each"})
 	}
 	if drift, _ := c.ImageDrift(); len(drift) > 0 {
 		detail, hint := live.ImageDriftDetail(drift)
-		out = append(out, Change{Kind: Manual, Node: "cluster", Needs: ByHand, Detail: detail + ": " + hint})
+		out = append(out, Change{Kind: Manual, Node: "cluster", Needs: ByHand, Resolves: []CheckRef{{CheckImage, "cluster"}}, Detail: detail + ": " + hint})
 	}
 	out = append(out, metadataChanges(c)...)
-	return healthChanges(c, out)
+	out = healthChanges(c, out)
+	for i := range out {
+		if out[i].Resolves == nil {
+			out[i].Resolves = resolves(t, out[i])
+		}
+	}
+	return out
+}
+
+// resolves is the verify row a change that needs no person resolves.
+func resolves(t *topology.Topology, ch Change) []CheckRef {
+	check, node := map[Kind]string{
+		CreateDatabase: CheckDatabase, CreateExtension: CheckExtension, StoreCredentials: CheckCredentials,
+		SetCoordinatorHost: CheckCoordinator, RegisterWorker: CheckRegistered, ActivateWorker: CheckRegistered,
+		Reregister: CheckRegistered, SyncMetadata: CheckMetadata, DrainRemove: CheckExtra,
+	}[ch.Kind], ch.Node
+	switch {
+	case check == "":
+		return nil
+	case ch.Kind == DrainRemove:
+		node = t.Coordinator.Service // verify's no-extra-nodes row is the coordinator's
+	}
+	return []CheckRef{{check, node}}
 }
 
 // citusBlocked says what a person must do before Citus can run on a node
@@ -114,6 +176,20 @@ func citusBlocked(n *live.Node) string {
 	return ""
 }
 
+// blockedChecks are the verify rows of a node Citus cannot run on: the one
+// that says why, then what follows from it.
+func blockedChecks(n *live.Node) []CheckRef {
+	s := n.Service()
+	refs := []CheckRef{{CheckPreload, s}, {CheckExtension, s}}
+	if n.CitusAvailable == "" && n.Citus == "" {
+		refs[0], refs[1] = refs[1], refs[0]
+	}
+	if n.Endpoint.Node.Role == topology.Worker {
+		refs = append(refs, CheckRef{CheckRegistered, s})
+	}
+	return refs
+}
+
 func nodeChanges(t *topology.Topology, n *live.Node) []Change {
 	s := n.Service()
 	db := t.ClusterDatabase()
@@ -126,7 +202,7 @@ func nodeChanges(t *topology.Topology, n *live.Node) []Change {
 	ext := Change{Kind: CreateExtension, Node: s, Detail: "CREATE EXTENSION citus in " + db, On: s, Steps: []steps.Step{steps.CreateExtension()}}
 	createDB := Change{Kind: CreateDatabase, Node: s, Detail: "CREATE DATABASE " + db, On: s, Steps: []steps.Step{steps.CreateDatabase(t)}}
 	blocked := citusBlocked(n)
-	manual := Change{Kind: Manual, Node: s, Needs: ByHand, Detail: blocked}
+	manual := Change{Kind: Manual, Node: s, Needs: ByHand, Detail: blocked, Resolves: blockedChecks(n)}
 	switch {
 	case !n.Known():
 		return nil
@@ -246,11 +322,11 @@ func workerChange(c *live.Cluster, wm live.WorkerMatch) (_ []Change, registers b
 				steps.RenameRegistration(t, w, wm.Row.ID, wm.Row.Addr()))}, false
 		}
 		upd, _ := citus.UpdateNode(wm.Row.ID, wm.Host, wm.Port)
-		return []Change{{Kind: Manual, Node: w.Service, Needs: ByHand, Shards: wm.Shards,
+		return []Change{{Kind: Manual, Node: w.Service, Needs: ByHand, Shards: wm.Shards, Resolves: []CheckRef{{CheckRegistered, w.Service}},
 			Detail: fmt.Sprintf("%s is not registered, and %s (%s, nodeid %d) holds %s; it looks like %s under %s, but %s's own metadata cannot prove it, so citusgen leaves both alone: if it is %s, run %s on the coordinator, then citusgen bootstrap; if not, add it to the topology",
 				addr, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), w.Service, wm.How, w.Service, w.Service, upd)}}, false
 	case live.AsCoordinator:
-		return []Change{{Kind: Manual, Node: w.Service, Needs: ByHand,
+		return []Change{{Kind: Manual, Node: w.Service, Needs: ByHand, Resolves: []CheckRef{{CheckRegistered, w.Service}},
 			Detail: fmt.Sprintf("%s is the coordinator's own registration: give %s another node_name in the topology", addr, w.Service)}}, false
 	}
 	return nil, false
@@ -263,7 +339,7 @@ func foreignChange(c *live.Cluster, wm live.WorkerMatch) Change {
 	t, w := c.Topology, wm.Worker
 	db := t.ClusterDatabase()
 	host, port := quote.SQLLiteral(wm.Host), wm.Port
-	return Change{Kind: Manual, Node: w.Service, Needs: ByHand,
+	return Change{Kind: Manual, Node: w.Service, Needs: ByHand, Resolves: []CheckRef{{CheckRegistered, w.Service}},
 		Detail: fmt.Sprintf("%s (%s) belongs to another Citus cluster: %s; registering it here (citus_add_node) would overwrite that cluster's metadata on it, so citusgen leaves it alone. If the topology names the wrong server, fix the port or node_name of %s; if %s is to join this cluster, remove it from the other one first (on that coordinator: SELECT citus_drain_node(%s, %d); SELECT citus_remove_node(%s, %d)), clear what that cluster left in %s on %s (DROP EXTENSION citus CASCADE; citusgen bootstrap creates it again), then run citusgen bootstrap",
 			w.Service, wm.Addr(), wm.Foreign, w.Service, w.Service, host, port, host, port, db, w.Service)}
 }
