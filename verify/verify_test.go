@@ -19,6 +19,7 @@ import (
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/testsupport/agreement"
+	"github.com/citusgen/citusgen/testsupport/await"
 	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/topology"
@@ -337,17 +338,27 @@ func TestBootstrapWaitsForNodes(t *testing.T) {
 	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
 	top := spec(t, cl, "")
 	cl.Workers[1].Stop()
+	addr := "worker2 at 127.0.0.1:" + itoa(cl.Workers[1].Port)
+	// Restarted once bootstrap says it waits for it.
+	progress := await.NewWriter(addr + ": waiting (connection refused")
+	restarted := make(chan struct{})
 	go func() {
-		time.Sleep(6 * time.Second)
-		cl.Workers[1].Restart()
+		defer close(restarted)
+		select {
+		case <-progress.Seen:
+			cl.Workers[1].Restart()
+		case <-time.After(60 * time.Second):
+		}
 	}()
-	var progress bytes.Buffer
-	if _, err := bootstrapCluster(t, top, password, &progress); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	_, err := bootstrap.Run(ctx, top, bootstrap.Options{Cluster: cluster.Options{Password: password}, Wait: 60 * time.Second, Progress: progress, PollInterval: 100 * time.Millisecond})
+	<-restarted
+	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
 	out := progress.String()
-	addr := "worker2 at 127.0.0.1:" + itoa(cl.Workers[1].Port)
-	if !strings.Contains(out, addr+": waiting (connection refused") || !strings.Contains(out, addr+": ready after") {
+	if !strings.Contains(out, addr+": waiting (connection refused") || !strings.Contains(out, addr+": ready") {
 		t.Errorf("no visible progress for the late node:\n%s", out)
 	}
 }

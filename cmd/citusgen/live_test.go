@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/citusgen/citusgen/testsupport/await"
 	"github.com/citusgen/citusgen/testsupport/pgtest"
 )
 
@@ -24,37 +24,6 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 	var out, errOut bytes.Buffer
 	code := run(args, strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
-}
-
-// awaitWriter keeps what a command writes and closes seen once it holds
-// want: a test acts when the command has reached a point, not after a
-// fixed time.
-type awaitWriter struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	want string
-	seen chan struct{}
-	once sync.Once
-}
-
-func newAwaitWriter(want string) *awaitWriter {
-	return &awaitWriter{want: want, seen: make(chan struct{})}
-}
-
-func (w *awaitWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	if strings.Contains(w.buf.String(), w.want) {
-		w.once.Do(func() { close(w.seen) })
-	}
-	return len(p), nil
-}
-
-func (w *awaitWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
 
 func writeSpec(t *testing.T, data []byte) string {
@@ -154,12 +123,12 @@ func TestBootstrapVerifyCLIOnCitus(t *testing.T) {
 	// A cluster still coming up: verify --wait checks again until it passes,
 	// saying on stderr what it waits for.
 	cl.Workers[1].Stop()
-	waiting := newAwaitWriter("citusgen: waiting for the cluster")
+	waiting := await.NewWriter("citusgen: waiting for the cluster")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		select {
-		case <-waiting.seen:
+		case <-waiting.Seen:
 			cl.Workers[1].Restart()
 		case <-time.After(90 * time.Second):
 		}
