@@ -428,6 +428,14 @@ func quickStart(t *testing.T, image string) {
 		t.Fatalf("healthy setup service, but %s active workers", got)
 	}
 	c.mustVerify()
+	// Each node is published on loopback only, as the engine binds it: a
+	// superuser with a known password is no service for the network.
+	for _, n := range c.top.Nodes() {
+		bound := strings.Fields(c.p.Must(time.Minute, "port", "--index", "1", n.Service, "5432"))
+		if want := fmt.Sprintf("127.0.0.1:%d", c.ports[n.Service]); len(bound) != 1 || bound[0] != want {
+			t.Errorf("%s is published on %v, want only %s", n.Service, bound, want)
+		}
+	}
 	if out, code := c.verifyInNetwork(image); code != 0 {
 		t.Fatalf("verify inside the network: exit %d\n%s", code, out)
 	}
