@@ -171,6 +171,18 @@ func (c *composeCluster) seed(extra ...string) {
 	}
 }
 
+// seededCluster is the quick start's cluster on the current image, its
+// nodes on seeded data, rendered: for tests of what compose does after the
+// first start.
+func seededCluster(t *testing.T) *composeCluster {
+	t.Helper()
+	dc := dockertest.Require(t, currentImage)
+	c := newComposeCluster(t, dc, twoWorkers, nil)
+	c.seed()
+	c.render()
+	return c
+}
+
 // setSpec replaces the spec and renders the compose file again.
 func (c *composeCluster) setSpec(spec string) {
 	c.t.Helper()
@@ -496,10 +508,7 @@ func waitHealthy(t *testing.T, c *composeCluster, service string, limit time.Dur
 // refused, exits 1, and up --wait says so.
 func TestComposeUpWait(t *testing.T) {
 	t.Parallel()
-	dc := dockertest.Require(t, currentImage)
-	c := newComposeCluster(t, dc, twoWorkers, nil)
-	c.seed()
-	c.render()
+	c := seededCluster(t)
 	c.p.Must(5*time.Minute, "up", "-d", "--wait")
 	// No polling: when up --wait returned, every worker was registered.
 	if got := c.psql("SELECT count(*) FROM pg_dist_node WHERE groupid > 0 AND isactive"); strings.TrimSpace(got) != "2" {
@@ -704,10 +713,7 @@ services:
 
 func TestComposeApplicationWaits(t *testing.T) {
 	t.Parallel()
-	dc := dockertest.Require(t, currentImage)
-	c := newComposeCluster(t, dc, twoWorkers, nil)
-	c.seed()
-	c.render()
+	c := seededCluster(t)
 	write(t, filepath.Join(c.dir, "compose.yaml"), appCompose(t, currentImage))
 	c.p.Files = []string{"compose.yaml"}
 	c.p.Must(5*time.Minute, "up", "-d", "--wait")
@@ -727,10 +733,7 @@ func TestComposeApplicationWaits(t *testing.T) {
 // the cluster running once setup is done: the setup service stays up.
 func TestComposeAbortOnContainerExit(t *testing.T) {
 	t.Parallel()
-	dc := dockertest.Require(t, currentImage)
-	c := newComposeCluster(t, dc, twoWorkers, nil)
-	c.seed()
-	c.render()
+	c := seededCluster(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	fg := c.p.Command(ctx, "up", "--abort-on-container-exit")

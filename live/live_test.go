@@ -8,18 +8,10 @@ import (
 
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/testsupport/goldenfile"
 	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/topology"
 )
-
-func parse(t *testing.T, spec string) *topology.Topology {
-	t.Helper()
-	top, err := topology.Parse("t.yaml", []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return top
-}
 
 // nodes are readings of every node of t, connected, on server and citus.
 func nodes(t *testing.T, top *topology.Topology, server, citus string) []*live.Node {
@@ -39,7 +31,7 @@ func nodes(t *testing.T, top *topology.Topology, server, citus string) []*live.N
 // PostgreSQL major, and only where the topology knows both.
 func TestImageDrift(t *testing.T) {
 	const spec = "password: pw\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, port: 6001}, {service: w2, port: 6002, image: none}]\n"
-	top := parse(t, "image: citusdata/citus:14.1\n"+spec)
+	top := goldenfile.Spec(t, "image: citusdata/citus:14.1\n"+spec)
 	ns := nodes(t, top, "18.4 (Debian 18.4-1.pgdg13+1)", "14.1-1")
 	if drift, named := live.Assemble(top, ns, live.CoordinatorReading{}).ImageDrift(); len(drift) != 0 || strings.Join(named, ",") != "c,w1" {
 		t.Errorf("in step: drift %+v, compared %v", drift, named)
@@ -56,7 +48,7 @@ func TestImageDrift(t *testing.T) {
 		t.Errorf("detail %q\nhint %q", detail, hint)
 	}
 	// An image whose major the spec says: compared with that.
-	mirror := parse(t, "image: mirror/citus:custom\npostgres: 16\n"+spec)
+	mirror := goldenfile.Spec(t, "image: mirror/citus:custom\npostgres: 16\n"+spec)
 	if drift, _ := live.Assemble(mirror, nodes(t, mirror, "17.2", "13.2-1"), live.CoordinatorReading{}).ImageDrift(); len(drift) != 2 || drift[0].Postgres != 16 || drift[0].Running != "" {
 		t.Errorf("mirror: %+v", drift)
 	}
@@ -64,7 +56,7 @@ func TestImageDrift(t *testing.T) {
 
 // What to do about a node that could not be read depends on how it runs.
 func TestFailureHint(t *testing.T) {
-	top := parse(t, "password_env: PW\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, port: 6001, image: none}]\n")
+	top := goldenfile.Spec(t, "password_env: PW\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, port: 6001, image: none}]\n")
 	ns := nodes(t, top, "", "")
 	for _, n := range ns {
 		n.Connected, n.Failure = false, cluster.Unreachable
@@ -88,7 +80,7 @@ func TestFailureHint(t *testing.T) {
 // stopped one among what could not be read, with what to do.
 func TestReadPlainPostgres(t *testing.T) {
 	cl := pgtest.StartCluster(t, 1, pgtest.Options{Password: "pw"})
-	top := parse(t, string(cl.Spec("image: none\n")))
+	top := goldenfile.Spec(t, string(cl.Spec("image: none\n")))
 	cl.Workers[0].Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

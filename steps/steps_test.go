@@ -5,22 +5,13 @@ import (
 	"testing"
 
 	"github.com/citusgen/citusgen/steps"
-	"github.com/citusgen/citusgen/topology"
+	"github.com/citusgen/citusgen/testsupport/goldenfile"
 )
-
-func parse(t *testing.T, spec string) *topology.Topology {
-	t.Helper()
-	top, err := topology.Parse("t.yaml", []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return top
-}
 
 // Workers first, the coordinator last, registering each worker by its
 // node name: the order the script and bootstrap run in.
 func TestBootstrapOrder(t *testing.T) {
-	top := parse(t, "password: pw\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, alias: w1, port: 6001}, {service: w2, port: 6002, node_name: 'db2.example:6432'}]\n")
+	top := goldenfile.Spec(t, "password: pw\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, alias: w1, port: 6001}, {service: w2, port: 6002, node_name: 'db2.example:6432'}]\n")
 	var got []string
 	for _, ns := range steps.BootstrapSteps(top) {
 		for _, st := range ns.Steps {
@@ -37,7 +28,7 @@ func TestBootstrapOrder(t *testing.T) {
 		t.Errorf("steps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	// Without a password there are no credentials to store.
-	trust := parse(t, "trust_authentication: true\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, port: 6001}]\n")
+	trust := goldenfile.Spec(t, "trust_authentication: true\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, port: 6001}]\n")
 	for _, ns := range steps.BootstrapSteps(trust) {
 		for _, st := range ns.Steps {
 			if st.Authinfo {
@@ -49,7 +40,7 @@ func TestBootstrapOrder(t *testing.T) {
 
 // The password never enters a statement: it is the parameter $1.
 func TestCredentialsAreAParameter(t *testing.T) {
-	st := steps.StoreCredentials(parse(t, "password: \"it's s3cret\"\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, port: 6001}]\n"))
+	st := steps.StoreCredentials(goldenfile.Spec(t, "password: \"it's s3cret\"\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, port: 6001}]\n"))
 	if !st.Authinfo || !strings.Contains(st.SQL, "$1") || strings.Contains(st.SQL, "s3cret") {
 		t.Errorf("store credentials: %+v", st)
 	}
@@ -58,7 +49,7 @@ func TestCredentialsAreAParameter(t *testing.T) {
 // Names are quoted wherever they go: a database name is an identifier in
 // CREATE and DROP DATABASE and a literal in the guards.
 func TestStepsQuoteNames(t *testing.T) {
-	top := parse(t, "database: select\nuser: o_reilly\npassword: pw\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, port: 6001}]\n")
+	top := goldenfile.Spec(t, "database: select\nuser: o_reilly\npassword: pw\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, port: 6001}]\n")
 	create := steps.CreateDatabase(top)
 	if create.SQL != `CREATE DATABASE "select"` || !strings.Contains(create.Guard, "datname = 'select'") || create.Target != steps.OnMaintenance {
 		t.Errorf("create database: %+v", create)
@@ -79,7 +70,7 @@ func TestStepsQuoteNames(t *testing.T) {
 
 // The repairs name the registration they change and run guarded.
 func TestRepairs(t *testing.T) {
-	top := parse(t, "password: pw\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, port: 6001}]\n")
+	top := goldenfile.Spec(t, "password: pw\ncoordinator: {service: c, alias: c, port: 6000}\nworkers: [{service: w1, port: 6001}]\n")
 	w := top.Workers[0]
 	for _, c := range []struct {
 		st             steps.Step

@@ -89,3 +89,13 @@ func Cases(t testing.TB) []Case {
 	}
 	return cases
 }
+
+// Spec parses a spec a test writes, failing the test where it is invalid.
+func Spec(t testing.TB, spec string) *topology.Topology {
+	t.Helper()
+	top, err := topology.Parse("t.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return top
+}
