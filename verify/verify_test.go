@@ -220,23 +220,22 @@ func bootstrapCluster(t testing.TB, top *topology.Topology, pw string, progress 
 // On real Citus: bootstrap builds a cluster verify passes (smoke included),
 // and a second bootstrap changes nothing.
 func TestBootstrapThenVerifyOnCitus(t *testing.T) {
-	pgtest.RequireCitus(t)
-	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	cl := sharedCluster(t)
 	top := spec(t, cl, "")
 	var progress bytes.Buffer
 	res, err := bootstrapCluster(t, top, password, &progress)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
-	// Per node: database, extension, credentials; then the coordinator
-	// host and two workers.
-	if res.Applied != 3*3+1+2 || res.Nodes != 3 || !res.Complete() {
+	// Per node: extension and credentials (the reset left the databases);
+	// then the coordinator host and two workers.
+	if res.Applied != 3*2+1+2 || res.Nodes != 3 || !res.Complete() {
 		t.Errorf("first run: %+v", res)
 	}
 	if bytes.Contains(progress.Bytes(), []byte(password)) {
 		t.Fatal("progress output leaks the password")
 	}
-	for _, line := range []string{"worker1: create extension citus: done", "coordinator: register worker 127.0.0.1:" + itoa(cl.Workers[1].Port) + ": done", "bootstrap complete: 3 nodes match the topology; 12 changes applied"} {
+	for _, line := range []string{"worker1: create extension citus: done", "coordinator: register worker 127.0.0.1:" + itoa(cl.Workers[1].Port) + ": done", "bootstrap complete: 3 nodes match the topology; 9 changes applied"} {
 		if !strings.Contains(progress.String(), line) {
 			t.Errorf("progress lacks %q:\n%s", line, progress.String())
 		}
@@ -306,8 +305,7 @@ func TestBootstrapThenVerifyOnCitus(t *testing.T) {
 // Two bootstraps at once: the coordinator lock serialises them; both succeed
 // and every worker is registered once.
 func TestConcurrentBootstraps(t *testing.T) {
-	pgtest.RequireCitus(t)
-	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	cl := sharedCluster(t)
 	top := spec(t, cl, "")
 	errs := make([]error, 2)
 	outs := make([]bytes.Buffer, 2)
@@ -334,8 +332,7 @@ func TestConcurrentBootstraps(t *testing.T) {
 
 // bootstrap waits for a node that is not up yet and says so.
 func TestBootstrapWaitsForNodes(t *testing.T) {
-	pgtest.RequireCitus(t)
-	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	cl := sharedCluster(t)
 	top := spec(t, cl, "")
 	cl.Workers[1].Stop()
 	addr := "worker2 at 127.0.0.1:" + itoa(cl.Workers[1].Port)
@@ -510,8 +507,7 @@ func TestDiagnosesOnCitus(t *testing.T) {
 // health check says that once, names the root cause and blames nobody's
 // credentials; the connections it can check still count.
 func TestHealthSkipsNodesWithoutExtension(t *testing.T) {
-	pgtest.RequireCitus(t)
-	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	cl := sharedCluster(t)
 	top := spec(t, cl, "")
 	if _, err := bootstrapCluster(t, top, password, nil); err != nil {
 		t.Fatal(err)
@@ -624,11 +620,9 @@ func TestNotPostgresIsNamed(t *testing.T) {
 // setup that failed), and the hints say so; without it, bootstrap is the
 // way. No PASS row claims what is not there.
 func TestNothingRegisteredYet(t *testing.T) {
-	pgtest.RequireCitus(t)
-	cl := pgtest.StartCluster(t, 2, pgtest.Options{Password: password, Citus: true})
+	cl := sharedCluster(t)
 	top := spec(t, cl, "")
 	for _, s := range cl.Servers() {
-		s.Exec(t, "postgres", "CREATE DATABASE "+top.ClusterDatabase())
 		s.Exec(t, top.ClusterDatabase(), "CREATE EXTENSION citus")
 	}
 	r := run(t, top, password, false)
