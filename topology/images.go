@@ -89,8 +89,8 @@ func (v *validator) nodeImage(n *Node, contradicted, missing map[string]bool) {
 		if !missing[want] {
 			missing[want] = true
 			t.composeErrs = append(t.composeErrs, d.problemAt(imagePath, want,
-				"is missing: citusgen cannot tell which PostgreSQL major %s runs (only the citusdata/citus tags say it), so not where the image keeps its data; add %s: MAJOR beside the image (18 and later keep data in %s, earlier majors in %s)",
-				short(n.Image), lastKey(want), citus.DataVolume(citus.LayoutMajor), citus.DataVolume(citus.LayoutMajor-1)))
+				"is missing: citusgen cannot tell which PostgreSQL major %s runs (only the citusdata/citus tags say it), so not where the image keeps its data; add postgres: MAJOR beside the image (18 and later keep data in %s, earlier majors in %s)",
+				short(n.Image), citus.DataVolume(citus.LayoutMajor), citus.DataVolume(citus.LayoutMajor-1)))
 		}
 	}
 }
@@ -148,15 +148,6 @@ func loopbackHost(h string) bool {
 		return ip.IsLoopback()
 	}
 	return h == "localhost"
-}
-
-func lastKey(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '.' {
-			return path[i+1:]
-		}
-	}
-	return path
 }
 
 // PublishedPort is the compose ports entry of a node: its published port,
