@@ -93,6 +93,10 @@ func TestSchemaValidatesSpecs(t *testing.T) {
 		"coordinator: {service: c, alias: c, port: 70000}\nworkers: [{service: w, alias: w, port: 2}]\n",
 		"profile: prod\ncoordinator: {service: c, alias: c, port: 1}\nworkers: [{service: w, alias: w, port: 2}]\n",
 		"coordinator: {service: C!, alias: c, port: 1}\nworkers: [{service: w, alias: w, port: 2}]\n",
+		// Validation refuses variable names beyond 63 bytes; so does the schema.
+		"database_variable: " + strings.Repeat("A", 64) + "\ncoordinator: {service: c, alias: c, port: 1}\nworkers: [{service: w, alias: w, port: 2}]\n",
+		"compose: {volume_prefix_variable: " + strings.Repeat("A", 64) + "}\ncoordinator: {service: c, alias: c, port: 1}\nworkers: [{service: w, alias: w, port: 2}]\n",
+		"compose: {volume_blank_variable: " + strings.Repeat("A", 64) + "}\ncoordinator: {service: c, alias: c, port: 1}\nworkers: [{service: w, alias: w, port: 2}]\n",
 	} {
 		if err := sch.Validate(asJSON([]byte(bad))); err == nil {
 			t.Errorf("schema accepts %q", bad)
