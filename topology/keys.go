@@ -2,6 +2,7 @@ package topology
 
 import (
 	"reflect"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -34,6 +35,9 @@ type key struct {
 // keysOf lists the keys of a struct type in declaration order, which is the
 // order messages list them in.
 func keysOf(t reflect.Type) []key {
+	if ks, ok := keyLists.Load(t); ok {
+		return ks.([]key)
+	}
 	var ks []key
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -41,8 +45,11 @@ func keysOf(t reflect.Type) []key {
 			ks = append(ks, key{name: name, index: i, typ: f.Type, tag: f.Tag, section: f.Anonymous})
 		}
 	}
+	keyLists.Store(t, ks)
 	return ks
 }
+
+var keyLists sync.Map // reflect.Type -> []key
 
 func keyNames(ks []key) []string {
 	names := make([]string, len(ks))
@@ -89,11 +96,22 @@ var ranges = map[string]struct{ min, max int }{
 	"count": {1, MaxWorkers},
 }
 
-// scalar reads text (a default tag) as a value of type t.
+// scalar reads text (a default tag) as a value of type t, once: a spec's
+// decoding reads every default.
 func scalar(t reflect.Type, text string) any {
+	type tag struct {
+		t    reflect.Type
+		text string
+	}
+	if v, ok := scalars.Load(tag{t, text}); ok {
+		return v
+	}
 	v := reflect.New(t)
 	if err := yaml.Unmarshal([]byte(text), v.Interface()); err != nil {
 		panic("topology: default " + text + " is no " + t.String())
 	}
+	scalars.Store(tag{t, text}, v.Elem().Interface())
 	return v.Elem().Interface()
 }
+
+var scalars sync.Map
