@@ -66,9 +66,10 @@ func declaredDefaults(v reflect.Value, path string, d *decoder) {
 		p := join(path, k.name)
 		if k.section {
 			declaredDefaults(v.Field(k.index), p, d)
-		} else if def, ok := k.tag.Lookup("default"); ok && !d.given(p) {
-			v.Field(k.index).Set(reflect.ValueOf(scalar(k.typ, def)))
+		} else if k.def.IsValid() && !d.given(p) {
+			v.Field(k.index).Set(k.def)
 		}
+
 	}
 }
 

@@ -30,6 +30,7 @@ type key struct {
 	typ     reflect.Type
 	tag     reflect.StructTag
 	section bool
+	def     reflect.Value // the default tag's value; invalid without one
 }
 
 // keysOf lists the keys of a struct type in declaration order, which is the
@@ -41,9 +42,19 @@ func keysOf(t reflect.Type) []key {
 	var ks []key
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if name := f.Tag.Get("key"); name != "" {
-			ks = append(ks, key{name: name, index: i, typ: f.Type, tag: f.Tag, section: f.Anonymous})
+		name := f.Tag.Get("key")
+		if name == "" {
+			continue
 		}
+		k := key{name: name, index: i, typ: f.Type, tag: f.Tag, section: f.Anonymous}
+		if text, ok := f.Tag.Lookup("default"); ok {
+			def := reflect.New(f.Type)
+			if err := yaml.Unmarshal([]byte(text), def.Interface()); err != nil {
+				panic("topology: the default of " + name + " is no " + f.Type.String())
+			}
+			k.def = def.Elem()
+		}
+		ks = append(ks, k)
 	}
 	keyLists.Store(t, ks)
 	return ks
@@ -95,23 +106,3 @@ var ranges = map[string]struct{ min, max int }{
 	"major": {minMajor, maxMajor},
 	"count": {1, MaxWorkers},
 }
-
-// scalar reads text (a default tag) as a value of type t, once: a spec's
-// decoding reads every default.
-func scalar(t reflect.Type, text string) any {
-	type tag struct {
-		t    reflect.Type
-		text string
-	}
-	if v, ok := scalars.Load(tag{t, text}); ok {
-		return v
-	}
-	v := reflect.New(t)
-	if err := yaml.Unmarshal([]byte(text), v.Interface()); err != nil {
-		panic("topology: default " + text + " is no " + t.String())
-	}
-	scalars.Store(tag{t, text}, v.Elem().Interface())
-	return v.Elem().Interface()
-}
-
-var scalars sync.Map

@@ -79,8 +79,8 @@ func property(k key) map[string]any {
 		if k.tag.Get("nonempty") == "true" {
 			p["minLength"] = 1
 		}
-		if def, ok := k.tag.Lookup("default"); ok {
-			p["default"] = scalar(k.typ, def)
+		if k.def.IsValid() {
+			p["default"] = k.def.Interface()
 		}
 	}
 	if doc := k.tag.Get("doc"); doc != "" {
