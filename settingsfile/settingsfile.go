@@ -4,8 +4,7 @@
 // module's namespace, and whether on every path, and which DATABASES
 // aliases, REPORTING_DATABASES entries and top-level assignments the file
 // writes, with their line ranges and literal values. It is citusgen's only
-// user of python3: one interpreter, found once, and at most one process per
-// run (see python.go).
+// user of python3: at most one process per run (see python.go).
 package settingsfile
 
 import (
