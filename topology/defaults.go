@@ -14,6 +14,7 @@ var declared = func() (t Topology) {
 // The defaults other packages compare with.
 var (
 	DefaultImage          = declared.Image
+	DefaultUser           = declared.User
 	DefaultHost           = declared.Host
 	DefaultEngine         = declared.Engine
 	DefaultContainerPort  = declared.ContainerPort
