@@ -1,24 +1,25 @@
 package topology
 
 import (
+	"reflect"
 	"strings"
-
-	"github.com/citusgen/citusgen/citus"
 )
 
-// Defaults for keys a spec leaves out.
-const (
-	DefaultImage         = "citusdata/citus:14.1"
-	DefaultDatabase      = "commcare_ucr_citus"
-	DefaultUser          = "commcarehq"
-	DefaultHost          = "localhost"
-	DefaultEngine        = "django.db.backends.postgresql"
-	DefaultContainerPort = 5432
-	// DefaultPublishAddress keeps the nodes off the network: a superuser
-	// with a known password is no service for everyone who can reach the host.
-	DefaultPublishAddress = "127.0.0.1"
-	DefaultManagerImage   = citus.ManagerRepository + ":0.3.0"
-	DefaultVolumePrefix   = "VOLUME_PREFIX"
+// declared holds the declared defaults: a spec that gives no key.
+var declared = func() (t Topology) {
+	declaredDefaults(reflect.ValueOf(&t).Elem(), "", &decoder{})
+	return t
+}()
+
+// The defaults other packages compare with.
+var (
+	DefaultImage          = declared.Image
+	DefaultUser           = declared.User
+	DefaultHost           = declared.Host
+	DefaultEngine         = declared.Engine
+	DefaultContainerPort  = declared.ContainerPort
+	DefaultPublishAddress = declared.PublishAddress
+	DefaultVolumePrefix   = declared.VolumePrefixVariable
 )
 
 // given reports whether the spec wrote the key at path.
@@ -28,35 +29,23 @@ func (d *decoder) given(path string) bool {
 }
 
 func applyDefaults(t *Topology, d *decoder) {
-	def := func(path string, set func()) {
-		if !d.given(path) {
-			set()
-		}
-	}
-	def("image", func() { t.Image = DefaultImage })
-	def("database", func() { t.Database = DefaultDatabase })
-	def("user", func() { t.User = DefaultUser })
-	def("profile", func() { t.Profile = ProfileDev })
-	// CommCare HQ's CI exported UCR_CITUS_DB; developer compose files used CITUS_DB.
-	def("database_variable", func() {
+	declaredDefaults(reflect.ValueOf(t).Elem(), "", d)
+	// The defaults that depend on other keys.
+	if !d.given("database_variable") {
+		// CommCare HQ's CI exported UCR_CITUS_DB; developer compose files used CITUS_DB.
 		t.DatabaseVariable = "CITUS_DB"
 		if t.Profile == ProfileCI {
 			t.DatabaseVariable = "UCR_CITUS_DB"
 		}
-	})
-	def("django.reaches", func() { t.Reaches = ReachHost })
-	def("django.roles", func() { t.Roles = t.Profile != ProfileCI })
-	def("compose.worker_password", func() { t.WorkerPassword = true })
-	def("django.host", func() { t.Host = DefaultHost })
-	def("django.engine", func() { t.Engine = DefaultEngine })
-	def("django.disable_server_side_cursors", func() { t.DisableServerSideCursors = true })
-	def("compose.container_port", func() { t.ContainerPort = DefaultContainerPort })
-	def("compose.publish_address", func() { t.PublishAddress = DefaultPublishAddress })
-	def("compose.manager_image", func() { t.ManagerImage = DefaultManagerImage })
-	// The setup service and the membership manager both register workers
-	// (by service and by container name): one flow at a time.
-	def("compose.setup", func() { t.Setup = !t.MembershipManager })
-	def("compose.volume_prefix_variable", func() { t.VolumePrefixVariable = DefaultVolumePrefix })
+	}
+	if !d.given("django.roles") {
+		t.Roles = t.Profile != ProfileCI
+	}
+	if !d.given("compose.setup") {
+		// The setup service and the membership manager both register
+		// workers (by service and by container name): one flow at a time.
+		t.Setup = !t.MembershipManager
+	}
 	fill := func(n *Node) {
 		if n.Image == "" {
 			n.Image = t.Image
@@ -68,6 +57,20 @@ func applyDefaults(t *Topology, d *decoder) {
 	fill(&t.Coordinator)
 	for i := range t.Workers {
 		fill(&t.Workers[i])
+	}
+}
+
+// declaredDefaults gives every key of v (and its sections) that the spec
+// leaves out its default tag.
+func declaredDefaults(v reflect.Value, path string, d *decoder) {
+	for _, k := range keysOf(v.Type()) {
+		p := join(path, k.name)
+		if k.section {
+			declaredDefaults(v.Field(k.index), p, d)
+		} else if k.def.IsValid() && !d.given(p) {
+			v.Field(k.index).Set(k.def)
+		}
+
 	}
 }
 

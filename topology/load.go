@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -77,7 +78,7 @@ func Parse(name string, data []byte) (*Topology, error) {
 	// Headers name the spec by its base name, so the same spec reached by
 	// another path renders the same bytes (check would see drift otherwise).
 	t := &Topology{Source: sourceName(name)}
-	d.topology(doc.Content[0], t)
+	d.section(doc.Content[0], "", reflect.ValueOf(t).Elem(), "")
 	// Validate even after decode errors so one run reports every problem;
 	// a field already reported (missing, wrong type) is not reported twice.
 	applyDefaults(t, d)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-func keysOf(m map[string]any) []string {
+func mapKeys(m map[string]any) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
@@ -36,13 +37,14 @@ func TestSchemaKeysMatchDecoder(t *testing.T) {
 	props := func(m any) map[string]any { return m.(map[string]any)["properties"].(map[string]any) }
 	root := props(s)
 	workers := root["workers"].(map[string]any)["oneOf"].([]any)
+	decoder := func(v any) []string { return keyNames(keysOf(reflect.TypeOf(v))) }
 	for name, pair := range map[string][2][]string{
-		"top":         {keysOf(root), topKeys},
-		"django":      {keysOf(props(root["django"])), djangoKeys},
-		"compose":     {keysOf(props(root["compose"])), composeKeys},
-		"coordinator": {keysOf(props(root["coordinator"])), nodeKeys},
-		"worker":      {keysOf(props(workers[0].(map[string]any)["items"])), nodeKeys},
-		"count form":  {keysOf(props(workers[1])), countKeys},
+		"top":         {mapKeys(root), decoder(Topology{})},
+		"django":      {mapKeys(props(root["django"])), decoder(Django{})},
+		"compose":     {mapKeys(props(root["compose"])), decoder(Compose{})},
+		"coordinator": {mapKeys(props(root["coordinator"])), decoder(Node{})},
+		"worker":      {mapKeys(props(workers[0].(map[string]any)["items"])), decoder(Node{})},
+		"count form":  {mapKeys(props(workers[1])), decoder(countForm{})},
 	} {
 		if got, want := strings.Join(pair[0], ","), strings.Join(sorted(pair[1]), ","); got != want {
 			t.Errorf("%s: schema keys %s, decoder keys %s", name, got, want)
@@ -91,6 +93,10 @@ func TestSchemaValidatesSpecs(t *testing.T) {
 		"coordinator: {service: c, alias: c, port: 70000}\nworkers: [{service: w, alias: w, port: 2}]\n",
 		"profile: prod\ncoordinator: {service: c, alias: c, port: 1}\nworkers: [{service: w, alias: w, port: 2}]\n",
 		"coordinator: {service: C!, alias: c, port: 1}\nworkers: [{service: w, alias: w, port: 2}]\n",
+		// Validation refuses variable names beyond 63 bytes; so does the schema.
+		"database_variable: " + strings.Repeat("A", 64) + "\ncoordinator: {service: c, alias: c, port: 1}\nworkers: [{service: w, alias: w, port: 2}]\n",
+		"compose: {volume_prefix_variable: " + strings.Repeat("A", 64) + "}\ncoordinator: {service: c, alias: c, port: 1}\nworkers: [{service: w, alias: w, port: 2}]\n",
+		"compose: {volume_blank_variable: " + strings.Repeat("A", 64) + "}\ncoordinator: {service: c, alias: c, port: 1}\nworkers: [{service: w, alias: w, port: 2}]\n",
 	} {
 		if err := sch.Validate(asJSON([]byte(bad))); err == nil {
 			t.Errorf("schema accepts %q", bad)

@@ -41,29 +41,38 @@ const (
 	Worker      Role = "worker"
 )
 
-// Node is one PostgreSQL server of the cluster and one Django alias.
+// Node is one PostgreSQL server of the cluster and one Django alias. Its
+// tagged fields are the keys of a node in the spec (keys.go).
 type Node struct {
 	Role    Role
-	Service string // compose service name, also the in-network host name
+	Service string `key:"service" required:"true" pattern:"service" doc:"Compose service name, also the in-network host name."`
 	// Alias is the Django DATABASES alias; a worker may have none (the
 	// settings then list only the nodes Django connects to).
-	Alias string
-	// Port is the published (host) port; 0 publishes none (the node is
-	// reachable inside the compose network only).
-	Port  int
-	Image string // image, defaults to the topology's image; NoImage for a server outside compose
+	Alias string `key:"alias" required:"coordinator" pattern:"alias" doc:"Django DATABASES alias ('default' is not allowed); a worker without one gets no DATABASES entry."`
+	Port  int    `key:"port" range:"port" doc:"Published (host) port; without it the node is reachable inside the compose network only."`
+	Image string `key:"image" pattern:"image" doc:"Image for this node; default: the top-level image. none: a server outside compose (packages, a virtual machine)."`
 	// Postgres is the PostgreSQL major the node's image runs, which decides
 	// where the image keeps its data: from the spec's postgres key or the
 	// citusdata/citus tag. 0 for a node that runs from no image, or whose
 	// image citusgen cannot place (ComposeErrors says which).
-	Postgres int
-	// PortVariable is the compose variable that can override the published port.
-	PortVariable string
+	Postgres     int    `key:"postgres" range:"major" doc:"PostgreSQL major of this node's image, where its tag does not say it (images other than citusdata/citus)."`
+	PortVariable string `key:"port_variable" pattern:"env" doc:"Compose variable that overrides the published port; default CITUS_<SERVICE>_EXTERNAL_PORT."`
 	// NodeNameOverride, when set, is the host:port other nodes use instead of
 	// service:container_port (clusters outside compose, such as VMs).
-	NodeNameOverride string
+	NodeNameOverride string `key:"node_name" doc:"host:port other nodes use to reach this one; default service:container_port."`
 	// path is the spec path this node was declared at, for error messages.
 	path string
+}
+
+// countForm is the workers' count form: count workers named and published
+// from the prefixes and the first port.
+type countForm struct {
+	Count         int    `key:"count" required:"true" range:"count"`
+	ServicePrefix string `key:"service_prefix" required:"true" doc:"Workers are named <service_prefix>1..<count>."`
+	AliasPrefix   string `key:"alias_prefix" required:"true" doc:"Aliases are <alias_prefix>1..<count>."`
+	FirstPort     int    `key:"first_port" required:"true" range:"port" doc:"Published port of the first worker; the others follow."`
+	Image         string `key:"image" pattern:"image" doc:"Image for these workers; default: the top-level image."`
+	Postgres      int    `key:"postgres" range:"major" doc:"PostgreSQL major of these workers' image, where its tag does not say it."`
 }
 
 // Setting is one extra top-level Django setting such as ICDS_USE_CITUS = True.
@@ -79,65 +88,61 @@ type Reporting struct {
 	Alias string
 }
 
-// Topology is a decoded, defaulted and validated spec.
+// Topology is a decoded, defaulted and validated spec. Its tagged fields,
+// and those of its sections, are the spec's keys (keys.go).
 type Topology struct {
 	// Source names the spec in generated headers: the file's base name.
 	Source string
 
-	Image string
-	// Postgres is the spec's top-level postgres key: the PostgreSQL major
-	// of Image where its tag does not say (0 when not given).
-	Postgres         int
-	Database         string
-	DatabaseVariable string
-	User             string
+	Image            string `key:"image" pattern:"image" default:"citusdata/citus:14.1" doc:"Image for every node. none: the nodes are servers outside compose (packages, virtual machines): no compose services, no image check."`
+	Postgres         int    `key:"postgres" range:"major" doc:"PostgreSQL major of the image, which decides where it keeps its data (18 and later: /var/lib/postgresql; earlier: /var/lib/postgresql/data). The citusdata/citus tags say it (14.1 is 18, 14.1-pg17 is 17, 13.2 is 17); any other image needs it to render compose."`
+	Database         string `key:"database" pattern:"pgname" default:"commcare_ucr_citus" doc:"Database created on every node (the ci profile uses test_<database>)."`
+	DatabaseVariable string `key:"database_variable" pattern:"env-or-empty" doc:"Compose variable that overrides the database name; default CITUS_DB (dev) or UCR_CITUS_DB (ci); empty: POSTGRES_DB is the database itself."`
+	User             string `key:"user" pattern:"pgname" default:"commcarehq" doc:"PostgreSQL superuser of the cluster."`
 	// Password is the inline password; PasswordEnv names an environment
 	// variable that holds it instead. At most one is set.
-	Password    string
-	PasswordEnv string
-	// TrustAuthentication is the explicit opt-in to nodes without passwords.
-	TrustAuthentication bool
-	Profile             Profile
-
-	// Roles writes the ROLE keys (citus_master / citus_worker) Django's test
-	// setup uses; off by default in the ci profile.
-	Roles                    bool
-	Reaches                  Reach
-	Host                     string // host name Django uses when it reaches from the host
-	Engine                   string
-	DisableServerSideCursors bool
-	ReportingDatabases       []Reporting
-	Settings                 []Setting
-
-	ContainerPort int
-	// PublishAddress is the host address the nodes' ports are published on:
-	// loopback unless the spec names another.
-	PublishAddress string
-	// HealthStartInterval is the opt-in healthcheck start_interval
-	// (engine 25 and later); "" leaves it out.
-	HealthStartInterval string
-	// VolumeBlankVariable, when set, renders each data volume the way
-	// CommCare HQ did, ${VOLUME_PREFIX}${VAR-<service>:}/var/lib/postgresql/data:
-	// setting VAR (even empty) drops the named volume for throw-away runs.
-	VolumeBlankVariable string
-	// WorkerPassword gives workers POSTGRES_PASSWORD and PGPASSWORD; off,
-	// they get neither, as in CommCare HQ's 2019-2020 files (old images then
-	// trusted every connection).
-	WorkerPassword    bool
-	MembershipManager bool
-	// Setup emits the one-shot setup service that runs the bootstrap inside
-	// the compose network once every node is healthy.
-	Setup                bool
-	ManagerImage         string
-	VolumePrefixVariable string
-
-	Coordinator Node
-	Workers     []Node
+	Password            string  `key:"password" nonempty:"true" doc:"Password of the user; exclusive with password_env."`
+	PasswordEnv         string  `key:"password_env" pattern:"env" doc:"Environment variable holding the password; exclusive with password."`
+	TrustAuthentication bool    `key:"trust_authentication" default:"false" doc:"Run the nodes without passwords (POSTGRES_HOST_AUTH_METHOD=trust); needed when neither password nor password_env is given."`
+	Profile             Profile `key:"profile" enum:"dev,ci" default:"dev" doc:"dev: ROLE keys, Django sets the cluster up in tests. ci: no ROLE, tests reuse the test_ database."`
+	Django              `key:"django"`
+	Coordinator         Node   `key:"coordinator" required:"true" doc:"The coordinator node."`
+	Workers             []Node `key:"workers" required:"true" doc:"Workers: an explicit list, or the count form."`
+	Compose             `key:"compose"`
 
 	// composeErrs are the problems that keep the nodes from being compose
 	// services (an image citusgen cannot place, image: none); only the
 	// commands that write or compare compose documents report them.
 	composeErrs Errors
+}
+
+// Django is the spec's django section: how Django reaches the cluster and
+// what its settings hold beside DATABASES.
+type Django struct {
+	Reaches                  Reach       `key:"reaches" enum:"host,network" default:"host" doc:"host: published ports on django.host; network: service names and the container port."`
+	Host                     string      `key:"host" pattern:"hostname" default:"localhost" doc:"HOST Django uses when it reaches the nodes from the host."`
+	Engine                   string      `key:"engine" pattern:"engine" default:"django.db.backends.postgresql"`
+	DisableServerSideCursors bool        `key:"disable_server_side_cursors" default:"true"`
+	Roles                    bool        `key:"roles" doc:"Write the ROLE keys (citus_master / citus_worker) Django's test setup uses; default: true, false in the ci profile."`
+	ReportingDatabases       []Reporting `key:"reporting_databases" doc:"REPORTING_DATABASES entries: name -> an alias of this topology."`
+	Settings                 []Setting   `key:"settings" doc:"Extra top-level Django settings."`
+}
+
+// Compose is the spec's compose section: how the nodes run as compose
+// services.
+type Compose struct {
+	ContainerPort int `key:"container_port" range:"port" default:"5432"`
+	// PublishAddress is the host address the nodes' ports are published
+	// on. Loopback by default keeps the nodes off the network: a superuser
+	// with a known password is no service for everyone who can reach the host.
+	PublishAddress       string `key:"publish_address" default:"127.0.0.1" doc:"Host address the nodes' ports are published on: loopback by default; 0.0.0.0 for every interface (not with trust_authentication)."`
+	HealthStartInterval  string `key:"healthcheck_start_interval" doc:"Healthcheck start_interval of the nodes, such as 1s: they turn healthy sooner after a start. Needs Docker Engine 25 or later (Compose v2.40 refuses it on older engines); left out by default."`
+	Setup                bool   `key:"setup" default:"true" doc:"Emit the one-shot citus_setup service that runs the bootstrap once every node is healthy (default: true unless membership_manager)."`
+	MembershipManager    bool   `key:"membership_manager" default:"false" doc:"Emit the citus_manager service (the old registration flow); needs setup: false."`
+	ManagerImage         string `key:"manager_image" pattern:"image" default:"citusdata/membership-manager:0.3.0"`
+	VolumePrefixVariable string `key:"volume_prefix_variable" pattern:"env" default:"VOLUME_PREFIX"`
+	VolumeBlankVariable  string `key:"volume_blank_variable" pattern:"env" doc:"Render data volumes as ${VOLUME_PREFIX}${VAR-<service>:}/var/lib/postgresql/data (CommCare HQ's BLANK_IF_TESTS): setting VAR, even empty, drops the named volume."`
+	WorkerPassword       bool   `key:"worker_password" default:"true" doc:"Give workers POSTGRES_PASSWORD and PGPASSWORD; false leaves them out, as CommCare HQ's 2019-2020 files did (old images then trusted every connection; current images refuse to start)."`
 }
 
 // NoImage is the image of a node that runs from none: a server installed

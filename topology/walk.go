@@ -3,6 +3,7 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,14 +69,38 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// mapping walks a mapping node strictly: unknown and repeated keys are errors.
-// It records the position of every value under its path.
-func (d *decoder) mapping(n *yaml.Node, path string, keys []string, each func(key string, v *yaml.Node, p string)) bool {
+// section walks the mapping n strictly into the tagged fields of the
+// struct v (keys.go): unknown, repeated and missing required keys (role:
+// those of a node of that role) are errors. It records the position of
+// every value under its path.
+func (d *decoder) section(n *yaml.Node, path string, v reflect.Value, role Role) bool {
 	n = yamldoc.Resolve(n)
+	keys := keysOf(v.Type())
+	names := keyNames(keys)
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping of keys (%s), found %s", strings.Join(keys, ", "), kindName(n))
+		d.errorf(n, path, "must be a mapping of keys (%s), found %s", strings.Join(names, ", "), kindName(n))
 		return false
 	}
+	seen := d.entries(n, path, func(k, y *yaml.Node, p string) {
+		j := slices.Index(names, k.Value)
+		if j < 0 {
+			d.errorf(k, p, "unknown key%s; valid keys here: %s", suggest(k.Value, names), strings.Join(names, ", "))
+			return
+		}
+		d.pos[p] = posOf(y)
+		d.value(keys[j], y, p, v.Field(keys[j].index))
+	})
+	for _, k := range requiredKeys(v.Type(), role) {
+		if _, ok := seen[k]; !ok {
+			d.errorf(n, join(path, k), "is required but missing")
+		}
+	}
+	return true
+}
+
+// entries walks the entries of the mapping n, whose keys must be plain
+// names, each given once; it returns the line of each key.
+func (d *decoder) entries(n *yaml.Node, path string, each func(k, v *yaml.Node, p string)) map[string]int {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := yamldoc.Resolve(n.Content[i]), yamldoc.Resolve(n.Content[i+1])
@@ -89,39 +114,9 @@ func (d *decoder) mapping(n *yaml.Node, path string, keys []string, each func(ke
 			continue
 		}
 		seen[k.Value] = k.Line
-		if !slices.Contains(keys, k.Value) {
-			d.errorf(k, p, "unknown key%s; valid keys here: %s", suggest(k.Value, keys), strings.Join(keys, ", "))
-			continue
-		}
-		d.pos[p] = posOf(v)
-		each(k.Value, v, p)
+		each(k, v, p)
 	}
-	return true
-}
-
-func (d *decoder) require(n *yaml.Node, path string, keys ...string) {
-	n = yamldoc.Resolve(n)
-	if n.Kind != yaml.MappingNode {
-		return
-	}
-	for _, k := range keys {
-		found := false
-		for i := 0; i < len(n.Content); i += 2 {
-			if yamldoc.Resolve(n.Content[i]).Value == k {
-				found = true
-				break
-			}
-		}
-		if !found {
-			field := path
-			if field == "" {
-				field = k
-			} else {
-				field = path + "." + k
-			}
-			d.errorf(n, field, "is required but missing")
-		}
-	}
+	return seen
 }
 
 // suggest names the closest valid key, to catch typos such as "wokers".
@@ -163,9 +158,10 @@ func (d *decoder) str(n *yaml.Node, path string) string {
 	return n.Value
 }
 
-// integer reads a whole number. One too large for an int is a whole number
-// all the same: it is out of range, and 0 is returned.
-func (d *decoder) integer(n *yaml.Node, path string) int {
+// integer reads a whole number of the named range (keys.go). One too large
+// for an int is a whole number all the same: it is out of range, and 0 is
+// returned.
+func (d *decoder) integer(n *yaml.Node, path, rng string) int {
 	n = yamldoc.Resolve(n)
 	// YAML tags digits beyond 64 bits as a float.
 	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!str" || n.Tag == "!!float") {
@@ -175,7 +171,7 @@ func (d *decoder) integer(n *yaml.Node, path string) int {
 			return v
 		}
 		if errors.Is(err, strconv.ErrRange) {
-			d.errorf(n, path, "%s", outOfRange(path, shortNumber(s)))
+			d.errorf(n, path, "%s", outOfRange(rng, shortNumber(s)))
 			return 0
 		}
 	}
@@ -184,10 +180,10 @@ func (d *decoder) integer(n *yaml.Node, path string) int {
 }
 
 // outOfRange is the problem of a whole number too large for an int, in the
-// terms of the key it is given for: the range of a port, of the count.
-func outOfRange(path, digits string) string {
-	switch path[strings.LastIndexByte(path, '.')+1:] {
-	case "port", "first_port", "container_port":
+// terms of the range of its key: that of a port, of the count.
+func outOfRange(rng, digits string) string {
+	switch rng {
+	case "port":
 		return portOutOfRange(digits)
 	case "count":
 		return fmt.Sprintf("must be between 1 and %d, found %s", MaxWorkers, digits)
@@ -229,21 +225,9 @@ func (d *decoder) orderedMap(n *yaml.Node, path string, each func(key string, v 
 		d.errorf(n, path, "must be a mapping, found %s", kindName(n))
 		return
 	}
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := yamldoc.Resolve(n.Content[i]), yamldoc.Resolve(n.Content[i+1])
-		p := path + "." + k.Value
-		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, path, "keys must be plain names")
-			continue
-		}
-		if line, dup := seen[k.Value]; dup {
-			d.errorf(k, p, "is given twice (first at line %d); keep one", line)
-			continue
-		}
-		seen[k.Value] = k.Line
+	d.entries(n, path, func(k, v *yaml.Node, p string) {
 		d.pos[p] = posOf(v)
 		d.pos[p+"#key"] = posOf(k)
 		each(k.Value, v, p)
-	}
+	})
 }
