@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -330,5 +331,50 @@ func TestSignalsDuringReshape(t *testing.T) {
 	}
 	if code, out, errOut := runCLI(t, nil, "-t", one, "plan"); code != 0 || !strings.HasPrefix(out, "in sync") {
 		t.Errorf("plan after the rerun: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// plan and verify stop within about 2 s of a signal, even while a node
+// holds their connection without answering (their --timeout is 30 s).
+func TestSignalStopsPlanAndVerify(t *testing.T) {
+	accepted := make(chan struct{}, 16)
+	silent := func() int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				t.Cleanup(func() { c.Close() }) // silent until the test ends
+				accepted <- struct{}{}
+			}
+		}()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	spec := writeSpec(t, []byte(fmt.Sprintf("trust_authentication: true\ndjango: {host: 127.0.0.1}\ncoordinator: {service: c, alias: c, port: %d}\nworkers: [{service: w, alias: w, port: %d}]\n", silent(), silent())))
+	for _, c := range []struct{ cmd, want string }{
+		{"plan", "citusgen: interrupted by SIGINT: plan stopped before its reading was complete; it changes nothing, so nothing is left running\n"},
+		{"verify", "citusgen: interrupted by SIGINT: verify stopped before its report; it changes nothing, so nothing is left running\n"},
+	} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		var stdout, stderr bytes.Buffer
+		done := make(chan int, 1)
+		go func() { done <- runContext(ctx, []string{"-t", spec, c.cmd, "--timeout", "30s"}, strings.NewReader(""), &stdout, &stderr) }()
+		select {
+		case <-accepted:
+		case code := <-done:
+			t.Fatalf("%s ended before connecting: exit %d\n%s%s", c.cmd, code, stdout.String(), stderr.String())
+		}
+		cancel(interrupted{syscall.SIGINT})
+		start := time.Now()
+		code := <-done
+		if took := time.Since(start); code != 130 || took > 2*time.Second || stderr.String() != c.want {
+			t.Errorf("%s: exit %d after %s\n%s%s", c.cmd, code, took.Round(time.Millisecond), stdout.String(), stderr.String())
+		}
 	}
 }
