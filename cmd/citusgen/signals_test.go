@@ -364,7 +364,9 @@ func TestSignalStopsPlanAndVerify(t *testing.T) {
 		ctx, cancel := context.WithCancelCause(context.Background())
 		var stdout, stderr bytes.Buffer
 		done := make(chan int, 1)
-		go func() { done <- runContext(ctx, []string{"-t", spec, c.cmd, "--timeout", "30s"}, strings.NewReader(""), &stdout, &stderr) }()
+		go func() {
+			done <- runContext(ctx, []string{"-t", spec, c.cmd, "--timeout", "30s"}, strings.NewReader(""), &stdout, &stderr)
+		}()
 		select {
 		case <-accepted:
 		case code := <-done:
