@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/citusgen/citusgen/bootstrap"
@@ -34,7 +35,9 @@ func (c *resetCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := bootstrap.Reset(e.ctx, t, bootstrap.Options{Cluster: o, Wait: c.Wait, NoWait: c.Wait == 0, Progress: e.stderr}); err != nil {
+	if err := bootstrap.Reset(e.ctx, t, bootstrap.Options{Cluster: o, Wait: c.Wait, NoWait: c.Wait == 0, Progress: e.stderr}); err != nil && e.ctx.Err() != nil {
+		return fmt.Errorf("reset stopped; the nodes above that say done were reset, the statement it was running is canceled: run citusgen reset --yes again to reset every node, then citusgen bootstrap")
+	} else if err != nil {
 		return redacted{"reset failed: " + o.Redact(t, err.Error()), err}
 	}
 	return nil
