@@ -18,9 +18,6 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/sirupsen/logrus"
 
-	_ "github.com/citusgen/citusgen/cmd/citusgen/pyearly" // python3 starts while the rest initialises
-	"github.com/citusgen/citusgen/internal/cachedir"
-	_ "github.com/citusgen/citusgen/internal/gcearly" // before the heavy initialisers
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/settingsfile"
 )
@@ -117,7 +114,6 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if _, ok := stderr.(messageWriter); !ok {
 		stderr = messageWriter{stderr}
 	}
-	cachedir.SetNotes(func(note string) { fmt.Fprintf(stderr, "citusgen: note: %s\n", note) })
 	// compose-go warns through logrus about every unset ${VAR}; unset is the
 	// normal case for the variables we emit, so only errors are shown.
 	logrus.SetOutput(stderr)
