@@ -68,7 +68,7 @@ func TestSignalWhileWritingSettings(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "localsettings.py")
-	original := largeFile("settings/statements", 20<<20)
+	original := largeFile("settings/comments", 20<<20)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			// The signal must arrive while the temporary file exists: the
