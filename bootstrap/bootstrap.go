@@ -16,7 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +53,10 @@ type Options struct {
 	// any statement or reading may wait (for a lock another session holds,
 	// say), and each rebalance or drain.
 	Wait time.Duration
+	// NoWait (--wait 0) tries each node once and does not wait for
+	// another run's lock; statements, a rebalance and a drain keep their
+	// bound (Wait, or 60s when Wait is zero).
+	NoWait bool
 	// Progress receives one line per event (stderr in the CLI).
 	Progress io.Writer
 	// PollInterval between connection attempts while waiting; 250ms when zero.
@@ -70,7 +77,7 @@ type Result struct {
 	// time they ran (a concurrent run, or the setup service).
 	AlreadyDone int
 	// Removed and Moved: what --prune and --rebalance did.
-	Removed []string
+	Removed []reshape.Removed
 	Moved   int
 	// Left is the plan of the last reading: what is still to change (what
 	// needs a flag not given, or a person).
@@ -97,12 +104,13 @@ func (e *Error) Error() string {
 }
 
 type runner struct {
-	t    *topology.Topology
-	o    Options
-	mu   sync.Mutex
-	res  Result
-	auth string // pg_dist_authinfo value, bound as $1
-	eps  map[string]cluster.Endpoint
+	t     *topology.Topology
+	o     Options
+	stage string // what the run is doing, for a stop to name
+	mu    sync.Mutex
+	res   Result
+	auth  string // pg_dist_authinfo value, bound as $1
+	eps   map[string]cluster.Endpoint
 }
 
 func (r *runner) printf(format string, args ...any) {
@@ -117,7 +125,9 @@ func (r *runner) printf(format string, args ...any) {
 // Run bootstraps the cluster. It is idempotent: on a cluster that matches
 // the topology it changes nothing. An error means it stopped; a Result
 // with Pending changes means it did what it could without the flags or the
-// person those changes need.
+// person those changes need. When ctx is canceled (a signal), the error
+// says what it was doing and what still runs on the server: a rebalance
+// job Citus runs in the background, or a drain, which is canceled.
 func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) {
 	eps, err := cluster.Endpoints(t, o.Cluster)
 	if err != nil {
@@ -130,12 +140,33 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 	for _, ep := range eps {
 		r.eps[ep.Node.Service] = ep
 	}
+	res, err := r.run(ctx, eps)
+	if err != nil && ctx.Err() != nil {
+		return nil, r.stopped(err)
+	}
+	return res, err
+}
+
+// stopped is the error of a run ctx stopped: what it was doing and what
+// is left running on the server.
+func (r *runner) stopped(err error) error {
+	var in *reshape.Interrupted
+	if errors.As(err, &in) {
+		return fmt.Errorf("bootstrap stopped while %s: %s", r.stage, in.Msg)
+	}
+	return fmt.Errorf("bootstrap stopped while %s, after %s; the statement it was running is canceled, so nothing it started runs on the server: every step is guarded, so run citusgen bootstrap again to finish", r.stage, english.Plural(r.res.Applied, "change")+" applied")
+}
+
+func (r *runner) run(ctx context.Context, eps []cluster.Endpoint) (*Result, error) {
+	t, o := r.t, r.o
 	start := time.Now()
+	r.stage = "waiting for the nodes"
 	if err := r.waitAll(ctx, eps); err != nil {
 		return nil, err
 	}
 	coordEP := eps[0]
 
+	r.stage = "taking its lock on the coordinator"
 	// The lock lives in the coordinator's cluster database, so create that
 	// first; a concurrent run creating it too is harmless (duplicate_database).
 	if ran, err := r.runStep(ctx, coordEP, steps.CreateDatabase(t), nil); err != nil {
@@ -154,6 +185,10 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 	}); err != nil {
 		return nil, r.stepError(coordEP, "lock", err)
 	}
+	if !got && o.NoWait {
+		return nil, &Error{Node: t.Coordinator.Service, Action: "lock", Detail: "another citusgen bootstrap is running, and --wait 0 does not wait for it",
+			Hint: "run again when it has finished, or give --wait a duration to wait for it"}
+	}
 	if !got {
 		r.printf("%s: another bootstrap is running; waiting for it to finish", t.Coordinator.Service)
 		err := r.exec(ctx, lockConn, func(ctx context.Context) error {
@@ -169,6 +204,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 		}
 	}
 
+	r.stage = "reading the cluster and applying changes"
 	for round := 0; round < maxRounds; round++ {
 		c, err := r.read(ctx, live.Options{})
 		if err != nil {
@@ -189,6 +225,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) 
 	}
 	// The last reading is plan's whole reading, the nodes' connections to
 	// each other included: complete means what plan would call in sync.
+	r.stage = "reading the cluster a last time"
 	final, err := r.read(ctx, live.Options{Reshape: true, Health: true})
 	if err != nil {
 		return nil, err
@@ -321,17 +358,23 @@ func (r *runner) applyOn(ctx context.Context, ep cluster.Endpoint, changes []pla
 func (r *runner) reshape(ctx context.Context, ep cluster.Endpoint, conn *pgx.Conn) error {
 	ro := reshape.Options{Wait: r.o.Wait, Progress: r.o.Progress}
 	if r.o.Prune {
+		r.stage = "pruning"
 		c, err := r.read(ctx, live.Options{Reshape: true})
 		if err != nil {
 			return err
 		}
 		removed, err := reshape.Prune(ctx, c, conn, ro)
 		r.res.Removed = removed
+		r.res.Applied += len(removed)
+		if len(removed) > 0 && !r.t.Containerless() {
+			r.volumeNote(removed)
+		}
 		if err != nil {
 			return r.reshapeError(ep, "prune", err)
 		}
 	}
 	if r.o.Rebalance {
+		r.stage = "rebalancing"
 		// A job found running was planned before; once it ends, more
 		// moves may be due.
 		for range 2 {
@@ -340,6 +383,9 @@ func (r *runner) reshape(ctx context.Context, ep cluster.Endpoint, conn *pgx.Con
 				return err
 			}
 			moved, attached, err := reshape.Rebalance(ctx, c, conn, ro)
+			if moved > 0 && r.res.Moved == 0 {
+				r.res.Applied++ // the rebalance, however many jobs it took
+			}
 			r.res.Moved += moved
 			if err != nil {
 				return r.reshapeError(ep, "rebalance", err)
@@ -369,6 +415,20 @@ func (r *runner) reshapeError(ep cluster.Endpoint, action string, err error) err
 func (r *runner) summary(took time.Duration) {
 	res := &r.res
 	applied := english.Plural(res.Applied, "change") + " applied"
+	var reshaped []string
+	for _, x := range res.Removed {
+		if x.Drained > 0 {
+			reshaped = append(reshaped, fmt.Sprintf("drained %s off %s and removed it", english.Plural(x.Drained, "shard"), x.Addr()))
+		} else {
+			reshaped = append(reshaped, "removed "+x.Addr())
+		}
+	}
+	if res.Moved > 0 {
+		reshaped = append(reshaped, "the rebalance moved "+english.Plural(res.Moved, "shard"))
+	}
+	if len(reshaped) > 0 {
+		applied += " (" + strings.Join(reshaped, "; ") + ")"
+	}
 	if res.AlreadyDone > 0 {
 		applied += fmt.Sprintf(", %d already done by another run", res.AlreadyDone)
 	}
@@ -381,6 +441,24 @@ func (r *runner) summary(took time.Duration) {
 		r.printf("  %s %s: %s", ch.Kind, ch.Node, ch.Detail)
 	}
 }
+
+// volumeNote says how to drop the data volume of a worker prune removed:
+// compose keeps a named volume until it is removed by name.
+func (r *runner) volumeNote(removed []reshape.Removed) {
+	for _, x := range removed {
+		volume := "<volume>"
+		if serviceName.MatchString(x.Name) && net.ParseIP(x.Name) == nil && x.Name != "localhost" {
+			volume = x.Name // registered by its compose service name
+		}
+		if r.t.VolumePrefixVariable != "" {
+			volume = "${" + r.t.VolumePrefixVariable + "}" + volume
+		}
+		r.printf("prune: note: if %s ran from this compose file, its data volume stays: once its service is gone from the file and its container removed (docker compose up -d --remove-orphans), drop it with docker volume rm <project>_%s (the compose project's name, and the volume the file named for the service; docker volume ls lists it)", x.Addr(), volume)
+	}
+}
+
+// serviceName is a registration name that can be a compose service's.
+var serviceName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // wait is the bound on waiting for nodes, and for another run's lock.
 func (r *runner) wait() time.Duration {
@@ -434,6 +512,10 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 				Hint: fmt.Sprintf("something else listens on %s (another service on the published port?): check the port mapping of %s, or point citusgen at it with --node %s=HOST:PORT", ep.Addr, name, name)}
 		case cluster.Other:
 			return &Error{Node: name, Action: "connect", Detail: detail}
+		}
+		if r.o.NoWait {
+			return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no connection to %s at the first try, and --wait 0 does not wait (%s)", ep.Addr, detail),
+				Hint: fmt.Sprintf("%s is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT, or give --wait a duration to wait for it; then run citusgen bootstrap again", name, ep.Addr, name, name)}
 		}
 		if time.Since(lastReport) >= 5*time.Second {
 			r.printf("%s at %s: waiting (%s; %s so far)", name, ep.Addr, detail, time.Since(start).Round(time.Second))

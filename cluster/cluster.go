@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 
 	"github.com/citusgen/citusgen/topology"
 
@@ -154,6 +155,14 @@ func (o Options) Config(t *topology.Topology, ep Endpoint, database string) (*pg
 	}
 	if o.DialFunc != nil {
 		cfg.DialFunc = o.DialFunc
+	}
+	// A statement whose context ends (a bound ran out, a signal) is
+	// canceled on the server too: pgx's default only drops the connection,
+	// and a backend running a long function (citus_drain_node) goes on
+	// until it next talks to the client. The connection is dropped only if
+	// the cancel is not answered within a second.
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: time.Second}
 	}
 	return cfg, nil
 }

@@ -87,7 +87,7 @@ func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) 
 	if len(c.Jobs) > 0 {
 		j := c.Jobs[0]
 		o.printf("rebalance: job %d is already %s (%d of %s done); waiting for it", j.ID, j.State, j.Done, english.Plural(j.Tasks, "task"))
-		moved, err := follow(ctx, conn, j.ID, nodes, o)
+		moved, err := follow(ctx, conn, j.ID, nodes, o, rerunRebalance)
 		return moved, true, explain(ctx, c, conn, err)
 	}
 	if c.Moves == 0 {
@@ -101,7 +101,7 @@ func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) 
 	if err := o.exec(ctx, conn, func(ctx context.Context) error { return conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job) }); err != nil {
 		return 0, false, explain(ctx, c, conn, fmt.Errorf("citus_rebalance_start: %w", err))
 	}
-	moved, err = follow(ctx, conn, job, nodes, o)
+	moved, err = follow(ctx, conn, job, nodes, o, rerunRebalance)
 	return moved, false, explain(ctx, c, conn, err)
 }
 
@@ -116,18 +116,23 @@ func nodeAddrs(c *live.Cluster) map[string]string {
 // follow waits for a job to end, printing each move as it finishes and the
 // count of moves (and of other tasks, such as copying reference tables to
 // a new node) done.
-func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]string, o Options) (int, error) {
+func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]string, o Options, rerun string) (int, error) {
 	start := time.Now()
 	deadline := start.Add(o.wait())
 	last := ""
 	reported := map[int64]bool{}
+	movesDone := 0
 	for {
 		var state, details string
 		if err := conn.QueryRow(ctx, citus.RebalanceStatus, job).Scan(&state, &details); err != nil {
+			if ctx.Err() != nil {
+				return movesDone, jobLeft(conn.Config(), job, rerun)
+			}
 			return 0, fmt.Errorf("citus_rebalance_status: %w", err)
 		}
 		tasks := jobTasks(ctx, conn, job)
-		moves, movesDone, others, othersDone := 0, 0, 0, 0
+		moves, others, othersDone := 0, 0, 0
+		movesDone = 0
 		for _, tk := range tasks {
 			done := tk.status == "done"
 			if tk.move == nil {
@@ -165,11 +170,64 @@ func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]str
 		}
 		select {
 		case <-ctx.Done():
-			return movesDone, ctx.Err()
+			return movesDone, jobLeft(conn.Config(), job, rerun)
 		case <-time.After(o.poll()):
 		}
 	}
 }
+
+// What to run again to resume, after a signal stopped citusgen.
+const (
+	rerunRebalance = "citusgen bootstrap --rebalance"
+	rerunPrune     = "citusgen bootstrap --prune"
+)
+
+// Interrupted is a rebalance or drain that a canceled context (a signal)
+// stopped citusgen from following: it says what still runs on the
+// coordinator, and how to watch it, stop it and resume.
+type Interrupted struct{ Msg string }
+
+func (e *Interrupted) Error() string { return e.Msg }
+
+// afterCancel bounds what citusgen asks the coordinator once its context
+// is canceled, so that it stops within about 2 s.
+const afterCancel = 1500 * time.Millisecond
+
+// jobLeft asks, over a connection of its own, what a rebalance job is
+// doing now that citusgen stopped following it.
+func jobLeft(cfg *pgx.ConnConfig, job int64, rerun string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), afterCancel)
+	defer cancel()
+	const howto = "watch it with SELECT * FROM citus_rebalance_status(); stop it with SELECT citus_rebalance_stop(); or run %s again, which waits for it and resumes"
+	var state, details string
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		defer conn.Close(context.Background())
+		err = conn.QueryRow(ctx, citus.RebalanceStatus, job).Scan(&state, &details)
+	}
+	if err != nil {
+		return &Interrupted{fmt.Sprintf("stopped following rebalance job %d, which may still run on the coordinator (citusgen could not ask: %v): "+howto, job, oneLine(err.Error()), rerun)}
+	}
+	moves, done := 0, 0
+	for _, tk := range jobTasks(ctx, conn, job) {
+		if tk.move != nil {
+			moves++
+			if tk.status == "done" {
+				done++
+			}
+		}
+	}
+	progress := fmt.Sprintf("%d of %s done", done, english.Plural(moves, "move"))
+	switch {
+	case state == citus.JobFinished:
+		return &Interrupted{fmt.Sprintf("stopped following rebalance job %d, which finished meanwhile (%s); run %s again to see that nothing is left", job, progress, rerun)}
+	case citus.JobFailed[state]:
+		return &Interrupted{fmt.Sprintf("stopped following rebalance job %d, which is %s (%s): %s; see SELECT * FROM citus_rebalance_status(), and run %s again", job, state, progress, firstError(details), rerun)}
+	}
+	return &Interrupted{fmt.Sprintf("stopped following rebalance job %d, which goes on on the coordinator (%s, %s): "+howto, job, state, progress, rerun)}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 type move struct{ shard, from, to string }
 
@@ -232,7 +290,7 @@ func firstError(details string) string {
 // the topology's workers, with progress) and then removes it. It refuses,
 // changing nothing, when no worker of the topology could take the shards.
 // c is a reading with Reshape; it returns the registrations removed.
-func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]string, error) {
+func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]Removed, error) {
 	if c.Match == nil {
 		return nil, fmt.Errorf("cannot prune: the coordinator's registrations could not be read")
 	}
@@ -259,7 +317,7 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 	if len(c.Jobs) > 0 {
 		// citus_drain_node refuses to run beside a rebalance.
 		o.printf("prune: rebalance job %d is running; waiting for it first", c.Jobs[0].ID)
-		if _, err := follow(ctx, conn, c.Jobs[0].ID, nodeAddrs(c), o); err != nil {
+		if _, err := follow(ctx, conn, c.Jobs[0].ID, nodeAddrs(c), o, rerunPrune); err != nil {
 			return nil, err
 		}
 	}
@@ -273,11 +331,14 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 		}
 	}
 	cleanup(ctx, conn, o)
-	var removed []string
+	var removed []Removed
 	for _, x := range extra {
 		if x.Shards > 0 {
 			o.printf("prune: draining %s: %s; %s", x.Addr(), plan.ShardsAndSize(x, true), why)
 			if err := drain(ctx, conn, x.Registration, mode, o); err != nil {
+				if ctx.Err() != nil {
+					return removed, drainLeft(conn, x.Registration, x.Shards)
+				}
 				return removed, explain(ctx, c, conn, err)
 			}
 		}
@@ -298,9 +359,59 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]s
 			return removed, fmt.Errorf("citus_remove_node(%s): %w", x.Addr(), err)
 		}
 		o.printf("prune: removed %s", x.Addr())
-		removed = append(removed, x.Addr())
+		removed = append(removed, Removed{Name: x.Name, Port: x.Port, Drained: x.Shards})
 	}
 	return removed, nil
+}
+
+// Removed is a registration Prune removed, and the shards it drained off
+// it first.
+type Removed struct {
+	Name    string
+	Port    int32
+	Drained int64
+}
+
+// Addr is the registration's name:port.
+func (r Removed) Addr() string { return fmt.Sprintf("%s:%d", r.Name, r.Port) }
+
+// drainLeft says, once a signal stopped a drain, whether the drain is still
+// in flight on the coordinator or was canceled (pgx sent a cancel request),
+// and how many shards moved.
+func drainLeft(conn *pgx.Conn, r live.Registration, had int64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), afterCancel)
+	defer cancel()
+	pid := conn.PgConn().PID()
+	watch, err := pgx.ConnectConfig(ctx, conn.Config())
+	if err != nil {
+		return &Interrupted{fmt.Sprintf("stopped draining %s; citusgen could not ask the coordinator whether the drain (session pid %d) was canceled (%s): SELECT pid, state, query FROM pg_stat_activity WHERE pid = %d shows it, SELECT pg_cancel_backend(%d) stops it; moves already made stay: run %s again to finish", r.Addr(), pid, oneLine(err.Error()), pid, pid, rerunPrune)}
+	}
+	defer watch.Close(context.Background())
+	// The cancel request reaches the server at once, but the backend stops
+	// at its next check: give it a moment.
+	active := false
+	for {
+		var state string
+		err := watch.QueryRow(ctx, "SELECT coalesce(state, '') FROM pg_catalog.pg_stat_activity WHERE pid = $1", int32(pid)).Scan(&state)
+		active = err == nil && state == "active"
+		if !active || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	var left int64 = -1
+	watch.QueryRow(ctx, citus.ShardsLeft, r.Name, r.Port).Scan(&left)
+	moved := ""
+	if left >= 0 {
+		moved = fmt.Sprintf(" (%d of %s moved off it, %d left)", had-left, english.Plural(had, "shard"), left)
+	}
+	if active {
+		return &Interrupted{fmt.Sprintf("stopped following the drain of %s%s, but citus_drain_node is still running on the coordinator (session pid %d) and moves the shard it is at: watch it with SELECT pid, state, query FROM pg_stat_activity WHERE pid = %d; stop it with SELECT pg_cancel_backend(%d); moves already made stay: run %s again to finish", r.Addr(), moved, pid, pid, pid, rerunPrune)}
+	}
+	return &Interrupted{fmt.Sprintf("stopped draining %s%s: the drain was canceled on the coordinator and nothing moves shards now; moves already made stay: run %s again to finish the drain and remove it", r.Addr(), moved, rerunPrune)}
 }
 
 // cleanup drops the orphaned shards earlier moves left behind; a failure

@@ -15,14 +15,18 @@ import (
 // (a cluster still coming up: nodes starting, the setup service
 // registering), each run bounded by timeout, and returns the last report.
 // It says on progress what it waits for, every 5 seconds at most, and
-// how long it took when it waited. A wait of zero runs once.
-func Until(t *topology.Topology, o Options, timeout, wait time.Duration, progress io.Writer) (*Report, error) {
+// how long it took when it waited. A wait of zero runs once. A canceled
+// ctx stops it with ctx's error.
+func Until(ctx context.Context, t *topology.Topology, o Options, timeout, wait time.Duration, progress io.Writer) (*Report, error) {
 	start := time.Now()
 	var lastSaid time.Time
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		report, err := Run(ctx, t, o)
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		report, err := Run(rctx, t, o)
 		cancel()
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -37,7 +41,11 @@ func Until(t *topology.Topology, o Options, timeout, wait time.Duration, progres
 			fmt.Fprintf(progress, "citusgen: waiting for the cluster (%s so far, up to %s): %s\n", waited.Round(time.Second), wait, report.failing())
 			lastSaid = time.Now()
 		}
-		time.Sleep(min(time.Second, wait-waited))
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(min(time.Second, wait-waited)):
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"time"
 
 	"github.com/citusgen/citusgen/bootstrap"
@@ -11,7 +10,7 @@ import (
 type bootstrapCmd struct {
 	specFlag
 	connFlags
-	Wait      time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for nodes to accept connections, and for a rebalance or drain."`
+	Wait      time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for the nodes to accept connections, for another bootstrap's lock, and for each statement, rebalance and drain. 0: try each node once and do not wait for another bootstrap (statements, a rebalance and a drain are then bounded by 60s); negative values are refused."`
 	DryRun    bool          `help:"Print the SQL bootstrap would run on a new cluster (as a psql script) and connect to nothing."`
 	Rebalance bool          `help:"Also move shards onto the topology's workers with Citus's background rebalancer (or wait for a rebalance already running), with progress on stderr."`
 	Prune     bool          `help:"Also drain registered workers the topology no longer lists (their shards move to the others), then remove them."`
@@ -21,6 +20,9 @@ type bootstrapCmd struct {
 // topology, 1 when something is left (naming the flag or the manual step
 // it needs) or a step failed.
 func (c *bootstrapCmd) Run(e *env) error {
+	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "60s, the default", "try each node once without waiting"); err != nil {
+		return err
+	}
 	t, err := c.load(e)
 	if err != nil {
 		return err
@@ -41,7 +43,10 @@ func (c *bootstrapCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	res, err := bootstrap.Run(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr, Prune: c.Prune, Rebalance: c.Rebalance})
+	res, err := bootstrap.Run(e.ctx, t, bootstrap.Options{Cluster: o, Wait: c.Wait, NoWait: c.Wait == 0, Progress: e.stderr, Prune: c.Prune, Rebalance: c.Rebalance})
+	if err != nil && e.ctx.Err() != nil {
+		return redacted{o.Redact(t, err.Error()), err} // says what it stopped and what it left
+	}
 	if err != nil {
 		return redacted{"bootstrap failed: " + o.Redact(t, err.Error()), err}
 	}

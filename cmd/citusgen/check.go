@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +43,7 @@ func (c checkCmd) Run(e *env) error {
 			return err
 		}
 	}
-	findings, notes, err := check.Run(context.Background(), t, composeData, settingsData)
+	findings, notes, err := check.Run(e.ctx, t, composeData, settingsData)
 	var fe *regions.FileError
 	switch {
 	case errors.As(err, &fe):

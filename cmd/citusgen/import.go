@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/citusgen/citusgen/specimport"
@@ -23,7 +22,7 @@ func (c importCmd) Run(e *env) error {
 			return err
 		}
 	}
-	res, err := specimport.Import(context.Background(), in)
+	res, err := specimport.Import(e.ctx, in)
 	if err != nil {
 		return badInput{err}
 	}

@@ -91,6 +91,7 @@ func (c initCmd) writeSpec(e *env, spec []byte) (wrote bool, err error) {
 		}
 		return false, badInputf("%s already exists; citusgen init never overwrites a file: remove it or give another path", c.Path)
 	}
+	removeStale(e, c.Path)
 	if err := atomicfile.WriteNew(c.Path, spec); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return false, badInputf("%s already exists; citusgen init never overwrites a file", c.Path)
@@ -177,6 +178,7 @@ func (ch *envFileChange) apply(e *env) error {
 	if err != nil {
 		return err
 	}
+	removeStale(e, ch.path)
 	if ch.tgt == nil {
 		data := fmt.Sprintf("# Read by docker compose from the directory of the compose file.\n"+
 			"# Written by citusgen init: keep it out of version control.\n"+

@@ -8,6 +8,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -79,23 +80,40 @@ type cli struct {
 	Version    kong.VersionFlag `help:"Print the version (module version and VCS revision) and exit."`
 }
 
-// env is what commands get from run: the streams and the parsed flags.
+// env is what commands get from run: the streams, the parsed flags, the
+// arguments as given, and the context a signal cancels.
 type env struct {
+	ctx    context.Context
 	cli    *cli
 	parser *kong.Kong
+	args   []string
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	stderr := messageWriter{os.Stderr}
+	ctx, stop := signalContext(stderr)
+	code := runContext(ctx, os.Args[1:], os.Stdin, os.Stdout, stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+// run is citusgen without signal handling (the tests call it in-process).
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// runContext runs the command args name with ctx, which main's signals
+// cancel: a command stopped by one exits 128 + the signal's number (130
+// for SIGINT, 143 for SIGTERM), saying what it stopped and what it left.
+func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	// stderr carries messages only, and they quote the user's files and
 	// spec: an escape sequence there must not reach the terminal.
-	stderr = messageWriter{stderr}
+	if _, ok := stderr.(messageWriter); !ok {
+		stderr = messageWriter{stderr}
+	}
 	// compose-go warns through logrus about every unset ${VAR}; unset is the
 	// normal case for the variables we emit, so only errors are shown.
 	logrus.SetOutput(stderr)
@@ -130,13 +148,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	if err := unknownCommand(parser.Model, args); err != nil {
 		return report(stderr, err)
 	}
-	ctx, err := parser.Parse(args)
+	kctx, err := parser.Parse(args)
 	if err != nil {
 		return report(stderr, badInput{err})
 	}
 	// The python3 that read settings files ends with the run, not after it.
 	defer settingsfile.Close()
-	err = ctx.Run(&env{cli: &c, parser: parser, stdin: stdin, stdout: stdout, stderr: stderr})
+	err = kctx.Run(&env{ctx: ctx, cli: &c, parser: parser, args: args, stdin: stdin, stdout: stdout, stderr: stderr})
+	if sig, ok := signaled(ctx); ok && err != nil {
+		// Whatever the error says, it says it because of the signal.
+		fmt.Fprintf(stderr, "citusgen: %s: %s\n", sig, strings.TrimSpace(err.Error()))
+		return sig.status()
+	}
 	return report(stderr, err)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -15,20 +16,26 @@ type planCmd struct {
 	specFlag
 	connFlags
 	JSON    bool          `name:"json" help:"Print the plan as JSON."`
-	Timeout time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on the whole run."`
+	Timeout time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on the whole run; must be more than 0."`
 }
 
 // Run lists what bootstrap (with --rebalance and --prune) would change;
 // read-only. Exit 0 in sync, 1 with changes pending, 3 when part of the
 // cluster could not be read.
 func (c *planCmd) Run(e *env) error {
+	if err := checkTimeout(e, c.Timeout, "--timeout", "CITUSGEN_TIMEOUT"); err != nil {
+		return err
+	}
 	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
+	ctx, cancel := context.WithTimeout(e.ctx, c.Timeout)
 	defer cancel()
 	cl, err := live.Read(ctx, t, live.Options{Cluster: o, Reshape: true, Health: true})
+	if e.ctx.Err() != nil {
+		return errors.New("plan stopped before its reading was complete; it changes nothing, so nothing is left running")
+	}
 	if err != nil {
 		return badInput{err}
 	}

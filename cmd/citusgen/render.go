@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -144,6 +143,7 @@ func writeAll(e *env, t *topology.Topology, dir string, allowMajorChange bool) e
 	files := make([]atomicfile.File, len(arts))
 	for i, a := range arts {
 		files[i] = atomicfile.File{Name: a.Path, Data: a.Data}
+		removeStale(e, filepath.Join(dir, a.Path))
 	}
 	if err := atomicfile.WriteAll(dir, files); err != nil {
 		return err
@@ -164,6 +164,7 @@ func intoCompose(e *env, t *topology.Topology, path string, adopt, allowMajorCha
 	if err != nil {
 		return err
 	}
+	removeStale(e, path)
 	if err := checkMajorChanges(e, t, path, tgt.Data, allowMajorChange); err != nil {
 		return err
 	}
@@ -202,7 +203,7 @@ func checkMajorChanges(e *env, t *topology.Topology, path string, old []byte, al
 // compose would: problems the file already had are warnings, problems the
 // change would bring in block it, all listed at once.
 func validateChange(e *env, t *topology.Topology, path string, old, merged []byte) error {
-	introduced, had, err := composefile.ChangeProblems(context.Background(), t, path, old, merged)
+	introduced, had, err := composefile.ChangeProblems(e.ctx, t, path, old, merged)
 	if err != nil {
 		return badInput{err}
 	}
@@ -216,7 +217,8 @@ func validateChange(e *env, t *topology.Topology, path string, old, merged []byt
 }
 
 func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
-	ctx := context.Background()
+	ctx := e.ctx
+	removeStale(e, path)
 	tgt, err := atomicfile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return createSettings(e, t, path)
@@ -226,10 +228,10 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 	}
 	m, err := regions.MergeSettingsFile(ctx, tgt.Data, t, regions.MergeOptions{Name: path, Adopt: adopt})
 	if err != nil {
-		return mergeError(path, err)
+		return stopped(e, path, mergeError(path, err))
 	}
 	if err := m.CheckCompiles(ctx, path); err != nil {
-		return err
+		return stopped(e, path, err)
 	}
 	reportAdopted(e, path, m.Adopted)
 	if r := m.Rebound; r != nil {
@@ -240,13 +242,16 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 
 // createSettings writes a new settings file: the block and what it needs.
 func createSettings(e *env, t *topology.Topology, path string) error {
-	ctx := context.Background()
+	ctx := e.ctx
 	m, err := regions.MergeSettingsFile(ctx, regions.NewSettingsFile(t, path), t, regions.MergeOptions{Name: path})
 	if err != nil {
-		return mergeError(path, err)
+		return stopped(e, path, mergeError(path, err))
 	}
 	if err := m.CheckCompiles(ctx, path); err != nil {
-		return err
+		return stopped(e, path, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return stopped(e, path, err)
 	}
 	if err := atomicfile.WriteNew(path, m.Data); err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -274,8 +279,8 @@ func writeIfChanged(e *env, tgt *atomicfile.Target, merged []byte) error {
 		fmt.Fprintf(e.stderr, "citusgen: %s is up to date\n", tgt.Path)
 		return nil
 	}
-	if err := tgt.Replace(merged); err != nil {
-		return err
+	if err := tgt.ReplaceContext(e.ctx, merged); err != nil {
+		return stopped(e, tgt.Path, err)
 	}
 	for _, n := range tgt.Notes {
 		fmt.Fprintf(e.stderr, "citusgen: note: %s\n", n)
@@ -299,4 +304,21 @@ func includeConflicts(t *topology.Topology, path string, data []byte) error {
 		msgs[i] = c.Msg
 	}
 	return badInputf("%s\n(%s is untouched)", strings.Join(msgs, "\n"), path)
+}
+
+// stopped says, for a write a signal stopped, that the file is as it was
+// and no temporary file is left; other errors pass.
+func stopped(e *env, path string, err error) error {
+	if err == nil || e.ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("stopped before writing %s: it is as it was, and no temporary file of citusgen's is left beside it", path)
+}
+
+// removeStale removes what an interrupted citusgen left beside path
+// (atomicfile.RemoveStale says which files), saying so.
+func removeStale(e *env, path string) {
+	for _, f := range atomicfile.RemoveStale(path) {
+		fmt.Fprintf(e.stderr, "citusgen: removed %s, a temporary file an interrupted citusgen left (older than %s)\n", f, atomicfile.StaleAge)
+	}
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"fmt"
 	"time"
 
 	"github.com/citusgen/citusgen/bootstrap"
@@ -12,10 +12,13 @@ type resetCmd struct {
 	specFlag
 	connFlags
 	Yes  bool          `help:"Really drop and recreate the database on every node."`
-	Wait time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for nodes to accept connections."`
+	Wait time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for the nodes to accept connections, and for each statement. 0: try each node once (statements are then bounded by 60s); negative values are refused."`
 }
 
 func (c *resetCmd) Run(e *env) error {
+	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "60s, the default", "try each node once without waiting"); err != nil {
+		return err
+	}
 	t, err := c.load(e)
 	if err != nil {
 		return err
@@ -32,7 +35,9 @@ func (c *resetCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := bootstrap.Reset(context.Background(), t, bootstrap.Options{Cluster: o, Wait: c.Wait, Progress: e.stderr}); err != nil {
+	if err := bootstrap.Reset(e.ctx, t, bootstrap.Options{Cluster: o, Wait: c.Wait, NoWait: c.Wait == 0, Progress: e.stderr}); err != nil && e.ctx.Err() != nil {
+		return fmt.Errorf("reset stopped; the nodes above that say done were reset, the statement it was running is canceled: run citusgen reset --yes again to reset every node, then citusgen bootstrap")
+	} else if err != nil {
 		return redacted{"reset failed: " + o.Redact(t, err.Error()), err}
 	}
 	return nil

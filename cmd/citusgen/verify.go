@@ -13,19 +13,28 @@ import (
 type verifyCmd struct {
 	specFlag
 	connFlags
-	Timeout  time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on each run; a silent port never hangs it."`
-	Wait     time.Duration `env:"CITUSGEN_VERIFY_WAIT" placeholder:"DURATION" help:"Check again until every check passes or DURATION has passed (a cluster still coming up: nodes starting, citus_setup registering), printing on stderr what it waits for."`
+	Timeout  time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on each run, so a silent port never hangs it; must be more than 0."`
+	Wait     time.Duration `env:"CITUSGEN_VERIFY_WAIT" placeholder:"DURATION" help:"Check again until every check passes or DURATION has passed (a cluster still coming up: nodes starting, citus_setup registering), printing on stderr what it waits for. 0 (the default) checks once; negative values are refused."`
 	JSON     bool          `name:"json" help:"Print the report as JSON."`
 	Smoke    bool          `help:"Also create a distributed table in a scratch schema, write and count rows across shards, and drop it."`
 	Failures bool          `help:"Print only the failing checks (the counts still cover all)."`
 }
 
 func (c *verifyCmd) Run(e *env) error {
+	if err := checkTimeout(e, c.Timeout, "--timeout", "CITUSGEN_TIMEOUT"); err != nil {
+		return err
+	}
+	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_VERIFY_WAIT", "60s", "check once (the default)"); err != nil {
+		return err
+	}
 	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
 	if err != nil {
 		return err
 	}
-	report, err := verify.Until(t, verify.Options{Cluster: o, Smoke: c.Smoke}, c.Timeout, c.Wait, e.stderr)
+	report, err := verify.Until(e.ctx, t, verify.Options{Cluster: o, Smoke: c.Smoke}, c.Timeout, c.Wait, e.stderr)
+	if err != nil && e.ctx.Err() != nil {
+		return fmt.Errorf("verify stopped before its report; it changes nothing, so nothing is left running")
+	}
 	if err != nil {
 		return badInput{err}
 	}

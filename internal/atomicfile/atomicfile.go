@@ -4,6 +4,7 @@
 package atomicfile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -37,6 +38,7 @@ func WriteAll(dir string, files []File) error {
 	cleanup := func() {
 		for _, p := range done {
 			os.Remove(p.tmp)
+			settled(p.tmp)
 		}
 	}
 	for _, f := range files {
@@ -56,9 +58,11 @@ func WriteAll(dir string, files []File) error {
 		if err := os.Rename(p.tmp, p.final); err != nil {
 			for _, q := range done[i:] {
 				os.Remove(q.tmp)
+				settled(q.tmp)
 			}
 			return fmt.Errorf("cannot replace %s: %w", p.final, errors.Unwrap(err))
 		}
+		settled(p.tmp)
 	}
 	return nil
 }
@@ -75,11 +79,12 @@ func writeTemp(final string, data []byte) (string, error) {
 // 0600 and given mode only once written; with final's extended attributes
 // (its ACL) when it replaces final.
 func writeTempMode(final string, data []byte, mode os.FileMode, replaces bool) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
+	f, err := os.CreateTemp(filepath.Dir(final), tempPattern(final))
 	if err != nil {
 		return "", fmt.Errorf("cannot write %s: %w", final, errors.Unwrap(err))
 	}
-	_, werr := f.Write(data)
+	created(f)
+	werr := writeChunked(context.Background(), f, data)
 	if werr == nil && replaces {
 		werr = copyXattrs(final, f)
 	}
@@ -94,6 +99,7 @@ func writeTempMode(final string, data []byte, mode os.FileMode, replaces bool) (
 	}
 	if werr != nil {
 		os.Remove(f.Name())
+		settled(f.Name())
 		if ue := (*UnsafeError)(nil); errors.As(werr, &ue) {
 			return "", werr // names the file already
 		}
@@ -117,7 +123,10 @@ func WriteNewMode(path string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp)
+	defer func() {
+		os.Remove(tmp)
+		settled(tmp)
+	}()
 	if err := os.Link(tmp, path); err != nil {
 		return fmt.Errorf("cannot create %s: %w", path, err)
 	}

@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -147,7 +148,11 @@ func (t *Target) CheckWritable() error {
 // its directory with its owner and mode, renamed over it. If the file
 // changed since Open (size, modification time, inode or content), nothing
 // is written and the error is a *ChangedError.
-func (t *Target) Replace(data []byte) error {
+func (t *Target) Replace(data []byte) error { return t.ReplaceContext(context.Background(), data) }
+
+// ReplaceContext is Replace, stopped by ctx: canceled before the rename,
+// it removes its temporary file and leaves the file as it was.
+func (t *Target) ReplaceContext(ctx context.Context, data []byte) error {
 	if err := t.CheckWritable(); err != nil {
 		return err
 	}
@@ -161,7 +166,7 @@ func (t *Target) Replace(data []byte) error {
 	if t.st.Mode&syscall.S_ISVTX != 0 {
 		mode |= os.ModeSticky
 	}
-	tmp, err := writeTempAs(t.real, data, mode, int(t.st.Uid), int(t.st.Gid))
+	tmp, err := writeTempAs(ctx, t.real, data, mode, int(t.st.Uid), int(t.st.Gid))
 	if err != nil {
 		var ue *UnsafeError
 		if errors.As(err, &ue) {
@@ -171,6 +176,11 @@ func (t *Target) Replace(data []byte) error {
 	}
 	if beforeReplace != nil {
 		beforeReplace(t.real)
+	}
+	defer settled(tmp)
+	if err := ctx.Err(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%s is unchanged: %w", t.Path, context.Cause(ctx))
 	}
 	if err := t.unchanged(); err != nil {
 		os.Remove(tmp)
@@ -216,14 +226,16 @@ func (t *Target) unchanged() error {
 
 // writeTempAs writes data to a new temporary file beside final, owned by
 // uid:gid with mode and final's extended attributes (its ACL).
-func writeTempAs(final string, data []byte, mode os.FileMode, uid, gid int) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
+func writeTempAs(ctx context.Context, final string, data []byte, mode os.FileMode, uid, gid int) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(final), tempPattern(final))
 	if err != nil {
 		return "", fmt.Errorf("cannot write %s: %w", final, unwrapPath(err))
 	}
+	created(f)
 	fail := func(err error) (string, error) {
 		f.Close()
 		os.Remove(f.Name())
+		settled(f.Name())
 		return "", err
 	}
 	if uid != os.Geteuid() || gid != os.Getegid() {
@@ -239,7 +251,10 @@ func writeTempAs(final string, data []byte, mode os.FileMode, uid, gid int) (str
 	if err := f.Chmod(mode); err != nil {
 		return fail(fmt.Errorf("cannot write %s: %w", final, unwrapPath(err)))
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := writeChunked(ctx, f, data); err != nil {
+		if ctx.Err() != nil {
+			return fail(fmt.Errorf("%s is unchanged: %w", final, err))
+		}
 		return fail(fmt.Errorf("cannot write %s: %w", final, unwrapPath(err)))
 	}
 	if err := f.Sync(); err != nil {
@@ -247,6 +262,7 @@ func writeTempAs(final string, data []byte, mode os.FileMode, uid, gid int) (str
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(f.Name())
+		settled(f.Name())
 		return "", fmt.Errorf("cannot write %s: %w", final, unwrapPath(err))
 	}
 	return f.Name(), nil
