@@ -742,6 +742,9 @@ func (c *Cluster) ImageDrift() (drift []ImageDrift, named []string) {
 	return drift, named
 }
 
+// Major is the PostgreSQL major the node runs, 0 when unknown.
+func (n *Node) Major() int { return serverMajor(n.ServerVersion) }
+
 // serverMajor is the major of a server_version such as "18.1 (Debian
 // 18.1-1)" or "15.18"; 0 when it is not one.
 func serverMajor(v string) int {
