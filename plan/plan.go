@@ -41,9 +41,10 @@ func Make(c *live.Cluster) *Plan {
 	p := &Plan{Changes: diagnosis.Diagnose(c).Changes, Unread: c.Unread()}
 	// Citus weighs shards only when it reaches every registered node: an
 	// unknown balance leaves the plan incomplete unless a change explains
-	// it (the registration to fix comes first).
+	// it (the registration to fix comes first), or a node that could not
+	// be read (a hung worker is that node, not the coordinator).
 	if pr := c.ReshapeProblem(); pr != nil {
-		if len(p.Changes) == 0 {
+		if len(p.Changes) == 0 && len(p.Unread) == 0 {
 			p.Unread = append(p.Unread, *pr)
 		} else {
 			p.Notes = append(p.Notes, pr.Detail)

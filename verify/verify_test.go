@@ -780,6 +780,41 @@ func TestHeldUpAndLostStatements(t *testing.T) {
 		}
 	})
 
+	// A worker frozen where it stands (a hung host, docker pause) while a
+	// distributed table has shards on it: Citus's rebalance plan, which
+	// plan reads on the coordinator, waits to connect to it. plan names
+	// the worker, as verify does, within its --timeout, and does not
+	// blame the coordinator.
+	t.Run("frozen worker", func(t *testing.T) {
+		cl.Coordinator.Exec(t, db, "CREATE TABLE frozen_probe (id bigint PRIMARY KEY)")
+		defer cl.Coordinator.Exec(t, db, "DROP TABLE frozen_probe")
+		cl.Coordinator.Exec(t, db, "SELECT create_distributed_table('frozen_probe', 'id')")
+		thaw := w.Freeze(t)
+		defer thaw()
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c, err := live.Read(ctx, top, live.Options{Cluster: o, Reshape: true, Health: true})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := plan.Make(c)
+		if took := time.Since(start); took > 32*time.Second {
+			t.Errorf("plan --timeout 30s took %s", took)
+		}
+		if len(p.Unread) != 1 || p.Unread[0].Node != "worker1" || !strings.Contains(p.Unread[0].Detail, "never answers") || p.Summary() != "incomplete: could not read worker1" {
+			t.Errorf("plan's unread: %+v; %s", p.Unread, p.Summary())
+		}
+		for _, n := range p.Notes {
+			if !strings.Contains(n, "the coordinator cannot connect to worker1") {
+				t.Errorf("plan's note: %s", n)
+			}
+		}
+		r := verifyWithin(t, 30*time.Second)
+		expect(t, r, map[string]verify.Status{"reachable/worker1": verify.Fail, "readable/coordinator": verify.Pass, "cluster-health/coordinator": verify.Fail},
+			map[string]string{"reachable/worker1": "never answers"})
+	})
+
 	// bootstrap registers worker1 while a session holds pg_dist_node on
 	// the coordinator (readers pass, citus_add_node waits).
 	coord := cl.Coordinator
