@@ -27,7 +27,7 @@ func (d *diagnosis) health() {
 	h := c.Health
 	switch {
 	case c.Match == nil:
-		f.Status, f.Detail = Skip, "skipped: "+coordinatorGap(c)
+		f.Status, f.Detail = Skip, "skipped: "+CoordinatorGap(c)
 	case h == nil:
 		f.Status, f.Detail = Skip, "skipped: not read"
 	case h.Err != nil:

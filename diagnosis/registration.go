@@ -40,7 +40,7 @@ func (d *diagnosis) registrations() {
 	m := c.Match
 	if m == nil {
 		// No extension on the coordinator yet: everything gets registered.
-		why := "skipped: " + coordinatorGap(c)
+		why := "skipped: " + CoordinatorGap(c)
 		var set *Change
 		if registers {
 			set = setHost(want)
@@ -49,7 +49,7 @@ func (d *diagnosis) registrations() {
 		for i, w := range t.Workers {
 			by := d.blocked[w.Service]
 			if registers {
-				by, _ = d.worker(live.WorkerMatch{Worker: w, State: live.Missing, Foreign: c.Foreign(w)}, i, change)
+				_, by, _ = d.worker(live.WorkerMatch{Worker: w, State: live.Missing, Foreign: c.Foreign(w)}, i, "", change)
 			}
 			d.add(Finding{Name: CheckRegistered, Node: w.Service, Status: Skip, Detail: why}, by)
 			d.add(Finding{Name: CheckMetadata, Node: w.Service, Status: Skip, Detail: why})
@@ -76,9 +76,9 @@ func (d *diagnosis) registrations() {
 	d.add(f, set)
 	registering := false
 	for i, wm := range m.Workers {
-		ch, adds := d.worker(wm, i, change)
+		row, ch, adds := d.worker(wm, i, setup, change)
 		registering = registering || adds
-		d.add(registered(c, wm, setup, ch), ch)
+		d.add(row, ch)
 		f := Finding{Name: CheckMetadata, Node: wm.Worker.Service, Status: Skip}
 		switch wm.Metadata {
 		case live.MetadataNotApplicable:
@@ -107,8 +107,9 @@ func (d *diagnosis) registrations() {
 
 type changeFunc func(phase, pos int, ch Change, s ...steps.Step) *Change
 
-// coordinatorGap says why the coordinator's registrations were not read.
-func coordinatorGap(c *live.Cluster) string {
+// CoordinatorGap says why the coordinator's registrations were not read
+// (Match is nil).
+func CoordinatorGap(c *live.Cluster) string {
 	coord := c.Coordinator()
 	switch {
 	case !coord.Known():
@@ -121,15 +122,6 @@ func coordinatorGap(c *live.Cluster) string {
 		return "reading the coordinator's catalog failed: " + coord.CatalogErr
 	}
 	return "the coordinator could not be checked"
-}
-
-// CoordinatorGap says why the coordinator's registrations were not read
-// ("" when they were).
-func CoordinatorGap(c *live.Cluster) string {
-	if c.Match != nil {
-		return ""
-	}
-	return coordinatorGap(c)
 }
 
 // setupHint is what to say when the nodes are up and hold the extension
@@ -147,12 +139,12 @@ func setupHint(c *live.Cluster) string {
 	return fmt.Sprintf("nothing is registered yet: the %s service registers the workers once every node is healthy; wait for it (citusgen verify --wait 2m), or see why it did not: docker compose logs %s (citusgen bootstrap does the same from here)", citus.SetupService, citus.SetupService)
 }
 
-// worker is what registers a worker as its node name says (nil when it
-// is), or what must come first; registers says it adds or activates one
+// worker is a worker's worker-registered finding and the change that
+// resolves it: one that registers the worker as its node name says, or
+// what must come first; registers says the change adds or activates one
 // (shards may then move to it).
-func (d *diagnosis) worker(wm live.WorkerMatch, i int, change changeFunc) (_ *Change, registers bool) {
-	t := d.t
-	w := wm.Worker
+func (d *diagnosis) worker(wm live.WorkerMatch, i int, setup string, change changeFunc) (f Finding, _ *Change, registers bool) {
+	t, w := d.t, wm.Worker
 	if wm.Host == "" {
 		wm.Host, wm.Port = t.NodeAddress(w)
 	}
@@ -160,90 +152,75 @@ func (d *diagnosis) worker(wm live.WorkerMatch, i int, change changeFunc) (_ *Ch
 	if wm.Foreign != "" {
 		wm.State = live.Foreign
 	}
-	add := func(ch Change, s ...steps.Step) *Change {
+	f = Finding{Name: CheckRegistered, Node: w.Service, Status: Fail}
+	// fix is the change with what it runs; by hand when it runs nothing.
+	fix := func(ch Change, what string, s ...steps.Step) (Finding, *Change, bool) {
 		ch.Node = w.Service
 		if len(s) == 0 {
 			ch.Needs = ByHand
 		}
-		return change(phaseWorker, i, ch, s...)
+		by := change(phaseWorker, i, ch, s...)
+		f.Hint = hintOf(by, what)
+		return f, by, by != nil && by.Kind != Manual && wm.State != live.Elsewhere
 	}
 	switch wm.State {
+	case live.Registered:
+		f.Status, f.Detail = Pass, fmt.Sprintf("%s active primary (nodeid %d)", addr, wm.Row.ID)
+		return f, nil, false
 	case live.Missing:
-		if b := d.blocked[w.Service]; b != nil {
-			return b, false // citus_add_node would fail there: the node's change for a person comes first
+		f.Detail = addr + " is not in pg_dist_node"
+		if d.c.Match != nil {
+			for _, x := range d.c.Match.Extra {
+				if x.Like == w.Service {
+					f.Detail += fmt.Sprintf("; %s looks like it (%s)", x.Addr(), x.How)
+					break
+				}
+			}
 		}
-		return add(Change{Kind: RegisterWorker, Detail: addr}, steps.RegisterWorker(t, w)), true
+		var by *Change
+		var adds bool
+		if b := d.blocked[w.Service]; b != nil {
+			// citus_add_node would fail there: the node's change for a person comes first.
+			f.Hint, by = hintOf(b, ""), b
+		} else {
+			f, by, adds = fix(Change{Kind: RegisterWorker, Detail: addr}, fmt.Sprintf("SELECT citus_add_node(%s, %d) on the coordinator", quote.SQLLiteral(wm.Host), wm.Port), steps.RegisterWorker(t, w))
+		}
+		if setup != "" {
+			f.Hint = setup
+		}
+		return f, by, adds
 	case live.Foreign:
+		f.Detail = fmt.Sprintf("%s is not in pg_dist_node, and it belongs to another Citus cluster: %s", addr, wm.Foreign)
 		db := t.ClusterDatabase()
 		host, port := quote.SQLLiteral(wm.Host), wm.Port
 		// citus_add_node would overwrite its metadata with this cluster's,
 		// and that cluster would lose the shards it keeps there.
-		return add(Change{Kind: Manual, Detail: fmt.Sprintf("%s (%s) belongs to another Citus cluster: %s; registering it here (citus_add_node) would overwrite that cluster's metadata on it, so citusgen leaves it alone. If the topology names the wrong server, fix the port or node_name of %s; if %s is to join this cluster, remove it from the other one first (on that coordinator: SELECT citus_drain_node(%s, %d); SELECT citus_remove_node(%s, %d)), clear what that cluster left in %s on %s (DROP EXTENSION citus CASCADE; citusgen bootstrap creates it again), then run citusgen bootstrap",
-			w.Service, addr, wm.Foreign, w.Service, w.Service, host, port, host, port, db, w.Service)}), false
-	case live.Inactive:
-		return add(Change{Kind: ActivateWorker, Detail: fmt.Sprintf("%s is registered but inactive (nodeid %d): activate it", addr, wm.Row.ID)}, steps.ActivateWorker(t, w)), true
-	case live.NotPrimary:
-		return add(Change{Kind: Reregister, Detail: fmt.Sprintf("%s is registered as %s, not primary: remove that registration and register it as a primary", addr, wm.Row.Role)},
-			steps.RemoveNonPrimary(t, w), steps.RegisterWorker(t, w)), true
-	case live.Elsewhere:
-		if wm.Proven {
-			return add(Change{Kind: Reregister, Detail: fmt.Sprintf("%s is registered as %s (%s, nodeid %d, %s): rename the registration to %s in place (citus_update_node; placements stay)", w.Service, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), addr)},
-				steps.RenameRegistration(t, w, wm.Row.ID, wm.Row.Addr())), false
-		}
-		upd, _ := citus.UpdateNode(wm.Row.ID, wm.Host, wm.Port)
-		return add(Change{Kind: Manual, Shards: wm.Shards,
-			Detail: fmt.Sprintf("%s is not registered, and %s (%s, nodeid %d) holds %s; it looks like %s under %s, but %s's own metadata cannot prove it, so citusgen leaves both alone: if it is %s, run %s on the coordinator, then citusgen bootstrap; if not, add it to the topology",
-				addr, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), w.Service, wm.How, w.Service, w.Service, upd)}), false
-	case live.AsCoordinator:
-		return add(Change{Kind: Manual, Detail: fmt.Sprintf("%s is the coordinator's own registration: give %s another node_name in the topology", addr, w.Service)}), false
-	}
-	return nil, false
-}
-
-// registered is a worker's worker-registered finding; ch resolves it.
-func registered(c *live.Cluster, wm live.WorkerMatch, setup string, ch *Change) Finding {
-	w := wm.Worker
-	f := Finding{Name: CheckRegistered, Node: w.Service, Status: Fail}
-	addr := wm.Addr()
-	what := ""
-	switch wm.State {
-	case live.Registered:
-		f.Status, f.Detail = Pass, fmt.Sprintf("%s active primary (nodeid %d)", addr, wm.Row.ID)
-		return f
-	case live.Missing:
-		f.Detail = addr + " is not in pg_dist_node"
-		for _, x := range c.Match.Extra {
-			if x.Like == w.Service {
-				f.Detail += fmt.Sprintf("; %s looks like it (%s)", x.Addr(), x.How)
-				break
-			}
-		}
-		what = fmt.Sprintf("SELECT citus_add_node(%s, %d) on the coordinator", quote.SQLLiteral(wm.Host), wm.Port)
-	case live.Foreign:
-		f.Detail = fmt.Sprintf("%s is not in pg_dist_node, and it belongs to another Citus cluster: %s", addr, wm.Foreign)
+		return fix(Change{Kind: Manual, Detail: fmt.Sprintf("%s (%s) belongs to another Citus cluster: %s; registering it here (citus_add_node) would overwrite that cluster's metadata on it, so citusgen leaves it alone. If the topology names the wrong server, fix the port or node_name of %s; if %s is to join this cluster, remove it from the other one first (on that coordinator: SELECT citus_drain_node(%s, %d); SELECT citus_remove_node(%s, %d)), clear what that cluster left in %s on %s (DROP EXTENSION citus CASCADE; citusgen bootstrap creates it again), then run citusgen bootstrap",
+			w.Service, addr, wm.Foreign, w.Service, w.Service, host, port, host, port, db, w.Service)}, "")
 	case live.Inactive:
 		f.Detail = fmt.Sprintf("%s is registered but inactive (nodeid %d)", addr, wm.Row.ID)
-		what = fmt.Sprintf("SELECT citus_activate_node('%s', %d) once the worker is up", wm.Host, wm.Port)
+		return fix(Change{Kind: ActivateWorker, Detail: f.Detail + ": activate it"}, fmt.Sprintf("SELECT citus_activate_node('%s', %d) once the worker is up", wm.Host, wm.Port), steps.ActivateWorker(t, w))
 	case live.NotPrimary:
 		f.Detail = fmt.Sprintf("%s is registered as %s, not primary", addr, wm.Row.Role)
-		what = "it removes that registration and registers the worker as a primary"
+		return fix(Change{Kind: Reregister, Detail: f.Detail + ": remove that registration and register it as a primary"}, "it removes that registration and registers the worker as a primary",
+			steps.RemoveNonPrimary(t, w), steps.RegisterWorker(t, w))
 	case live.Elsewhere:
 		f.Detail = fmt.Sprintf("%s is not in pg_dist_node; it is registered as %s (%s, nodeid %d)", addr, wm.Row.Addr(), wm.How, wm.Row.ID)
 		if wm.Proven {
-			what = "it renames the registration in place with citus_update_node; its shards stay"
+			return fix(Change{Kind: Reregister, Detail: fmt.Sprintf("%s is registered as %s (%s, nodeid %d, %s): rename the registration to %s in place (citus_update_node; placements stay)", w.Service, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), addr)},
+				"it renames the registration in place with citus_update_node; its shards stay", steps.RenameRegistration(t, w, wm.Row.ID, wm.Row.Addr()))
 		}
+		upd, _ := citus.UpdateNode(wm.Row.ID, wm.Host, wm.Port)
+		return fix(Change{Kind: Manual, Shards: wm.Shards,
+			Detail: fmt.Sprintf("%s is not registered, and %s (%s, nodeid %d) holds %s; it looks like %s under %s, but %s's own metadata cannot prove it, so citusgen leaves both alone: if it is %s, run %s on the coordinator, then citusgen bootstrap; if not, add it to the topology",
+				addr, wm.Row.Addr(), wm.How, wm.Row.ID, english.Plural(wm.Shards, "shard"), w.Service, wm.How, w.Service, w.Service, upd)}, "")
 	case live.AsCoordinator:
 		f.Detail = addr + " is registered as the coordinator"
+		f, by, _ := fix(Change{Kind: Manual, Detail: fmt.Sprintf("%s is the coordinator's own registration: give %s another node_name in the topology", addr, w.Service)}, "")
 		f.Hint = "the coordinator and a worker share a node name; fix node_name in the topology"
-		return f
+		return f, by, false
 	}
-	if ch != nil {
-		f.Hint = hintOf(ch, what)
-	}
-	if wm.State == live.Missing && setup != "" {
-		f.Hint = setup
-	}
-	return f
+	return f, nil, false
 }
 
 // extra: registrations outside the topology, each drained and removed.

@@ -85,27 +85,6 @@ type Options struct {
 	HealthTimeout time.Duration
 }
 
-// Check names, in the order they appear per node (named in package
-// diagnosis, where each change says which rows it resolves).
-const (
-	CheckReachable   = diagnosis.CheckReachable
-	CheckAuth        = diagnosis.CheckAuth
-	CheckDatabase    = diagnosis.CheckDatabase
-	CheckReadable    = diagnosis.CheckReadable
-	CheckPreload     = diagnosis.CheckPreload
-	CheckExtension   = diagnosis.CheckExtension
-	CheckCredentials = diagnosis.CheckCredentials
-	CheckVersion     = diagnosis.CheckVersion
-	CheckMajor       = diagnosis.CheckMajor
-	CheckImage       = diagnosis.CheckImage
-	CheckCoordinator = diagnosis.CheckCoordinator
-	CheckRegistered  = diagnosis.CheckRegistered
-	CheckMetadata    = diagnosis.CheckMetadata
-	CheckExtra       = diagnosis.CheckExtra
-	CheckHealth      = diagnosis.CheckHealth
-	CheckSmoke       = diagnosis.CheckSmoke
-)
-
 // Run reads the cluster and checks it. Only bad options are an error:
 // whatever cannot be checked fails (or is skipped) with a reason, so the
 // report is complete; Report.Unread names the nodes that could not be read.
@@ -122,7 +101,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 		if coord.Conn() != nil && c.Match != nil {
 			r.Checks = append(r.Checks, smoke(ctx, t, coord.Conn()))
 		} else {
-			r.Checks = append(r.Checks, Check{Name: CheckSmoke, Node: t.Coordinator.Service, Status: Skip, Detail: "skipped: " + diagnosis.CoordinatorGap(c)})
+			r.Checks = append(r.Checks, Check{Name: diagnosis.CheckSmoke, Node: t.Coordinator.Service, Status: Skip, Detail: "skipped: " + diagnosis.CoordinatorGap(c)})
 		}
 	}
 	// A node citusgen cannot read is still known to be down when no node of
@@ -144,7 +123,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 // smoke proves distributed writes and reads work, in a scratch schema that
 // is always dropped.
 func smoke(ctx context.Context, t *topology.Topology, conn *pgx.Conn) Check {
-	c := Check{Name: CheckSmoke, Node: t.Coordinator.Service}
+	c := Check{Name: diagnosis.CheckSmoke, Node: t.Coordinator.Service}
 	var buf [6]byte
 	rand.Read(buf[:])
 	schema := "citusgen_smoke_" + hex.EncodeToString(buf[:])
