@@ -229,9 +229,9 @@ func connectionFix(c *live.Cluster, to, toAddr string, sources []string, reason 
 		return fix + fmt.Sprintf(") above the line that refuses them, then run SELECT pg_reload_conf() on %s", to)
 	case strings.Contains(lower, "ssl"):
 		return fmt.Sprintf("Citus on %s connects as its citus.node_conninfo asks%s, which %s does not accept: turn ssl on on %s (CREATE EXTENSION citus does, with a self-signed certificate), or change citus.node_conninfo on %s (ALTER SYSTEM SET citus.node_conninfo = 'sslmode=prefer'; SELECT pg_reload_conf())", from, conninfo, to, to, from)
-	case strings.Contains(lower, "too many clients") || strings.Contains(lower, "connection slots"):
+	case isFull(lower):
 		return fmt.Sprintf("%s refuses new sessions while its max_connections are used up (SQLSTATE 53300): close idle sessions there or raise max_connections and restart it", to)
-	case strings.Contains(lower, "password") || strings.Contains(lower, "authentication"):
+	case isAuthFailure(lower):
 		return fmt.Sprintf("%s rejects the password that %s holds for user %s in pg_dist_authinfo (the topology's): make that user's password on %s the topology's (ALTER USER %s PASSWORD ...), then run citusgen bootstrap", to, from, t.User, to, quote.SQLIdent(t.User))
 	case strings.Contains(lower, "translate host name") || strings.Contains(lower, "name or service not known"):
 		return fmt.Sprintf("the node name %s does not resolve on %s: run the nodes on one network (the compose network) or give %s a node_name the other nodes resolve", toAddr, from, to)
