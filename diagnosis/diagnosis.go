@@ -118,23 +118,16 @@ type Change struct {
 	lead  string // the check that says it, put first in Resolves
 }
 
-// Remedy says, in a few words, how the change gets applied.
-func (c Change) Remedy() string {
-	switch c.Needs {
-	case ByBootstrap:
-		return "run citusgen bootstrap"
-	case ByHand:
-		return c.Detail
-	}
-	return "run citusgen bootstrap " + string(c.Needs)
-}
-
-// hintOf is a change's remedy, with what it runs for the curious.
+// hintOf is a change's remedy in a few words, with what it runs for the
+// curious; a person's change says what to do itself.
 func hintOf(ch *Change, what string) string {
-	if ch.Needs == ByHand {
+	h := "run citusgen bootstrap"
+	switch {
+	case ch.Needs == ByHand:
 		return ch.Detail
+	case ch.Needs != ByBootstrap:
+		h += " " + string(ch.Needs)
 	}
-	h := ch.Remedy()
 	if what != "" {
 		h += " (" + what + ")"
 	}
