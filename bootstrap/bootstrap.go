@@ -29,6 +29,7 @@ import (
 
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/plan"
@@ -246,11 +247,11 @@ func (r *runner) run(ctx context.Context, eps []cluster.Endpoint) (*Result, erro
 // applicable keeps the changes plain bootstrap makes. A metadata sync
 // reaches every registered node, so it waits while a person has a
 // registration to fix (it would fail on that one).
-func applicable(changes []plan.Change) []plan.Change {
-	manual := slices.ContainsFunc(changes, func(ch plan.Change) bool { return ch.Kind == plan.Manual })
-	var out []plan.Change
+func applicable(changes []diagnosis.Change) []diagnosis.Change {
+	manual := slices.ContainsFunc(changes, func(ch diagnosis.Change) bool { return ch.Kind == diagnosis.Manual })
+	var out []diagnosis.Change
 	for _, ch := range changes {
-		if ch.Needs == plan.ByBootstrap && !(manual && ch.Kind == plan.SyncMetadata) {
+		if ch.Needs == diagnosis.ByBootstrap && !(manual && ch.Kind == diagnosis.SyncMetadata) {
 			out = append(out, ch)
 		}
 	}
@@ -280,8 +281,8 @@ func (r *runner) read(ctx context.Context, o live.Options) (*live.Cluster, error
 
 // apply runs the changes' steps: each worker's own changes in parallel,
 // then the coordinator's, in the diff's order.
-func (r *runner) apply(ctx context.Context, changes []plan.Change) error {
-	byNode := map[string][]plan.Change{}
+func (r *runner) apply(ctx context.Context, changes []diagnosis.Change) error {
+	byNode := map[string][]diagnosis.Change{}
 	var order []string
 	for _, ch := range changes {
 		if _, ok := byNode[ch.On]; !ok {
@@ -310,7 +311,7 @@ func (r *runner) apply(ctx context.Context, changes []plan.Change) error {
 
 // applyOn runs changes on one node, reusing one connection to the cluster
 // database.
-func (r *runner) applyOn(ctx context.Context, ep cluster.Endpoint, changes []plan.Change) error {
+func (r *runner) applyOn(ctx context.Context, ep cluster.Endpoint, changes []diagnosis.Change) error {
 	var conn *pgx.Conn
 	defer func() {
 		if conn != nil {

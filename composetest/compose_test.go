@@ -884,9 +884,10 @@ func TestComposeAdoptHQFile(t *testing.T) {
 	}
 }
 
-// Nodes on different Citus releases (13.2 and 14.0): registration works,
-// and verify fails naming each node's version and what to do, while each
-// node runs what its own image names.
+// Nodes on different Citus releases (13.2 and 14.0) and PostgreSQL majors
+// (15 and 18): registration works, and verify fails naming each node's
+// version and major and what to do, while each node runs what its own
+// image names; plan lists both for a person.
 func TestComposeMixedVersions(t *testing.T) {
 	t.Parallel()
 	// Two data layouts in one document too: PostgreSQL 18 and 15.
@@ -903,11 +904,12 @@ func TestComposeMixedVersions(t *testing.T) {
 	c.p.Must(5*time.Minute, "up", "-d", "--wait")
 	out, code := c.live("verify", "--timeout", "60s")
 	version := regexp.MustCompile(`(?m)^citus-version\s+cluster\s+FAIL\s+versions differ: 13\.2-1 on citus_worker2; 14\.0-1 on citus_master, citus_worker1\s*\n\s+hint: use the same image`)
-	if code != 1 || !version.MatchString(out) || strings.Count(out, " FAIL ") != 1 ||
+	major := regexp.MustCompile(`(?m)^postgres-major\s+cluster\s+FAIL\s+PostgreSQL majors differ: 15 on citus_worker2; 18 on citus_master, citus_worker1\s*\n\s+hint: Citus needs every node of a cluster on the same PostgreSQL major`)
+	if code != 1 || !version.MatchString(out) || !major.MatchString(out) || strings.Count(out, " FAIL ") != 2 ||
 		!regexp.MustCompile(`(?m)^citus-image\s+cluster\s+PASS`).MatchString(out) {
 		t.Fatalf("verify of mixed versions: exit %d\n%s", code, out)
 	}
-	if out, code := c.live("plan"); code != 1 || !strings.Contains(out, "Citus versions differ") {
+	if out, code := c.live("plan"); code != 1 || !strings.Contains(out, "Citus versions differ") || !strings.Contains(out, "PostgreSQL majors differ (15 on citus_worker2; 18 on citus_master, citus_worker1)") {
 		t.Errorf("plan of mixed versions: exit %d\n%s", code, out)
 	}
 }

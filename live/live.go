@@ -419,7 +419,12 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 	if isCoord {
 		stmts = append(stmts, citus.Shards)
 		if o.Reshape {
-			stmts = append(stmts, citus.Reshape)
+			// Citus's rebalance plan connects to every worker to size its
+			// shards: bound those connections well within the reading's own
+			// bound, so a worker that accepts and never answers (a hung
+			// host) fails the plan, naming the worker, instead of holding
+			// up the coordinator's whole reading.
+			stmts = append(stmts, citus.SetConnectionTimeout(citusConnectTimeout(ctx, o).Milliseconds()), citus.Reshape)
 		}
 	}
 	res := n.exec(ctx, conn, o.Bound, strings.Join(stmts, ";\n"), redact)
@@ -432,6 +437,19 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 		conn.Close(context.Background())
 	}
 	return n
+}
+
+// citusConnectTimeout bounds each connection Citus opens for a reading:
+// HealthTimeout (5s when 0), and at most a quarter of the time left.
+func citusConnectTimeout(ctx context.Context, o Options) time.Duration {
+	timeout := o.HealthTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, max(time.Until(deadline)/4, 100*time.Millisecond))
+	}
+	return timeout
 }
 
 // readMaintenance reads the server facts of a node whose cluster database
@@ -569,7 +587,7 @@ func (c *CoordinatorReading) readCoordinator(n *Node, res resultSet, reshape boo
 	if !reshape {
 		return
 	}
-	rs, rerr := res.row(3)
+	rs, rerr := res.row(4) // after the connection timeout's SET
 	if rerr != "" {
 		c.ReshapeErr = rerr
 		return
@@ -741,6 +759,9 @@ func (c *Cluster) ImageDrift() (drift []ImageDrift, named []string) {
 	}
 	return drift, named
 }
+
+// Major is the PostgreSQL major the node runs, 0 when unknown.
+func (n *Node) Major() int { return serverMajor(n.ServerVersion) }
 
 // serverMajor is the major of a server_version such as "18.1 (Debian
 // 18.1-1)" or "15.18"; 0 when it is not one.

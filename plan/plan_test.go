@@ -1,15 +1,15 @@
 package plan_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/plan"
-	"github.com/citusgen/citusgen/testsupport/agreement"
 	"github.com/citusgen/citusgen/topology"
-	"github.com/citusgen/citusgen/verify"
 )
 
 // A cluster of the default topology as a reading would find it: every node
@@ -58,7 +58,8 @@ func (f *fixture) cluster() *live.Cluster {
 }
 
 // Each drifted state gives exactly the changes listed; verify fails where
-// plan lists a change and nowhere else, on the same reading.
+// plan lists a change and nowhere else, on the same reading, and every row
+// a change resolves is one verify does not pass.
 func TestDiffAndVerifyAgree(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -86,8 +87,9 @@ func TestDiffAndVerifyAgree(t *testing.T) {
 				n.Citus = "13.2-1"
 			}
 		}, []string{"manual cluster by hand"}},
-		// A container left on the PostgreSQL 17 variant of the release.
-		{"image names another PostgreSQL major", func(f *fixture) { f.worker(1).ServerVersion = "17.6 (Debian 17.6-1.pgdg13+1)" }, []string{"manual cluster by hand"}},
+		// A container left on the PostgreSQL 17 variant of the release: its
+		// major differs from its image's and from the other nodes'.
+		{"image names another PostgreSQL major", func(f *fixture) { f.worker(1).ServerVersion = "17.6 (Debian 17.6-1.pgdg13+1)" }, []string{"manual cluster by hand", "manual cluster by hand"}},
 		{"worker unregistered", func(f *fixture) {
 			f.edit(func(r []live.Registration) []live.Registration { return r[:2] })
 		}, []string{"register-worker citus_worker2"}},
@@ -157,13 +159,20 @@ func TestDiffAndVerifyAgree(t *testing.T) {
 			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
 				t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
 			}
-			for _, d := range agreement.Disagreements(cl) {
-				t.Error(d)
-			}
 			failed := 0
-			for _, ch := range verify.Checks(cl, plan.Make(cl)) {
-				if ch.Status == verify.Fail {
+			d := diagnosis.Diagnose(cl)
+			status := map[diagnosis.CheckRef]diagnosis.Status{}
+			for _, f := range d.Findings {
+				status[diagnosis.CheckRef{Check: f.Name, Node: f.Node}] = f.Status
+				if f.Status == diagnosis.Fail {
 					failed++
+				}
+			}
+			for _, ch := range d.Changes {
+				for _, r := range ch.Resolves {
+					if st, ok := status[r]; !ok || st == diagnosis.Pass {
+						t.Errorf("%s %s resolves %v, which verify reports as %q", ch.Kind, ch.Node, r, st)
+					}
 				}
 			}
 			if (failed == 0) != (len(got) == 0) {
@@ -200,5 +209,39 @@ func TestDiffDetails(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A condition is written once, in package diagnosis, and shows in both
+// views of one reading: nodes on different PostgreSQL majors (each on the
+// major its image names) fail verify's postgres-major, naming each node's
+// major, and plan lists what a person must do, resolving that row.
+func TestMajorsDifferInBoth(t *testing.T) {
+	f := inSync()
+	w := f.worker(2)
+	w.ServerVersion, w.Endpoint.Node.Image, w.Endpoint.Node.Postgres = "17.6 (Debian 17.6-1.pgdg13+1)", "citusdata/citus:14.1-pg17", 17
+	d := diagnosis.Diagnose(f.cluster())
+	var rows []string
+	for _, f := range d.Findings {
+		if f.Status == diagnosis.Fail {
+			rows = append(rows, fmt.Sprintf("%s %s %s: %s | %s", f.Name, f.Node, f.Status, f.Detail, f.Hint))
+		}
+	}
+	const hint = "Citus needs every node of a cluster on the same PostgreSQL major: run every node from images (or packages) of one major, upgrading the data of the nodes on another first (README: Upgrading PostgreSQL under the cluster)"
+	want := []string{"postgres-major cluster fail: PostgreSQL majors differ: 17 on citus_worker2; 18 on citus_master, citus_worker1 | " + hint}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("verify's rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+	p := plan.Make(f.cluster())
+	if len(p.Changes) != 1 {
+		t.Fatalf("changes: %+v", p.Changes)
+	}
+	ch := p.Changes[0]
+	if ch.Kind != diagnosis.Manual || ch.Node != "cluster" || ch.Needs != diagnosis.ByHand || ch.Detail != "PostgreSQL majors differ (17 on citus_worker2; 18 on citus_master, citus_worker1): "+hint ||
+		fmt.Sprint(ch.Resolves) != "[{postgres-major cluster}]" {
+		t.Errorf("change: %+v", ch)
+	}
+	if p.Summary() != "1 change pending: it needs a person (the detail says what to do)" {
+		t.Errorf("summary: %s", p.Summary())
 	}
 }

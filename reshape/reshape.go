@@ -19,9 +19,9 @@ import (
 
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/plan"
 )
 
 // Options tune rebalancing and draining.
@@ -334,7 +334,7 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]R
 	var removed []Removed
 	for _, x := range extra {
 		if x.Shards > 0 {
-			o.printf("prune: draining %s: %s; %s", x.Addr(), plan.ShardsAndSize(x, true), why)
+			o.printf("prune: draining %s: %s; %s", x.Addr(), diagnosis.ShardsAndSize(x, true), why)
 			if err := drain(ctx, conn, x.Registration, mode, o); err != nil {
 				if ctx.Err() != nil {
 					return removed, drainLeft(conn, x.Registration, x.Shards)

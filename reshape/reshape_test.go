@@ -15,6 +15,7 @@ import (
 
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/plan"
@@ -97,12 +98,12 @@ func shardsOn(t *testing.T, c *pgx.Conn, port int) int {
 	return n
 }
 
-func planOf(t *testing.T, top *topology.Topology) []plan.Change {
+func planOf(t *testing.T, top *topology.Topology) []diagnosis.Change {
 	t.Helper()
 	return plan.Make(read(t, top)).Changes
 }
 
-func kinds(p []plan.Change) string {
+func kinds(p []diagnosis.Change) string {
 	var k []string
 	for _, a := range p {
 		k = append(k, string(a.Kind)+" "+a.Node)
@@ -149,7 +150,7 @@ func TestGrowAndShrink(t *testing.T) {
 	if p := planOf(t, two); kinds(p) != "store-credentials worker2, register-worker worker2, rebalance coordinator" {
 		t.Fatalf("plan for two workers: %s", kinds(p))
 	}
-	if res := bootstrapSpec(t, two); res.Complete() || kinds(res.Left.Changes) != "rebalance coordinator" || res.Left.Changes[0].Needs != plan.ByRebalance {
+	if res := bootstrapSpec(t, two); res.Complete() || kinds(res.Left.Changes) != "rebalance coordinator" || res.Left.Changes[0].Needs != diagnosis.ByRebalance {
 		t.Fatalf("bootstrap without --rebalance: %+v", res)
 	}
 	if p := planOf(t, two); kinds(p) != "rebalance coordinator" || !strings.Contains(p[0].Detail, "the rebalancer would make") {

@@ -3,9 +3,9 @@
 // says what to do. It reads the cluster once (package live: every node in
 // parallel, one connection and one round trip each, and whether the nodes
 // reach each other), turns that reading into checks, and optionally adds a
-// distributed write. Its hints come from the plan (package plan),
-// the same list plan prints from the same reading, so verify and plan
-// cannot disagree. The whole run is bounded by the caller's context.
+// distributed write. Its rows are the findings of package diagnosis, the
+// same step whose changes plan prints from the same reading, so verify and
+// plan cannot disagree. The whole run is bounded by the caller's context.
 package verify
 
 import (
@@ -21,29 +21,23 @@ import (
 
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/topology"
 )
 
 // Status of a check.
-type Status string
+type Status = diagnosis.Status
 
 const (
-	Pass Status = "pass"
-	Fail Status = "fail"
-	Skip Status = "skip" // a check it depends on failed
+	Pass = diagnosis.Pass
+	Fail = diagnosis.Fail
+	Skip = diagnosis.Skip
 )
 
-// Check is one named result.
-type Check struct {
-	Name   string `json:"name"`
-	Node   string `json:"node"`
-	Status Status `json:"status"`
-	Detail string `json:"detail"`
-	Hint   string `json:"hint,omitempty"`
-}
+// Check is one named result: a finding of the reading.
+type Check = diagnosis.Finding
 
 // Report is the outcome of a run, checks in a stable order.
 type Report struct {
@@ -91,26 +85,6 @@ type Options struct {
 	HealthTimeout time.Duration
 }
 
-// Check names, in the order they appear per node (named in package plan,
-// where each change says which rows it resolves).
-const (
-	CheckReachable   = plan.CheckReachable
-	CheckAuth        = plan.CheckAuth
-	CheckDatabase    = plan.CheckDatabase
-	CheckReadable    = plan.CheckReadable
-	CheckPreload     = plan.CheckPreload
-	CheckExtension   = plan.CheckExtension
-	CheckCredentials = plan.CheckCredentials
-	CheckVersion     = plan.CheckVersion
-	CheckImage       = plan.CheckImage
-	CheckCoordinator = plan.CheckCoordinator
-	CheckRegistered  = plan.CheckRegistered
-	CheckMetadata    = plan.CheckMetadata
-	CheckExtra       = plan.CheckExtra
-	CheckHealth      = plan.CheckHealth
-	CheckSmoke       = plan.CheckSmoke
-)
-
 // Run reads the cluster and checks it. Only bad options are an error:
 // whatever cannot be checked fails (or is skipped) with a reason, so the
 // report is complete; Report.Unread names the nodes that could not be read.
@@ -121,18 +95,18 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 		return nil, err
 	}
 	defer c.Close()
-	r := &Report{Checks: Checks(c, plan.Make(c))}
+	r := &Report{Checks: diagnosis.Diagnose(c).Findings}
 	if o.Smoke {
 		coord := c.Coordinator()
 		if coord.Conn() != nil && c.Match != nil {
 			r.Checks = append(r.Checks, smoke(ctx, t, coord.Conn()))
 		} else {
-			r.Checks = append(r.Checks, Check{Name: CheckSmoke, Node: t.Coordinator.Service, Status: Skip, Detail: "skipped: " + coordinatorGap(c)})
+			r.Checks = append(r.Checks, Check{Name: diagnosis.CheckSmoke, Node: t.Coordinator.Service, Status: Skip, Detail: "skipped: " + diagnosis.CoordinatorGap(c)})
 		}
 	}
 	// A node citusgen cannot read is still known to be down when no node of
 	// the cluster reaches it either: the report is complete about it.
-	down := downNodes(c)
+	down := diagnosis.Down(c)
 	for _, p := range c.Unread() {
 		if !down[p.Node] {
 			r.Unread = append(r.Unread, p.Node)
@@ -149,7 +123,7 @@ func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) 
 // smoke proves distributed writes and reads work, in a scratch schema that
 // is always dropped.
 func smoke(ctx context.Context, t *topology.Topology, conn *pgx.Conn) Check {
-	c := Check{Name: CheckSmoke, Node: t.Coordinator.Service}
+	c := Check{Name: diagnosis.CheckSmoke, Node: t.Coordinator.Service}
 	var buf [6]byte
 	rand.Read(buf[:])
 	schema := "citusgen_smoke_" + hex.EncodeToString(buf[:])

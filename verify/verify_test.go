@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +17,9 @@ import (
 
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/plan"
-	"github.com/citusgen/citusgen/testsupport/agreement"
 	"github.com/citusgen/citusgen/testsupport/await"
 	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/testsupport/pgtest"
@@ -391,15 +392,12 @@ func TestBootstrapFailures(t *testing.T) {
 		var got []string
 		for _, ch := range plan.Make(c).Changes {
 			got = append(got, string(ch.Kind)+" "+ch.Node)
-			if ch.Kind == plan.Manual && ch.Node == "worker1" && !strings.Contains(ch.Detail, fix) {
+			if ch.Kind == diagnosis.Manual && ch.Node == "worker1" && !strings.Contains(ch.Detail, fix) {
 				t.Errorf("manual worker1: %s", ch.Detail)
 			}
 		}
 		if strings.Join(got, ", ") != strings.Join(want, ", ") {
 			t.Errorf("plan: %v, want %v", got, want)
-		}
-		for _, d := range agreement.Disagreements(c) {
-			t.Error(d)
 		}
 	}
 	planned("create-database worker1", "manual worker1", "create-database coordinator", "manual coordinator")
@@ -782,6 +780,41 @@ func TestHeldUpAndLostStatements(t *testing.T) {
 		}
 	})
 
+	// A worker frozen where it stands (a hung host, docker pause) while a
+	// distributed table has shards on it: Citus's rebalance plan, which
+	// plan reads on the coordinator, waits to connect to it. plan names
+	// the worker, as verify does, within its --timeout, and does not
+	// blame the coordinator.
+	t.Run("frozen worker", func(t *testing.T) {
+		cl.Coordinator.Exec(t, db, "CREATE TABLE frozen_probe (id bigint PRIMARY KEY)")
+		defer cl.Coordinator.Exec(t, db, "DROP TABLE frozen_probe")
+		cl.Coordinator.Exec(t, db, "SELECT create_distributed_table('frozen_probe', 'id')")
+		thaw := w.Freeze(t)
+		defer thaw()
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c, err := live.Read(ctx, top, live.Options{Cluster: o, Reshape: true, Health: true})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := plan.Make(c)
+		if took := time.Since(start); took > 32*time.Second {
+			t.Errorf("plan --timeout 30s took %s", took)
+		}
+		if len(p.Unread) != 1 || p.Unread[0].Node != "worker1" || !strings.Contains(p.Unread[0].Detail, "never answers") || p.Summary() != "incomplete: could not read worker1" {
+			t.Errorf("plan's unread: %+v; %s", p.Unread, p.Summary())
+		}
+		for _, n := range p.Notes {
+			if !strings.Contains(n, "the coordinator cannot connect to worker1") {
+				t.Errorf("plan's note: %s", n)
+			}
+		}
+		r := verifyWithin(t, 30*time.Second)
+		expect(t, r, map[string]verify.Status{"reachable/worker1": verify.Fail, "readable/coordinator": verify.Pass, "cluster-health/coordinator": verify.Fail},
+			map[string]string{"reachable/worker1": "never answers"})
+	})
+
 	// bootstrap registers worker1 while a session holds pg_dist_node on
 	// the coordinator (readers pass, citus_add_node waits).
 	coord := cl.Coordinator
@@ -834,4 +867,57 @@ func TestHeldUpAndLostStatements(t *testing.T) {
 			t.Errorf("bootstrap after the restart: %v\n%s", err, out)
 		}
 	})
+}
+
+// Nodes on different PostgreSQL majors, which Citus does not support: a
+// server of this machine's binaries (or image) and one from an image of
+// another major. verify fails postgres-major, naming each node's major, and
+// plan lists the same condition as a step for a person: one diagnosis,
+// written once, in both.
+func TestMixedPostgresMajors(t *testing.T) {
+	pgtest.RequireCitus(t)
+	coordinator := pgtest.Start(t, pgtest.Options{Password: password, Citus: true})
+	other := "citusdata/citus:14.0-pg17"
+	if strings.HasSuffix(pgtest.Image(), "-pg17") {
+		other = "citusdata/citus:14.0"
+	}
+	t.Setenv(pgtest.ImageEnv, other)
+	worker := pgtest.Start(t, pgtest.Options{Password: password, Citus: true})
+	major := func(s *pgtest.Server) string {
+		var v string
+		if err := s.Connect(t, "postgres").QueryRow(context.Background(), "SELECT current_setting('server_version_num')::int / 10000").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	cm, wm := major(coordinator), major(worker)
+	if cm == wm {
+		t.Fatalf("both servers run PostgreSQL %s", cm)
+	}
+	majors := fmt.Sprintf("%s on coordinator; %s on worker1", cm, wm)
+	if wm < cm {
+		majors = fmt.Sprintf("%s on worker1; %s on coordinator", wm, cm)
+	}
+	top := spec(t, &pgtest.Cluster{Coordinator: coordinator, Workers: []*pgtest.Server{worker}}, "")
+	r := run(t, top, password, false)
+	const hint = "Citus needs every node of a cluster on the same PostgreSQL major: run every node from images (or packages) of one major, upgrading the data of the nodes on another first (README: Upgrading PostgreSQL under the cluster)"
+	if c := status(r)["postgres-major/cluster"]; c.Status != verify.Fail || c.Detail != "PostgreSQL majors differ: "+majors || c.Hint != hint {
+		t.Errorf("postgres-major: %+v", c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := live.Read(ctx, top, live.Options{Cluster: cluster.Options{Password: password}, Reshape: true, Health: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := plan.Make(c)
+	i := slices.IndexFunc(p.Changes, func(ch diagnosis.Change) bool {
+		return ch.Node == "cluster" && strings.HasPrefix(ch.Detail, "PostgreSQL majors")
+	})
+	if i < 0 {
+		t.Fatalf("plan lists no change for the majors: %+v", p.Changes)
+	}
+	if ch := p.Changes[i]; ch.Kind != diagnosis.Manual || ch.Needs != diagnosis.ByHand || ch.Detail != "PostgreSQL majors differ ("+majors+"): "+hint || fmt.Sprint(ch.Resolves) != "[{postgres-major cluster}]" {
+		t.Errorf("plan's change: %+v", ch)
+	}
 }

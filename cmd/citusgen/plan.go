@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/plan"
 )
@@ -56,7 +57,7 @@ func (c *planCmd) Run(e *env) error {
 		}
 		changes := p.Changes
 		if changes == nil {
-			changes = []plan.Change{}
+			changes = []diagnosis.Change{}
 		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")

@@ -412,3 +412,54 @@ func run(owner *syscall.Credential, home string, env []string, name string, args
 	}
 	return cmd.CombinedOutput()
 }
+
+// Freeze stops every process of the server where it stands (SIGSTOP of the
+// postmaster and its backends; docker pause for a container), as a hung
+// host would: connections are still accepted by the kernel, and nothing
+// answers. thaw resumes them; it also runs when the test ends.
+func (s *Server) Freeze(tb TB) (thaw func()) {
+	tb.Helper()
+	var once sync.Once
+	if s.container != "" {
+		if out, err := exec.Command("docker", "pause", s.container).CombinedOutput(); err != nil {
+			tb.Fatalf("docker pause: %v: %s", err, out)
+		}
+		thaw = func() { once.Do(func() { exec.Command("docker", "unpause", s.container).Run() }) }
+		tb.Cleanup(thaw)
+		return thaw
+	}
+	b, err := os.ReadFile(filepath.Join(s.Dir, "postmaster.pid"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	postmaster, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil {
+		tb.Fatalf("postmaster.pid: %v", err)
+	}
+	// The postmaster first, so it forks no backend while its children stop.
+	pids := []int{postmaster}
+	syscall.Kill(postmaster, syscall.SIGSTOP)
+	stat, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stat {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so after the last ')'.
+		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(postmaster) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			syscall.Kill(pid, syscall.SIGSTOP)
+			pids = append(pids, pid)
+		}
+	}
+	thaw = func() {
+		once.Do(func() {
+			for _, pid := range pids {
+				syscall.Kill(pid, syscall.SIGCONT)
+			}
+		})
+	}
+	tb.Cleanup(thaw)
+	return thaw
+}
