@@ -347,3 +347,49 @@ func Redact(s, secret string, keep ...string) string {
 	}
 	return s
 }
+
+// passwordParam is a password=VALUE of a key=value connection string or a
+// URI's query: the value quoted ('...', with \' inside) or up to a space or &.
+var passwordParam = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]*)`)
+
+// RedactConninfo masks the password of a connection string given where an
+// address belongs (postgres://user:PASSWORD@host/db, postgresql://...,
+// host=h password=PASSWORD, ?password=PASSWORD), so a message may repeat the
+// rest. Userinfo is taken to the last @, since a password written without
+// percent-encoding may hold @ or /; of a URI cut at a comma of
+// CITUSGEN_NODES, the piece with the scheme loses what follows user: and
+// the other everything before its @.
+func RedactConninfo(s string) string {
+	s = passwordParam.ReplaceAllString(s, "${1}xxxxx")
+	at := strings.LastIndexByte(s, '@')
+	scheme := strings.Index(s, "://")
+	switch {
+	case at < 0 && scheme >= 0:
+		// No @: host:port, or user:password cut short; mask after the colon.
+		rest := s[scheme+3:]
+		colon := strings.IndexByte(rest, ':')
+		if colon < 0 {
+			return s
+		}
+		tail := ""
+		if end := strings.IndexAny(rest[colon:], "/?"); end >= 0 {
+			tail = rest[colon+end:]
+		}
+		return s[:scheme+3] + rest[:colon] + ":xxxxx" + tail
+	case at < 0:
+		return s
+	case scheme < 0 || scheme > at:
+		return "xxxxx" + s[at:]
+	}
+	start := scheme + 3
+	if user, _, hasPassword := strings.Cut(s[start:at], ":"); hasPassword {
+		return s[:start] + user + ":xxxxx" + s[at:]
+	}
+	return s
+}
+
+// LooksLikeConninfo reports whether s is a connection string rather than an
+// address (a URI, key=value pairs, user@host).
+func LooksLikeConninfo(s string) bool {
+	return strings.Contains(s, "://") || strings.Contains(s, "@") || passwordParam.MatchString(s) || strings.Contains(s, "host=") || strings.Contains(s, "dbname=")
+}
