@@ -447,8 +447,11 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 				return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no answer within %s: %s", wait, detail),
 					Hint: fmt.Sprintf("check what listens on %s (a stuck server, a firewall or proxy holding the connection), or point citusgen at %s with --node %s=HOST:PORT", ep.Addr, name, name)}
 			}
-			return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no connection to %s within %s (last error: %s)", ep.Addr, wait, detail),
-				Hint: fmt.Sprintf("%s is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT; then run citusgen bootstrap again", name, ep.Addr, name, name)}
+			hint := fmt.Sprintf("%s is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT; then run citusgen bootstrap again", name, ep.Addr, name, name)
+			if miss := cluster.PublishMiss(r.t, ep); miss != "" && kind == cluster.Unreachable {
+				hint = miss + "; then run citusgen bootstrap again"
+			}
+			return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no connection to %s within %s (last error: %s)", ep.Addr, wait, detail), Hint: hint}
 		case <-time.After(poll):
 		}
 	}

@@ -71,6 +71,9 @@ type Options struct {
 type Endpoint struct {
 	Node topology.Node
 	Addr Address
+	// Published: Addr is the node's published port on the host (django.host
+	// or --host), which docker binds on compose.publish_address alone.
+	Published bool
 }
 
 // Endpoints resolves every node's address, coordinator first. An override
@@ -104,12 +107,13 @@ func Endpoints(t *topology.Topology, o Options) ([]Endpoint, error) {
 		if o.Host != "" {
 			a.Host = o.Host
 		}
-		if ov, ok := o.Nodes[n.Service]; ok {
+		ov, override := o.Nodes[n.Service]
+		if override {
 			a = ov
 		} else if a.Port == 0 {
 			unreachable = append(unreachable, n.Service)
 		}
-		eps = append(eps, Endpoint{Node: n, Addr: a})
+		eps = append(eps, Endpoint{Node: n, Addr: a, Published: !override && reach == topology.ReachHost && n.RunsFromImage()})
 	}
 	if len(unreachable) > 0 {
 		return nil, fmt.Errorf("%s publish no port, so they cannot be reached from the host: run inside the compose network with --reach network, or give their addresses with --node SERVICE=HOST:PORT", strings.Join(unreachable, ", "))
@@ -392,4 +396,44 @@ func RedactConninfo(s string) string {
 // address (a URI, key=value pairs, user@host).
 func LooksLikeConninfo(s string) bool {
 	return strings.Contains(s, "://") || strings.Contains(s, "@") || passwordParam.MatchString(s) || strings.Contains(s, "host=") || strings.Contains(s, "dbname=")
+}
+
+// PublishMiss says why a container's published port is not reached at ep
+// although the node may be up, "" when nothing says so: docker binds the
+// port on compose.publish_address alone, and citusgen connects to
+// django.host (or --host), which names another address. A host name is
+// resolved here, as the connection resolved it; one that does not resolve
+// fails for that reason instead.
+func PublishMiss(t *topology.Topology, ep Endpoint) string {
+	pub := net.ParseIP(t.PublishAddress)
+	if !ep.Published || pub == nil || pub.IsUnspecified() {
+		return "" // every interface ("" parses as nil)
+	}
+	host := ep.Addr.Host
+	var addrs []string
+	if ip := net.ParseIP(host); ip != nil {
+		addrs = []string{ip.String()}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		if err != nil {
+			return ""
+		}
+		for _, ip := range ips {
+			if ip.IP.Equal(pub) {
+				return ""
+			}
+			addrs = append(addrs, ip.IP.String())
+		}
+	}
+	if len(addrs) == 1 && net.ParseIP(addrs[0]).Equal(pub) {
+		return ""
+	}
+	to := host
+	if net.ParseIP(host) == nil {
+		to = fmt.Sprintf("%s (%s here)", host, strings.Join(addrs, ", "))
+	}
+	s := ep.Node.Service
+	return fmt.Sprintf("%s publishes its port on %s only (compose.publish_address), while citusgen connects to %s, which does not reach that address: the node may well be up. Connect where it is published (--host %s), or set django.host and compose.publish_address to one address (render, then docker compose up -d %s); if it is down, start it (docker compose up -d %s)", s, t.PublishAddress, to, t.PublishAddress, s, s)
 }

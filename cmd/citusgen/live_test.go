@@ -222,3 +222,74 @@ func TestNotPostgresCLI(t *testing.T) {
 		t.Errorf("bootstrap: exit %d after %s\n%s", code, time.Since(start), errOut)
 	}
 }
+
+// Docker binds a published port on compose.publish_address alone. A spec
+// whose django.host cannot reach that address is refused (exit 2, before
+// any connection); where only the live lookup can tell (--host, a name),
+// verify says the node is published elsewhere instead of calling it down.
+func TestVerifyNamesThePublishAddress(t *testing.T) {
+	if pgtest.Image() != "" {
+		t.Skip("needs local servers that listen on one address")
+	}
+	opts := pgtest.Options{Password: "pw", Listen: "127.0.0.2"}
+	spec := func(c, w *pgtest.Server, publish, host string) string {
+		return writeSpec(t, fmt.Appendf(nil, "password: pw\nuser: commcarehq\ncompose: {publish_address: '%s'}\ndjango: {host: %s}\ncoordinator: {service: coordinator, alias: coordinator, port: %d}\nworkers: [{service: worker1, alias: worker1, port: %d}]\n", publish, host, c.Port, w.Port))
+	}
+	c, w := pgtest.Start(t, opts), pgtest.Start(t, opts)
+
+	// The pair that reaches: every node answers.
+	good := spec(c, w, "127.0.0.2", "127.0.0.2")
+	_, out, errOut := runCLI(t, nil, "-t", good, "verify", "--timeout", "20s")
+	if !regexp.MustCompile(`(?m)^authenticated +coordinator +PASS`).MatchString(out) || !regexp.MustCompile(`(?m)^authenticated +worker1 +PASS`).MatchString(out) {
+		t.Fatalf("nodes on 127.0.0.2 not reached:\n%s\n%s", out, errOut)
+	}
+
+	// A pair that cannot reach is bad input, named at both fields.
+	code, out, errOut := runCLI(t, nil, "-t", spec(c, w, "127.0.0.2", "127.0.0.1"), "verify", "--timeout", "20s")
+	if want := ":4:16: django.host: 127.0.0.1 does not reach the nodes: compose.publish_address (line 3, column 28) publishes their ports on 127.0.0.2 only, and a connection to 127.0.0.1 never arrives there; write django.host: 127.0.0.2, or compose.publish_address: 127.0.0.1\n"; code != 2 || out != "" || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, want 2 with %q\n%s\n%s", code, want, out, errOut)
+	}
+
+	// --host elsewhere: the hint names both addresses, not "start it".
+	hint := func(host string) string {
+		return fmt.Sprintf("hint: coordinator publishes its port on 127.0.0.2 only (compose.publish_address), while citusgen connects to %s, which does not reach that address: the node may well be up. Connect where it is published (--host 127.0.0.2), or set django.host and compose.publish_address to one address (render, then docker compose up -d coordinator); if it is down, start it (docker compose up -d coordinator)\n", host)
+	}
+	for host, to := range map[string]string{"127.0.0.1": "127.0.0.1", "localhost": "localhost (127.0.0.1 here)"} {
+		code, out, errOut = runCLI(t, nil, "-t", good, "verify", "--timeout", "20s", "--host", host)
+		if code != 3 || !strings.Contains(out, hint(to)) || strings.Contains(out, "start it (docker compose up -d coordinator); if it does not stay up") {
+			t.Errorf("--host %s: exit %d, want 3 and %q\n%s\n%s", host, code, hint(to), out, errOut)
+		}
+	}
+
+	// bootstrap, which waits for the nodes, says the same when it gives up.
+	code, out, errOut = runCLI(t, nil, "-t", good, "bootstrap", "--wait", "1s", "--host", "127.0.0.1")
+	if want := "coordinator publishes its port on 127.0.0.2 only (compose.publish_address), while citusgen connects to 127.0.0.1, which does not reach that address: the node may well be up."; code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "then run citusgen bootstrap again") {
+		t.Errorf("bootstrap --host 127.0.0.1: exit %d, want 1 and %q\n%s\n%s", code, want, out, errOut)
+	}
+
+	// A node published on ::1 while localhost is 127.0.0.1 alone (as in
+	// this machine's /etc/hosts): the spec cannot know; verify says it.
+	six := pgtest.Options{Password: "pw", Listen: "::1"}
+	c6, w6 := pgtest.Start(t, six), pgtest.Start(t, six)
+	v6 := spec(c6, w6, "::1", "localhost")
+	ips, err := net.LookupIP("localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaV6 := false
+	for _, ip := range ips {
+		viaV6 = viaV6 || ip.Equal(net.IPv6loopback)
+	}
+	_, out, errOut = runCLI(t, nil, "-t", v6, "verify", "--timeout", "20s")
+	switch reached := regexp.MustCompile(`(?m)^authenticated +coordinator +PASS`).MatchString(out); {
+	case viaV6 && !reached:
+		t.Errorf("localhost resolves to ::1 here, but the node on ::1 was not reached:\n%s\n%s", out, errOut)
+	case !viaV6 && !strings.Contains(out, "hint: coordinator publishes its port on ::1 only (compose.publish_address), while citusgen connects to localhost (127.0.0.1 here), which does not reach that address: the node may well be up. Connect where it is published (--host ::1)"):
+		t.Errorf("no hint naming ::1 and localhost:\n%s\n%s", out, errOut)
+	}
+	// What the hint says to do works.
+	_, out, errOut = runCLI(t, nil, "-t", v6, "verify", "--timeout", "20s", "--host", "::1")
+	if !regexp.MustCompile(`(?m)^authenticated +coordinator +PASS`).MatchString(out) {
+		t.Errorf("--host ::1 did not reach the node:\n%s\n%s", out, errOut)
+	}
+}

@@ -51,6 +51,10 @@ type Options struct {
 	// environment reaches the postgres process (PGPASSWORD, for instance,
 	// which libpq inside the server uses for Citus's own connections).
 	Env []string
+	// Listen is the one address the server listens on; 127.0.0.1 when
+	// empty (::1 or 127.0.0.2, for a server a connection to 127.0.0.1
+	// does not reach).
+	Listen string
 }
 
 // Server is a running PostgreSQL server.
@@ -200,7 +204,10 @@ func Start(tb TB, opts Options) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Server{Host: "127.0.0.1", User: opts.User, Password: opts.Password, Dir: filepath.Join(base, "data"), Citus: opts.Citus, env: opts.Env, tb: tb}
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1"
+	}
+	s := &Server{Host: opts.Listen, User: opts.User, Password: opts.Password, Dir: filepath.Join(base, "data"), Citus: opts.Citus, env: opts.Env, tb: tb}
 	tb.Cleanup(func() {
 		s.Stop()
 		os.RemoveAll(base)
@@ -227,6 +234,24 @@ func Start(tb TB, opts Options) *Server {
 	}
 	if out, err := run(owner, base, nil, filepath.Join(dir, "initdb"), args...); err != nil {
 		tb.Fatalf("initdb failed: %v\n%s", err, out)
+	}
+	if ip := net.ParseIP(opts.Listen); ip != nil && !ip.Equal(net.IPv4(127, 0, 0, 1)) && !ip.Equal(net.IPv6loopback) {
+		// initdb's pg_hba.conf lets in 127.0.0.1 and ::1 only.
+		method := "trust"
+		if opts.Password != "" {
+			method = "scram-sha-256"
+		}
+		f, err := os.OpenFile(filepath.Join(s.Dir, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		_, err = fmt.Fprintf(f, "host all all %s/32 %s\n", opts.Listen, method)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
 	}
 	// Port races with other processes are possible between picking and
 	// binding; a few attempts make them harmless.
@@ -257,7 +282,7 @@ func Start(tb TB, opts Options) *Server {
 
 func (s *Server) writeConfig(opts Options) error {
 	conf := fmt.Sprintf(`
-listen_addresses = '127.0.0.1'
+listen_addresses = '%s'
 port = %d
 unix_socket_directories = '%s'
 fsync = off
@@ -265,7 +290,7 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 60
 shared_buffers = 32MB
-`, s.Port, s.Dir)
+`, s.Host, s.Port, s.Dir)
 	if opts.Citus {
 		conf += "shared_preload_libraries = 'citus'\n"
 	}
