@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/citusgen/citusgen/testsupport/await"
 	"github.com/citusgen/citusgen/testsupport/pgtest"
@@ -291,5 +294,43 @@ func TestVerifyNamesThePublishAddress(t *testing.T) {
 	_, out, errOut = runCLI(t, nil, "-t", v6, "verify", "--timeout", "20s", "--host", "::1")
 	if !regexp.MustCompile(`(?m)^authenticated +coordinator +PASS`).MatchString(out) {
 		t.Errorf("--host ::1 did not reach the node:\n%s\n%s", out, errOut)
+	}
+}
+
+// database: postgres is the maintenance database reset works from, and a
+// session cannot drop the database it is in: reset works from template1
+// then, drops and recreates postgres on every node, and touches nothing
+// else (a session on another database survives).
+func TestResetMaintenanceDatabase(t *testing.T) {
+	cl := pgtest.StartCluster(t, 1, pgtest.Options{Password: "pw"})
+	spec := writeSpec(t, cl.Spec("database: postgres\n"))
+	ctx := context.Background()
+	var bystanders []*pgx.Conn
+	for _, s := range cl.Servers() {
+		s.Exec(t, "postgres", "CREATE TABLE doomed (id int)")
+		s.Exec(t, "postgres", "CREATE DATABASE bystander")
+		c := s.Connect(t, "bystander")
+		if _, err := c.Exec(ctx, "CREATE TABLE kept (id int)"); err != nil {
+			t.Fatal(err)
+		}
+		bystanders = append(bystanders, c)
+	}
+	code, out, errOut := runCLI(t, nil, "-t", spec, "reset")
+	if want := fmt.Sprintf("\\connect -reuse-previous=on 'dbname=template1 host=127.0.0.1 port=%d'\nSELECT count(pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity WHERE datname = 'postgres'", cl.Coordinator.Port); code != 2 || !strings.Contains(out, want) {
+		t.Fatalf("without --yes: exit %d, want 2 and %q\n%s%s", code, want, out, errOut)
+	}
+	code, _, errOut = runCLI(t, nil, "-t", spec, "reset", "--yes")
+	if code != 0 || !strings.Contains(errOut, "reset complete: database postgres is empty on 2 nodes; run citusgen bootstrap next") {
+		t.Fatalf("--yes: exit %d\n%s", code, errOut)
+	}
+	for i, s := range cl.Servers() {
+		var doomed *string
+		if err := s.Connect(t, "postgres").QueryRow(ctx, "SELECT to_regclass('doomed')::text").Scan(&doomed); err != nil || doomed != nil {
+			t.Errorf("%s:%d: postgres still has doomed (%v)", s.Host, s.Port, err)
+		}
+		var kept string
+		if err := bystanders[i].QueryRow(ctx, "SELECT to_regclass('kept')::text").Scan(&kept); err != nil || kept != "kept" {
+			t.Errorf("%s:%d: the session on bystander did not survive, or lost its table: %q %v", s.Host, s.Port, kept, err)
+		}
 	}
 }
