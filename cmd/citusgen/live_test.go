@@ -334,3 +334,39 @@ func TestResetMaintenanceDatabase(t *testing.T) {
 		}
 	}
 }
+
+// A worker whose volume fills up during a rebalance: the copy of a shard
+// onto it writes WAL until the server PANICs (No space left on device), and
+// it cannot start again without space. Citus retries the move for ever;
+// bootstrap stops waiting at once, naming the worker and the cause, instead
+// of waiting out --wait with "0 of 2 moves done".
+func TestRebalanceOntoAFullWorker(t *testing.T) {
+	pgtest.RequireCitus(t)
+	if pgtest.Image() != "" {
+		t.Skip("needs a local server on a small tmpfs")
+	}
+	opts := pgtest.Options{Password: "pw", Citus: true}
+	cl := pgtest.StartCluster(t, 1, opts)
+	small := opts
+	small.DataSize = "90m" // initdb and the extension take about 40 MB of it
+	full := pgtest.Start(t, small)
+	if code, _, errOut := runCLI(t, nil, "-t", writeSpec(t, cl.Spec("")), "bootstrap"); code != 0 {
+		t.Fatalf("bootstrap: exit %d\n%s", code, errOut)
+	}
+	// About 120 MB in 4 shards on worker1: two of them move to the new worker.
+	cl.Coordinator.Exec(t, "commcare_ucr_citus", "CREATE TABLE big (id bigint, v text); SELECT create_distributed_table('big', 'id', shard_count := 4); INSERT INTO big SELECT i, repeat('x', 1000) FROM generate_series(1, 120000) i")
+	cl.Workers = append(cl.Workers, full)
+	start := time.Now()
+	code, _, errOut := runCLI(t, nil, "-t", writeSpec(t, cl.Spec("")), "bootstrap", "--rebalance", "--wait", "5m")
+	took := time.Since(start)
+	want := regexp.MustCompile(`citusgen: bootstrap failed: rebalance failed: the rebalance cannot move shard [0-9]+ to worker2 \(127\.0\.0\.1:` + fmt.Sprint(full.Port) + `\): the node stopped under the move and the coordinator cannot connect to it \(Citus: .*\)\. A server whose volume fills up stops so \(its log: PANIC: could not write to file "pg_wal/\.\.\.": No space left on device\) and does not start again until there is space; docker compose logs worker2 says why\. Free space on its volume or grow it, start it, then run citusgen bootstrap --rebalance again\. Citus retries the move in the background meanwhile \(job [0-9]+; SELECT citus_rebalance_stop\(\) stops it\)`)
+	if code != 1 || !want.MatchString(errOut) || took > 2*time.Minute {
+		t.Fatalf("exit %d after %s, want 1 well within --wait and a message matching %s\n%s", code, took.Round(time.Second), want, errOut)
+	}
+	t.Logf("after %s:\n%s", took.Round(time.Second), errOut)
+	// What the message says of the worker is so: its log has the cause.
+	log, err := os.ReadFile(filepath.Join(filepath.Dir(full.Dir), "server.log"))
+	if err != nil || !strings.Contains(string(log), "No space left on device") {
+		t.Errorf("worker2's log does not say No space left on device (%v)", err)
+	}
+}

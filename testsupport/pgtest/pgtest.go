@@ -55,6 +55,10 @@ type Options struct {
 	// empty (::1 or 127.0.0.2, for a server a connection to 127.0.0.1
 	// does not reach).
 	Listen string
+	// DataSize, when set ("80m"), puts the data directory on a tmpfs of
+	// that size, so the server runs out of space as a small volume does.
+	// Mounting needs root; the test skips without it.
+	DataSize string
 }
 
 // Server is a running PostgreSQL server.
@@ -208,8 +212,26 @@ func Start(tb TB, opts Options) *Server {
 		opts.Listen = "127.0.0.1"
 	}
 	s := &Server{Host: opts.Listen, User: opts.User, Password: opts.Password, Dir: filepath.Join(base, "data"), Citus: opts.Citus, env: opts.Env, tb: tb}
+	mounted := false
 	tb.Cleanup(func() {
 		s.Stop()
+		if mounted {
+			// The server has stopped: nothing holds the mount.
+			// The server's children may still be exiting after an
+			// immediate stop: retry while the mount is busy, for a while.
+			var out []byte
+			var err error
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				if out, err = exec.Command("umount", s.Dir).CombinedOutput(); err == nil || time.Now().After(deadline) || !strings.Contains(string(out), "busy") {
+					break
+				}
+			}
+			if err != nil {
+				// Detach it anyway, so no mount outlives the test.
+				lazy, _ := exec.Command("umount", "-l", s.Dir).CombinedOutput()
+				tb.Fatalf("umount %s: %v: %s %s", s.Dir, err, out, lazy)
+			}
+		}
 		os.RemoveAll(base)
 	})
 	if err := os.Chmod(base, 0o755); err != nil {
@@ -217,6 +239,21 @@ func Start(tb TB, opts Options) *Server {
 	}
 	if err := chown(base, owner); err != nil {
 		tb.Fatal(err)
+	}
+	if opts.DataSize != "" {
+		if os.Geteuid() != 0 {
+			SkipUnavailable(tb, "a data directory of %s needs a tmpfs mount, which needs root", opts.DataSize)
+		}
+		if err := os.Mkdir(s.Dir, 0o700); err != nil {
+			tb.Fatal(err)
+		}
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+opts.DataSize+",mode=0700", "tmpfs", s.Dir).CombinedOutput(); err != nil {
+			tb.Fatalf("mount a tmpfs of %s: %v: %s", opts.DataSize, err, out)
+		}
+		mounted = true
+		if err := chown(s.Dir, owner); err != nil {
+			tb.Fatal(err)
+		}
 	}
 
 	args := []string{"-D", s.Dir, "-U", opts.User, "-E", "UTF8", "--locale=C", "--no-sync", "--auth-local=trust"}
