@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -604,5 +605,18 @@ func (r *runner) stepError(ep cluster.Endpoint, action string, err error) error 
 		}
 	}
 	detail = redact(detail)
+	if pgErr != nil && pgErr.Code == "53100" || strings.Contains(detail, "No space left on device") {
+		// disk_full, or an I/O error with ENOSPC: no retry helps.
+		return &Error{Node: node, Action: action, Detail: detail + " (the node ran out of disk space)",
+			Hint: r.diskHint(ep) + ", then run citusgen bootstrap again: every step is guarded, so what was done stays done"}
+	}
 	return &Error{Node: node, Action: action, Detail: detail, Hint: live.StepHint(r.t, node, detail)}
+}
+
+// diskHint says how to give a node that ran out of disk space some room.
+func (r *runner) diskHint(ep cluster.Endpoint) string {
+	if ep.Node.RunsFromImage() {
+		return fmt.Sprintf("free space on the volume of %s or grow it (docker compose exec %s sh -c 'df -h \"$PGDATA\"' shows it)", ep.Node.Service, ep.Node.Service)
+	}
+	return fmt.Sprintf("free space where %s keeps its data directory, or grow that filesystem", ep.Node.Service)
 }

@@ -370,3 +370,22 @@ func TestRebalanceOntoAFullWorker(t *testing.T) {
 		t.Errorf("worker2's log does not say No space left on device (%v)", err)
 	}
 }
+
+// A worker with almost no space left: bootstrap's statement there fails
+// with disk_full (53100), and the message says so, names the node and
+// what to do (any retry would fail the same way).
+func TestBootstrapOntoAFullWorker(t *testing.T) {
+	pgtest.RequireCitus(t)
+	if pgtest.Image() != "" {
+		t.Skip("needs a local server on a small tmpfs")
+	}
+	opts := pgtest.Options{Password: "pw", Citus: true}
+	small := opts
+	small.DataSize = "41m" // initdb leaves about 3 MB of it
+	cl := &pgtest.Cluster{Coordinator: pgtest.Start(t, opts), Workers: []*pgtest.Server{pgtest.Start(t, small)}}
+	code, _, errOut := runCLI(t, nil, "-t", writeSpec(t, cl.Spec("")), "bootstrap", "--wait", "30s")
+	want := regexp.MustCompile(`(?m)^citusgen: bootstrap failed: worker1: (create database commcare_ucr_citus|create extension citus) failed: [^\n]*No space left on device \(the node ran out of disk space\)\n  hint: free space on the volume of worker1 or grow it \(docker compose exec worker1 sh -c 'df -h "\$PGDATA"' shows it\), then run citusgen bootstrap again: every step is guarded, so what was done stays done$`)
+	if code != 1 || !want.MatchString(errOut) {
+		t.Fatalf("exit %d, want 1 and %s\n%s", code, want, errOut)
+	}
+}
