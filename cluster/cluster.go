@@ -406,9 +406,11 @@ func LooksLikeConninfo(s string) bool {
 // fails for that reason instead.
 func PublishMiss(t *topology.Topology, ep Endpoint) string {
 	pub := net.ParseIP(t.PublishAddress)
-	if !ep.Published || pub == nil || pub.IsUnspecified() {
+	if !ep.Published || pub == nil || pub.Equal(net.IPv4zero) {
 		return "" // every interface ("" parses as nil)
 	}
+	// :: is every IPv6 address, and docker binds it to IPv6 alone.
+	reaches := func(ip net.IP) bool { return ip.Equal(pub) || pub.Equal(net.IPv6unspecified) && ip.To4() == nil }
 	host := ep.Addr.Host
 	var addrs []string
 	if ip := net.ParseIP(host); ip != nil {
@@ -421,13 +423,13 @@ func PublishMiss(t *topology.Topology, ep Endpoint) string {
 			return ""
 		}
 		for _, ip := range ips {
-			if ip.IP.Equal(pub) {
+			if reaches(ip.IP) {
 				return ""
 			}
 			addrs = append(addrs, ip.IP.String())
 		}
 	}
-	if len(addrs) == 1 && net.ParseIP(addrs[0]).Equal(pub) {
+	if len(addrs) == 1 && reaches(net.ParseIP(addrs[0])) {
 		return ""
 	}
 	to := host
@@ -435,5 +437,9 @@ func PublishMiss(t *topology.Topology, ep Endpoint) string {
 		to = fmt.Sprintf("%s (%s here)", host, strings.Join(addrs, ", "))
 	}
 	s := ep.Node.Service
-	return fmt.Sprintf("%s publishes its port on %s only (compose.publish_address), while citusgen connects to %s, which does not reach that address: the node may well be up. Connect where it is published (--host %s), or set django.host and compose.publish_address to one address (render, then docker compose up -d %s); if it is down, start it (docker compose up -d %s)", s, t.PublishAddress, to, t.PublishAddress, s, s)
+	at := t.PublishAddress
+	if pub.IsUnspecified() {
+		at = "::1" // this machine's own of every IPv6 address
+	}
+	return fmt.Sprintf("%s publishes its port on %s only (compose.publish_address), while citusgen connects to %s, which does not reach that address: the node may well be up. Connect where it is published (--host %s), or set django.host and compose.publish_address to one address (render, then docker compose up -d %s); if it is down, start it (docker compose up -d %s)", s, t.PublishAddress, to, at, s, s)
 }

@@ -82,6 +82,8 @@ func TestPostgresAndPublishErrors(t *testing.T) {
 			`t.yaml:4:16: django.host: 127.0.0.2 does not reach the nodes: compose.publish_address (its default) publishes their ports on 127.0.0.1 only, and a connection to 127.0.0.2 never arrives there; write django.host: 127.0.0.1, or compose.publish_address: 127.0.0.2`},
 		{"another LAN address", twoNodes + "compose: {publish_address: 10.0.0.5}\ndjango: {host: 10.0.0.6}\n",
 			`t.yaml:5:16: django.host: 10.0.0.6 does not reach the nodes: compose.publish_address (line 4, column 28) publishes their ports on 10.0.0.5 only, and a connection to 10.0.0.6 never arrives there; write django.host: 10.0.0.5, or compose.publish_address: 10.0.0.6`},
+		{"an IPv4 host, ports on every IPv6 address", twoNodes + "compose: {publish_address: '::'}\ndjango: {host: 127.0.0.1}\n",
+			`t.yaml:5:16: django.host: 127.0.0.1 does not reach the nodes: compose.publish_address (line 4, column 28) publishes their ports on :: only, and docker binds :: to IPv6 alone, so a connection to 127.0.0.1 never arrives there; write compose.publish_address: "" (every interface, IPv4 and IPv6)`},
 		{"start interval", twoNodes + "compose: {healthcheck_start_interval: soon}\n",
 			`t.yaml:4:39: compose.healthcheck_start_interval: "soon" is not a duration such as 1s or 500ms`},
 	} {
@@ -105,6 +107,7 @@ func TestPostgresAndPublishErrors(t *testing.T) {
 		twoNodes + "compose: {publish_address: ''}\ndjango: {host: 10.0.0.6}\n",
 		twoNodes + "compose: {publish_address: 10.0.0.5}\ndjango: {host: 10.0.0.5}\n",
 		twoNodes + "compose: {publish_address: '::1'}\ndjango: {host: LOCALHOST}\n",
+		twoNodes + "compose: {publish_address: '::'}\n",
 		twoNodes + "compose: {publish_address: 127.0.0.2}\ndjango: {host: 127.0.0.1, reaches: network}\n",
 		"image: none\n" + twoNodes + "compose: {publish_address: '::1'}\ndjango: {host: 127.0.0.1}\n",
 	} {

@@ -14,12 +14,20 @@ import (
 // network's to resolve, and verify says so when they miss (cluster).
 func (v *validator) hostReaches(pub net.IP) {
 	t, d := v.t, v.d
-	if pub.IsUnspecified() || validHost(t.Host) != "" {
-		return // every interface; or a host already reported
+	if pub.Equal(net.IPv4zero) || validHost(t.Host) != "" {
+		return // every interface ("" too); or a host already reported
 	}
 	var why string
 	var fixes []string
 	switch hip := net.ParseIP(t.Host); {
+	case pub.Equal(net.IPv6unspecified):
+		// Docker binds [::] to IPv6 alone (tried on Docker 28): an IPv4
+		// address never arrives; localhost may be ::1.
+		if hip == nil {
+			return
+		}
+		why = "docker binds :: to IPv6 alone, so a connection to " + t.Host + " never arrives there"
+		fixes = append(fixes, `compose.publish_address: "" (every interface, IPv4 and IPv6)`)
 	case hip != nil:
 		if hip.Equal(pub) {
 			return
@@ -35,7 +43,7 @@ func (v *validator) hostReaches(pub net.IP) {
 	default:
 		return
 	}
-	if pub.To4() != nil { // django.host takes IPv4 addresses only
+	if pub.To4() != nil && !pub.IsUnspecified() { // django.host takes IPv4 addresses only
 		fixes = append([]string{"django.host: " + pub.String()}, fixes...)
 	}
 	fix := strings.Join(fixes, ", or ")

@@ -295,6 +295,20 @@ func TestVerifyNamesThePublishAddress(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^authenticated +coordinator +PASS`).MatchString(out) {
 		t.Errorf("--host ::1 did not reach the node:\n%s\n%s", out, errOut)
 	}
+
+	// :: is every IPv6 address, which docker (28) binds to IPv6 alone, as
+	// PostgreSQL does (IPV6_V6ONLY): ::1 reaches it, 127.0.0.1 does not.
+	any6 := pgtest.Options{Password: "pw", Listen: "::"}
+	ca, wa := pgtest.Start(t, any6), pgtest.Start(t, any6)
+	va := spec(ca, wa, "::", "localhost")
+	_, out, errOut = runCLI(t, nil, "-t", va, "verify", "--timeout", "20s", "--host", "127.0.0.1")
+	if want := "hint: coordinator publishes its port on :: only (compose.publish_address), while citusgen connects to 127.0.0.1, which does not reach that address: the node may well be up. Connect where it is published (--host ::1)"; !strings.Contains(out, want) {
+		t.Errorf("--host 127.0.0.1 to a node on ::, want %q:\n%s\n%s", want, out, errOut)
+	}
+	_, out, errOut = runCLI(t, nil, "-t", va, "verify", "--timeout", "20s", "--host", "::1")
+	if !regexp.MustCompile(`(?m)^authenticated +coordinator +PASS`).MatchString(out) {
+		t.Errorf("--host ::1 did not reach the node on :::\n%s\n%s", out, errOut)
+	}
 }
 
 // database: postgres is the maintenance database reset works from, and a

@@ -282,7 +282,11 @@ func Start(tb TB, opts Options) *Server {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		_, err = fmt.Fprintf(f, "host all all %s/32 %s\n", opts.Listen, method)
+		bits := 32
+		if ip.To4() == nil {
+			bits = 128
+		}
+		_, err = fmt.Fprintf(f, "host all all %s/%d %s\n", opts.Listen, bits, method)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
