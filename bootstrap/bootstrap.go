@@ -606,7 +606,7 @@ func (r *runner) stepError(ep cluster.Endpoint, action string, err error) error 
 		}
 	}
 	detail = redact(detail)
-	if pgErr != nil && pgErr.Code == "53100" || strings.Contains(detail, "No space left on device") {
+	if pgErr != nil && pgErr.Code == pgerrcode.DiskFull || strings.Contains(detail, "No space left on device") {
 		// disk_full, or an I/O error with ENOSPC: no retry helps.
 		return &Error{Node: node, Action: action, Detail: detail + " (the node ran out of disk space)",
 			Hint: r.diskHint(ep) + ", then run citusgen bootstrap again: every step is guarded, so what was done stays done"}
