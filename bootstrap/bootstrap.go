@@ -531,8 +531,11 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 				return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no answer within %s: %s", wait, detail),
 					Hint: fmt.Sprintf("check what listens on %s (a stuck server, a firewall or proxy holding the connection), or point citusgen at %s with --node %s=HOST:PORT", ep.Addr, name, name)}
 			}
-			return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no connection to %s within %s (last error: %s)", ep.Addr, wait, detail),
-				Hint: fmt.Sprintf("%s is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT; then run citusgen bootstrap again", name, ep.Addr, name, name)}
+			hint := fmt.Sprintf("%s is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT; then run citusgen bootstrap again", name, ep.Addr, name, name)
+			if miss := cluster.PublishMiss(r.t, ep); miss != "" && kind == cluster.Unreachable {
+				hint = miss + "; then run citusgen bootstrap again"
+			}
+			return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no connection to %s within %s (last error: %s)", ep.Addr, wait, detail), Hint: hint}
 		case <-time.After(poll):
 		}
 	}
@@ -685,5 +688,18 @@ func (r *runner) stepError(ep cluster.Endpoint, action string, err error) error 
 		}
 	}
 	detail = redact(detail)
+	if pgErr != nil && pgErr.Code == pgerrcode.DiskFull || strings.Contains(detail, "No space left on device") {
+		// disk_full, or an I/O error with ENOSPC: no retry helps.
+		return &Error{Node: node, Action: action, Detail: detail + " (the node ran out of disk space)",
+			Hint: r.diskHint(ep) + ", then run citusgen bootstrap again: every step is guarded, so what was done stays done"}
+	}
 	return &Error{Node: node, Action: action, Detail: detail, Hint: live.StepHint(r.t, node, detail)}
+}
+
+// diskHint says how to give a node that ran out of disk space some room.
+func (r *runner) diskHint(ep cluster.Endpoint) string {
+	if ep.Node.RunsFromImage() {
+		return fmt.Sprintf("free space on the volume of %s or grow it (docker compose exec %s sh -c 'df -h \"$PGDATA\"' shows it)", ep.Node.Service, ep.Node.Service)
+	}
+	return fmt.Sprintf("free space where %s keeps its data directory, or grow that filesystem", ep.Node.Service)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
@@ -22,7 +24,7 @@ func Reset(ctx context.Context, t *topology.Topology, o Options) error {
 		return err
 	}
 	for _, ep := range eps {
-		c, err := r.maintenance(ctx, ep)
+		c, err := r.resetConn(ctx, ep)
 		if err != nil {
 			return r.connError(ep, "connect", err)
 		}
@@ -38,4 +40,14 @@ func Reset(ctx context.Context, t *topology.Topology, o Options) error {
 	}
 	r.printf("reset complete: database %s is empty on %d nodes; run citusgen bootstrap next", t.ClusterDatabase(), len(eps))
 	return nil
+}
+
+// resetConn connects where the cluster database can be dropped from: the
+// maintenance database, or template1 when the cluster database is postgres
+// (steps.ResetDatabase).
+func (r *runner) resetConn(ctx context.Context, ep cluster.Endpoint) (*pgx.Conn, error) {
+	if db := steps.ResetDatabase(r.t); db != steps.MaintenanceDatabase {
+		return r.o.Cluster.Connect(ctx, r.t, ep, db)
+	}
+	return r.maintenance(ctx, ep)
 }

@@ -186,8 +186,14 @@ const RebalanceStatus = "SELECT state::text, coalesce(details::text, '{}') FROM 
 // RebalanceStop stops the running rebalance.
 const RebalanceStop = "SELECT pg_catalog.citus_rebalance_stop()"
 
-// JobTasks lists a job's tasks: id, status and command; $1 is the job id.
-const JobTasks = "SELECT task_id, status::text, command FROM pg_catalog.pg_dist_background_task WHERE job_id = $1 ORDER BY task_id"
+// JobTasks lists a job's tasks: id, status, command and the error of its
+// last failed attempt (Citus retries a failed task; "" when none failed);
+// $1 is the job id.
+const JobTasks = "SELECT task_id, status::text, command, coalesce(message, '') FROM pg_catalog.pg_dist_background_task WHERE job_id = $1 ORDER BY task_id"
+
+// CheckConnection asks the coordinator whether it can connect to a node;
+// $1 is its name and $2 its port.
+const CheckConnection = "SELECT pg_catalog.citus_check_connection_to_node($1, $2)"
 
 // Rebalance job states (pg_dist_background_job.state): JobFinished ends
 // a job with its moves done; JobFailed are the states of a job that ended,

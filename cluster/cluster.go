@@ -73,6 +73,9 @@ type Options struct {
 type Endpoint struct {
 	Node topology.Node
 	Addr Address
+	// Published: Addr is the node's published port on the host (django.host
+	// or --host), which docker binds on compose.publish_address alone.
+	Published bool
 }
 
 // Endpoints resolves every node's address, coordinator first. An override
@@ -106,12 +109,13 @@ func Endpoints(t *topology.Topology, o Options) ([]Endpoint, error) {
 		if o.Host != "" {
 			a.Host = o.Host
 		}
-		if ov, ok := o.Nodes[n.Service]; ok {
+		ov, override := o.Nodes[n.Service]
+		if override {
 			a = ov
 		} else if a.Port == 0 {
 			unreachable = append(unreachable, n.Service)
 		}
-		eps = append(eps, Endpoint{Node: n, Addr: a})
+		eps = append(eps, Endpoint{Node: n, Addr: a, Published: !override && reach == topology.ReachHost && n.RunsFromImage()})
 	}
 	if len(unreachable) > 0 {
 		return nil, fmt.Errorf("%s publish no port, so they cannot be reached from the host: run inside the compose network with --reach network, or give their addresses with --node SERVICE=HOST:PORT", strings.Join(unreachable, ", "))
@@ -356,4 +360,96 @@ func Redact(s, secret string, keep ...string) string {
 		s = strings.ReplaceAll(s, fmt.Sprintf("\x00%d\x00", i), k)
 	}
 	return s
+}
+
+// passwordParam is a password=VALUE of a key=value connection string or a
+// URI's query: the value quoted ('...', with \' inside) or up to a space or &.
+var passwordParam = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]*)`)
+
+// RedactConninfo masks the password of a connection string given where an
+// address belongs (postgres://user:PASSWORD@host/db, postgresql://...,
+// host=h password=PASSWORD, ?password=PASSWORD), so a message may repeat the
+// rest. Userinfo is taken to the last @, since a password written without
+// percent-encoding may hold @ or /; of a URI cut at a comma of
+// CITUSGEN_NODES, the piece with the scheme loses what follows user: and
+// the other everything before its @.
+func RedactConninfo(s string) string {
+	s = passwordParam.ReplaceAllString(s, "${1}xxxxx")
+	at := strings.LastIndexByte(s, '@')
+	scheme := strings.Index(s, "://")
+	switch {
+	case at < 0 && scheme >= 0:
+		// No @: host:port, or user:password cut short; mask after the colon.
+		rest := s[scheme+3:]
+		colon := strings.IndexByte(rest, ':')
+		if colon < 0 {
+			return s
+		}
+		tail := ""
+		if end := strings.IndexAny(rest[colon:], "/?"); end >= 0 {
+			tail = rest[colon+end:]
+		}
+		return s[:scheme+3] + rest[:colon] + ":xxxxx" + tail
+	case at < 0:
+		return s
+	case scheme < 0 || scheme > at:
+		return "xxxxx" + s[at:]
+	}
+	start := scheme + 3
+	if user, _, hasPassword := strings.Cut(s[start:at], ":"); hasPassword {
+		return s[:start] + user + ":xxxxx" + s[at:]
+	}
+	return s
+}
+
+// LooksLikeConninfo reports whether s is a connection string rather than an
+// address (a URI, key=value pairs, user@host).
+func LooksLikeConninfo(s string) bool {
+	return strings.Contains(s, "://") || strings.Contains(s, "@") || passwordParam.MatchString(s) || strings.Contains(s, "host=") || strings.Contains(s, "dbname=")
+}
+
+// PublishMiss says why a container's published port is not reached at ep
+// although the node may be up, "" when nothing says so: docker binds the
+// port on compose.publish_address alone, and citusgen connects to
+// django.host (or --host), which names another address. A host name is
+// resolved here, as the connection resolved it; one that does not resolve
+// fails for that reason instead.
+func PublishMiss(t *topology.Topology, ep Endpoint) string {
+	pub := net.ParseIP(t.PublishAddress)
+	if !ep.Published || pub == nil || pub.Equal(net.IPv4zero) {
+		return "" // every interface ("" parses as nil)
+	}
+	// :: is every IPv6 address, and docker binds it to IPv6 alone.
+	reaches := func(ip net.IP) bool { return ip.Equal(pub) || pub.Equal(net.IPv6unspecified) && ip.To4() == nil }
+	host := ep.Addr.Host
+	var addrs []string
+	if ip := net.ParseIP(host); ip != nil {
+		addrs = []string{ip.String()}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		if err != nil {
+			return ""
+		}
+		for _, ip := range ips {
+			if reaches(ip.IP) {
+				return ""
+			}
+			addrs = append(addrs, ip.IP.String())
+		}
+	}
+	if len(addrs) == 1 && reaches(net.ParseIP(addrs[0])) {
+		return ""
+	}
+	to := host
+	if net.ParseIP(host) == nil {
+		to = fmt.Sprintf("%s (%s here)", host, strings.Join(addrs, ", "))
+	}
+	s := ep.Node.Service
+	at := t.PublishAddress
+	if pub.IsUnspecified() {
+		at = "::1" // this machine's own of every IPv6 address
+	}
+	return fmt.Sprintf("%s publishes its port on %s only (compose.publish_address), while citusgen connects to %s, which does not reach that address: the node may well be up. Connect where it is published (--host %s), or set django.host and compose.publish_address to one address (render, then docker compose up -d %s); if it is down, start it (docker compose up -d %s)", s, t.PublishAddress, to, at, s, s)
 }

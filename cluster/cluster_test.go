@@ -80,3 +80,24 @@ func TestConfigKeepsPasswordOutOfStrings(t *testing.T) {
 		t.Errorf("config %s:%d %s/%s", cfg.Host, cfg.Port, cfg.User, cfg.Database)
 	}
 }
+
+// A connection string passed where an address belongs keeps its shape in
+// a message, never its password.
+func TestRedactConninfo(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://commcarehq:s3cret@db:5432/hq":           "postgres://commcarehq:xxxxx@db:5432/hq",
+		"postgresql://u:p@ss/w0rd@db/hq?sslmode=require":    "postgresql://u:xxxxx@db/hq?sslmode=require",
+		"postgres://db/hq?user=u&password=s3cret&sslmode=x": "postgres://db/hq?user=u&password=xxxxx&sslmode=x",
+		"host=db user=u password=s3cret dbname=hq":          "host=db user=u password=xxxxx dbname=hq",
+		"host=db PASSWORD = 'two words' port=5432":          "host=db PASSWORD = xxxxx port=5432",
+		"postgres://u:s3c":                                  "postgres://u:xxxxx",
+		"ret@db/hq":                                         "xxxxx@db/hq",
+		"postgres://u@db/hq":                                "postgres://u@db/hq",
+		"db.internal":                                       "db.internal",
+		"postgres://db:5432/hq":                             "postgres://db:xxxxx/hq",
+	} {
+		if got := cluster.RedactConninfo(in); got != want {
+			t.Errorf("RedactConninfo(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -263,6 +263,9 @@ func (n *Node) FailureHint(t *topology.Topology) string {
 	s, addr := n.Service(), n.Endpoint.Addr
 	switch n.Failure {
 	case cluster.Unreachable, cluster.StartingUp:
+		if miss := cluster.PublishMiss(t, n.Endpoint); miss != "" && n.Failure == cluster.Unreachable {
+			return miss
+		}
 		if !n.Endpoint.Node.RunsFromImage() {
 			return fmt.Sprintf("the server is down or not at %s: start it, or point citusgen at it with --host or --node %s=HOST:PORT", addr, s)
 		}

@@ -32,6 +32,9 @@ type Options struct {
 	Progress io.Writer
 	// Poll is how often progress is read; 500ms when zero.
 	Poll time.Duration
+	// workers names the topology's workers by node id (set from the
+	// reading), for messages about a move.
+	workers map[string]live.WorkerMatch
 }
 
 func (o Options) poll() time.Duration {
@@ -81,6 +84,7 @@ func (o Options) printf(format string, args ...any) {
 // earlier: read again to see whether more moves are due).
 func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) (moved int, attached bool, err error) {
 	nodes := nodeAddrs(c)
+	o.workers = services(c)
 	if c.ReshapeErr != "" {
 		return 0, false, fmt.Errorf("Citus cannot plan the rebalance: %s; start that node or make it reachable from the coordinator, or remove its registration (citusgen bootstrap --prune, for one outside the topology), then run again", c.ReshapeErr)
 	}
@@ -128,6 +132,11 @@ func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]str
 			if ctx.Err() != nil {
 				return movesDone, jobLeft(conn.Config(), job, rerun)
 			}
+			// Citus sizes the shards for the status, which fails while a
+			// node is down: say so if a move's target is that node.
+			if ferr := failedMove(ctx, conn, job, jobTasks(ctx, conn, job), nodes, o, err.Error()); ferr != nil {
+				return 0, ferr
+			}
 			return 0, fmt.Errorf("citus_rebalance_status: %w", err)
 		}
 		tasks := jobTasks(ctx, conn, job)
@@ -158,6 +167,9 @@ func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]str
 		if line != last {
 			o.printf("%s (%s)", line, time.Since(start).Round(100*time.Millisecond))
 			last = line
+		}
+		if err := failedMove(ctx, conn, job, tasks, nodes, o, ""); err != nil {
+			return movesDone, err
 		}
 		switch {
 		case state == citus.JobFinished:
@@ -227,7 +239,6 @@ func jobLeft(cfg *pgx.ConnConfig, job int64, rerun string) error {
 	return &Interrupted{fmt.Sprintf("stopped following rebalance job %d, which goes on on the coordinator (%s, %s): "+howto, job, state, progress, rerun)}
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 type move struct{ shard, from, to string }
 
@@ -235,6 +246,8 @@ type task struct {
 	id     int64
 	status string
 	move   *move
+	// failed is the error of the task's last failed attempt, "" when none.
+	failed string
 }
 
 var moveRE = regexp.MustCompile(citus.MoveCommand)
@@ -251,7 +264,7 @@ func jobTasks(ctx context.Context, conn *pgx.Conn, job int64) []task {
 	for rows.Next() {
 		var tk task
 		var command string
-		if rows.Scan(&tk.id, &tk.status, &command) != nil {
+		if rows.Scan(&tk.id, &tk.status, &command, &tk.failed) != nil {
 			return out
 		}
 		if m := moveRE.FindStringSubmatch(command); m != nil {
@@ -317,6 +330,7 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]R
 	if len(c.Jobs) > 0 {
 		// citus_drain_node refuses to run beside a rebalance.
 		o.printf("prune: rebalance job %d is running; waiting for it first", c.Jobs[0].ID)
+		o.workers = services(c)
 		if _, err := follow(ctx, conn, c.Jobs[0].ID, nodeAddrs(c), o, rerunPrune); err != nil {
 			return nil, err
 		}

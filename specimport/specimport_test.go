@@ -352,3 +352,14 @@ func TestImportTrustStaysOnLoopback(t *testing.T) {
 		t.Errorf("no warning about publishing: %v", res.Warnings)
 	}
 }
+
+// A compose file whose POSTGRES_USER PostgreSQL reserves describes nodes
+// that never start: import says so, naming the user key.
+func TestImportReservedUser(t *testing.T) {
+	compose := strings.ReplaceAll(mixedCompose, "POSTGRES_USER: reporter", "POSTGRES_USER: pg_reporter")
+	_, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "c.yml", Compose: []byte(compose)})
+	want := `c.yml (imported):8:7: user: "pg_reporter" is a reserved role name (names starting with pg_ are PostgreSQL's own roles): the image's initdb fails on it, so no node would come up; choose another user name, such as commcarehq`
+	if err == nil || !strings.Contains(err.Error(), "the imported topology is not valid") || !strings.Contains(err.Error(), "\n"+want+"\n") {
+		t.Errorf("error %v, want one with %q", err, want)
+	}
+}

@@ -16,6 +16,16 @@ import (
 // MaintenanceDatabase is where CREATE DATABASE runs.
 const MaintenanceDatabase = "postgres"
 
+// ResetDatabase is where reset drops and recreates the cluster database:
+// the maintenance database, or template1 when the cluster database is
+// postgres itself (a session cannot drop the database it is connected to).
+func ResetDatabase(t *topology.Topology) string {
+	if t.ClusterDatabase() == MaintenanceDatabase {
+		return "template1"
+	}
+	return MaintenanceDatabase
+}
+
 // Target says which database a step runs in.
 type Target int
 

@@ -50,7 +50,7 @@ func TestHostileSpecs(t *testing.T) {
 			[]string{`t.yaml:4:16: django.host: "db.hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh.example" is not a valid host name or IPv4 address: it has a label of 64 characters (hhhhhhhhhhhhhhhhhhhh...); a DNS label has at most 63`}},
 		{"django host empty label", minimal + trust + "workers: [{service: w, alias: w, port: 6001}]\ndjango: {host: 'db..example'}\n",
 			[]string{`t.yaml:4:16: django.host: "db..example" is not a valid host name or IPv4 address: it has an empty label (two dots, or a dot at an end)`}},
-		{"django host IPv4", minimal + trust + "workers: [{service: w, alias: w, port: 6001}]\ndjango: {host: 127.0.0.2}\n", nil},
+		{"django host IPv4", minimal + trust + "workers: [{service: w, alias: w, port: 6001}]\ndjango: {host: 127.0.0.2}\ncompose: {publish_address: 127.0.0.2}\n", nil},
 
 		// Keys and values from a spec reach a terminal or a CI log: an
 		// escape sequence in one is shown quoted, never sent as it is.

@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/citusgen/citusgen/citus"
@@ -116,6 +117,8 @@ func (v *validator) publishing() {
 		d.errorAt("compose.publish_address", "publishes the nodes on %s while trust_authentication lets anyone who reaches a node in as the superuser, without a password; publish on 127.0.0.1, or give password or password_env", publishedWhere(t.PublishAddress))
 	case ip.IsLoopback() && t.Reaches == ReachHost && !loopbackHost(t.Host) && v.publishes():
 		d.errorAt("django.host", "is %s, but the nodes' ports are published on %s only, which Django cannot reach there; set compose.publish_address to an address of this host that %s reaches (\"\" for every interface), or django.host: localhost", short(t.Host), t.PublishAddress, t.Host)
+	case t.Reaches == ReachHost && v.publishes():
+		v.hostReaches(ip)
 	}
 	if d.given("compose.healthcheck_start_interval") {
 		if dur, err := time.ParseDuration(t.HealthStartInterval); err != nil || dur <= 0 {
@@ -147,7 +150,7 @@ func loopbackHost(h string) bool {
 	if ip := net.ParseIP(h); ip != nil {
 		return ip.IsLoopback()
 	}
-	return h == "localhost"
+	return strings.EqualFold(h, "localhost") // DNS ignores case, /etc/hosts too
 }
 
 // PublishedPort is the compose ports entry of a node: its published port,

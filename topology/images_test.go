@@ -70,6 +70,20 @@ func TestPostgresAndPublishErrors(t *testing.T) {
 			"t.yaml:4:28: compose.publish_address: publishes the nodes on 192.168.1.20 while trust_authentication"},
 		{"django host beyond loopback", twoNodes + "django: {host: db.example.com}\n",
 			`t.yaml:4:16: django.host: is "db.example.com", but the nodes' ports are published on 127.0.0.1 only, which Django cannot reach there; set compose.publish_address to an address of this host that db.example.com reaches ("" for every interface), or django.host: localhost`},
+		// Docker binds the one address: django.host must be it, or a name
+		// for it (localhost: 127.0.0.1 or ::1).
+		{"an IPv4 host, ports on ::1", twoNodes + "compose: {publish_address: '::1'}\ndjango: {host: 127.0.0.1}\n",
+			`t.yaml:5:16: django.host: 127.0.0.1 does not reach the nodes: compose.publish_address (line 4, column 28) publishes their ports on ::1 only, and a connection to 127.0.0.1 never arrives there; write compose.publish_address: 127.0.0.1`},
+		{"localhost, ports on 127.0.0.2", twoNodes + "compose: {publish_address: 127.0.0.2}\n",
+			`t.yaml:4:28: compose.publish_address: publishes the nodes' ports on 127.0.0.2 only, where django.host (localhost, its default) does not reach: localhost is 127.0.0.1 (or ::1); write django.host: 127.0.0.2, or compose.publish_address: 127.0.0.1`},
+		{"localhost written, ports on a LAN address", twoNodes + "compose: {publish_address: 192.168.1.20}\ndjango: {host: localhost}\n",
+			`t.yaml:5:16: django.host: localhost does not reach the nodes: compose.publish_address (line 4, column 28) publishes their ports on 192.168.1.20 only, and localhost is 127.0.0.1 (or ::1); write django.host: 192.168.1.20, or compose.publish_address: 127.0.0.1`},
+		{"another loopback address, ports on the default", twoNodes + "django: {host: 127.0.0.2}\n",
+			`t.yaml:4:16: django.host: 127.0.0.2 does not reach the nodes: compose.publish_address (its default) publishes their ports on 127.0.0.1 only, and a connection to 127.0.0.2 never arrives there; write django.host: 127.0.0.1, or compose.publish_address: 127.0.0.2`},
+		{"another LAN address", twoNodes + "compose: {publish_address: 10.0.0.5}\ndjango: {host: 10.0.0.6}\n",
+			`t.yaml:5:16: django.host: 10.0.0.6 does not reach the nodes: compose.publish_address (line 4, column 28) publishes their ports on 10.0.0.5 only, and a connection to 10.0.0.6 never arrives there; write django.host: 10.0.0.5, or compose.publish_address: 10.0.0.6`},
+		{"an IPv4 host, ports on every IPv6 address", twoNodes + "compose: {publish_address: '::'}\ndjango: {host: 127.0.0.1}\n",
+			`t.yaml:5:16: django.host: 127.0.0.1 does not reach the nodes: compose.publish_address (line 4, column 28) publishes their ports on :: only, and docker binds :: to IPv6 alone, so a connection to 127.0.0.1 never arrives there; write compose.publish_address: "" (every interface, IPv4 and IPv6)`},
 		{"start interval", twoNodes + "compose: {healthcheck_start_interval: soon}\n",
 			`t.yaml:4:39: compose.healthcheck_start_interval: "soon" is not a duration such as 1s or 500ms`},
 	} {
@@ -88,6 +102,14 @@ func TestPostgresAndPublishErrors(t *testing.T) {
 		twoNodes + "compose: {publish_address: '::1', healthcheck_start_interval: 500ms}\n",
 		twoNodes + "django: {host: db.example.com}\ncompose: {publish_address: 10.0.0.5}\n",
 		"image: none\n" + twoNodes + "django: {host: db.example.com}\n",
+		twoNodes + "compose: {publish_address: 127.0.0.2}\ndjango: {host: 127.0.0.2}\n",
+		twoNodes + "compose: {publish_address: '0.0.0.0'}\ndjango: {host: 127.0.0.2}\n",
+		twoNodes + "compose: {publish_address: ''}\ndjango: {host: 10.0.0.6}\n",
+		twoNodes + "compose: {publish_address: 10.0.0.5}\ndjango: {host: 10.0.0.5}\n",
+		twoNodes + "compose: {publish_address: '::1'}\ndjango: {host: LOCALHOST}\n",
+		twoNodes + "compose: {publish_address: '::'}\n",
+		twoNodes + "compose: {publish_address: 127.0.0.2}\ndjango: {host: 127.0.0.1, reaches: network}\n",
+		"image: none\n" + twoNodes + "compose: {publish_address: '::1'}\ndjango: {host: 127.0.0.1}\n",
 	} {
 		if _, err := parseSpec([]byte(spec)); err != nil {
 			t.Errorf("%s: %v", spec, err)

@@ -92,3 +92,25 @@ func TestPasswordEnvNamesNothingElse(t *testing.T) {
 			[]string{`t.yaml:2:15: password_env: PW is also compose.volume_prefix_variable (line 3, column 35) and compose.volume_blank_variable (line 3, column 62): the data volumes would be named after the password, which docker volume ls shows; use another variable for one of them`}},
 	}.run(t)
 }
+
+// PostgreSQL reserves some role names: the image's initdb fails on them
+// (initdb -U, as its entrypoint runs with POSTGRES_USER), and no node comes
+// up. The spec refuses them at the user key.
+func TestReservedUser(t *testing.T) {
+	const tail = "the image's initdb fails on it, so no node would come up; choose another user name, such as commcarehq"
+	spec := func(user string) string {
+		return minimal + "password: pw\nuser: " + user + "\nworkers: [{service: w, alias: w, port: 6001}]\n"
+	}
+	refusals{
+		{"pg_ prefix", spec("pg_reader"), []string{`t.yaml:3:7: user: "pg_reader" is a reserved role name (names starting with pg_ are PostgreSQL's own roles): ` + tail}},
+		{"public", spec("public"), []string{`t.yaml:3:7: user: "public" is a reserved role name (PostgreSQL's name for every role): ` + tail}},
+		{"none", spec("none"), []string{`t.yaml:3:7: user: "none" is a reserved role name (PostgreSQL reserves it): ` + tail}},
+	}.run(t)
+	// Keywords that are fine as quoted role names: bootstrap and verify
+	// work with each (tried on PostgreSQL 15 with Citus 13.2).
+	for _, ok := range []string{"current_user", "session_user", "current_role", "user", "all", "pgx", "publicist"} {
+		if _, err := topology.Parse("t.yaml", []byte(spec(ok))); err != nil {
+			t.Errorf("user %s refused: %v", ok, err)
+		}
+	}
+}

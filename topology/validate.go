@@ -145,7 +145,9 @@ func (v *validator) names() {
 	if t.Profile == ProfileCI && len(t.ClusterDatabase()) > maxIdentifier {
 		d.errorAt("database", "the ci profile works on %q, which is longer than %d bytes; shorten the database name", t.ClusterDatabase(), maxIdentifier)
 	}
-	v.name("user", t.User, pgNameRE, "PostgreSQL user name (lower-case letters, digits and _, not starting with a digit)")
+	if v.name("user", t.User, pgNameRE, "PostgreSQL user name (lower-case letters, digits and _, not starting with a digit)") {
+		v.reservedUser()
+	}
 	if t.DatabaseVariable != "" || !d.given("database_variable") {
 		// Written empty: POSTGRES_DB is the database itself, no variable.
 		v.name("database_variable", t.DatabaseVariable, envRE, envWhat)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/citusgen/citusgen/cluster"
@@ -28,23 +29,37 @@ func (f connFlags) addresses(t *topology.Topology) (cluster.Options, error) {
 		return o, badInputf("--reach must be host or network, not %q", f.Reach)
 	}
 	if f.Host != "" && !hostRE.MatchString(f.Host) {
-		return o, badInputf("--host %q is not a host name or IP address", f.Host)
+		return o, badInputf("--host %s is %s: write --host HOST (or CITUSGEN_HOST=HOST), a host name or IP address alone, such as db.internal or 10.1.2.3; citusgen takes the user, password and database from the topology", showAddress(f.Host), notAddress(f.Host, "a host name or IP address"))
 	}
+	nodes := t.Nodes()
+	example := nodes[len(nodes)-1].Service
 	for _, spec := range f.Node {
 		service, addr, ok := strings.Cut(spec, "=")
-		if !ok {
-			return o, badInputf("--node %q: write SERVICE=HOST:PORT", spec)
+		if !ok || cluster.LooksLikeConninfo(spec) {
+			return o, badInputf("--node %s is %s: write --node SERVICE=HOST:PORT (or CITUSGEN_NODES=SERVICE=HOST:PORT,...), such as %s=10.1.2.3:5432; citusgen takes the user, password and database from the topology", showAddress(spec), notAddress(spec, "SERVICE=HOST:PORT"), example)
 		}
 		a, err := cluster.ParseAddress(addr)
 		if err != nil || !hostRE.MatchString(a.Host) {
-			return o, badInputf("--node %s: %q is not HOST:PORT", service, addr)
+			return o, badInputf("--node %s: %s is %s: write --node %s=HOST:PORT (or CITUSGEN_NODES=%s=HOST:PORT,...), such as %s=10.1.2.3:5432", service, showAddress(addr), notAddress(addr, "HOST:PORT"), service, service, service)
 		}
 		o.Nodes[service] = a
 	}
 	if _, err := cluster.Endpoints(t, o); err != nil {
-		return o, badInput{err}
+		return o, badInputf("%s", cluster.RedactConninfo(err.Error()))
 	}
 	return o, nil
+}
+
+// showAddress quotes a value given for an address, its password masked
+// (a connection string passed where HOST belongs).
+func showAddress(s string) string { return strconv.Quote(cluster.RedactConninfo(s)) }
+
+// notAddress says what a refused address value is instead of want.
+func notAddress(s, want string) string {
+	if cluster.LooksLikeConninfo(s) {
+		return "a connection string (its password not shown), not " + want
+	}
+	return "not " + want
 }
 
 // addressFunc says where each node is reached, for scripts that print SQL

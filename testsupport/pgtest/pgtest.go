@@ -51,6 +51,14 @@ type Options struct {
 	// environment reaches the postgres process (PGPASSWORD, for instance,
 	// which libpq inside the server uses for Citus's own connections).
 	Env []string
+	// Listen is the one address the server listens on; 127.0.0.1 when
+	// empty (::1 or 127.0.0.2, for a server a connection to 127.0.0.1
+	// does not reach).
+	Listen string
+	// DataSize, when set ("80m"), puts the data directory on a tmpfs of
+	// that size, so the server runs out of space as a small volume does.
+	// Mounting needs root; the test skips without it.
+	DataSize string
 }
 
 // Server is a running PostgreSQL server.
@@ -200,9 +208,30 @@ func Start(tb TB, opts Options) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Server{Host: "127.0.0.1", User: opts.User, Password: opts.Password, Dir: filepath.Join(base, "data"), Citus: opts.Citus, env: opts.Env, tb: tb}
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1"
+	}
+	s := &Server{Host: opts.Listen, User: opts.User, Password: opts.Password, Dir: filepath.Join(base, "data"), Citus: opts.Citus, env: opts.Env, tb: tb}
+	mounted := false
 	tb.Cleanup(func() {
 		s.Stop()
+		if mounted {
+			// The server has stopped: nothing holds the mount.
+			// The server's children may still be exiting after an
+			// immediate stop: retry while the mount is busy, for a while.
+			var out []byte
+			var err error
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				if out, err = exec.Command("umount", s.Dir).CombinedOutput(); err == nil || time.Now().After(deadline) || !strings.Contains(string(out), "busy") {
+					break
+				}
+			}
+			if err != nil {
+				// Detach it anyway, so no mount outlives the test.
+				lazy, _ := exec.Command("umount", "-l", s.Dir).CombinedOutput()
+				tb.Fatalf("umount %s: %v: %s %s", s.Dir, err, out, lazy)
+			}
+		}
 		os.RemoveAll(base)
 	})
 	if err := os.Chmod(base, 0o755); err != nil {
@@ -210,6 +239,21 @@ func Start(tb TB, opts Options) *Server {
 	}
 	if err := chown(base, owner); err != nil {
 		tb.Fatal(err)
+	}
+	if opts.DataSize != "" {
+		if os.Geteuid() != 0 {
+			SkipUnavailable(tb, "a data directory of %s needs a tmpfs mount, which needs root", opts.DataSize)
+		}
+		if err := os.Mkdir(s.Dir, 0o700); err != nil {
+			tb.Fatal(err)
+		}
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+opts.DataSize+",mode=0700", "tmpfs", s.Dir).CombinedOutput(); err != nil {
+			tb.Fatalf("mount a tmpfs of %s: %v: %s", opts.DataSize, err, out)
+		}
+		mounted = true
+		if err := chown(s.Dir, owner); err != nil {
+			tb.Fatal(err)
+		}
 	}
 
 	args := []string{"-D", s.Dir, "-U", opts.User, "-E", "UTF8", "--locale=C", "--no-sync", "--auth-local=trust"}
@@ -227,6 +271,28 @@ func Start(tb TB, opts Options) *Server {
 	}
 	if out, err := run(owner, base, nil, filepath.Join(dir, "initdb"), args...); err != nil {
 		tb.Fatalf("initdb failed: %v\n%s", err, out)
+	}
+	if ip := net.ParseIP(opts.Listen); ip != nil && !ip.Equal(net.IPv4(127, 0, 0, 1)) && !ip.Equal(net.IPv6loopback) {
+		// initdb's pg_hba.conf lets in 127.0.0.1 and ::1 only.
+		method := "trust"
+		if opts.Password != "" {
+			method = "scram-sha-256"
+		}
+		f, err := os.OpenFile(filepath.Join(s.Dir, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		bits := 32
+		if ip.To4() == nil {
+			bits = 128
+		}
+		_, err = fmt.Fprintf(f, "host all all %s/%d %s\n", opts.Listen, bits, method)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
 	}
 	// Port races with other processes are possible between picking and
 	// binding; a few attempts make them harmless.
@@ -257,7 +323,7 @@ func Start(tb TB, opts Options) *Server {
 
 func (s *Server) writeConfig(opts Options) error {
 	conf := fmt.Sprintf(`
-listen_addresses = '127.0.0.1'
+listen_addresses = '%s'
 port = %d
 unix_socket_directories = '%s'
 fsync = off
@@ -265,7 +331,7 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 60
 shared_buffers = 32MB
-`, s.Port, s.Dir)
+`, s.Host, s.Port, s.Dir)
 	if opts.Citus {
 		conf += "shared_preload_libraries = 'citus'\n"
 	}
