@@ -239,7 +239,6 @@ func jobLeft(cfg *pgx.ConnConfig, job int64, rerun string) error {
 	return &Interrupted{fmt.Sprintf("stopped following rebalance job %d, which goes on on the coordinator (%s, %s): "+howto, job, state, progress, rerun)}
 }
 
-
 type move struct{ shard, from, to string }
 
 type task struct {
