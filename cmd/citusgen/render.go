@@ -193,7 +193,13 @@ func intoCompose(e *env, t *topology.Topology, path string, adopt, allowMajorCha
 // another PostgreSQL major than the file runs, unless allowed; allowed, it
 // says which nodes change.
 func checkMajorChanges(e *env, t *topology.Topology, path string, old []byte, allow bool) error {
-	changes := regions.MajorChanges(old, t)
+	// Compose interpolates the old image with the process environment and
+	// the .env beside the file: that is the image the nodes run.
+	env, err := composefile.Env(filepath.Dir(path), path)
+	if err != nil {
+		return badInput{err}
+	}
+	changes := regions.MajorChanges(old, t, env)
 	if len(changes) == 0 {
 		return nil
 	}
