@@ -161,7 +161,20 @@ func writeAll(e *env, t *topology.Topology, dir string, allowMajorChange bool) e
 	for _, f := range removed {
 		fmt.Fprintf(e.stderr, "citusgen: removed %s (no such node any more)\n", f)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	stale, err := generator.RemoveStaleCompose(dir, arts)
+	switch {
+	case err != nil:
+		return err
+	case stale == nil:
+	case stale.Removed:
+		fmt.Fprintf(e.stderr, "citusgen: removed %s (an earlier render --out wrote it; the topology has no compose services now: image: none)\n", stale.Path)
+	default:
+		fmt.Fprintf(e.stderr, "citusgen: warning: kept %s, which citusgen did not write (no generated header), but it no longer matches the topology: image: none has no compose services; remove it, or stop running it with docker compose\n", stale.Path)
+	}
+	return nil
 }
 
 // intoCompose merges the managed regions into a compose file, validates the
