@@ -543,7 +543,11 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step,
 	}); err != nil {
 		return false, r.stepError(ep, s.Action, err)
 	}
-	defer conn.Exec(context.Background(), steps.StepUnlock)
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.Background(), r.wait())
+		defer cancel()
+		conn.Exec(uctx, steps.StepUnlock)
+	}()
 	start := time.Now()
 	if s.Guard != "" {
 		var needed bool
