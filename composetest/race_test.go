@@ -43,6 +43,9 @@ func TestComposeSetupRacesBootstrap(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "bootstrap complete: 3 nodes match the topology") {
 			t.Errorf("round %d (setup first: %v): bootstrap: exit %d\n%s", round, setupFirst, code, out)
 		}
+		if i := strings.Index(out, "bootstrap complete:"); i >= 0 {
+			t.Logf("round %d (setup first: %v): %s", round, setupFirst, strings.SplitN(out[i:], "\n", 2)[0])
+		}
 		waitHealthy(t, c, citus.SetupService, 3*time.Minute)
 		c.p.Must(5*time.Minute, "up", "-d", "--wait")
 		c.mustVerify()
