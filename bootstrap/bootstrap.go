@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -571,7 +572,7 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step,
 	})
 	var pgErr *pgconn.PgError
 	if s.Target == steps.OnMaintenance && errors.As(err, &pgErr) &&
-		(pgErr.Code == "42P04" || pgErr.Code == "23505" && pgErr.ConstraintName == "pg_database_datname_index") {
+		(pgErr.Code == pgerrcode.DuplicateDatabase || pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "pg_database_datname_index") {
 		// A concurrent run created the database between guard and statement
 		// (duplicate_database, or the catalog's unique index when both raced).
 		r.printf("%s: %s: already done", name, s.Action)

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -189,13 +190,13 @@ func Classify(err error) (Failure, string) {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
-		case "28P01", "28000":
+		case pgerrcode.InvalidPassword, pgerrcode.InvalidAuthorizationSpecification:
 			return AuthFailed, pgErr.Message
-		case "3D000":
+		case pgerrcode.InvalidCatalogName:
 			return NoDatabase, pgErr.Message
-		case "57P03":
+		case pgerrcode.CannotConnectNow:
 			return StartingUp, pgErr.Message
-		case "53300":
+		case pgerrcode.TooManyConnections:
 			return TooManyClients, "refuses connections because too many clients are connected (SQLSTATE 53300: " + pgErr.Message + ")"
 		}
 		return Other, pgErr.Message

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -210,7 +211,7 @@ func relationName(ctx context.Context, cfg *pgx.ConnConfig, oids ...uint32) map[
 			qerr = rows.Err()
 		}
 		var pgErr *pgconn.PgError
-		if errors.As(qerr, &pgErr) && pgErr.Code == "55P03" {
+		if errors.As(qerr, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable {
 			// Citus reads its catalog as a session starts: a lock on it
 			// holds up every new session, so it cannot be named.
 			why = "%s (one of Citus's catalogs: every new session there waits for it too, so it cannot be named)"
@@ -337,7 +338,7 @@ func (t *TimedOut) Hint(node string) string {
 // returned as it is.
 func Explain(ctx context.Context, conn *pgx.Conn, err error) error {
 	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "57014" || !strings.Contains(pgErr.Message, "statement timeout") || conn == nil {
+	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.QueryCanceled || !strings.Contains(pgErr.Message, "statement timeout") || conn == nil {
 		return err
 	}
 	cfg := conn.Config()
@@ -385,7 +386,7 @@ func Lost(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
-		case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+		case pgerrcode.AdminShutdown, pgerrcode.CrashShutdown, pgerrcode.CannotConnectNow:
 			return true
 		}
 		return false

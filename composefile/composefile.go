@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync/atomic"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -18,17 +17,6 @@ import (
 
 	"github.com/citusgen/citusgen/topology"
 )
-
-// LoadCompose loads a compose document through compose-go with validation
-// on, interpolating ${...} from env (unset variables become empty, as in
-// docker compose). It is how citusgen checks every document it emits or reads.
-func LoadCompose(ctx context.Context, filename string, data []byte, env map[string]string) (*types.Project, error) {
-	p, err := load(ctx, "/", filename, data, env, false)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not a valid compose document: %w", filename, err)
-	}
-	return p, nil
-}
 
 // PrepareValidation compiles compose-go's JSON Schema in the background:
 // the first load of a process otherwise spends most of its time there, and
@@ -70,19 +58,12 @@ type Port struct {
 }
 
 // ServicePorts loads a document as LoadComposeModel does and answers the
-// ports of each of its services. The answer for an input is remembered
-// (loadMemo): the same input, read again, is answered without compiling
-// compose-go's schema and loading it a second time.
+// ports of each of its services.
 func ServicePorts(ctx context.Context, dir, filename string, data []byte, env map[string]string) (map[string][]Port, error) {
-	memo := newLoadMemo(dir, filename, data, env)
-	if ports, ok := memo.lookup(); ok {
-		return ports, nil
-	}
 	p, err := LoadComposeModel(ctx, dir, filename, data, env)
 	if err != nil {
 		return nil, err
 	}
-	Loads.Add(1)
 	ports := make(map[string][]Port, len(p.Services))
 	for name, s := range p.Services {
 		list := []Port{}
@@ -91,13 +72,8 @@ func ServicePorts(ctx context.Context, dir, filename string, data []byte, env ma
 		}
 		ports[name] = list
 	}
-	memo.store(ports)
 	return ports, nil
 }
-
-// Loads counts ServicePorts' loads through compose-go, for the tests of
-// its memo.
-var Loads atomic.Int64
 
 func load(ctx context.Context, dir, filename string, data []byte, env map[string]string, skipConsistency bool) (*types.Project, error) {
 	if env == nil {

@@ -189,3 +189,19 @@ func mappingValue(m *yaml.Node, key string) *yaml.Node {
 	}
 	return nil
 }
+
+// mentionsKey: word appears followed by a colon (quotes and blanks between
+// allowed), as a mapping key of it would; a superset of the real keys.
+func mentionsKey(data []byte, word string) bool {
+	for rest := data; ; {
+		i := bytes.Index(rest, []byte(word))
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(word):]
+		after := bytes.TrimLeft(rest, "\"' \t")
+		if len(after) > 0 && after[0] == ':' {
+			return true
+		}
+	}
+}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/testsupport/dockertest"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -62,7 +62,7 @@ func BenchmarkParseDefault(b *testing.B) {
 func BenchmarkComposeValidate(b *testing.B) {
 	doc, _ := generator.Compose(topology.Default())
 	for b.Loop() {
-		if _, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", doc, nil); err != nil {
+		if _, err := dockertest.Load(context.Background(), "hq-compose.yml", doc, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/testsupport/dockertest"
 	"github.com/citusgen/citusgen/testsupport/goldenfile"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -49,7 +50,7 @@ func TestComposeLoads(t *testing.T) {
 				checkProject(t, c.Top, p, nil)
 				if c.Top.PasswordEnv != "" {
 					// docker compose up stops, saying what to set.
-					_, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", doc, nil)
+					_, err := dockertest.Load(context.Background(), "hq-compose.yml", doc, nil)
 					if err == nil || !strings.Contains(err.Error(), "set "+c.Top.PasswordEnv+" to the cluster password") {
 						t.Errorf("without $%s: %v", c.Top.PasswordEnv, err)
 					}
@@ -76,7 +77,7 @@ func TestComposeLoads(t *testing.T) {
 
 func load(t *testing.T, doc []byte, env map[string]string) *types.Project {
 	t.Helper()
-	p, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", doc, env)
+	p, err := dockertest.Load(context.Background(), "hq-compose.yml", doc, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +330,7 @@ func FuzzComposeLoads(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", doc, composefile.CheckEnv(top, nil))
+		p, err := dockertest.Load(context.Background(), "hq-compose.yml", doc, composefile.CheckEnv(top, nil))
 		if err != nil {
 			t.Fatalf("%v\n--- spec ---\n%s--- document ---\n%s", err, spec.String(), doc)
 		}

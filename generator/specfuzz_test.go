@@ -14,6 +14,7 @@ import (
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/settingsfile"
+	"github.com/citusgen/citusgen/testsupport/dockertest"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -107,7 +108,7 @@ func checkArtifacts(t *testing.T, top *topology.Topology, spec []byte) {
 		t.Fatal(err)
 	}
 	env := composefile.CheckEnv(top, nil)
-	p, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", doc, env)
+	p, err := dockertest.Load(context.Background(), "hq-compose.yml", doc, env)
 	if err != nil {
 		t.Fatalf("%v\n--- spec ---\n%s\n--- document ---\n%s", err, spec, doc)
 	}

@@ -183,7 +183,7 @@ func pyString(s string) string {
 // SQLIdent quotes an identifier the way pgx does.
 func SQLIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 
-// SQLLiteral quotes a string constant. Backslashes use the E” form so the
+// SQLLiteral quotes a string constant. Backslashes use the E'...' form so the
 // result means the same whatever standard_conforming_strings is.
 func SQLLiteral(s string) string {
 	q := strings.ReplaceAll(s, "'", "''")

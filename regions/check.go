@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 
 	"github.com/citusgen/citusgen/composefile"
@@ -48,15 +47,8 @@ type Check struct {
 // StartCheck starts a check of the files named ("" for none).
 func StartCheck(composePath, settingsPath string) *Check {
 	if settingsPath != "" {
-		// python3 starts while the compose file is read (cmd/citusgen/pyearly
-		// has started it already when run from a command line).
-		settingsfile.Prestart()
+		settingsfile.Prestart() // python3 starts while the compose file is read
 	}
-	// Back to Go's default collector target (internal/gcearly raises it for
-	// the initialisers): a check allocates most of its memory from here on,
-	// and reusing it is faster than faulting in fresh pages (measured by
-	// BenchmarkCheck).
-	debug.SetGCPercent(100)
 	c := &Check{ComposePath: composePath, SettingsPath: settingsPath}
 	if composePath != "" && settingsPath != "" {
 		c.cross = startCrossLoad(composePath)

@@ -13,6 +13,7 @@ import (
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/settingsfile"
+	"github.com/citusgen/citusgen/testsupport/dockertest"
 	"github.com/citusgen/citusgen/testsupport/goldenfile"
 	"github.com/citusgen/citusgen/testsupport/pyeval"
 	"github.com/citusgen/citusgen/topology"
@@ -67,7 +68,7 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 		t.Errorf("volumes region misplaced:\n%s", merged)
 	}
 
-	p, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", merged, nil)
+	p, err := dockertest.Load(context.Background(), "hq-compose.yml", merged, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	if withoutRegions(string(replaced)) != string(orig)+"\nconfigs:\n" || strings.Contains(string(replaced), "citus_worker1") || !strings.Contains(string(replaced), "  shard-d:\n") {
 		t.Errorf("replace went wrong:\n%s", replaced)
 	}
-	if _, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", replaced, nil); err != nil {
+	if _, err := dockertest.Load(context.Background(), "hq-compose.yml", replaced, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A topology without the setup service takes its config region away.
@@ -109,7 +110,7 @@ func TestMergeComposeKeepsEveryOtherByte(t *testing.T) {
 	if withoutRegions(string(noSetup)) != string(orig) || strings.Contains(string(noSetup), "citusgen managed configs") || strings.Contains(string(noSetup), citus.SetupService) {
 		t.Errorf("setup service or its config left behind:\n%s", noSetup)
 	}
-	if _, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", noSetup, nil); err != nil {
+	if _, err := dockertest.Load(context.Background(), "hq-compose.yml", noSetup, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -138,7 +139,7 @@ func TestMergeComposeIntoSparseFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", merged, nil); err != nil {
+			if _, err := dockertest.Load(context.Background(), "hq-compose.yml", merged, nil); err != nil {
 				t.Fatalf("%v\n%s", err, merged)
 			}
 			again, _ := mergeCompose(t, merged, topology.Default())
@@ -304,7 +305,7 @@ func TestMergeComposeAdoptsGeneratedFile(t *testing.T) {
 	if !strings.Contains(strings.Join(what, "; "), "services.shard-d (citusgen's, no longer in the topology)") {
 		t.Errorf("adopted: %v", what)
 	}
-	p, err := composefile.LoadCompose(context.Background(), "hq-compose.yml", merged, composefile.CheckEnv(three, nil))
+	p, err := dockertest.Load(context.Background(), "hq-compose.yml", merged, composefile.CheckEnv(three, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

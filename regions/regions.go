@@ -49,8 +49,6 @@ type Merge struct {
 	// Region the lines of its block (zero without one).
 	Settings *settingsfile.File
 	Region   settingsfile.Range
-	// Block is the settings block as written into the file.
-	Block []byte
 	// Rebound: the settings block moved below this binding, which came
 	// after it and dropped what it added.
 	Rebound *Rebinding

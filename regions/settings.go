@@ -40,11 +40,7 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 	if err := checkLineBreaks(opts.Name, existing); err != nil {
 		return nil, err
 	}
-	var flags []string
-	for _, st := range t.Settings {
-		flags = append(flags, st.Name)
-	}
-	f, err := settingsfile.AnalyzeFor(ctx, opts.Name, existing, flags)
+	f, err := settingsfile.Analyze(ctx, opts.Name, existing)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +87,6 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 		in = insert{len(existing), block}
 	}
 	m.Data = splice(existing, removals, []insert{in}, lineEnding(existing))
-	m.Block = block
 	return m, nil
 }
 
@@ -301,16 +296,9 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 
 // CheckCompiles proves python3 accepts what the merge would write to path.
 // The merge refused a file that did not compile, so a failure is
-// citusgen's own (an internal error). A
-// large file is not compiled whole (python3 takes minutes on tens of
-// megabytes): its block is, and the rest is the user's bytes, where
-// citusgen removed whole statements only.
+// citusgen's own (an internal error).
 func (m *Merge) CheckCompiles(ctx context.Context, path string) error {
-	data := m.Data
-	if len(data) > settingsfile.SmallFile {
-		data = append([]byte("DATABASES = {}\nREPORTING_DATABASES = {}\n"), m.Block...)
-	}
-	problem, err := settingsfile.Compile(ctx, path, data)
+	problem, err := settingsfile.Compile(ctx, path, m.Data)
 	if err != nil {
 		return err
 	}

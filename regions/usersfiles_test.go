@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/regions"
 	"github.com/citusgen/citusgen/settingsfile"
+	"github.com/citusgen/citusgen/testsupport/dockertest"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -208,7 +208,7 @@ func TestMarkerTextInsideStrings(t *testing.T) {
 	if !strings.HasPrefix(string(merged), yml) {
 		t.Errorf("scalar changed:\n%s", merged)
 	}
-	p, err := composefile.LoadCompose(context.Background(), "c.yml", merged, nil)
+	p, err := dockertest.Load(context.Background(), "c.yml", merged, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestAdoptKeepsAnchorsUsedElsewhere(t *testing.T) {
 	if !kept {
 		t.Errorf("adopted: %+v", adopted)
 	}
-	p, err := composefile.LoadCompose(context.Background(), "c.yml", merged, nil)
+	p, err := dockertest.Load(context.Background(), "c.yml", merged, nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, merged)
 	}

@@ -4,34 +4,23 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/citusgen/citusgen/internal/cachedir"
 )
 
 // PythonEnv names the interpreter to use instead of the one found on PATH.
 const PythonEnv = "CITUSGEN_PYTHON"
 
-// Interpreter is the python3 citusgen runs, found once per process:
-// $CITUSGEN_PYTHON, else the first python3 on PATH that is a program rather
-// than a script, else the first python3 at all. Version managers put
-// scripts (pyenv's shims) first on PATH that start another python3 and
-// cost most of a second each time; the program behind them parses a
-// settings file the same way.
-var Interpreter = sync.OnceValues(findInterpreter)
-
-func findInterpreter() (string, error) {
+// Interpreter is the python3 citusgen runs: $CITUSGEN_PYTHON, else python3
+// on PATH.
+func Interpreter() (string, error) {
 	if p := os.Getenv(PythonEnv); p != "" {
 		path, err := exec.LookPath(p)
 		if err != nil {
@@ -39,77 +28,11 @@ func findInterpreter() (string, error) {
 		}
 		return path, nil
 	}
-	var first string
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		if dir == "" {
-			dir = "."
-		}
-		path := filepath.Join(dir, "python3")
-		st, err := os.Stat(path)
-		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
-			continue
-		}
-		if first == "" {
-			first = path
-		}
-		if !isScript(path) {
-			return path, nil
-		}
-	}
-	if first == "" {
+	path, err := exec.LookPath("python3")
+	if err != nil {
 		return "", fmt.Errorf("python3 is needed to read Django settings files and is not on PATH; install it, or set %s to its path", PythonEnv)
 	}
-	return first, nil
-}
-
-// isScript: the file starts with "#!", so the kernel runs another program
-// to run it.
-func isScript(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 2)
-	n, _ := io.ReadFull(f, head)
-	return n == 2 && string(head) == "#!"
-}
-
-// cachedAnalyzer writes analyze.py into citusgen's cache directory (once
-// per version of it: its name holds its hash), where python3 can import it
-// and cache its bytecode (in __pycache__, which citusgen makes itself).
-// ok is false where there is no such directory, or one another user could
-// have written to (python3 would run their bytecode); python3 then
-// compiles the script on every run. It looks each time a python3 starts
-// (once per run), so a cache emptied meanwhile is refilled.
-var cachedAnalyzer = func() (module, dir string, ok bool) {
-	c := analyzerCache()
-	return c.module, c.dir, c.module != ""
-}
-
-type analyzerFile struct{ module, dir string }
-
-func analyzerCache() analyzerFile {
-	dir, ok := cachedir.Dir("__pycache__")
-	if !ok {
-		return analyzerFile{}
-	}
-	sum := sha256.Sum256([]byte(analyzer))
-	module := "citusgen_analyze_" + hex.EncodeToString(sum[:6])
-	path := filepath.Join(dir, module+".py")
-	if b, err := os.ReadFile(path); err == nil && string(b) == analyzer {
-		return analyzerFile{module, dir}
-	}
-	tmp, err := os.CreateTemp(dir, ".analyze-*")
-	if err != nil {
-		return analyzerFile{}
-	}
-	_, werr := tmp.WriteString(analyzer)
-	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
-		os.Remove(tmp.Name())
-		return analyzerFile{}
-	}
-	return analyzerFile{module, dir}
+	return path, nil
 }
 
 // proc is the python3 process that serves analyze.py's requests.
@@ -138,11 +61,6 @@ func start(ctx context.Context) (*proc, error) {
 	// Not CommandContext: the process outlives one request; a cancelled
 	// request kills it below.
 	cmd := exec.Command(path, "-I", "-S", "-c", analyzer)
-	if module, dir, ok := cachedAnalyzer(); ok {
-		// Imported, python3 keeps the analyzer's bytecode beside it, and
-		// the next run skips compiling it.
-		cmd = exec.Command(path, "-I", "-S", "-c", fmt.Sprintf("import sys; sys.path.append(%q); import %s", dir, module))
-	}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -261,7 +179,6 @@ func Release() {
 	mu.Lock()
 	defer mu.Unlock()
 	if current != nil && !current.released {
-		LastPeakRSS = peakRSS(current.cmd.Process.Pid)
 		current.in.Close()
 		current.released = true
 	}
@@ -274,24 +191,4 @@ func Close() {
 	mu.Lock()
 	defer mu.Unlock()
 	reapReleased()
-}
-
-// LastPeakRSS is the peak resident memory, in bytes, of the last python3
-// process Close ended (Linux), for benchmarks.
-var LastPeakRSS int64
-
-// peakRSS reads a process's VmHWM. (Its rusage would not do: a child's
-// ru_maxrss counts the parent's memory it shared before exec.)
-func peakRSS(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }

@@ -4,19 +4,16 @@
 // module's namespace, and whether on every path, and which DATABASES
 // aliases, REPORTING_DATABASES entries and top-level assignments the file
 // writes, with their line ranges and literal values. It is citusgen's only
-// user of python3: one interpreter, found once, and at most one process per
-// run (see python.go).
+// user of python3: at most one process per run (see python.go).
 package settingsfile
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
-	"unicode/utf8"
 )
 
 //go:embed analyze.py
@@ -187,125 +184,11 @@ func (f *File) DefinedBefore(name string, line int) (d Defined, ok bool) {
 // refuses (a syntax error, bytes that are not text in its encoding) is not
 // an error here: File.SyntaxError says why.
 func Analyze(ctx context.Context, name string, data []byte) (*File, error) {
-	return AnalyzeFor(ctx, name, data, nil)
-}
-
-// AnalyzeFor is Analyze, for a caller that needs, beyond DATABASES,
-// REPORTING_DATABASES, names with CITUS and imports, the assignments of
-// names. It matters for large files only (beyond SmallFile), where python3
-// parses just the statements that mention those.
-func AnalyzeFor(ctx context.Context, name string, data []byte, names []string) (*File, error) {
-	if len(data) > SmallFile {
-		if f, ok, err := analyzeLarge(ctx, name, data, names); ok || err != nil {
-			return f, err
-		}
-	}
 	var f File
 	if err := request(ctx, "analyze", name, data, &f); err != nil {
 		return nil, err
 	}
 	return &f, nil
-}
-
-// relevantWords are what a statement mentions when citusgen needs it: the
-// names it reads, and what may bind them (imports, the module's namespace,
-// exec).
-var relevantWords = [][]byte{[]byte("DATABASES"), []byte("CITUS"), []byte("import"), []byte("globals"), []byte("vars"), []byte("locals"), []byte("exec")}
-
-// analyzeLarge parses only the statements of a large file that mention
-// what citusgen reads: python3 sees them one after another, and the
-// positions of its answer are mapped back to the file. ok is false when
-// the file is not plain UTF-8 or the scanner cannot follow it.
-func analyzeLarge(ctx context.Context, name string, data []byte, names []string) (*File, bool, error) {
-	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
-		return nil, false, nil
-	}
-	if head := bytes.SplitN(data, []byte("\n"), 3); bytes.Contains(bytes.Join(head[:min(2, len(head))], nil), []byte("coding")) {
-		return nil, false, nil // an encoding declaration: Python's decoding decides
-	}
-	words := append([][]byte{}, relevantWords...)
-	for _, n := range names {
-		words = append(words, []byte(n))
-	}
-	var src bytes.Buffer
-	var segs []segment
-	var multiline []Range
-	line := 1
-	ok := scan(data, func(st stmt) {
-		if st.last > st.first {
-			multiline = append(multiline, Range{st.first, st.last})
-		}
-		text := data[st.start:st.end]
-		for _, w := range words {
-			if bytes.Contains(text, w) {
-				segs = append(segs, segment{line: line, at: src.Len(), st: st})
-				src.Write(text)
-				src.WriteByte('\n')
-				line += st.last - st.first + 1
-				return
-			}
-		}
-	})
-	if !ok {
-		return nil, false, nil
-	}
-	var f File
-	if err := request(ctx, "analyze", name, src.Bytes(), &f); err != nil {
-		return nil, false, err
-	}
-	if f.SyntaxError != "" {
-		// Let Python judge the whole file, in its own words and lines.
-		return nil, false, nil
-	}
-	m := mapper(segs)
-	for _, bs := range f.Bindings {
-		for i := range bs {
-			bs[i].Stmt, bs[i].Line = m.rng(bs[i].Stmt), m.line(bs[i].Line)
-		}
-	}
-	for _, ds := range f.Defined {
-		for i := range ds {
-			ds[i].Stmt = m.rng(ds[i].Stmt)
-		}
-	}
-	for _, list := range []*[]Entry{&f.Databases, &f.Reporting} {
-		for i := range *list {
-			e := &(*list)[i]
-			e.Stmt, e.Lines, e.Span = m.rng(e.Stmt), m.rng(e.Lines), m.span(e.Span)
-		}
-	}
-	for i := range f.Assigns {
-		a := &f.Assigns[i]
-		a.Stmt, a.Span = m.rng(a.Stmt), m.span(a.Span)
-	}
-	f.Multiline = multiline
-	return &f, true, nil
-}
-
-// segment is a statement of the file as python3 saw it: from line and
-// byte at of what it was sent.
-type segment struct {
-	line, at int
-	st       stmt
-}
-
-type mapper []segment
-
-func (m mapper) find(key func(segment) int, v int) segment {
-	i := sort.Search(len(m), func(i int) bool { return key(m[i]) > v }) - 1
-	return m[max(i, 0)]
-}
-
-func (m mapper) line(l int) int {
-	s := m.find(func(s segment) int { return s.line }, l)
-	return s.st.first + l - s.line
-}
-
-func (m mapper) rng(r Range) Range { return Range{m.line(r.Start), m.line(r.End)} }
-
-func (m mapper) span(sp Span) Span {
-	s := m.find(func(s segment) int { return s.at }, sp.Start)
-	return Span{s.st.start + sp.Start - s.at, s.st.start + sp.End - s.at}
 }
 
 // Compile reports why Python would refuse data as a module ("" when it

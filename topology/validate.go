@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -199,7 +200,7 @@ func (v *validator) passwordVariable() {
 			return
 		}
 		fields = append(fields, what)
-		if !contains(reasons, reason) {
+		if !slices.Contains(reasons, reason) {
 			reasons = append(reasons, reason)
 		}
 	}
@@ -494,7 +495,7 @@ func nodeRef(n Node) string {
 func aliasList(t *Topology, valid map[string]string) []string {
 	var out []string
 	for _, n := range t.Nodes() {
-		if _, ok := valid[n.Alias]; ok && !contains(out, n.Alias) {
+		if _, ok := valid[n.Alias]; ok && !slices.Contains(out, n.Alias) {
 			out = append(out, n.Alias)
 		}
 	}

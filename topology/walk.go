@@ -3,6 +3,7 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -88,7 +89,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, keys []string, each func(ke
 			continue
 		}
 		seen[k.Value] = k.Line
-		if !contains(keys, k.Value) {
+		if !slices.Contains(keys, k.Value) {
 			d.errorf(k, p, "unknown key%s; valid keys here: %s", suggest(k.Value, keys), strings.Join(keys, ", "))
 			continue
 		}
@@ -121,15 +122,6 @@ func (d *decoder) require(n *yaml.Node, path string, keys ...string) {
 			d.errorf(n, field, "is required but missing")
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // suggest names the closest valid key, to catch typos such as "wokers".

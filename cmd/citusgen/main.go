@@ -17,9 +17,6 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/sirupsen/logrus"
 
-	_ "github.com/citusgen/citusgen/cmd/citusgen/pyearly" // python3 starts while the rest initialises
-	"github.com/citusgen/citusgen/internal/cachedir"
-	_ "github.com/citusgen/citusgen/internal/gcearly" // before the heavy initialisers
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/settingsfile"
 )
@@ -99,7 +96,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	// stderr carries messages only, and they quote the user's files and
 	// spec: an escape sequence there must not reach the terminal.
 	stderr = messageWriter{stderr}
-	cachedir.SetNotes(func(note string) { fmt.Fprintf(stderr, "citusgen: note: %s\n", note) })
 	// compose-go warns through logrus about every unset ${VAR}; unset is the
 	// normal case for the variables we emit, so only errors are shown.
 	logrus.SetOutput(stderr)

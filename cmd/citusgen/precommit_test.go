@@ -33,7 +33,6 @@ func TestPreCommitHook(t *testing.T) {
 	tmp := t.TempDir()
 	env := append(os.Environ(),
 		"PRE_COMMIT_HOME="+filepath.Join(tmp, "pre-commit-home"),
-		"XDG_CACHE_HOME="+filepath.Join(tmp, "cache"), // check's memo of this repository's files
 		"GIT_AUTHOR_NAME=citusgen test", "GIT_AUTHOR_EMAIL=test@example.invalid",
 		"GIT_COMMITTER_NAME=citusgen test", "GIT_COMMITTER_EMAIL=test@example.invalid",
 		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
@@ -41,7 +40,7 @@ func TestPreCommitHook(t *testing.T) {
 		// module cache spares the downloads (the proxy serves what is
 		// missing); go install still builds the clone from source.
 		"GOMODCACHE="+goEnv(t, "GOMODCACHE"),
-		// Go's build cache too, which XDG_CACHE_HOME would move.
+		// Go's build cache too.
 		"GOCACHE="+goEnv(t, "GOCACHE"),
 	)
 	run := func(dir string, wantOK bool, name string, args ...string) string {

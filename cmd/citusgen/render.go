@@ -38,8 +38,8 @@ func (renderCmd) Help() string {
 }
 
 type renderComposeCmd struct {
-	Out   string `placeholder:"DIR" predictor:"dir" help:"Write every artifact (compose, settings, SQL) into DIR, atomically, instead of printing one."`
-	Into  string `placeholder:"FILE" predictor:"file" help:"Insert or replace citusgen's marked regions (in services:, volumes: and configs:) of an existing compose file; every other byte is kept."`
+	Out   string `placeholder:"DIR" predictor:"dir" xor:"target" help:"Write every artifact (compose, settings, SQL) into DIR, atomically, instead of printing one."`
+	Into  string `placeholder:"FILE" predictor:"file" xor:"target" help:"Insert or replace citusgen's marked regions (in services:, volumes: and configs:) of an existing compose file; every other byte is kept."`
 	Adopt bool   `help:"With --into: remove hand-written services and volumes the regions define, and any membership-manager service (listed on stderr), instead of refusing."`
 	// A node's PostgreSQL major changing on existing data is refused
 	// unless meant: the new server cannot read the old volume.
@@ -52,9 +52,6 @@ func (c renderComposeCmd) Run(e *env) error {
 		return err
 	}
 	if c.Into != "" {
-		if c.Out != "" {
-			return badInputf("--into and --out do not go together")
-		}
 		return intoCompose(e, t, c.Into, c.Adopt, c.AllowMajorChange)
 	}
 	if c.Adopt {
@@ -66,20 +63,15 @@ func (c renderComposeCmd) Run(e *env) error {
 	if c.AllowMajorChange {
 		return badInputf("--allow-major-change goes with --into FILE or --out DIR (the files it compares with)")
 	}
-	out, err := renderCompose(t)
+	// That every document the generator emits loads in compose-go is proven
+	// by the tests (every golden case and fuzzed topologies), not paid for
+	// on each render: loading costs a cold render several times over.
+	out, err := generator.Compose(t)
 	if err != nil {
 		return err
 	}
 	_, err = e.stdout.Write(out)
 	return err
-}
-
-// renderCompose renders the document. That every document the generator
-// emits loads in compose-go is proven by the tests (every golden case and a
-// fuzzed set of topologies), not paid for on each render: loading costs a
-// cold render several times over.
-func renderCompose(t *topology.Topology) ([]byte, error) {
-	return generator.Compose(t)
 }
 
 type renderSettingsCmd struct {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/citusgen/citusgen/internal/atomicfile"
+	"github.com/citusgen/citusgen/settingsfile"
 )
 
 const (
@@ -292,34 +292,68 @@ func TestTargetContents(t *testing.T) {
 }
 
 // A change made to the file between citusgen's read and its rename is
-// kept: citusgen writes nothing, exits 1 and says to run it again.
+// kept: citusgen writes nothing, exits 1 and says to run it again. The
+// other writer strikes while citusgen waits in the middle of its work:
+// for a compose file, on the .env beside it (a FIFO, read as docker
+// compose reads it), for a settings file, as its python3 starts.
 func TestConcurrentEditIsKept(t *testing.T) {
+	const theirs = "# the other writer's bytes\n"
+	edit := func(path string) {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		f.WriteString(theirs)
+		f.Close()
+	}
 	for _, k := range []struct {
+		name    string
 		content string
 		args    []string
+		// meddle arranges for the edit of path while citusgen works.
+		meddle func(t *testing.T, path string)
 	}{
-		{userCompose, []string{"render", "--into"}},
-		{userSettings, []string{"render", "settings", "--into"}},
-	} {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "file")
-		writeFile(t, path, k.content, 0o644)
-		const theirs = "# the other writer's bytes\n"
-		atomicfile.BeforeReplace = func(string) {
-			f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-			if err != nil {
+		{"compose", userCompose, []string{"render", "--into"}, func(t *testing.T, path string) {
+			env := filepath.Join(filepath.Dir(path), ".env")
+			if err := syscall.Mkfifo(env, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			f.WriteString(theirs)
-			f.Close()
-		}
-		code, _, errOut := runCLI(t, nil, append(k.args, path)...)
-		atomicfile.BeforeReplace = nil
-		if code != 1 || !strings.Contains(errOut, path+" changed while citusgen was working on it (another program wrote it); citusgen wrote nothing: run the command again") {
-			t.Errorf("%v: exit %d: %s", k.args, code, errOut)
-		}
-		unchanged(t, path, k.content+theirs)
-		noTempFiles(t, dir)
+			go func() {
+				// Opening the FIFO waits for citusgen to open it.
+				f, err := os.OpenFile(env, os.O_WRONLY, 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				edit(path)
+				f.Close()
+			}()
+		}},
+		{"settings", userSettings, []string{"render", "settings", "--into"}, func(t *testing.T, path string) {
+			py, err := settingsfile.Interpreter()
+			if err != nil {
+				t.Skip(err)
+			}
+			tmp := t.TempDir()
+			src, wrapper := filepath.Join(tmp, "theirs"), filepath.Join(tmp, "python3")
+			writeFile(t, src, theirs, 0o644)
+			writeFile(t, wrapper, "#!/bin/sh\ncat '"+src+"' >> '"+path+"'\nexec '"+py+"' \"$@\"\n", 0o755)
+			t.Setenv(settingsfile.PythonEnv, wrapper)
+		}},
+	} {
+		t.Run(k.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "file")
+			writeFile(t, path, k.content, 0o644)
+			k.meddle(t, path)
+			code, _, errOut := runCLI(t, nil, append(k.args, path)...)
+			if code != 1 || !strings.Contains(errOut, path+" changed while citusgen was working on it (another program wrote it); citusgen wrote nothing: run the command again") {
+				t.Errorf("%v: exit %d: %s", k.args, code, errOut)
+			}
+			unchanged(t, path, k.content+theirs)
+			noTempFiles(t, dir)
+		})
 	}
 }
 

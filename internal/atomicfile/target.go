@@ -169,8 +169,8 @@ func (t *Target) Replace(data []byte) error {
 		}
 		return err
 	}
-	if BeforeReplace != nil {
-		BeforeReplace(t.real)
+	if beforeReplace != nil {
+		beforeReplace(t.real)
 	}
 	if err := t.unchanged(); err != nil {
 		os.Remove(tmp)
@@ -185,10 +185,10 @@ func (t *Target) Replace(data []byte) error {
 
 var hashSeed = maphash.MakeSeed()
 
-// BeforeReplace, when set (by tests), runs between the temporary file's
-// write and the check that precedes the rename: the window in which
-// another writer's change must be caught.
-var BeforeReplace func(path string)
+// beforeReplace, when set (by tests: export_test.go), runs between the
+// temporary file's write and the check that precedes the rename: the
+// window in which another writer's change must be caught.
+var beforeReplace func(path string)
 
 // unchanged reports a *ChangedError when the file is no longer what Open
 // read.

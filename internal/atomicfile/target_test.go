@@ -150,8 +150,8 @@ func TestReplace(t *testing.T) {
 	}
 
 	tg, _ = atomicfile.Open(p)
-	atomicfile.BeforeReplace = func(string) { os.WriteFile(p, []byte("theirs"), 0o640) }
-	defer func() { atomicfile.BeforeReplace = nil }()
+	atomicfile.SetBeforeReplace(func(string) { os.WriteFile(p, []byte("theirs"), 0o640) })
+	defer atomicfile.SetBeforeReplace(nil)
 	err = tg.Replace([]byte("mine"))
 	if !errors.Is(err, atomicfile.ErrChanged) {
 		t.Errorf("error %v", err)
@@ -160,11 +160,11 @@ func TestReplace(t *testing.T) {
 		t.Errorf("content %q", b)
 	}
 	// Same size, same second: the content hash still tells.
-	atomicfile.BeforeReplace = func(string) {
+	atomicfile.SetBeforeReplace(func(string) {
 		st, _ := os.Stat(p)
 		os.WriteFile(p, []byte("THEIRS"), 0o640)
 		os.Chtimes(p, st.ModTime(), st.ModTime())
-	}
+	})
 	tg, _ = atomicfile.Open(p)
 	if err := tg.Replace([]byte("mine")); !errors.Is(err, atomicfile.ErrChanged) {
 		t.Errorf("same size and time: %v", err)
