@@ -620,6 +620,21 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step,
 		defer c.Close(context.Background())
 		conn = c
 	}
+	// The step lock: the bootstrap script (the compose setup service's
+	// psql) holds it while it runs statements in this database, so the
+	// guard below sees what it did rather than racing it. Released after
+	// the step; a connection of this step's own releases it as it closes.
+	if err := r.exec(ctx, conn, func(ctx context.Context) error {
+		_, err := conn.Exec(ctx, steps.StepLock)
+		return err
+	}); err != nil {
+		return false, r.stepError(ep, s.Action, err)
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.Background(), r.wait())
+		defer cancel()
+		conn.Exec(uctx, steps.StepUnlock)
+	}()
 	start := time.Now()
 	if s.Guard != "" {
 		var needed bool

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"unicode"
 
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/quote"
@@ -59,20 +60,22 @@ type envVar struct {
 }
 
 type composeService struct {
-	Name        string
-	Image       string
-	Ports       []string
-	Labels      []string
-	Volume      string // named volume to declare at top level
-	Volumes     []string
-	Tmpfs       []string
-	Environment []envVar
-	Healthcheck *healthcheck
-	DependsOn   []dependency
-	Command     []string
-	Script      string // command run by sh -c, written as a YAML block
-	Configs     []configMount
-	Restart     string
+	Name    string
+	Image   string
+	Ports   []string
+	Labels  []string
+	Volume  string // named volume to declare at top level
+	Volumes []string
+	// NamedVolumes are written in the long syntax (see dataVolume).
+	NamedVolumes []namedVolume
+	Tmpfs        []string
+	Environment  []envVar
+	Healthcheck  *healthcheck
+	DependsOn    []dependency
+	Command      []string
+	Script       string // command run by sh -c, written as a YAML block
+	Configs      []configMount
+	Restart      string
 }
 
 type healthcheck struct {
@@ -88,6 +91,9 @@ type dependency struct {
 }
 
 type configMount struct{ Source, Target string }
+
+// namedVolume is a volume mount in compose's long syntax, type: volume.
+type namedVolume struct{ Source, Target string }
 
 type composeConfig struct {
 	Name    string
@@ -209,9 +215,17 @@ func nodeService(t *topology.Topology, n topology.Node, role string, ne nodeEnv)
 		Image:       n.Image,
 		Labels:      []string{citus.RoleLabel + "=" + role, ManagedLabel},
 		Volume:      n.Service,
-		Volumes:     []string{dataVolume(t, n)},
 		Environment: ne.env,
 		Healthcheck: ne.health,
+	}
+	if short, long := dataVolume(t, n); driveLetter(n.Service) {
+		// Compose reads a short-syntax source of one letter (c:/var/lib/...)
+		// as a Windows drive: an anonymous volume, and up fails ("mount
+		// path must be absolute"). The long syntax is always read as
+		// written; its type is fixed, so it is always a named volume.
+		s.NamedVolumes = []namedVolume{long}
+	} else {
+		s.Volumes = []string{short}
 	}
 	if n.Role == topology.Worker {
 		s.Environment = ne.workerEnv
@@ -227,13 +241,23 @@ func nodeService(t *topology.Topology, n topology.Node, role string, ne nodeEnv)
 // ${VOLUME_PREFIX} when that is a path; with a blank variable, setting it
 // (even empty) leaves only the target, an anonymous volume, as CommCare HQ's
 // test runs did with ${VOLUME_PREFIX}${BLANK_IF_TESTS-<service>:}.
-func dataVolume(t *topology.Topology, n topology.Node) string {
+func dataVolume(t *topology.Topology, n topology.Node) (short string, long namedVolume) {
 	target := citus.DataVolume(n.Postgres)
+	prefix := "${" + t.VolumePrefixVariable + ":-}" // :- keeps docker compose from warning that it is unset
 	if t.VolumeBlankVariable != "" {
-		return "${" + t.VolumePrefixVariable + ":-}${" + t.VolumeBlankVariable + "-" + n.Service + ":}" + target
+		// In the long syntax an empty source is the anonymous volume; in
+		// the short one the colon goes inside the variable.
+		return prefix + "${" + t.VolumeBlankVariable + "-" + n.Service + ":}" + target,
+			namedVolume{prefix + "${" + t.VolumeBlankVariable + "-" + n.Service + "}", target}
 	}
-	// :- keeps docker compose from warning that the variable is unset.
-	return "${" + t.VolumePrefixVariable + ":-}" + n.Service + ":" + target
+	return prefix + n.Service + ":" + target, namedVolume{prefix + n.Service, target}
+}
+
+// driveLetter reports whether a volume source of this name alone would be
+// read by compose as a Windows drive (one letter before the colon).
+func driveLetter(name string) bool {
+	r := []rune(name)
+	return len(r) == 1 && unicode.IsLetter(r[0])
 }
 
 // setupService runs the bootstrap script with the image's psql once every

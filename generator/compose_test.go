@@ -346,3 +346,42 @@ func yamlString(s string) string {
 	b, _ := json.Marshal(s) // a JSON string is a YAML double-quoted scalar
 	return string(b)
 }
+
+// A one-letter service name: compose reads a short-syntax source of one
+// letter (c:/var/lib/postgresql) as a Windows drive, an anonymous volume at
+// the target "c:/...", which up refuses. Its data volume is written in the
+// long syntax: the named volume, or with the blank variable set the
+// anonymous one at the data directory; longer names keep the short syntax.
+func TestOneLetterServiceVolume(t *testing.T) {
+	for _, blank := range []bool{false, true} {
+		spec := "password: pw\ncoordinator: {service: c, alias: c, port: 7000}\nworkers: [{service: w1, alias: w1, port: 7001}]\n"
+		if blank {
+			spec = "compose: {volume_blank_variable: BLANK_IF_TESTS}\n" + spec
+		}
+		top := goldenfile.Spec(t, spec)
+		doc, err := generator.Compose(top)
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs := []map[string]string{nil}
+		if blank {
+			envs = append(envs, map[string]string{"BLANK_IF_TESTS": ""})
+		}
+		for _, env := range envs {
+			p := load(t, doc, env)
+			for _, n := range top.Nodes() {
+				vols := p.Services[n.Service].Volumes
+				want := types.ServiceVolumeConfig{Type: types.VolumeTypeVolume, Source: n.Service, Target: "/var/lib/postgresql", Volume: &types.ServiceVolumeVolume{}}
+				if env != nil {
+					want.Source = ""
+				}
+				if len(vols) != 1 || vols[0].Type != want.Type || vols[0].Source != want.Source || vols[0].Target != want.Target {
+					t.Errorf("blank variable %v, env %v: %s mounts %+v, want %+v", blank, env, n.Service, vols, want)
+				}
+			}
+		}
+		if !strings.Contains(string(doc), "- type: volume\n") || !strings.Contains(string(doc), `"${VOLUME_PREFIX:-}`) {
+			t.Errorf("document:\n%s", doc)
+		}
+	}
+}

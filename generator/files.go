@@ -99,14 +99,7 @@ func RemoveStaleScripts(dir string, arts []Artifact) ([]string, error) {
 			continue
 		}
 		path := filepath.Join(dir, rel)
-		head := make([]byte, len(GeneratedHeader))
-		f, err := os.Open(path)
-		if err != nil {
-			continue
-		}
-		n, _ := io.ReadFull(f, head)
-		f.Close()
-		if string(head[:n]) != GeneratedHeader {
+		if !startsWith(path, GeneratedHeader) {
 			continue
 		}
 		if err := os.Remove(path); err != nil {
@@ -115,4 +108,53 @@ func RemoveStaleScripts(dir string, arts []Artifact) ([]string, error) {
 		removed = append(removed, path)
 	}
 	return removed, nil
+}
+
+// startsWith reports whether the file at path begins with header (false
+// when it cannot be read).
+func startsWith(path, header string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(header))
+	n, _ := io.ReadFull(f, head)
+	return string(head[:n]) == header
+}
+
+// StaleCompose is what RemoveStaleCompose found: the compose file an
+// earlier render --out wrote, removed, or a compose file that is not
+// citusgen's, kept.
+type StaleCompose struct {
+	Path    string
+	Removed bool
+}
+
+// RemoveStaleCompose deletes, from the directory render --out wrote arts
+// to, the compose file of an earlier run when arts have none (the topology
+// moved to image: none): left there, it would start containers for servers
+// that now run outside compose. Only a regular file that starts with
+// citusgen's generated header goes; any other file by that name (the
+// user's, or one whose header was edited away) is kept and returned with
+// Removed false, for a warning. nil: there is no such file, or arts have
+// a compose file.
+func RemoveStaleCompose(dir string, arts []Artifact) (*StaleCompose, error) {
+	for _, a := range arts {
+		if filepath.Clean(a.Path) == ComposeFile {
+			return nil, nil
+		}
+	}
+	path := filepath.Join(dir, ComposeFile)
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, nil // nothing there
+	}
+	if !fi.Mode().IsRegular() || !startsWith(path, GeneratedComment) {
+		return &StaleCompose{Path: path}, nil
+	}
+	if err := os.Remove(path); err != nil {
+		return nil, fmt.Errorf("cannot remove the stale %s: %w", path, errors.Unwrap(err))
+	}
+	return &StaleCompose{Path: path, Removed: true}, nil
 }

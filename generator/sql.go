@@ -13,6 +13,9 @@ import (
 
 type sqlStep struct {
 	Connect string // conninfo for \connect when the database changes
+	// Lock, with Connect: the statement that takes the step lock in the
+	// new session (steps.StepLock), for as long as it lasts.
+	Lock    string
 	Comment string
 	Guard   string
 	SQL     string // statement for a guarded step, quoted by the template
@@ -65,6 +68,7 @@ func sqlView(t *topology.Topology, plans []steps.NodeSteps, addr AddressFunc) sq
 					db = t.ClusterDatabase()
 				}
 				st.Connect = fmt.Sprintf("dbname=%s host=%s port=%s", db, host, port)
+				st.Lock = steps.StepLock
 				current = s.Target
 			}
 			if s.Authinfo {

@@ -96,7 +96,14 @@ func (c *Check) Run(ctx context.Context, t *topology.Topology, composeData, sett
 		}
 		add(conflicts...)
 		diff(c.ComposePath, "render --into", composeData, m)
-		if changes := MajorChanges(composeData, t); len(changes) > 0 {
+		// The old images are read with docker compose's environment: a
+		// ${VAR:-default} image set in the .env beside the file runs what
+		// the .env says.
+		env, err := composefile.Env(filepath.Dir(c.ComposePath), c.ComposePath)
+		if err != nil {
+			return nil, nil, err
+		}
+		if changes := MajorChanges(composeData, t, env); len(changes) > 0 {
 			add(Drift{File: c.ComposePath, Lines: settingsfile.Range{Start: changes[0].Line, End: changes[len(changes)-1].Line}, Msg: MajorChangeText(c.ComposePath, changes, "")})
 		}
 	}

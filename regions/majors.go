@@ -2,7 +2,6 @@ package regions
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/template"
@@ -61,8 +60,10 @@ func MajorChangeAdvice(changes []MajorChange) string {
 // existing compose file runs with the one the topology gives it. A node
 // the file does not define yet, or whose old image and data volume say
 // nothing citusgen can place, is no change. Variables in the image are
-// read from the environment, as docker compose would.
-func MajorChanges(existing []byte, t *topology.Topology) []MajorChange {
+// read from env, the environment docker compose would interpolate the
+// file with (composefile.Env: the process environment, then the .env
+// beside the file).
+func MajorChanges(existing []byte, t *topology.Topology, env map[string]string) []MajorChange {
 	doc, _, err := yamldoc.DecodeFirst(existing)
 	if err != nil || len(doc.Content) == 0 {
 		return nil // the merge reports what is wrong with the file
@@ -78,7 +79,7 @@ func MajorChanges(existing []byte, t *topology.Topology) []MajorChange {
 		if img == nil || img.Kind != yaml.ScalarNode {
 			continue
 		}
-		old, err := template.Substitute(img.Value, func(k string) (string, bool) { return os.LookupEnv(k) })
+		old, err := template.Substitute(img.Value, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 		if err != nil || old == "" {
 			continue
 		}

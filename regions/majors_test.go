@@ -16,7 +16,6 @@ func TestMajorChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("CITUS_TAG", "13.2-pg15")
 	file := `x-node: &node
   image: citusdata/citus:14.0-pg17
 services:
@@ -37,7 +36,7 @@ services:
     image: citusdata/citus:9.0
 `
 	var got []string
-	for _, c := range regions.MajorChanges([]byte(file), top) {
+	for _, c := range regions.MajorChanges([]byte(file), top, map[string]string{"CITUS_TAG": "13.2-pg15"}) {
 		got = append(got, c.Describe())
 	}
 	want := []string{

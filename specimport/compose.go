@@ -287,7 +287,7 @@ func (n *composeNode) readPorts(svc *mapping, warn warnFunc) {
 
 // readVolumes takes how the node's data volume is written.
 func (n *composeNode) readVolumes(svc *mapping, warn warnFunc) {
-	for _, v := range items(svc.values["volumes"]) {
+	for _, v := range volumeItems(svc.values["volumes"]) {
 		if !dataVolumeRE.MatchString(v.raw) {
 			warn(v.line, "volume %q of %s is not the data directory; not imported", v.raw, n.service)
 			continue
@@ -300,6 +300,42 @@ func (n *composeNode) readVolumes(svc *mapping, warn warnFunc) {
 			warn(v.line, "data volume %q of %s is not ${VOLUME_PREFIX}%s or ${VOLUME_PREFIX}${VAR-%s:}; the topology writes its own", v.raw, n.service, n.service, n.service)
 		}
 	}
+}
+
+// blankSourceRE is the long syntax's source of the blank-variable form,
+// ${VOLUME_PREFIX}${VAR-service} (citusgen writes it for one-letter names).
+var blankSourceRE = regexp.MustCompile(`^(\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-)?\})\$\{([A-Za-z_][A-Za-z0-9_]*)-([a-z0-9][a-z0-9_.-]*)\}$`)
+
+// volumeItems are a service's volumes, each as its short syntax: an entry
+// in the long syntax (type, source, target) is read as SOURCE:TARGET, so
+// both are imported alike.
+func volumeItems(n *yaml.Node) []envValue {
+	n = yamldoc.Resolve(n)
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return items(n)
+	}
+	var out []envValue
+	for _, c := range n.Content {
+		c = yamldoc.Resolve(c)
+		if c.Kind != yaml.MappingNode {
+			out = append(out, envValue{c.Value, c.Line})
+			continue
+		}
+		m := asMapping(c)
+		field := func(k string) string {
+			if v := yamldoc.Resolve(m.values[k]); v != nil && v.Kind == yaml.ScalarNode {
+				return v.Value
+			}
+			return ""
+		}
+		source, target := field("source"), field("target")
+		raw := source + ":" + target
+		if b := blankSourceRE.FindStringSubmatch(source); b != nil {
+			raw = b[1] + "${" + b[2] + "-" + b[3] + ":}" + target
+		}
+		out = append(out, envValue{strings.TrimPrefix(raw, ":"), c.Line})
+	}
+	return out
 }
 
 // parsePort reads "${VAR:-5600}:5432", "5600:5432", "127.0.0.1:5600:5432"

@@ -154,6 +154,9 @@ func TestImportOwnOutput(t *testing.T) {
 	for _, spec := range []string{
 		"password: x\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers: [{service: citus_worker1, alias: w1, port: 5601}]\n",
 		"password: x\ncoordinator: {service: citus_master, alias: icds-ucr, port: 5600}\nworkers: [{service: citus_worker1, alias: w1, port: 5601}]\ncompose: {volume_blank_variable: BLANK_IF_TESTS}\n",
+		// One-letter names: their data volumes are in the long syntax.
+		"password: x\ncoordinator: {service: c, alias: icds-ucr, port: 5600}\nworkers: [{service: w, alias: w1, port: 5601}]\ncompose: {volume_prefix_variable: DATA_DIR}\n",
+		"password: x\ncoordinator: {service: c, alias: icds-ucr, port: 5600}\nworkers: [{service: w, alias: w1, port: 5601}]\ncompose: {volume_blank_variable: BLANK_IF_TESTS}\n",
 	} {
 		top, _, res := importRendered(t, spec)
 		for _, w := range res.Warnings {

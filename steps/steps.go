@@ -26,6 +26,24 @@ func ResetDatabase(t *topology.Topology) string {
 	return MaintenanceDatabase
 }
 
+// StepLockKey is the session advisory lock that keeps the bootstrap script
+// (psql, as the compose setup service runs it) and citusgen bootstrap from
+// running steps on one node's database at the same moment: two sessions
+// that both find the citus extension missing would both create it, and
+// one fails with a duplicate key. The script takes it after each \connect
+// and holds it for the statements that follow, until the next \connect
+// ends the session; bootstrap takes it around each step. Advisory locks
+// are per database, so each database of each node has its own. Neither
+// ever waits for it while holding it elsewhere: no deadlock. ("citustep"
+// in ASCII.)
+const StepLockKey int64 = 0x6369747573746570
+
+// StepLock and StepUnlock take and release the step lock in the session.
+var (
+	StepLock   = fmt.Sprintf("SELECT pg_catalog.pg_advisory_lock(%d)", StepLockKey)
+	StepUnlock = fmt.Sprintf("SELECT pg_catalog.pg_advisory_unlock(%d)", StepLockKey)
+)
+
 // Target says which database a step runs in.
 type Target int
 

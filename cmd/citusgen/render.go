@@ -153,7 +153,20 @@ func writeAll(e *env, t *topology.Topology, dir string, allowMajorChange bool) e
 	for _, f := range removed {
 		fmt.Fprintf(e.stderr, "citusgen: removed %s (no such node any more)\n", f)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	stale, err := generator.RemoveStaleCompose(dir, arts)
+	switch {
+	case err != nil:
+		return err
+	case stale == nil:
+	case stale.Removed:
+		fmt.Fprintf(e.stderr, "citusgen: removed %s (an earlier render --out wrote it; the topology has no compose services now: image: none)\n", stale.Path)
+	default:
+		fmt.Fprintf(e.stderr, "citusgen: warning: kept %s, which citusgen did not write (no generated header), but it no longer matches the topology: image: none has no compose services; remove it, or stop running it with docker compose\n", stale.Path)
+	}
+	return nil
 }
 
 // intoCompose merges the managed regions into a compose file, validates the
@@ -186,7 +199,13 @@ func intoCompose(e *env, t *topology.Topology, path string, adopt, allowMajorCha
 // another PostgreSQL major than the file runs, unless allowed; allowed, it
 // says which nodes change.
 func checkMajorChanges(e *env, t *topology.Topology, path string, old []byte, allow bool) error {
-	changes := regions.MajorChanges(old, t)
+	// Compose interpolates the old image with the process environment and
+	// the .env beside the file: that is the image the nodes run.
+	env, err := composefile.Env(filepath.Dir(path), path)
+	if err != nil {
+		return badInput{err}
+	}
+	changes := regions.MajorChanges(old, t, env)
 	if len(changes) == 0 {
 		return nil
 	}
