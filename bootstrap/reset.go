@@ -2,9 +2,12 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/steps"
@@ -28,17 +31,40 @@ func Reset(ctx context.Context, t *topology.Topology, o Options) error {
 		if err != nil {
 			return r.connError(ep, "connect", err)
 		}
-		for _, s := range steps.ResetSteps(t) {
-			start := time.Now()
-			if err := r.exec(ctx, c, func(ctx context.Context) error { _, err := c.Exec(ctx, s.SQL); return err }); err != nil {
-				c.Close(context.Background())
-				return r.stepError(ep, s.Action, err)
-			}
-			r.printf("%s: %s: done (%s)", ep.Node.Service, s.Action, time.Since(start).Round(time.Millisecond))
-		}
+		err = r.resetNode(ctx, c, ep)
 		c.Close(context.Background())
+		if err != nil {
+			return err
+		}
 	}
 	r.printf("reset complete: database %s is empty on %d nodes; run citusgen bootstrap next", t.ClusterDatabase(), len(eps))
+	return nil
+}
+
+// resetNode ends the sessions on the cluster database, drops and creates
+// it. DROP DATABASE WITH (FORCE) gives up when an ended session takes over
+// 5 seconds to exit (a busy machine, Citus's maintenance daemon in the
+// middle of its work): the sessions are ended and the drop tried again
+// until --wait runs out.
+func (r *runner) resetNode(ctx context.Context, c *pgx.Conn, ep cluster.Endpoint) error {
+	deadline := time.Now().Add(r.wait())
+	ss := steps.ResetSteps(r.t)
+	const dropStep = 1 // after ending the sessions, before creating it anew
+	for i := 0; i < len(ss); i++ {
+		s := ss[i]
+		start := time.Now()
+		err := r.exec(ctx, c, func(ctx context.Context) error { _, err := c.Exec(ctx, s.SQL); return err })
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ObjectInUse && i == dropStep && time.Now().Before(deadline) {
+			r.printf("%s: %s: a session it ended has not exited yet (%s); ending the sessions and trying again", ep.Node.Service, s.Action, pgErr.Detail)
+			i = -1 // from ending the sessions again
+			continue
+		}
+		if err != nil {
+			return r.stepError(ep, s.Action, err)
+		}
+		r.printf("%s: %s: done (%s)", ep.Node.Service, s.Action, time.Since(start).Round(time.Millisecond))
+	}
 	return nil
 }
 

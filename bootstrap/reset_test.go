@@ -9,6 +9,7 @@ import (
 
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/testsupport/await"
 	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/topology"
@@ -59,5 +60,46 @@ func TestResetDropsOnlyTheClusterDatabase(t *testing.T) {
 	out := progress.String()
 	if !strings.Contains(out, "coordinator: drop database "+db+": done") || !strings.Contains(out, "reset complete") || strings.Contains(out, pw) {
 		t.Errorf("progress:\n%s", out)
+	}
+}
+
+// A session that does not exit when it is ended (its backend stopped, as
+// on a machine too busy to schedule it) makes DROP DATABASE WITH (FORCE)
+// give up after 5 seconds with "is being accessed by other users"; reset
+// ends the sessions and drops again, within --wait, and completes once the
+// session is gone.
+func TestResetOutlastsASlowSession(t *testing.T) {
+	cl := pgtest.StartCluster(t, 1, pgtest.Options{Password: "pw"})
+	top, err := topology.Parse("cluster.yaml", cl.Spec(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := top.ClusterDatabase()
+	ctx := context.Background()
+	cl.Coordinator.Exec(t, "postgres", "CREATE DATABASE "+db)
+	var pid int
+	if err := cl.Coordinator.Connect(t, db).QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	resume := cl.Coordinator.StopBackend(t, pid)
+
+	progress := await.NewWriter("; ending the sessions and trying again")
+	done := make(chan error, 1)
+	go func() {
+		done <- bootstrap.Reset(ctx, top, bootstrap.Options{Cluster: cluster.Options{Password: "pw"}, Wait: 2 * time.Minute, Progress: progress})
+	}()
+	select {
+	case <-progress.Seen:
+	case err := <-done:
+		t.Fatalf("reset ended while a session it ended was stopped: %v\n%s", err, progress.String())
+	}
+	resume()
+	if err := <-done; err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	out := progress.String()
+	want := "coordinator: drop database " + db + `: a session it ended has not exited yet (There is 1 other session using the database.); ending the sessions and trying again`
+	if !strings.Contains(out, want) || !strings.Contains(out, "coordinator: drop database "+db+": done") || !strings.Contains(out, "reset complete") {
+		t.Errorf("progress, want %q:\n%s", want, out)
 	}
 }

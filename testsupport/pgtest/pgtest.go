@@ -479,6 +479,29 @@ func run(owner *syscall.Credential, home string, env []string, name string, args
 	return cmd.CombinedOutput()
 }
 
+// StopBackend stops one backend of the server (SIGSTOP), as a machine too
+// busy to schedule it would: it neither answers nor exits when it is
+// ended. The returned resume continues it; it also runs when the test ends.
+func (s *Server) StopBackend(tb TB, pid int) (resume func()) {
+	tb.Helper()
+	signal := func(sig string) error {
+		if s.container != "" {
+			return exec.Command("docker", "exec", s.container, "sh", "-c", "kill -"+sig+" "+strconv.Itoa(pid)).Run()
+		}
+		if sig == "STOP" {
+			return syscall.Kill(pid, syscall.SIGSTOP)
+		}
+		return syscall.Kill(pid, syscall.SIGCONT)
+	}
+	if err := signal("STOP"); err != nil {
+		tb.Fatalf("stop backend %d: %v", pid, err)
+	}
+	var once sync.Once
+	resume = func() { once.Do(func() { signal("CONT") }) }
+	tb.Cleanup(resume)
+	return resume
+}
+
 // Freeze stops every process of the server where it stands (SIGSTOP of the
 // postmaster and its backends; docker pause for a container), as a hung
 // host would: connections are still accepted by the kernel, and nothing
