@@ -319,16 +319,37 @@ func TestConcurrentEditIsKept(t *testing.T) {
 			if err := syscall.Mkfifo(env, 0o600); err != nil {
 				t.Fatal(err)
 			}
+			// citusgen reads the .env each time it takes the file's
+			// environment (the major check, compose-go's load): the first
+			// read is the edit's moment, later ones read it empty.
+			done := make(chan struct{})
 			go func() {
-				// Opening the FIFO waits for citusgen to open it.
-				f, err := os.OpenFile(env, os.O_WRONLY, 0)
-				if err != nil {
-					t.Error(err)
-					return
+				for first := true; ; first = false {
+					// Opening the FIFO waits for a reader.
+					f, err := os.OpenFile(env, os.O_WRONLY, 0)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					select {
+					case <-done:
+						f.Close()
+						return
+					default:
+					}
+					if first {
+						edit(path)
+					}
+					f.Close()
 				}
-				edit(path)
-				f.Close()
 			}()
+			t.Cleanup(func() {
+				close(done)
+				// A reader of our own lets the waiting open return.
+				if r, err := os.OpenFile(env, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+					r.Close()
+				}
+			})
 		}},
 		{"settings", userSettings, []string{"render", "settings", "--into"}, func(t *testing.T, path string) {
 			py, err := settingsfile.Interpreter()
