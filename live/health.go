@@ -122,9 +122,6 @@ func (c *Cluster) nodeAddr(n *Node) string {
 // registered source outside the topology has no such connection, and then
 // the function itself runs on the coordinator.
 func readHealth(ctx context.Context, c *Cluster, timeout time.Duration) *Health {
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
 	// Bound each inter-node connection so a silent node cannot stall us.
 	setTimeout := citus.SetConnectionTimeout(timeout.Milliseconds())
 	active := activePrimaries(c)

@@ -316,7 +316,8 @@ type Options struct {
 	// until Close, for checks that run on them.
 	Keep bool
 	// Health also reads how the nodes reach each other (Cluster.Health);
-	// HealthTimeout bounds each of Citus's connections for it (5s when 0).
+	// HealthTimeout bounds each of Citus's connections for it (10s when
+	// 0, and at most a quarter of the time left).
 	Health        bool
 	HealthTimeout time.Duration
 	// Bound is how long a node's reading may wait (for a lock, say) before
@@ -353,7 +354,7 @@ func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error
 		c.readBytes(ctx, coord.conn, func(s string) string { return o.Cluster.Redact(t, s) })
 	}
 	if o.Health && c.Match != nil {
-		c.Health = readHealth(ctx, c, o.HealthTimeout)
+		c.Health = readHealth(ctx, c, citusConnectTimeout(ctx, o))
 	}
 	if !o.Keep {
 		c.Close()
@@ -442,12 +443,14 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 	return n
 }
 
-// citusConnectTimeout bounds each connection Citus opens for a reading:
-// HealthTimeout (5s when 0), and at most a quarter of the time left.
+// citusConnectTimeout bounds each connection Citus opens for a reading or
+// the health check: HealthTimeout (10s when 0), and at most a quarter of
+// the time left. A new TLS connection to a node that has just created its
+// extension takes over 5 s on a busy host; that is slow, not failed.
 func citusConnectTimeout(ctx context.Context, o Options) time.Duration {
 	timeout := o.HealthTimeout
 	if timeout <= 0 {
-		timeout = 5 * time.Second
+		timeout = 10 * time.Second
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, max(time.Until(deadline)/4, 100*time.Millisecond))

@@ -81,7 +81,8 @@ type Options struct {
 	// counts rows across shards, and drops it.
 	Smoke bool
 	// HealthTimeout bounds each inter-node connection of
-	// citus_check_cluster_node_health (citus.node_connection_timeout); 5s when zero.
+	// citus_check_cluster_node_health (citus.node_connection_timeout); 10s
+	// when zero, and at most a quarter of the time left.
 	HealthTimeout time.Duration
 }
 
