@@ -151,8 +151,10 @@ pg_upgrade_reason() {
 	reason "$(grep -Ev '^\s*$' "$out" | grep -Eiv '^(Performing|Checking|Creating|Restoring|Copying|Linking|Setting|Analyzing|Freezing|Deleting|Resetting|Adding|Sync)' | tail -n 8)"
 	local f
 	for f in $(grep -o '"/[^"]*"' "$out" | tr -d '"' | sort -u); do
-		[ -f "$f" ] || continue
-		reason "$(basename "$f"):" "$(grep -E 'ERROR|FATAL|error:|fatal:|DETAIL|HINT|could not' "$f" | tail -n 12)"
+		[ -f "$f" ] && [ "${f%.log}" != "$f" ] || continue
+		local lines
+		lines=$(grep -E 'ERROR|FATAL|error:|fatal:|DETAIL|HINT|could not' "$f" | tail -n 12)
+		[ -n "$lines" ] && reason "$(basename "$f"):" "$lines"
 	done
 }
 
@@ -207,7 +209,8 @@ do_upgrade() {
 			fail 3 "$VOL/$NEW_MAJOR already exists in the volume: move it away first"
 		fi
 		step "stashing the old data"
-		rm -rf -- "$S.tmp" && mkdir -p "$S.tmp" && chmod 700 "$S.tmp" &&
+		# postgres (pg_upgrade) must get through the stash to the old data.
+		rm -rf -- "$S.tmp" && mkdir -p "$S.tmp" && chown postgres: "$S.tmp" && chmod 700 "$S.tmp" &&
 			printf '%s\n' "$OLD_MAJOR $NEW_MAJOR $LINK" >"$S.tmp/params" || exit 1
 		if [ "$OLD_MAJOR" -lt "$LAYOUT_MAJOR" ]; then
 			printf 'stashing\n' >"$S.tmp/phase"
