@@ -148,12 +148,18 @@ initdb_new() {
 # the log files it names.
 pg_upgrade_reason() {
 	local out=$1
-	reason "$(grep -Ev '^\s*$' "$out" | grep -Eiv '^(Performing|Checking|Creating|Restoring|Copying|Linking|Setting|Analyzing|Freezing|Deleting|Resetting|Adding|Sync)' | tail -n 8)"
+	# pg_upgrade prints "*failure*" and then what went wrong; without it
+	# (a fatal error before any step), its last lines.
+	if grep -q '^\*failure\*' "$out"; then
+		reason "$(sed -n '/^\*failure\*/,$p' "$out" | sed 1d | grep -Ev '^\s*$')"
+	else
+		reason "$(grep -Ev '^\s*$' "$out" | tail -n 8)"
+	fi
 	local f
 	for f in $(grep -o '"/[^"]*"' "$out" | tr -d '"' | sort -u); do
 		[ -f "$f" ] && [ "${f%.log}" != "$f" ] || continue
 		local lines
-		lines=$(grep -E 'ERROR|FATAL|error:|fatal:|DETAIL|HINT|could not' "$f" | tail -n 12)
+		lines=$(grep -E 'ERROR|FATAL|error:|fatal:' "$f" | tail -n 8)
 		[ -n "$lines" ] && reason "$(basename "$f"):" "$lines"
 	done
 }

@@ -144,7 +144,7 @@ func (n Node) validate(live bool) error {
 	return nil
 }
 
-var majorImage = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:@-]*$`)
+var imageRef = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]*$`)
 
 // Image builds, once per pair of image IDs, an image FROM newImage with
 // oldImage's /usr/lib/postgresql/OLD and /usr/share/postgresql/OLD copied
@@ -157,7 +157,7 @@ func Image(ctx context.Context, oldImage, newImage string, oldMajor, newMajor in
 	}
 	var ids [2]string
 	for i, img := range []string{oldImage, newImage} {
-		if !majorImage.MatchString(img) {
+		if !imageRef.MatchString(img) {
 			return "", fmt.Errorf("%q is not an image reference", img)
 		}
 		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "-f", "{{.Id}}", img).CombinedOutput()
@@ -285,6 +285,9 @@ const ContainerLabel = "io.citusgen.pgupgrade.volume"
 // volume mounted where the image declares its data volume (so no anonymous
 // volume is made for the image's VOLUME).
 func run(ctx context.Context, image string, n Node, action string, readOnly bool, progress func(string)) (result, error) {
+	if !imageRef.MatchString(image) {
+		return result{}, fmt.Errorf("node %s: %q is not an image reference", n.Name, image)
+	}
 	var b [6]byte
 	rand.Read(b[:])
 	name := "citusgen-pgupgrade-" + hex.EncodeToString(b[:])
