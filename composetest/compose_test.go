@@ -96,7 +96,7 @@ func withImageOf(spec, image string) string {
 // compose file, the free ports it publishes and the environment the user's
 // shell would have.
 type composeCluster struct {
-	t       *testing.T
+	t       testing.TB
 	p       *dockertest.Project
 	dir     string
 	spec    string // path of citusgen.yaml
@@ -108,7 +108,7 @@ type composeCluster struct {
 // newComposeCluster writes the spec into a fresh folder, renders the compose
 // file beside it (unless the test brings its own) and publishes every port
 // on a free one through the port variables.
-func newComposeCluster(t *testing.T, dc *dockertest.Compose, spec string, env map[string]string) *composeCluster {
+func newComposeCluster(t testing.TB, dc *dockertest.Compose, spec string, env map[string]string) *composeCluster {
 	t.Helper()
 	dir := t.TempDir()
 	c := &composeCluster{t: t, dir: dir, spec: filepath.Join(dir, "citusgen.yaml"), compose: filepath.Join(dir, "hq-compose.yml"), ports: map[string]int{}}
@@ -205,7 +205,11 @@ func (c *composeCluster) render() {
 // and with its environment, as a user's shell would.
 func (c *composeCluster) citusgen(args ...string) (string, int) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	limit := 3 * time.Minute
+	if args[0] == "upgrade" {
+		limit = 15 * time.Minute // an upgrade runs pg_upgrade, and verify twice
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, dockertest.Citusgen(c.t), append([]string{"-t", c.spec}, args...)...)
 	cmd.Dir = c.dir
@@ -231,7 +235,7 @@ func slicesContains(s []string, v string) bool {
 	return false
 }
 
-func exitCode(t *testing.T, err error) int {
+func exitCode(t testing.TB, err error) int {
 	t.Helper()
 	if err == nil {
 		return 0
