@@ -436,7 +436,17 @@ func quickStart(t *testing.T, image string) {
 	t.Parallel()
 	dc := dockertest.Require(t, image)
 	c := newComposeCluster(t, dc, twoWorkersOn(image), nil)
-	c.render()
+	// The README's commands: files with citusgen's regions, which check
+	// (the pre-commit hook) accepts.
+	for _, args := range [][]string{
+		{"render", "--into", "hq-compose.yml"},
+		{"render", "settings", "--into", "localsettings.py"},
+		{"check", "--compose", "hq-compose.yml", "--settings", "localsettings.py"},
+	} {
+		if out, code := c.citusgen(args...); code != 0 {
+			t.Fatalf("citusgen %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+	}
 	c.p.Must(5*time.Minute, "up", "-d")
 	waitHealthy(t, c, citus.SetupService, 3*time.Minute)
 	if got := c.psql("SELECT count(*) FROM pg_dist_node WHERE groupid > 0 AND isactive"); strings.TrimSpace(got) != "2" {

@@ -255,3 +255,23 @@ func Text(s string) string {
 func ConninfoValue(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
+
+// Shell is s as one word of a POSIX shell command line: as it is when it
+// holds only characters no shell treats specially, else in single quotes.
+// Headers use it for the paths in the commands they tell to run.
+func Shell(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./-+=:@%,", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
