@@ -35,16 +35,21 @@ func TestClusterCommandsNeedAChosenSpec(t *testing.T) {
 		seen = append(seen, strings.Join(args, " "))
 		// --yes, --prune, --rebalance: the forms that change the cluster,
 		// which flags a command does not have would refuse before the rule.
-		for _, f := range []string{"yes", "prune", "rebalance"} {
+		for _, f := range []string{"yes", "prune", "rebalance", "wait"} {
 			for _, group := range leaf.AllFlags(true) {
 				for _, fl := range group {
-					if fl.Name == f {
+					if fl.Name == f && f == "wait" {
+						args = append(args, "--wait", "0")
+					} else if fl.Name == f {
 						args = append(args, "--"+f)
 					}
 				}
 			}
 		}
-		args = append(args, "--node", "citus_master=127.0.0.1:1")
+		// Should the rule break, every node of the embedded default is
+		// on port 1, where nothing listens: a regression must not reach a
+		// cluster on the default ports.
+		args = append(args, "--node", "citus_master=127.0.0.1:1,citus_worker1=127.0.0.1:1,citus_worker2=127.0.0.1:1")
 		code, out, errOut := runCLI(t, nil, args...)
 		if code != exitBadInput || out != "" || !strings.Contains(errOut, " connects to the live cluster, so it runs only on a topology you chose, and there is no citusgen.yaml in ") {
 			t.Errorf("citusgen %s without a spec: exit %d, stdout %q, stderr %q; want exit 2 and the refusal", strings.Join(args, " "), code, out, errOut)
