@@ -38,7 +38,7 @@ func (renderCmd) Help() string {
 
 type renderComposeCmd struct {
 	Out   string `placeholder:"DIR" predictor:"dir" xor:"target" help:"Write every artifact (compose, settings, SQL) into DIR, atomically, instead of printing one."`
-	Into  string `placeholder:"FILE" predictor:"file" xor:"target" help:"Insert or replace citusgen's marked regions (in services:, volumes: and configs:) of an existing compose file; every other byte is kept."`
+	Into  string `placeholder:"FILE" predictor:"file" xor:"target" help:"Insert or replace citusgen's marked regions (in services:, volumes: and configs:) of a compose file, every other byte kept; a missing file is created with them."`
 	Adopt bool   `help:"With --into: remove hand-written services and volumes the regions define, and any membership-manager service (listed on stderr), instead of refusing."`
 	// A node's PostgreSQL major changing on existing data is refused
 	// unless meant: the new server cannot read the old volume.
@@ -79,7 +79,7 @@ func (c renderComposeCmd) Run(e *env) error {
 }
 
 type renderSettingsCmd struct {
-	Into  string `placeholder:"FILE" predictor:"file" help:"Insert or replace citusgen's marked block of an existing localsettings.py; every other byte is kept."`
+	Into  string `placeholder:"FILE" predictor:"file" help:"Insert or replace citusgen's marked block of a localsettings.py, every other byte kept; a missing file is created with it."`
 	Adopt bool   `help:"With --into: remove hand-written definitions of the block's aliases, REPORTING_DATABASES entries and flags (listed on stderr) instead of refusing."`
 }
 
