@@ -135,7 +135,7 @@ func (c renderSQLCmd) Run(e *env) error {
 }
 
 func writeAll(e *env, t *topology.Topology, dir string, allowMajorChange bool) error {
-	arts, err := generator.Artifacts(t)
+	arts, err := generator.ArtifactsIn(t, e.headerPath(dir))
 	if err != nil {
 		return err
 	}
