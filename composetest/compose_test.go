@@ -440,7 +440,30 @@ func quickStart(t *testing.T, image string) {
 	t.Parallel()
 	dc := dockertest.Require(t, image)
 	c := newComposeCluster(t, dc, twoWorkersOn(image), nil)
-	c.render()
+	// The README's commands: files with citusgen's regions, which check
+	// (the pre-commit hook) accepts.
+	for _, args := range [][]string{
+		{"render", "--into", "hq-compose.yml"},
+		{"render", "settings", "--into", "localsettings.py"},
+	} {
+		if out, code := c.citusgen(args...); code != 0 {
+			t.Fatalf("citusgen %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	// check as the user runs it: without the free ports this test
+	// publishes the nodes on (CITUS_*_EXTERNAL_PORT), which check rightly
+	// reports as drift from the settings' ports.
+	ports := map[string]string{}
+	for _, n := range c.top.Nodes() {
+		ports[n.PortVariable] = c.p.Env[n.PortVariable]
+		delete(c.p.Env, n.PortVariable)
+	}
+	if out, code := c.citusgen("check", "--compose", "hq-compose.yml", "--settings", "localsettings.py"); code != 0 {
+		t.Fatalf("citusgen check: exit %d\n%s", code, out)
+	}
+	for k, v := range ports {
+		c.p.Env[k] = v
+	}
 	c.p.Must(5*time.Minute, "up", "-d")
 	waitHealthy(t, c, citus.SetupService, 3*time.Minute)
 	if got := c.psql("SELECT count(*) FROM pg_dist_node WHERE groupid > 0 AND isactive"); strings.TrimSpace(got) != "2" {

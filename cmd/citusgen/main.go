@@ -91,6 +91,11 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// command is the command run ("render settings"), for messages.
+	command string
+	// specDir is the absolute folder of the spec the command runs on, ""
+	// for the embedded default and stdin (specFlag.spec sets it).
+	specDir string
 }
 
 func main() {
@@ -155,7 +160,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	// The python3 that read settings files ends with the run, not after it.
 	defer settingsfile.Close()
-	err = kctx.Run(&env{ctx: ctx, cli: &c, parser: parser, args: args, stdin: stdin, stdout: stdout, stderr: stderr})
+	err = kctx.Run(&env{ctx: ctx, cli: &c, parser: parser, args: args, stdin: stdin, stdout: stdout, stderr: stderr, command: kctx.Command()})
 	if sig, ok := signaled(ctx); ok && err != nil {
 		// Whatever the error says, it says it because of the signal.
 		fmt.Fprintf(stderr, "citusgen: %s: %s\n", sig, strings.TrimSpace(err.Error()))

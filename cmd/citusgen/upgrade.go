@@ -36,11 +36,6 @@ func (c *upgradeCmd) Run(e *env) error {
 	if err := checkTimeout(e, c.Wait, "--wait", "CITUSGEN_WAIT"); err != nil {
 		return err
 	}
-	if c.Topology == "" {
-		if _, err := os.Stat(DefaultSpecFile); err != nil {
-			return badInputf("upgrade changes the live cluster, so it needs the spec you run it from: give --topology FILE (or CITUSGEN_TOPOLOGY), or run it where %s is", DefaultSpecFile)
-		}
-	}
 	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
 	if err != nil {
 		return err
