@@ -12,18 +12,10 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
-	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/citusgen/citusgen/topology"
 )
-
-// PrepareValidation compiles compose-go's JSON Schema in the background:
-// the first load of a process otherwise spends most of its time there, and
-// a caller that will load a document later overlaps it with its other work.
-func PrepareValidation() {
-	go schema.Validate(map[string]any{})
-}
 
 // CheckEnv is env for validating a document rendered from t: the spec's
 // password variable is given a stand-in when unset, because the document

@@ -1,9 +1,7 @@
 package regions
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strconv"
 
@@ -92,14 +90,6 @@ func CrossCheck(t *topology.Topology, composePath string, ports map[string][]com
 	}
 	sort.Slice(problems, func(i, j int) bool { return problems[i].Msg < problems[j].Msg })
 	return problems
-}
-
-// CrossCheckPorts loads the compose file for CrossCheck, in docker
-// compose's environment (composefile.Env); it needs nothing from the
-// settings, so a caller can run it beside the settings file's analysis.
-func CrossCheckPorts(ctx context.Context, t *topology.Topology, composePath string, composeData []byte, composeEnv map[string]string) (map[string][]composefile.Port, error) {
-	// Other services' unresolved volumes must not hide the cluster's drift.
-	return composefile.ServicePorts(ctx, filepath.Dir(composePath), composePath, composeData, composefile.CheckEnv(t, composeEnv))
 }
 
 type pyDB struct {

@@ -37,12 +37,11 @@ func Interpreter() (string, error) {
 
 // proc is the python3 process that serves analyze.py's requests.
 type proc struct {
-	cmd      *exec.Cmd
-	in       io.WriteCloser
-	out      *bufio.Reader
-	stderr   *bytes.Buffer
-	path     string
-	released bool // its input is closed: it is exiting
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Reader
+	stderr *bytes.Buffer
+	path   string
 }
 
 var (
@@ -83,7 +82,6 @@ func start(ctx context.Context) (*proc, error) {
 func request(ctx context.Context, op, name string, data []byte, v any) error {
 	mu.Lock()
 	defer mu.Unlock()
-	reapReleased()
 	if current == nil {
 		p, err := start(ctx)
 		if err != nil {
@@ -150,45 +148,14 @@ func (p *proc) failure(err error) error {
 	return fmt.Errorf("%s stopped while reading a settings file (%s); citusgen needs Python 3.8 or newer: install it or set %s", p.path, msg, PythonEnv)
 }
 
-// Prestart starts the python3 process now, if it is not running, so that
-// its start-up overlaps the caller's other work. A failure is reported by
-// the first request.
-func Prestart() {
-	mu.Lock()
-	defer mu.Unlock()
-	reapReleased()
-	if current == nil {
-		if p, err := start(context.Background()); err == nil {
-			current = p
-		}
-	}
-}
-
-// reapReleased forgets a released process, once it has exited; mu is held.
-func reapReleased() {
-	if current != nil && current.released {
-		current.cmd.Wait()
-		current = nil
-	}
-}
-
-// Release tells the python3 process, if one runs, that no more requests
-// come: it exits while the caller finishes its work, and Close only reaps
-// it. A request after it starts a new process.
-func Release() {
-	mu.Lock()
-	defer mu.Unlock()
-	if current != nil && !current.released {
-		current.in.Close()
-		current.released = true
-	}
-}
-
 // Close ends the python3 process, if one was started, and waits for it.
 // Requests after it start a new one.
 func Close() {
-	Release()
 	mu.Lock()
 	defer mu.Unlock()
-	reapReleased()
+	if current != nil {
+		current.in.Close()
+		current.cmd.Wait()
+		current = nil
+	}
 }

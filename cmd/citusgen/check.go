@@ -26,8 +26,6 @@ func (c checkCmd) Run(e *env) error {
 	if c.Compose == "" && c.Settings == "" {
 		return badInputf("name the files to check: --compose FILE and/or --settings FILE")
 	}
-	check := regions.StartCheck(c.Compose, c.Settings)
-	defer check.Close()
 	t, err := c.load(e)
 	if err != nil {
 		return err
@@ -43,7 +41,7 @@ func (c checkCmd) Run(e *env) error {
 			return err
 		}
 	}
-	findings, notes, err := check.Run(e.ctx, t, composeData, settingsData)
+	findings, notes, err := regions.Check(e.ctx, t, c.Compose, c.Settings, composeData, settingsData)
 	var fe *regions.FileError
 	switch {
 	case errors.As(err, &fe):

@@ -172,7 +172,6 @@ func writeAll(e *env, t *topology.Topology, dir string, allowMajorChange bool) e
 // intoCompose merges the managed regions into a compose file, validates the
 // result with compose-go and replaces the file atomically.
 func intoCompose(e *env, t *topology.Topology, path string, adopt, allowMajorChange bool) error {
-	composefile.PrepareValidation()
 	tgt, err := openInput(path, "; create it first (for example: citusgen render > "+path+")")
 	if err != nil {
 		return err
