@@ -278,3 +278,229 @@ func SameRelease(extversion string, major, minor int) bool {
 	n, err2 := strconv.Atoi(mi)
 	return err1 == nil && err2 == nil && m == major && (minor < 0 || n == minor)
 }
+
+// What compose files say about a Citus cluster: the words citusgen writes
+// into the files it renders and looks for in the files it reads (import,
+// --adopt), kept here so that the two always agree.
+
+// RoleLabel is the label the citusdata images' own compose files give each
+// node; its value is RoleMaster on the coordinator, RoleWorker on a worker.
+const (
+	RoleLabel  = "com.citusdata.role"
+	RoleMaster = "Master"
+	RoleWorker = "Worker"
+)
+
+// The services citusgen adds beside the nodes; no node may be named so.
+const (
+	// SetupService runs the bootstrap script inside the compose network
+	// once every node is healthy (compose.setup).
+	SetupService = "citus_setup"
+	// ManagerService runs the membership manager, the older way of
+	// registering workers (compose.membership_manager).
+	ManagerService = "citus_manager"
+)
+
+// ManagerRepository is the membership manager's image repository. A
+// service running it registers workers, as citusgen's setup service does.
+const ManagerRepository = "citusdata/membership-manager"
+
+// repositoryPath is the path of an image reference's repository, without
+// its registry, tag or digest: citus for citus:13 (Docker Hub's library
+// images have library/ in front), mirror/citus for
+// registry.example.com:5000/mirror/citus:12.1.
+func repositoryPath(image string) (string, bool) {
+	ref, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "", false
+	}
+	return reference.Path(ref), true
+}
+
+// IsCitusImage reports whether an image reference names a citus image: a
+// repository named citus, in any registry or organisation (mirrors keep
+// that name).
+func IsCitusImage(image string) bool {
+	path, ok := repositoryPath(image)
+	return ok && (path == "citus" || strings.HasSuffix(path, "/citus"))
+}
+
+// IsManagerImage reports whether an image reference names the membership
+// manager, in any registry.
+func IsManagerImage(image string) bool {
+	path, ok := repositoryPath(image)
+	return ok && path == ManagerRepository
+}
+
+// Where an image keeps its data follows from its PostgreSQL major: the
+// postgres images (and so the citus images built on them) up to 17 set
+// PGDATA to /var/lib/postgresql/data and declare that directory a volume;
+// from 18 they keep data in /var/lib/postgresql/MAJOR/docker, declare
+// /var/lib/postgresql the volume, and their entrypoint exits 1 when
+// anything is mounted at /var/lib/postgresql/data (docker-library/postgres
+// #1259).
+const (
+	// LayoutMajor is the first major with the new layout.
+	LayoutMajor = 18
+	dataDirOld  = "/var/lib/postgresql/data"
+	dataDirNew  = "/var/lib/postgresql"
+)
+
+// DataVolume is the directory an image of PostgreSQL major declares as its
+// volume: where a node's data volume is mounted.
+func DataVolume(major int) string {
+	if major >= LayoutMajor {
+		return dataDirNew
+	}
+	return dataDirOld
+}
+
+// DataVolumes are the data-volume targets of every layout, for readers of
+// compose files written for either.
+var DataVolumes = []string{dataDirOld, dataDirNew}
+
+// Repository is the published citus image's repository on Docker Hub, the
+// only one whose tags citusgen can place on a PostgreSQL major.
+const Repository = "citusdata/citus"
+
+// pgMajors is the PostgreSQL major of the published citusdata/citus tags
+// without a -pgNN suffix, by Citus release (from citusdata/docker: the
+// FROM line of the Dockerfile each release was published with). A moving
+// tag (MAJOR.MINOR or MAJOR) is what a pull gives today: the major of the
+// last release it named. Releases before 7.1 ran PostgreSQL 9.6, whose
+// major is not a whole number; they are left to the spec.
+var pgMajors = []struct {
+	citusMajor, citusMinor int
+	pg                     int
+}{
+	{7, 1, 10}, {7, 2, 10}, {7, 3, 10}, {7, 4, 10}, {7, 5, 10},
+	{8, 0, 11}, {8, 1, 11}, {8, 2, 11}, {8, 3, 11},
+	{9, 0, 12}, {9, 1, 12}, {9, 2, 12}, {9, 3, 12}, {9, 4, 12},
+	{9, 5, 13}, {10, 0, 13}, {10, 1, 13},
+	{10, 2, 14}, {11, 0, 14},
+	{11, 1, 15}, {11, 2, 15}, {11, 3, 15}, {12, 0, 15},
+	{12, 1, 16},
+	{13, 0, 17}, {13, 1, 17}, {13, 2, 17},
+	{14, 0, 18}, {14, 1, 18},
+}
+
+// pgPatchMajors are the releases published on another major than the last
+// release of their minor: 11.1.1 and 11.1.2 came before 11.1's move to 15.
+var pgPatchMajors = map[[3]int]int{
+	{11, 1, 1}: 14, {11, 1, 2}: 14,
+}
+
+var citusTag = regexp.MustCompile(`^(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-pg(\d+))?(-alpine)?$`)
+
+// ImagePostgres is the PostgreSQL major a published citusdata/citus tag
+// carries: 14.1 and 14 are 18, 14.1-pg17 is 17, 13.2 is 17, 13.2-pg15 is
+// 15, 8.1.1 is 11; -alpine variants follow the same majors. A future minor
+// of the newest Citus major in the table follows its latest (14.2 is 18,
+// until a release says otherwise). ok is false for what citusgen cannot
+// place: another repository or registry (a mirror may rebuild on another
+// base), a digest, latest or another word, a release not in the table.
+func ImagePostgres(image string) (major int, ok bool) {
+	ref, err := reference.ParseNormalizedNamed(image)
+	if err != nil || reference.Domain(ref) != "docker.io" || reference.Path(ref) != Repository {
+		return 0, false
+	}
+	if _, digested := ref.(reference.Digested); digested {
+		return 0, false // the digest decides what runs, not the tag
+	}
+	tagged, isTagged := ref.(reference.Tagged)
+	if !isTagged {
+		return 0, false // latest
+	}
+	m := citusTag.FindStringSubmatch(tagged.Tag())
+	if m == nil {
+		return 0, false
+	}
+	if m[4] != "" {
+		pg, _ := strconv.Atoi(m[4])
+		return pg, pg >= 10
+	}
+	cm, _ := strconv.Atoi(m[1])
+	minor := -1
+	if m[2] != "" {
+		minor, _ = strconv.Atoi(m[2])
+	}
+	if m[3] != "" {
+		patch, _ := strconv.Atoi(m[3])
+		if pg, ok := pgPatchMajors[[3]int{cm, minor, patch}]; ok {
+			return pg, true
+		}
+	}
+	newest := pgMajors[len(pgMajors)-1]
+	pg := 0
+	for _, r := range pgMajors {
+		if r.citusMajor == cm && (minor < 0 || r.citusMinor == minor) {
+			pg = r.pg // the last match: a moving tag's latest release
+		}
+	}
+	if pg == 0 && cm == newest.citusMajor && minor > newest.citusMinor {
+		pg = newest.pg
+	}
+	return pg, pg != 0
+}
+
+// What citusgen asks PostgreSQL when one of its statements is held up: the
+// lock its backend waits for and the sessions holding it, or what canceled
+// it. These are PostgreSQL's own cluster-wide views and shared catalogs
+// (pg_locks, pg_stat_activity, pg_db_role_setting, pg_file_settings), the
+// same on every Citus release, asked from the maintenance database: while
+// a session holds one of Citus's catalogs in the cluster database, every
+// new session there waits for it on its first query.
+
+// holderJSON is one session as JSON, b being its pg_stat_activity row:
+// enough to find and end it, never its query text (which may hold a
+// password).
+const holderJSON = `json_build_object('pid', b.pid, 'application_name', b.application_name, 'user', b.usename,
+               'client', host(b.client_addr), 'state', b.state, 'query_start', b.query_start, 'xact_start', b.xact_start`
+
+// Waiting says what backend $1 is waiting for: the lock it has requested
+// (its type, the database and relation oid when it is a relation, the
+// mode), else its wait event, and the sessions pg_blocking_pids names,
+// each with the modes it holds on that lockable object.
+const Waiting = `SELECT coalesce(w.locktype, ''),
+       coalesce((SELECT datname FROM pg_catalog.pg_database WHERE oid = w.database), ''),
+       coalesce(w.relation, 0)::bigint,
+       coalesce(w.mode, ''),
+       coalesce(me.wait_event_type || ': ' || me.wait_event, ''),
+       (SELECT coalesce(json_agg(` + holderJSON + `,
+               'modes', (SELECT string_agg(DISTINCT l.mode, ', ') FROM pg_catalog.pg_locks l
+                          WHERE l.pid = b.pid AND l.granted AND l.locktype = w.locktype
+                            AND l.database IS NOT DISTINCT FROM w.database AND l.relation IS NOT DISTINCT FROM w.relation
+                            AND l.transactionid IS NOT DISTINCT FROM w.transactionid AND l.classid IS NOT DISTINCT FROM w.classid
+                            AND l.objid IS NOT DISTINCT FROM w.objid AND l.objsubid IS NOT DISTINCT FROM w.objsubid)) ORDER BY b.pid), '[]')
+          FROM pg_catalog.pg_stat_activity b WHERE b.pid = ANY (pg_catalog.pg_blocking_pids($1)))::text
+  FROM pg_catalog.pg_stat_activity me
+  LEFT JOIN pg_catalog.pg_locks w ON w.pid = me.pid AND NOT w.granted
+ WHERE me.pid = $1
+ LIMIT 1`
+
+// TimeoutCause says where the statement_timeout that applies to role $2
+// in database $1 is set, most specific first (as PostgreSQL applies
+// them): its source as pg_settings names it ("database user", "user",
+// "database", "configuration file") and the setting; then the sessions
+// that hold ACCESS EXCLUSIVE locks in that database (the only mode that
+// holds up catalog reads), with the relation's oid.
+const TimeoutCause = `WITH db AS (SELECT oid FROM pg_catalog.pg_database WHERE datname = $1),
+     role AS (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $2),
+     set AS (SELECT CASE WHEN s.setdatabase <> 0 AND s.setrole <> 0 THEN 1 WHEN s.setrole <> 0 THEN 2 ELSE 3 END AS rank,
+                    CASE WHEN s.setdatabase <> 0 AND s.setrole <> 0 THEN 'database user' WHEN s.setrole <> 0 THEN 'user' ELSE 'database' END AS source,
+                    substr(c, length('statement_timeout=') + 1) AS setting
+               FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) c
+              WHERE c LIKE 'statement\_timeout=%'
+                AND s.setdatabase IN (0, (SELECT oid FROM db)) AND s.setrole IN (0, (SELECT oid FROM role))
+                AND (s.setdatabase, s.setrole) <> (0::oid, 0::oid)
+             UNION ALL
+             SELECT 4, 'configuration file', setting FROM pg_catalog.pg_file_settings WHERE name = 'statement_timeout' AND applied)
+SELECT coalesce((SELECT source FROM set ORDER BY rank LIMIT 1), ''),
+       coalesce((SELECT setting FROM set ORDER BY rank LIMIT 1), ''),
+       (SELECT coalesce(json_agg(` + holderJSON + `,
+               'modes', l.mode, 'relation_oid', l.relation::bigint) ORDER BY b.pid), '[]')
+          FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity b ON b.pid = l.pid
+         WHERE l.granted AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.database = (SELECT oid FROM db))::text`
+
+// RelationNames names relations by oid ($1), in the database asked.
+const RelationNames = "SELECT r::bigint, r::regclass::text FROM unnest($1::oid[]) AS r"

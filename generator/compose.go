@@ -1,15 +1,26 @@
+// Package generator renders the artifacts of a topology and does nothing
+// else: the compose services (Compose, ComposeSections), the Django settings
+// fragment (Settings), the bootstrap and reset SQL (SQL, NodeSQL, ResetSQL)
+// and the set of files render --out writes (Artifacts). It executes the
+// templates of package templates with the quoting functions of package
+// quote; what goes into users' files around the rendered text is package
+// regions' job, and the statements themselves are package steps'.
 package generator
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strconv"
+	"sync"
+	"text/template"
 	"unicode"
 
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/steps"
+	"github.com/citusgen/citusgen/templates"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -347,4 +358,41 @@ func ComposeSections(t *topology.Topology) ([]Section, error) {
 		out = append(out, Section{Key: key, Body: bytes.TrimLeft(b, "\n")})
 	}
 	return out, nil
+}
+
+// templateFuncs are the quoting helpers every template may call.
+var templateFuncs = template.FuncMap{
+	"yaml":    quote.YAMLScalar,
+	"compose": quote.ComposeLiteral,
+	"py":      quote.PyLiteral,
+	"ident":   quote.SQLIdent,
+	"literal": quote.SQLLiteral,
+}
+
+var parsedTemplates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("citusgen").Funcs(templateFuncs).ParseFS(templates.Files, "*.tmpl"))
+})
+
+// execute renders the named template with data.
+func execute(name string, data any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := parsedTemplates().ExecuteTemplate(&b, name, data); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// ResetSQL prints what reset would run, node by node (coordinator first, so
+// its metadata goes before the workers' databases).
+func ResetSQL(t *topology.Topology, addr AddressFunc) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "-- citusgen reset: drops and recreates database %s on %d nodes; every table in it is lost.\n", t.ClusterDatabase(), len(t.Nodes()))
+	for _, n := range t.Nodes() {
+		host, port := addr(n)
+		fmt.Fprintf(&b, "\n-- %s %s at %s\n\\connect -reuse-previous=on 'dbname=%s host=%s port=%s'\n", n.Role, n.Service, host+":"+strconv.Itoa(port), steps.ResetDatabase(t), host, strconv.Itoa(port))
+		for _, s := range steps.ResetSteps(t) {
+			fmt.Fprintf(&b, "%s;\n", s.SQL)
+		}
+	}
+	return b.Bytes()
 }

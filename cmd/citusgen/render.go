@@ -13,7 +13,9 @@ import (
 	"github.com/citusgen/citusgen/internal/atomicfile"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/regions"
+	"github.com/citusgen/citusgen/specimport"
 	"github.com/citusgen/citusgen/steps"
+	"github.com/citusgen/citusgen/testrunner"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -339,4 +341,47 @@ func removeStale(e *env, path string) {
 	for _, f := range atomicfile.RemoveStale(path) {
 		fmt.Fprintf(e.stderr, "citusgen: removed %s, a temporary file an interrupted citusgen left (older than %s)\n", f, atomicfile.StaleAge)
 	}
+}
+
+type schemaCmd struct{}
+
+func (schemaCmd) Run(e *env) error {
+	_, err := e.stdout.Write(topology.Schema())
+	return err
+}
+
+// testrunnerCmd prints the Django test runner module; it reads no spec, since
+// the module finds the cluster's aliases in the settings at run time.
+type testrunnerCmd struct{}
+
+func (testrunnerCmd) Run(e *env) error {
+	_, err := e.stdout.Write(testrunner.Module())
+	return err
+}
+
+type importCmd struct {
+	Compose  string `required:"" placeholder:"FILE" predictor:"file" help:"The compose file with the hand-written Citus services."`
+	Settings string `placeholder:"FILE" predictor:"file" help:"The Django settings file (localsettings.py) with the cluster's aliases."`
+}
+
+func (c importCmd) Run(e *env) error {
+	in := specimport.Files{ComposePath: c.Compose, SettingsPath: c.Settings}
+	var err error
+	if in.Compose, err = readInput(c.Compose); err != nil {
+		return err
+	}
+	if c.Settings != "" {
+		if in.Settings, err = readInput(c.Settings); err != nil {
+			return err
+		}
+	}
+	res, err := specimport.Import(e.ctx, in)
+	if err != nil {
+		return badInput{err}
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(e.stderr, "citusgen: warning: %s\n", w)
+	}
+	_, err = e.stdout.Write(res.Spec)
+	return err
 }

@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +11,13 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -301,4 +307,169 @@ func unwrapPath(err error) error {
 		return le.Err
 	}
 	return err
+}
+
+// A temporary file is named .<base>.tmp-<digits> beside the file it
+// replaces (os.CreateTemp's random part is decimal digits). It holds what
+// the file will hold, the password included.
+func tempPattern(final string) string { return "." + filepath.Base(final) + ".tmp-*" }
+
+func tempRE(final string) *regexp.Regexp {
+	return regexp.MustCompile(`^\.` + regexp.QuoteMeta(filepath.Base(final)) + `\.tmp-[0-9]+$`)
+}
+
+// inFlight holds the temporary files being written, for RemoveTemps.
+var inFlight sync.Map
+
+func created(f *os.File)  { inFlight.Store(f.Name(), struct{}{}) }
+func settled(name string) { inFlight.Delete(name) }
+
+// RemoveTemps removes the temporary files of every write in flight: a
+// process that must exit at once (a second signal) leaves none behind.
+func RemoveTemps() {
+	inFlight.Range(func(k, _ any) bool {
+		os.Remove(k.(string))
+		inFlight.Delete(k)
+		return true
+	})
+}
+
+// StaleAge is how old a leftover temporary file must be before a later
+// write to the same file removes it. A write takes seconds even for a file
+// of tens of megabytes, so a younger one may be another citusgen's write in
+// progress, whose rename would fail without it. A leftover has the owner
+// and mode of the file it was to replace, so it is no more exposed than
+// that file is meanwhile.
+const StaleAge = 10 * time.Minute
+
+// RemoveStale removes the temporary files an interrupted citusgen left
+// beside path (symlinks resolved, as Replace resolves them): only names of
+// citusgen's exact pattern, only regular files owned by the current user
+// or by path's owner (citusgen gives a replacement the owner of the file
+// it replaces), and only files older than StaleAge. It returns the names
+// removed; a file it cannot remove is left, without an error.
+func RemoveStale(path string) []string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	owners := map[uint32]bool{uint32(os.Geteuid()): true}
+	if fi, err := os.Stat(path); err == nil {
+		owners[fi.Sys().(*syscall.Stat_t).Uid] = true
+	}
+	re := tempRE(path)
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range entries {
+		if !re.MatchString(e.Name()) {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		fi, err := os.Lstat(name)
+		if err != nil || !fi.Mode().IsRegular() || time.Since(fi.ModTime()) < StaleAge || !owners[fi.Sys().(*syscall.Stat_t).Uid] {
+			continue
+		}
+		if _, mine := inFlight.Load(name); mine {
+			continue
+		}
+		if os.Remove(name) == nil {
+			removed = append(removed, name)
+		}
+	}
+	return removed
+}
+
+// writeChunked writes data to f a few megabytes at a time, stopping when
+// ctx is canceled: a signal need not wait for a large file's write.
+func writeChunked(ctx context.Context, f io.Writer, data []byte) error {
+	const chunk = 4 << 20
+	for len(data) > 0 {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		n := min(chunk, len(data))
+		if _, err := f.Write(data[:n]); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
+}
+
+// aclAccess is the extended attribute that holds a file's POSIX ACL.
+const aclAccess = "system.posix_acl_access"
+
+// copyXattrs gives f, the new file that will be renamed over final, the
+// extended attributes of final: its POSIX ACL (system.posix_acl_access),
+// user.* attributes, security labels. A rename keeps the new file's
+// attributes, not the old one's: without this, a settings file shared
+// with one user through an ACL would lose it, and the mode bits alone
+// would let its group read the password. An access ACL the kernel gave f
+// from its directory's default ACL is removed when final has none: it
+// could grant what final did not. An attribute f cannot be given is an
+// *UnsafeError: writing without it would drop it.
+func copyXattrs(final string, f *os.File) error {
+	names, err := xattrList(func(buf []byte) (int, error) { return unix.Listxattr(final, buf) })
+	switch {
+	case errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.ENOENT):
+		return nil // a file system without them, or no file to take them from
+	case err != nil:
+		return fmt.Errorf("cannot read the extended attributes of %s: %w", final, err)
+	}
+	fd := int(f.Fd())
+	for _, name := range names {
+		want, err := xattrGet(func(buf []byte) (int, error) { return unix.Getxattr(final, name, buf) })
+		if errors.Is(err, unix.ENODATA) {
+			continue // removed since the listing
+		}
+		if err != nil {
+			return fmt.Errorf("cannot read the extended attribute %s of %s: %w", name, final, err)
+		}
+		// Equal already (a security label the kernel gave f): setting it
+		// again could only fail.
+		if have, err := xattrGet(func(buf []byte) (int, error) { return unix.Fgetxattr(fd, name, buf) }); err == nil && bytes.Equal(have, want) {
+			continue
+		}
+		if err := unix.Fsetxattr(fd, name, want, 0); err != nil {
+			return &UnsafeError{final, fmt.Sprintf("has the extended attribute %s, which citusgen cannot give the new file that replaces it (%v); without it the attribute would be lost. Run citusgen as a user who may set it, or remove it first (setfattr -x %s %s)", name, err, name, final)}
+		}
+	}
+	if !slices.Contains(names, aclAccess) {
+		if err := unix.Fremovexattr(fd, aclAccess); err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) {
+			return fmt.Errorf("cannot write %s: the new file got an ACL from its directory's default ACL, which %s does not have, and removing it failed: %w", final, final, err)
+		}
+	}
+	return nil
+}
+
+// xattrList is the names that list (listxattr or flistxattr) returns.
+func xattrList(list func([]byte) (int, error)) ([]string, error) {
+	b, err := xattrGet(list)
+	if err != nil || len(b) == 0 {
+		return nil, err
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00"), nil
+}
+
+// xattrGet calls get with a buffer large enough for its answer: the size
+// first, then the value, again if it grew in between.
+func xattrGet(get func([]byte) (int, error)) ([]byte, error) {
+	for {
+		n, err := get(nil)
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, n)
+		n, err = get(buf)
+		if errors.Is(err, unix.ERANGE) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return buf[:n], nil
+	}
 }
