@@ -183,7 +183,7 @@ func (ch *envFileChange) apply(e *env) error {
 		data := fmt.Sprintf("# Read by docker compose from the directory of the compose file.\n"+
 			"# Written by citusgen init: keep it out of version control.\n"+
 			"%s=%s\n", ch.name, pw)
-		if err := atomicfile.WriteNewMode(ch.path, []byte(data), 0o600); err != nil {
+		if err := atomicfile.WriteNew(ch.path, []byte(data)); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("%s appeared while citusgen init ran; remove the spec it wrote and run it again", ch.path)
 			}

@@ -22,13 +22,6 @@ type File struct {
 // their owner reads them. An existing file keeps its own mode.
 const NewFileMode os.FileMode = 0o600
 
-// Write replaces path with data atomically (temp file in the same directory,
-// fsync, rename). An existing file keeps its permissions; a new one is
-// NewFileMode.
-func Write(path string, data []byte) error {
-	return WriteAll(filepath.Dir(path), []File{{Name: filepath.Base(path), Data: data}})
-}
-
 // WriteAll writes every file under dir. All temp files are written and
 // synced first; only then are they renamed into place, so an error while
 // writing (disk full, permission) changes nothing.
@@ -68,44 +61,11 @@ func WriteAll(dir string, files []File) error {
 }
 
 func writeTemp(final string, data []byte) (string, error) {
-	mode, exists := NewFileMode, false
+	mode := NewFileMode
 	if st, err := os.Stat(final); err == nil {
-		mode, exists = st.Mode().Perm(), true
+		mode = st.Mode().Perm()
 	}
-	return writeTempMode(final, data, mode, exists)
-}
-
-// writeTempMode writes data to a new temporary file beside final: created
-// 0600 and given mode only once written; with final's extended attributes
-// (its ACL) when it replaces final.
-func writeTempMode(final string, data []byte, mode os.FileMode, replaces bool) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(final), tempPattern(final))
-	if err != nil {
-		return "", fmt.Errorf("cannot write %s: %w", final, errors.Unwrap(err))
-	}
-	created(f)
-	werr := writeChunked(context.Background(), f, data)
-	if werr == nil && replaces {
-		werr = copyXattrs(final, f)
-	}
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(f.Name(), mode)
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-		settled(f.Name())
-		if ue := (*UnsafeError)(nil); errors.As(werr, &ue) {
-			return "", werr // names the file already
-		}
-		return "", fmt.Errorf("cannot write %s: %w", final, werr)
-	}
-	return f.Name(), nil
+	return writeTempAs(context.Background(), final, data, mode, os.Geteuid(), os.Getegid())
 }
 
 // WriteNew creates path with data, atomically, and fails with an error
@@ -114,12 +74,7 @@ func writeTempMode(final string, data []byte, mode os.FileMode, replaces bool) (
 // NewFileMode, from the start: never readable by others, not even for a
 // moment.
 func WriteNew(path string, data []byte) error {
-	return WriteNewMode(path, data, NewFileMode)
-}
-
-// WriteNewMode is WriteNew with the file's permissions.
-func WriteNewMode(path string, data []byte, perm os.FileMode) error {
-	tmp, err := writeTempMode(path, data, perm, false)
+	tmp, err := writeTemp(path, data)
 	if err != nil {
 		return err
 	}
