@@ -59,7 +59,7 @@ type includeFollower struct {
 // directory dir) and follows each file they name.
 func (f *includeFollower) follow(path, dir string, data []byte) {
 	for _, doc := range documents(data) {
-		entries := yamldoc.Resolve(topLevel(doc, "include"))
+		entries := yamldoc.Value(doc, "include")
 		if entries == nil || entries.Kind != yaml.SequenceNode {
 			continue
 		}
@@ -79,13 +79,13 @@ func (f *includeFollower) entry(by, dir string, e *yaml.Node) {
 	case yaml.ScalarNode:
 		paths = []*yaml.Node{e}
 	case yaml.MappingNode:
-		p := yamldoc.Resolve(mappingValue(e, "path"))
+		p := yamldoc.Value(e, "path")
 		if p != nil && p.Kind == yaml.SequenceNode {
 			paths = p.Content
 		} else if p != nil {
 			paths = []*yaml.Node{p}
 		}
-		if pd := yamldoc.Resolve(mappingValue(e, "project_directory")); pd != nil && pd.Kind == yaml.ScalarNode {
+		if pd := yamldoc.Value(e, "project_directory"); pd != nil && pd.Kind == yaml.ScalarNode {
 			projectDir = f.interpolate(pd.Value)
 		}
 	}
@@ -143,7 +143,7 @@ func definitions(data []byte) map[string][]Definition {
 	out := map[string][]Definition{}
 	for _, doc := range documents(data) {
 		for _, section := range []string{"services", "volumes", "networks", "configs", "secrets"} {
-			m := yamldoc.Resolve(topLevel(doc, section))
+			m := yamldoc.Value(doc, section)
 			if m == nil || m.Kind != yaml.MappingNode {
 				continue
 			}
@@ -171,23 +171,6 @@ func documents(data []byte) []*yaml.Node {
 			docs = append(docs, doc.Content[0])
 		}
 	}
-}
-
-// topLevel is the value of a top-level key of a document.
-func topLevel(doc *yaml.Node, key string) *yaml.Node {
-	return mappingValue(yamldoc.Resolve(doc), key)
-}
-
-func mappingValue(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
 }
 
 // mentionsKey: word appears followed by a colon (quotes and blanks between

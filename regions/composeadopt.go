@@ -262,42 +262,26 @@ func encodeYAML(n *yaml.Node) ([]byte, error) {
 // isManager: a service running the membership manager image, which
 // registers workers behind citusgen's back.
 func isManager(svc *yaml.Node) bool {
-	svc = yamldoc.Resolve(svc)
-	if svc == nil || svc.Kind != yaml.MappingNode {
-		return false
-	}
-	for i := 0; i+1 < len(svc.Content); i += 2 {
-		if svc.Content[i].Value == "image" {
-			return citus.IsManagerImage(yamldoc.Resolve(svc.Content[i+1]).Value)
-		}
-	}
-	return false
+	image := yamldoc.Value(svc, "image")
+	return image != nil && citus.IsManagerImage(image.Value)
 }
 
 // hasManagedLabel: a service carrying citusgen's io.citusgen.managed label.
 func hasManagedLabel(svc *yaml.Node) bool {
-	svc = yamldoc.Resolve(svc)
-	if svc == nil || svc.Kind != yaml.MappingNode {
-		return false
-	}
 	key, value, _ := strings.Cut(generator.ManagedLabel, "=")
-	for i := 0; i+1 < len(svc.Content); i += 2 {
-		if svc.Content[i].Value != "labels" {
-			continue
-		}
-		labels := yamldoc.Resolve(svc.Content[i+1])
-		switch labels.Kind {
-		case yaml.SequenceNode:
-			for _, l := range labels.Content {
-				if yamldoc.Resolve(l).Value == generator.ManagedLabel {
-					return true
-				}
+	labels := yamldoc.Value(svc, "labels")
+	switch {
+	case labels == nil:
+	case labels.Kind == yaml.SequenceNode:
+		for _, l := range labels.Content {
+			if yamldoc.Resolve(l).Value == generator.ManagedLabel {
+				return true
 			}
-		case yaml.MappingNode:
-			for j := 0; j+1 < len(labels.Content); j += 2 {
-				if labels.Content[j].Value == key && yamldoc.Resolve(labels.Content[j+1]).Value == value {
-					return true
-				}
+		}
+	case labels.Kind == yaml.MappingNode:
+		for j := 0; j+1 < len(labels.Content); j += 2 {
+			if labels.Content[j].Value == key && yamldoc.Resolve(labels.Content[j+1]).Value == value {
+				return true
 			}
 		}
 	}

@@ -68,14 +68,14 @@ func MajorChanges(existing []byte, t *topology.Topology, env map[string]string) 
 	if err != nil || len(doc.Content) == 0 {
 		return nil // the merge reports what is wrong with the file
 	}
-	services := mapValue(yamldoc.Resolve(doc.Content[0]), "services")
+	services := yamldoc.Value(yamldoc.Resolve(doc.Content[0]), "services")
 	var changes []MajorChange
 	for _, n := range t.Nodes() {
 		if !n.RunsFromImage() || n.Postgres == 0 {
 			continue
 		}
-		svc := mapValue(services, n.Service)
-		img := mapValue(svc, "image")
+		svc := yamldoc.Value(services, n.Service)
+		img := yamldoc.Value(svc, "image")
 		if img == nil || img.Kind != yaml.ScalarNode {
 			continue
 		}
@@ -102,42 +102,10 @@ func MajorChanges(existing []byte, t *topology.Topology, env map[string]string) 
 	return changes
 }
 
-// mapValue is the value of key in a mapping, following aliases and merge
-// keys (<<) as YAML does: a key of the mapping itself wins over a merged one.
-func mapValue(m *yaml.Node, key string) *yaml.Node {
-	m = yamldoc.Resolve(m)
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	var merged []*yaml.Node
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i], m.Content[i+1]
-		switch {
-		case k.Value == key:
-			return yamldoc.Resolve(v)
-		case k.Value == "<<" && k.Tag == "!!merge":
-			merged = append(merged, v)
-		}
-	}
-	for _, v := range merged {
-		v = yamldoc.Resolve(v)
-		sources := []*yaml.Node{v}
-		if v.Kind == yaml.SequenceNode {
-			sources = v.Content
-		}
-		for _, s := range sources {
-			if found := mapValue(s, key); found != nil {
-				return found
-			}
-		}
-	}
-	return nil
-}
-
 // dataTarget is where a service mounts its data: the target of a volume at
 // either layout's data directory, "" when it mounts none there.
 func dataTarget(svc *yaml.Node) string {
-	vols := mapValue(svc, "volumes")
+	vols := yamldoc.Value(svc, "volumes")
 	if vols == nil || vols.Kind != yaml.SequenceNode {
 		return ""
 	}
@@ -153,7 +121,7 @@ func dataTarget(svc *yaml.Node) string {
 				}
 			}
 		case yaml.MappingNode:
-			if t := mapValue(v, "target"); t != nil {
+			if t := yamldoc.Value(v, "target"); t != nil {
 				for _, d := range citus.DataVolumes {
 					if strings.TrimSuffix(t.Value, "/") == d {
 						return d

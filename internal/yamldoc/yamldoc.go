@@ -25,6 +25,39 @@ func Resolve(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+// Value is the value of key in mapping m, aliases followed, with merge
+// keys (<<) as YAML has them: the mapping's own key wins over a merged one,
+// an earlier merge over a later. nil when there is none.
+func Value(m *yaml.Node, key string) *yaml.Node {
+	m = Resolve(m)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	var merged []*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		switch {
+		case k.Value == key:
+			return Resolve(v)
+		case k.Value == "<<" && k.Tag == "!!merge":
+			merged = append(merged, v)
+		}
+	}
+	for _, v := range merged {
+		v = Resolve(v)
+		sources := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		}
+		for _, s := range sources {
+			if found := Value(s, key); found != nil {
+				return found
+			}
+		}
+	}
+	return nil
+}
+
 // DecodeFirst decodes the first document of data into doc and, when a
 // second document follows, that one too (nil when there is none): YAML
 // decoders read only the first, so the caller refuses the rest rather than
