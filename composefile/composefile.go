@@ -10,8 +10,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -170,14 +171,14 @@ func Problems(ctx context.Context, dir, filename string, data []byte, env map[st
 		return []string{problemText(err)}
 	}
 	var out []string
-	for _, name := range sortedKeys(p.Services) {
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		s := p.Services[name]
-		for _, n := range sortedKeys(s.Networks) {
+		for _, n := range slices.Sorted(maps.Keys(s.Networks)) {
 			if _, ok := p.Networks[n]; !ok {
 				out = append(out, fmt.Sprintf("service %q refers to undefined network %s", s.Name, n))
 			}
 		}
-		for _, dep := range sortedKeys(s.DependsOn) {
+		for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
 			if _, ok := p.Services[dep]; !ok {
 				out = append(out, fmt.Sprintf("service %q depends on undefined service %q", s.Name, dep))
 			}
@@ -209,13 +210,4 @@ func Problems(ctx context.Context, dir, filename string, data []byte, env map[st
 
 func problemText(err error) string {
 	return strings.TrimSuffix(err.Error(), ": "+errdefs.ErrInvalid.Error())
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

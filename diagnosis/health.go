@@ -2,6 +2,7 @@ package diagnosis
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -51,13 +52,13 @@ func (d *diagnosis) health() {
 	p := tallyPairs(all)
 	var notChecked string
 	if len(p.skippedExt) > 0 {
-		notChecked += fmt.Sprintf("; not checked from %s: the citus extension is not created there (see citus-extension)", strings.Join(sortedKeys(p.skippedExt), ", "))
+		notChecked += fmt.Sprintf("; not checked from %s: the citus extension is not created there (see citus-extension)", strings.Join(slices.Sorted(maps.Keys(p.skippedExt)), ", "))
 	}
 	if len(p.skippedDB) > 0 {
-		notChecked += fmt.Sprintf("; not checked from %s: its database does not exist (see database)", strings.Join(sortedKeys(p.skippedDB), ", "))
+		notChecked += fmt.Sprintf("; not checked from %s: its database does not exist (see database)", strings.Join(slices.Sorted(maps.Keys(p.skippedDB)), ", "))
 	}
 	if len(p.skippedUnread) > 0 {
-		notChecked += fmt.Sprintf("; not checked from %s: citusgen could not reach it (see reachable)", strings.Join(sortedKeys(p.skippedUnread), ", "))
+		notChecked += fmt.Sprintf("; not checked from %s: citusgen could not reach it (see reachable)", strings.Join(slices.Sorted(maps.Keys(p.skippedUnread)), ", "))
 	}
 	if len(p.bad) == 0 {
 		f.Status, f.Detail = Pass, fmt.Sprintf("all %d connections between nodes work", p.checked)
@@ -315,10 +316,10 @@ func healthHints(c *live.Cluster, p *pairs, changes []*Change) []string {
 	case len(stale) > 0:
 		hints = append(hints, fmt.Sprintf("authentication: the inter-node credentials on %s are missing or not the topology's password (see credentials); run citusgen bootstrap, which rewrites them", strings.Join(stale, ", ")))
 	case len(p.authFrom) > 0:
-		hints = append(hints, fmt.Sprintf("authentication: %s cannot log in to the other nodes; make the cluster user's password the same on every node and run citusgen bootstrap, which stores it in pg_dist_authinfo", strings.Join(sortedKeys(p.authFrom), ", ")))
+		hints = append(hints, fmt.Sprintf("authentication: %s cannot log in to the other nodes; make the cluster user's password the same on every node and run citusgen bootstrap, which stores it in pg_dist_authinfo", strings.Join(slices.Sorted(maps.Keys(p.authFrom)), ", ")))
 	}
 	if len(p.full) > 0 {
-		hints = append(hints, fmt.Sprintf("%s: refuses new sessions because too many clients are connected (SQLSTATE 53300); close idle sessions there or raise max_connections and restart it", strings.Join(sortedKeys(p.full), ", ")))
+		hints = append(hints, fmt.Sprintf("%s: refuses new sessions because too many clients are connected (SQLSTATE 53300); close idle sessions there or raise max_connections and restart it", strings.Join(slices.Sorted(maps.Keys(p.full)), ", ")))
 	}
 	if len(down) > 0 {
 		var cut, dead []string
@@ -386,15 +387,6 @@ func isAuthFailure(reason string) bool {
 // isFull: the target refused the session for want of connection slots.
 func isFull(reason string) bool {
 	return strings.Contains(reason, "too many clients") || strings.Contains(reason, "connection slots are reserved")
-}
-
-func sortedKeys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // versions: every node must run the same Citus release.
