@@ -1,14 +1,6 @@
-// Package bootstrap makes a live cluster match the topology. It waits for
-// every node to accept connections, takes a lock on the coordinator so two
-// runs never interleave, and then applies the plan (package plan):
-// it reads the cluster as plan does, runs the guarded steps of every change
-// that needs no flag (workers first, then the coordinator), and reads again
-// until nothing is left to do. The steps are the statements `render sql`
-// prints, plus the repairs only a reading can ask for (activating a worker,
-// renaming a registration, syncing metadata again). With Prune and
-// Rebalance it then reshapes the cluster (package reshape). A last reading
-// tells what is still pending, which the Result carries: a run is complete
-// only when that list is empty.
+// Package bootstrap makes a live cluster match the topology: it waits for
+// the nodes, applies the plan under a lock and reads again until nothing is
+// left to do.
 package bootstrap
 
 import (

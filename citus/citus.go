@@ -1,26 +1,5 @@
-// Package citus is the one place that knows Citus itself: the SQL surface
-// citusgen calls and reads, its releases and the image tags that name them,
-// and what compose files say about its nodes (compose.go: the role label,
-// the services citusgen adds, which images are Citus's; postgres.go: which
-// PostgreSQL major a tag carries and where its data lives).
-// The SQL citusgen sends to Citus (function names and signatures, catalog
-// tables and columns, background-job states) is spelled here, as plain
-// constants and functions: no two tested releases differ in any of it, so
-// there is nothing to choose per version yet. Statements that run on
-// other servers (the lock and timeout diagnoses) live in sessions.go.
-//
-// Three builds are tested (make test): Citus 13.2 on PostgreSQL 15, and
-// Citus 14.0 on PostgreSQL 17 and on 18. Their surface is the same
-// for everything here: comparing them found no difference in any
-// pg_dist_* or citus_* catalog column, in the signature of any citus_*,
-// master_* or rebalance function, or in any citus.* setting but
-// citus.version; wal_level defaults to replica in both images, so shards
-// move with block_writes in both; and neither adds the coordinator's row by
-// itself, so citus_set_coordinator_host stays needed in both.
-// TestSurfaceExists prepares every statement and query below on the node
-// under test, so a release that drops or renames one fails there. Catalog
-// rows are read with row_to_json, so a column added or dropped by another
-// version does not break the reading.
+// Package citus is the one place that knows Citus itself: its SQL surface,
+// its releases and image tags, and what compose files say about its nodes.
 package citus
 
 import (

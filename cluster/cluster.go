@@ -1,8 +1,5 @@
-// Package cluster connects to the live nodes of a topology: where each node
-// is reached from here (spec, --reach, --host and --node overrides), pgx
-// connection settings that keep the password out of every string, and a
-// classification of connection failures that bootstrap and verify turn into
-// diagnoses.
+// Package cluster connects to the live nodes of a topology and classifies
+// connection failures.
 package cluster
 
 import (

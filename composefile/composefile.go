@@ -1,8 +1,5 @@
 // Package composefile loads compose documents with compose-go, as docker
-// compose would: the documents citusgen renders (the tests load every one)
-// and the users' compose files it edits or reads (render --into, check).
-// It is to compose files what package settingsfile is to Django settings:
-// the one place that reads them, in their tool's own terms.
+// compose would.
 package composefile
 
 import (

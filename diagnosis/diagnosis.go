@@ -1,10 +1,6 @@
-// Package diagnosis turns one reading of the live cluster (package live)
-// into findings: each of verify's rows (a check on a node, its status,
-// detail and hint) together with the changes that resolve it, and the
-// changes in the order bootstrap applies them. Every condition is written
-// once, here, as both: verify prints the findings as rows, plan prints the
-// changes (each naming the rows it resolves) and bootstrap applies them, so
-// the three cannot disagree.
+// Package diagnosis turns one reading of the live cluster into findings:
+// verify's rows, each with the changes that resolve it (every condition
+// written once).
 package diagnosis
 
 import (

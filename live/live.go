@@ -1,17 +1,5 @@
 // Package live reads a running Citus cluster once, for everything that
-// compares it with the topology: verify turns the reading into checks, plan
-// (the live diff) into changes, and bootstrap applies those changes and
-// reads again. Every node is read over one connection in one round trip:
-// its server facts, and where the extension exists its own pg_dist_node,
-// local group and inter-node credentials (the coordinator adds its shard
-// counts and, on request, what a rebalance would do); a node without the
-// cluster database yet is read in its maintenance database. Each reading
-// is bounded: one held up by a lock names the session holding it. On
-// request the nodes then check their connections to each other (health.go),
-// which is as much the cluster's state as its catalog. Match pairs the
-// topology's workers with the coordinator's registrations, the one place
-// that decides what is missing, inactive, not primary, registered under
-// another name, another cluster's, or extra.
+// compares it with the topology (verify, plan, bootstrap).
 package live
 
 import (

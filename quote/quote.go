@@ -1,9 +1,5 @@
-// Package quote writes values as literals of the languages citusgen
-// renders: YAML scalars (and compose's $-escaped form and literal blocks),
-// Python literals, and SQL identifiers and string constants, so that no
-// value from a spec can break out of the literal that holds it. The
-// generator's templates call them; so does every other place that writes
-// such a literal.
+// Package quote writes values as YAML, Python and SQL literals that no
+// value from a spec can break out of.
 package quote
 
 import (

@@ -1,14 +1,5 @@
-// Package regions keeps citusgen's managed regions in users' files: the
-// blocks between "# >>> citusgen managed NAME" and "# <<< citusgen managed
-// NAME" markers that render --into writes into a compose file (in
-// services:, volumes: and configs:) and into a Django settings file, every
-// other byte of the file being the user's. It finds the regions (refusing
-// damaged markers rather than guessing), merges what the topology renders
-// into them, adopts hand-written definitions of what they define (--adopt),
-// and tells check what drifted, within a file and between the two files.
-// Compose files are parsed with go.yaml.in/yaml/v3 for their lines and
-// loaded with compose-go (package composefile); settings files are read by
-// python3's parser (package settingsfile), never run.
+// Package regions keeps citusgen's managed regions in users' compose and
+// settings files: find, merge, adopt, drift.
 package regions
 
 import (

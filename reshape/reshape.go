@@ -1,8 +1,5 @@
-// Package reshape holds the operations that move shards: rebalancing them
-// onto the topology's workers with Citus's background rebalancer, and
-// pruning, which drains the registrations outside the topology before
-// removing them. bootstrap runs them for --rebalance and --prune; what they
-// would do is in the plan (package plan).
+// Package reshape moves shards: rebalancing onto the topology's workers, and
+// pruning registrations outside it.
 package reshape
 
 import (

@@ -1,10 +1,5 @@
-// Package settingsfile reads Django settings files (localsettings.py) with
-// python3's own parser (the ast module, never regular expressions, never by
-// executing them): where DATABASES and REPORTING_DATABASES are bound in the
-// module's namespace, and whether on every path, and which DATABASES
-// aliases, REPORTING_DATABASES entries and top-level assignments the file
-// writes, with their line ranges and literal values. It is citusgen's only
-// user of python3: at most one process per run (see python.go).
+// Package settingsfile reads Django settings files with python3's own
+// parser, never executing them; it is citusgen's only user of python3.
 package settingsfile
 
 import (

@@ -1,8 +1,5 @@
-// Package specimport derives a topology spec from a project's existing
-// compose file and Django settings: the Citus services, their images, ports,
-// database, user, password and volumes, and the aliases, reporting entries
-// and flags Django has for them. What it cannot map becomes a warning that
-// names the file and line.
+// Package specimport derives a topology spec from a project's compose file
+// and Django settings; what it cannot map is a warning at file:line.
 package specimport
 
 import (

@@ -1,8 +1,5 @@
-// Package steps holds the statements that bootstrap a cluster and reset
-// it, each one idempotent SQL step on one node, guarded where the statement
-// itself is not: render sql prints the bootstrap steps as a psql script
-// (which the compose setup service runs), and bootstrap runs the steps of
-// the changes plan lists, over pgx.
+// Package steps holds the idempotent, guarded SQL steps that bootstrap and
+// reset a cluster.
 package steps
 
 import (

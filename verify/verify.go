@@ -1,11 +1,5 @@
-// Package verify proves a live cluster matches its topology, as a list of
-// named checks, each with a status, a detail and, when it fails, a hint that
-// says what to do. It reads the cluster once (package live: every node in
-// parallel, one connection and one round trip each, and whether the nodes
-// reach each other), turns that reading into checks, and optionally adds a
-// distributed write. Its rows are the findings of package diagnosis, the
-// same step whose changes plan prints from the same reading, so verify and
-// plan cannot disagree. The whole run is bounded by the caller's context.
+// Package verify proves a live cluster matches its topology, as named checks
+// (the findings of package diagnosis) with a status, a detail and a hint.
 package verify
 
 import (

@@ -1,8 +1,5 @@
-// Package yamldoc holds what citusgen's readers of YAML documents (the
-// topology spec, users' compose files) need beyond go.yaml.in/yaml/v3's node
-// tree, written once: aliases followed to their anchors, a file of one
-// document told from one of several, and syntax errors located at a line
-// (Locate), so that every message can name file:line.
+// Package yamldoc holds what citusgen's YAML readers need beyond
+// go.yaml.in/yaml/v3's node tree: aliases, documents, merge keys, lines.
 package yamldoc
 
 import (
