@@ -6,6 +6,7 @@ package generator
 import (
 	"bytes"
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -16,9 +17,13 @@ import (
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/steps"
-	"github.com/citusgen/citusgen/templates"
 	"github.com/citusgen/citusgen/topology"
 )
+
+// templateFiles holds compose.tmpl, settings.tmpl and sql.tmpl.
+//
+//go:embed *.tmpl
+var templateFiles embed.FS
 
 // ManagedLabel marks every service citusgen writes, so tools (and people)
 // can tell generated services from hand-written ones.
@@ -366,7 +371,7 @@ var templateFuncs = template.FuncMap{
 }
 
 var parsedTemplates = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("citusgen").Funcs(templateFuncs).ParseFS(templates.Files, "*.tmpl"))
+	return template.Must(template.New("citusgen").Funcs(templateFuncs).ParseFS(templateFiles, "*.tmpl"))
 })
 
 // execute renders the named template with data.
