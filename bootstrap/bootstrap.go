@@ -115,12 +115,7 @@ func (r *runner) printf(format string, args ...any) {
 	fmt.Fprintln(r.o.Progress, r.o.Cluster.Redact(r.t, fmt.Sprintf(format, args...)))
 }
 
-// Run bootstraps the cluster. It is idempotent: on a cluster that matches
-// the topology it changes nothing. An error means it stopped; a Result
-// with Pending changes means it did what it could without the flags or the
-// person those changes need. When ctx is canceled (a signal), the error
-// says what it was doing and what still runs on the server: a rebalance
-// job Citus runs in the background, or a drain, which is canceled.
+// Run bootstraps the cluster.
 func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) {
 	eps, err := cluster.Endpoints(t, o.Cluster)
 	if err != nil {
@@ -236,9 +231,7 @@ func (r *runner) run(ctx context.Context, eps []cluster.Endpoint) (*Result, erro
 	return &r.res, nil
 }
 
-// applicable keeps the changes plain bootstrap makes. A metadata sync
-// reaches every registered node, so it waits while a person has a
-// registration to fix (it would fail on that one).
+// applicable keeps the changes plain bootstrap makes.
 func applicable(changes []diagnosis.Change) []diagnosis.Change {
 	manual := slices.ContainsFunc(changes, func(ch diagnosis.Change) bool { return ch.Kind == diagnosis.Manual })
 	var out []diagnosis.Change
@@ -600,8 +593,6 @@ func authHint(t *topology.Topology, node string) string {
 
 // runStep runs one step and reports whether it changed anything: a guard
 // that finds the work done, or an upsert that found the row right, did not.
-// Maintenance steps open (and close) their own connection, since CREATE
-// DATABASE cannot run in the cluster database.
 func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step, conn *pgx.Conn) (bool, error) {
 	name := ep.Node.Service
 	if conn == nil {
@@ -612,10 +603,9 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step,
 		defer c.Close(context.Background())
 		conn = c
 	}
-	// The step lock: the bootstrap script (the compose setup service's
-	// psql) holds it while it runs statements in this database, so the
-	// guard below sees what it did rather than racing it. Released after
-	// the step; a connection of this step's own releases it as it closes.
+	// The step lock: the bootstrap script (the compose setup service's psql)
+	// holds it while it runs statements in this database, so the guard below
+	// sees what it did rather than racing it.
 	if err := r.exec(ctx, conn, func(ctx context.Context) error {
 		_, err := conn.Exec(ctx, steps.StepLock)
 		return err
@@ -712,8 +702,7 @@ func (r *runner) diskHint(ep cluster.Endpoint) string {
 }
 
 // Reset drops and recreates the cluster database on every node, coordinator
-// first, after ending the sessions that use it. It touches no other
-// database. Afterwards the cluster needs a bootstrap.
+// first, after ending the sessions that use it.
 func Reset(ctx context.Context, t *topology.Topology, o Options) error {
 	eps, err := cluster.Endpoints(t, o.Cluster)
 	if err != nil {
@@ -738,11 +727,7 @@ func Reset(ctx context.Context, t *topology.Topology, o Options) error {
 	return nil
 }
 
-// resetNode ends the sessions on the cluster database, drops and creates
-// it. DROP DATABASE WITH (FORCE) gives up when an ended session takes over
-// 5 seconds to exit (a busy machine, Citus's maintenance daemon in the
-// middle of its work): the sessions are ended and the drop tried again
-// until --wait runs out.
+// resetNode ends the sessions on the cluster database, drops and creates it.
 func (r *runner) resetNode(ctx context.Context, c *pgx.Conn, ep cluster.Endpoint) error {
 	deadline := time.Now().Add(r.wait())
 	ss := steps.ResetSteps(r.t)

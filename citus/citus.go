@@ -51,9 +51,6 @@ func ActivateNode(host string, port int) string {
 // SyncMetadata copies the coordinator's metadata to every metadata worker
 // again, whole: it repairs a worker that lost its metadata (database or
 // extension recreated) and finishes the syncs a rename leaves pending.
-// Syncing one node (citus_activate_node, start_metadata_sync_to_node)
-// refuses while another metadata node is out of sync, which a rename makes
-// every node.
 const SyncMetadata = "SELECT pg_catalog.start_metadata_sync_to_all_nodes()"
 
 // InactiveGuard is true while the worker is registered but inactive.
@@ -116,9 +113,8 @@ const Reshape = `SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_dist_partiti
        current_setting('wal_level')`
 
 // ShardBytes sums the size of a node's distributed shards (Citus asks the
-// node), and counts the shards it could not size: a node Citus cannot
-// reach gets NULL sizes and a warning, not an error. $1, $2 are its name
-// and port.
+// node), and counts the shards it could not size: a node Citus cannot reach
+// gets NULL sizes and a warning, not an error.
 const ShardBytes = "SELECT coalesce(sum(shard_size), 0)::bigint, count(*) - count(shard_size) FROM pg_catalog.citus_shards WHERE nodename = $1 AND nodeport = $2 AND citus_table_type = 'distributed'"
 
 // ShardsLeft counts the distributed shards still on a node; $1, $2 as above.
@@ -189,9 +185,7 @@ const MoveCommand = `citus_move_shard_placement\((\d+),\s*(\d+),\s*(\d+)`
 const Drain = "SELECT pg_catalog.citus_drain_node($1, $2, shard_transfer_mode := $3::citus.shard_transfer_mode)"
 
 // OrphansOn counts what moves off a node left there for deferred cleanup;
-// $1, $2 name the node. Removed with these still recorded, the node keeps
-// its records in pg_dist_cleanup for good, and a later move of any of
-// those shards onto a node fails ("could not be cleaned up").
+// $1, $2 name the node.
 const OrphansOn = "SELECT count(*) FROM pg_catalog.pg_dist_cleanup c JOIN pg_catalog.pg_dist_node n ON n.groupid = c.node_group_id WHERE n.nodename = $1 AND n.nodeport = $2"
 
 // RemoveNode removes a registration; $1, $2 name it.
@@ -202,11 +196,7 @@ const RemoveNode = "SELECT pg_catalog.citus_remove_node($1, $2)"
 const TablesWithoutReplicaIdentity = `SELECT count(*) FROM pg_catalog.pg_dist_partition p JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid
 	WHERE c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))`
 
-// TransferMode picks how shards move. Logical replication (Citus's 'auto')
-// keeps writes flowing but needs wal_level = logical on every node; with
-// 'replica' (the images' default) a default rebalance retries forever, so
-// shards move with 'block_writes': reads go on, writes to a moving shard
-// wait until it has moved.
+// TransferMode picks how shards move.
 func TransferMode(walLevel string) (mode, why string) {
 	if walLevel == "logical" {
 		return "auto", "wal_level is logical: shards move by logical replication (writes keep flowing)"
@@ -218,9 +208,7 @@ func TransferMode(walLevel string) (mode, why string) {
 
 // ImageVersion reads the Citus version an image's tag names: the citus
 // images are tagged MAJOR.MINOR[.PATCH][-VARIANT] (citusdata/citus:14.1,
-// :13.2.2, :12.1.5-pg15). minor is -1 when the tag names only a major
-// (:13). ok is false for other repositories, tags such as latest or alpine,
-// and references pinned by digest alone.
+// :13.2.2, :12.1.5-pg15).
 func ImageVersion(image string) (major, minor int, ok bool) {
 	if !IsCitusImage(image) {
 		return 0, 0, false
@@ -343,11 +331,8 @@ var DataVolumes = []string{dataDirOld, dataDirNew}
 const Repository = "citusdata/citus"
 
 // pgMajors is the PostgreSQL major of the published citusdata/citus tags
-// without a -pgNN suffix, by Citus release (from citusdata/docker: the
-// FROM line of the Dockerfile each release was published with). A moving
-// tag (MAJOR.MINOR or MAJOR) is what a pull gives today: the major of the
-// last release it named. Releases before 7.1 ran PostgreSQL 9.6, whose
-// major is not a whole number; they are left to the spec.
+// without a -pgNN suffix, by Citus release (from citusdata/docker: the FROM
+// line of the Dockerfile each release was published with).
 var pgMajors = []struct {
 	citusMajor, citusMinor int
 	pg                     int
@@ -372,12 +357,8 @@ var pgPatchMajors = map[[3]int]int{
 var citusTag = regexp.MustCompile(`^(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-pg(\d+))?(-alpine)?$`)
 
 // ImagePostgres is the PostgreSQL major a published citusdata/citus tag
-// carries: 14.1 and 14 are 18, 14.1-pg17 is 17, 13.2 is 17, 13.2-pg15 is
-// 15, 8.1.1 is 11; -alpine variants follow the same majors. A future minor
-// of the newest Citus major in the table follows its latest (14.2 is 18,
-// until a release says otherwise). ok is false for what citusgen cannot
-// place: another repository or registry (a mirror may rebuild on another
-// base), a digest, latest or another word, a release not in the table.
+// carries: 14.1 and 14 are 18, 14.1-pg17 is 17, 13.2 is 17, 13.2-pg15 is 15,
+// 8.1.1 is 11; -alpine variants follow the same majors.
 func ImagePostgres(image string) (major int, ok bool) {
 	ref, err := reference.ParseNormalizedNamed(image)
 	if err != nil || reference.Domain(ref) != "docker.io" || reference.Path(ref) != Repository {

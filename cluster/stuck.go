@@ -125,9 +125,8 @@ func (s *Stuck) Hint(node string) string {
 // Watch runs fn, which sends statements over a connection whose backend is
 // pid, and bounds it: when fn has not returned after bound (or, with bound
 // 0, half the time left before ctx's deadline), it asks the server over a
-// connection of its own (cfg) what pid is waiting for, and then cancels
-// fn's context. The error is then a *Stuck. Without a bound or a deadline
-// fn simply runs.
+// connection of its own (cfg) what pid is waiting for, and then cancels fn's
+// context.
 func Watch(ctx context.Context, cfg *pgx.ConnConfig, pid uint32, bound time.Duration, fn func(context.Context) error) error {
 	if bound <= 0 {
 		deadline, ok := ctx.Deadline()

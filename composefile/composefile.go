@@ -122,11 +122,10 @@ func NewPassword() (string, error) {
 }
 
 // ChangeProblems loads the compose file at path before and after a change
-// citusgen makes to it, as docker compose would (the process environment
-// and the .env beside the file; the spec's password variable, which the
-// rendered services require, gets a stand-in when unset): introduced are
-// the problems the change would bring in, had those the file already had.
-// A change that brings in none costs one load.
+// citusgen makes to it, as docker compose would (the process environment and
+// the .env beside the file; the spec's password variable, which the rendered
+// services require, gets a stand-in when unset): introduced are the problems
+// the change would bring in, had those the file already had.
 func ChangeProblems(ctx context.Context, t *topology.Topology, path string, old, changed []byte) (introduced, had []string, err error) {
 	dir := filepath.Dir(path)
 	env, err := Env(dir, path)
@@ -152,12 +151,11 @@ func ChangeProblems(ctx context.Context, t *topology.Topology, path string, old,
 	return introduced, had, nil
 }
 
-// Problems lists every problem compose finds in a document, not only
-// the first: a document that does not parse or fails the schema is one
-// problem; otherwise each reference to an undefined volume, network,
-// config, secret or service is one, and any other consistency error
-// compose-go reports is added. The messages are compose-go's, so that the
-// same problem before and after a change compares equal.
+// Problems lists every problem compose finds in a document, not only the
+// first: a document that does not parse or fails the schema is one problem;
+// otherwise each reference to an undefined volume, network, config, secret
+// or service is one, and any other consistency error compose-go reports is
+// added.
 func Problems(ctx context.Context, dir, filename string, data []byte, env map[string]string) []string {
 	// The common case, a valid document, costs one load.
 	if _, err := load(ctx, dir, filename, data, env, false); err == nil {

@@ -32,9 +32,7 @@ type Definition struct {
 // Includes follows the include: entries of the compose file at path (data
 // its bytes), and those of the files they include, as docker compose
 // resolves them: a relative path from the including project's directory,
-// ${VAR} from the environment docker compose would use (Env). Files that
-// cannot be read here (missing, or remote: git, oci) are left to
-// compose-go's load, which reports them.
+// ${VAR} from the environment docker compose would use (Env).
 func Includes(path string, data []byte) ([]Included, error) {
 	if !mentionsKey(data, "include") {
 		return nil, nil // the common case reads no environment

@@ -134,11 +134,10 @@ func hintOf(ch *Change, what string) string {
 type Diagnosis struct {
 	// Findings in verify's order: each node's checks, then the cluster's.
 	Findings []Finding
-	// Changes in the order bootstrap applies them: each node's own
-	// (workers first), the cluster's, the coordinator's metadata, then what
-	// --prune and --rebalance do and what only a person can do about the
-	// connections between nodes. Nodes that could not be read get none
-	// (live.Cluster.Unread names them).
+	// Changes in the order bootstrap applies them: each node's own (workers
+	// first), the cluster's, the coordinator's metadata, then what --prune
+	// and --rebalance do and what only a person can do about the connections
+	// between nodes.
 	Changes []Change
 }
 

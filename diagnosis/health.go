@@ -12,16 +12,13 @@ import (
 	"github.com/citusgen/citusgen/quote"
 )
 
-// health is the cluster-health finding, from the pairs of nodes Citus
-// could connect or not (the reading's health check), and the changes for
-// the pairs that fail: a pair that another change explains is listed on it
-// (the source's credentials, the target's missing database or extension, a
+// health is the cluster-health finding, from the pairs of nodes Citus could
+// connect or not (the reading's health check), and the changes for the pairs
+// that fail: a pair that another change explains is listed on it (the
+// source's credentials, the target's missing database or extension, a
 // registration under a name the topology does not give); the rest are
 // changes for a person, one per target, naming each source, Citus's reason
-// and what to fix. Pairs with a node citusgen could not read are left to
-// the unread report. So plan never calls a cluster in sync that verify
-// fails here. Its hints name the cause, and where a change lists failing
-// pairs, that change's remedy.
+// and what to fix.
 func (d *diagnosis) health() {
 	c := d.c
 	f := Finding{Name: CheckHealth, Node: d.t.Coordinator.Service}

@@ -30,10 +30,9 @@ func preloadFix(node string) string {
 	return fmt.Sprintf("set shared_preload_libraries = 'citus' (citus first) on %s and restart it; the citusdata/citus images do this", node)
 }
 
-// node is one node's own findings, from how far the connection got to
-// what its catalog holds, and its own changes: the database, the
-// extension, the inter-node credentials, or what a person must do first.
-// pos is its place in bootstrap's order.
+// node is one node's own findings, from how far the connection got to what
+// its catalog holds, and its own changes: the database, the extension, the
+// inter-node credentials, or what a person must do first.
 func (d *diagnosis) node(n *live.Node, pos int) {
 	t := d.t
 	s, db := n.Service(), t.ClusterDatabase()

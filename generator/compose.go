@@ -38,20 +38,15 @@ const (
 	// SetupReady is the file the setup service creates once the script has
 	// run; its healthcheck reports healthy from then on.
 	SetupReady = "/tmp/citusgen-ready"
-	// SetupDigestLabel carries the script's SHA-256. Compose leaves inline
-	// config content out of a service's config hash (docker/compose#11900),
-	// so without it a changed script would restart the old container, which
-	// some Compose versions start with the old file.
+	// SetupDigestLabel carries the script's SHA-256.
 	SetupDigestLabel = "io.citusgen.setup-script-sha256"
 )
 
 // setupCommand registers the workers and then stays up, so that a healthy
-// setup service means a registered cluster: `docker compose up --wait`
-// waits for it (an exited one-shot container fails --wait, docker/compose#10596),
+// setup service means a registered cluster: `docker compose up --wait` waits
+// for it (an exited one-shot container fails --wait, docker/compose#10596),
 // an application waits with condition: service_healthy, and
 // --abort-on-container-exit does not stop the cluster once setup is done.
-// A failed script exits 1, which fails up --wait and what depends on it.
-// The trap makes docker compose stop/down end it at once, with status 0.
 const setupCommand = `rm -f ` + SetupReady + `
 psql -X -w -v ON_ERROR_STOP=1 -f ` + SetupScript + ` || exit 1
 touch ` + SetupReady + `
@@ -60,10 +55,7 @@ trap 'exit 0' TERM INT
 sleep infinity & wait
 `
 
-// nodeHealthInterval is how often each node's pg_isready runs. The engine
-// runs the first check one interval after start and (before API 1.44)
-// knows no start_interval, so this bounds how late a started node is seen
-// healthy; each check is a process exec in the container.
+// nodeHealthInterval is how often each node's pg_isready runs.
 const nodeHealthInterval = "2s"
 
 type envVar struct {
@@ -232,9 +224,8 @@ func nodeService(t *topology.Topology, n topology.Node, role string, ne nodeEnv)
 	}
 	if short, long := dataVolume(t, n); driveLetter(n.Service) {
 		// Compose reads a short-syntax source of one letter (c:/var/lib/...)
-		// as a Windows drive: an anonymous volume, and up fails ("mount
-		// path must be absolute"). The long syntax is always read as
-		// written; its type is fixed, so it is always a named volume.
+		// as a Windows drive: an anonymous volume, and up fails ("mount path
+		// must be absolute").
 		s.NamedVolumes = []namedVolume{long}
 	} else {
 		s.Volumes = []string{short}
@@ -273,11 +264,7 @@ func driveLetter(name string) bool {
 }
 
 // setupService runs the bootstrap script with the image's psql once every
-// node is healthy, then stays up and healthy (see setupCommand). The citus
-// image's entrypoint executes any command other than postgres as it is.
-// Its script's digest is a label, so a changed script recreates it, and
-// recreating or restarting a node restarts it (depends_on restart), so a
-// node that comes back with an empty volume is set up again.
+// node is healthy, then stays up and healthy (see setupCommand).
 func setupService(t *topology.Topology, password string, script []byte, nodes []string) composeService {
 	env := []envVar{
 		{"PGHOST", quote.YAMLScalar(t.Coordinator.Service)},

@@ -79,11 +79,10 @@ func nodeScriptName(width, n int, service string) string {
 	return fmt.Sprintf("sql/%0*d-%s.sql", width, n, service)
 }
 
-// RemoveStaleScripts deletes, from the directory render --out wrote arts
-// to, the per-node scripts an earlier run wrote for nodes (or positions)
-// the topology no longer has, so sql/ never holds a script that bootstraps
-// a removed worker. Only files with such a name and citusgen's header go;
-// anything else in sql/ is the user's. It returns the paths removed.
+// RemoveStaleScripts deletes, from the directory render --out wrote arts to,
+// the per-node scripts an earlier run wrote for nodes (or positions) the
+// topology no longer has, so sql/ never holds a script that bootstraps a
+// removed worker.
 func RemoveStaleScripts(dir string, arts []Artifact) ([]string, error) {
 	current := map[string]bool{}
 	for _, a := range arts {
@@ -132,14 +131,10 @@ type StaleCompose struct {
 	Removed bool
 }
 
-// RemoveStaleCompose deletes, from the directory render --out wrote arts
-// to, the compose file of an earlier run when arts have none (the topology
-// moved to image: none): left there, it would start containers for servers
-// that now run outside compose. Only a regular file that starts with
-// citusgen's generated header goes; any other file by that name (the
-// user's, or one whose header was edited away) is kept and returned with
-// Removed false, for a warning. nil: there is no such file, or arts have
-// a compose file.
+// RemoveStaleCompose deletes, from the directory render --out wrote arts to,
+// the compose file of an earlier run when arts have none (the topology moved
+// to image: none): left there, it would start containers for servers that
+// now run outside compose.
 func RemoveStaleCompose(dir string, arts []Artifact) (*StaleCompose, error) {
 	for _, a := range arts {
 		if filepath.Clean(a.Path) == ComposeFile {

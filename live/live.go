@@ -63,9 +63,7 @@ const (
 type Node struct {
 	Endpoint cluster.Endpoint
 
-	// Connected: logged in to the cluster database. Otherwise Failure says
-	// why (NoDatabase: logged in, but the database does not exist) and
-	// Detail how, in one line without secrets.
+	// Connected: logged in to the cluster database.
 	Connected bool
 	Failure   cluster.Failure
 	Detail    string
@@ -203,9 +201,8 @@ func (c *Cluster) Close() {
 	}
 }
 
-// Unread lists what could not be read, one line per node: those nodes'
-// state is unknown, so no comparison with the topology is complete. (What a
-// rebalance would do is ReshapeProblem's.)
+// Unread lists what could not be read, one line per node: those nodes' state
+// is unknown, so no comparison with the topology is complete.
 func (c *Cluster) Unread() []Problem {
 	var out []Problem
 	for _, n := range c.Nodes {
@@ -314,10 +311,9 @@ type Options struct {
 	Bound time.Duration
 }
 
-// Read reads every node in parallel, one connection and one round trip
-// each (plus one on the coordinator for the size of shards to drain, with
-// Reshape). Only bad options are an error: whatever cannot be read is said
-// by the nodes' Failure and Unread.
+// Read reads every node in parallel, one connection and one round trip each
+// (plus one on the coordinator for the size of shards to drain, with
+// Reshape).
 func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error) {
 	eps, err := cluster.Endpoints(t, o.Cluster)
 	if err != nil {
@@ -432,9 +428,8 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 }
 
 // citusConnectTimeout bounds each connection Citus opens for a reading or
-// the health check: HealthTimeout (10s when 0), and at most a quarter of
-// the time left. A new TLS connection to a node that has just created its
-// extension takes over 5 s on a busy host; that is slow, not failed.
+// the health check: HealthTimeout (10s when 0), and at most a quarter of the
+// time left.
 func citusConnectTimeout(ctx context.Context, o Options) time.Duration {
 	timeout := o.HealthTimeout
 	if timeout <= 0 {
@@ -719,8 +714,7 @@ type ImageDrift struct {
 
 // ImageDrift compares each node that runs from an image with what the
 // topology says of it: the Citus release its tag names (citus.ImageVersion)
-// and the PostgreSQL major of the image. named lists the nodes with
-// anything to compare.
+// and the PostgreSQL major of the image.
 func (c *Cluster) ImageDrift() (drift []ImageDrift, named []string) {
 	for _, n := range c.Nodes {
 		node := n.Endpoint.Node

@@ -64,10 +64,8 @@ func ComposeLiteral(s string) string {
 }
 
 // ComposeBlock renders a multi-line value compose must take literally (a
-// config's content) as a YAML literal block indented by indent spaces, so the
-// document stays readable; '$' is doubled against interpolation. Text a
-// literal block cannot hold exactly (unprintable characters, a leading space
-// on the first line, no single final newline) falls back to ComposeLiteral.
+// config's content) as a YAML literal block indented by indent spaces, so
+// the document stays readable; '$' is doubled against interpolation.
 func ComposeBlock(s string, indent int) string {
 	s = strings.ReplaceAll(s, "$", "$$")
 	if !blockSafe(s) {

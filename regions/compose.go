@@ -11,18 +11,9 @@ import (
 )
 
 // MergeComposeFile inserts or replaces the managed regions of an existing
-// compose file: the services inside services:, their named volumes inside volumes:,
-// the setup script inside configs:. Bytes outside the regions are kept; the
-// regions' lines end as the file's do (LF or CRLF).
-//
-// A definition outside the regions of a name a region defines (a node's
-// service or volume, the setup service and its config, the membership
-// manager) is a conflict; with opts.Adopt it is removed and reported, and so
-// is a membership-manager service under another name. A whole file that
-// `citusgen render` wrote is adopted without asking: it is all citusgen's.
-//
-// The file is parsed once; every change is an edit of its lines as the
-// user has them, so every error names a line of the file as it is.
+// compose file: the services inside services:, their named volumes inside
+// volumes:, the setup script inside configs:. Bytes outside the regions are
+// kept; the regions' lines end as the file's do (LF or CRLF).
 func MergeComposeFile(existing []byte, t *topology.Topology, opts MergeOptions) (*Merge, error) {
 	name := opts.Name
 	if name == "" {
@@ -173,8 +164,7 @@ type sectionBody struct {
 }
 
 // managedCompose renders what each managed compose region holds: the
-// services, their named volumes, the setup service's config. A section
-// with nothing to hold is empty.
+// services, their named volumes, the setup service's config.
 func managedCompose(t *topology.Topology) ([]sectionBody, error) {
 	sections, err := generator.ComposeSections(t)
 	if err != nil {

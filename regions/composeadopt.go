@@ -16,10 +16,8 @@ import (
 )
 
 // adoptCompose finds definitions outside the managed regions of names a
-// region owns and returns the edits that remove them (opts.Adopt, or a
-// whole file citusgen rendered), or refuses naming each one. An anchor such
-// a definition holds that the rest of the file uses is kept, moved to a
-// top-level x- extension key.
+// region owns and returns the edits that remove them (opts.Adopt, or a whole
+// file citusgen rendered), or refuses naming each one.
 func adoptCompose(doc *userCompose, lines []string, regions map[string]*region, sections []sectionBody, opts MergeOptions) ([]lineEdit, []Adopted, error) {
 	generated := len(lines) > 0 && strings.HasPrefix(lines[0], generator.GeneratedComment)
 	adopt := opts.Adopt || generated

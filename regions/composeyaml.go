@@ -30,9 +30,7 @@ type userCompose struct {
 
 func (d *userCompose) inScalar(i int) bool { return d.scalars[i] }
 
-// parseCompose parses a compose file for merging. One document only: a
-// second one (which docker compose would merge into the first) is refused
-// at its "---" line.
+// parseCompose parses a compose file for merging.
 func parseCompose(data []byte, lines []string) (*userCompose, error) {
 	doc, second, err := yamldoc.DecodeFirst(data)
 	if err != nil {
@@ -83,9 +81,8 @@ func yamlError(data []byte, err error) error {
 }
 
 // scalarLines finds the lines that belong to a multi-line scalar whose text
-// mentions citusgen's markers: a literal or folded block, or a quoted
-// scalar over several lines. Only such scalars can hold a line that looks
-// like a marker.
+// mentions citusgen's markers: a literal or folded block, or a quoted scalar
+// over several lines.
 func scalarLines(root *yaml.Node, lines []string) map[int]bool {
 	var out map[int]bool
 	mark := func(i int) {

@@ -24,12 +24,10 @@ type Drift struct {
 	Msg   string
 }
 
-// Drift is what check reports about a file this merge was made into
-// (actual, at path), beyond the merge's diff: a file without the regions
-// (with the command into, which adds them) and the hand-written duplicates
-// outside the regions of what they define. changed says whether the merge
-// changes the file, which check shows as a diff; without the regions it
-// shows only their absence.
+// Drift is what check reports about a file this merge was made into (actual,
+// at path), beyond the merge's diff: a file without the regions (with the
+// command into, which adds them) and the hand-written duplicates outside the
+// regions of what they define.
 func (m *Merge) Drift(path, into string, actual []byte) (drift []Drift, changed bool) {
 	if !m.HadRegion {
 		return []Drift{{path, settingsfile.Range{}, fmt.Sprintf("%s has no citusgen region; add it with: citusgen %s %s (with --adopt to take over hand-written definitions)", path, into, path)}}, false
@@ -47,10 +45,7 @@ func (m *Merge) Drift(path, into string, actual []byte) (drift []Drift, changed 
 }
 
 // CrossCheck compares the compose file and the settings with each other:
-// every alias must point where the compose file puts its node. The
-// settings' values are the literals python3's parser read; nothing in the
-// file is run.
-// ports are the compose file's, as CrossCheckPorts loaded them.
+// every alias must point where the compose file puts its node.
 func CrossCheck(t *topology.Topology, composePath string, ports map[string][]composefile.Port, settingsPath string, settings *Merge) []Drift {
 	dbs := settingsDatabases(settings)
 	var problems []Drift
@@ -161,10 +156,9 @@ type FileError struct {
 func (e *FileError) Error() string { return e.Path + ": " + e.Err.Error() }
 func (e *FileError) Unwrap() error { return e.Err }
 
-// Check is `citusgen check`: the compose file and the settings file (nil
-// for a file not checked), each against the regions t renders, and each
-// against the other. notes are what could not be compared, and why. A file
-// the merge refuses is a *FileError.
+// Check is `citusgen check`: the compose file and the settings file (nil for
+// a file not checked), each against the regions t renders, and each against
+// the other.
 func Check(ctx context.Context, t *topology.Topology, composePath, settingsPath string, composeData, settingsData []byte) (findings []Finding, notes []string, err error) {
 	add := func(ds ...Drift) {
 		for _, d := range ds {
@@ -234,12 +228,7 @@ func MajorChangeText(path string, changes []MajorChange, consequence string) str
 
 // IncludeConflicts finds what the files a compose file includes (include:,
 // followed as docker compose does) define of what its managed regions
-// define. Compose cannot have both: v2 refuses the file ("conflicts with
-// imported resource") and later versions merge the two definitions into
-// one, so what runs is not what the topology renders, and no load through
-// compose-go (which merges) tells. Each included file with such
-// definitions is one Drift, at the first of them, naming the including
-// file and both lines.
+// define.
 func IncludeConflicts(t *topology.Topology, path string, data []byte) ([]Drift, error) {
 	included, err := composefile.Includes(path, data)
 	if err != nil || len(included) == 0 {

@@ -57,12 +57,7 @@ func MajorChangeAdvice(changes []MajorChange) string {
 }
 
 // MajorChanges compares the PostgreSQL major each node's service in an
-// existing compose file runs with the one the topology gives it. A node
-// the file does not define yet, or whose old image and data volume say
-// nothing citusgen can place, is no change. Variables in the image are
-// read from env, the environment docker compose would interpolate the
-// file with (composefile.Env: the process environment, then the .env
-// beside the file).
+// existing compose file runs with the one the topology gives it.
 func MajorChanges(existing []byte, t *topology.Topology, env map[string]string) []MajorChange {
 	doc, _, err := yamldoc.DecodeFirst(existing)
 	if err != nil || len(doc.Content) == 0 {

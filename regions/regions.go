@@ -90,10 +90,7 @@ type region struct {
 	indent     string
 }
 
-// findRegionOutside locates the region named name. A missing region is
-// (nil, nil); a lone, repeated or out-of-order marker is an error, never a
-// guess. The lines for which inside(i) holds are not the file's own lines
-// but part of a string or a block scalar: marker text there is data.
+// findRegionOutside locates the region named name.
 func findRegionOutside(lines []string, name string, inside func(i int) bool) (*region, error) {
 	var cands []markerLine
 	for i, l := range lines {

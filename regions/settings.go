@@ -24,15 +24,7 @@ type owned struct {
 }
 
 // MergeSettingsFile inserts or replaces the managed block of a Python
-// settings file. Without a block, it is appended at the end. The block
-// updates DATABASES (and REPORTING_DATABASES), so it must come after the
-// file's last binding of each; a file that never binds one is refused with
-// the lines to add. Hand-written definitions of the block's aliases,
-// reporting entries and flags are conflicts, or, with Adopt, removed
-// (exactly the statement, or the entry's own lines) and reported. Every
-// problem is reported at once, as Problems. python3 judges the file by
-// Python's rules (a BOM, a coding declaration); the block is written in
-// the file's line endings, and in ASCII when the file is not UTF-8.
+// settings file.
 func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topology, opts MergeOptions) (*Merge, error) {
 	if opts.Name == "" {
 		opts.Name = generator.SettingsFile
@@ -137,11 +129,6 @@ func adoptSettings(existing []byte, ix *lineIndex, f *settingsfile.File, t *topo
 // (DATABASES, and REPORTING_DATABASES when the topology has entries),
 // however deep in if, try, for, with or match statements, through :=,
 // globals(), imports or from x import *; adoption never moves one.
-// rebound is the last of those below the block (region, its lines), which
-// the block must move below. Problems: a function that rebinds a name
-// (global NAME) whenever it is called, a name bound to a module, and a
-// name that some path to the block leaves unbound (never bound, bound in
-// some branches only, deleted), each at its line, with what to do.
 func blockPlace(file string, f *settingsfile.File, t *topology.Topology, region settingsfile.Range) (after int, rebound *Rebinding, problems Problems) {
 	needs := []string{"DATABASES"}
 	if len(t.ReportingDatabases) > 0 {
@@ -295,8 +282,6 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 }
 
 // CheckCompiles proves python3 accepts what the merge would write to path.
-// The merge refused a file that did not compile, so a failure is
-// citusgen's own (an internal error).
 func (m *Merge) CheckCompiles(ctx context.Context, path string) error {
 	problem, err := settingsfile.Compile(ctx, path, m.Data)
 	if err != nil {

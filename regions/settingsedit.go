@@ -109,9 +109,6 @@ func (ix *lineIndex) fragmentHeader(data []byte, n int) []span {
 }
 
 // splice removes the spans and makes the inserts, in one pass over data.
-// An insert inside a removed span lands at its end; an insert at the very
-// end of a file without a final line break gets one first, with a blank
-// line when the file's last line is not blank.
 func splice(data []byte, removals []span, inserts []insert, eol string) []byte {
 	sort.Slice(removals, func(i, j int) bool { return removals[i].start < removals[j].start })
 	merged := removals[:0]

@@ -76,11 +76,7 @@ func (o Options) printf(format string, args ...any) {
 
 // Rebalance waits for a rebalance job that is already running (one a killed
 // bootstrap left behind), or else starts Citus's background rebalancer when
-// shards are unbalanced and waits for it, printing each shard it moved. It
-// moves nothing on a balanced cluster. c is a reading with Reshape; conn is
-// a connection to the coordinator. It returns the number of shards moved
-// and whether it waited for a job it found running (that job was planned
-// earlier: read again to see whether more moves are due).
+// shards are unbalanced and waits for it, printing each shard it moved.
 func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) (moved int, attached bool, err error) {
 	nodes := nodeAddrs(c)
 	o.workers = services(c)
@@ -298,9 +294,7 @@ func firstError(details string) string {
 }
 
 // Prune drains every registration outside the topology (its shards move to
-// the topology's workers, with progress) and then removes it. It refuses,
-// changing nothing, when no worker of the topology could take the shards.
-// c is a reading with Reshape; it returns the registrations removed.
+// the topology's workers, with progress) and then removes it.
 func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]Removed, error) {
 	if c.Match == nil {
 		return nil, fmt.Errorf("cannot prune: the coordinator's registrations could not be read")
@@ -530,10 +524,7 @@ func services(c *live.Cluster) map[string]live.WorkerMatch {
 // often Citus retries it (and it retries for ever): the target node ran out
 // of disk space, or it stopped under the move and the coordinator cannot
 // connect to it any more, which is what a server does whose volume fills
-// (PANIC on its WAL, and no restart until there is space). The error names
-// the node and the cause; nil while every failure may be passing. cause,
-// when not "", is an error of the job as a whole (its status could not be
-// read): then every move under way is asked about.
+// (PANIC on its WAL, and no restart until there is space).
 func failedMove(ctx context.Context, conn *pgx.Conn, job int64, tasks []task, nodes map[string]string, o Options, cause string) error {
 	for _, tk := range tasks {
 		underWay := tk.status == "running" || tk.status == "runnable" || tk.status == "error"

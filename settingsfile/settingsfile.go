@@ -50,8 +50,7 @@ func (r Range) Lines() string {
 }
 
 // Value is a Python expression: its literal value when it is one, otherwise
-// its source text. Env names the variable of os.environ['X'],
-// os.environ.get('X', ...) or os.getenv('X', ...).
+// its source text.
 type Value struct {
 	Literal bool             `json:"literal"`
 	Value   any              `json:"value"`
@@ -106,9 +105,7 @@ type File struct {
 	// Encoding is the one Python reads the file in: utf-8, utf-8-sig (a
 	// BOM) or what a coding declaration names.
 	Encoding string `json:"encoding"`
-	// Multiline: the module-level statements that span several lines. A
-	// comment-looking line inside one is part of a string or of the
-	// statement, never a line of its own.
+	// Multiline: the module-level statements that span several lines.
 	Multiline []Range `json:"multiline"`
 	// Bindings: for DATABASES and REPORTING_DATABASES, every place the
 	// file binds, may bind or unbinds the name in the module's namespace,
@@ -183,9 +180,7 @@ func (f *File) DefinedBefore(name string, line int) (d Defined, ok bool) {
 	return d, ok
 }
 
-// Analyze reads a settings file with python3's parser. A file Python
-// refuses (a syntax error, bytes that are not text in its encoding) is not
-// an error here: File.SyntaxError says why.
+// Analyze reads a settings file with python3's parser.
 func Analyze(ctx context.Context, name string, data []byte) (*File, error) {
 	var f File
 	if err := request(ctx, "analyze", name, data, &f); err != nil {

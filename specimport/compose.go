@@ -209,9 +209,7 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 	return f, nil
 }
 
-// runsOwnCommand: the service runs something other than the server. The
-// image's entrypoint starts the server for no command, postgres or flags;
-// anything else runs instead of it.
+// runsOwnCommand: the service runs something other than the server.
 func runsOwnCommand(svc *mapping) bool {
 	var argv []string
 	if cmd, _, ok := svc.str("command"); ok {

@@ -58,8 +58,7 @@ type node struct {
 }
 
 // Import derives a topology spec from a compose file and, when given, the
-// Django settings file. The spec is checked by the topology decoder before
-// it is returned, so what it prints renders.
+// Django settings file.
 func Import(ctx context.Context, in Files) (*Result, error) {
 	cf, err := readCompose(in.ComposePath, in.Compose)
 	if err != nil {

@@ -258,9 +258,7 @@ func (s *spec) composePasswords(path string, nodes []*composeNode) {
 	}
 }
 
-// settingsPassword notes the PASSWORD of the alias e that reaches n. An
-// empty one counts only for a node that has a password: workers without
-// one get an empty PASSWORD from citusgen too (worker_password: false).
+// settingsPassword notes the PASSWORD of the alias e that reaches n.
 func (r *settingsReader) settingsPassword(e settingsfile.Entry, n *node) {
 	v, ok := e.Fields["PASSWORD"]
 	if !ok {
@@ -278,11 +276,8 @@ func (r *settingsReader) settingsPassword(e settingsfile.Entry, n *node) {
 	r.s.passwords = append(r.s.passwords, passwordSource{fmt.Sprintf("%s:%d", r.path, e.Lines.Start), "PASSWORD of alias " + e.Key, how})
 }
 
-// passwordConflict refuses files that give the cluster different
-// passwords, naming every place and never a value. A topology has one
-// password; which one the cluster runs with (the one each node's data
-// directory was created with) no file says, and --adopt would write the
-// chosen one into every node and alias, so citusgen does not choose.
+// passwordConflict refuses files that give the cluster different passwords,
+// naming every place and never a value.
 func (s *spec) passwordConflict(in Files) error {
 	var order []string
 	places := map[string][]string{}

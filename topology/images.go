@@ -14,12 +14,7 @@ import (
 const minMajor, maxMajor = 10, 99
 
 // images gives every node the PostgreSQL major of its image, which decides
-// where the image keeps its data (citus.DataVolume). A citusdata/citus tag
-// says it; any other image needs the spec's postgres key, at the top level
-// for the top-level image or on the node (or count form) for its own. A key
-// that contradicts the tag is an error; a missing one is an error only for
-// the commands that render compose (ComposeErrors): settings, SQL and the
-// live commands do not need it.
+// where the image keeps its data (citus.DataVolume).
 func (v *validator) images() {
 	t, d := v.t, v.d
 	if d.given("postgres") {

@@ -85,8 +85,7 @@ func requiredKeys(t reflect.Type, role Role) []string {
 }
 
 // patterns are the shapes a pattern tag names: the schema's pattern
-// (editors), and for identifiers its length limit too. Validation checks
-// the same regular expressions, with a message per key.
+// (editors), and for identifiers its length limit too.
 var patterns = map[string]struct {
 	re         string
 	identifier bool

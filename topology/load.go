@@ -207,9 +207,7 @@ var passwordLineRE = regexp.MustCompile(`(?m)^((?:#.*\n)*)password: .*\n`)
 
 // DefaultSpecWithPasswordEnv is the default spec (DefaultSpec) with its
 // password line, and the comment above it, turned into password_env: name
-// and a comment naming envFile, the file that sets it (init
-// --password-env). The result is proven to read as a spec with that
-// variable and no inline password.
+// and a comment naming envFile, the file that sets it (init --password-env).
 func DefaultSpecWithPasswordEnv(name, envFile string) ([]byte, error) {
 	spec := defaultSpec
 	loc := passwordLineRE.FindIndex(spec)

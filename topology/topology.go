@@ -53,8 +53,7 @@ type Node struct {
 	Image string `key:"image" pattern:"image" doc:"Image for this node; default: the top-level image. none: a server outside compose (packages, a virtual machine)."`
 	// Postgres is the PostgreSQL major the node's image runs, which decides
 	// where the image keeps its data: from the spec's postgres key or the
-	// citusdata/citus tag. 0 for a node that runs from no image, or whose
-	// image citusgen cannot place (ComposeErrors says which).
+	// citusdata/citus tag.
 	Postgres     int    `key:"postgres" range:"major" doc:"PostgreSQL major of this node's image, where its tag does not say it (images other than citusdata/citus)."`
 	PortVariable string `key:"port_variable" pattern:"env" doc:"Compose variable that overrides the published port; default CITUS_<SERVICE>_EXTERNAL_PORT."`
 	// NodeNameOverride, when set, is the host:port other nodes use instead of
@@ -132,9 +131,7 @@ type Django struct {
 // services.
 type Compose struct {
 	ContainerPort int `key:"container_port" range:"port" default:"5432"`
-	// PublishAddress is the host address the nodes' ports are published
-	// on. Loopback by default keeps the nodes off the network: a superuser
-	// with a known password is no service for everyone who can reach the host.
+	// PublishAddress is the host address the nodes' ports are published on.
 	PublishAddress       string `key:"publish_address" default:"127.0.0.1" doc:"Host address the nodes' ports are published on: loopback by default; 0.0.0.0 for every interface (not with trust_authentication)."`
 	HealthStartInterval  string `key:"healthcheck_start_interval" doc:"Healthcheck start_interval of the nodes, such as 1s: they turn healthy sooner after a start. Needs Docker Engine 25 or later (Compose v2.40 refuses it on older engines); left out by default."`
 	Setup                bool   `key:"setup" default:"true" doc:"Emit the one-shot citus_setup service that runs the bootstrap once every node is healthy (default: true unless membership_manager)."`
@@ -165,8 +162,7 @@ func (t *Topology) Containerless() bool {
 }
 
 // ComposeErrors says why the topology cannot be rendered as compose
-// services, every problem at its spec position; nil when it can. Settings,
-// SQL and the live commands do not need what it asks for.
+// services, every problem at its spec position; nil when it can.
 func (t *Topology) ComposeErrors() error {
 	if len(t.composeErrs) == 0 {
 		return nil
@@ -181,9 +177,7 @@ func (t *Topology) Nodes() []Node {
 	return append(nodes, t.Workers...)
 }
 
-// ClusterDatabase is the database that exists on every node. The ci profile
-// works on the test_ database, because CommCare HQ's test runner refuses
-// database names without that prefix and Django derives TEST NAME that way.
+// ClusterDatabase is the database that exists on every node.
 func (t *Topology) ClusterDatabase() string {
 	if t.Profile == ProfileCI && !strings.HasPrefix(t.Database, "test_") {
 		return "test_" + t.Database
@@ -207,11 +201,9 @@ func (t *Topology) NodeAddress(n Node) (string, int) {
 	return name[:i], port
 }
 
-// Address is where a node is reached from r: from the host, the spec's
-// host (django.host) and the node's published port (0 when it publishes
-// none); inside the compose network, its service name and the container
-// port. Django reaches every node from t.Reaches; citusgen from the reach
-// its flags say, the same by default.
+// Address is where a node is reached from r: from the host, the spec's host
+// (django.host) and the node's published port (0 when it publishes none);
+// inside the compose network, its service name and the container port.
 func (t *Topology) Address(n Node, r Reach) (host string, port int) {
 	if r == ReachNetwork {
 		return n.Service, t.ContainerPort

@@ -70,9 +70,8 @@ func validHost(h string) string {
 	return ""
 }
 
-// validator checks a decoded and defaulted spec, reporting every problem
-// at the spec path it concerns (d.errorAt). The checks run in a fixed
-// order: of two problems with one field, the first reported is kept.
+// validator checks a decoded and defaulted spec, reporting every problem at
+// the spec path it concerns (d.errorAt).
 type validator struct {
 	t *Topology
 	d *decoder
@@ -387,11 +386,8 @@ func (v *validator) settings() {
 	}
 }
 
-// nodeNames checks node_name overrides and that no two nodes share a
-// node name, which Citus would take for one node. Names are compared as
-// the server they reach, not as written: DNS ignores the case of host
-// names and a port is a number (06101 is 6101), while Citus compares the
-// text, so two spellings would register one server twice.
+// nodeNames checks node_name overrides and that no two nodes share a node
+// name, which Citus would take for one node.
 func (v *validator) nodeNames() {
 	t, d := v.t, v.d
 	type firstUse struct{ name, ref, field string }
@@ -504,12 +500,10 @@ func aliasList(t *Topology, valid map[string]string) []string {
 	return out
 }
 
-// hostReaches refuses a django.host that cannot reach the address the
-// ports are published on: docker binds that one address, so a connection
-// to any other (127.0.0.1 to a port on ::1 or 127.0.0.2, localhost to a
-// LAN address) is refused, and verify would call healthy nodes down.
-// localhost is 127.0.0.1 or ::1, as /etc/hosts says; other names are the
-// network's to resolve, and verify says so when they miss (cluster).
+// hostReaches refuses a django.host that cannot reach the address the ports
+// are published on: docker binds that one address, so a connection to any
+// other (127.0.0.1 to a port on ::1 or 127.0.0.2, localhost to a LAN
+// address) is refused, and verify would call healthy nodes down.
 func (v *validator) hostReaches(pub net.IP) {
 	t, d := v.t, v.d
 	if pub.Equal(net.IPv4zero) || validHost(t.Host) != "" {
@@ -556,13 +550,8 @@ func (v *validator) hostReaches(pub net.IP) {
 	d.errorAt("django.host", "%s does not reach the nodes: %s publishes their ports on %s only, and %s; write %s", t.Host, pubRef, t.PublishAddress, why, fix)
 }
 
-// reservedRole says why PostgreSQL will not have name as a role ("" when
-// it will). These fail where the image's entrypoint creates the superuser
-// (initdb -U POSTGRES_USER), so a node with such a user never starts: pg_
-// names in initdb's own check, public and none in its bootstrap (role
-// "public" does not exist, role name "none" is reserved). current_user,
-// session_user, current_role, user and all are fine: citusgen quotes the
-// user wherever SQL names it, and a cluster of each bootstraps and verifies.
+// reservedRole says why PostgreSQL will not have name as a role ("" when it
+// will).
 func reservedRole(name string) string {
 	switch {
 	case strings.HasPrefix(name, "pg_"):

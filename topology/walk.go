@@ -69,10 +69,9 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// section walks the mapping n strictly into the tagged fields of the
-// struct v (keys.go): unknown, repeated and missing required keys (role:
-// those of a node of that role) are errors. It records the position of
-// every value under its path.
+// section walks the mapping n strictly into the tagged fields of the struct
+// v (keys.go): unknown, repeated and missing required keys (role: those of a
+// node of that role) are errors.
 func (d *decoder) section(n *yaml.Node, path string, v reflect.Value, role Role) bool {
 	n = yamldoc.Resolve(n)
 	keys := keysOf(v.Type())
@@ -158,9 +157,7 @@ func (d *decoder) str(n *yaml.Node, path string) string {
 	return n.Value
 }
 
-// integer reads a whole number of the named range (keys.go). One too large
-// for an int is a whole number all the same: it is out of range, and 0 is
-// returned.
+// integer reads a whole number of the named range (keys.go).
 func (d *decoder) integer(n *yaml.Node, path, rng string) int {
 	n = yamldoc.Resolve(n)
 	// YAML tags digits beyond 64 bits as a float.

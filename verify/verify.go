@@ -81,9 +81,7 @@ type Options struct {
 	HealthTimeout time.Duration
 }
 
-// Run reads the cluster and checks it. Only bad options are an error:
-// whatever cannot be checked fails (or is skipped) with a reason, so the
-// report is complete; Report.Unread names the nodes that could not be read.
+// Run reads the cluster and checks it.
 func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) {
 	start := time.Now()
 	c, err := live.Read(ctx, t, live.Options{Cluster: o.Cluster, Keep: true, Health: true, HealthTimeout: o.HealthTimeout})
@@ -159,12 +157,9 @@ func smoke(ctx context.Context, t *topology.Topology, conn *pgx.Conn) Check {
 	return c
 }
 
-// Until runs the checks again until every check passes or wait has passed
-// (a cluster still coming up: nodes starting, the setup service
-// registering), each run bounded by timeout, and returns the last report.
-// It says on progress what it waits for, every 5 seconds at most, and
-// how long it took when it waited. A wait of zero runs once. A canceled
-// ctx stops it with ctx's error.
+// Until runs the checks again until every check passes or wait has passed (a
+// cluster still coming up: nodes starting, the setup service registering),
+// each run bounded by timeout, and returns the last report.
 func Until(ctx context.Context, t *topology.Topology, o Options, timeout, wait time.Duration, progress io.Writer) (*Report, error) {
 	start := time.Now()
 	var lastSaid time.Time

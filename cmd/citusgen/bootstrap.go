@@ -17,9 +17,7 @@ type bootstrapCmd struct {
 	Prune     bool          `help:"Also drain registered workers the topology no longer lists (their shards move to the others), then remove them."`
 }
 
-// Run applies what plan lists. Exit 0 when the cluster then matches the
-// topology, 1 when something is left (naming the flag or the manual step
-// it needs) or a step failed.
+// Run applies what plan lists.
 func (c *bootstrapCmd) Run(e *env) error {
 	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "60s, the default", "try each node once without waiting"); err != nil {
 		return err

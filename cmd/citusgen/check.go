@@ -157,10 +157,9 @@ func hunkLines(h *udiff.Hunk, total int) (settingsfile.Range, string) {
 	return r, strings.TrimSuffix(text.String(), "\n")
 }
 
-// annotation is a GitHub Actions workflow command that shows msg on lines
-// of file (the file as a whole for a zero range), in the job's log and on
-// the pull request's diff. The path is taken relative to the workspace,
-// where GitHub looks for it.
+// annotation is a GitHub Actions workflow command that shows msg on lines of
+// file (the file as a whole for a zero range), in the job's log and on the
+// pull request's diff.
 func annotation(file string, lines settingsfile.Range, msg string) string {
 	props := "file=" + escapeProperty(annotationPath(file))
 	if lines.Start > 0 {

@@ -19,11 +19,7 @@ type completionCmd struct {
 }
 
 // completionShellEnv is set by the scripts completion prints, naming the
-// shell. It tells citusgen that the shell completes paths itself: for a
-// path citusgen then prints only the directive pathFiles or pathDirs, and
-// the shell's own file completion (quoting, ~, directories) takes over.
-// Without it (an older `complete -C citusgen citusgen`), citusgen lists
-// the files itself.
+// shell.
 const completionShellEnv = "CITUSGEN_COMPLETE"
 
 // The directives: never a candidate, since candidates are flags (-...),
@@ -35,8 +31,7 @@ const (
 
 // completionScripts ask citusgen for the candidates of the line being
 // completed (COMP_LINE, COMP_POINT, as bash's complete -C passes them) and
-// hand paths to the shell's own completion. %[1]s is citusgen's path,
-// quoted for the shell.
+// hand paths to the shell's own completion.
 var completionScripts = map[string]string{
 	"bash": `# citusgen completion for bash: eval "$(citusgen completion bash)"
 _citusgen() {

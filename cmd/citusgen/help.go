@@ -151,9 +151,8 @@ func flagNamed(node *kong.Node, arg string) *kong.Flag {
 	return nil
 }
 
-// unknownCommandMessage names the closest command: the one with the
-// fewest edits, a command the word starts (ver: verify) winning ties. When
-// even that one is far, it lists them all.
+// unknownCommandMessage names the closest command: the one with the fewest
+// edits, a command the word starts (ver: verify) winning ties.
 func unknownCommandMessage(node *kong.Node, path []string, word string) string {
 	where := strings.Join(append([]string{"citusgen"}, path...), " ")
 	lower := strings.ToLower(word)

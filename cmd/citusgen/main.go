@@ -1,10 +1,5 @@
 // Command citusgen renders and checks a Citus cluster for a Django app from
-// one topology spec. This package only wires the command line: a file per
-// command (render.go, bootstrap.go, plan.go, verify.go, check.go, ...), the
-// flags they share (input.go reads the spec and the files, conn.go says
-// where the nodes are), and errors.go, which maps every error to its exit
-// status. The work is done by the packages the README's Development
-// section lists.
+// one topology spec.
 package main
 
 import (
@@ -169,8 +164,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 // messageWriter escapes what a terminal would act on (quote.Text) in
-// everything written to it. A write is a whole message (fmt.Fprint*), so
-// no character is split between two.
+// everything written to it.
 type messageWriter struct{ w io.Writer }
 
 func (m messageWriter) Write(p []byte) (int, error) {
@@ -223,9 +217,7 @@ func topologyFlagLast(args []string) []string {
 	return append(rest, moved...)
 }
 
-// interrupted is the cause a signal cancels the run's context with. The
-// exit status is the shell's for a process a signal ended: 128 + its
-// number (130 for SIGINT, 143 for SIGTERM).
+// interrupted is the cause a signal cancels the run's context with.
 type interrupted struct{ sig syscall.Signal }
 
 func (i interrupted) Error() string { return "interrupted by " + i.name() }
@@ -250,9 +242,7 @@ const stopGrace = 5 * time.Second
 // signalContext is the one signal mechanism, made once in main (run, which
 // the tests call in-process, installs none): SIGINT and SIGTERM cancel the
 // context every command runs with, and the command stops and says what it
-// left. A second signal, or a command that does not stop within stopGrace,
-// exits at once, after removing the temporary files of writes in flight
-// (they may hold the password).
+// left.
 func signalContext(stderr io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)

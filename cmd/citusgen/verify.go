@@ -105,8 +105,7 @@ type planCmd struct {
 }
 
 // Run lists what bootstrap (with --rebalance and --prune) would change;
-// read-only. Exit 0 in sync, 1 with changes pending, 3 when part of the
-// cluster could not be read.
+// read-only.
 func (c *planCmd) Run(e *env) error {
 	if err := checkTimeout(e, c.Timeout, "--timeout", "CITUSGEN_TIMEOUT"); err != nil {
 		return err

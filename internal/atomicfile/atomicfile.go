@@ -22,9 +22,7 @@ type File struct {
 // their owner reads them. An existing file keeps its own mode.
 const NewFileMode os.FileMode = 0o600
 
-// WriteAll writes every file under dir. All temp files are written and
-// synced first; only then are they renamed into place, so an error while
-// writing (disk full, permission) changes nothing.
+// WriteAll writes every file under dir.
 func WriteAll(dir string, files []File) error {
 	type pending struct{ tmp, final string }
 	var done []pending
@@ -70,9 +68,7 @@ func writeTemp(final string, data []byte) (string, error) {
 
 // WriteNew creates path with data, atomically, and fails with an error
 // wrapping fs.ErrExist if the path exists: the file appears whole through a
-// hard link, which never replaces an existing file. Its mode is
-// NewFileMode, from the start: never readable by others, not even for a
-// moment.
+// hard link, which never replaces an existing file.
 func WriteNew(path string, data []byte) error {
 	tmp, err := writeTemp(path, data)
 	if err != nil {

@@ -40,8 +40,7 @@ type Target struct {
 }
 
 // UnsafeError is a target citusgen refuses to replace: not a regular file,
-// not writable, linked from elsewhere. It is bad input (exit status 2);
-// nothing was touched.
+// not writable, linked from elsewhere.
 type UnsafeError struct {
 	Path string
 	Msg  string
@@ -62,10 +61,7 @@ func (e *ChangedError) Error() string {
 
 func (e *ChangedError) Unwrap() error { return ErrChanged }
 
-// Open reads path for a later Replace. It never blocks: a named pipe, a
-// device or a directory is refused before it is opened (and opened without
-// waiting, should it become one in between). A missing file is an error
-// wrapping fs.ErrNotExist.
+// Open reads path for a later Replace.
 func Open(path string) (*Target, error) {
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
@@ -125,9 +121,8 @@ func readAll(f *os.File, size int64) ([]byte, error) {
 }
 
 // CheckWritable refuses a target the user could not write, except in a
-// directory they own, where replacing it is theirs to do: then it only
-// notes that. A file with other hard links is refused too: replacing it
-// would leave the other names with the old content.
+// directory they own, where replacing it is theirs to do: then it only notes
+// that.
 func (t *Target) CheckWritable() error {
 	if t.checked {
 		return nil
@@ -151,9 +146,7 @@ func (t *Target) CheckWritable() error {
 }
 
 // Replace writes data in place of the file, atomically: a temporary file in
-// its directory with its owner and mode, renamed over it. If the file
-// changed since Open (size, modification time, inode or content), nothing
-// is written and the error is a *ChangedError.
+// its directory with its owner and mode, renamed over it.
 func (t *Target) Replace(data []byte) error { return t.ReplaceContext(context.Background(), data) }
 
 // ReplaceContext is Replace, stopped by ctx: canceled before the rename,
@@ -309,9 +302,8 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// A temporary file is named .<base>.tmp-<digits> beside the file it
-// replaces (os.CreateTemp's random part is decimal digits). It holds what
-// the file will hold, the password included.
+// A temporary file is named .<base>.tmp-<digits> beside the file it replaces
+// (os.CreateTemp's random part is decimal digits).
 func tempPattern(final string) string { return "." + filepath.Base(final) + ".tmp-*" }
 
 func tempRE(final string) *regexp.Regexp {
@@ -334,20 +326,15 @@ func RemoveTemps() {
 	})
 }
 
-// StaleAge is how old a leftover temporary file must be before a later
-// write to the same file removes it. A write takes seconds even for a file
-// of tens of megabytes, so a younger one may be another citusgen's write in
-// progress, whose rename would fail without it. A leftover has the owner
-// and mode of the file it was to replace, so it is no more exposed than
-// that file is meanwhile.
+// StaleAge is how old a leftover temporary file must be before a later write
+// to the same file removes it.
 const StaleAge = 10 * time.Minute
 
 // RemoveStale removes the temporary files an interrupted citusgen left
 // beside path (symlinks resolved, as Replace resolves them): only names of
-// citusgen's exact pattern, only regular files owned by the current user
-// or by path's owner (citusgen gives a replacement the owner of the file
-// it replaces), and only files older than StaleAge. It returns the names
-// removed; a file it cannot remove is left, without an error.
+// citusgen's exact pattern, only regular files owned by the current user or
+// by path's owner (citusgen gives a replacement the owner of the file it
+// replaces), and only files older than StaleAge.
 func RemoveStale(path string) []string {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
@@ -404,13 +391,7 @@ const aclAccess = "system.posix_acl_access"
 
 // copyXattrs gives f, the new file that will be renamed over final, the
 // extended attributes of final: its POSIX ACL (system.posix_acl_access),
-// user.* attributes, security labels. A rename keeps the new file's
-// attributes, not the old one's: without this, a settings file shared
-// with one user through an ACL would lose it, and the mode bits alone
-// would let its group read the password. An access ACL the kernel gave f
-// from its directory's default ACL is removed when final has none: it
-// could grant what final did not. An attribute f cannot be given is an
-// *UnsafeError: writing without it would drop it.
+// user.* attributes, security labels.
 func copyXattrs(final string, f *os.File) error {
 	names, err := xattrList(func(buf []byte) (int, error) { return unix.Listxattr(final, buf) })
 	switch {

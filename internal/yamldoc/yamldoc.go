@@ -55,10 +55,9 @@ func Value(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// DecodeFirst decodes the first document of data into doc and, when a
-// second document follows, that one too (nil when there is none): YAML
-// decoders read only the first, so the caller refuses the rest rather than
-// ignore it. A syntax error in either is err.
+// DecodeFirst decodes the first document of data into doc and, when a second
+// document follows, that one too (nil when there is none): YAML decoders
+// read only the first, so the caller refuses the rest rather than ignore it.
 func DecodeFirst(data []byte) (doc yaml.Node, second *yaml.Node, err error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
@@ -93,10 +92,8 @@ var lineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 const MaxSearch = 4 << 20
 
 // Locate finds the line of a YAML syntax error that the parser reports
-// without one, such as "found unknown directive name" or "unknown anchor
-// 'x' referenced", so that every message can name file:line. It returns the
-// 1-based line of a parse error and its message without
-// the "yaml: " and "line N: " prefixes; line is 0 when it cannot be found.
+// without one, such as "found unknown directive name" or "unknown anchor 'x'
+// referenced", so that every message can name file:line.
 func Locate(data []byte, err error) (int, string) {
 	msg := err.Error()
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
