@@ -31,12 +31,7 @@ func (c *bootstrapCmd) Run(e *env) error {
 		if err != nil {
 			return err
 		}
-		out, err := generator.SQLAt(t, addr)
-		if err != nil {
-			return err
-		}
-		_, err = e.stdout.Write(out)
-		return err
+		return e.print(generator.SQLAt(t, addr))
 	}
 	o, err := c.options(t)
 	if err != nil {

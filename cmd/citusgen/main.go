@@ -92,6 +92,14 @@ type env struct {
 	stderr io.Writer
 }
 
+// print writes what a command rendered to standard output.
+func (e *env) print(out []byte, err error) error {
+	if err == nil {
+		_, err = e.stdout.Write(out)
+	}
+	return err
+}
+
 func main() {
 	stderr := messageWriter{os.Stderr}
 	ctx, stop := signalContext(stderr)

@@ -67,12 +67,7 @@ func (c renderComposeCmd) Run(e *env) error {
 	// That every document the generator emits loads in compose-go is proven
 	// by the tests (every golden case and fuzzed topologies), not paid for
 	// on each render: loading costs a cold render several times over.
-	out, err := generator.Compose(t)
-	if err != nil {
-		return err
-	}
-	_, err = e.stdout.Write(out)
-	return err
+	return e.print(generator.Compose(t))
 }
 
 type renderSettingsCmd struct {
@@ -91,12 +86,7 @@ func (c renderSettingsCmd) Run(e *env) error {
 	if c.Into != "" {
 		return intoSettings(e, t, c.Into, c.Adopt)
 	}
-	out, err := generator.Settings(t)
-	if err != nil {
-		return err
-	}
-	_, err = e.stdout.Write(out)
-	return err
+	return e.print(generator.Settings(t))
 }
 
 type renderSQLCmd struct {
@@ -109,12 +99,7 @@ func (c renderSQLCmd) Run(e *env) error {
 		return err
 	}
 	if c.Node == "" {
-		out, err := generator.SQL(t)
-		if err != nil {
-			return err
-		}
-		_, err = e.stdout.Write(out)
-		return err
+		return e.print(generator.SQL(t))
 	}
 	scripts, err := generator.NodeSQL(t)
 	if err != nil {
@@ -345,19 +330,13 @@ func removeStale(e *env, path string) {
 
 type schemaCmd struct{}
 
-func (schemaCmd) Run(e *env) error {
-	_, err := e.stdout.Write(topology.Schema())
-	return err
-}
+func (schemaCmd) Run(e *env) error { return e.print(topology.Schema(), nil) }
 
 // testrunnerCmd prints the Django test runner module; it reads no spec, since
 // the module finds the cluster's aliases in the settings at run time.
 type testrunnerCmd struct{}
 
-func (testrunnerCmd) Run(e *env) error {
-	_, err := e.stdout.Write(testrunner.Module())
-	return err
-}
+func (testrunnerCmd) Run(e *env) error { return e.print(testrunner.Module(), nil) }
 
 type importCmd struct {
 	Compose  string `required:"" placeholder:"FILE" predictor:"file" help:"The compose file with the hand-written Citus services."`
