@@ -198,17 +198,13 @@ func relationName(ctx context.Context, cfg *pgx.ConnConfig, oids ...uint32) map[
 	conn, err := pgx.ConnectConfig(ctx, diagnosisConfig(cfg, cfg.Database))
 	if err == nil {
 		defer conn.Close(context.Background())
-		rows, qerr := conn.Query(ctx, citus.RelationNames, oids)
-		if qerr == nil {
-			for rows.Next() {
-				var oid int64
-				var name string
-				if rows.Scan(&oid, &name) == nil {
-					names[uint32(oid)] = name
-				}
-			}
-			qerr = rows.Err()
-		}
+		var oid int64
+		var name string
+		rows, _ := conn.Query(ctx, citus.RelationNames, oids)
+		_, qerr := pgx.ForEachRow(rows, []any{&oid, &name}, func() error {
+			names[uint32(oid)] = name
+			return nil
+		})
 		var pgErr *pgconn.PgError
 		if errors.As(qerr, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable {
 			// Citus reads its catalog as a session starts: a lock on it

@@ -306,20 +306,10 @@ func functionHealth(ctx context.Context, conn *pgx.Conn, setTimeout string) ([]h
 	if _, err := conn.Exec(ctx, setTimeout); err != nil {
 		return nil, err
 	}
-	rows, err := conn.Query(ctx, citus.ClusterHealth)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []healthRow
-	for rows.Next() {
-		var h healthRow
-		if err := rows.Scan(&h.fromName, &h.fromPort, &h.toName, &h.toPort, &h.ok); err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	rows, _ := conn.Query(ctx, citus.ClusterHealth)
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (h healthRow, err error) {
+		return h, row.Scan(&h.fromName, &h.fromPort, &h.toName, &h.toPort, &h.ok)
+	})
 }
 
 // CannotReach says which active registrations the coordinator cannot connect

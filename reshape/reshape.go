@@ -249,23 +249,19 @@ var moveRE = regexp.MustCompile(citus.MoveCommand)
 // jobTasks lists a job's tasks from Citus's task table; a move's command
 // names the shard and the node ids.
 func jobTasks(ctx context.Context, conn *pgx.Conn, job int64) []task {
-	rows, err := conn.Query(ctx, citus.JobTasks, job)
-	if err != nil {
-		return nil
-	}
-	defer rows.Close()
 	var out []task
-	for rows.Next() {
-		var tk task
-		var command string
-		if rows.Scan(&tk.id, &tk.status, &command, &tk.failed) != nil {
-			return out
-		}
+	var tk task
+	var command string
+	rows, _ := conn.Query(ctx, citus.JobTasks, job)
+	// A row that does not scan ends the list: what came before is kept.
+	pgx.ForEachRow(rows, []any{&tk.id, &tk.status, &command, &tk.failed}, func() error {
+		t := tk
 		if m := moveRE.FindStringSubmatch(command); m != nil {
-			tk.move = &move{shard: m[1], from: m[2], to: m[3]}
+			t.move = &move{shard: m[1], from: m[2], to: m[3]}
 		}
-		out = append(out, tk)
-	}
+		out = append(out, t)
+		return nil
+	})
 	return out
 }
 
