@@ -488,20 +488,21 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 			return nil
 		}
 		kind, detail := cluster.Diagnose(ep.Addr, err)
+		// The hint verify gives for the same failure.
+		hint := (&live.Node{Endpoint: ep, Failure: kind}).FailureHint(r.t)
+		fail := func(detail, more string) error {
+			return &Error{Node: name, Action: "connect", Detail: detail, Hint: hint + more}
+		}
 		switch kind {
 		case cluster.TooManyClients:
 			// Sessions end: this may pass within --wait.
-		case cluster.AuthFailed:
-			return &Error{Node: name, Action: "connect", Detail: detail, Hint: authHint(r.t, name)}
-		case cluster.NotPostgres:
-			return &Error{Node: name, Action: "connect", Detail: detail,
-				Hint: fmt.Sprintf("something else listens on %s (another service on the published port?): check the port mapping of %s, or point citusgen at it with --node %s=HOST:PORT", ep.Addr, name, name)}
+		case cluster.AuthFailed, cluster.NotPostgres:
+			return fail(detail, "")
 		case cluster.Other:
 			return &Error{Node: name, Action: "connect", Detail: detail}
 		}
 		if r.o.NoWait {
-			return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no connection to %s at the first try, and --wait 0 does not wait (%s)", ep.Addr, detail),
-				Hint: fmt.Sprintf("%s is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT, or give --wait a duration to wait for it; then run citusgen bootstrap again", name, ep.Addr, name, name)}
+			return fail(fmt.Sprintf("no connection to %s at the first try, and --wait 0 does not wait (%s)", ep.Addr, detail), "; or give --wait a duration to wait for it; then run citusgen bootstrap again")
 		}
 		if time.Since(lastReport) >= 5*time.Second {
 			r.printf("%s at %s: waiting (%s; %s so far)", name, ep.Addr, detail, time.Since(start).Round(time.Second))
@@ -509,18 +510,13 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 		}
 		select {
 		case <-ctx.Done():
-			if kind == cluster.TooManyClients {
-				return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no session on %s within %s: it %s", ep.Addr, wait, detail), Hint: cluster.FullHint(name)}
+			switch kind {
+			case cluster.TooManyClients:
+				return fail(fmt.Sprintf("no session on %s within %s: it %s", ep.Addr, wait, detail), "")
+			case cluster.Silent:
+				return fail(fmt.Sprintf("no answer within %s: %s", wait, detail), "")
 			}
-			if kind == cluster.Silent {
-				return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no answer within %s: %s", wait, detail),
-					Hint: fmt.Sprintf("check what listens on %s (a stuck server, a firewall or proxy holding the connection), or point citusgen at %s with --node %s=HOST:PORT", ep.Addr, name, name)}
-			}
-			hint := fmt.Sprintf("%s is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT; then run citusgen bootstrap again", name, ep.Addr, name, name)
-			if miss := cluster.PublishMiss(r.t, ep); miss != "" && kind == cluster.Unreachable {
-				hint = miss + "; then run citusgen bootstrap again"
-			}
-			return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no connection to %s within %s (last error: %s)", ep.Addr, wait, detail), Hint: hint}
+			return fail(fmt.Sprintf("no connection to %s within %s (last error: %s)", ep.Addr, wait, detail), "; then run citusgen bootstrap again")
 		case <-time.After(poll):
 		}
 	}
@@ -553,11 +549,8 @@ func (r *runner) maintenance(ctx context.Context, ep cluster.Endpoint) (c *pgx.C
 func (r *runner) connError(ep cluster.Endpoint, action string, err error) error {
 	kind, detail := cluster.Classify(err)
 	e := &Error{Node: ep.Node.Service, Action: action, Detail: detail}
-	switch kind {
-	case cluster.AuthFailed:
-		e.Hint = authHint(r.t, ep.Node.Service)
-	case cluster.TooManyClients:
-		e.Hint = cluster.FullHint(ep.Node.Service)
+	if kind == cluster.AuthFailed || kind == cluster.TooManyClients {
+		e.Hint = (&live.Node{Endpoint: ep, Failure: kind}).FailureHint(r.t)
 	}
 	return e
 }
@@ -581,14 +574,6 @@ func (r *runner) lost(ep cluster.Endpoint, action string) *Error {
 func (r *runner) exec(ctx context.Context, conn *pgx.Conn, fn func(context.Context) error) error {
 	err := cluster.Watch(ctx, conn.Config(), conn.PgConn().PID(), r.wait(), fn)
 	return cluster.Explain(ctx, conn, err)
-}
-
-func authHint(t *topology.Topology, node string) string {
-	src := "password in the topology"
-	if t.PasswordEnv != "" {
-		src = "$" + t.PasswordEnv
-	}
-	return fmt.Sprintf("%s rejected user %s: make the %s match the password %s was initialised with (the image applies POSTGRES_PASSWORD only when its volume is empty)", node, t.User, src, node)
 }
 
 // runStep runs one step and reports whether it changed anything: a guard
