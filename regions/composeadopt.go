@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/template"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/citusgen/citusgen/citus"
@@ -13,6 +14,7 @@ import (
 	"github.com/citusgen/citusgen/internal/yamldoc"
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/settingsfile"
+	"github.com/citusgen/citusgen/topology"
 )
 
 // adoptCompose finds definitions outside the managed regions of names a
@@ -284,4 +286,120 @@ func hasManagedLabel(svc *yaml.Node) bool {
 		}
 	}
 	return false
+}
+
+// MajorChange is a node whose compose file runs one PostgreSQL major and
+// whose topology another: the new server cannot read the data its volume
+// holds (a PostgreSQL 18 image exits at start when it finds another
+// major's data), so the change has to be meant.
+type MajorChange struct {
+	Service string
+	Line    int // of the old image in the file, 1-based
+	// OldMajor is 0 when the old image cannot be placed and only its data
+	// volume's target tells that its layout differs.
+	OldImage, OldTarget string
+	OldMajor            int
+	NewImage            string
+	NewMajor            int
+}
+
+// Describe says what changes, in a phrase.
+func (c MajorChange) Describe() string {
+	old := fmt.Sprintf("%s (PostgreSQL %d)", c.OldImage, c.OldMajor)
+	if c.OldMajor == 0 {
+		old = fmt.Sprintf("%s (its data at %s)", c.OldImage, c.OldTarget)
+	}
+	return fmt.Sprintf("%s: %s becomes %s (PostgreSQL %d)", c.Service, old, c.NewImage, c.NewMajor)
+}
+
+// MajorChangeAdvice is what to do about changes: the two ways out.
+func MajorChangeAdvice(changes []MajorChange) string {
+	pins := map[int]bool{}
+	var pin []string
+	for _, c := range changes {
+		if c.OldMajor != 0 && !pins[c.OldMajor] {
+			pins[c.OldMajor] = true
+			pin = append(pin, fmt.Sprintf("PostgreSQL %d (a citusdata/citus tag ending in -pg%d, or %s as before)", c.OldMajor, c.OldMajor, c.OldImage))
+		}
+	}
+	keep := "the image the data was made with"
+	if len(pin) > 0 {
+		keep = "an image of " + strings.Join(pin, "; ")
+	}
+	return "the server of another PostgreSQL major cannot read the data the existing volumes hold, so these nodes would exit at start. " +
+		"Either keep the major: set image: in the topology to " + keep + "; " +
+		"or upgrade the data to the new major first (README: Upgrading PostgreSQL under the cluster), then write the file with citusgen render --into FILE --allow-major-change. " +
+		"A cluster without data to keep (after docker compose down -v) needs only --allow-major-change."
+}
+
+// MajorChanges compares the PostgreSQL major each node's service in an
+// existing compose file runs with the one the topology gives it.
+func MajorChanges(existing []byte, t *topology.Topology, env map[string]string) []MajorChange {
+	doc, _, err := yamldoc.DecodeFirst(existing)
+	if err != nil || len(doc.Content) == 0 {
+		return nil // the merge reports what is wrong with the file
+	}
+	services := yamldoc.Value(yamldoc.Resolve(doc.Content[0]), "services")
+	var changes []MajorChange
+	for _, n := range t.Nodes() {
+		if !n.RunsFromImage() || n.Postgres == 0 {
+			continue
+		}
+		svc := yamldoc.Value(services, n.Service)
+		img := yamldoc.Value(svc, "image")
+		if img == nil || img.Kind != yaml.ScalarNode {
+			continue
+		}
+		old, err := template.Substitute(img.Value, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if err != nil || old == "" {
+			continue
+		}
+		c := MajorChange{Service: n.Service, Line: img.Line, OldImage: old, NewImage: n.Image, NewMajor: n.Postgres}
+		major, placed := citus.ImagePostgres(old)
+		if !placed && old == n.Image {
+			major, placed = n.Postgres, true
+		}
+		switch {
+		case placed && major != n.Postgres:
+			c.OldMajor = major
+			changes = append(changes, c)
+		case !placed:
+			if target := dataTarget(svc); target != "" && target != citus.DataVolume(n.Postgres) {
+				c.OldTarget = target
+				changes = append(changes, c)
+			}
+		}
+	}
+	return changes
+}
+
+// dataTarget is where a service mounts its data: the target of a volume at
+// either layout's data directory, "" when it mounts none there.
+func dataTarget(svc *yaml.Node) string {
+	vols := yamldoc.Value(svc, "volumes")
+	if vols == nil || vols.Kind != yaml.SequenceNode {
+		return ""
+	}
+	for _, v := range vols.Content {
+		v = yamldoc.Resolve(v)
+		switch v.Kind {
+		case yaml.ScalarNode:
+			// SOURCE:TARGET[:MODE], the source perhaps ${VAR:-x}${VAR-y:}
+			spec := strings.TrimSuffix(strings.TrimSuffix(v.Value, ":ro"), ":rw")
+			for _, d := range citus.DataVolumes {
+				if rest, ok := strings.CutSuffix(spec, d); ok && (rest == "" || strings.HasSuffix(rest, ":") || strings.HasSuffix(rest, "}")) {
+					return d
+				}
+			}
+		case yaml.MappingNode:
+			if t := yamldoc.Value(v, "target"); t != nil {
+				for _, d := range citus.DataVolumes {
+					if strings.TrimSuffix(t.Value, "/") == d {
+						return d
+					}
+				}
+			}
+		}
+	}
+	return ""
 }
