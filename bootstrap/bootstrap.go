@@ -527,23 +527,12 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 func (r *runner) ping(ctx context.Context, ep cluster.Endpoint) error {
 	c, err := r.o.Cluster.Connect(ctx, r.t, ep, r.t.ClusterDatabase())
 	if kind, _ := cluster.Classify(err); kind == cluster.NoDatabase {
-		c, err = r.maintenance(ctx, ep)
+		c, err = r.o.Cluster.ConnectMaintenance(ctx, r.t, ep)
 	}
 	if err != nil {
 		return err
 	}
 	return c.Close(context.Background())
-}
-
-// maintenance connects to the maintenance database (cluster.MaintenanceDatabases).
-func (r *runner) maintenance(ctx context.Context, ep cluster.Endpoint) (c *pgx.Conn, err error) {
-	for _, db := range cluster.MaintenanceDatabases {
-		c, err = r.o.Cluster.Connect(ctx, r.t, ep, db)
-		if kind, _ := cluster.Classify(err); kind != cluster.NoDatabase {
-			break
-		}
-	}
-	return c, err
 }
 
 func (r *runner) connError(ep cluster.Endpoint, action string, err error) error {
@@ -581,7 +570,7 @@ func (r *runner) exec(ctx context.Context, conn *pgx.Conn, fn func(context.Conte
 func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step, conn *pgx.Conn) (bool, error) {
 	name := ep.Node.Service
 	if conn == nil {
-		c, err := r.maintenance(ctx, ep)
+		c, err := r.o.Cluster.ConnectMaintenance(ctx, r.t, ep)
 		if err != nil {
 			return false, r.connError(ep, s.Action, err)
 		}
@@ -742,5 +731,5 @@ func (r *runner) resetConn(ctx context.Context, ep cluster.Endpoint) (*pgx.Conn,
 	if db := steps.ResetDatabase(r.t); db != steps.MaintenanceDatabase {
 		return r.o.Cluster.Connect(ctx, r.t, ep, db)
 	}
-	return r.maintenance(ctx, ep)
+	return r.o.Cluster.ConnectMaintenance(ctx, r.t, ep)
 }

@@ -176,6 +176,18 @@ func (o Options) Connect(ctx context.Context, t *topology.Topology, ep Endpoint,
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
+// ConnectMaintenance connects to the first of MaintenanceDatabases that
+// exists on the node.
+func (o Options) ConnectMaintenance(ctx context.Context, t *topology.Topology, ep Endpoint) (conn *pgx.Conn, err error) {
+	for _, db := range MaintenanceDatabases {
+		conn, err = o.Connect(ctx, t, ep, db)
+		if kind, _ := Classify(err); kind != NoDatabase {
+			break
+		}
+	}
+	return conn, err
+}
+
 // Failure is the kind of a connection failure.
 type Failure int
 

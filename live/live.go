@@ -445,24 +445,14 @@ func citusConnectTimeout(ctx context.Context, o Options) time.Duration {
 // does not exist from its maintenance database: a server without Citus
 // installed or preloaded shows before bootstrap would trip over it.
 func (n *Node) readMaintenance(ctx context.Context, t *topology.Topology, o Options, redact func(string) string) {
-	for _, db := range cluster.MaintenanceDatabases {
-		cfg, err := o.Cluster.Config(t, n.Endpoint, db)
-		if err != nil {
-			return
-		}
-		conn, err := pgx.ConnectConfig(ctx, cfg)
-		if kind, _ := cluster.Classify(err); kind == cluster.NoDatabase {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		if facts, qerr := n.exec(ctx, conn, o.Bound, factsQuery, redact).row(0); qerr == "" {
-			n.takeFacts(facts)
-			n.Citus = "" // another database's extension says nothing of the cluster database
-		}
+	conn, err := o.Cluster.ConnectMaintenance(ctx, t, n.Endpoint)
+	if err != nil {
 		return
+	}
+	defer conn.Close(context.Background())
+	if facts, qerr := n.exec(ctx, conn, o.Bound, factsQuery, redact).row(0); qerr == "" {
+		n.takeFacts(facts)
+		n.Citus = "" // another database's extension says nothing of the cluster database
 	}
 }
 
