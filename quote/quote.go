@@ -27,34 +27,7 @@ func YAMLScalar(s string) string {
 	if plainYAML.MatchString(s) && !yamlSpecial[strings.ToLower(s)] {
 		return s
 	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\t':
-			b.WriteString(`\t`)
-		case '\r':
-			b.WriteString(`\r`)
-		default:
-			if r == utf8.RuneError || !unicode.IsPrint(r) {
-				if r > 0xFFFF {
-					fmt.Fprintf(&b, `\U%08X`, r)
-				} else {
-					fmt.Fprintf(&b, `\u%04X`, r)
-				}
-				continue
-			}
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	return escaped(s, '"', `\u%04X`, `\U%08X`)
 }
 
 // ComposeLiteral renders a value compose must take literally: '$' is doubled
@@ -137,40 +110,38 @@ func PyLiteral(v any) string {
 	panic(fmt.Sprintf("templates: no Python literal for %T", v))
 }
 
-func pyString(s string) string {
+func pyString(s string) string { return escaped(s, '\'', `\u%04x`, `\U%08x`) }
+
+// escaped quotes s with q and the backslash escapes YAML and Python share;
+// hex4 and hex8 spell \u and \U (the case each language's own output uses).
+func escaped(s string, q rune, hex4, hex8 string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
+	b.WriteRune(q)
 	for _, r := range s {
-		switch r {
-		case '\'':
-			b.WriteString(`\'`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\n':
+		switch {
+		case r == q || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
 			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
+		case r == '\t':
 			b.WriteString(`\t`)
-		default:
-			switch {
-			case r == utf8.RuneError:
-				// Invalid UTF-8 cannot become a Python str; the spec
-				// validation rejects it, this keeps the output parseable.
-				b.WriteString(`\ufffd`)
-			case !unicode.IsPrint(r):
-				if r > 0xFFFF {
-					fmt.Fprintf(&b, `\U%08x`, r)
-				} else {
-					fmt.Fprintf(&b, `\u%04x`, r)
-				}
-			default:
-				b.WriteRune(r)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == utf8.RuneError || !unicode.IsPrint(r):
+			// Invalid UTF-8 included, which spec validation refuses: the
+			// output stays parseable.
+			if r > 0xFFFF {
+				fmt.Fprintf(&b, hex8, r)
+			} else {
+				fmt.Fprintf(&b, hex4, r)
 			}
+		default:
+			b.WriteRune(r)
 		}
 	}
-	b.WriteByte('\'')
+	b.WriteRune(q)
 	return b.String()
 }
 
