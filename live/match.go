@@ -2,7 +2,6 @@ package live
 
 import (
 	"fmt"
-	"net"
 	"strings"
 
 	"github.com/citusgen/citusgen/internal/english"
@@ -281,7 +280,7 @@ func byResemblance(t *topology.Topology, c *Cluster, wm *WorkerMatch, used map[i
 func resembles(t *topology.Topology, w topology.Node, r Registration) string {
 	port := int(r.Port)
 	switch {
-	case isLoopback(r.Name) && w.Port != 0 && port == w.Port:
+	case topology.IsLoopback(r.Name) && w.Port != 0 && port == w.Port:
 		return "a loopback name on its published port"
 	case r.Name != w.Service && (strings.Contains(r.Name, "_"+w.Service+"_") || strings.Contains(r.Name, "-"+w.Service+"-")):
 		return "its container name"
@@ -289,14 +288,6 @@ func resembles(t *topology.Topology, w topology.Node, r Registration) string {
 		return "its published port instead of the container port"
 	}
 	return ""
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // metadata compares, for a registered metadata worker, the worker's own

@@ -3,7 +3,6 @@ package specimport
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 
@@ -81,10 +80,10 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 		s.manager, s.managerImage = true, cf.manager.image
 	}
 	switch trust := s.password == "" && s.passwordEnv == ""; {
-	case s.publishGiven && trust && !isLoopback(s.publishAddress):
+	case s.publishGiven && trust && !topology.IsLoopback(s.publishAddress):
 		// A topology refuses that: anyone who reaches the host would be the
 		// superuser, with no password at all.
-		warn(in.ComposePath, coord.line, "the nodes trust every connection (no password) and the file publishes them on %s, so anyone who reaches this host is their superuser; the topology publishes them on %s instead: give the cluster a password (password_env) to publish them further", publishedOn(s.publishAddress), topology.DefaultPublishAddress)
+		warn(in.ComposePath, coord.line, "the nodes trust every connection (no password) and the file publishes them on %s, so anyone who reaches this host is their superuser; the topology publishes them on %s instead: give the cluster a password (password_env) to publish them further", topology.PublishedWhere(s.publishAddress), topology.DefaultPublishAddress)
 		s.publishAddress = topology.DefaultPublishAddress
 	case s.publishGiven && s.publishAddress == "":
 		warn(in.ComposePath, coord.line, "the nodes' ports are published on every interface (no address before the port), so anyone who reaches this host reaches the database superuser; the topology keeps that with publish_address: \"\": remove it to publish on 127.0.0.1 only")
@@ -170,7 +169,7 @@ func (s *spec) addNodes(coord *composeNode, workers []*composeNode, warn warnFun
 			case !s.publishGiven:
 				s.publishAddress, s.publishGiven = n.hostIP, true
 			case n.hostIP != s.publishAddress:
-				warn(n.line, "%s publishes on %s, another node on %s; the topology publishes every node on one address (%s)", n.service, publishedOn(n.hostIP), publishedOn(s.publishAddress), publishedOn(s.publishAddress))
+				warn(n.line, "%s publishes on %s, another node on %s; the topology publishes every node on one address (%s)", n.service, topology.PublishedWhere(n.hostIP), topology.PublishedWhere(s.publishAddress), topology.PublishedWhere(s.publishAddress))
 			}
 		}
 		if n.target != 0 {
@@ -182,18 +181,6 @@ func (s *spec) addNodes(coord *composeNode, workers []*composeNode, warn warnFun
 		}
 		s.nodes = append(s.nodes, nd)
 	}
-}
-
-func isLoopback(addr string) bool {
-	ip := net.ParseIP(addr)
-	return ip != nil && ip.IsLoopback()
-}
-
-func publishedOn(addr string) string {
-	if addr == "" {
-		return "every interface"
-	}
-	return addr
 }
 
 // readEnv takes the database, user and password from the coordinator's

@@ -345,8 +345,8 @@ func (v *validator) publishing() {
 	case ip == nil:
 		d.errorAt("compose.publish_address", "%s is not an IP address; give the host address to publish the nodes' ports on (127.0.0.1 for this machine only, \"\" for every interface)", short(t.PublishAddress))
 	case !ip.IsLoopback() && t.TrustAuthentication && v.publishes():
-		d.errorAt("compose.publish_address", "publishes the nodes on %s while trust_authentication lets anyone who reaches a node in as the superuser, without a password; publish on 127.0.0.1, or give password or password_env", publishedWhere(t.PublishAddress))
-	case ip.IsLoopback() && t.Reaches == ReachHost && !loopbackHost(t.Host) && v.publishes():
+		d.errorAt("compose.publish_address", "publishes the nodes on %s while trust_authentication lets anyone who reaches a node in as the superuser, without a password; publish on 127.0.0.1, or give password or password_env", PublishedWhere(t.PublishAddress))
+	case ip.IsLoopback() && t.Reaches == ReachHost && !IsLoopback(t.Host) && v.publishes():
 		d.errorAt("django.host", "is %s, but the nodes' ports are published on %s only, which Django cannot reach there; set compose.publish_address to an address of this host that %s reaches (\"\" for every interface), or django.host: localhost", short(t.Host), t.PublishAddress, t.Host)
 	case t.Reaches == ReachHost && v.publishes():
 		v.hostReaches(ip)
@@ -369,15 +369,16 @@ func (v *validator) publishes() bool {
 	return false
 }
 
-func publishedWhere(addr string) string {
+// PublishedWhere names a publish address for messages.
+func PublishedWhere(addr string) string {
 	if addr == "" {
 		return "every interface"
 	}
 	return addr
 }
 
-// loopbackHost: a host name that names this machine's loopback.
-func loopbackHost(h string) bool {
+// IsLoopback: a host name or address that names this machine's loopback.
+func IsLoopback(h string) bool {
 	if ip := net.ParseIP(h); ip != nil {
 		return ip.IsLoopback()
 	}
