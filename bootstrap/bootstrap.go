@@ -1,14 +1,6 @@
-// Package bootstrap makes a live cluster match the topology. It waits for
-// every node to accept connections, takes a lock on the coordinator so two
-// runs never interleave, and then applies the plan (package plan):
-// it reads the cluster as plan does, runs the guarded steps of every change
-// that needs no flag (workers first, then the coordinator), and reads again
-// until nothing is left to do. The steps are the statements `render sql`
-// prints, plus the repairs only a reading can ask for (activating a worker,
-// renaming a registration, syncing metadata again). With Prune and
-// Rebalance it then reshapes the cluster (package reshape). A last reading
-// tells what is still pending, which the Result carries: a run is complete
-// only when that list is empty.
+// Package bootstrap makes a live cluster match the topology: it waits for
+// the nodes, applies the plan under a lock and reads again until nothing is
+// left to do.
 package bootstrap
 
 import (
@@ -123,12 +115,7 @@ func (r *runner) printf(format string, args ...any) {
 	fmt.Fprintln(r.o.Progress, r.o.Cluster.Redact(r.t, fmt.Sprintf(format, args...)))
 }
 
-// Run bootstraps the cluster. It is idempotent: on a cluster that matches
-// the topology it changes nothing. An error means it stopped; a Result
-// with Pending changes means it did what it could without the flags or the
-// person those changes need. When ctx is canceled (a signal), the error
-// says what it was doing and what still runs on the server: a rebalance
-// job Citus runs in the background, or a drain, which is canceled.
+// Run bootstraps the cluster.
 func Run(ctx context.Context, t *topology.Topology, o Options) (*Result, error) {
 	eps, err := cluster.Endpoints(t, o.Cluster)
 	if err != nil {
@@ -244,9 +231,7 @@ func (r *runner) run(ctx context.Context, eps []cluster.Endpoint) (*Result, erro
 	return &r.res, nil
 }
 
-// applicable keeps the changes plain bootstrap makes. A metadata sync
-// reaches every registered node, so it waits while a person has a
-// registration to fix (it would fail on that one).
+// applicable keeps the changes plain bootstrap makes.
 func applicable(changes []diagnosis.Change) []diagnosis.Change {
 	manual := slices.ContainsFunc(changes, func(ch diagnosis.Change) bool { return ch.Kind == diagnosis.Manual })
 	var out []diagnosis.Change
@@ -503,20 +488,21 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 			return nil
 		}
 		kind, detail := cluster.Diagnose(ep.Addr, err)
+		// The hint verify gives for the same failure.
+		hint := (&live.Node{Endpoint: ep, Failure: kind}).FailureHint(r.t)
+		fail := func(detail, more string) error {
+			return &Error{Node: name, Action: "connect", Detail: detail, Hint: hint + more}
+		}
 		switch kind {
 		case cluster.TooManyClients:
 			// Sessions end: this may pass within --wait.
-		case cluster.AuthFailed:
-			return &Error{Node: name, Action: "connect", Detail: detail, Hint: authHint(r.t, name)}
-		case cluster.NotPostgres:
-			return &Error{Node: name, Action: "connect", Detail: detail,
-				Hint: fmt.Sprintf("something else listens on %s (another service on the published port?): check the port mapping of %s, or point citusgen at it with --node %s=HOST:PORT", ep.Addr, name, name)}
+		case cluster.AuthFailed, cluster.NotPostgres:
+			return fail(detail, "")
 		case cluster.Other:
 			return &Error{Node: name, Action: "connect", Detail: detail}
 		}
 		if r.o.NoWait {
-			return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no connection to %s at the first try, and --wait 0 does not wait (%s)", ep.Addr, detail),
-				Hint: fmt.Sprintf("%s is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT, or give --wait a duration to wait for it; then run citusgen bootstrap again", name, ep.Addr, name, name)}
+			return fail(fmt.Sprintf("no connection to %s at the first try, and --wait 0 does not wait (%s)", ep.Addr, detail), "; or give --wait a duration to wait for it; then run citusgen bootstrap again")
 		}
 		if time.Since(lastReport) >= 5*time.Second {
 			r.printf("%s at %s: waiting (%s; %s so far)", name, ep.Addr, detail, time.Since(start).Round(time.Second))
@@ -524,18 +510,13 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 		}
 		select {
 		case <-ctx.Done():
-			if kind == cluster.TooManyClients {
-				return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no session on %s within %s: it %s", ep.Addr, wait, detail), Hint: cluster.FullHint(name)}
+			switch kind {
+			case cluster.TooManyClients:
+				return fail(fmt.Sprintf("no session on %s within %s: it %s", ep.Addr, wait, detail), "")
+			case cluster.Silent:
+				return fail(fmt.Sprintf("no answer within %s: %s", wait, detail), "")
 			}
-			if kind == cluster.Silent {
-				return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no answer within %s: %s", wait, detail),
-					Hint: fmt.Sprintf("check what listens on %s (a stuck server, a firewall or proxy holding the connection), or point citusgen at %s with --node %s=HOST:PORT", ep.Addr, name, name)}
-			}
-			hint := fmt.Sprintf("%s is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT; then run citusgen bootstrap again", name, ep.Addr, name, name)
-			if miss := cluster.PublishMiss(r.t, ep); miss != "" && kind == cluster.Unreachable {
-				hint = miss + "; then run citusgen bootstrap again"
-			}
-			return &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no connection to %s within %s (last error: %s)", ep.Addr, wait, detail), Hint: hint}
+			return fail(fmt.Sprintf("no connection to %s within %s (last error: %s)", ep.Addr, wait, detail), "; then run citusgen bootstrap again")
 		case <-time.After(poll):
 		}
 	}
@@ -546,7 +527,7 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 func (r *runner) ping(ctx context.Context, ep cluster.Endpoint) error {
 	c, err := r.o.Cluster.Connect(ctx, r.t, ep, r.t.ClusterDatabase())
 	if kind, _ := cluster.Classify(err); kind == cluster.NoDatabase {
-		c, err = r.maintenance(ctx, ep)
+		c, err = r.o.Cluster.ConnectMaintenance(ctx, r.t, ep)
 	}
 	if err != nil {
 		return err
@@ -554,25 +535,11 @@ func (r *runner) ping(ctx context.Context, ep cluster.Endpoint) error {
 	return c.Close(context.Background())
 }
 
-// maintenance connects to the maintenance database (cluster.MaintenanceDatabases).
-func (r *runner) maintenance(ctx context.Context, ep cluster.Endpoint) (c *pgx.Conn, err error) {
-	for _, db := range cluster.MaintenanceDatabases {
-		c, err = r.o.Cluster.Connect(ctx, r.t, ep, db)
-		if kind, _ := cluster.Classify(err); kind != cluster.NoDatabase {
-			break
-		}
-	}
-	return c, err
-}
-
 func (r *runner) connError(ep cluster.Endpoint, action string, err error) error {
 	kind, detail := cluster.Classify(err)
 	e := &Error{Node: ep.Node.Service, Action: action, Detail: detail}
-	switch kind {
-	case cluster.AuthFailed:
-		e.Hint = authHint(r.t, ep.Node.Service)
-	case cluster.TooManyClients:
-		e.Hint = cluster.FullHint(ep.Node.Service)
+	if kind == cluster.AuthFailed || kind == cluster.TooManyClients {
+		e.Hint = (&live.Node{Endpoint: ep, Failure: kind}).FailureHint(r.t)
 	}
 	return e
 }
@@ -598,32 +565,21 @@ func (r *runner) exec(ctx context.Context, conn *pgx.Conn, fn func(context.Conte
 	return cluster.Explain(ctx, conn, err)
 }
 
-func authHint(t *topology.Topology, node string) string {
-	src := "password in the topology"
-	if t.PasswordEnv != "" {
-		src = "$" + t.PasswordEnv
-	}
-	return fmt.Sprintf("%s rejected user %s: make the %s match the password %s was initialised with (the image applies POSTGRES_PASSWORD only when its volume is empty)", node, t.User, src, node)
-}
-
 // runStep runs one step and reports whether it changed anything: a guard
 // that finds the work done, or an upsert that found the row right, did not.
-// Maintenance steps open (and close) their own connection, since CREATE
-// DATABASE cannot run in the cluster database.
 func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step, conn *pgx.Conn) (bool, error) {
 	name := ep.Node.Service
 	if conn == nil {
-		c, err := r.maintenance(ctx, ep)
+		c, err := r.o.Cluster.ConnectMaintenance(ctx, r.t, ep)
 		if err != nil {
 			return false, r.connError(ep, s.Action, err)
 		}
 		defer c.Close(context.Background())
 		conn = c
 	}
-	// The step lock: the bootstrap script (the compose setup service's
-	// psql) holds it while it runs statements in this database, so the
-	// guard below sees what it did rather than racing it. Released after
-	// the step; a connection of this step's own releases it as it closes.
+	// The step lock: the bootstrap script (the compose setup service's psql)
+	// holds it while it runs statements in this database, so the guard below
+	// sees what it did rather than racing it.
 	if err := r.exec(ctx, conn, func(ctx context.Context) error {
 		_, err := conn.Exec(ctx, steps.StepLock)
 		return err
@@ -717,4 +673,63 @@ func (r *runner) diskHint(ep cluster.Endpoint) string {
 		return fmt.Sprintf("free space on the volume of %s or grow it (docker compose exec %s sh -c 'df -h \"$PGDATA\"' shows it)", ep.Node.Service, ep.Node.Service)
 	}
 	return fmt.Sprintf("free space where %s keeps its data directory, or grow that filesystem", ep.Node.Service)
+}
+
+// Reset drops and recreates the cluster database on every node, coordinator
+// first, after ending the sessions that use it.
+func Reset(ctx context.Context, t *topology.Topology, o Options) error {
+	eps, err := cluster.Endpoints(t, o.Cluster)
+	if err != nil {
+		return err
+	}
+	r := &runner{t: t, o: o}
+	if err := r.waitAll(ctx, eps); err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		c, err := r.resetConn(ctx, ep)
+		if err != nil {
+			return r.connError(ep, "connect", err)
+		}
+		err = r.resetNode(ctx, c, ep)
+		c.Close(context.Background())
+		if err != nil {
+			return err
+		}
+	}
+	r.printf("reset complete: database %s is empty on %d nodes; run citusgen bootstrap next", t.ClusterDatabase(), len(eps))
+	return nil
+}
+
+// resetNode ends the sessions on the cluster database, drops and creates it.
+func (r *runner) resetNode(ctx context.Context, c *pgx.Conn, ep cluster.Endpoint) error {
+	deadline := time.Now().Add(r.wait())
+	ss := steps.ResetSteps(r.t)
+	const dropStep = 1 // after ending the sessions, before creating it anew
+	for i := 0; i < len(ss); i++ {
+		s := ss[i]
+		start := time.Now()
+		err := r.exec(ctx, c, func(ctx context.Context) error { _, err := c.Exec(ctx, s.SQL); return err })
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ObjectInUse && i == dropStep && time.Now().Before(deadline) {
+			r.printf("%s: %s: a session it ended has not exited yet (%s); ending the sessions and trying again", ep.Node.Service, s.Action, pgErr.Detail)
+			i = -1 // from ending the sessions again
+			continue
+		}
+		if err != nil {
+			return r.stepError(ep, s.Action, err)
+		}
+		r.printf("%s: %s: done (%s)", ep.Node.Service, s.Action, time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// resetConn connects where the cluster database can be dropped from: the
+// maintenance database, or template1 when the cluster database is postgres
+// (steps.ResetDatabase).
+func (r *runner) resetConn(ctx context.Context, ep cluster.Endpoint) (*pgx.Conn, error) {
+	if db := steps.ResetDatabase(r.t); db != steps.MaintenanceDatabase {
+		return r.o.Cluster.Connect(ctx, r.t, ep, db)
+	}
+	return r.o.Cluster.ConnectMaintenance(ctx, r.t, ep)
 }

@@ -1,8 +1,5 @@
-// Package cluster connects to the live nodes of a topology: where each node
-// is reached from here (spec, --reach, --host and --node overrides), pgx
-// connection settings that keep the password out of every string, and a
-// classification of connection failures that bootstrap and verify turn into
-// diagnoses.
+// Package cluster connects to the live nodes of a topology and classifies
+// connection failures.
 package cluster
 
 import (
@@ -160,11 +157,10 @@ func (o Options) Config(t *topology.Topology, ep Endpoint, database string) (*pg
 	if o.DialFunc != nil {
 		cfg.DialFunc = o.DialFunc
 	}
-	// A statement whose context ends (a bound ran out, a signal) is
-	// canceled on the server too: pgx's default only drops the connection,
-	// and a backend running a long function (citus_drain_node) goes on
-	// until it next talks to the client. The connection is dropped only if
-	// the cancel is not answered within a second.
+	// A statement whose context ends (a bound ran out, a signal) is canceled
+	// on the server too: pgx's default only drops the connection, and a
+	// backend running a long function (citus_drain_node) goes on until it
+	// next talks to the client.
 	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: time.Second}
 	}
@@ -178,6 +174,18 @@ func (o Options) Connect(ctx context.Context, t *topology.Topology, ep Endpoint,
 		return nil, err
 	}
 	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// ConnectMaintenance connects to the first of MaintenanceDatabases that
+// exists on the node.
+func (o Options) ConnectMaintenance(ctx context.Context, t *topology.Topology, ep Endpoint) (conn *pgx.Conn, err error) {
+	for _, db := range MaintenanceDatabases {
+		conn, err = o.Connect(ctx, t, ep, db)
+		if kind, _ := Classify(err); kind != NoDatabase {
+			break
+		}
+	}
+	return conn, err
 }
 
 // Failure is the kind of a connection failure.
@@ -336,10 +344,7 @@ func (o Options) Redact(t *topology.Topology, s string) string {
 }
 
 // Redact replaces every occurrence of secret in s, so no output can leak it
-// even when a server echoes it back. Names in keep (the user) are not
-// secrets and stay readable, also where the password is part of them or
-// equal to them (commcarehq/commcarehq); a password that contains a kept
-// name is still masked whole.
+// even when a server echoes it back.
 func Redact(s, secret string, keep ...string) string {
 	if secret == "" {
 		return s
@@ -369,10 +374,7 @@ var passwordParam = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'?
 // RedactConninfo masks the password of a connection string given where an
 // address belongs (postgres://user:PASSWORD@host/db, postgresql://...,
 // host=h password=PASSWORD, ?password=PASSWORD), so a message may repeat the
-// rest. Userinfo is taken to the last @, since a password written without
-// percent-encoding may hold @ or /; of a URI cut at a comma of
-// CITUSGEN_NODES, the piece with the scheme loses what follows user: and
-// the other everything before its @.
+// rest.
 func RedactConninfo(s string) string {
 	s = passwordParam.ReplaceAllString(s, "${1}xxxxx")
 	at := strings.LastIndexByte(s, '@')
@@ -411,9 +413,7 @@ func LooksLikeConninfo(s string) bool {
 // PublishMiss says why a container's published port is not reached at ep
 // although the node may be up, "" when nothing says so: docker binds the
 // port on compose.publish_address alone, and citusgen connects to
-// django.host (or --host), which names another address. A host name is
-// resolved here, as the connection resolved it; one that does not resolve
-// fails for that reason instead.
+// django.host (or --host), which names another address.
 func PublishMiss(t *topology.Topology, ep Endpoint) string {
 	pub := net.ParseIP(t.PublishAddress)
 	if !ep.Published || pub == nil || pub.Equal(net.IPv4zero) {

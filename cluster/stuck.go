@@ -125,9 +125,8 @@ func (s *Stuck) Hint(node string) string {
 // Watch runs fn, which sends statements over a connection whose backend is
 // pid, and bounds it: when fn has not returned after bound (or, with bound
 // 0, half the time left before ctx's deadline), it asks the server over a
-// connection of its own (cfg) what pid is waiting for, and then cancels
-// fn's context. The error is then a *Stuck. Without a bound or a deadline
-// fn simply runs.
+// connection of its own (cfg) what pid is waiting for, and then cancels fn's
+// context.
 func Watch(ctx context.Context, cfg *pgx.ConnConfig, pid uint32, bound time.Duration, fn func(context.Context) error) error {
 	if bound <= 0 {
 		deadline, ok := ctx.Deadline()
@@ -199,17 +198,13 @@ func relationName(ctx context.Context, cfg *pgx.ConnConfig, oids ...uint32) map[
 	conn, err := pgx.ConnectConfig(ctx, diagnosisConfig(cfg, cfg.Database))
 	if err == nil {
 		defer conn.Close(context.Background())
-		rows, qerr := conn.Query(ctx, citus.RelationNames, oids)
-		if qerr == nil {
-			for rows.Next() {
-				var oid int64
-				var name string
-				if rows.Scan(&oid, &name) == nil {
-					names[uint32(oid)] = name
-				}
-			}
-			qerr = rows.Err()
-		}
+		var oid int64
+		var name string
+		rows, _ := conn.Query(ctx, citus.RelationNames, oids)
+		_, qerr := pgx.ForEachRow(rows, []any{&oid, &name}, func() error {
+			names[uint32(oid)] = name
+			return nil
+		})
 		var pgErr *pgconn.PgError
 		if errors.As(qerr, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable {
 			// Citus reads its catalog as a session starts: a lock on it

@@ -1,3 +1,9 @@
+// Package composetest runs what `citusgen render` writes with the real
+// Docker engine and the real `docker compose` CLI: compose decides what
+// starts, what is recreated and when --wait returns, not a model of it.
+// It has only tests, no API; they run in a package of their own so that
+// they overlap with the command's other tests (go test runs packages side
+// by side).
 package composetest
 
 import (

@@ -14,9 +14,6 @@ import (
 
 // registrations: the coordinator's host, each worker's registration and
 // metadata, registrations outside the topology, and shard balance.
-// Bootstrap gets this far only where the coordinator was read and Citus
-// can run on it; otherwise what resolves these findings is the
-// coordinator's own change.
 func (d *diagnosis) registrations() {
 	c, t := d.c, d.t
 	coord, cs := c.Coordinator(), t.Coordinator.Service

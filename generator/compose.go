@@ -1,10 +1,17 @@
+// Package generator renders the artifacts of a topology: compose services,
+// the Django settings fragment, the bootstrap and reset SQL, render --out's
+// files.
 package generator
 
 import (
 	"bytes"
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
+	"fmt"
 	"strconv"
+	"sync"
+	"text/template"
 	"unicode"
 
 	"github.com/citusgen/citusgen/citus"
@@ -12,6 +19,11 @@ import (
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
+
+// templateFiles holds compose.tmpl, settings.tmpl and sql.tmpl.
+//
+//go:embed *.tmpl
+var templateFiles embed.FS
 
 // ManagedLabel marks every service citusgen writes, so tools (and people)
 // can tell generated services from hand-written ones.
@@ -26,20 +38,15 @@ const (
 	// SetupReady is the file the setup service creates once the script has
 	// run; its healthcheck reports healthy from then on.
 	SetupReady = "/tmp/citusgen-ready"
-	// SetupDigestLabel carries the script's SHA-256. Compose leaves inline
-	// config content out of a service's config hash (docker/compose#11900),
-	// so without it a changed script would restart the old container, which
-	// some Compose versions start with the old file.
+	// SetupDigestLabel carries the script's SHA-256.
 	SetupDigestLabel = "io.citusgen.setup-script-sha256"
 )
 
 // setupCommand registers the workers and then stays up, so that a healthy
-// setup service means a registered cluster: `docker compose up --wait`
-// waits for it (an exited one-shot container fails --wait, docker/compose#10596),
+// setup service means a registered cluster: `docker compose up --wait` waits
+// for it (an exited one-shot container fails --wait, docker/compose#10596),
 // an application waits with condition: service_healthy, and
 // --abort-on-container-exit does not stop the cluster once setup is done.
-// A failed script exits 1, which fails up --wait and what depends on it.
-// The trap makes docker compose stop/down end it at once, with status 0.
 const setupCommand = `rm -f ` + SetupReady + `
 psql -X -w -v ON_ERROR_STOP=1 -f ` + SetupScript + ` || exit 1
 touch ` + SetupReady + `
@@ -48,10 +55,7 @@ trap 'exit 0' TERM INT
 sleep infinity & wait
 `
 
-// nodeHealthInterval is how often each node's pg_isready runs. The engine
-// runs the first check one interval after start and (before API 1.44)
-// knows no start_interval, so this bounds how late a started node is seen
-// healthy; each check is a process exec in the container.
+// nodeHealthInterval is how often each node's pg_isready runs.
 const nodeHealthInterval = "2s"
 
 type envVar struct {
@@ -221,9 +225,8 @@ func nodeService(t *topology.Topology, n topology.Node, role string, ne nodeEnv)
 	}
 	if short, long := dataVolume(t, n); driveLetter(n.Service) {
 		// Compose reads a short-syntax source of one letter (c:/var/lib/...)
-		// as a Windows drive: an anonymous volume, and up fails ("mount
-		// path must be absolute"). The long syntax is always read as
-		// written; its type is fixed, so it is always a named volume.
+		// as a Windows drive: an anonymous volume, and up fails ("mount path
+		// must be absolute").
 		s.NamedVolumes = []namedVolume{long}
 	} else {
 		s.Volumes = []string{short}
@@ -262,11 +265,7 @@ func driveLetter(name string) bool {
 }
 
 // setupService runs the bootstrap script with the image's psql once every
-// node is healthy, then stays up and healthy (see setupCommand). The citus
-// image's entrypoint executes any command other than postgres as it is.
-// Its script's digest is a label, so a changed script recreates it, and
-// recreating or restarting a node restarts it (depends_on restart), so a
-// node that comes back with an empty volume is set up again.
+// node is healthy, then stays up and healthy (see setupCommand).
 func setupService(t *topology.Topology, password string, script []byte, nodes []string) composeService {
 	env := []envVar{
 		{"PGHOST", quote.YAMLScalar(t.Coordinator.Service)},
@@ -356,4 +355,41 @@ func ComposeSections(t *topology.Topology) ([]Section, error) {
 		out = append(out, Section{Key: key, Body: bytes.TrimLeft(b, "\n")})
 	}
 	return out, nil
+}
+
+// templateFuncs are the quoting helpers every template may call.
+var templateFuncs = template.FuncMap{
+	"yaml":    quote.YAMLScalar,
+	"compose": quote.ComposeLiteral,
+	"py":      quote.PyLiteral,
+	"ident":   quote.SQLIdent,
+	"literal": quote.SQLLiteral,
+}
+
+var parsedTemplates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("citusgen").Funcs(templateFuncs).ParseFS(templateFiles, "*.tmpl"))
+})
+
+// execute renders the named template with data.
+func execute(name string, data any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := parsedTemplates().ExecuteTemplate(&b, name, data); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// ResetSQL prints what reset would run, node by node (coordinator first, so
+// its metadata goes before the workers' databases).
+func ResetSQL(t *topology.Topology, addr AddressFunc) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "-- citusgen reset: drops and recreates database %s on %d nodes; every table in it is lost.\n", t.ClusterDatabase(), len(t.Nodes()))
+	for _, n := range t.Nodes() {
+		host, port := addr(n)
+		fmt.Fprintf(&b, "\n-- %s %s at %s\n\\connect -reuse-previous=on 'dbname=%s host=%s port=%s'\n", n.Role, n.Service, host+":"+strconv.Itoa(port), steps.ResetDatabase(t), host, strconv.Itoa(port))
+		for _, s := range steps.ResetSteps(t) {
+			fmt.Fprintf(&b, "%s;\n", s.SQL)
+		}
+	}
+	return b.Bytes()
 }

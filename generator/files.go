@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 
+	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
@@ -99,11 +101,10 @@ func nodeScriptName(width, n int, service string) string {
 	return fmt.Sprintf("sql/%0*d-%s.sql", width, n, service)
 }
 
-// RemoveStaleScripts deletes, from the directory render --out wrote arts
-// to, the per-node scripts an earlier run wrote for nodes (or positions)
-// the topology no longer has, so sql/ never holds a script that bootstraps
-// a removed worker. Only files with such a name and citusgen's header go;
-// anything else in sql/ is the user's. It returns the paths removed.
+// RemoveStaleScripts deletes, from the directory render --out wrote arts to,
+// the per-node scripts an earlier run wrote for nodes (or positions) the
+// topology no longer has, so sql/ never holds a script that bootstraps a
+// removed worker.
 func RemoveStaleScripts(dir string, arts []Artifact) ([]string, error) {
 	current := map[string]bool{}
 	for _, a := range arts {
@@ -152,14 +153,10 @@ type StaleCompose struct {
 	Removed bool
 }
 
-// RemoveStaleCompose deletes, from the directory render --out wrote arts
-// to, the compose file of an earlier run when arts have none (the topology
-// moved to image: none): left there, it would start containers for servers
-// that now run outside compose. Only a regular file that starts with
-// citusgen's generated header goes; any other file by that name (the
-// user's, or one whose header was edited away) is kept and returned with
-// Removed false, for a warning. nil: there is no such file, or arts have
-// a compose file.
+// RemoveStaleCompose deletes, from the directory render --out wrote arts to,
+// the compose file of an earlier run when arts have none (the topology moved
+// to image: none): left there, it would start containers for servers that
+// now run outside compose.
 func RemoveStaleCompose(dir string, arts []Artifact) (*StaleCompose, error) {
 	for _, a := range arts {
 		if filepath.Clean(a.Path) == ComposeFile {
@@ -179,3 +176,225 @@ func RemoveStaleCompose(dir string, arts []Artifact) (*StaleCompose, error) {
 	}
 	return &StaleCompose{Path: path, Removed: true}, nil
 }
+
+type pyDatabase struct {
+	Alias          string
+	Engine         string
+	DisableCursors bool
+	Name           string
+	User           string
+	Password       string // a Python expression
+	Host           string
+	Port           string
+	TestName       string
+	Dependencies   []string
+	Role           string
+	NodeName       string
+}
+
+type pySettings struct {
+	Source    string
+	Rerun     string // the command that writes the block again
+	NeedsOS   bool
+	Databases []pyDatabase
+	Settings  []topology.Setting
+	Reporting []topology.Reporting
+}
+
+func settingsView(t *topology.Topology) pySettings {
+	password := quote.PyLiteral(t.Password)
+	if t.PasswordEnv != "" {
+		password = "os.environ.get(" + quote.PyLiteral(t.PasswordEnv) + ", '')"
+	}
+	v := pySettings{Source: quote.Comment(t.Source), NeedsOS: t.PasswordEnv != "", Settings: t.Settings, Reporting: t.ReportingDatabases}
+	for _, n := range t.Nodes() {
+		if n.Alias == "" {
+			continue // a worker Django does not connect to
+		}
+		nodePassword := password
+		if n.Role == topology.Worker && !t.WorkerPassword {
+			nodePassword = "''"
+		}
+		host, port := t.Address(n, t.Reaches)
+		db := pyDatabase{
+			Alias:          n.Alias,
+			Engine:         t.Engine,
+			DisableCursors: t.DisableServerSideCursors,
+			Name:           t.Database,
+			User:           t.User,
+			Password:       nodePassword,
+			Host:           host,
+			Port:           strconv.Itoa(port),
+		}
+		if t.Profile == topology.ProfileCI {
+			// Make the test database explicit: it is the one compose created.
+			db.TestName = t.ClusterDatabase()
+		}
+		if n.Role == topology.Coordinator {
+			for _, w := range t.Workers {
+				if w.Alias != "" {
+					db.Dependencies = append(db.Dependencies, w.Alias)
+				}
+			}
+		} else {
+			db.NodeName = t.NodeName(n)
+		}
+		if t.Roles {
+			db.Role = "citus_master"
+			if n.Role == topology.Worker {
+				db.Role = "citus_worker"
+			}
+		}
+		v.Databases = append(v.Databases, db)
+	}
+	return v
+}
+
+// Settings renders the localsettings.py fragment: DATABASES.update(...),
+// the extra flags and REPORTING_DATABASES.update(...).
+func Settings(t *topology.Topology) ([]byte, error) {
+	return SettingsFor(t, SettingsFile)
+}
+
+// SettingsFor renders the fragment for the settings file at path, relative
+// to the spec's folder, which its header names in the command that writes
+// the block again (SettingsRerun).
+func SettingsFor(t *topology.Topology, path string) ([]byte, error) {
+	v := settingsView(t)
+	v.Rerun = SettingsRerun(t, path)
+	return execute("settings", v)
+}
+
+type sqlStep struct {
+	Connect string // conninfo for \connect when the database changes
+	// Lock, with Connect: the statement that takes the step lock in the
+	// new session (steps.StepLock), for as long as it lasts.
+	Lock    string
+	Comment string
+	Guard   string
+	SQL     string // statement for a guarded step, quoted by the template
+	Text    string // statement as psql runs it
+}
+
+type sqlNode struct {
+	Role    topology.Role
+	Service string
+	Alias   string
+	Address string
+	Steps   []sqlStep
+}
+
+type sqlScript struct {
+	Source string
+	// Run says how the script is run, for its header.
+	Run         string
+	PasswordEnv string
+	Nodes       []sqlNode
+	Node        sqlNode
+}
+
+// AddressFunc says where psql reaches a node.
+type AddressFunc func(topology.Node) (host string, port int)
+
+// DjangoAddress reaches nodes where Django does (the default).
+func DjangoAddress(t *topology.Topology) AddressFunc {
+	return func(n topology.Node) (string, int) { return t.Address(n, t.Reaches) }
+}
+
+func sqlView(t *topology.Topology, plans []steps.NodeSteps, addr AddressFunc) sqlScript {
+	// Inline passwords are already in the spec, compose file and settings;
+	// a password from the environment stays there (\getenv).
+	authinfo := psqlAuthinfo
+	if t.PasswordEnv == "" {
+		authinfo = quote.SQLLiteral(citus.Authinfo(t.Password))
+	}
+	v := sqlScript{Source: t.Source, Run: runLine(t, addr), PasswordEnv: t.PasswordEnv}
+	for _, p := range plans {
+		h, pn := addr(p.Node)
+		host, port := h, strconv.Itoa(pn)
+		n := sqlNode{Role: p.Node.Role, Service: p.Node.Service, Alias: p.Node.Alias, Address: host + ":" + port}
+		current := steps.Target(-1)
+		for _, s := range p.Steps {
+			st := sqlStep{Comment: s.Comment, Guard: s.Guard, SQL: s.SQL, Text: s.SQL}
+			if s.Target != current {
+				db := steps.MaintenanceDatabase
+				if s.Target == steps.OnCluster {
+					db = t.ClusterDatabase()
+				}
+				st.Connect = fmt.Sprintf("dbname=%s host=%s port=%s", db, host, port)
+				st.Lock = steps.StepLock
+				current = s.Target
+			}
+			if s.Authinfo {
+				st.Text = strings.Replace(s.SQL, "$1", authinfo, 1)
+			}
+			n.Steps = append(n.Steps, st)
+		}
+		v.Nodes = append(v.Nodes, n)
+	}
+	return v
+}
+
+// runLine is the header's command: psql connects first to the coordinator
+// where the script's own \connect lines reach it.
+func runLine(t *topology.Topology, addr AddressFunc) string {
+	host, port := addr(t.Coordinator)
+	cmd := fmt.Sprintf("psql -h %s -p %d -U %s -d %s -f bootstrap.sql", host, port, t.User, steps.MaintenanceDatabase)
+	switch {
+	case t.PasswordEnv != "":
+		cmd = fmt.Sprintf("PGPASSWORD=\"$%s\" %s   ($%s must be set: the script reads it too)", t.PasswordEnv, cmd, t.PasswordEnv)
+	case t.HasPassword():
+		cmd += "   (PGPASSWORD or ~/.pgpass supplies the password)"
+	}
+	if host == t.Coordinator.Service && t.Reaches == topology.ReachNetwork {
+		cmd += "\n-- The addresses are compose service names: run it inside the compose network,\n" +
+			"-- or from the host with: citusgen bootstrap --reach host"
+	}
+	return cmd
+}
+
+// SQL renders the whole bootstrap as one psql script.
+func SQL(t *topology.Topology) ([]byte, error) {
+	return SQLAt(t, DjangoAddress(t))
+}
+
+// SQLAt renders the bootstrap script with \connect lines to the given
+// addresses (bootstrap --dry-run shows where it would connect).
+func SQLAt(t *topology.Topology, addr AddressFunc) ([]byte, error) {
+	return execute("sql", sqlView(t, steps.BootstrapSteps(t), addr))
+}
+
+// NetworkAddress reaches nodes inside the compose network: service name and
+// container port.
+func NetworkAddress(t *topology.Topology) AddressFunc {
+	return func(n topology.Node) (string, int) { return t.Address(n, topology.ReachNetwork) }
+}
+
+// SetupSQL renders the script the compose setup service runs: the same
+// bootstrap, reaching every node inside the compose network.
+func SetupSQL(t *topology.Topology) ([]byte, error) {
+	v := sqlView(t, steps.BootstrapSteps(t), NetworkAddress(t))
+	v.Run = "the " + citus.SetupService + " service runs this once every node is healthy, and again when this script changes or a node is recreated (docker compose up)"
+	return execute("sql", v)
+}
+
+// NodeSQL renders the bootstrap of each node as its own psql script, in
+// bootstrap order (workers, then the coordinator).
+func NodeSQL(t *topology.Topology) ([][]byte, error) {
+	view := sqlView(t, steps.BootstrapSteps(t), DjangoAddress(t))
+	out := make([][]byte, len(view.Nodes))
+	for i, n := range view.Nodes {
+		view.Node = n
+		b, err := execute("sql-node-file", view)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// psqlAuthinfo builds the pg_dist_authinfo value (citus.Authinfo) inside
+// psql from the variable that \getenv filled, so the script never holds
+// the secret.
+const psqlAuthinfo = `'password=''' || replace(replace(:'citusgen_password', E'\\', E'\\\\'), '''', E'\\''') || ''''`

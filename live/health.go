@@ -115,12 +115,7 @@ func (c *Cluster) nodeAddr(n *Node) string {
 // readHealth returns exactly the rows of citus_check_cluster_node_health():
 // for every active primary as source and every one as target, whether the
 // source can connect to the target (NULL when the source itself cannot be
-// asked). Citus checks those n² pairs one after another, each a new TLS
-// connection (about a second for 8 nodes); here every source runs its own
-// checks over the connection the reading kept, all sources in parallel, and
-// the warning Citus gives for each failed pair is kept as its reason. A
-// registered source outside the topology has no such connection, and then
-// the function itself runs on the coordinator.
+// asked).
 func readHealth(ctx context.Context, c *Cluster, timeout time.Duration) *Health {
 	// Bound each inter-node connection so a silent node cannot stall us.
 	setTimeout := citus.SetConnectionTimeout(timeout.Milliseconds())
@@ -237,9 +232,8 @@ func checkConnections(ctx context.Context, n *Node, setTimeout string, names []s
 
 // recheck asks each source once more, after a pause, about the pairs that
 // failed: a node busy starting many connections at once (every node checks
-// every other at the same moment) can miss the connection timeout once,
-// and a diagnosis must not depend on that. A pair that fails again keeps
-// its first reason. It returns how many pairs worked the second time.
+// every other at the same moment) can miss the connection timeout once, and
+// a diagnosis must not depend on that.
 func recheck(ctx context.Context, sources []*Node, setTimeout string, names []string, ports []int32, results [][]*bool, errs []error) int {
 	failed := 0
 	for i := range sources {
@@ -312,27 +306,16 @@ func functionHealth(ctx context.Context, conn *pgx.Conn, setTimeout string) ([]h
 	if _, err := conn.Exec(ctx, setTimeout); err != nil {
 		return nil, err
 	}
-	rows, err := conn.Query(ctx, citus.ClusterHealth)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []healthRow
-	for rows.Next() {
-		var h healthRow
-		if err := rows.Scan(&h.fromName, &h.fromPort, &h.toName, &h.toPort, &h.ok); err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	rows, _ := conn.Query(ctx, citus.ClusterHealth)
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (h healthRow, err error) {
+		return h, row.Scan(&h.fromName, &h.fromPort, &h.toName, &h.toPort, &h.ok)
+	})
 }
 
-// CannotReach says which active registrations the coordinator cannot
-// connect to, and Citus's reason for each ("" when it reaches them all, or
-// cannot be asked): what makes Citus fail to size shards ("cannot get the
-// size because of a connection error") or to move them. It asks over a
-// connection of its own, made with cfg (the coordinator's).
+// CannotReach says which active registrations the coordinator cannot connect
+// to, and Citus's reason for each ("" when it reaches them all, or cannot be
+// asked): what makes Citus fail to size shards ("cannot get the size because
+// of a connection error") or to move them.
 func (c *Cluster) CannotReach(ctx context.Context, cfg *pgx.ConnConfig) string {
 	n := &Node{}
 	cfg = cfg.Copy()

@@ -1,17 +1,5 @@
 // Package live reads a running Citus cluster once, for everything that
-// compares it with the topology: verify turns the reading into checks, plan
-// (the live diff) into changes, and bootstrap applies those changes and
-// reads again. Every node is read over one connection in one round trip:
-// its server facts, and where the extension exists its own pg_dist_node,
-// local group and inter-node credentials (the coordinator adds its shard
-// counts and, on request, what a rebalance would do); a node without the
-// cluster database yet is read in its maintenance database. Each reading
-// is bounded: one held up by a lock names the session holding it. On
-// request the nodes then check their connections to each other (health.go),
-// which is as much the cluster's state as its catalog. Match pairs the
-// topology's workers with the coordinator's registrations, the one place
-// that decides what is missing, inactive, not primary, registered under
-// another name, another cluster's, or extra.
+// compares it with the topology (verify, plan, bootstrap).
 package live
 
 import (
@@ -75,9 +63,7 @@ const (
 type Node struct {
 	Endpoint cluster.Endpoint
 
-	// Connected: logged in to the cluster database. Otherwise Failure says
-	// why (NoDatabase: logged in, but the database does not exist) and
-	// Detail how, in one line without secrets.
+	// Connected: logged in to the cluster database.
 	Connected bool
 	Failure   cluster.Failure
 	Detail    string
@@ -215,9 +201,8 @@ func (c *Cluster) Close() {
 	}
 }
 
-// Unread lists what could not be read, one line per node: those nodes'
-// state is unknown, so no comparison with the topology is complete. (What a
-// rebalance would do is ReshapeProblem's.)
+// Unread lists what could not be read, one line per node: those nodes' state
+// is unknown, so no comparison with the topology is complete.
 func (c *Cluster) Unread() []Problem {
 	var out []Problem
 	for _, n := range c.Nodes {
@@ -326,10 +311,9 @@ type Options struct {
 	Bound time.Duration
 }
 
-// Read reads every node in parallel, one connection and one round trip
-// each (plus one on the coordinator for the size of shards to drain, with
-// Reshape). Only bad options are an error: whatever cannot be read is said
-// by the nodes' Failure and Unread.
+// Read reads every node in parallel, one connection and one round trip each
+// (plus one on the coordinator for the size of shards to drain, with
+// Reshape).
 func Read(ctx context.Context, t *topology.Topology, o Options) (*Cluster, error) {
 	eps, err := cluster.Endpoints(t, o.Cluster)
 	if err != nil {
@@ -444,9 +428,8 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 }
 
 // citusConnectTimeout bounds each connection Citus opens for a reading or
-// the health check: HealthTimeout (10s when 0), and at most a quarter of
-// the time left. A new TLS connection to a node that has just created its
-// extension takes over 5 s on a busy host; that is slow, not failed.
+// the health check: HealthTimeout (10s when 0), and at most a quarter of the
+// time left.
 func citusConnectTimeout(ctx context.Context, o Options) time.Duration {
 	timeout := o.HealthTimeout
 	if timeout <= 0 {
@@ -462,24 +445,14 @@ func citusConnectTimeout(ctx context.Context, o Options) time.Duration {
 // does not exist from its maintenance database: a server without Citus
 // installed or preloaded shows before bootstrap would trip over it.
 func (n *Node) readMaintenance(ctx context.Context, t *topology.Topology, o Options, redact func(string) string) {
-	for _, db := range cluster.MaintenanceDatabases {
-		cfg, err := o.Cluster.Config(t, n.Endpoint, db)
-		if err != nil {
-			return
-		}
-		conn, err := pgx.ConnectConfig(ctx, cfg)
-		if kind, _ := cluster.Classify(err); kind == cluster.NoDatabase {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		if facts, qerr := n.exec(ctx, conn, o.Bound, factsQuery, redact).row(0); qerr == "" {
-			n.takeFacts(facts)
-			n.Citus = "" // another database's extension says nothing of the cluster database
-		}
+	conn, err := o.Cluster.ConnectMaintenance(ctx, t, n.Endpoint)
+	if err != nil {
 		return
+	}
+	defer conn.Close(context.Background())
+	if facts, qerr := n.exec(ctx, conn, o.Bound, factsQuery, redact).row(0); qerr == "" {
+		n.takeFacts(facts)
+		n.Citus = "" // another database's extension says nothing of the cluster database
 	}
 }
 
@@ -731,8 +704,7 @@ type ImageDrift struct {
 
 // ImageDrift compares each node that runs from an image with what the
 // topology says of it: the Citus release its tag names (citus.ImageVersion)
-// and the PostgreSQL major of the image. named lists the nodes with
-// anything to compare.
+// and the PostgreSQL major of the image.
 func (c *Cluster) ImageDrift() (drift []ImageDrift, named []string) {
 	for _, n := range c.Nodes {
 		node := n.Endpoint.Node

@@ -2,7 +2,6 @@ package live
 
 import (
 	"fmt"
-	"net"
 	"strings"
 
 	"github.com/citusgen/citusgen/internal/english"
@@ -120,10 +119,8 @@ func match(t *topology.Topology, c *Cluster) *Match {
 	for i, w := range t.Workers {
 		m.Workers[i] = byNodeName(t, c, w, used)
 	}
-	// A worker of another cluster is never matched: its group numbers
-	// are that cluster's, and registering it would overwrite its metadata.
-	// One that names another coordinator cannot be proven ours; one that
-	// holds shards and is not proven ours is another cluster's.
+	// A worker of another cluster is never matched: its group numbers are
+	// that cluster's, and registering it would overwrite its metadata.
 	foreign := func(wm *WorkerMatch, only bool) {
 		if why := c.Foreign(wm.Worker); wm.State == Missing && only && why != "" {
 			wm.State, wm.Foreign = Foreign, why
@@ -163,13 +160,11 @@ func match(t *topology.Topology, c *Cluster) *Match {
 }
 
 // Foreign says what shows that a topology worker the coordinator does not
-// register (by any name its own metadata proves) belongs to another
-// cluster: its own pg_dist_node names another coordinator, or its own
-// metadata places shards of distributed tables on it (this coordinator
-// would have refused to remove it while it held any; and in compose every
-// cluster's coordinator may have the same name). "" when nothing does; a
-// worker this cluster removed keeps rows naming this coordinator, and
-// those are no sign.
+// register (by any name its own metadata proves) belongs to another cluster:
+// its own pg_dist_node names another coordinator, or its own metadata places
+// shards of distributed tables on it (this coordinator would have refused to
+// remove it while it held any; and in compose every cluster's coordinator
+// may have the same name).
 func (c *Cluster) Foreign(w topology.Node) string {
 	n := c.Node(w.Service)
 	if n == nil || !n.HasCitus() || n.CatalogErr != "" {
@@ -261,9 +256,7 @@ func byProof(t *topology.Topology, c *Cluster, wm *WorkerMatch, used map[int32]b
 }
 
 // byResemblance matches a worker with a registration holding shards whose
-// name only resembles it. A look-alike holding shards must not be
-// registered beside the worker: if it is the same server, the worker would
-// hold its shards twice. Without shards it is an extra to remove.
+// name only resembles it.
 func byResemblance(t *topology.Topology, c *Cluster, wm *WorkerMatch, used map[int32]bool) {
 	rows := c.Coordinator().Registrations
 	for j := range rows {
@@ -287,7 +280,7 @@ func byResemblance(t *topology.Topology, c *Cluster, wm *WorkerMatch, used map[i
 func resembles(t *topology.Topology, w topology.Node, r Registration) string {
 	port := int(r.Port)
 	switch {
-	case isLoopback(r.Name) && w.Port != 0 && port == w.Port:
+	case topology.IsLoopback(r.Name) && w.Port != 0 && port == w.Port:
 		return "a loopback name on its published port"
 	case r.Name != w.Service && (strings.Contains(r.Name, "_"+w.Service+"_") || strings.Contains(r.Name, "-"+w.Service+"-")):
 		return "its container name"
@@ -295,14 +288,6 @@ func resembles(t *topology.Topology, w topology.Node, r Registration) string {
 		return "its published port instead of the container port"
 	}
 	return ""
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // metadata compares, for a registered metadata worker, the worker's own

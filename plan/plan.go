@@ -1,10 +1,6 @@
-// Package plan is what would make the live cluster match the topology: a
-// Plan, made once from one reading of the cluster (package live) through
-// its diagnosis (package diagnosis), lists every change with the guarded
-// bootstrap steps that make it and the verify findings it resolves, what
-// could not be read, its summary and its exit status. The plan command
-// prints it; bootstrap runs the steps of the changes that need no flag and
-// hands --prune and --rebalance to package reshape.
+// Package plan is what would make the live cluster match the topology: the
+// changes of one diagnosis, what could not be read, a summary and an exit
+// status.
 package plan
 
 import (

@@ -1,9 +1,5 @@
-// Package quote writes values as literals of the languages citusgen
-// renders: YAML scalars (and compose's $-escaped form and literal blocks),
-// Python literals, and SQL identifiers and string constants, so that no
-// value from a spec can break out of the literal that holds it. The
-// generator's templates call them; so does every other place that writes
-// such a literal.
+// Package quote writes values as YAML, Python and SQL literals that no
+// value from a spec can break out of.
 package quote
 
 import (
@@ -31,34 +27,7 @@ func YAMLScalar(s string) string {
 	if plainYAML.MatchString(s) && !yamlSpecial[strings.ToLower(s)] {
 		return s
 	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\t':
-			b.WriteString(`\t`)
-		case '\r':
-			b.WriteString(`\r`)
-		default:
-			if r == utf8.RuneError || !unicode.IsPrint(r) {
-				if r > 0xFFFF {
-					fmt.Fprintf(&b, `\U%08X`, r)
-				} else {
-					fmt.Fprintf(&b, `\u%04X`, r)
-				}
-				continue
-			}
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	return escaped(s, '"', `\u%04X`, `\U%08X`)
 }
 
 // ComposeLiteral renders a value compose must take literally: '$' is doubled
@@ -68,10 +37,8 @@ func ComposeLiteral(s string) string {
 }
 
 // ComposeBlock renders a multi-line value compose must take literally (a
-// config's content) as a YAML literal block indented by indent spaces, so the
-// document stays readable; '$' is doubled against interpolation. Text a
-// literal block cannot hold exactly (unprintable characters, a leading space
-// on the first line, no single final newline) falls back to ComposeLiteral.
+// config's content) as a YAML literal block indented by indent spaces, so
+// the document stays readable; '$' is doubled against interpolation.
 func ComposeBlock(s string, indent int) string {
 	s = strings.ReplaceAll(s, "$", "$$")
 	if !blockSafe(s) {
@@ -143,40 +110,38 @@ func PyLiteral(v any) string {
 	panic(fmt.Sprintf("templates: no Python literal for %T", v))
 }
 
-func pyString(s string) string {
+func pyString(s string) string { return escaped(s, '\'', `\u%04x`, `\U%08x`) }
+
+// escaped quotes s with q and the backslash escapes YAML and Python share;
+// hex4 and hex8 spell \u and \U (the case each language's own output uses).
+func escaped(s string, q rune, hex4, hex8 string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
+	b.WriteRune(q)
 	for _, r := range s {
-		switch r {
-		case '\'':
-			b.WriteString(`\'`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\n':
+		switch {
+		case r == q || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
 			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
+		case r == '\t':
 			b.WriteString(`\t`)
-		default:
-			switch {
-			case r == utf8.RuneError:
-				// Invalid UTF-8 cannot become a Python str; the spec
-				// validation rejects it, this keeps the output parseable.
-				b.WriteString(`\ufffd`)
-			case !unicode.IsPrint(r):
-				if r > 0xFFFF {
-					fmt.Fprintf(&b, `\U%08x`, r)
-				} else {
-					fmt.Fprintf(&b, `\u%04x`, r)
-				}
-			default:
-				b.WriteRune(r)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == utf8.RuneError || !unicode.IsPrint(r):
+			// Invalid UTF-8 included, which spec validation refuses: the
+			// output stays parseable.
+			if r > 0xFFFF {
+				fmt.Fprintf(&b, hex8, r)
+			} else {
+				fmt.Fprintf(&b, hex4, r)
 			}
+		default:
+			b.WriteRune(r)
 		}
 	}
-	b.WriteByte('\'')
+	b.WriteRune(q)
 	return b.String()
 }
 
@@ -256,8 +221,9 @@ func ConninfoValue(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
-// Shell quotes s as one POSIX shell word: single quotes, each ' written
-// as '\'' (a word of safe characters alone stays as it is).
+// Shell quotes s as one POSIX shell word: in single quotes, each single
+// quote in it closed, escaped with a backslash and reopened (a word of safe
+// characters alone stays as it is).
 func Shell(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/:=@+%") == "" {
 		return s

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/template"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/citusgen/citusgen/citus"
@@ -13,13 +14,12 @@ import (
 	"github.com/citusgen/citusgen/internal/yamldoc"
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/settingsfile"
+	"github.com/citusgen/citusgen/topology"
 )
 
 // adoptCompose finds definitions outside the managed regions of names a
-// region owns and returns the edits that remove them (opts.Adopt, or a
-// whole file citusgen rendered), or refuses naming each one. An anchor such
-// a definition holds that the rest of the file uses is kept, moved to a
-// top-level x- extension key.
+// region owns and returns the edits that remove them (opts.Adopt, or a whole
+// file citusgen rendered), or refuses naming each one.
 func adoptCompose(doc *userCompose, lines []string, regions map[string]*region, sections []sectionBody, opts MergeOptions) ([]lineEdit, []Adopted, error) {
 	generated := len(lines) > 0 && strings.HasPrefix(lines[0], generator.GeneratedComment)
 	adopt := opts.Adopt || generated
@@ -262,44 +262,144 @@ func encodeYAML(n *yaml.Node) ([]byte, error) {
 // isManager: a service running the membership manager image, which
 // registers workers behind citusgen's back.
 func isManager(svc *yaml.Node) bool {
-	svc = yamldoc.Resolve(svc)
-	if svc == nil || svc.Kind != yaml.MappingNode {
-		return false
-	}
-	for i := 0; i+1 < len(svc.Content); i += 2 {
-		if svc.Content[i].Value == "image" {
-			return citus.IsManagerImage(yamldoc.Resolve(svc.Content[i+1]).Value)
+	image := yamldoc.Value(svc, "image")
+	return image != nil && citus.IsManagerImage(image.Value)
+}
+
+// hasManagedLabel: a service carrying citusgen's io.citusgen.managed label.
+func hasManagedLabel(svc *yaml.Node) bool {
+	key, value, _ := strings.Cut(generator.ManagedLabel, "=")
+	labels := yamldoc.Value(svc, "labels")
+	switch {
+	case labels == nil:
+	case labels.Kind == yaml.SequenceNode:
+		for _, l := range labels.Content {
+			if yamldoc.Resolve(l).Value == generator.ManagedLabel {
+				return true
+			}
+		}
+	case labels.Kind == yaml.MappingNode:
+		for j := 0; j+1 < len(labels.Content); j += 2 {
+			if labels.Content[j].Value == key && yamldoc.Resolve(labels.Content[j+1]).Value == value {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// hasManagedLabel: a service carrying citusgen's io.citusgen.managed label.
-func hasManagedLabel(svc *yaml.Node) bool {
-	svc = yamldoc.Resolve(svc)
-	if svc == nil || svc.Kind != yaml.MappingNode {
-		return false
+// MajorChange is a node whose compose file runs one PostgreSQL major and
+// whose topology another: the new server cannot read the data its volume
+// holds (a PostgreSQL 18 image exits at start when it finds another
+// major's data), so the change has to be meant.
+type MajorChange struct {
+	Service string
+	Line    int // of the old image in the file, 1-based
+	// OldMajor is 0 when the old image cannot be placed and only its data
+	// volume's target tells that its layout differs.
+	OldImage, OldTarget string
+	OldMajor            int
+	NewImage            string
+	NewMajor            int
+}
+
+// Describe says what changes, in a phrase.
+func (c MajorChange) Describe() string {
+	old := fmt.Sprintf("%s (PostgreSQL %d)", c.OldImage, c.OldMajor)
+	if c.OldMajor == 0 {
+		old = fmt.Sprintf("%s (its data at %s)", c.OldImage, c.OldTarget)
 	}
-	key, value, _ := strings.Cut(generator.ManagedLabel, "=")
-	for i := 0; i+1 < len(svc.Content); i += 2 {
-		if svc.Content[i].Value != "labels" {
+	return fmt.Sprintf("%s: %s becomes %s (PostgreSQL %d)", c.Service, old, c.NewImage, c.NewMajor)
+}
+
+// MajorChangeAdvice is what to do about changes: the two ways out.
+func MajorChangeAdvice(changes []MajorChange) string {
+	pins := map[int]bool{}
+	var pin []string
+	for _, c := range changes {
+		if c.OldMajor != 0 && !pins[c.OldMajor] {
+			pins[c.OldMajor] = true
+			pin = append(pin, fmt.Sprintf("PostgreSQL %d (a citusdata/citus tag ending in -pg%d, or %s as before)", c.OldMajor, c.OldMajor, c.OldImage))
+		}
+	}
+	keep := "the image the data was made with"
+	if len(pin) > 0 {
+		keep = "an image of " + strings.Join(pin, "; ")
+	}
+	return "the server of another PostgreSQL major cannot read the data the existing volumes hold, so these nodes would exit at start. " +
+		"Either keep the major: set image: in the topology to " + keep + "; " +
+		"or move the data to the new major with citusgen upgrade --compose-file FILE (it prints the plan; --apply runs it, and rewrites the file). " +
+		"A cluster without data to keep (after docker compose down -v) needs only --allow-major-change."
+}
+
+// MajorChanges compares the PostgreSQL major each node's service in an
+// existing compose file runs with the one the topology gives it.
+func MajorChanges(existing []byte, t *topology.Topology, env map[string]string) []MajorChange {
+	doc, _, err := yamldoc.DecodeFirst(existing)
+	if err != nil || len(doc.Content) == 0 {
+		return nil // the merge reports what is wrong with the file
+	}
+	services := yamldoc.Value(yamldoc.Resolve(doc.Content[0]), "services")
+	var changes []MajorChange
+	for _, n := range t.Nodes() {
+		if !n.RunsFromImage() || n.Postgres == 0 {
 			continue
 		}
-		labels := yamldoc.Resolve(svc.Content[i+1])
-		switch labels.Kind {
-		case yaml.SequenceNode:
-			for _, l := range labels.Content {
-				if yamldoc.Resolve(l).Value == generator.ManagedLabel {
-					return true
+		svc := yamldoc.Value(services, n.Service)
+		img := yamldoc.Value(svc, "image")
+		if img == nil || img.Kind != yaml.ScalarNode {
+			continue
+		}
+		old, err := template.Substitute(img.Value, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if err != nil || old == "" {
+			continue
+		}
+		c := MajorChange{Service: n.Service, Line: img.Line, OldImage: old, NewImage: n.Image, NewMajor: n.Postgres}
+		major, placed := citus.ImagePostgres(old)
+		if !placed && old == n.Image {
+			major, placed = n.Postgres, true
+		}
+		switch {
+		case placed && major != n.Postgres:
+			c.OldMajor = major
+			changes = append(changes, c)
+		case !placed:
+			if target := dataTarget(svc); target != "" && target != citus.DataVolume(n.Postgres) {
+				c.OldTarget = target
+				changes = append(changes, c)
+			}
+		}
+	}
+	return changes
+}
+
+// dataTarget is where a service mounts its data: the target of a volume at
+// either layout's data directory, "" when it mounts none there.
+func dataTarget(svc *yaml.Node) string {
+	vols := yamldoc.Value(svc, "volumes")
+	if vols == nil || vols.Kind != yaml.SequenceNode {
+		return ""
+	}
+	for _, v := range vols.Content {
+		v = yamldoc.Resolve(v)
+		switch v.Kind {
+		case yaml.ScalarNode:
+			// SOURCE:TARGET[:MODE], the source perhaps ${VAR:-x}${VAR-y:}
+			spec := strings.TrimSuffix(strings.TrimSuffix(v.Value, ":ro"), ":rw")
+			for _, d := range citus.DataVolumes {
+				if rest, ok := strings.CutSuffix(spec, d); ok && (rest == "" || strings.HasSuffix(rest, ":") || strings.HasSuffix(rest, "}")) {
+					return d
 				}
 			}
 		case yaml.MappingNode:
-			for j := 0; j+1 < len(labels.Content); j += 2 {
-				if labels.Content[j].Value == key && yamldoc.Resolve(labels.Content[j+1]).Value == value {
-					return true
+			if t := yamldoc.Value(v, "target"); t != nil {
+				for _, d := range citus.DataVolumes {
+					if strings.TrimSuffix(t.Value, "/") == d {
+						return d
+					}
 				}
 			}
 		}
 	}
-	return false
+	return ""
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/citusgen/citusgen/composefile"
+	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/settingsfile"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -21,12 +24,10 @@ type Drift struct {
 	Msg   string
 }
 
-// Drift is what check reports about a file this merge was made into
-// (actual, at path), beyond the merge's diff: a file without the regions
-// (with the command into, which adds them) and the hand-written duplicates
-// outside the regions of what they define. changed says whether the merge
-// changes the file, which check shows as a diff; without the regions it
-// shows only their absence.
+// Drift is what check reports about a file this merge was made into (actual,
+// at path), beyond the merge's diff: a file without the regions (with the
+// command into, which adds them) and the hand-written duplicates outside the
+// regions of what they define.
 func (m *Merge) Drift(path, into string, actual []byte) (drift []Drift, changed bool) {
 	if !m.HadRegion {
 		return []Drift{{path, settingsfile.Range{}, fmt.Sprintf("%s has no citusgen region; add it with: citusgen %s %s (with --adopt to take over hand-written definitions)", path, into, path)}}, false
@@ -44,10 +45,7 @@ func (m *Merge) Drift(path, into string, actual []byte) (drift []Drift, changed 
 }
 
 // CrossCheck compares the compose file and the settings with each other:
-// every alias must point where the compose file puts its node. The
-// settings' values are the literals python3's parser read; nothing in the
-// file is run.
-// ports are the compose file's, as CrossCheckPorts loaded them.
+// every alias must point where the compose file puts its node.
 func CrossCheck(t *topology.Topology, composePath string, ports map[string][]composefile.Port, settingsPath string, settings *Merge) []Drift {
 	dbs := settingsDatabases(settings)
 	var problems []Drift
@@ -94,14 +92,6 @@ func CrossCheck(t *topology.Topology, composePath string, ports map[string][]com
 	return problems
 }
 
-// CrossCheckPorts loads the compose file for CrossCheck, in docker
-// compose's environment (composefile.Env); it needs nothing from the
-// settings, so a caller can run it beside the settings file's analysis.
-func CrossCheckPorts(ctx context.Context, t *topology.Topology, composePath string, composeData []byte, composeEnv map[string]string) (map[string][]composefile.Port, error) {
-	// Other services' unresolved volumes must not hide the cluster's drift.
-	return composefile.ServicePorts(ctx, filepath.Dir(composePath), composePath, composeData, composefile.CheckEnv(t, composeEnv))
-}
-
 type pyDB struct {
 	host, port, nodeName string
 	lines                settingsfile.Range // the alias's entry
@@ -141,4 +131,138 @@ func pyStr(v settingsfile.Value) string {
 		return "False"
 	}
 	return ""
+}
+
+// Finding is one way a user's file differs from what the topology renders:
+// a drift at lines of a file, or, with Diff, a file whose regions differ
+// from the ones citusgen would write.
+type Finding struct {
+	Drift
+	Diff *FileDiff
+}
+
+// FileDiff is a file as it is and as `Fix` would write it.
+type FileDiff struct {
+	Path, Fix, Actual, Want string
+}
+
+// FileError is a file the merge refuses (damaged markers, a second
+// document, a definition it may not adopt): nothing can be compared.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Check is `citusgen check`: the compose file and the settings file (nil for
+// a file not checked), each against the regions t renders, and each against
+// the other.
+func Check(ctx context.Context, t *topology.Topology, composePath, settingsPath, settingsHeader string, composeData, settingsData []byte) (findings []Finding, notes []string, err error) {
+	add := func(ds ...Drift) {
+		for _, d := range ds {
+			findings = append(findings, Finding{Drift: d})
+		}
+	}
+	diff := func(path, into string, actual []byte, m *Merge) {
+		drift, changed := m.Drift(path, into, actual)
+		add(drift...)
+		if changed {
+			findings = append(findings, Finding{Diff: &FileDiff{Path: path, Fix: "citusgen " + into + " " + path, Actual: string(actual), Want: string(m.Data)}})
+		}
+	}
+	var env map[string]string
+	if composePath != "" {
+		// A file --into would refuse is refused here too.
+		m, err := MergeComposeFile(composeData, t, MergeOptions{Name: composePath, Adopt: true})
+		if err != nil {
+			return nil, nil, &FileError{composePath, err}
+		}
+		conflicts, err := IncludeConflicts(t, composePath, composeData)
+		if err != nil {
+			return nil, nil, err
+		}
+		add(conflicts...)
+		diff(composePath, "render --into", composeData, m)
+		// Old images are read with docker compose's environment: a
+		// ${VAR:-default} image set in the .env beside the file runs what
+		// the .env says.
+		if env, err = composefile.Env(filepath.Dir(composePath), composePath); err != nil {
+			return nil, nil, err
+		}
+		if changes := MajorChanges(composeData, t, env); len(changes) > 0 {
+			add(Drift{File: composePath, Lines: settingsfile.Range{Start: changes[0].Line, End: changes[len(changes)-1].Line}, Msg: MajorChangeText(composePath, changes, "")})
+		}
+	}
+	if settingsPath != "" {
+		settings, err := MergeSettingsFile(ctx, settingsData, t, MergeOptions{Name: settingsPath, Header: settingsHeader, Adopt: true})
+		if err != nil {
+			return nil, nil, &FileError{settingsPath, err}
+		}
+		diff(settingsPath, "render settings --into", settingsData, settings)
+		if composePath != "" {
+			// Other services' unresolved volumes must not hide the cluster's drift.
+			if ports, err := composefile.ServicePorts(ctx, filepath.Dir(composePath), composePath, composeData, composefile.CheckEnv(t, env)); err != nil {
+				notes = append(notes, fmt.Sprintf("could not compare the two files with each other: %v", err))
+			} else {
+				add(CrossCheck(t, composePath, ports, settingsPath, settings)...)
+			}
+		}
+	}
+	return findings, notes, nil
+}
+
+// MajorChangeText names the nodes whose PostgreSQL major changes, each at
+// its line, and the ways out; consequence, when given, says what was not
+// done.
+func MajorChangeText(path string, changes []MajorChange, consequence string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: the topology changes the PostgreSQL major of %s%s:\n", path, english.Plural(len(changes), "node"), consequence)
+	for _, c := range changes {
+		fmt.Fprintf(&b, "  %s:%d: %s\n", path, c.Line, c.Describe())
+	}
+	b.WriteString(MajorChangeAdvice(changes))
+	return b.String()
+}
+
+// IncludeConflicts finds what the files a compose file includes (include:,
+// followed as docker compose does) define of what its managed regions
+// define.
+func IncludeConflicts(t *topology.Topology, path string, data []byte) ([]Drift, error) {
+	included, err := composefile.Includes(path, data)
+	if err != nil || len(included) == 0 {
+		return nil, err
+	}
+	sections, err := managedCompose(t)
+	if err != nil {
+		return nil, err
+	}
+	var out []Drift
+	for _, inc := range included {
+		var names []string
+		first := 0
+		for _, s := range sections {
+			for _, d := range inc.Defines[s.key] {
+				if !slices.Contains(s.names, d.Name) {
+					continue
+				}
+				names = append(names, fmt.Sprintf("%s.%s (%s:%d)", s.key, d.Name, inc.Path, d.Line))
+				if first == 0 {
+					first = d.Line
+				}
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		them := "them"
+		if len(names) == 1 {
+			them = "it"
+		}
+		out = append(out, Drift{inc.Path, settingsfile.Range{Start: first, End: first}, fmt.Sprintf(
+			"%s:%d includes %s, which defines %s, as the citusgen regions of %s do: docker compose cannot have both (Compose v2 refuses the file, %q; later versions merge the two definitions, so what runs is not what the topology renders); remove %s from %s, or stop including it",
+			inc.By, inc.Line, inc.Path, strings.Join(names, " and "), path, "conflicts with imported resource", them, inc.Path)})
+	}
+	return out, nil
 }

@@ -1,20 +1,12 @@
-// Package regions keeps citusgen's managed regions in users' files: the
-// blocks between "# >>> citusgen managed NAME" and "# <<< citusgen managed
-// NAME" markers that render --into writes into a compose file (in
-// services:, volumes: and configs:) and into a Django settings file, every
-// other byte of the file being the user's. It finds the regions (refusing
-// damaged markers rather than guessing), merges what the topology renders
-// into them, adopts hand-written definitions of what they define (--adopt),
-// and tells check what drifted, within a file and between the two files.
-// Compose files are parsed with go.yaml.in/yaml/v3 for their lines and
-// loaded with compose-go (package composefile); settings files are read by
-// python3's parser (package settingsfile), never run.
+// Package regions keeps citusgen's managed regions in users' compose and
+// settings files: find, merge, adopt, drift.
 package regions
 
 import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/citusgen/citusgen/quote"
@@ -114,10 +106,7 @@ type region struct {
 	indent     string
 }
 
-// findRegionOutside locates the region named name. A missing region is
-// (nil, nil); a lone, repeated or out-of-order marker is an error, never a
-// guess. The lines for which inside(i) holds are not the file's own lines
-// but part of a string or a block scalar: marker text there is data.
+// findRegionOutside locates the region named name.
 func findRegionOutside(lines []string, name string, inside func(i int) bool) (*region, error) {
 	var cands []markerLine
 	for i, l := range lines {
@@ -216,4 +205,101 @@ func wrapRegion(name, source string, body []string, indent string) []string {
 	out := []string{indent + beginMark + name + ": generated from " + quote.Comment(source) + "; change the topology, not this block"}
 	out = append(out, body...)
 	return append(out, indent+endMark+name)
+}
+
+// splitLines splits a file into lines without their "\n"; a line keeps
+// its "\r" in a CRLF file, so that joinLines gives back the same bytes.
+func splitLines(data []byte) []string {
+	s := string(data)
+	if s == "" {
+		return nil
+	}
+	s = strings.TrimSuffix(s, "\n")
+	return strings.Split(s, "\n")
+}
+
+func joinLines(lines []string) []byte {
+	if len(lines) == 0 {
+		return nil
+	}
+	n := len(lines)
+	for _, l := range lines {
+		n += len(l)
+	}
+	b := make([]byte, 0, n)
+	for _, l := range lines {
+		b = append(b, l...)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// lineEnding is what the lines citusgen writes into a file end with, as
+// the file's own lines do: "\r" (before the "\n") in a CRLF file.
+func lineEnding(data []byte) string {
+	if i := bytes.IndexByte(data, '\n'); i > 0 && data[i-1] == '\r' {
+		return "\r"
+	}
+	return ""
+}
+
+// withEnding adds the file's line ending to citusgen's lines.
+func withEnding(lines []string, eol string) []string {
+	if eol == "" {
+		return lines
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = l + eol
+	}
+	return out
+}
+
+// checkLineBreaks refuses a carriage return that is not followed by a line
+// feed: YAML and Python both take it for a line break, so every line
+// number after it would differ from what an editor shows.
+func checkLineBreaks(name string, data []byte) error {
+	for i := bytes.IndexByte(data, '\r'); i >= 0; {
+		if i+1 == len(data) || data[i+1] != '\n' {
+			line := bytes.Count(data[:i], []byte("\n")) + 1
+			return &MergeError{Line: line, Msg: fmt.Sprintf("%s ends a line with a carriage return alone (old Mac line endings); YAML and Python read it as a line break where editors may not, so citusgen does not edit the file: convert it to LF or CRLF line endings (for example: sed -i 's/\\r$//; s/\\r/\\n/g' %s), then run again", name, name)}
+		}
+		j := bytes.IndexByte(data[i+1:], '\r')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return nil
+}
+
+// lineEdit replaces the lines [from, to) with lines (an insertion when
+// from == to).
+type lineEdit struct {
+	from, to int
+	lines    []string
+}
+
+// applyEdits makes every edit in one pass. Edits never overlap, except that
+// an insertion may sit where a removal ends.
+func applyEdits(lines []string, edits []lineEdit) []string {
+	sort.SliceStable(edits, func(i, j int) bool {
+		if edits[i].from != edits[j].from {
+			return edits[i].from < edits[j].from
+		}
+		return edits[i].to < edits[j].to
+	})
+	extra := 0
+	for _, e := range edits {
+		extra += len(e.lines)
+	}
+	out := make([]string, 0, len(lines)+extra)
+	pos := 0
+	for _, e := range edits {
+		from, to := max(e.from, pos), max(e.to, pos)
+		out = append(out, lines[pos:from]...)
+		out = append(out, e.lines...)
+		pos = to
+	}
+	return append(out, lines[pos:]...)
 }

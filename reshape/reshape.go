@@ -1,8 +1,5 @@
-// Package reshape holds the operations that move shards: rebalancing them
-// onto the topology's workers with Citus's background rebalancer, and
-// pruning, which drains the registrations outside the topology before
-// removing them. bootstrap runs them for --rebalance and --prune; what they
-// would do is in the plan (package plan).
+// Package reshape moves shards: rebalancing onto the topology's workers, and
+// pruning registrations outside it.
 package reshape
 
 import (
@@ -11,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,11 +76,7 @@ func (o Options) printf(format string, args ...any) {
 
 // Rebalance waits for a rebalance job that is already running (one a killed
 // bootstrap left behind), or else starts Citus's background rebalancer when
-// shards are unbalanced and waits for it, printing each shard it moved. It
-// moves nothing on a balanced cluster. c is a reading with Reshape; conn is
-// a connection to the coordinator. It returns the number of shards moved
-// and whether it waited for a job it found running (that job was planned
-// earlier: read again to see whether more moves are due).
+// shards are unbalanced and waits for it, printing each shard it moved.
 func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) (moved int, attached bool, err error) {
 	nodes := nodeAddrs(c)
 	o.workers = services(c)
@@ -254,23 +249,19 @@ var moveRE = regexp.MustCompile(citus.MoveCommand)
 // jobTasks lists a job's tasks from Citus's task table; a move's command
 // names the shard and the node ids.
 func jobTasks(ctx context.Context, conn *pgx.Conn, job int64) []task {
-	rows, err := conn.Query(ctx, citus.JobTasks, job)
-	if err != nil {
-		return nil
-	}
-	defer rows.Close()
 	var out []task
-	for rows.Next() {
-		var tk task
-		var command string
-		if rows.Scan(&tk.id, &tk.status, &command, &tk.failed) != nil {
-			return out
-		}
+	var tk task
+	var command string
+	rows, _ := conn.Query(ctx, citus.JobTasks, job)
+	// A row that does not scan ends the list: what came before is kept.
+	pgx.ForEachRow(rows, []any{&tk.id, &tk.status, &command, &tk.failed}, func() error {
+		t := tk
 		if m := moveRE.FindStringSubmatch(command); m != nil {
-			tk.move = &move{shard: m[1], from: m[2], to: m[3]}
+			t.move = &move{shard: m[1], from: m[2], to: m[3]}
 		}
-		out = append(out, tk)
-	}
+		out = append(out, t)
+		return nil
+	})
 	return out
 }
 
@@ -299,9 +290,7 @@ func firstError(details string) string {
 }
 
 // Prune drains every registration outside the topology (its shards move to
-// the topology's workers, with progress) and then removes it. It refuses,
-// changing nothing, when no worker of the topology could take the shards.
-// c is a reading with Reshape; it returns the registrations removed.
+// the topology's workers, with progress) and then removes it.
 func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]Removed, error) {
 	if c.Match == nil {
 		return nil, fmt.Errorf("cannot prune: the coordinator's registrations could not be read")
@@ -505,4 +494,74 @@ func drain(ctx context.Context, conn *pgx.Conn, r live.Registration, mode string
 		return fmt.Errorf("citus_drain_node(%s): %w", r.Addr(), err)
 	}
 	return nil
+}
+
+// diskFullRE is how PostgreSQL says a write found no space: SQLSTATE 53100
+// (could not extend file ...: No space left on device) or an I/O error
+// with ENOSPC.
+var diskFullRE = regexp.MustCompile(`(?i)no space left on device|could not extend file|disk full|\b53100\b`)
+
+// services names the registrations (by node id) that are workers of the
+// topology, for messages.
+func services(c *live.Cluster) map[string]live.WorkerMatch {
+	out := map[string]live.WorkerMatch{}
+	if c.Match == nil {
+		return out
+	}
+	for _, w := range c.Match.Workers {
+		if w.Row != nil {
+			out[fmt.Sprint(w.Row.ID)] = w
+		}
+	}
+	return out
+}
+
+// failedMove stops the wait for a job whose move cannot succeed however
+// often Citus retries it (and it retries for ever): the target node ran out
+// of disk space, or it stopped under the move and the coordinator cannot
+// connect to it any more, which is what a server does whose volume fills
+// (PANIC on its WAL, and no restart until there is space).
+func failedMove(ctx context.Context, conn *pgx.Conn, job int64, tasks []task, nodes map[string]string, o Options, cause string) error {
+	for _, tk := range tasks {
+		underWay := tk.status == "running" || tk.status == "runnable" || tk.status == "error"
+		if tk.move == nil || tk.status == "done" || tk.failed == "" && !(cause != "" && underWay) {
+			continue
+		}
+		to := nodeAddr(nodes, tk.move.to)
+		name, logs := to, "its server log says why"
+		if w, ok := o.workers[tk.move.to]; ok {
+			name = fmt.Sprintf("%s (%s)", w.Worker.Service, to)
+			if w.Worker.RunsFromImage() {
+				logs = fmt.Sprintf("docker compose logs %s says why", w.Worker.Service)
+			}
+		}
+		why := oneLine(tk.failed)
+		if why == "" {
+			why = oneLine(cause)
+		}
+		stop := fmt.Sprintf("Citus retries the move in the background meanwhile (job %d; SELECT citus_rebalance_stop() stops it)", job)
+		if diskFullRE.MatchString(tk.failed) {
+			return fmt.Errorf("the rebalance cannot move shard %s to %s: it ran out of disk space (%s); free space on its volume or grow it, then run citusgen bootstrap --rebalance again. %s", tk.move.shard, name, why, stop)
+		}
+		host, port, err := net.SplitHostPort(to)
+		if err != nil {
+			continue
+		}
+		p, _ := strconv.Atoi(port)
+		var reached bool
+		if err := conn.QueryRow(ctx, citus.CheckConnection, host, p).Scan(&reached); err != nil || reached {
+			continue // up again, or unknown: Citus's retry may pass
+		}
+		return fmt.Errorf("the rebalance cannot move shard %s to %s: the node stopped under the move and the coordinator cannot connect to it (Citus: %s). A server whose volume fills up stops so (its log: PANIC: could not write to file \"pg_wal/...\": No space left on device) and does not start again until there is space; %s. Free space on its volume or grow it, start it, then run citusgen bootstrap --rebalance again. %s", tk.move.shard, name, why, logs, stop)
+	}
+	return nil
+}
+
+// oneLine is a task's error on one line, without Citus's CONTEXT lines.
+func oneLine(msg string) string {
+	if i := strings.Index(msg, "\nCONTEXT:"); i >= 0 {
+		msg = msg[:i]
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
+	return strings.ReplaceAll(msg, " ,", ",")
 }

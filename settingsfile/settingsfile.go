@@ -1,19 +1,22 @@
-// Package settingsfile reads Django settings files (localsettings.py) with
-// python3's own parser (the ast module, never regular expressions, never by
-// executing them): where DATABASES and REPORTING_DATABASES are bound in the
-// module's namespace, and whether on every path, and which DATABASES
-// aliases, REPORTING_DATABASES entries and top-level assignments the file
-// writes, with their line ranges and literal values. It is citusgen's only
-// user of python3: at most one process per run (see python.go).
+// Package settingsfile reads Django settings files with python3's own
+// parser, never executing them; it is citusgen's only user of python3.
 package settingsfile
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 //go:embed analyze.py
@@ -47,8 +50,7 @@ func (r Range) Lines() string {
 }
 
 // Value is a Python expression: its literal value when it is one, otherwise
-// its source text. Env names the variable of os.environ['X'],
-// os.environ.get('X', ...) or os.getenv('X', ...).
+// its source text.
 type Value struct {
 	Literal bool             `json:"literal"`
 	Value   any              `json:"value"`
@@ -103,9 +105,7 @@ type File struct {
 	// Encoding is the one Python reads the file in: utf-8, utf-8-sig (a
 	// BOM) or what a coding declaration names.
 	Encoding string `json:"encoding"`
-	// Multiline: the module-level statements that span several lines. A
-	// comment-looking line inside one is part of a string or of the
-	// statement, never a line of its own.
+	// Multiline: the module-level statements that span several lines.
 	Multiline []Range `json:"multiline"`
 	// Bindings: for DATABASES and REPORTING_DATABASES, every place the
 	// file binds, may bind or unbinds the name in the module's namespace,
@@ -180,9 +180,7 @@ func (f *File) DefinedBefore(name string, line int) (d Defined, ok bool) {
 	return d, ok
 }
 
-// Analyze reads a settings file with python3's parser. A file Python
-// refuses (a syntax error, bytes that are not text in its encoding) is not
-// an error here: File.SyntaxError says why.
+// Analyze reads a settings file with python3's parser.
 func Analyze(ctx context.Context, name string, data []byte) (*File, error) {
 	var f File
 	if err := request(ctx, "analyze", name, data, &f); err != nil {
@@ -208,4 +206,149 @@ func Compile(ctx context.Context, name string, data []byte) (string, error) {
 func (f *File) InMultiline(line int) bool {
 	i := sort.Search(len(f.Multiline), func(i int) bool { return f.Multiline[i].End >= line })
 	return i < len(f.Multiline) && f.Multiline[i].Start < line
+}
+
+// PythonEnv names the interpreter to use instead of the one found on PATH.
+const PythonEnv = "CITUSGEN_PYTHON"
+
+// Interpreter is the python3 citusgen runs: $CITUSGEN_PYTHON, else python3
+// on PATH.
+func Interpreter() (string, error) {
+	if p := os.Getenv(PythonEnv); p != "" {
+		path, err := exec.LookPath(p)
+		if err != nil {
+			return "", fmt.Errorf("%s=%s is not a program citusgen can run: %v", PythonEnv, p, errors.Unwrap(err))
+		}
+		return path, nil
+	}
+	path, err := exec.LookPath("python3")
+	if err != nil {
+		return "", fmt.Errorf("python3 is needed to read Django settings files and is not on PATH; install it, or set %s to its path", PythonEnv)
+	}
+	return path, nil
+}
+
+// proc is the python3 process that serves analyze.py's requests.
+type proc struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Reader
+	stderr *bytes.Buffer
+	path   string
+}
+
+var (
+	mu      sync.Mutex
+	current *proc
+	// starts counts the python3 processes started, for the tests that hold
+	// citusgen to one per run (export_test.go).
+	starts int
+)
+
+func start(ctx context.Context) (*proc, error) {
+	path, err := Interpreter()
+	if err != nil {
+		return nil, err
+	}
+	// Not CommandContext: the process outlives one request; a cancelled
+	// request kills it below.
+	cmd := exec.Command(path, "-I", "-S", "-c", analyzer)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<16), stderr: &bytes.Buffer{}, path: path}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start %s to read Django settings files: %v; install python3 or set %s", path, errors.Unwrap(err), PythonEnv)
+	}
+	starts++
+	return p, nil
+}
+
+// request sends one request to the process (started on first use) and
+// decodes its answer into v.
+func request(ctx context.Context, op, name string, data []byte, v any) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if current == nil {
+		p, err := start(ctx)
+		if err != nil {
+			return err
+		}
+		current = p
+	}
+	p := current
+	stop := context.AfterFunc(ctx, func() { p.cmd.Process.Kill() })
+	body, err := p.exchange(op, name, data)
+	stopped := !stop()
+	if err != nil {
+		// The process is gone or out of step: the next request starts anew.
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		current = nil
+		if stopped && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return p.failure(err)
+	}
+	var fatal struct {
+		Fatal string `json:"fatal"`
+	}
+	if json.Unmarshal(body, &fatal) == nil && fatal.Fatal != "" {
+		return fmt.Errorf("internal error, please report it: %s could not read %s: %s", p.path, name, fatal.Fatal)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("internal error, please report it: reading %s's answer about %s: %w", p.path, name, err)
+	}
+	return nil
+}
+
+func (p *proc) exchange(op, name string, data []byte) ([]byte, error) {
+	header := fmt.Sprintf("%s %d %d\n", op, len(name), len(data))
+	for _, b := range [][]byte{[]byte(header), []byte(name), data} {
+		if _, err := p.in.Write(b); err != nil {
+			return nil, err
+		}
+	}
+	line, err := p.out.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("unexpected answer %q", line)
+	}
+	body := make([]byte, n)
+	_, err = io.ReadFull(p.out, body)
+	return body, err
+}
+
+// failure explains a process that stopped answering: its last words, and
+// that citusgen needs Python 3.8 or newer (the usual reason).
+func (p *proc) failure(err error) error {
+	msg := strings.TrimSpace(p.stderr.String())
+	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+		msg = msg[i+1:]
+	}
+	if msg == "" {
+		msg = err.Error()
+	}
+	return fmt.Errorf("%s stopped while reading a settings file (%s); citusgen needs Python 3.8 or newer: install it or set %s", p.path, msg, PythonEnv)
+}
+
+// Close ends the python3 process, if one was started, and waits for it.
+// Requests after it start a new one.
+func Close() {
+	mu.Lock()
+	defer mu.Unlock()
+	if current != nil {
+		current.in.Close()
+		current.cmd.Wait()
+		current = nil
+	}
 }

@@ -1,8 +1,5 @@
-// Package specimport derives a topology spec from a project's existing
-// compose file and Django settings: the Citus services, their images, ports,
-// database, user, password and volumes, and the aliases, reporting entries
-// and flags Django has for them. What it cannot map becomes a warning that
-// names the file and line.
+// Package specimport derives a topology spec from a project's compose file
+// and Django settings; what it cannot map is a warning at file:line.
 package specimport
 
 import (
@@ -212,9 +209,7 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 	return f, nil
 }
 
-// runsOwnCommand: the service runs something other than the server. The
-// image's entrypoint starts the server for no command, postgres or flags;
-// anything else runs instead of it.
+// runsOwnCommand: the service runs something other than the server.
 func runsOwnCommand(svc *mapping) bool {
 	var argv []string
 	if cmd, _, ok := svc.str("command"); ok {

@@ -1,8 +1,5 @@
-// Package steps holds the statements that bootstrap a cluster and reset
-// it, each one idempotent SQL step on one node, guarded where the statement
-// itself is not: render sql prints the bootstrap steps as a psql script
-// (which the compose setup service runs), and bootstrap runs the steps of
-// the changes plan lists, over pgx.
+// Package steps holds the idempotent, guarded SQL steps that bootstrap and
+// reset a cluster.
 package steps
 
 import (
@@ -28,14 +25,9 @@ func ResetDatabase(t *topology.Topology) string {
 
 // StepLockKey is the session advisory lock that keeps the bootstrap script
 // (psql, as the compose setup service runs it) and citusgen bootstrap from
-// running steps on one node's database at the same moment: two sessions
-// that both find the citus extension missing would both create it, and
-// one fails with a duplicate key. The script takes it after each \connect
-// and holds it for the statements that follow, until the next \connect
-// ends the session; bootstrap takes it around each step. Advisory locks
-// are per database, so each database of each node has its own. Neither
-// ever waits for it while holding it elsewhere: no deadlock. ("citustep"
-// in ASCII.)
+// running steps on one node's database at the same moment: two sessions that
+// both find the citus extension missing would both create it, and one fails
+// with a duplicate key.
 const StepLockKey int64 = 0x6369747573746570
 
 // StepLock and StepUnlock take and release the step lock in the session.
@@ -52,10 +44,7 @@ const (
 	OnCluster                   // the cluster database
 )
 
-// Step is one bootstrap statement. `render sql` prints the steps of
-// BootstrapSteps as a psql script; `bootstrap` runs the steps of the changes
-// `plan` lists, which are these same steps plus the repairs below that only
-// a reading of the live cluster can ask for.
+// Step is one bootstrap statement.
 type Step struct {
 	Target Target
 	// Action says what the step does, for progress output.
@@ -65,9 +54,7 @@ type Step struct {
 	// conninfo fragment that carries the password (never inlined by bootstrap).
 	SQL string
 	// Guard, when set, is a boolean SQL expression: SQL runs only when it is
-	// true. It makes statements without IF NOT EXISTS (CREATE DATABASE, which
-	// also must run outside a transaction) idempotent, and keeps re-runs from
-	// rewriting Citus metadata that is already right.
+	// true.
 	Guard    string
 	Authinfo bool
 }
@@ -80,8 +67,7 @@ type NodeSteps struct {
 
 // BootstrapSteps returns the bootstrap in the order it must run: every
 // worker, then the coordinator, which sets its own host and registers the
-// workers by their in-network names. Running workers first avoids the
-// concurrent-migration deadlocks CommCare HQ's migrate_multi was known for.
+// workers by their in-network names.
 func BootstrapSteps(t *topology.Topology) []NodeSteps {
 	common := []Step{CreateDatabase(t), CreateExtension()}
 	if t.HasPassword() {
@@ -121,8 +107,6 @@ func CreateExtension() Step {
 }
 
 // StoreCredentials stores the credentials a node uses to reach the others.
-// Nodes connect to each other with the cluster user; pg_dist_authinfo is
-// per node, so every node gets the row (nodeid 0: any other node).
 func StoreCredentials(t *topology.Topology) Step {
 	return Step{
 		Target:   OnCluster,

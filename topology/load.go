@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/citusgen/citusgen/internal/yamldoc"
+	"github.com/citusgen/citusgen/quote"
 )
 
 // DefaultSource names the embedded default in messages and headers.
@@ -130,4 +133,100 @@ func checkUTF8(name string, data []byte) *FieldError {
 func yamlPrintable(r rune) bool {
 	return r == 0x9 || r == 0xA || r == 0xD || r >= 0x20 && r <= 0x7E || r == 0x85 ||
 		r >= 0xA0 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
+}
+
+// FieldError is one problem in a spec, located at file:line:column.
+type FieldError struct {
+	File  string
+	Pos   Pos // zero when the problem has no single place (a missing key in a document)
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	loc := e.File
+	if e.Pos.Line > 0 {
+		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Pos.Line, e.Pos.Column)
+	}
+	if e.Field == "" {
+		return loc + ": " + e.Msg
+	}
+	// The field is the path of the user's keys: quoted when one holds
+	// what a terminal would act on.
+	return loc + ": " + quote.Key(e.Field) + ": " + e.Msg
+}
+
+// Errors is every problem found in one spec, in file order.
+type Errors []*FieldError
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (es Errors) sorted() Errors {
+	sort.SliceStable(es, func(i, j int) bool {
+		a, b := es[i].Pos, es[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	return es
+}
+
+// dedupe keeps the first problem reported for each field.
+func (es Errors) dedupe() Errors {
+	seen := map[string]bool{}
+	out := es[:0]
+	for _, e := range es {
+		if e.Field != "" && seen[e.Field] {
+			continue
+		}
+		seen[e.Field] = true
+		out = append(out, e)
+	}
+	return out
+}
+
+func yamlSyntaxError(file string, data []byte, err error) *FieldError {
+	line, msg := yamldoc.Locate(data, err)
+	if line == 0 {
+		line = 1
+	}
+	return &FieldError{File: file, Pos: Pos{Line: line, Column: 1}, Msg: "invalid YAML: " + msg}
+}
+
+// Pos is a position in the spec file, 1-based.
+type Pos struct{ Line, Column int }
+
+var passwordLineRE = regexp.MustCompile(`(?m)^((?:#.*\n)*)password: .*\n`)
+
+// DefaultSpecWithPasswordEnv is the default spec (DefaultSpec) with its
+// password line, and the comment above it, turned into password_env: name
+// and a comment naming envFile, the file that sets it (init --password-env).
+func DefaultSpecWithPasswordEnv(name, envFile string) ([]byte, error) {
+	spec := defaultSpec
+	loc := passwordLineRE.FindIndex(spec)
+	if loc == nil {
+		return nil, errors.New("the embedded default topology has no password: line to replace; this is a bug in citusgen")
+	}
+	repl := fmt.Sprintf("# Password of that user: read from the environment variable %s.\n"+
+		"# docker compose reads it from the .env file beside the compose file\n"+
+		"# (citusgen init --password-env wrote %s); keep that file out of version control.\n"+
+		"password_env: %s\n", name, envFile, name)
+	out := append(append(append([]byte{}, spec[:loc[0]]...), repl...), spec[loc[1]:]...)
+	t, err := Parse(DefaultSource, out)
+	var errs Errors
+	if errors.As(err, &errs) && errs[0].Field == "password_env" {
+		// A name the default spec uses for something else: the user's choice.
+		return nil, &FieldError{File: "--password-env " + name, Msg: errs[0].Msg}
+	}
+	if err != nil || t.PasswordEnv != name || t.Password != "" {
+		return nil, fmt.Errorf("the default topology with password_env %s does not read back (%v); this is a bug in citusgen", name, err)
+	}
+	return out, nil
 }

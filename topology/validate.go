@@ -70,9 +70,8 @@ func validHost(h string) string {
 	return ""
 }
 
-// validator checks a decoded and defaulted spec, reporting every problem
-// at the spec path it concerns (d.errorAt). The checks run in a fixed
-// order: of two problems with one field, the first reported is kept.
+// validator checks a decoded and defaulted spec, reporting every problem at
+// the spec path it concerns (d.errorAt).
 type validator struct {
 	t *Topology
 	d *decoder
@@ -387,11 +386,8 @@ func (v *validator) settings() {
 	}
 }
 
-// nodeNames checks node_name overrides and that no two nodes share a
-// node name, which Citus would take for one node. Names are compared as
-// the server they reach, not as written: DNS ignores the case of host
-// names and a port is a number (06101 is 6101), while Citus compares the
-// text, so two spellings would register one server twice.
+// nodeNames checks node_name overrides and that no two nodes share a node
+// name, which Citus would take for one node.
 func (v *validator) nodeNames() {
 	t, d := v.t, v.d
 	type firstUse struct{ name, ref, field string }
@@ -502,4 +498,75 @@ func aliasList(t *Topology, valid map[string]string) []string {
 		}
 	}
 	return out
+}
+
+// hostReaches refuses a django.host that cannot reach the address the ports
+// are published on: docker binds that one address, so a connection to any
+// other (127.0.0.1 to a port on ::1 or 127.0.0.2, localhost to a LAN
+// address) is refused, and verify would call healthy nodes down.
+func (v *validator) hostReaches(pub net.IP) {
+	t, d := v.t, v.d
+	if pub.Equal(net.IPv4zero) || validHost(t.Host) != "" {
+		return // every interface ("" too); or a host already reported
+	}
+	var why string
+	var fixes []string
+	switch hip := net.ParseIP(t.Host); {
+	case pub.Equal(net.IPv6unspecified):
+		// Docker binds [::] to IPv6 alone (tried on Docker 28): an IPv4
+		// address never arrives; localhost may be ::1.
+		if hip == nil {
+			return
+		}
+		why = "docker binds :: to IPv6 alone, so a connection to " + t.Host + " never arrives there"
+		fixes = append(fixes, `compose.publish_address: "" (every interface, IPv4 and IPv6)`)
+	case hip != nil:
+		if hip.Equal(pub) {
+			return
+		}
+		why = "a connection to " + t.Host + " never arrives there"
+		fixes = append(fixes, "compose.publish_address: "+t.Host)
+	case strings.EqualFold(t.Host, "localhost"):
+		if pub.Equal(net.IPv4(127, 0, 0, 1)) || pub.Equal(net.IPv6loopback) {
+			return
+		}
+		why = "localhost is 127.0.0.1 (or ::1)"
+		fixes = append(fixes, "compose.publish_address: 127.0.0.1")
+	default:
+		return
+	}
+	if pub.To4() != nil && !pub.IsUnspecified() { // django.host takes IPv4 addresses only
+		fixes = append([]string{"django.host: " + pub.String()}, fixes...)
+	}
+	fix := strings.Join(fixes, ", or ")
+	if !d.given("django.host") {
+		d.errorAt("compose.publish_address", "publishes the nodes' ports on %s only, where django.host (%s, its default) does not reach: %s; write %s", t.PublishAddress, t.Host, why, fix)
+		return
+	}
+	pubRef := "compose.publish_address (its default)"
+	if pos, ok := d.pos["compose.publish_address"]; ok {
+		pubRef = fmt.Sprintf("compose.publish_address (line %d, column %d)", pos.Line, pos.Column)
+	}
+	d.errorAt("django.host", "%s does not reach the nodes: %s publishes their ports on %s only, and %s; write %s", t.Host, pubRef, t.PublishAddress, why, fix)
+}
+
+// reservedRole says why PostgreSQL will not have name as a role ("" when it
+// will).
+func reservedRole(name string) string {
+	switch {
+	case strings.HasPrefix(name, "pg_"):
+		return "names starting with pg_ are PostgreSQL's own roles"
+	case name == "public":
+		return "PostgreSQL's name for every role"
+	case name == "none":
+		return "PostgreSQL reserves it"
+	}
+	return ""
+}
+
+// reservedUser refuses a user PostgreSQL cannot create.
+func (v *validator) reservedUser() {
+	if why := reservedRole(v.t.User); why != "" {
+		v.d.errorAt("user", "%q is a reserved role name (%s): the image's initdb fails on it, so no node would come up; choose another user name, such as %s", v.t.User, why, DefaultUser)
+	}
 }

@@ -1,11 +1,5 @@
-// Package verify proves a live cluster matches its topology, as a list of
-// named checks, each with a status, a detail and, when it fails, a hint that
-// says what to do. It reads the cluster once (package live: every node in
-// parallel, one connection and one round trip each, and whether the nodes
-// reach each other), turns that reading into checks, and optionally adds a
-// distributed write. Its rows are the findings of package diagnosis, the
-// same step whose changes plan prints from the same reading, so verify and
-// plan cannot disagree. The whole run is bounded by the caller's context.
+// Package verify proves a live cluster matches its topology, as named checks
+// (the findings of package diagnosis) with a status, a detail and a hint.
 package verify
 
 import (
@@ -13,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -86,9 +81,7 @@ type Options struct {
 	HealthTimeout time.Duration
 }
 
-// Run reads the cluster and checks it. Only bad options are an error:
-// whatever cannot be checked fails (or is skipped) with a reason, so the
-// report is complete; Report.Unread names the nodes that could not be read.
+// Run reads the cluster and checks it.
 func Run(ctx context.Context, t *topology.Topology, o Options) (*Report, error) {
 	start := time.Now()
 	c, err := live.Read(ctx, t, live.Options{Cluster: o.Cluster, Keep: true, Health: true, HealthTimeout: o.HealthTimeout})
@@ -162,4 +155,53 @@ func smoke(ctx context.Context, t *topology.Topology, conn *pgx.Conn) Check {
 	}
 	c.Status, c.Detail = Pass, fmt.Sprintf("%d rows written and counted across %s on %s", rows, english.Plural(shards, "shard"), english.Plural(placements, "worker"))
 	return c
+}
+
+// Until runs the checks again until every check passes or wait has passed (a
+// cluster still coming up: nodes starting, the setup service registering),
+// each run bounded by timeout, and returns the last report.
+func Until(ctx context.Context, t *topology.Topology, o Options, timeout, wait time.Duration, progress io.Writer) (*Report, error) {
+	start := time.Now()
+	var lastSaid time.Time
+	for {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		report, err := Run(rctx, t, o)
+		cancel()
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		if err != nil {
+			return nil, err
+		}
+		waited := time.Since(start)
+		if report.OK() || wait <= 0 || waited >= wait {
+			if wait > 0 && report.OK() && waited > time.Second {
+				fmt.Fprintf(progress, "citusgen: the cluster matches the topology after %s\n", waited.Round(time.Second))
+			}
+			return report, nil
+		}
+		if time.Since(lastSaid) >= 5*time.Second {
+			fmt.Fprintf(progress, "citusgen: waiting for the cluster (%s so far, up to %s): %s\n", waited.Round(time.Second), wait, report.failing())
+			lastSaid = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(min(time.Second, wait-waited)):
+		}
+	}
+}
+
+// failing names the failing checks, briefly.
+func (r *Report) failing() string {
+	var names []string
+	for _, ch := range r.Checks {
+		if ch.Status == Fail {
+			names = append(names, ch.Name+" "+ch.Node)
+		}
+	}
+	if len(names) > 4 {
+		names = append(names[:4], fmt.Sprintf("and %d more", len(names)-4))
+	}
+	return english.Plural(len(names), "check") + " failing: " + strings.Join(names, ", ")
 }

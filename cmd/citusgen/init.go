@@ -136,8 +136,7 @@ type envFileChange struct {
 }
 
 // planEnvFile reads the env file at path, if any, and decides what makes it
-// set name. A file that sets name to nothing is refused: compose's ${VAR:?}
-// refuses an empty password, and init changes no line of the user's.
+// set name.
 func planEnvFile(path, name string) (*envFileChange, error) {
 	ch := &envFileChange{path: path, name: name}
 	tgt, err := atomicfile.Open(path)
@@ -165,9 +164,8 @@ func planEnvFile(path, name string) (*envFileChange, error) {
 	return ch, nil
 }
 
-// apply makes the change: a new file is mode 0600, a generated password
-// is added to an existing one, keeping its mode. The password is never
-// printed.
+// apply makes the change: a new file is mode 0600, a generated password is
+// added to an existing one, keeping its mode.
 func (ch *envFileChange) apply(e *env) error {
 	export := fmt.Sprintf("for citusgen bootstrap, verify and Django, export it first: set -a; . %s; set +a", shellPath(ch.path))
 	if ch.keep {
@@ -183,7 +181,7 @@ func (ch *envFileChange) apply(e *env) error {
 		data := fmt.Sprintf("# Read by docker compose from the directory of the compose file.\n"+
 			"# Written by citusgen init: keep it out of version control.\n"+
 			"%s=%s\n", ch.name, pw)
-		if err := atomicfile.WriteNewMode(ch.path, []byte(data), 0o600); err != nil {
+		if err := atomicfile.WriteNew(ch.path, []byte(data)); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("%s appeared while citusgen init ran; remove the spec it wrote and run it again", ch.path)
 			}

@@ -156,8 +156,7 @@ func (e *env) headerPath(path string) string {
 
 // openInput opens a file citusgen reads (check, import) or merges into
 // (render --into): a regular file, else bad input (exit 2), without ever
-// blocking on a FIFO or a device. missing ends the message for a file that
-// does not exist, so a typo in the path never creates a stray file.
+// blocking on a FIFO or a device.
 func openInput(path, missing string) (*atomicfile.Target, error) {
 	t, err := atomicfile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {

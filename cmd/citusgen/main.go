@@ -1,23 +1,23 @@
 // Command citusgen renders and checks a Citus cluster for a Django app from
-// one topology spec. This package only wires the command line: a file per
-// command (render.go, bootstrap.go, plan.go, verify.go, check.go, ...), the
-// flags they share (input.go reads the spec and the files, conn.go says
-// where the nodes are), and errors.go, which maps every error to its exit
-// status. The work is done by the packages the README's Development
-// section lists.
+// one topology spec.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/sirupsen/logrus"
 
+	"github.com/citusgen/citusgen/internal/atomicfile"
 	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/settingsfile"
 )
@@ -98,6 +98,14 @@ type env struct {
 	specDir string
 }
 
+// print writes what a command rendered to standard output.
+func (e *env) print(out []byte, err error) error {
+	if err == nil {
+		_, err = e.stdout.Write(out)
+	}
+	return err
+}
+
 func main() {
 	stderr := messageWriter{os.Stderr}
 	ctx, stop := signalContext(stderr)
@@ -170,8 +178,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 // messageWriter escapes what a terminal would act on (quote.Text) in
-// everything written to it. A write is a whole message (fmt.Fprint*), so
-// no character is split between two.
+// everything written to it.
 type messageWriter struct{ w io.Writer }
 
 func (m messageWriter) Write(p []byte) (int, error) {
@@ -222,4 +229,70 @@ func topologyFlagLast(args []string) []string {
 		return args
 	}
 	return append(rest, moved...)
+}
+
+// interrupted is the cause a signal cancels the run's context with.
+type interrupted struct{ sig syscall.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + i.name() }
+
+func (i interrupted) name() string {
+	switch i.sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return i.sig.String()
+}
+
+func (i interrupted) status() int { return 128 + int(i.sig) }
+
+// stopGrace is how long a command may take to stop after the first signal
+// before citusgen exits anyway: the commands that talk to servers stop
+// within about 2 s, saying what still runs there.
+const stopGrace = 5 * time.Second
+
+// signalContext is the one signal mechanism, made once in main (run, which
+// the tests call in-process, installs none): SIGINT and SIGTERM cancel the
+// context every command runs with, and the command stops and says what it
+// left.
+func signalContext(stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		var first interrupted
+		select {
+		case s := <-sigs:
+			first = interrupted{s.(syscall.Signal)}
+		case <-done:
+			return
+		}
+		cancel(first)
+		exit := func(i interrupted, why string) {
+			atomicfile.RemoveTemps()
+			fmt.Fprintf(stderr, "citusgen: %s: %s; stopping at once (what it started on a server may still run there: citusgen plan shows it)\n", i.name(), why)
+			os.Exit(i.status())
+		}
+		select {
+		case s := <-sigs:
+			exit(interrupted{s.(syscall.Signal)}, "a second signal")
+		case <-time.After(stopGrace):
+			exit(first, fmt.Sprintf("the command did not stop within %s", stopGrace))
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
+
+// signaled is the signal that canceled ctx, if one did.
+func signaled(ctx context.Context) (interrupted, bool) {
+	var i interrupted
+	ok := errors.As(context.Cause(ctx), &i)
+	return i, ok
 }

@@ -3,17 +3,25 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"unicode"
+
+	"github.com/aymanbagabas/go-udiff"
 
 	"github.com/citusgen/citusgen/composefile"
 	"github.com/citusgen/citusgen/generator"
 	"github.com/citusgen/citusgen/internal/atomicfile"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/regions"
+	"github.com/citusgen/citusgen/settingsfile"
+	"github.com/citusgen/citusgen/specimport"
 	"github.com/citusgen/citusgen/steps"
+	"github.com/citusgen/citusgen/testrunner"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -70,12 +78,7 @@ func (c renderComposeCmd) Run(e *env) error {
 	if f := stdoutFile(e.stdout); f != "" {
 		name = e.headerPath(f)
 	}
-	out, err := generator.ComposeFor(t, name)
-	if err != nil {
-		return err
-	}
-	_, err = e.stdout.Write(out)
-	return err
+	return e.print(generator.ComposeFor(t, name))
 }
 
 type renderSettingsCmd struct {
@@ -94,12 +97,7 @@ func (c renderSettingsCmd) Run(e *env) error {
 	if c.Into != "" {
 		return intoSettings(e, t, c.Into, c.Adopt)
 	}
-	out, err := generator.Settings(t)
-	if err != nil {
-		return err
-	}
-	_, err = e.stdout.Write(out)
-	return err
+	return e.print(generator.Settings(t))
 }
 
 type renderSQLCmd struct {
@@ -112,12 +110,7 @@ func (c renderSQLCmd) Run(e *env) error {
 		return err
 	}
 	if c.Node == "" {
-		out, err := generator.SQL(t)
-		if err != nil {
-			return err
-		}
-		_, err = e.stdout.Write(out)
-		return err
+		return e.print(generator.SQL(t))
 	}
 	scripts, err := generator.NodeSQL(t)
 	if err != nil {
@@ -177,7 +170,6 @@ func writeAll(e *env, t *topology.Topology, dir string, allowMajorChange bool) e
 // intoCompose merges the managed regions into a compose file, validates the
 // result with compose-go and replaces the file atomically.
 func intoCompose(e *env, t *topology.Topology, path string, adopt, allowMajorChange bool) error {
-	composefile.PrepareValidation()
 	tgt, err := atomicfile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return createCompose(e, t, path)
@@ -374,4 +366,288 @@ func removeStale(e *env, path string) {
 	for _, f := range atomicfile.RemoveStale(path) {
 		fmt.Fprintf(e.stderr, "citusgen: removed %s, a temporary file an interrupted citusgen left (older than %s)\n", f, atomicfile.StaleAge)
 	}
+}
+
+type schemaCmd struct{}
+
+func (schemaCmd) Run(e *env) error { return e.print(topology.Schema(), nil) }
+
+// testrunnerCmd prints the Django test runner module; it reads no spec, since
+// the module finds the cluster's aliases in the settings at run time.
+type testrunnerCmd struct{}
+
+// Run prints the module, and on stderr the TEST_RUNNER line that names it
+// where stdout writes it.
+func (testrunnerCmd) Run(e *env) error {
+	if _, err := e.stdout.Write(testrunner.Module()); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "citusgen: %s\n", testRunnerSetting(stdoutFile(e.stdout)))
+	return nil
+}
+
+// runnerClass is the class settings name, in the module.
+const runnerClass = "CitusDiscoverRunner"
+
+// testRunnerSetting says what TEST_RUNNER names the module at path, an
+// absolute path ("" when citusgen cannot tell where it goes). Django imports it by its
+// dotted path from sys.path, which manage.py starts with its own folder:
+// in a django-admin startproject layout the module beside settings.py is
+// <project>.citus_testrunner, not citus_testrunner.
+func testRunnerSetting(path string) string {
+	if path == "" {
+		return "set TEST_RUNNER = '<module>." + runnerClass + "' in your Django settings, <module> being the file's dotted path from the folder holding manage.py (citus_testrunner beside manage.py; <project>.citus_testrunner beside settings.py)"
+	}
+	// Paths in the message as the user would type them.
+	show := func(p string) string { return p }
+	if cwd, err := os.Getwd(); err == nil {
+		show = func(p string) string { return relativeTo(cwd, p) }
+	}
+	dir := filepath.Dir(path)
+	for d := dir; ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(filepath.Join(d, "manage.py")); err == nil && fi.Mode().IsRegular() {
+			rel, err := filepath.Rel(d, path)
+			if err != nil {
+				break
+			}
+			module := strings.TrimSuffix(rel, ".py")
+			parts := strings.Split(module, string(filepath.Separator))
+			for _, p := range parts {
+				if !pythonIdentifier(p) {
+					return fmt.Sprintf("%s is no importable module: %q in its path from %s is not a Python identifier; write the runner under a name and folders that are (for example citus_testrunner.py beside settings.py)", show(path), p, show(filepath.Join(d, "manage.py")))
+				}
+			}
+			return fmt.Sprintf("in your Django settings: TEST_RUNNER = '%s.%s' (the module's dotted path from the folder of %s)", strings.Join(parts, "."), runnerClass, show(filepath.Join(d, "manage.py")))
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	module := strings.TrimSuffix(filepath.Base(path), ".py")
+	return fmt.Sprintf("in your Django settings: TEST_RUNNER = '%s.%s' if %s is on Python's path (no manage.py in %s or a folder above it, whose folder would start the module's dotted path)", module, runnerClass, show(dir), show(dir))
+}
+
+// pythonIdentifier says whether s can be a Python module name (ASCII is
+// enough for the names projects give).
+func pythonIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r < unicode.MaxASCII && unicode.IsLetter(r) || i > 0 && r < unicode.MaxASCII && unicode.IsDigit(r)) {
+			return false
+		}
+	}
+	return true
+}
+
+type importCmd struct {
+	Compose  string `required:"" placeholder:"FILE" predictor:"file" help:"The compose file with the hand-written Citus services."`
+	Settings string `placeholder:"FILE" predictor:"file" help:"The Django settings file (localsettings.py) with the cluster's aliases."`
+}
+
+func (c importCmd) Run(e *env) error {
+	in := specimport.Files{ComposePath: c.Compose, SettingsPath: c.Settings}
+	var err error
+	if in.Compose, err = readInput(c.Compose); err != nil {
+		return err
+	}
+	if c.Settings != "" {
+		if in.Settings, err = readInput(c.Settings); err != nil {
+			return err
+		}
+	}
+	res, err := specimport.Import(e.ctx, in)
+	if err != nil {
+		return badInput{err}
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(e.stderr, "citusgen: warning: %s\n", w)
+	}
+	_, err = e.stdout.Write(res.Spec)
+	return err
+}
+
+type checkCmd struct {
+	specFlag
+	Compose  string `placeholder:"FILE" predictor:"file" help:"Compose file holding citusgen's managed regions."`
+	Settings string `placeholder:"FILE" predictor:"file" help:"Settings file (localsettings.py) holding citusgen's managed block."`
+	Format   string `default:"text" enum:"text,github" help:"text: a unified diff per file and a line per other drift; github: a GitHub Actions error annotation (::error file=F,line=L::) on the lines of each drift."`
+}
+
+func (c checkCmd) Run(e *env) error {
+	if c.Compose == "" && c.Settings == "" {
+		return badInputf("name the files to check: --compose FILE and/or --settings FILE")
+	}
+	t, err := c.spec(e, forFiles)
+	if err != nil {
+		return err
+	}
+	var composeData, settingsData []byte
+	if c.Compose != "" {
+		if composeData, err = readInput(c.Compose); err != nil {
+			return err
+		}
+	}
+	if c.Settings != "" {
+		if settingsData, err = readInput(c.Settings); err != nil {
+			return err
+		}
+	}
+	findings, notes, err := regions.Check(e.ctx, t, c.Compose, c.Settings, e.headerPath(c.Settings), composeData, settingsData)
+	var fe *regions.FileError
+	switch {
+	case errors.As(err, &fe):
+		return mergeError(fe.Path, fe.Err) // what --into would refuse: exit 2
+	case err != nil:
+		return badInput{err}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(e.stderr, "citusgen: note: %s\n", n)
+	}
+	out := &driftOutput{w: e.stdout, github: c.Format == "github"}
+	for _, f := range findings {
+		if f.Diff != nil {
+			out.diff(f.Diff.Path, f.Diff.Fix, f.Diff.Actual, f.Diff.Want)
+		} else {
+			out.drift(f.File, f.Lines, f.Msg)
+		}
+	}
+	if out.n > 0 {
+		fmt.Fprintf(e.stderr, "citusgen: drift found; re-render (citusgen render --into / render settings --into) or fix the topology\n")
+		return errShown
+	}
+	fmt.Fprintf(e.stderr, "citusgen: no drift\n")
+	return nil
+}
+
+// driftOutput prints each drift found, in check's --format, and counts them.
+type driftOutput struct {
+	w      io.Writer
+	github bool
+	n      int
+}
+
+// drift reports one drift at lines of file (a zero range: the whole file).
+func (o *driftOutput) drift(file string, lines settingsfile.Range, msg string) {
+	o.n++
+	if !o.github {
+		fmt.Fprintln(o.w, "drift: "+msg)
+		return
+	}
+	fmt.Fprintln(o.w, annotation(file, lines, msg))
+}
+
+// diff reports a file that differs from what it should be: a unified diff,
+// or an annotation per hunk on the lines it changes.
+func (o *driftOutput) diff(path, fix, actual, want string) {
+	o.n++
+	if !o.github {
+		fmt.Fprint(o.w, udiff.Unified(path, path+" (rendered from the topology)", actual, want))
+		return
+	}
+	u, err := udiff.ToUnifiedDiff(path, path+" (rendered from the topology)", actual, udiff.Lines(actual, want), udiff.DefaultContextLines)
+	if err != nil { // cannot happen: the edits come from the same texts
+		fmt.Fprintln(o.w, annotation(path, settingsfile.Range{}, fmt.Sprintf("%s differs from what the topology renders; %s rewrites it", path, fix)))
+		return
+	}
+	total := strings.Count(actual, "\n")
+	if !strings.HasSuffix(actual, "\n") {
+		total++
+	}
+	for _, h := range u.Hunks {
+		lines, text := hunkLines(h, total)
+		msg := fmt.Sprintf("%s %s differ from what the topology renders; %s rewrites them:\n%s", path, lines.Lines(), fix, text)
+		if lines.Start == lines.End {
+			msg = fmt.Sprintf("%s %s differs from what the topology renders; %s rewrites it:\n%s", path, lines.Lines(), fix, text)
+		}
+		fmt.Fprintln(o.w, annotation(path, lines, msg))
+	}
+}
+
+// hunkLines finds the lines of the file (of total lines) that a hunk
+// removes or replaces, or, for a hunk that only adds, the line the
+// addition goes before (the last line at the end of the file); and the
+// hunk as a unified diff shows it.
+func hunkLines(h *udiff.Hunk, total int) (settingsfile.Range, string) {
+	var r settingsfile.Range
+	var text strings.Builder
+	old, added := h.FromLine, 0
+	oldN, newN := 0, 0
+	for _, l := range h.Lines {
+		if l.Kind != udiff.Insert {
+			oldN++
+		}
+		if l.Kind != udiff.Delete {
+			newN++
+		}
+	}
+	fmt.Fprintf(&text, "@@ -%d,%d +%d,%d @@\n", h.FromLine, oldN, h.ToLine, newN)
+	for _, l := range h.Lines {
+		content := strings.TrimSuffix(l.Content, "\n")
+		switch l.Kind {
+		case udiff.Equal:
+			text.WriteString(" " + content + "\n")
+			old++
+		case udiff.Delete:
+			text.WriteString("-" + content + "\n")
+			if r.Start == 0 {
+				r.Start = old
+			}
+			r.End = old
+			old++
+		case udiff.Insert:
+			text.WriteString("+" + content + "\n")
+			if added == 0 && r.Start == 0 {
+				added = old
+			}
+		}
+	}
+	if r.Start == 0 {
+		r.Start = min(max(added, 1), max(total, 1))
+		r.End = r.Start
+	}
+	return r, strings.TrimSuffix(text.String(), "\n")
+}
+
+// annotation is a GitHub Actions workflow command that shows msg on lines of
+// file (the file as a whole for a zero range), in the job's log and on the
+// pull request's diff.
+func annotation(file string, lines settingsfile.Range, msg string) string {
+	props := "file=" + escapeProperty(annotationPath(file))
+	if lines.Start > 0 {
+		props += ",line=" + strconv.Itoa(lines.Start)
+		if lines.End > lines.Start {
+			props += ",endLine=" + strconv.Itoa(lines.End)
+		}
+	}
+	props += ",title=" + escapeProperty("citusgen check")
+	return "::error " + props + "::" + escapeData(msg)
+}
+
+// annotationPath is file relative to $GITHUB_WORKSPACE (else the current
+// directory) when it lies below it.
+func annotationPath(file string) string {
+	base := os.Getenv("GITHUB_WORKSPACE")
+	if base == "" {
+		base, _ = os.Getwd()
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil || base == "" {
+		return filepath.ToSlash(file)
+	}
+	if rel, err := filepath.Rel(base, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return filepath.ToSlash(rel)
+	}
+	return filepath.ToSlash(file)
+}
+
+// escapeData and escapeProperty escape what a workflow command's message
+// and property values cannot hold as is (as GitHub's own toolkit does).
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }

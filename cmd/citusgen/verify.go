@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/citusgen/citusgen/diagnosis"
+	"github.com/citusgen/citusgen/live"
+	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/verify"
 )
 
@@ -90,4 +95,116 @@ func writeTable(e *env, r *verify.Report, shown []verify.Check, failuresOnly boo
 	}
 	tw.Flush()
 	fmt.Fprintf(e.stdout, "%d passed, %d failed, %d skipped (%s)\n", pass, fail, skip, r.Elapsed.Round(time.Millisecond))
+}
+
+type planCmd struct {
+	specFlag
+	connFlags
+	JSON    bool          `name:"json" help:"Print the plan as JSON."`
+	Timeout time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on the whole run; must be more than 0."`
+}
+
+// Run lists what bootstrap (with --rebalance and --prune) would change;
+// read-only.
+func (c *planCmd) Run(e *env) error {
+	if err := checkTimeout(e, c.Timeout, "--timeout", "CITUSGEN_TIMEOUT"); err != nil {
+		return err
+	}
+	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, c.Timeout)
+	defer cancel()
+	cl, err := live.Read(ctx, t, live.Options{Cluster: o, Reshape: true, Health: true})
+	if e.ctx.Err() != nil {
+		return errors.New("plan stopped before its reading was complete; it changes nothing, so nothing is left running")
+	}
+	if err != nil {
+		return badInput{err}
+	}
+	p := plan.Make(cl)
+	redact := func(s string) string { return o.Redact(t, s) }
+	for _, n := range p.Notes {
+		fmt.Fprintf(e.stderr, "citusgen: note: %s\n", oneLine(redact(n)))
+	}
+	if c.JSON {
+		type problem struct {
+			Node   string `json:"node"`
+			Detail string `json:"detail"`
+			Hint   string `json:"hint,omitempty"`
+		}
+		var probs []problem
+		for _, u := range p.Unread {
+			probs = append(probs, problem{u.Node, redact(u.Detail), redact(u.Hint)})
+		}
+		changes := p.Changes
+		if changes == nil {
+			changes = []diagnosis.Change{}
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"in_sync": p.InSync(), "complete": p.Complete(), "unread": probs, "changes": changes, "summary": p.Summary()}); err != nil {
+			return err
+		}
+	} else {
+		if len(p.Changes) > 0 {
+			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ACTION\tNODE\tDETAIL")
+			for _, a := range p.Changes {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Kind, a.Node, oneLine(redact(a.Detail)))
+			}
+			tw.Flush()
+		}
+		if p.Complete() {
+			fmt.Fprintln(e.stdout, p.Summary())
+		}
+	}
+	switch p.ExitStatus() {
+	case plan.Incomplete:
+		return couldNotRead{problems: p.Unread, redact: redact, what: "plan is incomplete"}
+	case plan.Pending:
+		return errShown
+	}
+	return nil
+}
+
+// Every duration flag has one meaning for 0 and refuses what it cannot
+// mean, naming where the value came from:
+//   - bootstrap, reset --wait (CITUSGEN_WAIT): 0 does not wait for the
+//     nodes (each is tried once); negative is refused.
+//   - verify --wait (CITUSGEN_VERIFY_WAIT): 0 (the default) checks once;
+//     negative is refused.
+//   - plan, verify --timeout (CITUSGEN_TIMEOUT): it bounds the run, so it
+//     must be more than 0.
+
+// source names where a flag's value came from: the flag when the
+// arguments give it, else its environment variable.
+func source(e *env, flag, envVar string) string {
+	for _, a := range e.args {
+		if a == "--" {
+			break
+		}
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			return flag
+		}
+	}
+	return envVar
+}
+
+// checkWait refuses a negative wait; zero means "do not wait", as each
+// flag's help says (zero is what).
+func checkWait(e *env, d time.Duration, flag, envVar, example, zero string) error {
+	if d >= 0 {
+		return nil
+	}
+	return badInputf("%s is %s, a negative duration: give how long to wait (for example %s), or 0 to %s", source(e, flag, envVar), d, example, zero)
+}
+
+// checkTimeout refuses a timeout that is not positive.
+func checkTimeout(e *env, d time.Duration, flag, envVar string) error {
+	if d > 0 {
+		return nil
+	}
+	return badInputf("%s is %s: it bounds the whole run, so it must be more than 0: give for example 30s (the default)", source(e, flag, envVar), d)
 }
