@@ -1,10 +1,15 @@
 // Package testrunner holds citus_testrunner.py, the Django test runner mixin
-// that `citusgen testrunner` prints. Django's own runner cannot tear down the
-// dev profile's test databases on Citus: it drops the workers' first, while
-// Citus's maintenance daemons on the other nodes (and Django's coordinator
-// session) hold connections in them. The module drops the coordinator's
-// first and every one WITH (FORCE). The tests in this package run Django's
-// own test runner with it against live Citus clusters.
+// that `citusgen testrunner` prints. Django creates plain test databases, and
+// cannot tear the cluster's down: it drops the workers' first, while Citus's
+// maintenance daemons on the other nodes (and Django's coordinator session)
+// hold connections in them. The module makes each node's test database part
+// of a working Citus cluster as Django creates it (the extension, the live
+// cluster's inter-node credentials, the workers registered at their
+// CITUS_NODE_NAME), sets up every node of a cluster a test names any alias
+// of, and drops the coordinator's first and every one WITH (FORCE). The
+// tests in this package run Django's own test runner with it against live
+// Citus clusters: a CommCare-HQ-shaped fixture and a project from
+// `django-admin startproject`.
 package testrunner
 
 import (
