@@ -51,6 +51,7 @@ What it does, for the cluster's aliases only:
   plain DROP DATABASE too.
 """
 import sys
+import time
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -151,10 +152,40 @@ def drop_with_force(connection):
     def _destroy_test_db(test_database_name, verbosity):
         name = connection.ops.quote_name(test_database_name)
         with creation._nodb_cursor() as cursor:
-            force = " WITH (FORCE)" if cursor.connection.server_version >= 130000 else ""
-            cursor.execute("DROP DATABASE %s%s" % (name, force))
+            if cursor.connection.server_version < 130000:
+                cursor.execute("DROP DATABASE %s" % name)
+            else:
+                drop_forced(cursor, name, lambda m: creation.log("%s (alias '%s')" % (m, connection.alias)))
 
     creation._destroy_test_db = _destroy_test_db
+
+
+# How long a drop keeps ending sessions that are slow to exit.
+DROP_PATIENCE = 120
+
+
+def drop_forced(cursor, name, log):
+    """DROP DATABASE name WITH (FORCE), again while it fails because a session
+    it ended has not exited yet: PostgreSQL waits 5 seconds for them, which a
+    busy machine (or a Citus backend in the middle of its work) outlasts.
+    The error is caught here: Django 3.2's _nodb_cursor turns an error
+    raised inside it into "generator didn't stop after throw()"."""
+    deadline = time.monotonic() + DROP_PATIENCE
+    said = False
+    while True:
+        try:
+            cursor.execute("DROP DATABASE %s WITH (FORCE)" % name)
+            return
+        except DatabaseError as e:
+            cause = e.__cause__
+            code = getattr(cause, "pgcode", None) or getattr(cause, "sqlstate", None)
+            if code != "55006" or time.monotonic() > deadline:  # object_in_use
+                raise
+            if not said:
+                detail = " ".join(str(e).split())
+                log("Dropping %s: a session it ended has not exited yet (%s); ending the sessions and trying again..." % (name, detail))
+                said = True
+        time.sleep(0.5)
 
 
 def depth(alias, path=()):

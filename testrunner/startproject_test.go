@@ -1,12 +1,14 @@
 package testrunner_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +151,48 @@ func TestStartprojectDistributedTable(t *testing.T) {
 		if n := p.workersOf(t, top.ClusterDatabase()); n != 2 {
 			t.Errorf("%s has %d registered workers after the test runs, want 2", top.ClusterDatabase(), n)
 		}
+
+		// Teardown on a machine too busy to let an ended session exit:
+		// DROP DATABASE WITH (FORCE) gives up after 5 seconds ("is being
+		// accessed by other users"); the runner ends the sessions and drops
+		// again until it is gone.
+		stopped := filepath.Join(t.TempDir(), "stopped")
+		cmd := exec.Command(python, "manage.py", "test", "reports.tests.SlowSessionAtTeardown", "--noinput")
+		cmd.Dir = p.dir
+		cmd.Env = append(os.Environ(), "STOPPED_FILE="+stopped, "PYTHONUNBUFFERED=1")
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		retry := regexp.MustCompile(`^Dropping "test_commcare_ucr_citus": a session it ended has not exited yet \(database "test_commcare_ucr_citus" is being accessed by other users DETAIL: There (is 1 other session|are \d+ other sessions) using the database\.\); ending the sessions and trying again\.\.\. \(alias 'worker1'\)$`)
+		var log strings.Builder
+		var resume func()
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			log.WriteString(line + "\n")
+			if m := regexp.MustCompile(`^HOLDING pid=(\d+)$`).FindStringSubmatch(line); m != nil {
+				pid, _ := strconv.Atoi(m[1])
+				resume = cl.Workers[0].StopBackend(t, pid)
+				if err := os.WriteFile(stopped, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if retry.MatchString(line) && resume != nil {
+				resume()
+			}
+		}
+		err = cmd.Wait()
+		slow := log.String()
+		if err != nil || !retry.MatchString(lastMatch(retry, slow)) || !regexp.MustCompile(`(?m)^OK$`).MatchString(slow) {
+			t.Fatalf("a session slow to exit at teardown: want a line matching %s and success, got %v:\n%s", retry, err, slow)
+		}
+		if left := p.testDatabases(t); len(left) > 0 {
+			t.Fatalf("a session slow to exit at teardown: test databases left behind: %v", left)
+		}
 	})
 
 	// The ci profile: the live cluster database is the test database
@@ -206,4 +250,15 @@ func TestStartprojectDistributedTable(t *testing.T) {
 			t.Errorf("test_ciucr has %d registered workers, want 2", n)
 		}
 	})
+}
+
+// lastMatch is the last line of out that re matches, or "".
+func lastMatch(re *regexp.Regexp, out string) string {
+	found := ""
+	for _, line := range strings.Split(out, "\n") {
+		if re.MatchString(line) {
+			found = line
+		}
+	}
+	return found
 }

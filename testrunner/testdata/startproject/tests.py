@@ -67,3 +67,34 @@ class WorkerOnly(SimpleTestCase):
 class DefaultOnly(TestCase):
     def test_no_cluster(self):
         self.assertEqual(connections["default"].vendor, "sqlite")
+
+
+HELD = []  # kept open through teardown
+
+
+class SlowSessionAtTeardown(SimpleTestCase):
+    """A session in worker1's test database whose backend the Go test stops
+    (SIGSTOP, as a machine too busy to schedule it), so that teardown's
+    forced drop ends it and it does not exit."""
+
+    databases = "__all__"
+
+    def test_hold_a_session(self):
+        import os
+        import sys
+        import time
+
+        import psycopg2
+
+        db = connections["worker1"].settings_dict
+        conn = psycopg2.connect(dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"])
+        HELD.append(conn)
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        print("HOLDING pid=%d" % pid, file=sys.stderr, flush=True)
+        # Go on once the Go test has stopped the backend.
+        deadline = time.monotonic() + 60
+        while not os.path.exists(os.environ["STOPPED_FILE"]):
+            self.assertLess(time.monotonic(), deadline, "the Go test never stopped the backend")
+            time.sleep(0.05)
