@@ -11,14 +11,16 @@ import (
 	"github.com/citusgen/citusgen/topology"
 )
 
-// The seed's dicts, as the setup guide has them (workers' PASSWORD differs:
-// current images need a password on every node; see README).
+// The seed's dicts, as the setup guide has them (workers differ: PASSWORD,
+// since current images need a password on every node, and an empty
+// TEST.DEPENDENCIES, so that a test may name them without 'default'; see
+// README).
 func seedDatabases() map[string]any {
 	worker := func(port, node string) map[string]any {
 		return map[string]any{
 			"ENGINE": "django.db.backends.postgresql", "DISABLE_SERVER_SIDE_CURSORS": true,
 			"NAME": "commcare_ucr_citus", "USER": "commcarehq", "PASSWORD": "commcarehq",
-			"HOST": "localhost", "PORT": port, "TEST": map[string]any{"SERIALIZE": false},
+			"HOST": "localhost", "PORT": port, "TEST": map[string]any{"SERIALIZE": false, "DEPENDENCIES": []any{}},
 			"ROLE": "citus_worker", "CITUS_NODE_NAME": node,
 		}
 	}

@@ -55,6 +55,7 @@ type djangoCluster struct {
 	top    *topology.Topology
 	python string
 	dir    string
+	env    []string // added to manage.py's environment
 }
 
 func newDjangoCluster(t *testing.T, profile string) *djangoCluster {
@@ -129,6 +130,7 @@ func (c *djangoCluster) manageInput(t *testing.T, runner, stdin string, args ...
 	cmd.Dir = c.dir
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Env = append(os.Environ(), "FIXTURE_TEST_RUNNER="+runner, "PYTHONDONTWRITEBYTECODE=1")
+	cmd.Env = append(cmd.Env, c.env...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	t.Logf("manage.py %s with %s: %v, exit %v", strings.Join(args, " "), runner, time.Since(start).Round(10*time.Millisecond), err)

@@ -1,5 +1,7 @@
 // Package testrunner holds citus_testrunner.py, the Django test runner mixin
-// that `citusgen testrunner` prints.
+// that `citusgen testrunner` prints: every node's test database made part of a
+// working Citus cluster, whole clusters for any alias a test names, and the
+// teardown Django cannot do (coordinator first, WITH (FORCE)).
 package testrunner
 
 import (

@@ -33,6 +33,8 @@ DATABASES.update({
         'TEST': {
             'SERIALIZE': False,
             'NAME': 'test_commcare_ucr_citus',
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'CITUS_NODE_NAME': 'citus_worker1:5432',
     },
@@ -47,6 +49,8 @@ DATABASES.update({
         'TEST': {
             'SERIALIZE': False,
             'NAME': 'test_commcare_ucr_citus',
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'CITUS_NODE_NAME': 'citus_worker2:5432',
     },

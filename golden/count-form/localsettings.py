@@ -38,6 +38,8 @@ DATABASES.update({
         'PORT': '5601',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'citus_worker1:5432',
@@ -52,6 +54,8 @@ DATABASES.update({
         'PORT': '5602',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'citus_worker2:5432',
@@ -66,6 +70,8 @@ DATABASES.update({
         'PORT': '5603',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'citus_worker3:5432',
@@ -80,6 +86,8 @@ DATABASES.update({
         'PORT': '5604',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'citus_worker4:5432',
@@ -94,6 +102,8 @@ DATABASES.update({
         'PORT': '5605',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'citus_worker5:5432',
@@ -108,6 +118,8 @@ DATABASES.update({
         'PORT': '5606',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'citus_worker6:5432',
@@ -122,6 +134,8 @@ DATABASES.update({
         'PORT': '5607',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'citus_worker7:5432',
@@ -136,6 +150,8 @@ DATABASES.update({
         'PORT': '5608',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'citus_worker8:5432',

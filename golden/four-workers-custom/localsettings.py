@@ -34,6 +34,8 @@ DATABASES.update({
         'PORT': '15501',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'shard-a:5432',
@@ -48,6 +50,8 @@ DATABASES.update({
         'PORT': '15502',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'shard-b:5432',
@@ -62,6 +66,8 @@ DATABASES.update({
         'PORT': '15503',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'shard-c:5432',
@@ -76,6 +82,8 @@ DATABASES.update({
         'PORT': '15504',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': 'shard-d:5432',

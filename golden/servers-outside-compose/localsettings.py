@@ -33,6 +33,8 @@ DATABASES.update({
         'PORT': '5701',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': '127.0.0.1:5701',
@@ -47,6 +49,8 @@ DATABASES.update({
         'PORT': '5702',
         'TEST': {
             'SERIALIZE': False,
+            # not even Django's implicit 'default': a test may leave 'default' out of its databases
+            'DEPENDENCIES': [],
         },
         'ROLE': 'citus_worker',
         'CITUS_NODE_NAME': '127.0.0.1:5702',
