@@ -603,7 +603,7 @@ func authHint(t *topology.Topology, node string) string {
 	if t.PasswordEnv != "" {
 		src = "$" + t.PasswordEnv
 	}
-	return fmt.Sprintf("%s rejected user %s: make the %s match the password %s was initialised with (the image applies POSTGRES_PASSWORD only when its volume is empty)", node, t.User, src, node)
+	return fmt.Sprintf("%s rejected user %s: it keeps the password its volume was created with (the image applies POSTGRES_PASSWORD only to an empty volume): %s; otherwise make the %s match it", node, t.User, t.PasswordChangeHint(), src)
 }
 
 // runStep runs one step and reports whether it changed anything: a guard

@@ -18,7 +18,7 @@ import (
 
 // OldPasswordEnv holds the password the nodes have before a change. It is
 // read from the environment only: a flag would show it in ps.
-const OldPasswordEnv = "CITUSGEN_OLD_PASSWORD"
+const OldPasswordEnv = topology.OldPasswordEnv
 
 type passwordCmd struct {
 	specFlag
