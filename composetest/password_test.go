@@ -72,7 +72,7 @@ func TestComposePasswordChange(t *testing.T) {
 	delete(c.p.Env, OldPasswordEnv)
 	outputs.WriteString(out)
 	if code != 0 || strings.Count(out, ": has the old password ($CITUSGEN_OLD_PASSWORD); setting the new one") != 3 ||
-		!strings.Contains(out, "citusgen: "+c.compose+" is up to date") || !strings.Contains(out, "citusgen: updated the citusgen region of "+settings) {
+		!strings.Contains(out, "citusgen: updated the citusgen region of "+settings) {
 		t.Fatalf("citusgen password (inline): exit %d\n%s", code, out)
 	}
 	if data, _ := os.ReadFile(settings); !strings.Contains(string(data), `'PASSWORD': 'rotated-1 "q" #x'`) {
