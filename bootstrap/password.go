@@ -200,7 +200,8 @@ func (p *passwordRun) connect(ctx context.Context, ep cluster.Endpoint) (conn *p
 			conn, err = o.Connect(wctx, p.t, ep, db)
 			if k, _ := cluster.Classify(err); k == cluster.NoDatabase {
 				for _, db = range cluster.MaintenanceDatabases {
-					if conn, err = o.Connect(wctx, p.t, ep, db); err == nil {
+					conn, err = o.Connect(wctx, p.t, ep, db)
+					if k, _ := cluster.Classify(err); k != cluster.NoDatabase {
 						break
 					}
 				}
