@@ -62,7 +62,7 @@ func main() {
 			}
 		}
 	}()
-	skips := summarize(out, w, p)
+	skips, failures := summarize(out, w, p)
 	close(stop)
 	err = cmd.Wait()
 	if line := p.packageTimes(); line != "" {
@@ -72,6 +72,11 @@ func main() {
 		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintln(w, skipLine(skips))
+	// Last, so that a log cut to its tail (CI's) still says why each
+	// test failed, above pages of container logs.
+	for _, f := range failures {
+		fmt.Fprint(w, f)
+	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		os.Exit(exit.ExitCode())
@@ -86,10 +91,11 @@ func main() {
 type skip struct{ Test, Reason string }
 
 // summarize copies the package-level output and failing tests' output to w and
-// returns the skipped tests.
-func summarize(r io.Reader, w io.Writer, p *progress) []skip {
+// returns the skipped tests, and each failing test's own messages.
+func summarize(r io.Reader, w io.Writer, p *progress) ([]skip, []string) {
 	buffered := map[string][]string{} // package/test -> output lines
 	var skips []skip
+	var failures []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -115,6 +121,9 @@ func summarize(r io.Reader, w io.Writer, p *progress) []skip {
 			buffered[key] = append(buffered[key], e.Output)
 		case e.Action == "fail" && e.Test != "":
 			fmt.Fprint(w, strings.Join(buffered[key], ""))
+			if m := messages(buffered[key]); m != "" {
+				failures = append(failures, "--- FAIL "+shortPkg(e.Package)+"."+e.Test+":\n"+m)
+			}
 			delete(buffered, key)
 		case e.Action == "fail":
 			// The test binary died (a -timeout panic, a crash, SIGQUIT):
@@ -140,12 +149,34 @@ func summarize(r io.Reader, w io.Writer, p *progress) []skip {
 			delete(buffered, key)
 		}
 	}
-	return skips
+	return skips, failures
+}
+
+// messages picks a failing test's own t.Error/t.Fatal lines (those at a
+// _test.go location) with a few of their continuation lines, leaving out
+// what helpers logged, such as container logs.
+func messages(lines []string) string {
+	var b strings.Builder
+	in, kept := false, 0
+	for _, l := range lines {
+		switch {
+		case testLocation.MatchString(l):
+			in, kept = true, 0
+		case in && kept < 8 && !location.MatchString(l) && !marker.MatchString(l):
+		default:
+			in = false
+			continue
+		}
+		b.WriteString(l)
+		kept++
+	}
+	return b.String()
 }
 
 var (
-	marker   = regexp.MustCompile(`^\s*(=== (RUN|PAUSE|CONT|NAME)|--- (SKIP|PASS|FAIL))`)
-	location = regexp.MustCompile(`^\s*[\w.-]+\.go:\d+: `)
+	testLocation = regexp.MustCompile(`^\s*[\w.-]+_test\.go:\d+: `)
+	marker       = regexp.MustCompile(`^\s*(=== (RUN|PAUSE|CONT|NAME)|--- (SKIP|PASS|FAIL))`)
+	location     = regexp.MustCompile(`^\s*[\w.-]+\.go:\d+: `)
 )
 
 // reason is the last line a skipped test wrote, without its file:line prefix

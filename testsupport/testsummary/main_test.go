@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,9 @@ func TestSummarize(t *testing.T) {
 		`{"Action":"output","Package":"x/verify","Test":"TestA","Output":"--- SKIP: TestA (0.00s)\n"}`,
 		`{"Action":"skip","Package":"x/verify","Test":"TestA"}`,
 		`{"Action":"output","Package":"x/verify","Test":"TestB","Output":"    b_test.go:9: boom\n"}`,
+		`{"Action":"output","Package":"x/verify","Test":"TestB","Output":"        exit 1\n"}`,
+		`{"Action":"output","Package":"x/verify","Test":"TestB","Output":"    dockertest.go:179: docker compose logs:\n"}`,
+		`{"Action":"output","Package":"x/verify","Test":"TestB","Output":"        node-1 | LOG: noise\n"}`,
 		`{"Action":"output","Package":"x/verify","Test":"TestB","Output":"--- FAIL: TestB (0.00s)\n"}`,
 		`{"Action":"fail","Package":"x/verify","Test":"TestB"}`,
 		`{"Action":"output","Package":"x/verify","Test":"TestC","Output":"    c_test.go:9: quiet\n"}`,
@@ -26,10 +30,14 @@ func TestSummarize(t *testing.T) {
 		`{"Action":"fail","Package":"x/verify"}`,
 	}, "\n")
 	var out bytes.Buffer
-	skips := summarize(strings.NewReader(in), &out, nil)
-	want := "    b_test.go:9: boom\n--- FAIL: TestB (0.00s)\nFAIL\tx/verify\t0.1s\n"
+	skips, failures := summarize(strings.NewReader(in), &out, nil)
+	want := "    b_test.go:9: boom\n        exit 1\n    dockertest.go:179: docker compose logs:\n        node-1 | LOG: noise\n--- FAIL: TestB (0.00s)\nFAIL\tx/verify\t0.1s\n"
 	if out.String() != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out.String(), want)
+	}
+	// The test's own message, without what a helper logged after it.
+	if want := []string{"--- FAIL verify.TestB:\n    b_test.go:9: boom\n        exit 1\n"}; !slices.Equal(failures, want) {
+		t.Errorf("failures: %q, want %q", failures, want)
 	}
 	line := skipLine(skips)
 	if line != `skipped: 2 tests: 2× "needs Citus: citus.control is missing" (verify.TestA, bootstrap.TestD)` {
