@@ -606,6 +606,10 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step,
 	err := r.exec(ctx, conn, func(ctx context.Context) error {
 		var err error
 		if s.Authinfo {
+			// $1 is the password: no log_statement = 'all' shows it.
+			if _, err = conn.Exec(ctx, steps.QuietParameters); err != nil {
+				return err
+			}
 			tag, err = conn.Exec(ctx, s.SQL, r.auth)
 		} else {
 			tag, err = conn.Exec(ctx, s.SQL)

@@ -230,7 +230,7 @@ func connectionFix(c *live.Cluster, to, toAddr string, sources []string, reason 
 	case isFull(lower):
 		return fmt.Sprintf("%s refuses new sessions while its max_connections are used up (SQLSTATE 53300): close idle sessions there or raise max_connections and restart it", to)
 	case isAuthFailure(lower):
-		return fmt.Sprintf("%s rejects the password that %s holds for user %s in pg_dist_authinfo (the topology's): make that user's password on %s the topology's (ALTER USER %s PASSWORD ...), then run citusgen bootstrap", to, from, t.User, to, quote.SQLIdent(t.User))
+		return fmt.Sprintf("%s rejects the password that %s holds for user %s in pg_dist_authinfo (the topology's): make that user's password on %s the topology's: %s (or ALTER USER %s PASSWORD ... there), then run citusgen bootstrap", to, from, t.User, to, t.PasswordChangeHint(), quote.SQLIdent(t.User))
 	case strings.Contains(lower, "translate host name") || strings.Contains(lower, "name or service not known"):
 		return fmt.Sprintf("the node name %s does not resolve on %s: run the nodes on one network (the compose network) or give %s a node_name the other nodes resolve", toAddr, from, to)
 	case strings.Contains(lower, "refused") || strings.Contains(lower, "timeout") || strings.Contains(lower, "timed out"):

@@ -47,8 +47,11 @@ const (
 // for it (an exited one-shot container fails --wait, docker/compose#10596),
 // an application waits with condition: service_healthy, and
 // --abort-on-container-exit does not stop the cluster once setup is done.
+// A failed script exits 1 and its log names the likeliest cause on a cluster
+// that ran before (a password changed in the spec alone); the trap makes
+// docker compose stop/down end it at once, with status 0.
 const setupCommand = `rm -f ` + SetupReady + `
-psql -X -w -v ON_ERROR_STOP=1 -f ` + SetupScript + ` || exit 1
+psql -X -w -v ON_ERROR_STOP=1 -f ` + SetupScript + ` || { echo "citusgen: the bootstrap script failed (psql says why above); if a password was refused after the cluster's password changed, run citusgen password (citusgen help password), then docker compose up -d --wait again" >&2; exit 1; }
 touch ` + SetupReady + `
 echo "citusgen: the cluster is registered; this service stays up to report it (healthy)"
 trap 'exit 0' TERM INT

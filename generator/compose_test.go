@@ -243,7 +243,7 @@ func checkSetup(t *testing.T, top *topology.Topology, p *types.Project, env map[
 	// psql reaches the coordinator through libpq's variables, then the
 	// service stays up; healthy once the script has run.
 	if len(s.Command) != 3 || s.Command[0] != "sh" || s.Command[1] != "-c" ||
-		!strings.Contains(s.Command[2], "psql -X -w -v ON_ERROR_STOP=1 -f "+generator.SetupScript+" || exit 1\ntouch "+generator.SetupReady+"\n") {
+		!strings.Contains(s.Command[2], "psql -X -w -v ON_ERROR_STOP=1 -f "+generator.SetupScript+" || { echo \"citusgen: the bootstrap script failed (psql says why above); if a password was refused after the cluster's password changed, run citusgen password (citusgen help password), then docker compose up -d --wait again\" >&2; exit 1; }\ntouch "+generator.SetupReady+"\n") {
 		t.Errorf("setup command %q", s.Command)
 	}
 	for k, want := range map[string]string{"PGHOST": top.Coordinator.Service, "PGPORT": strconv.Itoa(top.ContainerPort), "PGUSER": top.User, "PGDATABASE": "postgres"} {

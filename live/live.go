@@ -268,7 +268,7 @@ func (n *Node) FailureHint(t *topology.Topology) string {
 		if t.PasswordEnv != "" {
 			src = "$" + t.PasswordEnv
 		}
-		return fmt.Sprintf("make the %s match the password of user %s on %s (the image applies POSTGRES_PASSWORD only when its volume is empty; change it with ALTER USER or recreate the volume)", src, t.User, s)
+		return fmt.Sprintf("%s keeps the password of user %s its volume was created with (the image applies POSTGRES_PASSWORD only to an empty volume): %s; otherwise make the %s match it", s, t.User, t.PasswordChangeHint(), src)
 	}
 	return n.QueryHint
 }

@@ -68,7 +68,7 @@ func TestFailureHint(t *testing.T) {
 		t.Errorf("server outside compose: %s", h)
 	}
 	ns[0].Failure = cluster.AuthFailed
-	if h := ns[0].FailureHint(top); !strings.Contains(h, "make the $PW match the password of user commcarehq on c") {
+	if h := ns[0].FailureHint(top); h != "c keeps the password of user commcarehq its volume was created with (the image applies POSTGRES_PASSWORD only to an empty volume): if the topology's password changed, run citusgen password, which changes it on every node (the old one from $CITUSGEN_OLD_PASSWORD or the .env that sets PW; citusgen help password has the recipe); otherwise make the $PW match it" {
 		t.Errorf("auth: %s", h)
 	}
 	if h := live.StepHint(top, "c", `extension "citus" is not available`); !strings.Contains(h, "the Citus extension is not installed on c") {

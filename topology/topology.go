@@ -229,6 +229,20 @@ func (t *Topology) HasPassword() bool {
 	return t.Password != "" || t.PasswordEnv != ""
 }
 
+// OldPasswordEnv is the environment variable citusgen password reads the
+// nodes' old password from (never a flag: ps would show it); hints name it.
+const OldPasswordEnv = "CITUSGEN_OLD_PASSWORD"
+
+// PasswordChangeHint says how to move every node to the topology's
+// password: the hint of a node that rejects it.
+func (t *Topology) PasswordChangeHint() string {
+	old := "$" + OldPasswordEnv
+	if t.PasswordEnv != "" {
+		old += " or the .env that sets " + t.PasswordEnv
+	}
+	return "if the topology's password changed, run citusgen password, which changes it on every node (the old one from " + old + "; citusgen help password has the recipe)"
+}
+
 // ResolvePassword returns the password, reading PasswordEnv through getenv
 // (os.LookupEnv when nil). The error never contains the value.
 func (t *Topology) ResolvePassword(lookup func(string) (string, bool)) (string, error) {

@@ -142,7 +142,7 @@ func TestDiagnosesOnPlainPostgres(t *testing.T) {
 		"reachable/worker1":         verify.Fail,
 	}, map[string]string{
 		"authenticated/coordinator": "password authentication failed",
-		"authenticated/worker2":     "POSTGRES_PASSWORD only when its volume is empty",
+		"authenticated/worker2":     "POSTGRES_PASSWORD only to an empty volume): if the topology's password changed, run citusgen password",
 	})
 }
 

@@ -73,6 +73,7 @@ type cli struct {
 	Import     importCmd        `cmd:"" help:"Print a topology spec (YAML) that reproduces the Citus cluster of an existing compose file and Django settings."`
 	Upgrade    upgradeCmd       `cmd:"" help:"Move the cluster to the images the spec names with the data kept: a new Citus release, a new PostgreSQL major, or both (pg_upgrade per node). Prints the plan; --apply runs it, --rollback undoes it."`
 	Reset      resetCmd         `cmd:"" help:"Destructive: end sessions, drop and recreate the cluster database on every node (needs --yes)."`
+	Password   passwordCmd      `cmd:"" help:"Change the cluster's password on every node to the topology's (ALTER ROLE, pg_dist_authinfo), then in --compose, --settings and the .env; the old password from $CITUSGEN_OLD_PASSWORD or the .env. Safe to re-run."`
 	Init       initCmd          `cmd:"" help:"Write a commented starter topology (the default); never overwrites."`
 	Schema     schemaCmd        `cmd:"" help:"Print the JSON Schema of the topology, for editors."`
 	Testrunner testrunnerCmd    `cmd:"" help:"Print citus_testrunner.py, the Django test runner that tears the dev profile's test databases down on Citus: citusgen testrunner > citus_testrunner.py."`

@@ -170,29 +170,39 @@ func writeAll(e *env, t *topology.Topology, dir string, allowMajorChange bool) e
 // intoCompose merges the managed regions into a compose file, validates the
 // result with compose-go and replaces the file atomically.
 func intoCompose(e *env, t *topology.Topology, path string, adopt, allowMajorChange bool) error {
-	tgt, err := atomicfile.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return createCompose(e, t, path)
 	}
+	tgt, merged, err := mergeCompose(e, t, path, adopt, allowMajorChange)
 	if err != nil {
 		return err
+	}
+	return writeIfChanged(e, tgt, merged)
+}
+
+// mergeCompose is intoCompose up to the write, for a file that exists: the
+// file read and its merged, checked content.
+func mergeCompose(e *env, t *topology.Topology, path string, adopt, allowMajorChange bool) (*atomicfile.Target, []byte, error) {
+	tgt, err := atomicfile.Open(path)
+	if err != nil {
+		return nil, nil, err
 	}
 	removeStale(e, path)
 	if err := checkMajorChanges(e, t, path, tgt.Data, allowMajorChange); err != nil {
-		return err
+		return nil, nil, err
 	}
 	m, err := regions.MergeComposeFile(tgt.Data, t, regions.MergeOptions{Name: path, Adopt: adopt})
 	if err != nil {
-		return mergeError(path, err)
+		return nil, nil, mergeError(path, err)
 	}
 	if err := includeConflicts(t, path, tgt.Data); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := validateChange(e, t, path, tgt.Data, m.Data); err != nil {
-		return err
+		return nil, nil, err
 	}
 	reportAdopted(e, path, m.Adopted)
-	return writeIfChanged(e, tgt, m.Data)
+	return tgt, m.Data, nil
 }
 
 // createCompose writes a new compose file holding the regions, so that
@@ -261,7 +271,6 @@ func validateChange(e *env, t *topology.Topology, path string, old, merged []byt
 }
 
 func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
-	ctx := e.ctx
 	removeStale(e, path)
 	tgt, err := atomicfile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -270,18 +279,29 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 	if err != nil {
 		return err
 	}
+	merged, err := mergeSettings(e, t, tgt, adopt)
+	if err != nil {
+		return err
+	}
+	return writeIfChanged(e, tgt, merged)
+}
+
+// mergeSettings is intoSettings up to the write, for a file that exists:
+// its merged, checked content.
+func mergeSettings(e *env, t *topology.Topology, tgt *atomicfile.Target, adopt bool) ([]byte, error) {
+	ctx, path := e.ctx, tgt.Path
 	m, err := regions.MergeSettingsFile(ctx, tgt.Data, t, regions.MergeOptions{Name: path, Header: e.headerPath(path), Adopt: adopt})
 	if err != nil {
-		return stopped(e, path, mergeError(path, err))
+		return nil, stopped(e, path, mergeError(path, err))
 	}
 	if err := m.CheckCompiles(ctx, path); err != nil {
-		return stopped(e, path, err)
+		return nil, stopped(e, path, err)
 	}
 	reportAdopted(e, path, m.Adopted)
 	if r := m.Rebound; r != nil {
 		fmt.Fprintf(e.stderr, "citusgen: note: %s:%d: %s is rebound there (%s), after the citusgen block, which dropped the cluster's aliases when Django imported the file; the block moves below it\n", path, r.Line, r.Name, r.Describe())
 	}
-	return writeIfChanged(e, tgt, m.Data)
+	return m.Data, nil
 }
 
 // createSettings writes a new settings file: the block and what it needs.
