@@ -27,6 +27,7 @@ import (
 // middle of its step (the lock taken, the extension created, not yet
 // committed) by a session doing exactly what that side does.
 func TestScriptAndBootstrapTakeTheStepLock(t *testing.T) {
+	pgtest.RequireCitus(t)
 	const pw = "steplock-pw"
 	cl := pgtest.StartCluster(t, 1, pgtest.Options{Password: pw, Citus: true})
 	top, err := topology.Parse("cluster.yaml", cl.Spec(""))
