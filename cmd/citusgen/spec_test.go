@@ -76,9 +76,12 @@ func TestQuickStartFilesPassCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, block, ok := strings.Cut(string(readme), "\n## Quick start\n\n```sh\n")
+	// The block follows the heading, after the comment that marks it
+	// for TestDocsCommands.
+	_, block, ok := strings.Cut(string(readme), "\n## Quick start\n\n")
+	_, block, ok1 := strings.Cut(block, "```sh\n")
 	block, _, ok2 := strings.Cut(block, "```")
-	if !ok || !ok2 {
+	if !ok || !ok1 || !ok2 {
 		t.Fatal("README.md has no ## Quick start with a sh block")
 	}
 	dir := t.TempDir()
