@@ -9,7 +9,7 @@ import (
 	_ "embed"
 )
 
-// FileName is the module name the README and the settings refer to.
+// FileName is the module name the docs (docs/django.md) and the settings refer to.
 const FileName = "citus_testrunner.py"
 
 //go:embed citus_testrunner.py

@@ -33,7 +33,7 @@ type renderCmd struct {
 	SQL      renderSQLCmd      `cmd:"" name:"sql" help:"Print the bootstrap SQL, a psql script (workers first, then the coordinator)."`
 }
 
-// Help is the detail of `citusgen help render`: the forms the README uses.
+// Help is the detail of `citusgen help render`: the forms the docs use.
 func (renderCmd) Help() string {
 	return `Forms:
 
