@@ -250,3 +250,56 @@ func testNames(t *testing.T) map[string]bool {
 	}
 	return names
 }
+
+// Every relative link of README.md and docs/*.md names a file that exists
+// and, after #, a heading of it (GitHub's anchor of the heading), so moving
+// a section between pages cannot leave a link behind.
+func TestDocsLinks(t *testing.T) {
+	files, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append([]string{"../../README.md"}, files...)
+	fence := regexp.MustCompile("(?ms)^\\s*```.*?^\\s*```")
+	heading := regexp.MustCompile(`(?m)^#+ (.*)$`)
+	notInAnchor := regexp.MustCompile(`[^\p{L}\p{N}_\- ]`)
+	anchors := func(file string) map[string]bool {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil
+		}
+		set := map[string]bool{}
+		for _, m := range heading.FindAllStringSubmatch(fence.ReplaceAllString(string(data), ""), -1) {
+			set[strings.ReplaceAll(notInAnchor.ReplaceAllString(strings.ToLower(strings.TrimSpace(m[1])), ""), " ", "-")] = true
+		}
+		return set
+	}
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	checked := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(data), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") {
+				continue
+			}
+			path, anchor, _ := strings.Cut(target, "#")
+			file := f
+			if path != "" {
+				file = filepath.Join(filepath.Dir(f), path)
+			}
+			checked++
+			if _, err := os.Stat(file); err != nil {
+				t.Errorf("%s: link %s: %v", strings.TrimPrefix(f, "../../"), target, err)
+			} else if anchor != "" && !anchors(file)[anchor] {
+				t.Errorf("%s: link %s: %s has no heading with that anchor", strings.TrimPrefix(f, "../../"), target, strings.TrimPrefix(file, "../../"))
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no relative link in the docs")
+	}
+}
