@@ -717,7 +717,7 @@ func downUp(t *testing.T, image string) {
 }
 
 // appCompose is an application's own compose file that includes the
-// rendered one and waits for the cluster as the README shows. web stands in
+// rendered one and waits for the cluster as docs/compose.md shows. web stands in
 // for Django: it checks that every worker is registered when it starts, then
 // stays up. It runs from image, over whose data volume it mounts a tmpfs
 // (a recreated container keeps its anonymous volume past down -v).

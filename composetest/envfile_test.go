@@ -15,12 +15,12 @@ import (
 	"github.com/citusgen/citusgen/testsupport/dockertest"
 )
 
-// The README's way to keep password_env set for every compose command:
+// docs/password.md's way to keep password_env set for every compose command:
 // the .env file `citusgen init --password-env` writes beside the compose
 // file. Without it `docker compose ps` (and down -v) refuse the file; with
 // it, run from another directory through -f, up, ps, logs and down -v work
 // with nothing in the environment, and citusgen verify, given the
-// variable as the README says (set -a; . ./.env), proves the password.
+// variable as docs/password.md says (set -a; . ./.env), proves the password.
 func TestComposeEnvFile(t *testing.T) {
 	dc := dockertest.Require(t, currentImage)
 	t.Setenv("CITUS_PASSWORD", "")

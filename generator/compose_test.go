@@ -23,7 +23,7 @@ import (
 )
 
 // Every rendered compose document loads through compose-go with validation
-// on, with the ${...} variables unset and set, and means what the README says.
+// on, with the ${...} variables unset and set, and means what docs/rendered.md says.
 func TestComposeLoads(t *testing.T) {
 	for _, c := range goldenfile.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {

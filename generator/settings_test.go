@@ -14,7 +14,7 @@ import (
 // The seed's dicts, as the setup guide has them (workers differ: PASSWORD,
 // since current images need a password on every node, and an empty
 // TEST.DEPENDENCIES, so that a test may name them without 'default'; see
-// README).
+// docs/rendered.md).
 func seedDatabases() map[string]any {
 	worker := func(port, node string) map[string]any {
 		return map[string]any{

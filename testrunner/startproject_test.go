@@ -40,7 +40,7 @@ func bootstrapSpec(t *testing.T, cl *pgtest.Cluster, extra string) *topology.Top
 // newStartproject makes a project the way a Django team starts one:
 // `django-admin startproject` (python3 -m django, the same command run by
 // the interpreter that has Django) and `startapp reports`, whose tests.py is
-// testdata/startproject/tests.py. settings.py gets what the README says to
+// testdata/startproject/tests.py. settings.py gets what docs/django.md says to
 // add: citusgen's settings block and the TEST_RUNNER, with
 // citus_testrunner.py beside manage.py. Nothing routes migrations by ROLE.
 func newStartproject(t *testing.T, python string, cl *pgtest.Cluster, top *topology.Topology) *djangoCluster {

@@ -19,7 +19,7 @@ import (
 // TestPreCommitHook installs the citusgen-check hook of .pre-commit-hooks.yaml
 // with the real pre-commit, from a repository holding this tree, into a
 // project laid out as CommCare HQ's (its files under docker/, named in the
-// hook's args as the README shows). pre-commit builds the hook with its
+// hook's args as docs/files.md shows). pre-commit builds the hook with its
 // golang language (go install ./... of the clone); the hook then passes on
 // files in sync, fails with the diff on drift, and, installed as the git
 // hook, stops the commit that brings the drift.
