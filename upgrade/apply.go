@@ -374,8 +374,8 @@ func (r *run) undoLeg(i int, l Leg, img string, cause error) error {
 	if err := r.startNodes(); err != nil {
 		return fmt.Errorf("%w\nthe old data is back in place, but starting the nodes failed: %v; run citusgen upgrade --rollback", cause, err)
 	}
-	if err := r.finishOn(l.From); err != nil {
-		return fmt.Errorf("%w\nthe nodes run %s again, but citus_finish_pg_upgrade() failed: %v; run citusgen upgrade --rollback", cause, l.From.Name, err)
+	if err := r.undoPrepare(l.From); err != nil {
+		return fmt.Errorf("%w\nthe nodes run %s again, but taking back citus_prepare_pg_upgrade() failed: %v; run citusgen upgrade --rollback", cause, l.From.Name, err)
 	}
 	prefix := fmt.Sprintf("leg%d/", i+1)
 	for k := range r.state.Done {
@@ -394,9 +394,8 @@ func (r *run) undoLeg(i int, l Leg, img string, cause error) error {
 	return undone{fmt.Errorf("%w\nnothing is lost: the nodes run %s again on their old data", cause, l.From.Name)}
 }
 
-// finishOn runs citus_finish_pg_upgrade on every node of image: it
-// restores what citus_prepare_pg_upgrade took apart.
-func (r *run) finishOn(im Image) error {
+// undoPrepare takes back citus_prepare_pg_upgrade on every node of image.
+func (r *run) undoPrepare(im Image) error {
 	sql, err := newSQLNodes(legTopology(r.t, im), r.o.Cluster)
 	if err != nil {
 		return err
@@ -406,7 +405,7 @@ func (r *run) finishOn(im Image) error {
 		if err != nil {
 			return err
 		}
-		if err := sql.each(r.ctx, s, dbs, "SELECT pg_catalog.citus_finish_pg_upgrade()"); err != nil {
+		if err := sql.each(r.ctx, s, dbs, undoPrepare); err != nil {
 			return err
 		}
 	}
