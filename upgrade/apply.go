@@ -62,6 +62,17 @@ func (r *run) step(key, what string, fn func() error) error {
 	return nil
 }
 
+// mark records key done: a milestone of steps already reported.
+func (r *run) mark(key string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, done := r.state.Done[key]; done {
+		return nil
+	}
+	r.state.Done[key] = time.Now().UTC()
+	return r.state.save(r.path)
+}
+
 // eachNode runs fn for every node at once (each node's data is its own
 // volume, and pg_upgrade or a copy of one node need not wait for another's)
 // and returns their errors, in node order.
@@ -310,7 +321,7 @@ func (r *run) postgresLeg(i int, l Leg) error {
 			return err
 		}
 	}
-	if err := r.step(key("prepare"), "citus_prepare_pg_upgrade() done on every node", func() error { return nil }); err != nil {
+	if err := r.mark(key("prepare")); err != nil {
 		return err
 	}
 	if _, stopped := r.state.Done[key("stop")]; stopped && !r.done(key("compose")) {
