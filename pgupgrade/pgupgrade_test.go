@@ -78,7 +78,7 @@ func (n *node) start(image string, major int) {
 	})
 	docker(t, "run", "-d", "--name", name, "--network", n.network, "-e", "POSTGRES_PASSWORD="+password,
 		"--mount", "type=volume,src="+n.volume+",dst="+citus.DataVolume(major), image)
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(10 * time.Minute) // a first start on a loaded machine
 	for {
 		// The first start's temporary server listens on the socket only:
 		// TCP answers once the real server runs.
