@@ -1,6 +1,7 @@
 package citus
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 
@@ -116,4 +117,51 @@ func ImagePostgres(image string) (major int, ok bool) {
 		pg = newest.pg
 	}
 	return pg, pg != 0
+}
+
+// ImageRelease is the Citus release (MAJOR.MINOR) a published
+// citusdata/citus tag carries, and its tag without the -pgNN suffix:
+// 13.2-pg15 is release 13.2 of tag "13.2". ok is false where ImagePostgres
+// cannot place the image, or the tag names a major alone (14).
+func ImageRelease(image string) (release string, ok bool) {
+	if _, placed := ImagePostgres(image); !placed {
+		return "", false
+	}
+	ref, _ := reference.ParseNormalizedNamed(image)
+	m := citusTag.FindStringSubmatch(ref.(reference.Tagged).Tag())
+	if m[2] == "" {
+		return "", false
+	}
+	return m[1] + "." + m[2], true
+}
+
+// ImageFor is the citusdata/citus tag of release on PostgreSQL major:
+// the plain tag where the release's last build is that major, the -pgNN
+// variant where Citus builds that release for it, ok false where it does
+// not (supportedMajors). The -alpine variants are not considered.
+func ImageFor(release string, major int) (string, bool) {
+	plain := Repository + ":" + release
+	if pg, ok := ImagePostgres(plain); ok && pg == major {
+		return plain, true
+	}
+	var cm int
+	if _, err := fmt.Sscanf(release, "%d.", &cm); err != nil {
+		return "", false
+	}
+	for _, m := range supportedMajors[cm] {
+		if m == major {
+			return fmt.Sprintf("%s-pg%d", plain, major), true
+		}
+	}
+	return "", false
+}
+
+// supportedMajors are the PostgreSQL majors each Citus major line is built
+// for (Citus's release notes; citusdata/docker publishes a -pgNN tag for
+// the older ones).
+var supportedMajors = map[int][]int{
+	11: {13, 14, 15},
+	12: {14, 15, 16},
+	13: {15, 16, 17},
+	14: {16, 17, 18},
 }

@@ -96,7 +96,7 @@ func withImageOf(spec, image string) string {
 // compose file, the free ports it publishes and the environment the user's
 // shell would have.
 type composeCluster struct {
-	t       *testing.T
+	t       testing.TB
 	p       *dockertest.Project
 	dir     string
 	spec    string // path of citusgen.yaml
@@ -108,7 +108,7 @@ type composeCluster struct {
 // newComposeCluster writes the spec into a fresh folder, renders the compose
 // file beside it (unless the test brings its own) and publishes every port
 // on a free one through the port variables.
-func newComposeCluster(t *testing.T, dc *dockertest.Compose, spec string, env map[string]string) *composeCluster {
+func newComposeCluster(t testing.TB, dc *dockertest.Compose, spec string, env map[string]string) *composeCluster {
 	t.Helper()
 	dir := t.TempDir()
 	c := &composeCluster{t: t, dir: dir, spec: filepath.Join(dir, "citusgen.yaml"), compose: filepath.Join(dir, "hq-compose.yml"), ports: map[string]int{}}
@@ -205,7 +205,11 @@ func (c *composeCluster) render() {
 // and with its environment, as a user's shell would.
 func (c *composeCluster) citusgen(args ...string) (string, int) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	limit := 3 * time.Minute
+	if args[0] == "upgrade" {
+		limit = 15 * time.Minute // an upgrade runs pg_upgrade, and verify twice
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, dockertest.Citusgen(c.t), append([]string{"-t", c.spec}, args...)...)
 	cmd.Dir = c.dir
@@ -231,7 +235,7 @@ func slicesContains(s []string, v string) bool {
 	return false
 }
 
-func exitCode(t *testing.T, err error) int {
+func exitCode(t testing.TB, err error) int {
 	t.Helper()
 	if err == nil {
 		return 0
@@ -436,7 +440,30 @@ func quickStart(t *testing.T, image string) {
 	t.Parallel()
 	dc := dockertest.Require(t, image)
 	c := newComposeCluster(t, dc, twoWorkersOn(image), nil)
-	c.render()
+	// The README's commands: files with citusgen's regions, which check
+	// (the pre-commit hook) accepts.
+	for _, args := range [][]string{
+		{"render", "--into", "hq-compose.yml"},
+		{"render", "settings", "--into", "localsettings.py"},
+	} {
+		if out, code := c.citusgen(args...); code != 0 {
+			t.Fatalf("citusgen %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	// check as the user runs it: without the free ports this test
+	// publishes the nodes on (CITUS_*_EXTERNAL_PORT), which check rightly
+	// reports as drift from the settings' ports.
+	ports := map[string]string{}
+	for _, n := range c.top.Nodes() {
+		ports[n.PortVariable] = c.p.Env[n.PortVariable]
+		delete(c.p.Env, n.PortVariable)
+	}
+	if out, code := c.citusgen("check", "--compose", "hq-compose.yml", "--settings", "localsettings.py"); code != 0 {
+		t.Fatalf("citusgen check: exit %d\n%s", code, out)
+	}
+	for k, v := range ports {
+		c.p.Env[k] = v
+	}
 	c.p.Must(5*time.Minute, "up", "-d")
 	waitHealthy(t, c, citus.SetupService, 3*time.Minute)
 	if got := c.psql("SELECT count(*) FROM pg_dist_node WHERE groupid > 0 AND isactive"); strings.TrimSpace(got) != "2" {

@@ -74,7 +74,7 @@ func (d *diagnosis) majors() {
 		for _, m := range majors {
 			parts = append(parts, fmt.Sprintf("%d on %s", m, strings.Join(nodes[m], ", ")))
 		}
-		hint := "Citus needs every node of a cluster on the same PostgreSQL major: run every node from images (or packages) of one major, upgrading the data of the nodes on another first (README: Upgrading PostgreSQL under the cluster)"
+		hint := "Citus needs every node of a cluster on the same PostgreSQL major: run every node from images (or packages) of one major, upgrading the data of the nodes on another first (citusgen upgrade; README: Upgrading Citus and PostgreSQL)"
 		ch := d.change(phaseMajor, 0, Change{Kind: Manual, Node: clusterNode, Needs: ByHand, Detail: "PostgreSQL majors differ (" + strings.Join(parts, "; ") + "): " + hint})
 		f.Status, f.Detail, f.Hint = Fail, "PostgreSQL majors differ: "+strings.Join(parts, "; "), hint
 		d.add(f, ch)

@@ -102,6 +102,7 @@ type composeConfig struct {
 
 type composeDoc struct {
 	Source   string
+	Rerun    string // the header's command that writes the document again
 	Services []composeService
 	Configs  []composeConfig
 }
@@ -315,10 +316,18 @@ func setupService(t *topology.Topology, password string, script []byte, nodes []
 // healthchecks, the coordinator depending on healthy workers and, unless
 // turned off, the setup service that registers the workers.
 func Compose(t *topology.Topology) ([]byte, error) {
+	return ComposeFor(t, ComposeFile)
+}
+
+// ComposeFor renders the compose document printed into the file at path,
+// relative to the spec's folder, which its header names in the command
+// that writes it again: citusgen render > path.
+func ComposeFor(t *topology.Topology, path string) ([]byte, error) {
 	doc, err := composeView(t)
 	if err != nil {
 		return nil, err
 	}
+	doc.Rerun = Rerun(t, "render > "+quote.Shell(path))
 	return execute("compose", doc)
 }
 

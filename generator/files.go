@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -37,17 +38,37 @@ const (
 
 // Artifacts renders everything: compose, settings, the bootstrap script and
 // one script per node under sql/ (numbered in the order they must run).
+// The headers give the commands that print each file (render >, render
+// settings --into).
 func Artifacts(t *topology.Topology) ([]Artifact, error) {
+	return artifacts(t, Rerun(t, "render > "+ComposeFile), SettingsRerun(t, SettingsFile))
+}
+
+// ArtifactsIn renders what render --out dir writes: Artifacts, with
+// headers that give that command (dir relative to the spec's folder).
+func ArtifactsIn(t *topology.Topology, dir string) ([]Artifact, error) {
+	rerun := Rerun(t, "render --out "+quote.Shell(dir))
+	return artifacts(t, rerun, rerun)
+}
+
+func artifacts(t *topology.Topology, composeRerun, settingsRerun string) ([]Artifact, error) {
 	var out []Artifact
 	// Servers outside compose (image: none) get settings and SQL only.
 	if !t.Containerless() {
-		compose, err := Compose(t)
+		doc, err := composeView(t)
+		if err != nil {
+			return nil, err
+		}
+		doc.Rerun = composeRerun
+		compose, err := execute("compose", doc)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, Artifact{ComposeFile, compose})
 	}
-	settings, err := Settings(t)
+	sv := settingsView(t)
+	sv.Rerun = settingsRerun
+	settings, err := execute("settings", sv)
 	if err != nil {
 		return nil, err
 	}

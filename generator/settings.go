@@ -1,7 +1,6 @@
 package generator
 
 import (
-	"path/filepath"
 	"strconv"
 
 	"github.com/citusgen/citusgen/quote"
@@ -25,7 +24,7 @@ type pyDatabase struct {
 
 type pySettings struct {
 	Source    string
-	File      string // the file the block is re-rendered into
+	Rerun     string // the command that writes the block again
 	NeedsOS   bool
 	Databases []pyDatabase
 	Settings  []topology.Setting
@@ -87,19 +86,11 @@ func Settings(t *topology.Topology) ([]byte, error) {
 	return SettingsFor(t, SettingsFile)
 }
 
-// SettingsFor renders the fragment for the settings file named file, whose
-// name its header gives in the command that rewrites the block.
-func SettingsFor(t *topology.Topology, file string) ([]byte, error) {
+// SettingsFor renders the fragment for the settings file at path, relative
+// to the spec's folder, which its header names in the command that writes
+// the block again (SettingsRerun).
+func SettingsFor(t *topology.Topology, path string) ([]byte, error) {
 	v := settingsView(t)
-	v.File = settingsName(file)
+	v.Rerun = SettingsRerun(t, path)
 	return execute("settings", v)
-}
-
-// settingsName is the file name the block's header tells to re-render
-// into: the base name, as the command is run beside the file.
-func settingsName(name string) string {
-	if name == "" || name == "-" {
-		return SettingsFile
-	}
-	return quote.Comment(filepath.Base(name))
 }

@@ -799,7 +799,7 @@ func ImageDriftDetail(drift []ImageDrift) (detail, hint string) {
 	}
 	hint = fmt.Sprintf("the nodes do not run the image the topology names (%s): recreate them from it (docker compose up -d; after a major upgrade run ALTER EXTENSION citus UPDATE on every node), or set image: in the topology to the release they run", strings.Join(images, ", "))
 	if otherMajor {
-		hint += "; a node on another PostgreSQL major than its image cannot start from that image on its existing data: upgrade the data first (README: Upgrading PostgreSQL under the cluster), or set image: to the variant of the major it runs (citusdata/citus tags ending in -pgNN)"
+		hint += "; a node on another PostgreSQL major than its image cannot start from that image on its existing data: upgrade the data first (citusgen upgrade; README: Upgrading Citus and PostgreSQL), or set image: to the variant of the major it runs (citusdata/citus tags ending in -pgNN)"
 	}
 	return strings.Join(parts, "; "), hint
 }

@@ -44,7 +44,7 @@ func TestImageDrift(t *testing.T) {
 	}
 	detail, hint := live.ImageDriftDetail(drift)
 	if detail != "w1 runs citus 13.2-1, its image citusdata/citus:14.1 names 14.1; w1 runs PostgreSQL 17, its image citusdata/citus:14.1 is PostgreSQL 18" ||
-		!strings.Contains(hint, "upgrade the data first (README: Upgrading PostgreSQL under the cluster)") {
+		!strings.Contains(hint, "upgrade the data first (citusgen upgrade; README: Upgrading Citus and PostgreSQL)") {
 		t.Errorf("detail %q\nhint %q", detail, hint)
 	}
 	// An image whose major the spec says: compared with that.

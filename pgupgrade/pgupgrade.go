@@ -391,16 +391,28 @@ func run(ctx context.Context, image string, n Node, action string, readOnly bool
 		"space":    "measuring space",
 	}[action]
 	switch code {
-	case 3, 4, 5, 6:
-		hint := ""
-		if action == "upgrade" && code == 4 {
-			hint = "\nThe old data is kept: Rollback restores it."
-		}
-		return res, fmt.Errorf("node %s: %s: %s%s", n.Name, what, strings.Join(reasons, "\n"), hint)
+	case 4:
+		return res, refused{fmt.Errorf("node %s: %s: %s", n.Name, what, strings.Join(reasons, "\n"))}
+	case 3, 5, 6:
+		return res, fmt.Errorf("node %s: %s: %s", n.Name, what, strings.Join(reasons, "\n"))
 	}
 	tail := append(other, strings.Split(strings.TrimSpace(stderr.String()), "\n")...)
 	if len(tail) > 15 {
 		tail = tail[len(tail)-15:]
 	}
 	return res, fmt.Errorf("node %s: %s failed (%v):\n%s", n.Name, what, err, strings.Join(append(reasons, tail...), "\n"))
+}
+
+// refused is PostgreSQL's own refusal (initdb or pg_upgrade failed on this
+// data): running the same again fails the same way.
+type refused struct{ error }
+
+func (r refused) Unwrap() error { return r.error }
+
+// Refused reports whether err (or one of the errors it joins) is
+// PostgreSQL refusing the upgrade, as against the run being stopped or
+// its container killed, which running Upgrade again finishes.
+func Refused(err error) bool {
+	var r refused
+	return errors.As(err, &r)
 }

@@ -227,7 +227,7 @@ func TestMajorsDifferInBoth(t *testing.T) {
 			rows = append(rows, fmt.Sprintf("%s %s %s: %s | %s", f.Name, f.Node, f.Status, f.Detail, f.Hint))
 		}
 	}
-	const hint = "Citus needs every node of a cluster on the same PostgreSQL major: run every node from images (or packages) of one major, upgrading the data of the nodes on another first (README: Upgrading PostgreSQL under the cluster)"
+	const hint = "Citus needs every node of a cluster on the same PostgreSQL major: run every node from images (or packages) of one major, upgrading the data of the nodes on another first (citusgen upgrade; README: Upgrading Citus and PostgreSQL)"
 	want := []string{"postgres-major cluster fail: PostgreSQL majors differ: 17 on citus_worker2; 18 on citus_master, citus_worker1 | " + hint}
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Errorf("verify's rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))

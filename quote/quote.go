@@ -255,3 +255,12 @@ func Text(s string) string {
 func ConninfoValue(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
+
+// Shell quotes s as one POSIX shell word: single quotes, each ' written
+// as '\'' (a word of safe characters alone stays as it is).
+func Shell(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/:=@+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -241,3 +241,20 @@ func TestKeyAndText(t *testing.T) {
 		}
 	}
 }
+
+func TestShell(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain/path-1.2": "plain/path-1.2",
+		"":               "''",
+		"it's $HOME":     `'it'\''s $HOME'`,
+		"a b":            "'a b'",
+	} {
+		if got := quote.Shell(in); got != want {
+			t.Errorf("Shell(%q) = %s, want %s", in, got, want)
+		}
+		out, err := exec.Command("sh", "-c", "printf %s "+quote.Shell(in)).Output()
+		if err != nil || string(out) != in {
+			t.Errorf("sh read %s as %q (%v), want %q", quote.Shell(in), out, err, in)
+		}
+	}
+}

@@ -41,7 +41,10 @@ func (e *FileError) Unwrap() error { return e.Err }
 // are read: python3's start and compose's environment.
 type Check struct {
 	ComposePath, SettingsPath string
-	cross                     *crossLoad
+	// SettingsHeader is SettingsPath as the block's header names it
+	// (MergeOptions.Header).
+	SettingsHeader string
+	cross          *crossLoad
 }
 
 // StartCheck starts a check of the files named ("" for none).
@@ -108,7 +111,7 @@ func (c *Check) Run(ctx context.Context, t *topology.Topology, composeData, sett
 		}
 	}
 	if c.SettingsPath != "" {
-		settings, err := MergeSettingsFile(ctx, settingsData, t, MergeOptions{Name: c.SettingsPath, Adopt: true})
+		settings, err := MergeSettingsFile(ctx, settingsData, t, MergeOptions{Name: c.SettingsPath, Header: c.SettingsHeader, Adopt: true})
 		if err != nil {
 			return nil, nil, &FileError{c.SettingsPath, err}
 		}

@@ -7,6 +7,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/citusgen/citusgen/generator"
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -196,4 +197,18 @@ func managedCompose(t *topology.Topology) ([]sectionBody, error) {
 		out[i] = body
 	}
 	return out, nil
+}
+
+// NewComposeFile starts the compose file that render --into creates: a
+// header and the services: key, into which the merge writes the regions
+// (volumes: and configs: with them). header is its path relative to the
+// spec's folder, for the command the header gives.
+func NewComposeFile(t *topology.Topology, header string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Compose file started by citusgen from %s. citusgen keeps the regions between\n", t.Source)
+	b.WriteString("# its >>> and <<< markers in sync: change the topology, then run:\n")
+	fmt.Fprintf(&b, "#   %s\n", generator.Rerun(t, "render --into "+quote.Shell(header)))
+	b.WriteString("# The rest of the file is yours: add your own services beside them.\n")
+	b.WriteString("services:\n")
+	return []byte(b.String())
 }

@@ -52,7 +52,7 @@ func MajorChangeAdvice(changes []MajorChange) string {
 	}
 	return "the server of another PostgreSQL major cannot read the data the existing volumes hold, so these nodes would exit at start. " +
 		"Either keep the major: set image: in the topology to " + keep + "; " +
-		"or upgrade the data to the new major first (README: Upgrading PostgreSQL under the cluster), then write the file with citusgen render --into FILE --allow-major-change. " +
+		"or move the data to the new major with citusgen upgrade --compose-file FILE (it prints the plan; --apply runs it, and rewrites the file). " +
 		"A cluster without data to keep (after docker compose down -v) needs only --allow-major-change."
 }
 

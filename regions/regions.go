@@ -14,6 +14,7 @@ package regions
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/citusgen/citusgen/quote"
@@ -22,11 +23,26 @@ import (
 
 // MergeOptions tune a merge into an existing file.
 type MergeOptions struct {
-	// Name is the file's name, for messages and the block's header.
+	// Name is the file's name, for messages.
 	Name string
+	// Header is the file's path as the settings block's header names it,
+	// relative to the spec's folder (the command line's job to work out);
+	// empty: Name's base name.
+	Header string
 	// Adopt removes hand-written definitions of what the managed region
 	// owns (services, volumes, aliases, entries, flags) instead of refusing.
 	Adopt bool
+}
+
+// header is the path the settings block's header names.
+func (o MergeOptions) header() string {
+	if o.Header != "" {
+		return o.Header
+	}
+	if o.Name == "" {
+		return ""
+	}
+	return filepath.Base(o.Name)
 }
 
 // Adopted is a hand-written definition a merge removed because the managed

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -69,7 +68,7 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 		}
 		return nil, problems
 	}
-	block, err := settingsBlock(t, opts.Name, f, lineEnding(existing))
+	block, err := settingsBlock(t, opts.header(), f, lineEnding(existing))
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +211,8 @@ func blockPlace(file string, f *settingsfile.File, t *topology.Topology, region 
 	return after, rebound, problems
 }
 
-// settingsBlock is the block as written into the file named name: the
+// settingsBlock is the block as written into the file whose header names
+// it name: the
 // fragment in markers, in the file's line endings, and in ASCII escapes
 // when the file is not UTF-8.
 func settingsBlock(t *topology.Topology, name string, f *settingsfile.File, eol string) ([]byte, error) {
@@ -308,11 +308,12 @@ func (m *Merge) CheckCompiles(ctx context.Context, path string) error {
 	return nil
 }
 
-// NewSettingsFile starts the settings file at path that render settings
-// --into creates: the names the block updates, bound empty above it.
-func NewSettingsFile(t *topology.Topology, path string) []byte {
+// NewSettingsFile starts the settings file that render settings --into
+// creates: the names the block updates, bound empty above it. header is
+// its path as headers name it (MergeOptions.Header).
+func NewSettingsFile(t *topology.Topology, header string) []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Django settings, started by citusgen render settings --into %s.\n", filepath.Base(path))
+	fmt.Fprintf(&b, "# Django settings, started by %s.\n", generator.SettingsRerun(t, header))
 	b.WriteString("# Put Django's own databases into DATABASES here; the citusgen block below adds the cluster's.\n")
 	b.WriteString("DATABASES = {}\n")
 	if len(t.ReportingDatabases) > 0 {

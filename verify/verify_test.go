@@ -298,7 +298,7 @@ func TestBootstrapThenVerifyOnCitus(t *testing.T) {
 	expect(t, r, map[string]verify.Status{"citus-image/cluster": verify.Fail}, map[string]string{
 		"citus-image/cluster": fmt.Sprintf("coordinator runs PostgreSQL %d, its image %s is PostgreSQL %d", running, other, running+1),
 	})
-	if h := status(r)["citus-image/cluster"].Hint; !strings.Contains(h, "upgrade the data first (README: Upgrading PostgreSQL under the cluster)") {
+	if h := status(r)["citus-image/cluster"].Hint; !strings.Contains(h, "upgrade the data first (citusgen upgrade; README: Upgrading Citus and PostgreSQL)") {
 		t.Errorf("hint: %s", h)
 	}
 }
@@ -900,7 +900,7 @@ func TestMixedPostgresMajors(t *testing.T) {
 	}
 	top := spec(t, &pgtest.Cluster{Coordinator: coordinator, Workers: []*pgtest.Server{worker}}, "")
 	r := run(t, top, password, false)
-	const hint = "Citus needs every node of a cluster on the same PostgreSQL major: run every node from images (or packages) of one major, upgrading the data of the nodes on another first (README: Upgrading PostgreSQL under the cluster)"
+	const hint = "Citus needs every node of a cluster on the same PostgreSQL major: run every node from images (or packages) of one major, upgrading the data of the nodes on another first (citusgen upgrade; README: Upgrading Citus and PostgreSQL)"
 	if c := status(r)["postgres-major/cluster"]; c.Status != verify.Fail || c.Detail != "PostgreSQL majors differ: "+majors || c.Hint != hint {
 		t.Errorf("postgres-major: %+v", c)
 	}

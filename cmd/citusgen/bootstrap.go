@@ -23,7 +23,11 @@ func (c *bootstrapCmd) Run(e *env) error {
 	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "60s, the default", "try each node once without waiting"); err != nil {
 		return err
 	}
-	t, err := c.load(e)
+	use := forCluster
+	if c.DryRun {
+		use = forFiles // prints SQL, connects to nothing
+	}
+	t, err := c.spec(e, use)
 	if err != nil {
 		return err
 	}

@@ -28,10 +28,11 @@ func (c checkCmd) Run(e *env) error {
 	}
 	check := regions.StartCheck(c.Compose, c.Settings)
 	defer check.Close()
-	t, err := c.load(e)
+	t, err := c.spec(e, forFiles)
 	if err != nil {
 		return err
 	}
+	check.SettingsHeader = e.headerPath(c.Settings)
 	var composeData, settingsData []byte
 	if c.Compose != "" {
 		if composeData, err = readInput(c.Compose); err != nil {

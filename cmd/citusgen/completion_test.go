@@ -23,7 +23,7 @@ var completionCases = []struct {
 	line string
 	want []string
 }{
-	{"citusgen ", []string{"bootstrap", "check", "completion", "help", "import", "init", "plan", "render", "reset", "schema", "testrunner", "verify"}},
+	{"citusgen ", []string{"bootstrap", "check", "completion", "help", "import", "init", "plan", "render", "reset", "schema", "testrunner", "upgrade", "verify"}},
 	{"citusgen ver", []string{"verify"}},
 	{"citusgen render ", []string{"compose", "settings", "sql"}},
 	{"citusgen render --", []string{"--adopt", "--allow-major-change", "--help", "--into", "--out", "--topology", "--version"}},
@@ -48,7 +48,7 @@ var completionCases = []struct {
 	{"citusgen bootstrap --reach ", []string{"host", "network"}},
 	{"citusgen plan --ssl-mode ", []string{"allow", "disable", "prefer", "require", "verify-ca", "verify-full"}},
 	{"citusgen completion ", []string{"bash", "fish", "zsh"}},
-	{"citusgen help ", []string{"bootstrap", "check", "completion", "help", "import", "init", "plan", "render", "reset", "schema", "testrunner", "verify"}},
+	{"citusgen help ", []string{"bootstrap", "check", "completion", "help", "import", "init", "plan", "render", "reset", "schema", "testrunner", "upgrade", "verify"}},
 	{"citusgen help render ", []string{"compose", "settings", "sql"}},
 	{"citusgen help render s", []string{"settings", "sql"}},
 }

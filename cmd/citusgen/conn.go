@@ -75,7 +75,7 @@ func (f connFlags) addressFunc(t *topology.Topology) (generator.AddressFunc, err
 // liveSpec loads the spec and where and how to reach its nodes: what every
 // command that talks to the live cluster starts with.
 func liveSpec(e *env, s specFlag, f connFlags) (*topology.Topology, cluster.Options, error) {
-	t, err := s.load(e)
+	t, err := s.spec(e, forCluster)
 	if err != nil {
 		return nil, cluster.Options{}, err
 	}

@@ -65,7 +65,7 @@ func TestUnknownCommandSuggestion(t *testing.T) {
 		{"render --out build settngs", `unknown command "render settngs"; did you mean "render settings"?`},
 		{"help chek", `unknown command "chek"; did you mean "check"?`},
 		// Nothing close: no guess, the list.
-		{"nope", `unknown command "nope"; the commands of citusgen are render, bootstrap, verify, plan, check, import, reset, init, schema, testrunner, completion, help (citusgen --help says what each does)`},
+		{"nope", `unknown command "nope"; the commands of citusgen are render, bootstrap, verify, plan, check, import, upgrade, reset, init, schema, testrunner, completion, help (citusgen --help says what each does)`},
 		{"render xyzzy", `unknown command "render xyzzy"; the commands of citusgen render are compose, settings, sql (citusgen render --help says what each does)`},
 	} {
 		var out, errOut bytes.Buffer

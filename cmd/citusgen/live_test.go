@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -401,5 +402,52 @@ func TestBootstrapOntoAFullWorker(t *testing.T) {
 	want := regexp.MustCompile(`(?m)^citusgen: bootstrap failed: worker1: (create database commcare_ucr_citus|create extension citus) failed: [^\n]*No space left on device \(the node ran out of disk space\)\n  hint: free space on the volume of worker1 or grow it \(docker compose exec worker1 sh -c 'df -h "\$PGDATA"' shows it\), then run citusgen bootstrap again: every step is guarded, so what was done stays done$`)
 	if code != 1 || !want.MatchString(errOut) {
 		t.Fatalf("exit %d, want 1 and %s\n%s", code, want, errOut)
+	}
+}
+
+// upgrade on servers outside compose prints each node's commands, from
+// what the nodes say; the Citus release's commands run as printed.
+func TestUpgradeManualCLI(t *testing.T) {
+	pgtest.RequireCitus(t)
+	cl := pgtest.StartCluster(t, 1, pgtest.Options{Password: "pw", Citus: true})
+	spec := writeSpec(t, cl.Spec("image: none\n"))
+	if code, _, errOut := runCLI(t, nil, "-t", spec, "bootstrap"); code != 0 {
+		t.Fatalf("bootstrap exit %d\n%s", code, errOut)
+	}
+	code, out, errOut := runCLI(t, nil, "-t", spec, "upgrade", "--postgres", "17")
+	if code != 0 {
+		t.Fatalf("upgrade: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"coordinator: PostgreSQL 15, Citus 13.2",
+		"citus_prepare_pg_upgrade()",
+		"/usr/lib/postgresql/17/bin/pg_upgrade --check -b /usr/lib/postgresql/15/bin -B /usr/lib/postgresql/17/bin",
+		"-E UTF8",
+		"citus_finish_pg_upgrade()",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the steps do not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "pw") {
+		t.Errorf("the steps show the password:\n%s", out)
+	}
+	t.Logf("the steps:\n%s", out)
+	// The release's commands, as a user pastes them (the password from
+	// PGPASSWORD).
+	section := out[strings.Index(out, "A new Citus release"):strings.Index(out, "PostgreSQL 15 to 17")]
+	for _, line := range strings.Split(section, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "psql ") {
+			continue
+		}
+		cmd := exec.Command("sh", "-c", line)
+		cmd.Env = append(os.Environ(), "PGPASSWORD=pw")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", line, err, b)
+		}
+	}
+	if code, _, errOut := runCLI(t, nil, "-t", spec, "upgrade", "--apply"); code != 2 || !strings.Contains(errOut, "prints the commands to run on each node") {
+		t.Errorf("upgrade --apply with image: none: exit %d\n%s", code, errOut)
 	}
 }

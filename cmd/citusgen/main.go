@@ -71,6 +71,7 @@ type cli struct {
 	Plan       planCmd          `cmd:"" help:"List what bootstrap would change on the live cluster (read-only); exit 0 in sync, 1 changes pending, 2 bad input, 3 a node could not be read (down, silent, not PostgreSQL, password rejected)."`
 	Check      checkCmd         `cmd:"" help:"Compare existing compose and settings files with what the topology renders; exit 1 with a diff on drift."`
 	Import     importCmd        `cmd:"" help:"Print a topology spec (YAML) that reproduces the Citus cluster of an existing compose file and Django settings."`
+	Upgrade    upgradeCmd       `cmd:"" help:"Move the cluster to the images the spec names with the data kept: a new Citus release, a new PostgreSQL major, or both (pg_upgrade per node). Prints the plan; --apply runs it, --rollback undoes it."`
 	Reset      resetCmd         `cmd:"" help:"Destructive: end sessions, drop and recreate the cluster database on every node (needs --yes)."`
 	Init       initCmd          `cmd:"" help:"Write a commented starter topology (the default); never overwrites."`
 	Schema     schemaCmd        `cmd:"" help:"Print the JSON Schema of the topology, for editors."`
@@ -90,6 +91,11 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// command is the command run ("render settings"), for messages.
+	command string
+	// specDir is the absolute folder of the spec the command runs on, ""
+	// for the embedded default and stdin (specFlag.spec sets it).
+	specDir string
 }
 
 func main() {
@@ -154,7 +160,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	// The python3 that read settings files ends with the run, not after it.
 	defer settingsfile.Close()
-	err = kctx.Run(&env{ctx: ctx, cli: &c, parser: parser, args: args, stdin: stdin, stdout: stdout, stderr: stderr})
+	err = kctx.Run(&env{ctx: ctx, cli: &c, parser: parser, args: args, stdin: stdin, stdout: stdout, stderr: stderr, command: kctx.Command()})
 	if sig, ok := signaled(ctx); ok && err != nil {
 		// Whatever the error says, it says it because of the signal.
 		fmt.Fprintf(stderr, "citusgen: %s: %s\n", sig, strings.TrimSpace(err.Error()))

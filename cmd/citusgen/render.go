@@ -38,7 +38,7 @@ func (renderCmd) Help() string {
 
 type renderComposeCmd struct {
 	Out   string `placeholder:"DIR" predictor:"dir" xor:"target" help:"Write every artifact (compose, settings, SQL) into DIR, atomically, instead of printing one."`
-	Into  string `placeholder:"FILE" predictor:"file" xor:"target" help:"Insert or replace citusgen's marked regions (in services:, volumes: and configs:) of an existing compose file; every other byte is kept."`
+	Into  string `placeholder:"FILE" predictor:"file" xor:"target" help:"Insert or replace citusgen's marked regions (in services:, volumes: and configs:) of a compose file, every other byte kept; a missing file is created with them."`
 	Adopt bool   `help:"With --into: remove hand-written services and volumes the regions define, and any membership-manager service (listed on stderr), instead of refusing."`
 	// A node's PostgreSQL major changing on existing data is refused
 	// unless meant: the new server cannot read the old volume.
@@ -46,7 +46,7 @@ type renderComposeCmd struct {
 }
 
 func (c renderComposeCmd) Run(e *env) error {
-	t, err := e.cli.Render.load(e)
+	t, err := e.cli.Render.spec(e, forFiles)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,12 @@ func (c renderComposeCmd) Run(e *env) error {
 	// That every document the generator emits loads in compose-go is proven
 	// by the tests (every golden case and fuzzed topologies), not paid for
 	// on each render: loading costs a cold render several times over.
-	out, err := generator.Compose(t)
+	// The header names the file the document goes to when stdout is one.
+	name := generator.ComposeFile
+	if f := stdoutFile(e.stdout); f != "" {
+		name = e.headerPath(f)
+	}
+	out, err := generator.ComposeFor(t, name)
 	if err != nil {
 		return err
 	}
@@ -74,12 +79,12 @@ func (c renderComposeCmd) Run(e *env) error {
 }
 
 type renderSettingsCmd struct {
-	Into  string `placeholder:"FILE" predictor:"file" help:"Insert or replace citusgen's marked block of an existing localsettings.py; every other byte is kept."`
+	Into  string `placeholder:"FILE" predictor:"file" help:"Insert or replace citusgen's marked block of a localsettings.py, every other byte kept; a missing file is created with it."`
 	Adopt bool   `help:"With --into: remove hand-written definitions of the block's aliases, REPORTING_DATABASES entries and flags (listed on stderr) instead of refusing."`
 }
 
 func (c renderSettingsCmd) Run(e *env) error {
-	t, err := e.cli.Render.load(e)
+	t, err := e.cli.Render.spec(e, forFiles)
 	if err != nil {
 		return err
 	}
@@ -102,7 +107,7 @@ type renderSQLCmd struct {
 }
 
 func (c renderSQLCmd) Run(e *env) error {
-	t, err := e.cli.Render.load(e)
+	t, err := e.cli.Render.spec(e, forFiles)
 	if err != nil {
 		return err
 	}
@@ -130,7 +135,7 @@ func (c renderSQLCmd) Run(e *env) error {
 }
 
 func writeAll(e *env, t *topology.Topology, dir string, allowMajorChange bool) error {
-	arts, err := generator.Artifacts(t)
+	arts, err := generator.ArtifactsIn(t, e.headerPath(dir))
 	if err != nil {
 		return err
 	}
@@ -173,7 +178,10 @@ func writeAll(e *env, t *topology.Topology, dir string, allowMajorChange bool) e
 // result with compose-go and replaces the file atomically.
 func intoCompose(e *env, t *topology.Topology, path string, adopt, allowMajorChange bool) error {
 	composefile.PrepareValidation()
-	tgt, err := openInput(path, "; create it first (for example: citusgen render > "+path+")")
+	tgt, err := atomicfile.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createCompose(e, t, path)
+	}
 	if err != nil {
 		return err
 	}
@@ -193,6 +201,31 @@ func intoCompose(e *env, t *topology.Topology, path string, adopt, allowMajorCha
 	}
 	reportAdopted(e, path, m.Adopted)
 	return writeIfChanged(e, tgt, m.Data)
+}
+
+// createCompose writes a new compose file holding the regions, so that
+// check and later render --into keep it in sync (a whole document printed
+// by render has no regions). Like every file citusgen creates, it is mode
+// 0600: it may hold the password.
+func createCompose(e *env, t *topology.Topology, path string) error {
+	m, err := regions.MergeComposeFile(regions.NewComposeFile(t, e.headerPath(path)), t, regions.MergeOptions{Name: path})
+	if err != nil {
+		return mergeError(path, err)
+	}
+	if err := validateChange(e, t, path, nil, m.Data); err != nil {
+		return err
+	}
+	if err := e.ctx.Err(); err != nil {
+		return stopped(e, path, err)
+	}
+	if err := atomicfile.WriteNew(path, m.Data); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s appeared while citusgen was creating it; run the command again", path)
+		}
+		return err
+	}
+	fmt.Fprintf(e.stderr, "citusgen: created %s with the citusgen regions (add your own services beside them)\n", path)
+	return nil
 }
 
 // checkMajorChanges refuses to write a compose file that moves a node to
@@ -245,7 +278,7 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 	if err != nil {
 		return err
 	}
-	m, err := regions.MergeSettingsFile(ctx, tgt.Data, t, regions.MergeOptions{Name: path, Adopt: adopt})
+	m, err := regions.MergeSettingsFile(ctx, tgt.Data, t, regions.MergeOptions{Name: path, Header: e.headerPath(path), Adopt: adopt})
 	if err != nil {
 		return stopped(e, path, mergeError(path, err))
 	}
@@ -262,7 +295,8 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 // createSettings writes a new settings file: the block and what it needs.
 func createSettings(e *env, t *topology.Topology, path string) error {
 	ctx := e.ctx
-	m, err := regions.MergeSettingsFile(ctx, regions.NewSettingsFile(t, path), t, regions.MergeOptions{Name: path})
+	header := e.headerPath(path)
+	m, err := regions.MergeSettingsFile(ctx, regions.NewSettingsFile(t, header), t, regions.MergeOptions{Name: path, Header: header})
 	if err != nil {
 		return stopped(e, path, mergeError(path, err))
 	}

@@ -19,7 +19,7 @@ func (c *resetCmd) Run(e *env) error {
 	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "60s, the default", "try each node once without waiting"); err != nil {
 		return err
 	}
-	t, err := c.load(e)
+	t, err := c.spec(e, forCluster)
 	if err != nil {
 		return err
 	}

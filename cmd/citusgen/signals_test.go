@@ -150,6 +150,7 @@ func TestStaleTempFilesRemoved(t *testing.T) {
 		os.Chtimes(name, mtime, mtime)
 	}
 	code, _, errOut := runCLI(t, nil, "render", "settings", "--into", "localsettings.py")
+	errOut = strings.TrimPrefix(errOut, embeddedNote)
 	if code != 0 || !strings.HasPrefix(errOut, "citusgen: removed .localsettings.py.tmp-2946151, a temporary file an interrupted citusgen left (older than 10m0s)\n") {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}

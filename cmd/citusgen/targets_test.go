@@ -379,7 +379,8 @@ func TestConcurrentEditIsKept(t *testing.T) {
 }
 
 // A new settings file: --into creates it with what the block needs, and
-// check finds no drift in it.
+// check finds no drift in it. Outside the spec's folder (here the current
+// one: the embedded default), the header names it by its absolute path.
 func TestIntoCreatesSettings(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "localsettings.py")
 	code, _, errOut := runCLI(t, nil, "render", "settings", "--into", path)
@@ -388,7 +389,7 @@ func TestIntoCreatesSettings(t *testing.T) {
 	}
 	b, _ := os.ReadFile(path)
 	if !strings.Contains(string(b), "\nDATABASES = {}\nREPORTING_DATABASES = {}\n\n# >>> citusgen managed settings") ||
-		!strings.Contains(string(b), "# Change the topology, then run: citusgen render settings --into localsettings.py\n") {
+		!strings.Contains(string(b), "# Change the topology, then run: citusgen render settings --into "+path+"\n") {
 		t.Errorf("created:\n%s", b)
 	}
 	if code, out, errOut := runCLI(t, nil, "check", "--settings", path); code != 0 {
