@@ -1,6 +1,7 @@
 package composetest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/citusgen/citusgen/testsupport/await"
 	"github.com/citusgen/citusgen/testsupport/dockertest"
+	"github.com/citusgen/citusgen/pgupgrade"
 	"github.com/citusgen/citusgen/upgrade"
 )
 
@@ -228,8 +230,9 @@ func TestUpgradeFailureKeepsTheOldCluster(t *testing.T) {
 }
 
 // A PostgreSQL major under the same Citus release (15 to 17 under 13.2.2):
-// a run stopped with Ctrl-C between two nodes' pg_upgrade, and one whose
-// pg_upgrade container is killed, each finish when run again.
+// a run whose pg_upgrade container on one worker is killed, then a run
+// stopped with Ctrl-C while that worker's pg_upgrade runs again (the other
+// nodes done), each finish when run again.
 func TestUpgradeResumes(t *testing.T) {
 	t.Parallel()
 	const from, to = "citusdata/citus:13.2-pg15", "citusdata/citus:13.2"
@@ -237,29 +240,32 @@ func TestUpgradeResumes(t *testing.T) {
 	before := c.checksums()
 	write(t, c.spec, twoWorkersOn(to))
 	c.load()
+	const worker2 = "citus_worker2: pg_upgrade from PostgreSQL 15 to 17 ..."
 
-	// Ctrl-C once the first worker's pg_upgrade is done.
-	out, code := c.upgradeUntil("citus_worker1: pg_upgrade from PostgreSQL 15 to 17: done", func(cmd *exec.Cmd) {
-		cmd.Process.Signal(syscall.SIGINT)
-	})
-	if code != 130 || !strings.Contains(out, "run citusgen upgrade --apply to resume") {
-		t.Fatalf("upgrade --apply stopped by SIGINT: exit %d\n%s", code, out)
-	}
-	// Then the second worker's pg_upgrade container is killed mid-way.
-	out, code = c.upgradeUntil("citus_worker2: pg_upgrade from PostgreSQL 15 to 17 ...", func(*exec.Cmd) {
-		vol := c.p.Name + "_citus_worker2"
-		deadline := time.Now().Add(2 * time.Minute)
-		for time.Now().Before(deadline) {
-			ids, _ := exec.Command("docker", "ps", "-q", "--filter", "label=io.citusgen.pgupgrade.volume="+vol).Output()
-			if id := strings.TrimSpace(string(ids)); id != "" {
-				exec.Command("docker", "kill", id).Run()
-				return
+	// The second worker's pg_upgrade container is killed mid-way; the
+	// other nodes' pg_upgrade runs finish.
+	vol := c.p.Name + "_citus_worker2"
+	out, code := c.upgradeUntil(worker2, func(*exec.Cmd) {
+		err := await.Until(2*time.Minute, func() error {
+			ids, _ := exec.Command("docker", "ps", "-q", "--filter", "label="+pgupgrade.ContainerLabel+"="+vol).Output()
+			id := strings.TrimSpace(string(ids))
+			if id == "" {
+				return fmt.Errorf("no pg_upgrade container on %s yet", vol)
 			}
-			time.Sleep(100 * time.Millisecond)
+			return exec.Command("docker", "kill", id).Run()
+		})
+		if err != nil {
+			t.Error(err)
 		}
 	})
-	if code != 1 || !strings.Contains(out, "citus_worker2") || !strings.Contains(out, "run citusgen upgrade --apply to resume") {
+	if code != 1 || !strings.Contains(out, "node citus_worker2") || !strings.Contains(out, "run citusgen upgrade --apply to resume") ||
+		!strings.Contains(out, "citus_worker1: pg_upgrade from PostgreSQL 15 to 17: done") {
 		t.Fatalf("upgrade --apply with a killed pg_upgrade: exit %d\n%s", code, out)
+	}
+	// Ctrl-C while that worker's pg_upgrade runs again, the others done.
+	out, code = c.upgradeUntil(worker2, func(cmd *exec.Cmd) { cmd.Process.Signal(syscall.SIGINT) })
+	if code != 130 || !strings.Contains(out, "run citusgen upgrade --apply to resume") || strings.Contains(out, "citus_worker1: pg_upgrade from") {
+		t.Fatalf("upgrade --apply stopped by SIGINT: exit %d\n%s", code, out)
 	}
 	out, code = c.live("upgrade", "--apply")
 	if code != 0 || !strings.Contains(out, "resuming the upgrade to "+to) {
