@@ -14,6 +14,7 @@ import (
 	"github.com/citusgen/citusgen/testsupport/await"
 	"github.com/citusgen/citusgen/testsupport/dockertest"
 	"github.com/citusgen/citusgen/pgupgrade"
+	"github.com/citusgen/citusgen/quote"
 	"github.com/citusgen/citusgen/upgrade"
 )
 
@@ -36,10 +37,38 @@ INSERT INTO kinds SELECT g, 'kind ' || g FROM generate_series(1, 50) g`)
 	return c
 }
 
-// checksums sums both tables' rows, through the coordinator.
+// checksums sums both tables' rows, through the coordinator (psql's
+// warnings, such as a collation version change, left out).
 func (c *composeCluster) checksums() string {
 	c.t.Helper()
-	return strings.TrimSpace(c.psql(`SELECT (SELECT count(*) || ':' || sum(hashtext(id || v)) FROM events) || ' ' || (SELECT count(*) || ':' || sum(hashtext(id || name)) FROM kinds)`))
+	out := c.psql(`SELECT (SELECT count(*) || ':' || sum(hashtext(id || v)) FROM events) || ' ' || (SELECT count(*) || ':' || sum(hashtext(id || name)) FROM kinds)`)
+	var rows []string
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !regexp.MustCompile(`^(WARNING|DETAIL|HINT):`).MatchString(l) {
+			rows = append(rows, l)
+		}
+	}
+	return strings.Join(rows, "\n")
+}
+
+// collationFix runs what the upgrade said to run where the C library's
+// collation version changed, as a user would, and proves the warning gone.
+func (c *composeCluster) collationFix(out string) {
+	c.t.Helper()
+	said := regexp.MustCompile(`warning: (\w+): the new image's C library .* in ([\w, ]+): indexes`).FindAllStringSubmatch(out, -1)
+	if len(said) == 0 {
+		c.t.Errorf("no word of the collation version change:\n%s", out)
+		return
+	}
+	for _, m := range said {
+		for _, db := range strings.Split(m[2], ", ") {
+			c.p.Must(5*time.Minute, "exec", "-T", m[1], "psql", "-X", "-v", "ON_ERROR_STOP=1", "-U", c.top.User, "-d", db,
+				"-c", "REINDEX DATABASE "+quote.SQLIdent(db), "-c", "ALTER DATABASE "+quote.SQLIdent(db)+" REFRESH COLLATION VERSION")
+		}
+	}
+	if got := c.psql("SELECT 1"); strings.Contains(got, "collation version mismatch") {
+		c.t.Errorf("after the fix the upgrade named, psql still warns:\n%s", got)
+	}
 }
 
 // upgradeTo names image in the spec, as a user does, and runs the upgrade:
@@ -272,10 +301,8 @@ func TestUpgradeResumes(t *testing.T) {
 		t.Fatalf("upgrade --apply again: exit %d\n%s", code, out)
 	}
 	// The stand-ins' C libraries differ (glibc 2.36 and 2.41), as after any
-	// change of base image: the upgrade says what to rebuild.
-	if !strings.Contains(out, "REFRESH COLLATION VERSION") {
-		t.Errorf("no word of the collation version change:\n%s", out)
-	}
+	// change of base image: the upgrade says what to rebuild, and that works.
+	c.collationFix(out)
 	if got := strings.TrimSpace(c.psql("SELECT current_setting('server_version_num')::int / 10000")); got != "17" {
 		t.Errorf("PostgreSQL %s after the upgrade, want 17", got)
 	}
