@@ -31,7 +31,7 @@ build:
 # take longest, and go test starts packages in the order given.
 COMPOSE_IMAGES ?= citusdata/citus:14.0,citusdata/citus:14.0-pg17,citusdata/citus:13.2-pg15
 SERVER_IMAGES ?= citusdata/citus:14.0 citusdata/citus:14.0-pg17
-RELEASE_TESTS = ^(TestSurfaceExists|TestConvergence|TestDevProfileSetupAndTeardownTwice|TestCIProfileReusedDatabaseTwice|TestDjangoRunnerAloneLeavesWorkerDatabases)$$
+RELEASE_TESTS = ^(TestSurfaceExists|TestConvergence|TestDevProfileSetupAndTeardownTwice|TestCIProfileReusedDatabaseTwice|TestDjangoRunnerAloneLeavesWorkerDatabases|TestStartprojectDistributedTable)$$
 RELEASE_PACKAGES = ./citus ./bootstrap ./testrunner
 
 test:

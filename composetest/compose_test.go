@@ -273,7 +273,10 @@ func (c *composeCluster) live(command string, args ...string) (string, int) {
 // mustVerify proves the cluster matches the spec from the host.
 func (c *composeCluster) mustVerify() string {
 	c.t.Helper()
-	out, code := c.live("verify", "--timeout", "60s")
+	// --wait: on a machine loaded with other clusters a connection between
+	// nodes (TLS, a new backend) can take longer than the health check
+	// grants it; a cluster that settles passes, a broken one still fails.
+	out, code := c.live("verify", "--timeout", "60s", "--wait", "2m")
 	if code != 0 {
 		c.t.Fatalf("verify from the host: exit %d\n%s", code, out)
 	}

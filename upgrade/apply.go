@@ -62,6 +62,17 @@ func (r *run) step(key, what string, fn func() error) error {
 	return nil
 }
 
+// mark records key done: a milestone of steps already reported.
+func (r *run) mark(key string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, done := r.state.Done[key]; done {
+		return nil
+	}
+	r.state.Done[key] = time.Now().UTC()
+	return r.state.save(r.path)
+}
+
 // eachNode runs fn for every node at once (each node's data is its own
 // volume, and pg_upgrade or a copy of one node need not wait for another's)
 // and returns their errors, in node order.
@@ -310,7 +321,7 @@ func (r *run) postgresLeg(i int, l Leg) error {
 			return err
 		}
 	}
-	if err := r.step(key("prepare"), "citus_prepare_pg_upgrade() done on every node", func() error { return nil }); err != nil {
+	if err := r.mark(key("prepare")); err != nil {
 		return err
 	}
 	if _, stopped := r.state.Done[key("stop")]; stopped && !r.done(key("compose")) {
@@ -374,8 +385,8 @@ func (r *run) undoLeg(i int, l Leg, img string, cause error) error {
 	if err := r.startNodes(); err != nil {
 		return fmt.Errorf("%w\nthe old data is back in place, but starting the nodes failed: %v; run citusgen upgrade --rollback", cause, err)
 	}
-	if err := r.finishOn(l.From); err != nil {
-		return fmt.Errorf("%w\nthe nodes run %s again, but citus_finish_pg_upgrade() failed: %v; run citusgen upgrade --rollback", cause, l.From.Name, err)
+	if err := r.undoPrepare(l.From); err != nil {
+		return fmt.Errorf("%w\nthe nodes run %s again, but taking back citus_prepare_pg_upgrade() failed: %v; run citusgen upgrade --rollback", cause, l.From.Name, err)
 	}
 	prefix := fmt.Sprintf("leg%d/", i+1)
 	for k := range r.state.Done {
@@ -394,9 +405,8 @@ func (r *run) undoLeg(i int, l Leg, img string, cause error) error {
 	return undone{fmt.Errorf("%w\nnothing is lost: the nodes run %s again on their old data", cause, l.From.Name)}
 }
 
-// finishOn runs citus_finish_pg_upgrade on every node of image: it
-// restores what citus_prepare_pg_upgrade took apart.
-func (r *run) finishOn(im Image) error {
+// undoPrepare takes back citus_prepare_pg_upgrade on every node of image.
+func (r *run) undoPrepare(im Image) error {
 	sql, err := newSQLNodes(legTopology(r.t, im), r.o.Cluster)
 	if err != nil {
 		return err
@@ -406,7 +416,7 @@ func (r *run) finishOn(im Image) error {
 		if err != nil {
 			return err
 		}
-		if err := sql.each(r.ctx, s, dbs, "SELECT pg_catalog.citus_finish_pg_upgrade()"); err != nil {
+		if err := sql.each(r.ctx, s, dbs, undoPrepare); err != nil {
 			return err
 		}
 	}

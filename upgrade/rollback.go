@@ -23,7 +23,7 @@ func (r *run) done(prefix string) bool {
 // began is undone last leg first (pg_upgrade's old data back in place, the
 // Citus leg's copy restored), the compose file as it was is written back,
 // the nodes start on the old images, and Citus's prepare step, where it
-// ran on the old data, is undone by its finish step.
+// ran on the old data, is taken back.
 func (p *Plan) Rollback(ctx context.Context) error {
 	if p.state == nil {
 		return fmt.Errorf("no upgrade is recorded in %s: nothing to roll back", StatePath(p.ComposeFile))
@@ -70,8 +70,8 @@ func (p *Plan) Rollback(ctx context.Context) error {
 		return err
 	}
 	if p.Legs[0].Kind == PostgresLeg && r.done("leg1/prepare") {
-		if err := r.finishOn(p.From); err != nil {
-			return fmt.Errorf("undoing citus_prepare_pg_upgrade(): %w", err)
+		if err := r.undoPrepare(p.From); err != nil {
+			return fmt.Errorf("taking back citus_prepare_pg_upgrade(): %w", err)
 		}
 	}
 	if _, err := r.compose.run(ctx, "up", "-d", "--wait"); err != nil {

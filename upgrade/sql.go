@@ -175,3 +175,38 @@ func (s *sqlNodes) finishCitusUpgrade(ctx context.Context, service, db string) e
 	}
 	return nil
 }
+
+// undoPrepare takes back citus_prepare_pg_upgrade() on the data it ran on,
+// for a cluster that goes back to its old image: citus_finish_pg_upgrade()
+// cannot, since it copies the backups into catalogs pg_upgrade would have
+// left empty, and the old ones are full. Prepare dropped the array_cat_agg
+// aggregate (and any_value before PostgreSQL 16) and made backup tables in
+// public; this puts the aggregates back as Citus's finish step makes them,
+// part of the extension again, and drops the backups.
+const undoPrepare = `DO $undo$
+BEGIN
+	SET LOCAL citus.enable_ddl_propagation TO off;
+	DROP TABLE IF EXISTS public.pg_dist_partition, public.pg_dist_shard, public.pg_dist_placement,
+		public.pg_dist_node_metadata, public.pg_dist_node, public.pg_dist_local_group,
+		public.pg_dist_transaction, public.pg_dist_colocation, public.pg_dist_authinfo,
+		public.pg_dist_poolinfo, public.pg_dist_rebalance_strategy, public.pg_dist_object,
+		public.pg_dist_cleanup, public.pg_dist_schema, public.pg_dist_clock_logical_seq,
+		public.pg_dist_partkeys_pre_16_upgrade, public.pg_dist_partkeys_pre_18_upgrade;
+	IF to_regprocedure('pg_catalog.array_cat_agg(anycompatiblearray)') IS NULL THEN
+		CREATE AGGREGATE pg_catalog.array_cat_agg(anycompatiblearray) (SFUNC = array_cat, STYPE = anycompatiblearray);
+		COMMENT ON AGGREGATE pg_catalog.array_cat_agg(anycompatiblearray) IS 'concatenate input arrays into a single array';
+		INSERT INTO pg_depend SELECT 'pg_proc'::regclass, 'pg_catalog.array_cat_agg(anycompatiblearray)'::regprocedure, 0,
+			'pg_extension'::regclass, (SELECT oid FROM pg_extension WHERE extname = 'citus'), 0, 'e';
+	END IF;
+	IF current_setting('server_version_num')::int < 160000 AND to_regprocedure('pg_catalog.any_value(anyelement)') IS NULL THEN
+		CREATE FUNCTION pg_catalog.any_value_agg(anyelement, anyelement) RETURNS anyelement
+			AS 'SELECT CASE WHEN $1 IS NULL THEN $2 ELSE $1 END' LANGUAGE SQL STABLE;
+		CREATE AGGREGATE pg_catalog.any_value(sfunc = pg_catalog.any_value_agg, combinefunc = pg_catalog.any_value_agg,
+			basetype = anyelement, stype = anyelement);
+		COMMENT ON AGGREGATE pg_catalog.any_value(anyelement) IS 'Returns the value of any row in the group. It is mostly useful when you know there will be only 1 element.';
+		INSERT INTO pg_depend SELECT 'pg_proc'::regclass, p.oid, 0, 'pg_extension'::regclass,
+			(SELECT oid FROM pg_extension WHERE extname = 'citus'), 0, 'e'
+			FROM pg_proc p WHERE p.oid IN ('pg_catalog.any_value_agg(anyelement, anyelement)'::regprocedure, 'pg_catalog.any_value(anyelement)'::regprocedure);
+	END IF;
+END
+$undo$`

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Writer is an io.Writer that closes Seen once what was written holds Want.
@@ -37,4 +38,18 @@ func (w *Writer) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
+}
+
+// Until calls f until it returns nil or limit has passed, every 100 ms,
+// and returns f's last error: a test waits for a condition, never for a
+// fixed time.
+func Until(limit time.Duration, f func() error) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
