@@ -63,7 +63,7 @@ func (c *composeCluster) collationFix(out string) {
 	for _, m := range said {
 		for _, db := range strings.Split(m[2], ", ") {
 			c.p.Must(5*time.Minute, "exec", "-T", m[1], "psql", "-X", "-v", "ON_ERROR_STOP=1", "-U", c.top.User, "-d", db,
-				"-c", "REINDEX DATABASE "+quote.SQLIdent(db), "-c", "ALTER DATABASE "+quote.SQLIdent(db)+" REFRESH COLLATION VERSION")
+				"-c", "REINDEX DATABASE "+quote.SQLIdent(db), "-c", "SET citus.enable_ddl_propagation TO off", "-c", "ALTER DATABASE "+quote.SQLIdent(db)+" REFRESH COLLATION VERSION")
 		}
 	}
 	if got := c.psql("SELECT 1"); strings.Contains(got, "collation version mismatch") {

@@ -170,7 +170,8 @@ func writeAll(e *env, t *topology.Topology, dir string, allowMajorChange bool) e
 // intoCompose merges the managed regions into a compose file, validates the
 // result with compose-go and replaces the file atomically.
 func intoCompose(e *env, t *topology.Topology, path string, adopt, allowMajorChange bool) error {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	// Lstat: a symlink to nowhere is refused by the merge, not replaced.
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return createCompose(e, t, path)
 	}
 	tgt, merged, err := mergeCompose(e, t, path, adopt, allowMajorChange)

@@ -25,7 +25,7 @@ type upgradeCmd struct {
 	Via         string        `placeholder:"IMAGE" help:"The middle image when both the Citus release and the PostgreSQL major change (default: from the citusdata/citus tags)."`
 	JSON        bool          `name:"json" help:"Print the plan as JSON."`
 	Postgres    int           `placeholder:"MAJOR" help:"With image: none (servers outside compose): the PostgreSQL major to print the steps for; without it, those of a Citus release alone."`
-	Wait        time.Duration `default:"5m" env:"CITUSGEN_WAIT" help:"How long to wait for the nodes to pass verify after a start; must be more than 0."`
+	Wait        time.Duration `default:"5m" env:"CITUSGEN_WAIT" help:"How long to wait for the nodes to pass verify after they start on the new images (and after a rollback). 0: verify once; negative values are refused."`
 }
 
 func (upgradeCmd) Help() string {
@@ -33,7 +33,7 @@ func (upgradeCmd) Help() string {
 }
 
 func (c *upgradeCmd) Run(e *env) error {
-	if err := checkTimeout(e, c.Wait, "--wait", "CITUSGEN_WAIT"); err != nil {
+	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "5m, the default", "verify once"); err != nil {
 		return err
 	}
 	t, o, err := liveSpec(e, c.specFlag, c.connFlags)

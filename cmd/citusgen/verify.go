@@ -175,6 +175,8 @@ func (c *planCmd) Run(e *env) error {
 //     nodes (each is tried once); negative is refused.
 //   - verify --wait (CITUSGEN_VERIFY_WAIT): 0 (the default) checks once;
 //     negative is refused.
+//   - upgrade --wait (CITUSGEN_WAIT): 0 verifies once after the nodes
+//     start; negative is refused.
 //   - plan, verify --timeout (CITUSGEN_TIMEOUT): it bounds the run, so it
 //     must be more than 0.
 
