@@ -253,6 +253,22 @@ func exitCode(t testing.TB, err error) int {
 	return -1
 }
 
+// citusgenIn runs citusgen in dir with no --topology, as a user runs it
+// there, with the project's environment.
+func (c *composeCluster) citusgenIn(dir string, args ...string) (string, int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, dockertest.Citusgen(c.t), args...)
+	cmd.Dir = dir
+	cmd.Env = os.Environ()
+	for k, v := range c.p.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), exitCode(c.t, err)
+}
+
 // hostNodes are the --node flags that reach each node on its published port.
 func (c *composeCluster) hostNodes() []string {
 	var args []string
@@ -479,6 +495,16 @@ func quickStart(t *testing.T, image string) {
 		t.Fatalf("healthy setup service, but %s active workers", got)
 	}
 	c.mustVerify()
+	// From the Django project's folder, as its developers run it: the spec
+	// in the folder above is the one used, and named.
+	sub := filepath.Join(c.dir, "nusite")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := c.citusgenIn(sub, append([]string{"verify", "--reach", "host", "--timeout", "60s", "--wait", "2m"}, c.hostNodes()...)...); code != 0 ||
+		!strings.Contains(out, "citusgen: topology: ../citusgen.yaml (the nearest citusgen.yaml, in a folder above this one)") {
+		t.Errorf("verify from a subfolder: exit %d\n%s", code, out)
+	}
 	// Each node is published on loopback only, as the engine binds it: a
 	// superuser with a known password is no service for the network.
 	for _, n := range c.top.Nodes() {
