@@ -62,6 +62,23 @@ func (r *run) step(key, what string, fn func() error) error {
 	return nil
 }
 
+// onEveryNode runs stmt in every database with Citus on each node, in
+// order, a recorded step per node.
+func (r *run) onEveryNode(sql *sqlNodes, nodes []string, key, what, stmt string) error {
+	for _, s := range nodes {
+		if err := r.step(key+s, s+": "+what, func() error {
+			dbs, err := sql.citusDatabases(r.ctx, s)
+			if err != nil {
+				return err
+			}
+			return sql.each(r.ctx, s, dbs, stmt)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // mark records key done: a milestone of steps already reported.
 func (r *run) mark(key string) error {
 	r.mu.Lock()
@@ -268,16 +285,8 @@ func (r *run) citusLeg(i int, l Leg) error {
 	if err != nil {
 		return err
 	}
-	for _, s := range r.workersFirst() {
-		if err := r.step(key("extension/"+s), s+": ALTER EXTENSION citus UPDATE", func() error {
-			dbs, err := sql.citusDatabases(r.ctx, s)
-			if err != nil {
-				return err
-			}
-			return sql.each(r.ctx, s, dbs, "ALTER EXTENSION citus UPDATE")
-		}); err != nil {
-			return err
-		}
+	if err := r.onEveryNode(sql, r.workersFirst(), key("extension/"), "ALTER EXTENSION citus UPDATE", "ALTER EXTENSION citus UPDATE"); err != nil {
+		return err
 	}
 	coord := r.services()[0]
 	return r.step(key("finish"), coord+": citus_finish_citus_upgrade()", func() error {
@@ -310,16 +319,8 @@ func (r *run) postgresLeg(i int, l Leg) error {
 	if err != nil {
 		return err
 	}
-	for _, s := range r.services() {
-		if err := r.step(key("prepare/"+s), s+": citus_prepare_pg_upgrade()", func() error {
-			dbs, err := sqlFrom.citusDatabases(r.ctx, s)
-			if err != nil {
-				return err
-			}
-			return sqlFrom.each(r.ctx, s, dbs, "SELECT pg_catalog.citus_prepare_pg_upgrade()")
-		}); err != nil {
-			return err
-		}
+	if err := r.onEveryNode(sqlFrom, r.services(), key("prepare/"), "citus_prepare_pg_upgrade()", "SELECT pg_catalog.citus_prepare_pg_upgrade()"); err != nil {
+		return err
 	}
 	if err := r.mark(key("prepare")); err != nil {
 		return err
@@ -358,18 +359,7 @@ func (r *run) postgresLeg(i int, l Leg) error {
 	if err != nil {
 		return err
 	}
-	for _, s := range r.services() {
-		if err := r.step(key("finish/"+s), s+": citus_finish_pg_upgrade()", func() error {
-			dbs, err := sqlTo.citusDatabases(r.ctx, s)
-			if err != nil {
-				return err
-			}
-			return sqlTo.each(r.ctx, s, dbs, "SELECT pg_catalog.citus_finish_pg_upgrade()")
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.onEveryNode(sqlTo, r.services(), key("finish/"), "citus_finish_pg_upgrade()", "SELECT pg_catalog.citus_finish_pg_upgrade()")
 }
 
 // undoLeg puts the cluster back on the leg's old image after a pg_upgrade
