@@ -189,7 +189,9 @@ func (r *run) checks() error {
 	var problems []string
 	now := legTopology(r.t, r.From)
 	r.say("checking the cluster on %s", r.From.Name)
-	if err := verifyOn(r.ctx, now, r.o.Cluster, 0, r.o.Progress); err != nil {
+	// A cluster just started, or on a busy host, may take a while to pass
+	// its health check: wait for it a little, saying so, before refusing.
+	if err := verifyOn(r.ctx, now, r.o.Cluster, min(r.o.Timeout, 2*time.Minute), r.o.Progress); err != nil {
 		if r.ctx.Err() != nil {
 			return r.ctx.Err()
 		}
