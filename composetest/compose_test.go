@@ -761,12 +761,13 @@ services:
       - -c
       - |
         psql -X -v ON_ERROR_STOP=1 -h citus_master -U commcarehq -d commcare_ucr_citus -At -c "SELECT 'workers: ' || 1 / (count(*) = $${WORKERS:-2})::int * count(*) FROM pg_dist_node WHERE groupid > 0 AND isactive" || exit 1
+        touch /tmp/checked
         trap 'exit 0' TERM; sleep infinity & wait
     environment:
       PGPASSWORD: commcarehq
       WORKERS: ${WORKERS:-2}
-    healthcheck:                # its own: the image's checks for a server here
-      test: [CMD, "true"]
+    healthcheck:                # its own: healthy once its check has run
+      test: [CMD, test, -f, /tmp/checked]
       interval: 1s
     tmpfs:
       - ` + dataVolumeOf(t, image) + `
