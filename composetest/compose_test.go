@@ -324,7 +324,9 @@ func (c *composeCluster) verifyInNetwork(image string) (string, int) {
 // psql runs SQL in the coordinator's container, in the cluster database.
 func (c *composeCluster) psql(sql string) string {
 	c.t.Helper()
-	return c.p.Must(time.Minute, "exec", "-T", c.top.Coordinator.Service,
+	// A bound against a hang, not a speed test: create_distributed_table on
+	// a machine running many clusters took over a minute.
+	return c.p.Must(3*time.Minute, "exec", "-T", c.top.Coordinator.Service,
 		"psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", c.top.User, "-d", c.top.ClusterDatabase(), "-c", sql)
 }
 
