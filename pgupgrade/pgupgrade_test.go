@@ -249,14 +249,7 @@ func TestUpgrade15To17(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	upgraded := &node{t: t, network: old.network, volume: old.volume}
-	upgraded.start(img17, 17)
-	upgraded.sql(`SELECT citus_finish_pg_upgrade()`)
-	if v := upgraded.sql(`SHOW server_version_num`); !strings.HasPrefix(v, "17") {
-		t.Errorf("server_version_num %s after the upgrade", v)
-	}
-	upgraded.verify(want)
-	upgraded.stop()
+	startUpgraded(t, old.network, old.volume, img17, 17, want)
 
 	// Rollback after success (copy mode): the old server gets its data back.
 	for range 2 { // safe to rerun
@@ -305,11 +298,7 @@ func TestUpgrade15To17(t *testing.T) {
 	if err := timed(t, "Upgrade 15 to 17 rerun after a kill", func() error { return Upgrade(ctx, image, n, stepTimes(t, "rerun")) }); err != nil {
 		t.Fatal(err)
 	}
-	again := &node{t: t, network: old.network, volume: killed}
-	again.start(img17, 17)
-	again.sql(`SELECT citus_finish_pg_upgrade()`)
-	again.verify(want)
-	again.stop()
+	startUpgraded(t, old.network, killed, img17, 17, want)
 	if err := DropOld(ctx, image, n); err != nil {
 		t.Fatal(err)
 	}
@@ -406,14 +395,7 @@ func TestLayoutMove17To18Link(t *testing.T) {
 	if err := Upgrade(ctx, image, n, nil); err != nil { // a rerun of a finished one
 		t.Fatal(err)
 	}
-	up := &node{t: t, network: old.network, volume: old.volume}
-	up.start(img18, 18)
-	up.sql(`SELECT citus_finish_pg_upgrade()`)
-	if v := up.sql(`SHOW server_version_num`); !strings.HasPrefix(v, "18") {
-		t.Errorf("server_version_num %s", v)
-	}
-	up.verify(want)
-	up.stop()
+	startUpgraded(t, old.network, old.volume, img18, 18, want)
 	if err := Rollback(ctx, image, n); err == nil || !strings.Contains(err.Error(), "link mode") {
 		t.Errorf("Rollback of a finished link-mode upgrade: %v", err)
 	}
@@ -451,4 +433,18 @@ func TestValidate(t *testing.T) {
 	if err := good.validate(true); err == nil || !strings.Contains(err.Error(), "the live check needs a docker network") {
 		t.Errorf("live check without a network: %v", err)
 	}
+}
+
+// startUpgraded starts image on an upgraded volume, runs Citus's finish
+// step first, and proves the major and the data, then stops it.
+func startUpgraded(t *testing.T, network, volume, image string, major int, want string) {
+	t.Helper()
+	n := &node{t: t, network: network, volume: volume}
+	n.start(image, major)
+	n.sql(`SELECT citus_finish_pg_upgrade()`)
+	if v := n.sql(`SHOW server_version_num`); !strings.HasPrefix(v, strconv.Itoa(major)) {
+		t.Errorf("server_version_num %s after the upgrade, want PostgreSQL %d", v, major)
+	}
+	n.verify(want)
+	n.stop()
 }
