@@ -13,11 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/topology"
@@ -117,7 +116,7 @@ func Prepare(ctx context.Context, t *topology.Topology, o Options) (*Plan, error
 		for k := range st.Done {
 			p.InProgress = append(p.InProgress, k)
 		}
-		sortStrings(p.InProgress)
+		slices.Sort(p.InProgress)
 		if target := nodeImage(t); target != st.To.Name {
 			return nil, fmt.Errorf("%s records an upgrade to %s, but the spec names %s: finish it (citusgen upgrade --apply with the spec naming %s) or undo it (citusgen upgrade --rollback) first", StatePath(o.ComposeFile), st.To.Name, target, st.To.Name)
 		}
@@ -249,14 +248,6 @@ func (p *Plan) Write(w io.Writer) {
 	}
 }
 
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-}
-
 // legTopology is the spec with every node on image: what the compose file
 // runs during and after a leg.
 func legTopology(t *topology.Topology, im Image) *topology.Topology {
@@ -299,5 +290,3 @@ func verifyOn(ctx context.Context, t *topology.Topology, o cluster.Options, time
 	return errors.New(strings.Join(failing, "\n  "))
 }
 
-var _ = os.Getenv
-var _ = citus.LayoutMajor
