@@ -289,4 +289,3 @@ func verifyOn(ctx context.Context, t *topology.Topology, o cluster.Options, time
 	}
 	return errors.New(strings.Join(failing, "\n  "))
 }
-
