@@ -343,7 +343,7 @@ func (r *run) postgresLeg(i int, l Leg) error {
 	if err := r.eachNode(func(n NodeState) error {
 		job := r.job(i, n)
 		return r.step(key("pg_upgrade/"+n.Service), fmt.Sprintf("%s: pg_upgrade from PostgreSQL %d to %d", n.Service, l.From.Postgres, l.To.Postgres), func() error {
-			return volumeUpgrade(r.ctx, img, job, func(s string) { r.say("%s: %s", n.Service, s) })
+			return pgupgrade.Upgrade(r.ctx, img, job, func(s string) { r.say("%s: %s", n.Service, s) })
 		})
 	}); err != nil {
 		if r.ctx.Err() == nil && pgupgrade.Refused(err) {
@@ -370,7 +370,7 @@ func (r *run) postgresLeg(i int, l Leg) error {
 func (r *run) undoLeg(i int, l Leg, img string, cause error) error {
 	r.say("pg_upgrade failed; putting the cluster back on %s", l.From.Name)
 	for _, n := range r.state.Nodes {
-		if err := volumeRollback(r.ctx, img, r.job(i, n)); err != nil {
+		if err := pgupgrade.Rollback(r.ctx, img, r.job(i, n)); err != nil {
 			return fmt.Errorf("%w\nand putting %s's old data back failed too: %v; run citusgen upgrade --rollback", cause, n.Service, err)
 		}
 	}

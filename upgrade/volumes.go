@@ -31,14 +31,6 @@ func volumeImage(ctx context.Context, l Leg) (string, error) {
 	return pgupgrade.Image(ctx, l.From.Name, l.To.Name, l.From.Postgres, l.To.Postgres)
 }
 
-func volumeUpgrade(ctx context.Context, img string, n pgupgrade.Node, progress func(string)) error {
-	return pgupgrade.Upgrade(ctx, img, n, progress)
-}
-
-func volumeRollback(ctx context.Context, img string, n pgupgrade.Node) error {
-	return pgupgrade.Rollback(ctx, img, n)
-}
-
 // volumeChecks are the checks of a new run that look into the volumes:
 // free space for the mode, and pg_upgrade --check of the first
 // PostgreSQL leg against the running servers.
