@@ -3,6 +3,7 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -367,13 +368,6 @@ func (c *Cluster) assemble() {
 	}
 }
 
-const factsQuery = `SELECT current_setting('server_version'),
-       current_setting('shared_preload_libraries'),
-       coalesce((SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'citus'), ''),
-       coalesce((SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = 'citus'), ''),
-       current_setting('wal_level'),
-       coalesce(current_setting('citus.node_conninfo', true), '')`
-
 func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.Endpoint, isCoord bool, c *CoordinatorReading) *Node {
 	n := &Node{Endpoint: ep, LocalGroup: -1, Credentials: CredentialsUnknown}
 	if !t.HasPassword() || o.Cluster.Password == "" {
@@ -390,6 +384,11 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 		n.notices = append(n.notices, o.Cluster.Redact(t, notice.Message))
 		n.mu.Unlock()
 	}
+	// One round trip per reading, statement by statement: pgx's default
+	// mode prepares a batch's statements first, and the catalog's, which
+	// fail to prepare where the extension does not exist, would take the
+	// server facts down with them.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		kind, detail := cluster.Diagnose(ep.Addr, err)
@@ -401,28 +400,34 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 	}
 	n.Connected = true
 	n.ServerVersion = conn.PgConn().ParameterStatus("server_version") // until the facts say it
-	// One round trip: the statements run in order; the catalog's fail
-	// where the extension does not exist, which the facts already tell.
-	stmts := []string{factsQuery, citus.NodeCatalog}
+	// The statements run in order; the catalog's fail where the extension
+	// does not exist, which the facts already tell.
+	var regs, auth, shards, jobs string
+	qs := []query{n.facts(), {citus.NodeCatalog, []any{&regs, &n.LocalGroup, &auth, &n.OwnShards, &n.OwnTables}}}
 	if isCoord {
-		stmts = append(stmts, citus.Shards)
+		qs = append(qs, query{citus.Shards, []any{&shards}})
 		if o.Reshape {
 			// Citus's rebalance plan connects to every worker to size its
 			// shards: bound those connections well within the reading's own
 			// bound, so a worker that accepts and never answers (a hung
 			// host) fails the plan, naming the worker, instead of holding
 			// up the coordinator's whole reading.
-			stmts = append(stmts, citus.SetConnectionTimeout(citusConnectTimeout(ctx, o).Milliseconds()), citus.Reshape)
+			qs = append(qs, query{sql: citus.SetConnectionTimeout(citusConnectTimeout(ctx, o).Milliseconds())},
+				query{citus.Reshape, []any{&c.Moves, &jobs, nil}})
 		}
 	}
-	res := n.exec(ctx, conn, o.Bound, strings.Join(stmts, ";\n"), redact)
-	if n.readFacts(t, res, o.Cluster.Password) {
-		n.conn = conn // the extension exists: checks may run on it
-		if isCoord && n.CatalogErr == "" {
-			c.readCoordinator(n, res, o.Reshape)
-		}
-	} else {
+	why := n.exec(ctx, conn, o.Bound, redact, qs...)
+	n.Facts, n.QueryErr = why[0] == "", why[0]
+	if n.QueryErr != "" || n.Citus == "" {
 		conn.Close(context.Background())
+		return n
+	}
+	n.conn = conn // the extension exists: checks may run on it
+	if n.CatalogErr = why[1]; n.CatalogErr == "" {
+		n.CatalogErr = n.takeCatalog(t, regs, auth, o.Cluster.Password)
+	}
+	if isCoord && n.CatalogErr == "" {
+		c.take(n, why, shards, jobs, o.Reshape)
 	}
 	return n
 }
@@ -431,10 +436,7 @@ func readNode(ctx context.Context, t *topology.Topology, o Options, ep cluster.E
 // the health check: HealthTimeout (10s when 0), and at most a quarter of the
 // time left.
 func citusConnectTimeout(ctx context.Context, o Options) time.Duration {
-	timeout := o.HealthTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
+	timeout := cmp.Or(max(o.HealthTimeout, 0), 10*time.Second)
 	if deadline, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, max(time.Until(deadline)/4, 100*time.Millisecond))
 	}
@@ -450,138 +452,110 @@ func (n *Node) readMaintenance(ctx context.Context, t *topology.Topology, o Opti
 		return
 	}
 	defer conn.Close(context.Background())
-	if facts, qerr := n.exec(ctx, conn, o.Bound, factsQuery, redact).row(0); qerr == "" {
-		n.takeFacts(facts)
+	if n.Facts = n.exec(ctx, conn, o.Bound, redact, n.facts())[0] == ""; n.Facts {
 		n.Citus = "" // another database's extension says nothing of the cluster database
 	}
 }
 
-// exec sends a node's reading (statements joined into one string) and
-// reads every result, bounded: a reading held up by a lock says which
-// session holds it, one that a statement_timeout canceled says where the
-// timeout was set, each with what to do (QueryHint).
-func (n *Node) exec(ctx context.Context, conn *pgx.Conn, bound time.Duration, sql string, redact func(string) string) resultSet {
-	var results []*pgconn.Result
+// facts reads the server facts into n.
+func (n *Node) facts() query {
+	return query{`SELECT current_setting('server_version'),
+       current_setting('shared_preload_libraries'),
+       coalesce((SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'citus'), ''),
+       coalesce((SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = 'citus'), ''),
+       current_setting('wal_level'),
+       coalesce(current_setting('citus.node_conninfo', true), '')`,
+		[]any{&n.ServerVersion, &n.Preload, &n.Citus, &n.CitusAvailable, &n.WalLevel, &n.NodeConninfo}}
+}
+
+// query is one statement of a node's reading and where the columns of its
+// one row go (none: a statement without rows).
+type query struct {
+	sql  string
+	dest []any
+}
+
+// exec sends a node's reading in one round trip and says, for each
+// statement, why its row was not read ("" when it was). Bounded: a reading
+// held up by a lock says which session holds it, one that a
+// statement_timeout canceled says where the timeout was set, each with what
+// to do (QueryHint); that stands for every statement that did not complete.
+func (n *Node) exec(ctx context.Context, conn *pgx.Conn, bound time.Duration, redact func(string) string, qs ...query) []string {
+	b := &pgx.Batch{}
+	for _, q := range qs {
+		b.Queue(q.sql)
+	}
+	errs := make([]error, len(qs))
 	err := cluster.Watch(ctx, conn.Config(), conn.PgConn().PID(), bound, func(ctx context.Context) error {
-		var err error
-		results, err = conn.PgConn().Exec(ctx, sql).ReadAll()
-		return err
-	})
-	err = cluster.Explain(ctx, conn, err)
-	res := resultSet{results: results, err: err, redact: redact}
-	var hinted cluster.Hinted
-	if errors.As(err, &hinted) {
-		res.diag = redact(hinted.Error())
-		n.QueryHint = redact(hinted.Hint(n.Service()))
-	}
-	return res
-}
-
-// resultSet is the results of the statements a node's reading sent at
-// once, each a single row.
-type resultSet struct {
-	results []*pgconn.Result
-	err     error
-	redact  func(string) string
-	// diag, when the reading was held up or canceled, says by what; it
-	// stands for every statement that did not complete.
-	diag string
-}
-
-// row is the row of statement i, or why there is none.
-func (r resultSet) row(i int) ([][]byte, string) {
-	if r.diag != "" && (i >= len(r.results) || r.results[i].Err != nil) {
-		return nil, r.diag
-	}
-	if i >= len(r.results) {
-		if r.err != nil {
-			return nil, r.redact(errText(r.err))
-		}
-		return nil, "no result"
-	}
-	if r.results[i].Err != nil {
-		return nil, r.redact(errText(r.results[i].Err))
-	}
-	if len(r.results[i].Rows) != 1 {
-		return nil, "no row"
-	}
-	return r.results[i].Rows[0], ""
-}
-
-// readFacts takes the node's server facts and, where the extension
-// exists, its catalog (registrations, local group, credentials); it
-// reports whether the extension exists.
-func (n *Node) readFacts(t *topology.Topology, res resultSet, password string) bool {
-	facts, qerr := res.row(0)
-	if qerr != "" {
-		n.QueryErr = qerr
-		return false
-	}
-	n.takeFacts(facts)
-	if n.Citus == "" {
-		return false
-	}
-	cat, cerr := res.row(1)
-	if cerr != "" {
-		n.CatalogErr = cerr
-		return true
-	}
-	if err := json.Unmarshal(cat[0], &n.Registrations); err != nil {
-		n.CatalogErr = "pg_dist_node: " + err.Error()
-		return true
-	}
-	if g, err := strconv.Atoi(string(cat[1])); err == nil {
-		n.LocalGroup = int32(g)
-	}
-	n.OwnShards, _ = strconv.ParseInt(string(cat[3]), 10, 64)
-	n.OwnTables, _ = strconv.ParseInt(string(cat[4]), 10, 64)
-	var auth [][]any
-	if err := json.Unmarshal(cat[2], &auth); err != nil {
-		n.CatalogErr = "pg_dist_authinfo: " + err.Error()
-		return true
-	}
-	n.Credentials = credentials(t, auth, password)
-	return true
-}
-
-// takeFacts takes the row of factsQuery.
-func (n *Node) takeFacts(facts [][]byte) {
-	n.Facts = true
-	n.ServerVersion, n.Preload, n.Citus, n.CitusAvailable, n.WalLevel, n.NodeConninfo = string(facts[0]), string(facts[1]), string(facts[2]), string(facts[3]), string(facts[4]), string(facts[5])
-}
-
-// readCoordinator takes what only the coordinator's reading has: the
-// shard counts per group and, with reshape, what a rebalance would do.
-func (c *CoordinatorReading) readCoordinator(n *Node, res resultSet, reshape bool) {
-	if sh, serr := res.row(2); serr == "" {
-		var groups [][]int64
-		if err := json.Unmarshal(sh[0], &groups); err == nil {
-			for _, g := range groups {
-				c.Shards[int32(g[0])] = g[1]
+		br := conn.SendBatch(ctx, b)
+		for i, q := range qs {
+			if q.dest == nil {
+				_, errs[i] = br.Exec()
+			} else {
+				errs[i] = br.QueryRow().Scan(q.dest...)
 			}
 		}
-	} else {
-		n.CatalogErr = "shards: " + serr
+		return br.Close()
+	})
+	var diag string
+	var hinted cluster.Hinted
+	if errors.As(cluster.Explain(ctx, conn, err), &hinted) {
+		diag = redact(hinted.Error())
+		n.QueryHint = redact(hinted.Hint(n.Service()))
+	}
+	why := make([]string, len(qs))
+	for i, err := range errs {
+		switch {
+		case err != nil && diag != "":
+			why[i] = diag
+		case err != nil:
+			why[i] = redact(errText(err))
+		}
+	}
+	return why
+}
+
+// takeCatalog takes the registrations and credentials, which the catalog
+// gives as JSON; it says what could not be read.
+func (n *Node) takeCatalog(t *topology.Topology, regs, auth, password string) string {
+	if err := json.Unmarshal([]byte(regs), &n.Registrations); err != nil {
+		return "pg_dist_node: " + err.Error()
+	}
+	var rows [][]any
+	if err := json.Unmarshal([]byte(auth), &rows); err != nil {
+		return "pg_dist_authinfo: " + err.Error()
+	}
+	n.Credentials = credentials(t, rows, password)
+	return ""
+}
+
+// take takes what only the coordinator's reading has: the shard counts per
+// group and, with reshape, what a rebalance would do (why: each statement's
+// error, as exec gives them).
+func (c *CoordinatorReading) take(n *Node, why []string, shards, jobs string, reshape bool) {
+	var groups [][]int64
+	if why[2] != "" {
+		n.CatalogErr = "shards: " + why[2]
+	} else if json.Unmarshal([]byte(shards), &groups) == nil {
+		for _, g := range groups {
+			c.Shards[int32(g[0])] = g[1]
+		}
 	}
 	if !reshape {
 		return
 	}
-	rs, rerr := res.row(4) // after the connection timeout's SET
-	if rerr != "" {
-		c.ReshapeErr = rerr
+	if c.ReshapeErr = why[4]; c.ReshapeErr != "" { // after the connection timeout's SET
 		return
 	}
 	c.Reshaped = true
-	c.Moves, _ = strconv.ParseInt(string(rs[0]), 10, 64)
-	var jobs [][]any
-	if err := json.Unmarshal(rs[1], &jobs); err == nil {
-		for _, j := range jobs {
-			id, _ := j[0].(float64)
-			state, _ := j[1].(string)
-			tasks, _ := j[2].(float64)
-			done, _ := j[3].(float64)
-			c.Jobs = append(c.Jobs, Job{ID: int64(id), State: state, Tasks: int64(tasks), Done: int64(done)})
-		}
+	var rows [][]any
+	_ = json.Unmarshal([]byte(jobs), &rows)
+	for _, j := range rows {
+		id, _ := j[0].(float64)
+		state, _ := j[1].(string)
+		tasks, _ := j[2].(float64)
+		done, _ := j[3].(float64)
+		c.Jobs = append(c.Jobs, Job{ID: int64(id), State: state, Tasks: int64(tasks), Done: int64(done)})
 	}
 }
 
