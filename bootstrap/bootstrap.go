@@ -168,7 +168,7 @@ func (r *runner) run(ctx context.Context, eps []cluster.Endpoint) (*Result, erro
 	}
 	defer lockConn.Close(context.Background())
 	var got bool
-	if err := r.exec(ctx, lockConn, func(ctx context.Context) error {
+	if err := cluster.Watch(ctx, lockConn, r.wait(), func(ctx context.Context) error {
 		return lockConn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&got)
 	}); err != nil {
 		return nil, r.stepError(coordEP, "lock", err)
@@ -179,7 +179,7 @@ func (r *runner) run(ctx context.Context, eps []cluster.Endpoint) (*Result, erro
 	}
 	if !got {
 		r.printf("%s: another bootstrap is running; waiting for it to finish", t.Coordinator.Service)
-		err := r.exec(ctx, lockConn, func(ctx context.Context) error {
+		err := cluster.Watch(ctx, lockConn, r.wait(), func(ctx context.Context) error {
 			_, err := lockConn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey)
 			return err
 		})
@@ -557,14 +557,6 @@ func (r *runner) lost(ep cluster.Endpoint, action string) *Error {
 		Hint:   check + ", then run citusgen bootstrap again: every step is guarded, so what was done stays done"}
 }
 
-// exec runs fn, statements on conn, bounded by --wait: statements held up
-// by a lock fail naming the session that holds it, and a statement_timeout
-// that cancels one says where it was set.
-func (r *runner) exec(ctx context.Context, conn *pgx.Conn, fn func(context.Context) error) error {
-	err := cluster.Watch(ctx, conn.Config(), conn.PgConn().PID(), r.wait(), fn)
-	return cluster.Explain(ctx, conn, err)
-}
-
 // runStep runs one step and reports whether it changed anything: a guard
 // that finds the work done, or an upsert that found the row right, did not.
 func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step, conn *pgx.Conn) (bool, error) {
@@ -580,7 +572,7 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step,
 	// The step lock: the bootstrap script (the compose setup service's psql)
 	// holds it while it runs statements in this database, so the guard below
 	// sees what it did rather than racing it.
-	if err := r.exec(ctx, conn, func(ctx context.Context) error {
+	if err := cluster.Watch(ctx, conn, r.wait(), func(ctx context.Context) error {
 		_, err := conn.Exec(ctx, steps.StepLock)
 		return err
 	}); err != nil {
@@ -594,7 +586,7 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step,
 	start := time.Now()
 	if s.Guard != "" {
 		var needed bool
-		if err := r.exec(ctx, conn, func(ctx context.Context) error { return conn.QueryRow(ctx, "SELECT "+s.Guard).Scan(&needed) }); err != nil {
+		if err := cluster.Watch(ctx, conn, r.wait(), func(ctx context.Context) error { return conn.QueryRow(ctx, "SELECT "+s.Guard).Scan(&needed) }); err != nil {
 			return false, r.stepError(ep, s.Action, err)
 		}
 		if !needed {
@@ -603,7 +595,7 @@ func (r *runner) runStep(ctx context.Context, ep cluster.Endpoint, s steps.Step,
 		}
 	}
 	var tag pgconn.CommandTag
-	err := r.exec(ctx, conn, func(ctx context.Context) error {
+	err := cluster.Watch(ctx, conn, r.wait(), func(ctx context.Context) error {
 		var err error
 		if s.Authinfo {
 			// $1 is the password: no log_statement = 'all' shows it.
@@ -713,7 +705,7 @@ func (r *runner) resetNode(ctx context.Context, c *pgx.Conn, ep cluster.Endpoint
 	for i := 0; i < len(ss); i++ {
 		s := ss[i]
 		start := time.Now()
-		err := r.exec(ctx, c, func(ctx context.Context) error { _, err := c.Exec(ctx, s.SQL); return err })
+		err := cluster.Watch(ctx, c, r.wait(), func(ctx context.Context) error { _, err := c.Exec(ctx, s.SQL); return err })
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ObjectInUse && i == dropStep && time.Now().Before(deadline) {
 			r.printf("%s: %s: a session it ended has not exited yet (%s); ending the sessions and trying again", ep.Node.Service, s.Action, pgErr.Detail)

@@ -273,7 +273,7 @@ func (p *passwordRun) alter(ctx context.Context, conn *pgx.Conn, ep cluster.Endp
 	const action = "set the new password"
 	var superuser bool
 	var iterations int
-	err := p.exec(ctx, conn, func(ctx context.Context) error {
+	err := cluster.Watch(ctx, conn, p.wait(), func(ctx context.Context) error {
 		return conn.QueryRow(ctx, "SELECT pg_catalog.current_setting('is_superuser') = 'on', coalesce(pg_catalog.current_setting('scram_iterations', true), '0')::int").Scan(&superuser, &iterations)
 	})
 	if err != nil {
@@ -289,7 +289,7 @@ func (p *passwordRun) alter(ctx context.Context, conn *pgx.Conn, ep cluster.Endp
 		// on the citus images (it created the extension).
 		pre = append(pre, steps.QuietStatements...)
 	}
-	err = p.exec(ctx, conn, func(ctx context.Context) error {
+	err = cluster.Watch(ctx, conn, p.wait(), func(ctx context.Context) error {
 		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			for _, s := range pre {
 				if _, err := tx.Exec(ctx, s); err != nil {
@@ -326,7 +326,7 @@ func (p *passwordRun) credentials(ctx context.Context, conn *pgx.Conn, ep cluste
 		return nil
 	}
 	var has bool
-	if err := p.exec(ctx, conn, func(ctx context.Context) error {
+	if err := cluster.Watch(ctx, conn, p.wait(), func(ctx context.Context) error {
 		return conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus')").Scan(&has)
 	}); err != nil {
 		return p.stepErr(ep, "look for the citus extension", err)

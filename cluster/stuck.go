@@ -122,21 +122,23 @@ func (s *Stuck) Hint(node string) string {
 	return fmt.Sprintf("something on %s held it up: pg_stat_activity and pg_locks there show what; then run citusgen again (bootstrap: a longer --wait; plan, verify: a longer --timeout)", node)
 }
 
-// Watch runs fn, which sends statements over a connection whose backend is
-// pid, and bounds it: when fn has not returned after bound (or, with bound
-// 0, half the time left before ctx's deadline), it asks the server over a
-// connection of its own (cfg) what pid is waiting for, and then cancels fn's
-// context.
-func Watch(ctx context.Context, cfg *pgx.ConnConfig, pid uint32, bound time.Duration, fn func(context.Context) error) error {
+// Watch runs fn, which sends statements over conn, and bounds it: when fn
+// has not returned after bound (or, with bound 0, half the time left before
+// ctx's deadline), it asks the server over a connection of its own what
+// conn's backend is waiting for (a *Stuck), and then cancels fn's context.
+// A statement_timeout that cancels a statement comes back as a *TimedOut
+// (explain).
+func Watch(ctx context.Context, conn *pgx.Conn, bound time.Duration, fn func(context.Context) error) error {
 	if bound <= 0 {
 		deadline, ok := ctx.Deadline()
 		if !ok {
-			return fn(ctx)
+			return explain(ctx, conn, fn(ctx))
 		}
 		bound = time.Until(deadline) / 2
 	}
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	cfg, pid := conn.Config(), conn.PgConn().PID()
 	var stuck *Stuck
 	asked := make(chan struct{})
 	timer := time.AfterFunc(bound, func() {
@@ -146,15 +148,14 @@ func Watch(ctx context.Context, cfg *pgx.ConnConfig, pid uint32, bound time.Dura
 		cancel()
 	})
 	err := fn(fctx)
-	if timer.Stop() {
-		return err
+	if !timer.Stop() {
+		<-asked
+		if err != nil { // else it finished as the bound ran out
+			stuck.Err = err
+			err = stuck
+		}
 	}
-	<-asked
-	if err == nil {
-		return nil // it finished as the bound ran out
-	}
-	stuck.Err = err
-	return stuck
+	return explain(ctx, conn, err)
 }
 
 // diagnosisConfig is cfg for a short connection of citusgen's own to
@@ -326,14 +327,14 @@ func (t *TimedOut) Hint(node string) string {
 	return hint
 }
 
-// Explain turns a statement_timeout cancellation of a statement on conn
+// explain turns a statement_timeout cancellation of a statement on conn
 // into a *TimedOut, which says where the timeout is set (from the shared
 // catalogs: the session itself may not get to run a query) and which
 // sessions hold the locks that slow reads down; any other error is
 // returned as it is.
-func Explain(ctx context.Context, conn *pgx.Conn, err error) error {
+func explain(ctx context.Context, conn *pgx.Conn, err error) error {
 	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.QueryCanceled || !strings.Contains(pgErr.Message, "statement timeout") || conn == nil {
+	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.QueryCanceled || !strings.Contains(pgErr.Message, "statement timeout") {
 		return err
 	}
 	cfg := conn.Config()

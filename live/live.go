@@ -486,7 +486,7 @@ func (n *Node) exec(ctx context.Context, conn *pgx.Conn, bound time.Duration, re
 		b.Queue(q.sql)
 	}
 	errs := make([]error, len(qs))
-	err := cluster.Watch(ctx, conn.Config(), conn.PgConn().PID(), bound, func(ctx context.Context) error {
+	err := cluster.Watch(ctx, conn, bound, func(ctx context.Context) error {
 		br := conn.SendBatch(ctx, b)
 		for i, q := range qs {
 			if q.dest == nil {
@@ -499,7 +499,7 @@ func (n *Node) exec(ctx context.Context, conn *pgx.Conn, bound time.Duration, re
 	})
 	var diag string
 	var hinted cluster.Hinted
-	if errors.As(cluster.Explain(ctx, conn, err), &hinted) {
+	if errors.As(err, &hinted) {
 		diag = redact(hinted.Error())
 		n.QueryHint = redact(hinted.Hint(n.Service()))
 	}

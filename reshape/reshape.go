@@ -50,12 +50,6 @@ func (o Options) wait() time.Duration {
 	return o.Wait
 }
 
-// exec runs fn, statements on conn, bounded by the wait: one held up by a
-// lock fails naming the session that holds it.
-func (o Options) exec(ctx context.Context, conn *pgx.Conn, fn func(context.Context) error) error {
-	return cluster.Watch(ctx, conn.Config(), conn.PgConn().PID(), o.wait(), fn)
-}
-
 // explain adds, to an error that says Citus could not reach a node (it
 // does not say which), the nodes the coordinator cannot connect to.
 func explain(ctx context.Context, c *live.Cluster, conn *pgx.Conn, err error) error {
@@ -97,7 +91,7 @@ func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) 
 	o.printf("rebalance: %s planned; %s", english.Plural(c.Moves, "shard move"), why)
 	cleanup(ctx, conn, o)
 	var job int64
-	if err := o.exec(ctx, conn, func(ctx context.Context) error { return conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job) }); err != nil {
+	if err := cluster.Watch(ctx, conn, o.wait(), func(ctx context.Context) error { return conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job) }); err != nil {
 		return 0, false, explain(ctx, c, conn, fmt.Errorf("citus_rebalance_start: %w", err))
 	}
 	moved, err = follow(ctx, conn, job, nodes, o, rerunRebalance)
@@ -354,7 +348,7 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]R
 		if err := dropOrphans(ctx, conn, x.Registration, o); err != nil {
 			return removed, err
 		}
-		if err := o.exec(ctx, conn, func(ctx context.Context) error {
+		if err := cluster.Watch(ctx, conn, o.wait(), func(ctx context.Context) error {
 			_, err := conn.Exec(ctx, citus.RemoveNode, x.Name, x.Port)
 			return err
 		}); err != nil {
@@ -480,7 +474,7 @@ func drain(ctx context.Context, conn *pgx.Conn, r live.Registration, mode string
 			}
 		}()
 	}
-	err = o.exec(ctx, conn, func(ctx context.Context) error {
+	err = cluster.Watch(ctx, conn, o.wait(), func(ctx context.Context) error {
 		_, err := conn.Exec(ctx, citus.Drain, r.Name, r.Port, mode)
 		return err
 	})
