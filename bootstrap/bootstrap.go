@@ -4,6 +4,7 @@
 package bootstrap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -447,12 +448,7 @@ func (r *runner) volumeNote(removed []reshape.Removed) {
 var serviceName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // wait is the bound on waiting for nodes, and for another run's lock.
-func (r *runner) wait() time.Duration {
-	if r.o.Wait <= 0 {
-		return 60 * time.Second
-	}
-	return r.o.Wait
-}
+func (r *runner) wait() time.Duration { return cmp.Or(r.o.Wait, 60*time.Second) }
 
 // waitAll waits, in parallel, until every node accepts connections. A node
 // that rejects the password fails at once: waiting will not fix that.
@@ -470,10 +466,6 @@ func (r *runner) waitAll(ctx context.Context, eps []cluster.Endpoint) error {
 }
 
 func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Duration) error {
-	poll := r.o.PollInterval
-	if poll <= 0 {
-		poll = 250 * time.Millisecond
-	}
 	start := time.Now()
 	lastReport := time.Time{}
 	name := ep.Node.Service
@@ -517,7 +509,7 @@ func (r *runner) waitOne(ctx context.Context, ep cluster.Endpoint, wait time.Dur
 				return fail(fmt.Sprintf("no answer within %s: %s", wait, detail), "")
 			}
 			return fail(fmt.Sprintf("no connection to %s within %s (last error: %s)", ep.Addr, wait, detail), "; then run citusgen bootstrap again")
-		case <-time.After(poll):
+		case <-time.After(cmp.Or(r.o.PollInterval, 250*time.Millisecond)):
 		}
 	}
 }

@@ -1,9 +1,11 @@
 package bootstrap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,7 +70,7 @@ func ChangePassword(ctx context.Context, t *topology.Topology, o Options, c Pass
 	// Old ones first: a first run finds them, and a password that both
 	// logs in and is the new one (trust authentication) is set anyway.
 	for _, old := range c.Old {
-		if old.Value != "" && old.Value != c.New.Value && !p.tries(old.Value) {
+		if old.Value != "" && old.Value != c.New.Value && !slices.ContainsFunc(p.try, func(c Password) bool { return c.Value == old.Value }) {
 			p.try = append(p.try, old)
 		}
 	}
@@ -97,15 +99,6 @@ type passwordRun struct {
 	change PasswordChange
 	try    []Password // old ones first, the new one last
 	res    *PasswordResult
-}
-
-func (p *passwordRun) tries(v string) bool {
-	for _, c := range p.try {
-		if c.Value == v {
-			return true
-		}
-	}
-	return false
 }
 
 // redact hides every password tried from s.
@@ -184,10 +177,6 @@ func (p *passwordRun) connect(ctx context.Context, ep cluster.Endpoint) (conn *p
 	wait := p.wait()
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	poll := p.o.PollInterval
-	if poll <= 0 {
-		poll = 250 * time.Millisecond
-	}
 	start, lastReport := time.Now(), time.Time{}
 	for {
 		var rejected []string
@@ -196,18 +185,12 @@ func (p *passwordRun) connect(ctx context.Context, ep cluster.Endpoint) (conn *p
 		for _, c := range p.try {
 			o := p.o.Cluster
 			o.Password = c.Value
-			db = p.t.ClusterDatabase()
-			conn, err = o.Connect(wctx, p.t, ep, db)
+			conn, err = o.Connect(wctx, p.t, ep, p.t.ClusterDatabase())
 			if k, _ := cluster.Classify(err); k == cluster.NoDatabase {
-				for _, db = range cluster.MaintenanceDatabases {
-					conn, err = o.Connect(wctx, p.t, ep, db)
-					if k, _ := cluster.Classify(err); k != cluster.NoDatabase {
-						break
-					}
-				}
+				conn, err = o.ConnectMaintenance(wctx, p.t, ep)
 			}
 			if err == nil {
-				return conn, c, db, nil
+				return conn, c, conn.Config().Database, nil
 			}
 			kind, detail = cluster.Diagnose(ep.Addr, err)
 			if kind != cluster.AuthFailed {
@@ -242,7 +225,7 @@ func (p *passwordRun) connect(ctx context.Context, ep cluster.Endpoint) (conn *p
 		}
 		select {
 		case <-wctx.Done():
-		case <-time.After(poll):
+		case <-time.After(cmp.Or(p.o.PollInterval, 250*time.Millisecond)):
 		}
 	}
 }
@@ -307,8 +290,14 @@ func (p *passwordRun) alter(ctx context.Context, conn *pgx.Conn, ep cluster.Endp
 }
 
 func (p *passwordRun) stepErr(ep cluster.Endpoint, action string, err error) error {
+	return p.own(p.stepError(ep, action, err))
+}
+
+// own makes a bootstrap error one of citusgen password: no password tried
+// in it, and its own command to run again.
+func (p *passwordRun) own(err error) error {
 	var e *Error
-	if errors.As(p.stepError(ep, action, err), &e) {
+	if errors.As(err, &e) {
 		e.Detail, e.Hint = p.redact(e.Detail), p.redact(strings.ReplaceAll(e.Hint, "citusgen bootstrap again", "citusgen password again"))
 		return e
 	}
@@ -337,11 +326,7 @@ func (p *passwordRun) credentials(ctx context.Context, conn *pgx.Conn, ep cluste
 		return nil
 	}
 	if _, err := p.runStep(ctx, ep, steps.StoreCredentials(p.t), conn); err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			e.Detail, e.Hint = p.redact(e.Detail), p.redact(strings.ReplaceAll(e.Hint, "citusgen bootstrap again", "citusgen password again"))
-		}
-		return err
+		return p.own(err)
 	}
 	p.res.Credentials = append(p.res.Credentials, name)
 	return nil

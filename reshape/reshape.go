@@ -3,6 +3,7 @@
 package reshape
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,7 +26,7 @@ import (
 
 // Options tune rebalancing and draining.
 type Options struct {
-	// Wait bounds each rebalance or drain.
+	// Wait bounds each rebalance or drain; 10 minutes when zero.
 	Wait time.Duration
 	// Progress receives one line per event.
 	Progress io.Writer
@@ -36,19 +37,9 @@ type Options struct {
 	workers map[string]live.WorkerMatch
 }
 
-func (o Options) poll() time.Duration {
-	if o.Poll <= 0 {
-		return 500 * time.Millisecond
-	}
-	return o.Poll
-}
+func (o Options) poll() time.Duration { return cmp.Or(o.Poll, 500*time.Millisecond) }
 
-func (o Options) wait() time.Duration {
-	if o.Wait <= 0 {
-		return 10 * time.Minute
-	}
-	return o.Wait
-}
+func (o Options) wait() time.Duration { return cmp.Or(o.Wait, 10*time.Minute) }
 
 // explain adds, to an error that says Citus could not reach a node (it
 // does not say which), the nodes the coordinator cannot connect to.
