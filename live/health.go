@@ -1,12 +1,14 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -134,11 +136,6 @@ func readHealth(ctx context.Context, c *Cluster, timeout time.Duration) *Health 
 		}
 		sources[i] = n
 	}
-	names := make([]string, len(active))
-	ports := make([]int32, len(active))
-	for i, d := range active {
-		names[i], ports[i] = d.Name, d.Port
-	}
 	results := make([][]*bool, len(active))
 	reasons := make([][]string, len(active))
 	errs := make([]error, len(active))
@@ -152,10 +149,10 @@ func readHealth(ctx context.Context, c *Cluster, timeout time.Duration) *Health 
 			}
 			continue // the source cannot be asked: NULL, as in Citus
 		}
-		wg.Go(func() { errs[i] = askSource(ctx, n, setTimeout, names, ports, results[i], reasons[i]) })
+		wg.Go(func() { errs[i] = askSource(ctx, n, setTimeout, active, results[i], reasons[i]) })
 	}
 	wg.Wait()
-	h.Recovered = recheck(ctx, sources, setTimeout, names, ports, results, errs)
+	h.Recovered = recheck(ctx, sources, setTimeout, active, results, errs)
 	for i, src := range active {
 		if errs[i] != nil {
 			h.Err = fmt.Errorf("from %s: %w", src.Addr(), errs[i])
@@ -177,27 +174,23 @@ func activePrimaries(c *Cluster) []Registration {
 			active = append(active, r)
 		}
 	}
-	sort.Slice(active, func(i, j int) bool {
-		if active[i].Name != active[j].Name {
-			return active[i].Name < active[j].Name
-		}
-		return active[i].Port < active[j].Port
+	slices.SortFunc(active, func(a, b Registration) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Port, b.Port))
 	})
 	return active
 }
 
-// askSource asks one node whether it reaches each target (names, ports),
-// filling results and, for each failed pair, the reason Citus's warning
-// gives.
-func askSource(ctx context.Context, n *Node, setTimeout string, names []string, ports []int32, results []*bool, reasons []string) error {
+// askSource asks one node whether it reaches each target, filling results
+// and, for each failed pair, the reason Citus's warning gives.
+func askSource(ctx context.Context, n *Node, setTimeout string, targets []Registration, results []*bool, reasons []string) error {
 	n.TakeNotices()
-	if err := checkConnections(ctx, n, setTimeout, names, ports, results); err != nil {
+	if err := checkConnections(ctx, n, setTimeout, targets, results); err != nil {
 		return err
 	}
 	// Citus warns once per failed connection, naming the target.
 	for _, note := range n.TakeNotices() {
-		for j := range names {
-			if strings.Contains(note, "@"+names[j]+":"+strconv.Itoa(int(ports[j]))+" ") && reasons[j] == "" {
+		for j, r := range targets {
+			if strings.Contains(note, "@"+r.Addr()+" ") && reasons[j] == "" {
 				reasons[j] = failureReason(note)
 				break
 			}
@@ -206,9 +199,13 @@ func askSource(ctx context.Context, n *Node, setTimeout string, names []string, 
 	return nil
 }
 
-// checkConnections has node n check its connection to each target (names,
-// ports), each bounded by setTimeout, into results.
-func checkConnections(ctx context.Context, n *Node, setTimeout string, names []string, ports []int32, results []*bool) error {
+// checkConnections has node n check its connection to each target, each
+// bounded by setTimeout, into results.
+func checkConnections(ctx context.Context, n *Node, setTimeout string, targets []Registration, results []*bool) error {
+	names, ports := make([]string, len(targets)), make([]int32, len(targets))
+	for i, r := range targets {
+		names[i], ports[i] = r.Name, r.Port
+	}
 	b := &pgx.Batch{}
 	b.Queue(setTimeout)
 	b.Queue(citus.CheckConnections, names, ports)
@@ -234,16 +231,16 @@ func checkConnections(ctx context.Context, n *Node, setTimeout string, names []s
 // failed: a node busy starting many connections at once (every node checks
 // every other at the same moment) can miss the connection timeout once, and
 // a diagnosis must not depend on that.
-func recheck(ctx context.Context, sources []*Node, setTimeout string, names []string, ports []int32, results [][]*bool, errs []error) int {
-	failed := 0
+func recheck(ctx context.Context, sources []*Node, setTimeout string, targets []Registration, results [][]*bool, errs []error) int {
+	failed := make([][]int, len(sources)) // per source, the targets it failed to reach
 	for i := range sources {
-		for j := range results[i] {
-			if errs[i] == nil && results[i][j] != nil && !*results[i][j] {
-				failed++
+		for j, ok := range results[i] {
+			if errs[i] == nil && ok != nil && !*ok {
+				failed[i] = append(failed[i], j)
 			}
 		}
 	}
-	if failed == 0 {
+	if !slices.ContainsFunc(failed, func(f []int) bool { return len(f) > 0 }) {
 		return 0
 	}
 	select {
@@ -251,42 +248,33 @@ func recheck(ctx context.Context, sources []*Node, setTimeout string, names []st
 		return 0
 	case <-time.After(500 * time.Millisecond):
 	}
-	var mu sync.Mutex
-	recovered := 0
+	var recovered atomic.Int64
 	var wg sync.WaitGroup
 	for i, n := range sources {
-		var idx []int
-		for j := range results[i] {
-			if errs[i] == nil && results[i][j] != nil && !*results[i][j] {
-				idx = append(idx, j)
-			}
-		}
-		if len(idx) == 0 || n.Conn() == nil {
+		if len(failed[i]) == 0 {
 			continue
 		}
 		wg.Go(func() {
-			retryNames, retryPorts := make([]string, len(idx)), make([]int32, len(idx))
-			for k, j := range idx {
-				retryNames[k], retryPorts[k] = names[j], ports[j]
+			retry := make([]Registration, len(failed[i]))
+			for k, j := range failed[i] {
+				retry[k] = targets[j]
 			}
-			again := make([]*bool, len(idx))
-			err := checkConnections(ctx, n, setTimeout, retryNames, retryPorts, again)
+			again := make([]*bool, len(retry))
+			err := checkConnections(ctx, n, setTimeout, retry, again)
 			n.TakeNotices() // the second try's warnings repeat the first's
 			if err != nil {
 				return
 			}
 			for k, ok := range again {
 				if ok != nil && *ok {
-					results[i][idx[k]] = ok
-					mu.Lock()
-					recovered++
-					mu.Unlock()
+					results[i][failed[i][k]] = ok
+					recovered.Add(1)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	return recovered
+	return int(recovered.Load())
 }
 
 // failureReason keeps what Citus's warning says after "failed with the
@@ -339,12 +327,8 @@ func (c *Cluster) CannotReach(ctx context.Context, cfg *pgx.ConnConfig) string {
 // registration.
 func (c *Cluster) cannotReach(ctx context.Context, source *Node) string {
 	active := activePrimaries(c)
-	names, ports := make([]string, len(active)), make([]int32, len(active))
-	for i, d := range active {
-		names[i], ports[i] = d.Name, d.Port
-	}
 	results, reasons := make([]*bool, len(active)), make([]string, len(active))
-	if askSource(ctx, source, citus.SetConnectionTimeout(5000), names, ports, results, reasons) != nil {
+	if askSource(ctx, source, citus.SetConnectionTimeout(5000), active, results, reasons) != nil {
 		return ""
 	}
 	var out []string
