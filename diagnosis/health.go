@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/quote"
@@ -48,14 +49,14 @@ func (d *diagnosis) health() {
 	manual := d.pairChanges(all)
 	p := tallyPairs(all)
 	var notChecked string
-	if len(p.skippedExt) > 0 {
-		notChecked += fmt.Sprintf("; not checked from %s: the citus extension is not created there (see citus-extension)", strings.Join(slices.Sorted(maps.Keys(p.skippedExt)), ", "))
-	}
-	if len(p.skippedDB) > 0 {
-		notChecked += fmt.Sprintf("; not checked from %s: its database does not exist (see database)", strings.Join(slices.Sorted(maps.Keys(p.skippedDB)), ", "))
-	}
-	if len(p.skippedUnread) > 0 {
-		notChecked += fmt.Sprintf("; not checked from %s: citusgen could not reach it (see reachable)", strings.Join(slices.Sorted(maps.Keys(p.skippedUnread)), ", "))
+	for _, skip := range []struct{ why, text string }{
+		{live.SkipNoExtension, "the citus extension is not created there (see citus-extension)"},
+		{live.SkipNoDatabase, "its database does not exist (see database)"},
+		{live.SkipUnread, "citusgen could not reach it (see reachable)"},
+	} {
+		if from := p.skipped[skip.why]; len(from) > 0 {
+			notChecked += fmt.Sprintf("; not checked from %s: %s", strings.Join(slices.Sorted(maps.Keys(from)), ", "), skip.text)
+		}
 	}
 	if len(p.bad) == 0 {
 		f.Status, f.Detail = Pass, fmt.Sprintf("all %d connections between nodes work", p.checked)
@@ -228,7 +229,7 @@ func connectionFix(c *live.Cluster, to, toAddr string, sources []string, reason 
 	case strings.Contains(lower, "ssl"):
 		return fmt.Sprintf("Citus on %s connects as its citus.node_conninfo asks%s, which %s does not accept: turn ssl on on %s (CREATE EXTENSION citus does, with a self-signed certificate), or change citus.node_conninfo on %s (ALTER SYSTEM SET citus.node_conninfo = 'sslmode=prefer'; SELECT pg_reload_conf())", from, conninfo, to, to, from)
 	case isFull(lower):
-		return fmt.Sprintf("%s refuses new sessions while its max_connections are used up (SQLSTATE 53300): close idle sessions there or raise max_connections and restart it", to)
+		return cluster.FullHint(to)
 	case isAuthFailure(lower):
 		return fmt.Sprintf("%s rejects the password that %s holds for user %s in pg_dist_authinfo (the topology's): make that user's password on %s the topology's: %s (or ALTER USER %s PASSWORD ... there), then run citusgen bootstrap", to, from, t.User, to, t.PasswordChangeHint(), quote.SQLIdent(t.User))
 	case strings.Contains(lower, "translate host name") || strings.Contains(lower, "name or service not known"):
@@ -245,8 +246,9 @@ type pairs struct {
 	checked int
 	bad     []string // the failed pairs, "from -> to (reason)"
 	// Sources that cannot run the check say nothing about connectivity:
-	// the extension or database is not there, or citusgen could not read them.
-	skippedExt, skippedDB, skippedUnread map[string]bool
+	// the extension or database is not there, or citusgen could not read
+	// them (by live.Pair's Skip).
+	skipped map[string]map[string]bool
 	// A node is down (or cut off) when every connection to or from it
 	// failed; other failures are between nodes that are up.
 	involved, failed map[string]int
@@ -255,17 +257,13 @@ type pairs struct {
 }
 
 func tallyPairs(all []live.Pair) *pairs {
-	p := &pairs{skippedExt: map[string]bool{}, skippedDB: map[string]bool{}, skippedUnread: map[string]bool{}, involved: map[string]int{}, failed: map[string]int{}, authFrom: map[string]bool{}, full: map[string]bool{}}
+	p := &pairs{skipped: map[string]map[string]bool{}, involved: map[string]int{}, failed: map[string]int{}, authFrom: map[string]bool{}, full: map[string]bool{}}
 	for _, r := range all {
-		switch r.Skip {
-		case live.SkipNoExtension:
-			p.skippedExt[r.From] = true
-			continue
-		case live.SkipNoDatabase:
-			p.skippedDB[r.From] = true
-			continue
-		case live.SkipUnread:
-			p.skippedUnread[r.From] = true
+		if r.Skip != "" {
+			if p.skipped[r.Skip] == nil {
+				p.skipped[r.Skip] = map[string]bool{}
+			}
+			p.skipped[r.Skip][r.From] = true
 			continue
 		}
 		p.checked++
