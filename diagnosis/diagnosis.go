@@ -241,13 +241,9 @@ func citusBlocked(n *live.Node) string {
 	case n.CitusAvailable == "" && n.Citus == "":
 		return fmt.Sprintf("the Citus extension is not installed on %s: use a citusdata/citus image or install the Citus package for PostgreSQL %s", s, n.ServerVersion)
 	case !n.PreloadOK():
-		return n.PreloadDetail() + ": " + preloadFix(s)
+		return n.PreloadDetail() + ": " + live.PreloadFix(s)
 	}
 	return ""
-}
-
-func preloadFix(node string) string {
-	return fmt.Sprintf("set shared_preload_libraries = 'citus' (citus first) on %s and restart it; the citusdata/citus images do this", node)
 }
 
 // node is one node's own findings, from how far the connection got to what
@@ -410,6 +406,6 @@ func (d *diagnosis) preload(n *live.Node, add func(name string, st Status, detai
 	if n.PreloadOK() {
 		add(CheckPreload, Pass, "shared_preload_libraries = '"+n.Preload+"'", "")
 	} else {
-		add(CheckPreload, Fail, n.PreloadDetail(), preloadFix(n.Service()), manual)
+		add(CheckPreload, Fail, n.PreloadDetail(), live.PreloadFix(n.Service()), manual)
 	}
 }

@@ -279,7 +279,7 @@ func (n *Node) FailureHint(t *topology.Topology) string {
 func StepHint(t *topology.Topology, node, detail string) string {
 	switch {
 	case strings.Contains(detail, "shared_preload_libraries"):
-		return fmt.Sprintf("add citus first in shared_preload_libraries on %s (postgresql.conf: shared_preload_libraries = 'citus') and restart it; the citusdata/citus images do this", node)
+		return PreloadFix(node)
 	case strings.Contains(detail, "citus.control") || strings.Contains(detail, `extension "citus" is not available`):
 		return fmt.Sprintf("the Citus extension is not installed on %s: use a citusdata/citus image or install the Citus package for its PostgreSQL version", node)
 	case strings.Contains(detail, "fe_sendauth: no password supplied") || strings.Contains(detail, "password authentication failed"):
@@ -638,6 +638,11 @@ func SplitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// PreloadFix says how to load citus first on node.
+func PreloadFix(node string) string {
+	return fmt.Sprintf("set shared_preload_libraries = 'citus' (citus first) on %s and restart it; the citusdata/citus images do this", node)
 }
 
 // PreloadDetail says what is wrong with shared_preload_libraries.
