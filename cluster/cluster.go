@@ -178,9 +178,15 @@ func (o Options) Connect(ctx context.Context, t *topology.Topology, ep Endpoint,
 
 // ConnectMaintenance connects to the first of MaintenanceDatabases that
 // exists on the node.
-func (o Options) ConnectMaintenance(ctx context.Context, t *topology.Topology, ep Endpoint) (conn *pgx.Conn, err error) {
+func (o Options) ConnectMaintenance(ctx context.Context, t *topology.Topology, ep Endpoint) (*pgx.Conn, error) {
+	return firstMaintenance(func(db string) (*pgx.Conn, error) { return o.Connect(ctx, t, ep, db) })
+}
+
+// firstMaintenance connects to the first of MaintenanceDatabases that
+// exists.
+func firstMaintenance(connect func(database string) (*pgx.Conn, error)) (conn *pgx.Conn, err error) {
 	for _, db := range MaintenanceDatabases {
-		conn, err = o.Connect(ctx, t, ep, db)
+		conn, err = connect(db)
 		if kind, _ := Classify(err); kind != NoDatabase {
 			break
 		}

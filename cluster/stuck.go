@@ -181,14 +181,8 @@ var MaintenanceDatabases = []string{"postgres", "template1"}
 // maintenance connects to the maintenance database for the cluster-wide
 // views: in the cluster database a lock on Citus's catalog holds up every
 // new session.
-func maintenance(ctx context.Context, cfg *pgx.ConnConfig) (conn *pgx.Conn, err error) {
-	for _, db := range MaintenanceDatabases {
-		conn, err = pgx.ConnectConfig(ctx, diagnosisConfig(cfg, db))
-		if kind, _ := Classify(err); kind != NoDatabase {
-			break
-		}
-	}
-	return conn, err
+func maintenance(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	return firstMaintenance(func(db string) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, diagnosisConfig(cfg, db)) })
 }
 
 // relationName names a relation of the cluster database by oid, or says
@@ -273,7 +267,8 @@ type TimedOut struct {
 func (t *TimedOut) Error() string {
 	msg := "canceled by statement_timeout"
 	if t.Setting != "" {
-		msg += fmt.Sprintf(" = %s, %s", t.Setting, t.where())
+		where, _ := t.where()
+		msg += fmt.Sprintf(" = %s, %s", t.Setting, where)
 	}
 	var held []string
 	for _, h := range t.Holders {
@@ -289,37 +284,27 @@ func (t *TimedOut) Error() string {
 
 func (t *TimedOut) Unwrap() error { return t.Err }
 
-// where says where statement_timeout was set, from pg_settings.source.
-func (t *TimedOut) where() string {
+// where says where statement_timeout was set, from pg_settings.source,
+// and the statement that removes it there.
+func (t *TimedOut) where() (where, reset string) {
+	role, db := quote.SQLIdent(t.User), quote.SQLIdent(t.Database)
 	switch t.Source {
 	case "user":
-		return "set for role " + t.User + " (ALTER ROLE ... SET statement_timeout)"
+		return "set for role " + t.User + " (ALTER ROLE ... SET statement_timeout)", "ALTER ROLE " + role + " RESET statement_timeout"
 	case "database":
-		return "set for database " + t.Database + " (ALTER DATABASE ... SET statement_timeout)"
+		return "set for database " + t.Database + " (ALTER DATABASE ... SET statement_timeout)", "ALTER DATABASE " + db + " RESET statement_timeout"
 	case "database user":
-		return fmt.Sprintf("set for role %s in database %s (ALTER ROLE ... IN DATABASE ... SET statement_timeout)", t.User, t.Database)
+		return fmt.Sprintf("set for role %s in database %s (ALTER ROLE ... IN DATABASE ... SET statement_timeout)", t.User, t.Database),
+			fmt.Sprintf("ALTER ROLE %s IN DATABASE %s RESET statement_timeout", role, db)
 	case "configuration file":
-		return "set in the server's configuration (postgresql.conf or ALTER SYSTEM)"
+		return "set in the server's configuration (postgresql.conf or ALTER SYSTEM)", "ALTER SYSTEM RESET statement_timeout; SELECT pg_reload_conf()"
 	}
-	return "set by the connection (PGOPTIONS?)"
+	return "set by the connection (PGOPTIONS?)", "SHOW statement_timeout says the value; pg_db_role_setting where it is set"
 }
 
 // Hint says what to do on node.
 func (t *TimedOut) Hint(node string) string {
-	var reset string
-	role, db := quote.SQLIdent(t.User), quote.SQLIdent(t.Database)
-	switch t.Source {
-	case "user":
-		reset = fmt.Sprintf("ALTER ROLE %s RESET statement_timeout", role)
-	case "database":
-		reset = fmt.Sprintf("ALTER DATABASE %s RESET statement_timeout", db)
-	case "database user":
-		reset = fmt.Sprintf("ALTER ROLE %s IN DATABASE %s RESET statement_timeout", role, db)
-	case "configuration file":
-		reset = "ALTER SYSTEM RESET statement_timeout; SELECT pg_reload_conf()"
-	default:
-		reset = "SHOW statement_timeout says the value; pg_db_role_setting where it is set"
-	}
+	_, reset := t.where()
 	hint := fmt.Sprintf("citusgen's statements are short unless something holds them up, and Citus's own connections run as the same user: raise the timeout or remove it on %s (%s)", node, reset)
 	if len(t.Holders) > 0 {
 		hint = terminateHint(node, t.Holders) + "; " + hint
