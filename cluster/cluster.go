@@ -295,19 +295,20 @@ func Probe(addr Address, timeout time.Duration) (Failure, string) {
 	}
 	defer c.Close()
 	notPG := fmt.Sprintf("not a PostgreSQL server at %s", addr)
+	closed := fmt.Sprintf("%s accepts connections and closes them at once (a published port whose container is not running?)", addr)
 	buf := make([]byte, 1)
 	// Whatever a server says before the client has spoken is not PostgreSQL.
 	c.SetReadDeadline(time.Now().Add(timeout / 4))
 	if n, err := c.Read(buf); n > 0 {
 		return NotPostgres, notPG
 	} else if closedAtOnce(err) {
-		return Unreachable, fmt.Sprintf("%s accepts connections and closes them at once (a published port whose container is not running?)", addr)
+		return Unreachable, closed
 	}
 	// SSLRequest: length 8, code 80877103. PostgreSQL answers 'S' or 'N'
 	// (very old servers an 'E' error message).
 	c.SetDeadline(time.Now().Add(timeout))
 	if _, err := c.Write([]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}); err != nil {
-		return Unreachable, fmt.Sprintf("%s accepts connections and closes them at once (a published port whose container is not running?)", addr)
+		return Unreachable, closed
 	}
 	n, err := c.Read(buf)
 	switch {
@@ -318,7 +319,7 @@ func Probe(addr Address, timeout time.Duration) (Failure, string) {
 	case isTimeout(err):
 		return Silent, fmt.Sprintf("something accepts connections at %s but never answers", addr)
 	}
-	return Unreachable, fmt.Sprintf("%s accepts connections and closes them at once (a published port whose container is not running?)", addr)
+	return Unreachable, closed
 }
 
 func isTimeout(err error) bool {

@@ -2,6 +2,7 @@ package live
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/citusgen/citusgen/internal/english"
@@ -86,15 +87,7 @@ type Match struct {
 
 // Empty reports whether nothing at all is registered.
 func (m *Match) Empty() bool {
-	if m.CoordinatorRow != nil || len(m.Extra) > 0 {
-		return false
-	}
-	for _, w := range m.Workers {
-		if w.Row != nil {
-			return false
-		}
-	}
-	return true
+	return m.CoordinatorRow == nil && len(m.Extra) == 0 && !slices.ContainsFunc(m.Workers, func(w WorkerMatch) bool { return w.Row != nil })
 }
 
 func match(t *topology.Topology, c *Cluster) *Match {
@@ -310,7 +303,7 @@ func metadata(c *Cluster, wm *WorkerMatch) {
 		wm.Metadata, wm.MetadataDetail = MetadataDiffers, fmt.Sprintf("%s holds no metadata (an empty pg_dist_node), while the coordinator registers %d nodes: its database or extension was recreated?", name, len(c.Coordinator().Registrations))
 	case n.LocalGroup != r.Group:
 		wm.Metadata, wm.MetadataDetail = MetadataDiffers, fmt.Sprintf("%s takes itself for group %d; the coordinator registers it as group %d", name, n.LocalGroup, r.Group)
-	case !sameRegistrations(n.Registrations, c.Coordinator().Registrations):
+	case firstDifference(n.Registrations, c.Coordinator().Registrations) != "":
 		wm.Metadata, wm.MetadataDetail = MetadataDiffers, fmt.Sprintf("%s's pg_dist_node differs from the coordinator's: %s", name, firstDifference(n.Registrations, c.Coordinator().Registrations))
 	case !r.MetadataSynced:
 		wm.Metadata, wm.MetadataDetail = MetadataNotSynced, fmt.Sprintf("the coordinator has not finished syncing metadata to %s (metadatasynced is false)", name)
@@ -319,11 +312,8 @@ func metadata(c *Cluster, wm *WorkerMatch) {
 	}
 }
 
-func sameRegistrations(a, b []Registration) bool {
-	return firstDifference(a, b) == ""
-}
-
-// firstDifference names the first row that differs, by node id.
+// firstDifference names the first row that differs, by node id ("" when
+// none does).
 func firstDifference(worker, coord []Registration) string {
 	byID := map[int32]Registration{}
 	for _, r := range worker {
