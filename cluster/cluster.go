@@ -3,6 +3,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -94,10 +95,7 @@ func Endpoints(t *topology.Topology, o Options) ([]Endpoint, error) {
 		sort.Strings(unknown)
 		return nil, fmt.Errorf("--node names %s, which the topology does not have; nodes: %s", strings.Join(unknown, ", "), strings.Join(names, ", "))
 	}
-	reach := o.Reach
-	if reach == "" {
-		reach = t.Reaches
-	}
+	reach := cmp.Or(o.Reach, t.Reaches)
 	eps := make([]Endpoint, 0, len(names))
 	var unreachable []string
 	for _, n := range t.Nodes() {
@@ -137,14 +135,7 @@ func Addresses(t *topology.Topology, o Options) (func(topology.Node) (host strin
 // Config builds the pgx configuration for a database on an endpoint. The
 // password is set on the parsed config, never written into a string.
 func (o Options) Config(t *topology.Topology, ep Endpoint, database string) (*pgx.ConnConfig, error) {
-	sslmode := o.SSLMode
-	if sslmode == "" {
-		sslmode = "prefer"
-	}
-	timeout := o.ConnectTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
+	sslmode, timeout := cmp.Or(o.SSLMode, "prefer"), cmp.Or(max(o.ConnectTimeout, 0), 10*time.Second)
 	dsn := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s connect_timeout=%d application_name=citusgen",
 		quote.ConninfoValue(ep.Addr.Host), ep.Addr.Port, quote.ConninfoValue(t.User), quote.ConninfoValue(database), quote.ConninfoValue(sslmode), max(1, int(timeout.Seconds())))
 	cfg, err := pgx.ParseConfig(dsn)

@@ -119,20 +119,9 @@ func unread(c *live.Cluster, label string) bool {
 // explaining finds the change that makes a failed pair fail, or -1.
 func explaining(c *live.Cluster, out []*Change, p live.Pair) int {
 	find := func(node string, kinds ...Kind) int {
-		for i, ch := range out {
-			if ch.Node != node {
-				continue
-			}
-			if len(kinds) == 0 {
-				return i
-			}
-			for _, k := range kinds {
-				if ch.Kind == k {
-					return i
-				}
-			}
-		}
-		return -1
+		return slices.IndexFunc(out, func(ch *Change) bool {
+			return ch.Node == node && (len(kinds) == 0 || slices.Contains(kinds, ch.Kind))
+		})
 	}
 	if i := find(p.From, StoreCredentials); i >= 0 {
 		return i
