@@ -13,6 +13,7 @@ import (
 
 	"github.com/citusgen/citusgen/citus"
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/live"
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
 )
@@ -213,10 +214,8 @@ func (p *passwordRun) connect(ctx context.Context, ep cluster.Endpoint) (conn *p
 			return nil, Password{}, "", &Error{Node: name, Action: "connect", Detail: p.redact(detail)}
 		}
 		if p.o.NoWait || wctx.Err() != nil {
-			hint := fmt.Sprintf("%s is down or not at %s: start it (docker compose up -d %s), or point citusgen at it with --host or --node %s=HOST:PORT; then run citusgen password again", name, ep.Addr, name, name)
-			if !ep.Node.RunsFromImage() {
-				hint = fmt.Sprintf("the server of %s is down or not at %s: start it, or point citusgen at it with --host or --node %s=HOST:PORT; then run citusgen password again", name, ep.Addr, name)
-			}
+			// The hint bootstrap and verify give for the same failure.
+			hint := (&live.Node{Endpoint: ep, Failure: kind}).FailureHint(p.t) + "; then run citusgen password again"
 			return nil, Password{}, "", &Error{Node: name, Action: "connect", Detail: fmt.Sprintf("no connection to %s within %s (last error: %s)", ep.Addr, wait, p.redact(detail)), Hint: hint}
 		}
 		if time.Since(lastReport) >= 5*time.Second {
