@@ -385,7 +385,12 @@ func (d *diagnosis) versions() {
 			missing = append(missing, n.Service())
 		}
 	}
-	versions, nodes := d.c.Versions()
+	versions, nodes := live.Group(d.c.Nodes, func(n *live.Node) string {
+		if !n.HasCitus() {
+			return ""
+		}
+		return n.Citus
+	})
 	var parts []string
 	for _, v := range versions {
 		parts = append(parts, fmt.Sprintf("%s on %s", v, strings.Join(nodes[v], ", ")))
@@ -418,21 +423,13 @@ func (d *diagnosis) versions() {
 // majors (its shards, metadata and inter-node protocol assume one).
 func (d *diagnosis) majors() {
 	f := Finding{Name: CheckMajor, Node: clusterNode}
+	majors, nodes := live.Group(d.c.Nodes, (*live.Node).Major)
 	var unread []string
-	var majors []int
-	nodes := map[int][]string{}
 	for _, n := range d.c.Nodes {
-		m := n.Major()
-		if m == 0 {
+		if n.Major() == 0 {
 			unread = append(unread, n.Service())
-			continue
 		}
-		if _, ok := nodes[m]; !ok {
-			majors = append(majors, m)
-		}
-		nodes[m] = append(nodes[m], n.Service())
 	}
-	slices.Sort(majors)
 	switch {
 	case len(majors) > 1:
 		var parts []string

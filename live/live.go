@@ -10,8 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -653,20 +653,17 @@ func (n *Node) PreloadDetail() string {
 	return "citus is not in shared_preload_libraries ('" + n.Preload + "')"
 }
 
-// Versions groups the nodes with the extension by its version, each list in
-// topology order, versions sorted.
-func (c *Cluster) Versions() (versions []string, nodes map[string][]string) {
-	nodes = map[string][]string{}
-	for _, n := range c.Nodes {
-		if n.HasCitus() {
-			if _, ok := nodes[n.Citus]; !ok {
-				versions = append(versions, n.Citus)
-			}
-			nodes[n.Citus] = append(nodes[n.Citus], n.Service())
+// Group groups the nodes' services by key, each list in topology order,
+// the keys sorted; a node whose key is the zero value is left out.
+func Group[K cmp.Ordered](nodes []*Node, key func(*Node) K) (keys []K, services map[K][]string) {
+	services = map[K][]string{}
+	var zero K
+	for _, n := range nodes {
+		if k := key(n); k != zero {
+			services[k] = append(services[k], n.Service())
 		}
 	}
-	sort.Strings(versions)
-	return versions, nodes
+	return slices.Sorted(maps.Keys(services)), services
 }
 
 // ImageDrift is a node running another Citus release, or another
