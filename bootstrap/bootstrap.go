@@ -314,15 +314,15 @@ func (r *runner) applyOn(ctx context.Context, ep cluster.Endpoint, changes []dia
 				continue
 			}
 			ran[s.SQL] = true
-			if s.Target == steps.OnCluster && conn == nil {
-				c, err := r.o.Cluster.Connect(ctx, r.t, ep, r.t.ClusterDatabase())
-				if err != nil {
-					return r.connError(ep, s.Action, err)
-				}
-				conn = c
-			}
-			var use *pgx.Conn
+			var use *pgx.Conn // nil: runStep connects to the maintenance database
 			if s.Target == steps.OnCluster {
+				if conn == nil {
+					c, err := r.o.Cluster.Connect(ctx, r.t, ep, r.t.ClusterDatabase())
+					if err != nil {
+						return r.connError(ep, s.Action, err)
+					}
+					conn = c
+				}
 				use = conn
 			}
 			ran, err := r.runStep(ctx, ep, s, use)

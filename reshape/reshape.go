@@ -32,9 +32,34 @@ type Options struct {
 	Progress io.Writer
 	// Poll is how often progress is read; 500ms when zero.
 	Poll time.Duration
-	// workers names the topology's workers by node id (set from the
-	// reading), for messages about a move.
+	// nodes and workers name, by node id, the registrations and the
+	// topology's workers among them (set from the reading by named), for
+	// messages about a move.
+	nodes   map[string]string
 	workers map[string]live.WorkerMatch
+}
+
+// named sets nodes and workers from the reading c.
+func (o *Options) named(c *live.Cluster) {
+	o.nodes, o.workers = map[string]string{}, map[string]live.WorkerMatch{}
+	for _, r := range c.Coordinator().Registrations {
+		o.nodes[fmt.Sprint(r.ID)] = r.Addr()
+	}
+	if c.Match != nil {
+		for _, w := range c.Match.Workers {
+			if w.Row != nil {
+				o.workers[fmt.Sprint(w.Row.ID)] = w
+			}
+		}
+	}
+}
+
+// nodeAddr names the registration of node id.
+func (o Options) nodeAddr(id string) string {
+	if a, ok := o.nodes[id]; ok {
+		return a
+	}
+	return "node " + id
 }
 
 func (o Options) poll() time.Duration { return cmp.Or(o.Poll, 500*time.Millisecond) }
@@ -63,15 +88,14 @@ func (o Options) printf(format string, args ...any) {
 // bootstrap left behind), or else starts Citus's background rebalancer when
 // shards are unbalanced and waits for it, printing each shard it moved.
 func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) (moved int, attached bool, err error) {
-	nodes := nodeAddrs(c)
-	o.workers = services(c)
+	o.named(c)
 	if c.ReshapeErr != "" {
 		return 0, false, fmt.Errorf("Citus cannot plan the rebalance: %s; start that node or make it reachable from the coordinator, or remove its registration (citusgen bootstrap --prune, for one outside the topology), then run again", c.ReshapeErr)
 	}
 	if len(c.Jobs) > 0 {
 		j := c.Jobs[0]
 		o.printf("rebalance: job %d is already %s (%d of %s done); waiting for it", j.ID, j.State, j.Done, english.Plural(j.Tasks, "task"))
-		moved, err := follow(ctx, conn, j.ID, nodes, o, rerunRebalance)
+		moved, err := follow(ctx, conn, j.ID, o, rerunRebalance)
 		return moved, true, explain(ctx, c, conn, err)
 	}
 	if c.Moves == 0 {
@@ -85,22 +109,14 @@ func Rebalance(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) 
 	if err := cluster.Watch(ctx, conn, o.wait(), func(ctx context.Context) error { return conn.QueryRow(ctx, citus.RebalanceStart, mode).Scan(&job) }); err != nil {
 		return 0, false, explain(ctx, c, conn, fmt.Errorf("citus_rebalance_start: %w", err))
 	}
-	moved, err = follow(ctx, conn, job, nodes, o, rerunRebalance)
+	moved, err = follow(ctx, conn, job, o, rerunRebalance)
 	return moved, false, explain(ctx, c, conn, err)
-}
-
-func nodeAddrs(c *live.Cluster) map[string]string {
-	out := map[string]string{}
-	for _, r := range c.Coordinator().Registrations {
-		out[fmt.Sprint(r.ID)] = r.Addr()
-	}
-	return out
 }
 
 // follow waits for a job to end, printing each move as it finishes and the
 // count of moves (and of other tasks, such as copying reference tables to
 // a new node) done.
-func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]string, o Options, rerun string) (int, error) {
+func follow(ctx context.Context, conn *pgx.Conn, job int64, o Options, rerun string) (int, error) {
 	start := time.Now()
 	deadline := start.Add(o.wait())
 	last := ""
@@ -114,7 +130,7 @@ func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]str
 			}
 			// Citus sizes the shards for the status, which fails while a
 			// node is down: say so if a move's target is that node.
-			if ferr := failedMove(ctx, conn, job, jobTasks(ctx, conn, job), nodes, o, err.Error()); ferr != nil {
+			if ferr := failedMove(ctx, conn, job, jobTasks(ctx, conn, job), o, err.Error()); ferr != nil {
 				return 0, ferr
 			}
 			return 0, fmt.Errorf("citus_rebalance_status: %w", err)
@@ -136,7 +152,7 @@ func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]str
 				movesDone++
 				if !reported[tk.id] {
 					reported[tk.id] = true
-					o.printf("rebalance: moved shard %s from %s to %s (%s)", tk.move.shard, nodeAddr(nodes, tk.move.from), nodeAddr(nodes, tk.move.to), time.Since(start).Round(100*time.Millisecond))
+					o.printf("rebalance: moved shard %s from %s to %s (%s)", tk.move.shard, o.nodeAddr(tk.move.from), o.nodeAddr(tk.move.to), time.Since(start).Round(100*time.Millisecond))
 				}
 			}
 		}
@@ -148,7 +164,7 @@ func follow(ctx context.Context, conn *pgx.Conn, job int64, nodes map[string]str
 			o.printf("%s (%s)", line, time.Since(start).Round(100*time.Millisecond))
 			last = line
 		}
-		if err := failedMove(ctx, conn, job, tasks, nodes, o, ""); err != nil {
+		if err := failedMove(ctx, conn, job, tasks, o, ""); err != nil {
 			return movesDone, err
 		}
 		switch {
@@ -250,13 +266,6 @@ func jobTasks(ctx context.Context, conn *pgx.Conn, job int64) []task {
 	return out
 }
 
-func nodeAddr(nodes map[string]string, id string) string {
-	if a, ok := nodes[id]; ok {
-		return a
-	}
-	return "node " + id
-}
-
 // firstError is the first failed task's message in citus_rebalance_status()'s details.
 func firstError(details string) string {
 	var d struct {
@@ -303,8 +312,8 @@ func Prune(ctx context.Context, c *live.Cluster, conn *pgx.Conn, o Options) ([]R
 	if len(c.Jobs) > 0 {
 		// citus_drain_node refuses to run beside a rebalance.
 		o.printf("prune: rebalance job %d is running; waiting for it first", c.Jobs[0].ID)
-		o.workers = services(c)
-		if _, err := follow(ctx, conn, c.Jobs[0].ID, nodeAddrs(c), o, rerunPrune); err != nil {
+		o.named(c)
+		if _, err := follow(ctx, conn, c.Jobs[0].ID, o, rerunPrune); err != nil {
 			return nil, err
 		}
 	}
@@ -486,33 +495,18 @@ func drain(ctx context.Context, conn *pgx.Conn, r live.Registration, mode string
 // with ENOSPC.
 var diskFullRE = regexp.MustCompile(`(?i)no space left on device|could not extend file|disk full|\b53100\b`)
 
-// services names the registrations (by node id) that are workers of the
-// topology, for messages.
-func services(c *live.Cluster) map[string]live.WorkerMatch {
-	out := map[string]live.WorkerMatch{}
-	if c.Match == nil {
-		return out
-	}
-	for _, w := range c.Match.Workers {
-		if w.Row != nil {
-			out[fmt.Sprint(w.Row.ID)] = w
-		}
-	}
-	return out
-}
-
 // failedMove stops the wait for a job whose move cannot succeed however
 // often Citus retries it (and it retries for ever): the target node ran out
 // of disk space, or it stopped under the move and the coordinator cannot
 // connect to it any more, which is what a server does whose volume fills
 // (PANIC on its WAL, and no restart until there is space).
-func failedMove(ctx context.Context, conn *pgx.Conn, job int64, tasks []task, nodes map[string]string, o Options, cause string) error {
+func failedMove(ctx context.Context, conn *pgx.Conn, job int64, tasks []task, o Options, cause string) error {
 	for _, tk := range tasks {
 		underWay := tk.status == "running" || tk.status == "runnable" || tk.status == "error"
 		if tk.move == nil || tk.status == "done" || tk.failed == "" && !(cause != "" && underWay) {
 			continue
 		}
-		to := nodeAddr(nodes, tk.move.to)
+		to := o.nodeAddr(tk.move.to)
 		name, logs := to, "its server log says why"
 		if w, ok := o.workers[tk.move.to]; ok {
 			name = fmt.Sprintf("%s (%s)", w.Worker.Service, to)
