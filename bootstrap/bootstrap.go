@@ -638,16 +638,9 @@ func (r *runner) stepError(ep cluster.Endpoint, action string, err error) error 
 	if cluster.Lost(err) {
 		return r.lost(ep, action)
 	}
-	detail := err.Error()
+	detail := redact(cluster.ErrText(err))
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		detail = pgErr.Message
-		if pgErr.Detail != "" {
-			detail += " (" + pgErr.Detail + ")"
-		}
-	}
-	detail = redact(detail)
-	if pgErr != nil && pgErr.Code == pgerrcode.DiskFull || strings.Contains(detail, "No space left on device") {
+	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.DiskFull || strings.Contains(detail, "No space left on device") {
 		// disk_full, or an I/O error with ENOSPC: no retry helps.
 		return &Error{Node: node, Action: action, Detail: detail + " (the node ran out of disk space)",
 			Hint: r.diskHint(ep) + ", then run citusgen bootstrap again: every step is guarded, so what was done stays done"}

@@ -334,6 +334,18 @@ func OneLine(msg string) string {
 	return hostPrefix.ReplaceAllString(last, "")
 }
 
+// ErrText is a server error's message (and detail), else the error.
+func ErrText(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if pgErr.Detail != "" {
+			return pgErr.Message + " (" + pgErr.Detail + ")"
+		}
+		return pgErr.Message
+	}
+	return err.Error()
+}
+
 // Redact hides the password from s (a message that may quote what a
 // server said), keeping t's user readable: what every message built from
 // a connection's errors goes through.

@@ -509,7 +509,7 @@ func (n *Node) exec(ctx context.Context, conn *pgx.Conn, bound time.Duration, re
 		case err != nil && diag != "":
 			why[i] = diag
 		case err != nil:
-			why[i] = redact(errText(err))
+			why[i] = redact(cluster.ErrText(err))
 		}
 	}
 	return why
@@ -559,18 +559,6 @@ func (c *CoordinatorReading) take(n *Node, why []string, shards, jobs string, re
 	}
 }
 
-// errText is a server error's message (and detail), else the error.
-func errText(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		if pgErr.Detail != "" {
-			return pgErr.Message + " (" + pgErr.Detail + ")"
-		}
-		return pgErr.Message
-	}
-	return err.Error()
-}
-
 // readBytes asks, for the registrations outside the topology that hold
 // shards (what a prune would drain), the size of those shards: Citus asks
 // the nodes, so this is done only for them.
@@ -584,7 +572,7 @@ func (c *Cluster) readBytes(ctx context.Context, conn *pgx.Conn, redact func(str
 		err := conn.QueryRow(ctx, citus.ShardBytes, x.Name, x.Port).Scan(&b, &unsized)
 		switch {
 		case err != nil:
-			c.BytesErr[x.Group] = redact(cluster.OneLine(errText(err)))
+			c.BytesErr[x.Group] = redact(cluster.OneLine(cluster.ErrText(err)))
 		case unsized > 0:
 			// Citus only warns; its warning says why.
 			c.BytesErr[x.Group] = fmt.Sprintf("Citus got no size for %d of them", unsized)
