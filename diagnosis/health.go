@@ -1,6 +1,7 @@
 package diagnosis
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -39,10 +40,7 @@ func (d *diagnosis) health() {
 	all := h.Pairs(c)
 	if len(all) == 0 {
 		f.Status, f.Detail = Fail, "no nodes to check (pg_dist_node holds no active primary)"
-		f.Hint = "run citusgen bootstrap"
-		if hint := setupHint(c); hint != "" {
-			f.Hint = hint
-		}
+		f.Hint = cmp.Or(setupHint(c), "run citusgen bootstrap")
 		d.add(f)
 		return
 	}
@@ -172,10 +170,7 @@ func connectionDetail(c *live.Cluster, pairs []live.Pair) string {
 	var reasons []string
 	sources := map[string][]string{}
 	for _, p := range pairs {
-		r := p.Reason
-		if r == "" {
-			r = "Citus gave no reason"
-		}
+		r := cmp.Or(p.Reason, "Citus gave no reason")
 		if _, ok := sources[r]; !ok {
 			reasons = append(reasons, r)
 		}

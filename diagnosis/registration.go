@@ -1,6 +1,7 @@
 package diagnosis
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -65,9 +66,7 @@ func (d *diagnosis) registrations() {
 		set = setHost(fmt.Sprintf("%s (registered as %s)", want, m.CoordinatorRow.Addr()))
 	default:
 		f.Detail = "the coordinator host is not set (no group 0 row in pg_dist_node)"
-		if setup != "" {
-			f.Hint = setup
-		}
+		f.Hint = cmp.Or(setup, f.Hint)
 		set = setHost(want + " (the coordinator host is not set)")
 	}
 	d.add(f, set)
@@ -182,9 +181,7 @@ func (d *diagnosis) worker(wm live.WorkerMatch, i int, setup string, change chan
 		} else {
 			f, by, adds = fix(Change{Kind: RegisterWorker, Detail: addr}, fmt.Sprintf("SELECT citus_add_node(%s, %d) on the coordinator", quote.SQLLiteral(wm.Host), wm.Port), steps.RegisterWorker(t, w))
 		}
-		if setup != "" {
-			f.Hint = setup
-		}
+		f.Hint = cmp.Or(setup, f.Hint)
 		return f, by, adds
 	case live.Foreign:
 		f.Detail = fmt.Sprintf("%s is not in pg_dist_node, and it belongs to another Citus cluster: %s", addr, wm.Foreign)

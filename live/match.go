@@ -1,6 +1,7 @@
 package live
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -239,10 +240,7 @@ func byProof(t *topology.Topology, c *Cluster, wm *WorkerMatch, used map[int32]b
 		if r.Group == n.LocalGroup && !used[r.ID] && r.Role == "primary" {
 			used[r.ID] = true
 			wm.State, wm.Row, wm.Proven, wm.Shards = Elsewhere, r, true, c.Shards[r.Group]
-			wm.How = resembles(t, wm.Worker, *r)
-			if wm.How == "" {
-				wm.How = "another node name"
-			}
+			wm.How = cmp.Or(resembles(t, wm.Worker, *r), "another node name")
 			return
 		}
 	}

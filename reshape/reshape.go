@@ -514,10 +514,7 @@ func failedMove(ctx context.Context, conn *pgx.Conn, job int64, tasks []task, o 
 				logs = fmt.Sprintf("docker compose logs %s says why", w.Worker.Service)
 			}
 		}
-		why := oneLine(tk.failed)
-		if why == "" {
-			why = oneLine(cause)
-		}
+		why := cmp.Or(oneLine(tk.failed), oneLine(cause))
 		stop := fmt.Sprintf("Citus retries the move in the background meanwhile (job %d; SELECT citus_rebalance_stop() stops it)", job)
 		if diskFullRE.MatchString(tk.failed) {
 			return fmt.Errorf("the rebalance cannot move shard %s to %s: it ran out of disk space (%s); free space on its volume or grow it, then run citusgen bootstrap --rebalance again. %s", tk.move.shard, name, why, stop)
