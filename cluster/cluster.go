@@ -135,7 +135,8 @@ func Addresses(t *topology.Topology, o Options) (func(topology.Node) (host strin
 // Config builds the pgx configuration for a database on an endpoint. The
 // password is set on the parsed config, never written into a string.
 func (o Options) Config(t *topology.Topology, ep Endpoint, database string) (*pgx.ConnConfig, error) {
-	sslmode, timeout := cmp.Or(o.SSLMode, "prefer"), cmp.Or(max(o.ConnectTimeout, 0), 10*time.Second)
+	sslmode := cmp.Or(o.SSLMode, "prefer")
+	timeout := cmp.Or(max(o.ConnectTimeout, 0), 10*time.Second)
 	dsn := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s connect_timeout=%d application_name=citusgen",
 		quote.ConninfoValue(ep.Addr.Host), ep.Addr.Port, quote.ConninfoValue(t.User), quote.ConninfoValue(database), quote.ConninfoValue(sslmode), max(1, int(timeout.Seconds())))
 	cfg, err := pgx.ParseConfig(dsn)
