@@ -125,7 +125,7 @@ func TestAdoptRemovesExactlyTheStatement(t *testing.T) {
 // A fragment appended with `render settings >> FILE` is adopted with its
 // header comments: nothing is left describing a block that is gone.
 func TestAdoptAppendedFragmentWithItsHeader(t *testing.T) {
-	frag, err := generator.Settings(topology.Default())
+	frag, err := generator.SettingsFor(topology.Default(), generator.SettingsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
