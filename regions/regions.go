@@ -222,16 +222,7 @@ func joinLines(lines []string) []byte {
 	if len(lines) == 0 {
 		return nil
 	}
-	n := len(lines)
-	for _, l := range lines {
-		n += len(l)
-	}
-	b := make([]byte, 0, n)
-	for _, l := range lines {
-		b = append(b, l...)
-		b = append(b, '\n')
-	}
-	return b
+	return []byte(strings.Join(lines, "\n") + "\n")
 }
 
 // lineEnding is what the lines citusgen writes into a file end with, as
