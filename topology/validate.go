@@ -279,10 +279,8 @@ func (v *validator) node(n Node) {
 		v.image(field(n, "image"), n.Image)
 	}
 	if v.name(field(n, "port_variable"), n.PortVariable, envRE, envWhat) {
-		if first, dup := v.portVars[n.PortVariable]; dup && !v.reported[n.path] {
+		if first, dup := claim(v.portVars, n.PortVariable, n); dup && !v.reported[n.path] {
 			v.d.errorAt(field(n, "port_variable"), "port variable %s is already used by %s; set port_variable on one of them", quote.Key(n.PortVariable), first)
-		} else {
-			v.portVars[n.PortVariable] = nodeRef(n)
 		}
 	}
 }
@@ -292,15 +290,13 @@ func (v *validator) service(n Node) {
 	if !v.name(f, n.Service, serviceRE, "compose service name (lower-case letters, digits, _ and -)") || numeric(d, f, n.Service) {
 		return
 	}
-	if first, dup := v.services[n.Service]; dup {
+	if first, dup := claim(v.services, n.Service, n); dup {
 		v.reported[n.path] = true
 		if strings.HasPrefix(first, "coordinator") {
 			d.errorAt(f, "%q is the coordinator; a coordinator cannot also be listed as a worker", n.Service)
 		} else {
 			d.errorAt(f, "service %q is already used by %s", n.Service, first)
 		}
-	} else {
-		v.services[n.Service] = nodeRef(n)
 	}
 	switch {
 	case n.Service == citus.SetupService && t.Setup:
@@ -320,10 +316,8 @@ func (v *validator) alias(n Node) {
 	}
 	if n.Alias == "default" {
 		v.d.errorAt(f, "'default' is Django's main database; choose another alias")
-	} else if first, dup := v.aliases[n.Alias]; dup {
+	} else if first, dup := claim(v.aliases, n.Alias, n); dup {
 		v.d.errorAt(f, "alias %q is already used by %s", n.Alias, first)
-	} else {
-		v.aliases[n.Alias] = nodeRef(n)
 	}
 }
 
@@ -345,11 +339,9 @@ func (v *validator) port(n Node) {
 		v.reported[p] = true
 		d.errorAt(field(n, "port"), "%s", portOutOfRange(strconv.Itoa(n.Port)))
 	default:
-		if first, dup := v.ports[n.Port]; dup {
+		if first, dup := claim(v.ports, n.Port, n); dup {
 			v.reported[p] = true
 			d.errorAt(field(n, "port"), "published port %d is already used by %s", n.Port, first)
-		} else {
-			v.ports[n.Port] = nodeRef(n)
 		}
 	}
 }
@@ -455,10 +447,8 @@ func (v *validator) djangoSignatures() {
 		}
 		host, port := t.Address(n, t.Reaches)
 		sig := host + "\x00" + strconv.Itoa(port)
-		if first, dup := signatures[sig]; dup {
+		if first, dup := claim(signatures, sig, n); dup {
 			v.d.errorAt(n.path, "Django would reach %s and %s at the same %s:%d; give them distinct ports or hosts", first, nodeRef(n), host, port)
-		} else {
-			signatures[sig] = nodeRef(n)
 		}
 	}
 }
@@ -480,6 +470,15 @@ func numeric(d *decoder, path, service string) bool {
 		return true
 	}
 	return false
+}
+
+// claim records n as the first node to use key, or returns the one that
+// used it first.
+func claim[K comparable](seen map[K]string, key K, n Node) (first string, dup bool) {
+	if first, dup = seen[key]; !dup {
+		seen[key] = nodeRef(n)
+	}
+	return first, dup
 }
 
 func nodeRef(n Node) string {
