@@ -159,10 +159,11 @@ func SQLLiteral(s string) string {
 }
 
 // Comment makes s safe inside a one-line comment of any of those
-// languages: line breaks and other unprintable characters become '?'.
+// languages: line breaks, other unprintable characters and bytes that are
+// not UTF-8 become '?'.
 func Comment(s string) string {
 	return strings.Map(func(r rune) rune {
-		if !unicode.IsPrint(r) {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
 			return '?'
 		}
 		return r

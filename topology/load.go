@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/citusgen/citusgen/internal/yamldoc"
@@ -79,8 +78,9 @@ func Parse(name string, data []byte) (*Topology, error) {
 	}
 	d := &decoder{file: name, pos: map[string]Pos{"": posOf(yamldoc.Resolve(doc.Content[0]))}}
 	// Headers name the spec by its base name, so the same spec reached by
-	// another path renders the same bytes (check would see drift otherwise).
-	t := &Topology{Source: sourceName(name)}
+	// another path renders the same bytes (check would see drift otherwise),
+	// made safe for the one-line comments that name it.
+	t := &Topology{Source: quote.Comment(filepath.Base(name))}
 	d.section(doc.Content[0], "", reflect.ValueOf(t).Elem(), "")
 	// Validate even after decode errors so one run reports every problem;
 	// a field already reported (missing, wrong type) is not reported twice.
@@ -90,17 +90,6 @@ func Parse(name string, data []byte) (*Topology, error) {
 		return nil, d.errs.dedupe().sorted()
 	}
 	return t, nil
-}
-
-// sourceName is the spec's base name, made safe for the one-line comments
-// that name it in rendered files.
-func sourceName(name string) string {
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			return '?'
-		}
-		return r
-	}, filepath.Base(name))
 }
 
 // checkUTF8 reports the first byte that is not UTF-8, or the first
