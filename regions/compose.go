@@ -37,7 +37,7 @@ func MergeComposeFile(existing []byte, t *topology.Topology, opts MergeOptions) 
 	m := &Merge{}
 	regions := map[string]*region{}
 	for _, s := range sections {
-		if regions[s.key], err = findRegionOutside(lines, s.key, doc.inScalar); err != nil {
+		if regions[s.key], err = findRegion(existing, s.key, doc.inScalar); err != nil {
 			return nil, err
 		}
 		m.HadRegion = m.HadRegion || regions[s.key] != nil

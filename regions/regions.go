@@ -106,17 +106,6 @@ type region struct {
 	indent     string
 }
 
-// findRegionOutside locates the region named name.
-func findRegionOutside(lines []string, name string, inside func(i int) bool) (*region, error) {
-	var cands []markerLine
-	for i, l := range lines {
-		if strings.Contains(l, "citusgen managed "+name) {
-			cands = append(cands, markerLine{i, l})
-		}
-	}
-	return findRegionAmong(cands, name, inside)
-}
-
 // markerLine is a line (0-based) that mentions a region.
 type markerLine struct {
 	i    int
@@ -149,10 +138,12 @@ func markerLines(data []byte, name string) []markerLine {
 	}
 }
 
-func findRegionAmong(cands []markerLine, name string, inside func(i int) bool) (*region, error) {
+// findRegion locates the region named name in data, leaving out the lines
+// inside says are data (in a string).
+func findRegion(data []byte, name string, inside func(i int) bool) (*region, error) {
 	var begins, ends []int
 	text := map[int]string{}
-	for _, c := range cands {
+	for _, c := range markerLines(data, name) {
 		i, l := c.i, c.text
 		t := strings.TrimSpace(l)
 		if !strings.HasPrefix(t, "#") || inside != nil && inside(i) {

@@ -39,7 +39,7 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 	if f.SyntaxError != "" {
 		return nil, &MergeError{Msg: fmt.Sprintf("%s does not compile (%s); fix it first", opts.Name, f.SyntaxError)}
 	}
-	reg, err := findRegionAmong(markerLines(existing, "settings"), "settings", func(i int) bool { return f.InMultiline(i + 1) })
+	reg, err := findRegion(existing, "settings", func(i int) bool { return f.InMultiline(i + 1) })
 	if err != nil {
 		return nil, err
 	}
