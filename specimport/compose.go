@@ -167,8 +167,6 @@ var dataVolumes = func() string {
 	return "(?:" + strings.Join(alts, "|") + ")"
 }()
 
-var ()
-
 // readCompose finds the Citus services of a compose document.
 func readCompose(path string, data []byte) (*composeFile, error) {
 	var doc yaml.Node
@@ -317,13 +315,8 @@ func volumeItems(n *yaml.Node) []envValue {
 			continue
 		}
 		m := asMapping(c)
-		field := func(k string) string {
-			if v := yamldoc.Resolve(m.values[k]); v != nil && v.Kind == yaml.ScalarNode {
-				return v.Value
-			}
-			return ""
-		}
-		source, target := field("source"), field("target")
+		source, _, _ := m.str("source")
+		target, _, _ := m.str("target")
 		raw := source + ":" + target
 		if b := blankSourceRE.FindStringSubmatch(source); b != nil {
 			raw = b[1] + "${" + b[2] + "-" + b[3] + ":}" + target

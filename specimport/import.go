@@ -73,8 +73,9 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 		warnings = append(warnings, Warning{file, line, fmt.Sprintf(format, args...)})
 	}
 	s := &spec{containerPort: topology.DefaultContainerPort, workerPassword: true}
-	s.addNodes(coord, workers, func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) })
-	s.readEnv(coord, workers, func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) })
+	composeWarn := func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) }
+	s.addNodes(coord, workers, composeWarn)
+	s.readEnv(coord, workers, composeWarn)
 	s.composePasswords(in.ComposePath, append([]*composeNode{coord}, workers...))
 	if cf.manager != nil {
 		s.manager, s.managerImage = true, cf.manager.image
