@@ -42,12 +42,12 @@ func MergeComposeFile(existing []byte, t *topology.Topology, opts MergeOptions) 
 		}
 		m.HadRegion = m.HadRegion || regions[s.key] != nil
 	}
-	edits, adopted, err := adoptCompose(doc, lines, regions, sections, opts)
+	eol := lineEnding(existing)
+	edits, adopted, err := adoptCompose(doc, lines, regions, sections, opts, eol)
 	if err != nil {
 		return nil, err
 	}
 	m.Adopted = adopted
-	eol := lineEnding(existing)
 	var appended []string
 	for _, s := range sections {
 		e, add, err := mergeSection(doc, lines, regions[s.key], s.key, s.lines, t.Source, eol)

@@ -20,7 +20,7 @@ import (
 // adoptCompose finds definitions outside the managed regions of names a
 // region owns and returns the edits that remove them (opts.Adopt, or a whole
 // file citusgen rendered), or refuses naming each one.
-func adoptCompose(doc *userCompose, lines []string, regions map[string]*region, sections []sectionBody, opts MergeOptions) ([]lineEdit, []Adopted, error) {
+func adoptCompose(doc *userCompose, lines []string, regions map[string]*region, sections []sectionBody, opts MergeOptions, eol string) ([]lineEdit, []Adopted, error) {
 	generated := len(lines) > 0 && strings.HasPrefix(lines[0], generator.GeneratedComment)
 	adopt := opts.Adopt || generated
 	var found []Adopted
@@ -57,7 +57,7 @@ func adoptCompose(doc *userCompose, lines []string, regions map[string]*region, 
 		}
 		return false
 	}
-	kept, keptNotes, err := keepAnchors(doc, lines, removed)
+	kept, keptNotes, err := keepAnchors(doc, removed, eol)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -121,7 +121,7 @@ func handWritten(doc *userCompose, lines []string, s sectionBody, reg *region, a
 // use (*name) to top-level x-citusgen-adopted-NAME keys, placed before the
 // top-level key that held them: YAML needs an anchor before its aliases,
 // and compose ignores x- keys.
-func keepAnchors(doc *userCompose, lines []string, removed func(int) bool) ([]lineEdit, []Adopted, error) {
+func keepAnchors(doc *userCompose, removed func(int) bool, eol string) ([]lineEdit, []Adopted, error) {
 	if doc.root == nil {
 		return nil, nil, nil
 	}
@@ -137,10 +137,6 @@ func keepAnchors(doc *userCompose, lines []string, removed func(int) bool) ([]li
 			}
 		}
 		mark(n)
-	}
-	eol := ""
-	if len(lines) > 0 && strings.HasSuffix(lines[0], "\r") {
-		eol = "\r"
 	}
 	var edits []lineEdit
 	var notes []Adopted

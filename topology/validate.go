@@ -389,29 +389,27 @@ func (v *validator) nodeNames() {
 			continue
 		}
 		name := t.NodeName(n)
+		// The field the name comes from: node_name, or the service it is
+		// derived from.
+		f := field(n, "service")
 		if n.NodeNameOverride != "" {
+			f = n.path + ".node_name"
 			i := strings.LastIndexByte(name, ':')
 			digits := name[i+1:]
 			pn, err := strconv.Atoi(digits)
 			switch {
 			case i >= 0 && digits != "" && strings.Trim(digits, "0123456789") == "" && (err != nil || pn < 1 || pn > 65535):
 				// A whole number, only not a port (too large for an int too).
-				d.errorAt(n.path+".node_name", "%s is not host:port: its port %s", short(name), portOutOfRange(shortNumber(digits)))
+				d.errorAt(f, "%s is not host:port: its port %s", short(name), portOutOfRange(shortNumber(digits)))
 				continue
 			case i < 0 || err != nil || pn < 1 || pn > 65535:
-				d.errorAt(n.path+".node_name", "%s is not host:port (a host name or IPv4 address, then a port between 1 and 65535)", short(name))
+				d.errorAt(f, "%s is not host:port (a host name or IPv4 address, then a port between 1 and 65535)", short(name))
 				continue
 			}
 			if why := validHost(name[:i]); why != "" {
-				d.errorAt(n.path+".node_name", "%s is not host:port: the host %s", short(name), why)
+				d.errorAt(f, "%s is not host:port: the host %s", short(name), why)
 				continue
 			}
-		}
-		// The field the name comes from: node_name, or the service it is
-		// derived from.
-		f := field(n, "service")
-		if n.NodeNameOverride != "" {
-			f = n.path + ".node_name"
 		}
 		host, port := t.NodeAddress(n)
 		key := strings.ToLower(host) + ":" + strconv.Itoa(port)
