@@ -4,9 +4,10 @@ package regions
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/citusgen/citusgen/quote"
@@ -183,11 +184,10 @@ func findRegion(data []byte, name string, inside func(i int) bool) (*region, err
 func indentBlock(block []string, indent string) []string {
 	out := make([]string, len(block))
 	for i, l := range block {
-		if l == "" {
-			out[i] = l
-			continue
+		if l != "" {
+			l = indent + strings.TrimPrefix(l, "  ")
 		}
-		out[i] = indent + strings.TrimPrefix(l, "  ")
+		out[i] = l
 	}
 	return out
 }
@@ -265,12 +265,7 @@ type lineEdit struct {
 // applyEdits makes every edit in one pass. Edits never overlap, except that
 // an insertion may sit where a removal ends.
 func applyEdits(lines []string, edits []lineEdit) []string {
-	sort.SliceStable(edits, func(i, j int) bool {
-		if edits[i].from != edits[j].from {
-			return edits[i].from < edits[j].from
-		}
-		return edits[i].to < edits[j].to
-	})
+	slices.SortStableFunc(edits, func(a, b lineEdit) int { return cmp.Or(cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to)) })
 	extra := 0
 	for _, e := range edits {
 		extra += len(e.lines)

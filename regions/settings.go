@@ -17,10 +17,9 @@ import (
 // owned is a definition outside the region of something the region owns.
 type owned struct {
 	Adopted
-	lines bool               // remove whole lines (an entry of a dict display)
-	stmt  settingsfile.Span  // else: remove this statement
-	at    settingsfile.Range // its lines
-	why   string             // non-empty: it cannot be removed safely
+	lines bool              // remove whole lines (an entry of a dict display)
+	stmt  settingsfile.Span // else: remove this statement (at Lines)
+	why   string            // non-empty: it cannot be removed safely
 }
 
 // MergeSettingsFile inserts or replaces the managed block of a Python
@@ -98,23 +97,18 @@ func adoptSettings(existing []byte, ix *lineIndex, f *settingsfile.File, t *topo
 	var removals []span
 	var problems Problems
 	for _, c := range conflicts {
-		if c.why != "" {
-			problems = append(problems, &MergeError{Line: c.Lines.Start, Msg: fmt.Sprintf("cannot adopt %s: %s", c.What, c.why)})
+		why, r := c.why, []span{{ix.start(c.Lines.Start), ix.next(c.Lines.End)}}
+		if why == "" && !c.lines {
+			r[0], why = ix.statementRemoval(existing, c.stmt, c.Lines)
+			if r[0].start == ix.start(c.Lines.Start) {
+				r = append(r, ix.fragmentHeader(existing, c.Lines.Start)...)
+			}
+		}
+		if why != "" {
+			problems = append(problems, &MergeError{Line: c.Lines.Start, Msg: fmt.Sprintf("cannot adopt %s: %s", c.What, why)})
 			continue
 		}
-		if c.lines {
-			removals = append(removals, span{ix.start(c.at.Start), ix.next(c.at.End)})
-		} else {
-			r, why := ix.statementRemoval(existing, c.stmt, c.at)
-			if why != "" {
-				problems = append(problems, &MergeError{Line: c.at.Start, Msg: fmt.Sprintf("cannot adopt %s: %s", c.What, why)})
-				continue
-			}
-			removals = append(removals, r)
-			if r.start == ix.start(c.at.Start) {
-				removals = append(removals, ix.fragmentHeader(existing, c.at.Start)...)
-			}
-		}
+		removals = append(removals, r...)
 		m.Adopted = append(m.Adopted, c.Adopted)
 	}
 	return removals, problems
@@ -229,7 +223,7 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 			if !mine[e.Key] || inRegion(e.Stmt) {
 				continue
 			}
-			o := owned{Adopted: Adopted{Lines: e.Lines, What: fmt.Sprintf("%s[%q]", name, e.Key)}, lines: true, at: e.Lines}
+			o := owned{Adopted: Adopted{Lines: e.Lines, What: fmt.Sprintf("%s[%q]", name, e.Key)}, lines: true}
 			allMine := true
 			for _, s := range e.Siblings {
 				allMine = allMine && mine[s]
@@ -239,7 +233,7 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 				o.why = "it is inside an if, try, for or with block; move it out or remove it by hand"
 			case e.Via == "subscript" || (e.Via == "update" && allMine):
 				// The statement defines nothing else: it goes, exactly.
-				o.lines, o.stmt, o.at, o.Lines = false, e.Span, e.Stmt, e.Stmt
+				o.lines, o.stmt, o.Lines = false, e.Span, e.Stmt
 			case e.Shared:
 				o.why = "it shares its lines with other entries or with the braces; put it on lines of its own, or remove it by hand"
 			}
@@ -253,7 +247,7 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 			if a.Name != s.Name || inRegion(a.Stmt) {
 				continue
 			}
-			o := owned{Adopted: Adopted{Lines: a.Stmt, What: a.Name}, stmt: a.Span, at: a.Stmt}
+			o := owned{Adopted: Adopted{Lines: a.Stmt, What: a.Name}, stmt: a.Span}
 			if a.Nested {
 				o.why = "it is inside an if, try, for or with block; move it out or remove it by hand"
 			}
