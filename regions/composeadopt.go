@@ -3,6 +3,7 @@ package regions
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -126,23 +127,11 @@ func keepAnchors(doc *userCompose, removed func(int) bool, eol string) ([]lineEd
 		return nil, nil, nil
 	}
 	keep, usedBy := anchorsUsedElsewhere(doc.root, removed)
-	// An anchor inside another kept one moves with it.
-	inside := map[*yaml.Node]bool{}
-	for _, n := range keep {
-		var mark func(m *yaml.Node)
-		mark = func(m *yaml.Node) {
-			for _, c := range m.Content {
-				inside[c] = true
-				mark(c)
-			}
-		}
-		mark(n)
-	}
 	var edits []lineEdit
 	var notes []Adopted
 	for _, n := range keep {
-		if inside[n] {
-			continue
+		if slices.ContainsFunc(keep, func(o *yaml.Node) bool { return o != n && within(o, n) }) {
+			continue // inside another kept anchor, it moves with that one
 		}
 		top := topKeyAt(doc, n.Line-1)
 		if top == nil {

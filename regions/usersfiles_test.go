@@ -310,3 +310,43 @@ func TestAdoptKeepsAnchorsUsedElsewhere(t *testing.T) {
 		t.Errorf("anchor not kept:\n%s", merged)
 	}
 }
+
+// An anchor inside another anchor that --adopt keeps moves with the outer
+// one: moved on its own too, it would be defined twice.
+func TestAdoptMovesNestedAnchorWithItsOuter(t *testing.T) {
+	yml := `services:
+  citus_master: &node
+    image: citusdata/citus:12
+    environment: &pgenv
+      TZ: UTC
+  web:
+    <<: *node
+    image: web
+  cron:
+    image: web
+    environment: *pgenv
+`
+	merged, adopted, err := composeMerged([]byte(yml), topology.Default(), regions.MergeOptions{Adopt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, a := range adopted {
+		if a.Kept {
+			kept = append(kept, a.What)
+		}
+	}
+	if len(kept) != 1 || !strings.Contains(kept[0], "&node") {
+		t.Errorf("kept: %q", kept)
+	}
+	if !strings.Contains(string(merged), "x-citusgen-adopted-node: &node\n") || strings.Contains(string(merged), "x-citusgen-adopted-pgenv") {
+		t.Errorf("anchors:\n%s", merged)
+	}
+	p, err := dockertest.Load(context.Background(), "c.yml", merged, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, merged)
+	}
+	if env := p.Services["cron"].Environment; env["TZ"] == nil || *env["TZ"] != "UTC" {
+		t.Errorf("cron's environment: %v", env)
+	}
+}

@@ -3,9 +3,10 @@
 package specimport
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -368,11 +369,6 @@ func envRef(raw string) (name, def string, hasDefault, ok bool) {
 }
 
 func sortedWarnings(ws []Warning) []Warning {
-	sort.SliceStable(ws, func(i, j int) bool {
-		if ws[i].File != ws[j].File {
-			return ws[i].File < ws[j].File
-		}
-		return ws[i].Line < ws[j].Line
-	})
+	slices.SortStableFunc(ws, func(a, b Warning) int { return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line)) })
 	return ws
 }
