@@ -205,28 +205,22 @@ func (v *validator) passwordVariable() {
 			reasons = append(reasons, reason)
 		}
 	}
-	given := func(path, derived string) string {
-		if pos, ok := d.pos[path]; ok {
-			return fmt.Sprintf("%s (line %d, column %d)", path, pos.Line, pos.Column)
-		}
-		return fmt.Sprintf("%s (%s)", path, derived)
-	}
-	clash(t.DatabaseVariable, given("database_variable", "its default, not written in the spec"),
+	clash(t.DatabaseVariable, v.written("database_variable", "its default, not written in the spec"),
 		"the database would be named after the password, which every healthcheck's pg_isready -d shows")
 	for _, n := range t.Nodes() {
 		p := n.path + ".port_variable"
 		if n.path == "" || n.Port == 0 && !d.given(p) {
 			continue // no port published: the variable is written nowhere
 		}
-		what := given(p, "derived from "+v.where(field(n, "service")))
+		what := v.written(p, "derived from "+v.where(field(n, "service")))
 		if !strings.HasSuffix(n.path, "]") { // the count form
 			what = fmt.Sprintf("the port variable of %s (derived from %s)", nodeRef(n), v.where(field(n, "service")))
 		}
 		clash(n.PortVariable, what, "the published port would be the password, which docker compose ps shows")
 	}
 	const volumes = "the data volumes would be named after the password, which docker volume ls shows"
-	clash(t.VolumePrefixVariable, given("compose.volume_prefix_variable", "its default, not written in the spec"), volumes)
-	clash(t.VolumeBlankVariable, given("compose.volume_blank_variable", ""), volumes)
+	clash(t.VolumePrefixVariable, v.written("compose.volume_prefix_variable", "its default, not written in the spec"), volumes)
+	clash(t.VolumeBlankVariable, v.written("compose.volume_blank_variable", ""), volumes)
 	if len(fields) > 0 {
 		d.errorAt("password_env", "%s is also %s: %s; use another variable for one of them", t.PasswordEnv, strings.Join(fields, " and "), strings.Join(reasons, "; "))
 	}
@@ -434,6 +428,15 @@ func (v *validator) where(path string) string {
 	return path
 }
 
+// written names a spec path with the position it was written at, or
+// with why it has its value when the spec leaves it out.
+func (v *validator) written(path, otherwise string) string {
+	if pos, ok := v.d.pos[path]; ok {
+		return fmt.Sprintf("%s (line %d, column %d)", path, pos.Line, pos.Column)
+	}
+	return fmt.Sprintf("%s (%s)", path, otherwise)
+}
+
 // djangoSignatures: Django raises ImproperlyConfigured when two aliases
 // share a test signature (HOST, PORT, ENGINE, NAME); never emit that.
 func (v *validator) djangoSignatures() {
@@ -540,11 +543,7 @@ func (v *validator) hostReaches(pub net.IP) {
 		d.errorAt("compose.publish_address", "publishes the nodes' ports on %s only, where django.host (%s, its default) does not reach: %s; write %s", t.PublishAddress, t.Host, why, fix)
 		return
 	}
-	pubRef := "compose.publish_address (its default)"
-	if pos, ok := d.pos["compose.publish_address"]; ok {
-		pubRef = fmt.Sprintf("compose.publish_address (line %d, column %d)", pos.Line, pos.Column)
-	}
-	d.errorAt("django.host", "%s does not reach the nodes: %s publishes their ports on %s only, and %s; write %s", t.Host, pubRef, t.PublishAddress, why, fix)
+	d.errorAt("django.host", "%s does not reach the nodes: %s publishes their ports on %s only, and %s; write %s", t.Host, v.written("compose.publish_address", "its default"), t.PublishAddress, why, fix)
 }
 
 // reservedRole says why PostgreSQL will not have name as a role ("" when it
