@@ -146,13 +146,8 @@ func sectionOnlyHolds(lines []string, tk *topKey, reg *region) bool {
 // to whatever follows).
 func blockEnd(lines []string, tk *topKey) int {
 	end := tk.next
-	for end > tk.line+1 {
-		l := lines[end-1]
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
-			end--
-			continue
-		}
-		break
+	for end > tk.line+1 && (strings.TrimSpace(lines[end-1]) == "" || strings.HasPrefix(lines[end-1], "#")) {
+		end--
 	}
 	return end
 }
@@ -207,13 +202,10 @@ func NewComposeFile(t *topology.Topology, header string) []byte {
 
 // topKey is a top-level key of a YAML document and the lines it spans.
 type topKey struct {
-	name       string
 	line       int // 0-based line of the key
 	next       int // 0-based line of the next top-level key, or len(lines)
-	key        *yaml.Node
 	value      *yaml.Node
-	childKeys  map[string]int // for block mappings: key -> 0-based line
-	childIndex string
+	childIndex string // the indentation of its first child key
 }
 
 // userCompose is a compose file parsed for merging: its top-level keys and
@@ -247,15 +239,9 @@ func parseCompose(data []byte, lines []string) (*userCompose, error) {
 	var ordered []*topKey
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		tk := &topKey{name: k.Value, line: k.Line - 1, key: k, value: v, childKeys: map[string]int{}}
-		if v.Kind == yaml.MappingNode {
-			for j := 0; j+1 < len(v.Content); j += 2 {
-				ck := v.Content[j]
-				tk.childKeys[ck.Value] = ck.Line - 1
-				if tk.childIndex == "" {
-					tk.childIndex = strings.Repeat(" ", ck.Column-1)
-				}
-			}
+		tk := &topKey{line: k.Line - 1, value: v}
+		if v.Kind == yaml.MappingNode && len(v.Content) > 0 {
+			tk.childIndex = strings.Repeat(" ", v.Content[0].Column-1)
 		}
 		d.keys[k.Value] = tk
 		ordered = append(ordered, tk)

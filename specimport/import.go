@@ -173,12 +173,12 @@ func (s *spec) addNodes(coord *composeNode, workers []*composeNode, warn warnFun
 				warn(n.line, "%s publishes on %s, another node on %s; the topology publishes every node on one address (%s)", n.service, topology.PublishedWhere(n.hostIP), topology.PublishedWhere(s.publishAddress), topology.PublishedWhere(s.publishAddress))
 			}
 		}
-		if n.target != 0 {
-			if n.target != s.containerPort && n == coord {
-				s.containerPort = n.target
-			} else if n.target != s.containerPort {
-				warn(n.line, "%s publishes container port %d, the coordinator %d; the topology has one container port", n.service, n.target, s.containerPort)
-			}
+		switch {
+		case n.target == 0 || n.target == s.containerPort:
+		case n == coord:
+			s.containerPort = n.target
+		default:
+			warn(n.line, "%s publishes container port %d, the coordinator %d; the topology has one container port", n.service, n.target, s.containerPort)
 		}
 		s.nodes = append(s.nodes, nd)
 	}
