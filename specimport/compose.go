@@ -59,17 +59,12 @@ type volumeStyle struct {
 }
 
 type composeFile struct {
-	path     string
 	nodes    []*composeNode
 	manager  *managerService
-	setup    bool
 	warnings []Warning
 }
 
-type managerService struct {
-	service, image string
-	line           int
-}
+type managerService struct{ service, image string }
 
 // mapping is a YAML mapping with merge keys (<<) resolved, keys to values.
 type mapping struct {
@@ -177,7 +172,7 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s is empty", path)
 	}
-	f := &composeFile{path: path}
+	f := &composeFile{}
 	warn := func(line int, format string, args ...any) {
 		f.warnings = append(f.warnings, Warning{path, line, fmt.Sprintf(format, args...)})
 	}
@@ -191,14 +186,12 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 				warn(k.Line, "a second membership manager, %s; only %s is imported", k.Value, f.manager.service)
 				continue
 			}
-			f.manager = &managerService{service: k.Value, image: image, line: k.Line}
+			f.manager = &managerService{service: k.Value, image: image}
 		case !citus.IsCitusImage(image):
 		case runsOwnCommand(svc):
 			// A citus image running something else: citusgen's setup
-			// service, or a one-off of the user's.
-			if k.Value == citus.SetupService {
-				f.setup = true
-			} else {
+			// service (left out quietly), or a one-off of the user's.
+			if k.Value != citus.SetupService {
 				warn(k.Line, "service %s runs the citus image with its own command; not a node, left out", k.Value)
 			}
 		default:
