@@ -2,7 +2,6 @@ package regions
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -222,7 +221,8 @@ func (d *userCompose) inScalar(i int) bool { return d.scalars[i] }
 func parseCompose(data []byte, lines []string) (*userCompose, error) {
 	doc, second, err := yamldoc.DecodeFirst(data)
 	if err != nil {
-		return nil, yamlError(data, err)
+		line, msg := yamldoc.Locate(data, err)
+		return nil, &MergeError{Line: line, Msg: "not valid YAML: " + msg}
 	}
 	if second != nil {
 		return nil, &MergeError{Line: yamldoc.DocumentStart(data, second.Line), Msg: "a second YAML document starts here; docker compose merges the documents of a file, but citusgen manages its regions in one-document files: move this document to a file of its own (docker compose -f FILE -f OTHER merges them just the same), then run again"}
@@ -236,30 +236,20 @@ func parseCompose(data []byte, lines []string) (*userCompose, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, &MergeError{Line: root.Line, Msg: "a compose file is a mapping at the top level"}
 	}
-	var ordered []*topKey
+	// The keys come in file order.
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		tk := &topKey{line: k.Line - 1, value: v}
+		tk := &topKey{line: k.Line - 1, next: len(lines), value: v}
+		if i+2 < len(root.Content) {
+			tk.next = root.Content[i+2].Line - 1
+		}
 		if v.Kind == yaml.MappingNode && len(v.Content) > 0 {
 			tk.childIndex = strings.Repeat(" ", v.Content[0].Column-1)
 		}
 		d.keys[k.Value] = tk
-		ordered = append(ordered, tk)
-	}
-	sort.Slice(ordered, func(i, j int) bool { return ordered[i].line < ordered[j].line })
-	for i, tk := range ordered {
-		tk.next = len(lines)
-		if i+1 < len(ordered) {
-			tk.next = ordered[i+1].line
-		}
 	}
 	d.scalars = scalarLines(root, lines)
 	return d, nil
-}
-
-func yamlError(data []byte, err error) error {
-	line, msg := yamldoc.Locate(data, err)
-	return &MergeError{Line: line, Msg: "not valid YAML: " + msg}
 }
 
 // scalarLines finds the lines that belong to a multi-line scalar whose text
