@@ -71,7 +71,7 @@ func TestScriptAndBootstrapTakeTheStepLock(t *testing.T) {
 	if err := bootstrap.Reset(context.Background(), top, opts); err != nil {
 		t.Fatal(err)
 	}
-	sql, err := generator.SQL(top)
+	sql, err := generator.SQLAt(top, generator.DjangoAddress(top))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -210,15 +210,9 @@ func TransferMode(walLevel string) (mode, why string) {
 // images are tagged MAJOR.MINOR[.PATCH][-VARIANT] (citusdata/citus:14.1,
 // :13.2.2, :12.1.5-pg15).
 func ImageVersion(image string) (major, minor int, ok bool) {
-	if !IsCitusImage(image) {
-		return 0, 0, false
-	}
 	ref, err := reference.ParseNormalizedNamed(image)
-	if err != nil {
-		return 0, 0, false
-	}
 	tagged, isTagged := ref.(reference.Tagged)
-	if !isTagged {
+	if err != nil || !isTagged || !IsCitusImage(image) {
 		return 0, 0, false
 	}
 	m := imageTag.FindStringSubmatch(tagged.Tag())

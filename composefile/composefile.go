@@ -33,9 +33,7 @@ import (
 // requires it (${VAR:?...}) and its absence now says nothing about the file.
 func CheckEnv(t *topology.Topology, env map[string]string) map[string]string {
 	out := make(map[string]string, len(env)+1)
-	for k, v := range env {
-		out[k] = v
-	}
+	maps.Copy(out, env)
 	if _, ok := out[t.PasswordEnv]; t.PasswordEnv != "" && !ok {
 		out[t.PasswordEnv] = "citusgen-validation-stand-in"
 	}
@@ -420,16 +418,10 @@ func SetEnvValue(data []byte, name, value string) ([]byte, error) {
 	} {
 		out := slices.Concat(data[:start], []byte(quoted), data[end:])
 		after, err := dotenv.UnmarshalBytesWithLookup(out, noLookup)
-		if err != nil || after[name] != value || len(after) != len(before) {
+		if err != nil || after[name] != value {
 			continue
 		}
-		same := true
-		for k, v := range before {
-			if k != name && after[k] != v {
-				same = false
-			}
-		}
-		if same {
+		if after[name] = before[name]; maps.Equal(after, before) { // no other variable changed
 			return out, nil
 		}
 	}

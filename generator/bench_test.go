@@ -37,7 +37,11 @@ func BenchmarkRender(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				for _, render := range []func(*topology.Topology) ([]byte, error){generator.Compose, generator.Settings, generator.SQL} {
+				for _, render := range []func(*topology.Topology) ([]byte, error){
+					func(t *topology.Topology) ([]byte, error) { return generator.ComposeFor(t, generator.ComposeFile) },
+					func(t *topology.Topology) ([]byte, error) { return generator.SettingsFor(t, generator.SettingsFile) },
+					func(t *topology.Topology) ([]byte, error) { return generator.SQLAt(t, generator.DjangoAddress(t)) },
+				} {
 					if _, err := render(c.top); err != nil {
 						b.Fatal(err)
 					}
@@ -60,7 +64,7 @@ func BenchmarkParseDefault(b *testing.B) {
 // BenchmarkComposeValidate is the compose-go load the CLI runs before it
 // emits a document (not part of the render target).
 func BenchmarkComposeValidate(b *testing.B) {
-	doc, _ := generator.Compose(topology.Default())
+	doc, _ := generator.ComposeFor(topology.Default(), generator.ComposeFile)
 	for b.Loop() {
 		if _, err := dockertest.Load(context.Background(), "hq-compose.yml", doc, nil); err != nil {
 			b.Fatal(err)

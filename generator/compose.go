@@ -314,22 +314,21 @@ func setupService(t *topology.Topology, password string, script []byte, nodes []
 	}
 }
 
-// Compose renders the compose document: one service per node, named volumes,
-// healthchecks, the coordinator depending on healthy workers and, unless
-// turned off, the setup service that registers the workers.
-func Compose(t *topology.Topology) ([]byte, error) {
-	return ComposeFor(t, ComposeFile)
+// ComposeFor renders the compose document (one service per node, named
+// volumes, healthchecks and, unless turned off, the setup service that
+// registers the workers) printed into the file at path, relative to the
+// spec's folder, which its header names in the command that writes it
+// again: citusgen render > path.
+func ComposeFor(t *topology.Topology, path string) ([]byte, error) {
+	return composeWith(t, Rerun(t, "render > "+quote.Shell(path)))
 }
 
-// ComposeFor renders the compose document printed into the file at path,
-// relative to the spec's folder, which its header names in the command
-// that writes it again: citusgen render > path.
-func ComposeFor(t *topology.Topology, path string) ([]byte, error) {
+func composeWith(t *topology.Topology, rerun string) ([]byte, error) {
 	doc, err := composeView(t)
 	if err != nil {
 		return nil, err
 	}
-	doc.Rerun = Rerun(t, "render > "+quote.Shell(path))
+	doc.Rerun = rerun
 	return execute("compose", doc)
 }
 

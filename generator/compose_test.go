@@ -29,12 +29,12 @@ func TestComposeLoads(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			if c.Top.Containerless() {
 				// Servers outside compose: nothing to render, and render says so.
-				if _, err := generator.Compose(c.Top); err == nil || !strings.Contains(err.Error(), "image: is none") {
+				if _, err := generator.ComposeFor(c.Top, generator.ComposeFile); err == nil || !strings.Contains(err.Error(), "image: is none") {
 					t.Fatalf("rendered compose for image: none: %v", err)
 				}
 				return
 			}
-			doc, err := generator.Compose(c.Top)
+			doc, err := generator.ComposeFor(c.Top, generator.ComposeFile)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,7 +326,7 @@ func FuzzComposeLoads(f *testing.F) {
 		if err != nil {
 			t.Skip("not a valid topology")
 		}
-		doc, err := generator.Compose(top)
+		doc, err := generator.ComposeFor(top, generator.ComposeFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -359,7 +359,7 @@ func TestOneLetterServiceVolume(t *testing.T) {
 			spec = "compose: {volume_blank_variable: BLANK_IF_TESTS}\n" + spec
 		}
 		top := goldenfile.Spec(t, spec)
-		doc, err := generator.Compose(top)
+		doc, err := generator.ComposeFor(top, generator.ComposeFile)
 		if err != nil {
 			t.Fatal(err)
 		}

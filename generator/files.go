@@ -57,24 +57,17 @@ func artifacts(t *topology.Topology, composeRerun, settingsRerun string) ([]Arti
 	var out []Artifact
 	// Servers outside compose (image: none) get settings and SQL only.
 	if !t.Containerless() {
-		doc, err := composeView(t)
-		if err != nil {
-			return nil, err
-		}
-		doc.Rerun = composeRerun
-		compose, err := execute("compose", doc)
+		compose, err := composeWith(t, composeRerun)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, Artifact{ComposeFile, compose})
 	}
-	sv := settingsView(t)
-	sv.Rerun = settingsRerun
-	settings, err := execute("settings", sv)
+	settings, err := settingsWith(t, settingsRerun)
 	if err != nil {
 		return nil, err
 	}
-	all, err := SQL(t)
+	all, err := SQLAt(t, DjangoAddress(t))
 	if err != nil {
 		return nil, err
 	}
@@ -250,18 +243,17 @@ func settingsView(t *topology.Topology) pySettings {
 	return v
 }
 
-// Settings renders the localsettings.py fragment: DATABASES.update(...),
-// the extra flags and REPORTING_DATABASES.update(...).
-func Settings(t *topology.Topology) ([]byte, error) {
-	return SettingsFor(t, SettingsFile)
+// SettingsFor renders the localsettings.py fragment (DATABASES.update(...),
+// the extra flags and REPORTING_DATABASES.update(...)) for the settings
+// file at path, relative to the spec's folder, which its header names in
+// the command that writes the block again (SettingsRerun).
+func SettingsFor(t *topology.Topology, path string) ([]byte, error) {
+	return settingsWith(t, SettingsRerun(t, path))
 }
 
-// SettingsFor renders the fragment for the settings file at path, relative
-// to the spec's folder, which its header names in the command that writes
-// the block again (SettingsRerun).
-func SettingsFor(t *topology.Topology, path string) ([]byte, error) {
+func settingsWith(t *topology.Topology, rerun string) ([]byte, error) {
 	v := settingsView(t)
-	v.Rerun = SettingsRerun(t, path)
+	v.Rerun = rerun
 	return execute("settings", v)
 }
 
@@ -353,13 +345,9 @@ func runLine(t *topology.Topology, addr AddressFunc) string {
 	return cmd
 }
 
-// SQL renders the whole bootstrap as one psql script.
-func SQL(t *topology.Topology) ([]byte, error) {
-	return SQLAt(t, DjangoAddress(t))
-}
-
-// SQLAt renders the bootstrap script with \connect lines to the given
-// addresses (bootstrap --dry-run shows where it would connect).
+// SQLAt renders the whole bootstrap as one psql script, with \connect
+// lines to the given addresses: DjangoAddress for bootstrap.sql, others
+// for bootstrap --dry-run, which shows where it would connect.
 func SQLAt(t *topology.Topology, addr AddressFunc) ([]byte, error) {
 	return execute("sql", sqlView(t, steps.BootstrapSteps(t), addr))
 }

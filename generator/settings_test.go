@@ -42,7 +42,7 @@ func TestDefaultSettingsAreTheSeeds(t *testing.T) {
 	for _, c := range goldenfile.Cases(t) {
 		cases[c.Name] = c
 	}
-	frag, err := generator.Settings(cases["default"].Top)
+	frag, err := generator.SettingsFor(cases["default"].Top, generator.SettingsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestDefaultSettingsAreTheSeeds(t *testing.T) {
 	}
 
 	// ci: the same, minus ROLE, with the test database named explicitly.
-	frag, _ = generator.Settings(cases["ci-profile"].Top)
+	frag, _ = generator.SettingsFor(cases["ci-profile"].Top, generator.SettingsFile)
 	got = pyeval.Settings(t, frag)
 	ci := seedDatabases()
 	for _, db := range ci {
@@ -73,7 +73,7 @@ func TestDefaultSettingsAreTheSeeds(t *testing.T) {
 	}
 
 	// network: service names and the container port; CITUS_NODE_NAME unchanged.
-	frag, _ = generator.Settings(cases["django-in-network"].Top)
+	frag, _ = generator.SettingsFor(cases["django-in-network"].Top, generator.SettingsFile)
 	dbs := pyeval.Settings(t, frag)["DATABASES"].(map[string]any)
 	for alias, hp := range map[string][2]string{"icds-ucr": {"citus_master", "5432"}, "citus-ucr-worker1": {"citus_worker1", "5432"}} {
 		db := dbs[alias].(map[string]any)
@@ -86,7 +86,7 @@ func TestDefaultSettingsAreTheSeeds(t *testing.T) {
 	}
 
 	// password from the environment: read at import time.
-	frag, _ = generator.Settings(cases["password-env"].Top)
+	frag, _ = generator.SettingsFor(cases["password-env"].Top, generator.SettingsFile)
 	dbs = pyeval.Settings(t, frag, "CITUS_PASSWORD=from env 'x'")["DATABASES"].(map[string]any)
 	if pw := dbs["icds-ucr"].(map[string]any)["PASSWORD"]; pw != "from env 'x'" {
 		t.Errorf("password-env PASSWORD = %v", pw)
@@ -98,7 +98,7 @@ func TestDefaultSettingsAreTheSeeds(t *testing.T) {
 func TestSettingsRoundTrip(t *testing.T) {
 	for _, c := range goldenfile.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {
-			frag, err := generator.Settings(c.Top)
+			frag, err := generator.SettingsFor(c.Top, generator.SettingsFile)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -98,12 +98,12 @@ func checkArtifacts(t *testing.T, top *topology.Topology, spec []byte) {
 		// A spec compose cannot run (image: none, an image of unknown
 		// PostgreSQL major) is refused at its line like any other.
 		checkRefusal(t, err)
-		if _, err := generator.Compose(top); err == nil {
+		if _, err := generator.ComposeFor(top, generator.ComposeFile); err == nil {
 			t.Fatalf("rendered a compose document despite: %v", top.ComposeErrors())
 		}
 		return
 	}
-	doc, err := generator.Compose(top)
+	doc, err := generator.ComposeFor(top, generator.ComposeFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func checkArtifacts(t *testing.T, top *topology.Topology, spec []byte) {
 		}
 	}
 	checkKeysAreStrings(t, doc)
-	settings, err := generator.Settings(top)
+	settings, err := generator.SettingsFor(top, generator.SettingsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func checkArtifacts(t *testing.T, top *topology.Topology, spec []byte) {
 	if problem, err := settingsfile.Compile(context.Background(), "localsettings.py", append([]byte(prelude), settings...)); err != nil || problem != "" {
 		t.Fatalf("python3: %s %v\n%s", problem, err, settings)
 	}
-	if _, err := generator.SQL(top); err != nil {
+	if _, err := generator.SQLAt(top, generator.DjangoAddress(top)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -180,7 +180,7 @@ func TestDockerComposeConfigAcceptsNames(t *testing.T) {
 		if err != nil {
 			continue // refused at its line: FuzzServiceNames checks that
 		}
-		doc, err := generator.Compose(top)
+		doc, err := generator.ComposeFor(top, generator.ComposeFile)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -94,7 +94,7 @@ func TestBootstrapScriptOnCitus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sql, err := generator.SQL(top)
+	sql, err := generator.SQLAt(top, generator.DjangoAddress(top))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestBootstrapScriptOnCitus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	envSQL, _ := generator.SQL(envTop)
+	envSQL, _ := generator.SQLAt(envTop, generator.DjangoAddress(envTop))
 	if strings.Contains(string(envSQL), trickyPassword) {
 		t.Fatal("the password_env script holds the password")
 	}

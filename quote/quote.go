@@ -66,22 +66,15 @@ func blockSafe(s string) bool {
 	if first == "" || first[0] == ' ' || first[0] == '\t' || first != s {
 		return false // the first line sets the block's indentation
 	}
-	for _, r := range s {
-		if r == '\n' || r == '\t' {
-			continue
-		}
-		if r == utf8.RuneError || !unicode.IsPrint(r) || r == '\uFEFF' {
-			return false
-		}
+	if strings.ContainsFunc(s, func(r rune) bool {
+		return r != '\n' && r != '\t' && (r == utf8.RuneError || !unicode.IsPrint(r) || r == '\uFEFF')
+	}) {
+		return false
 	}
 	// Trailing white space on a line survives a literal block, but editors
-	// strip it; keep such text quoted so it cannot change by accident.
-	for _, line := range strings.Split(s, "\n") {
-		if strings.HasSuffix(line, " ") || strings.HasSuffix(line, "\t") {
-			return false
-		}
-	}
-	return true
+	// strip it; keep such text quoted so it cannot change by accident. (s
+	// ends in a line break: every line is followed by one.)
+	return !strings.Contains(s, " \n") && !strings.Contains(s, "\t\n")
 }
 
 // PyLiteral renders a Go value as a Python literal: strings single-quoted
@@ -159,10 +152,11 @@ func SQLLiteral(s string) string {
 }
 
 // Comment makes s safe inside a one-line comment of any of those
-// languages: line breaks and other unprintable characters become '?'.
+// languages: line breaks, other unprintable characters and bytes that are
+// not UTF-8 become '?'.
 func Comment(s string) string {
 	return strings.Map(func(r rune) rune {
-		if !unicode.IsPrint(r) {
+		if notPrintable(r) {
 			return '?'
 		}
 		return r
@@ -174,27 +168,20 @@ func Comment(s string) string {
 // quoted as Go does ("\x1b[31m"), so that no escape sequence in it reaches
 // a terminal or a CI log, and messages about ordinary names read as before.
 func Key(s string) string {
-	for _, r := range s {
-		if r == utf8.RuneError || !unicode.IsPrint(r) { // a byte that is not UTF-8 too: 0x9b is a terminal's CSI
-			return strconv.Quote(s)
-		}
+	if strings.ContainsFunc(s, notPrintable) { // a byte that is not UTF-8 too: 0x9b is a terminal's CSI
+		return strconv.Quote(s)
 	}
 	return s
 }
+
+func notPrintable(r rune) bool { return r == utf8.RuneError || !unicode.IsPrint(r) }
 
 // Text is a message for a terminal, with the user's text among citusgen's
 // own words: every character a terminal would act on, but line breaks and
 // tabs, written as its Go escape (\x1b, \a, \u202e), and bytes that are
 // not UTF-8 as \xNN; anything else as it is.
 func Text(s string) string {
-	clean := true
-	for _, r := range s {
-		if r == utf8.RuneError || r != '\n' && r != '\t' && !unicode.IsPrint(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && r != '\t' && notPrintable(r) }) {
 		return s
 	}
 	var b strings.Builder

@@ -2,7 +2,6 @@ package regions
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -37,17 +36,17 @@ func MergeComposeFile(existing []byte, t *topology.Topology, opts MergeOptions) 
 	m := &Merge{}
 	regions := map[string]*region{}
 	for _, s := range sections {
-		if regions[s.key], err = findRegionOutside(lines, s.key, doc.inScalar); err != nil {
+		if regions[s.key], err = findRegion(existing, s.key, doc.inScalar); err != nil {
 			return nil, err
 		}
 		m.HadRegion = m.HadRegion || regions[s.key] != nil
 	}
-	edits, adopted, err := adoptCompose(doc, lines, regions, sections, opts)
+	eol := lineEnding(existing)
+	edits, adopted, err := adoptCompose(doc, lines, regions, sections, opts, eol)
 	if err != nil {
 		return nil, err
 	}
 	m.Adopted = adopted
-	eol := lineEnding(existing)
 	var appended []string
 	for _, s := range sections {
 		e, add, err := mergeSection(doc, lines, regions[s.key], s.key, s.lines, t.Source, eol)
@@ -146,13 +145,8 @@ func sectionOnlyHolds(lines []string, tk *topKey, reg *region) bool {
 // to whatever follows).
 func blockEnd(lines []string, tk *topKey) int {
 	end := tk.next
-	for end > tk.line+1 {
-		l := lines[end-1]
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
-			end--
-			continue
-		}
-		break
+	for end > tk.line+1 && (strings.TrimSpace(lines[end-1]) == "" || strings.HasPrefix(lines[end-1], "#")) {
+		end--
 	}
 	return end
 }
@@ -207,13 +201,10 @@ func NewComposeFile(t *topology.Topology, header string) []byte {
 
 // topKey is a top-level key of a YAML document and the lines it spans.
 type topKey struct {
-	name       string
 	line       int // 0-based line of the key
 	next       int // 0-based line of the next top-level key, or len(lines)
-	key        *yaml.Node
 	value      *yaml.Node
-	childKeys  map[string]int // for block mappings: key -> 0-based line
-	childIndex string
+	childIndex string // the indentation of its first child key
 }
 
 // userCompose is a compose file parsed for merging: its top-level keys and
@@ -230,7 +221,8 @@ func (d *userCompose) inScalar(i int) bool { return d.scalars[i] }
 func parseCompose(data []byte, lines []string) (*userCompose, error) {
 	doc, second, err := yamldoc.DecodeFirst(data)
 	if err != nil {
-		return nil, yamlError(data, err)
+		line, msg := yamldoc.Locate(data, err)
+		return nil, &MergeError{Line: line, Msg: "not valid YAML: " + msg}
 	}
 	if second != nil {
 		return nil, &MergeError{Line: yamldoc.DocumentStart(data, second.Line), Msg: "a second YAML document starts here; docker compose merges the documents of a file, but citusgen manages its regions in one-document files: move this document to a file of its own (docker compose -f FILE -f OTHER merges them just the same), then run again"}
@@ -244,36 +236,20 @@ func parseCompose(data []byte, lines []string) (*userCompose, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, &MergeError{Line: root.Line, Msg: "a compose file is a mapping at the top level"}
 	}
-	var ordered []*topKey
+	// The keys come in file order.
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		tk := &topKey{name: k.Value, line: k.Line - 1, key: k, value: v, childKeys: map[string]int{}}
-		if v.Kind == yaml.MappingNode {
-			for j := 0; j+1 < len(v.Content); j += 2 {
-				ck := v.Content[j]
-				tk.childKeys[ck.Value] = ck.Line - 1
-				if tk.childIndex == "" {
-					tk.childIndex = strings.Repeat(" ", ck.Column-1)
-				}
-			}
+		tk := &topKey{line: k.Line - 1, next: len(lines), value: v}
+		if i+2 < len(root.Content) {
+			tk.next = root.Content[i+2].Line - 1
+		}
+		if v.Kind == yaml.MappingNode && len(v.Content) > 0 {
+			tk.childIndex = strings.Repeat(" ", v.Content[0].Column-1)
 		}
 		d.keys[k.Value] = tk
-		ordered = append(ordered, tk)
-	}
-	sort.Slice(ordered, func(i, j int) bool { return ordered[i].line < ordered[j].line })
-	for i, tk := range ordered {
-		tk.next = len(lines)
-		if i+1 < len(ordered) {
-			tk.next = ordered[i+1].line
-		}
 	}
 	d.scalars = scalarLines(root, lines)
 	return d, nil
-}
-
-func yamlError(data []byte, err error) error {
-	line, msg := yamldoc.Locate(data, err)
-	return &MergeError{Line: line, Msg: "not valid YAML: " + msg}
 }
 
 // scalarLines finds the lines that belong to a multi-line scalar whose text

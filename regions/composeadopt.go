@@ -3,6 +3,7 @@ package regions
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,7 +21,7 @@ import (
 // adoptCompose finds definitions outside the managed regions of names a
 // region owns and returns the edits that remove them (opts.Adopt, or a whole
 // file citusgen rendered), or refuses naming each one.
-func adoptCompose(doc *userCompose, lines []string, regions map[string]*region, sections []sectionBody, opts MergeOptions) ([]lineEdit, []Adopted, error) {
+func adoptCompose(doc *userCompose, lines []string, regions map[string]*region, sections []sectionBody, opts MergeOptions, eol string) ([]lineEdit, []Adopted, error) {
 	generated := len(lines) > 0 && strings.HasPrefix(lines[0], generator.GeneratedComment)
 	adopt := opts.Adopt || generated
 	var found []Adopted
@@ -57,7 +58,7 @@ func adoptCompose(doc *userCompose, lines []string, regions map[string]*region, 
 		}
 		return false
 	}
-	kept, keptNotes, err := keepAnchors(doc, lines, removed)
+	kept, keptNotes, err := keepAnchors(doc, removed, eol)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -121,32 +122,16 @@ func handWritten(doc *userCompose, lines []string, s sectionBody, reg *region, a
 // use (*name) to top-level x-citusgen-adopted-NAME keys, placed before the
 // top-level key that held them: YAML needs an anchor before its aliases,
 // and compose ignores x- keys.
-func keepAnchors(doc *userCompose, lines []string, removed func(int) bool) ([]lineEdit, []Adopted, error) {
+func keepAnchors(doc *userCompose, removed func(int) bool, eol string) ([]lineEdit, []Adopted, error) {
 	if doc.root == nil {
 		return nil, nil, nil
 	}
 	keep, usedBy := anchorsUsedElsewhere(doc.root, removed)
-	// An anchor inside another kept one moves with it.
-	inside := map[*yaml.Node]bool{}
-	for _, n := range keep {
-		var mark func(m *yaml.Node)
-		mark = func(m *yaml.Node) {
-			for _, c := range m.Content {
-				inside[c] = true
-				mark(c)
-			}
-		}
-		mark(n)
-	}
-	eol := ""
-	if len(lines) > 0 && strings.HasSuffix(lines[0], "\r") {
-		eol = "\r"
-	}
 	var edits []lineEdit
 	var notes []Adopted
 	for _, n := range keep {
-		if inside[n] {
-			continue
+		if slices.ContainsFunc(keep, func(o *yaml.Node) bool { return o != n && within(o, n) }) {
+			continue // inside another kept anchor, it moves with that one
 		}
 		top := topKeyAt(doc, n.Line-1)
 		if top == nil {

@@ -285,7 +285,7 @@ func TestMergeSettingsAdoptRefusals(t *testing.T) {
 // worker: --into takes every citusgen service, the lost worker's too.
 func TestMergeComposeAdoptsGeneratedFile(t *testing.T) {
 	four := goldenTopology(t, "four-workers-custom")
-	whole, err := generator.Compose(four)
+	whole, err := generator.ComposeFor(four, generator.ComposeFile)
 	if err != nil {
 		t.Fatal(err)
 	}

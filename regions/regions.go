@@ -4,9 +4,10 @@ package regions
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/citusgen/citusgen/quote"
@@ -106,17 +107,6 @@ type region struct {
 	indent     string
 }
 
-// findRegionOutside locates the region named name.
-func findRegionOutside(lines []string, name string, inside func(i int) bool) (*region, error) {
-	var cands []markerLine
-	for i, l := range lines {
-		if strings.Contains(l, "citusgen managed "+name) {
-			cands = append(cands, markerLine{i, l})
-		}
-	}
-	return findRegionAmong(cands, name, inside)
-}
-
 // markerLine is a line (0-based) that mentions a region.
 type markerLine struct {
 	i    int
@@ -149,10 +139,12 @@ func markerLines(data []byte, name string) []markerLine {
 	}
 }
 
-func findRegionAmong(cands []markerLine, name string, inside func(i int) bool) (*region, error) {
+// findRegion locates the region named name in data, leaving out the lines
+// inside says are data (in a string).
+func findRegion(data []byte, name string, inside func(i int) bool) (*region, error) {
 	var begins, ends []int
 	text := map[int]string{}
-	for _, c := range cands {
+	for _, c := range markerLines(data, name) {
 		i, l := c.i, c.text
 		t := strings.TrimSpace(l)
 		if !strings.HasPrefix(t, "#") || inside != nil && inside(i) {
@@ -192,11 +184,10 @@ func findRegionAmong(cands []markerLine, name string, inside func(i int) bool) (
 func indentBlock(block []string, indent string) []string {
 	out := make([]string, len(block))
 	for i, l := range block {
-		if l == "" {
-			out[i] = l
-			continue
+		if l != "" {
+			l = indent + strings.TrimPrefix(l, "  ")
 		}
-		out[i] = indent + strings.TrimPrefix(l, "  ")
+		out[i] = l
 	}
 	return out
 }
@@ -222,16 +213,7 @@ func joinLines(lines []string) []byte {
 	if len(lines) == 0 {
 		return nil
 	}
-	n := len(lines)
-	for _, l := range lines {
-		n += len(l)
-	}
-	b := make([]byte, 0, n)
-	for _, l := range lines {
-		b = append(b, l...)
-		b = append(b, '\n')
-	}
-	return b
+	return []byte(strings.Join(lines, "\n") + "\n")
 }
 
 // lineEnding is what the lines citusgen writes into a file end with, as
@@ -283,12 +265,7 @@ type lineEdit struct {
 // applyEdits makes every edit in one pass. Edits never overlap, except that
 // an insertion may sit where a removal ends.
 func applyEdits(lines []string, edits []lineEdit) []string {
-	sort.SliceStable(edits, func(i, j int) bool {
-		if edits[i].from != edits[j].from {
-			return edits[i].from < edits[j].from
-		}
-		return edits[i].to < edits[j].to
-	})
+	slices.SortStableFunc(edits, func(a, b lineEdit) int { return cmp.Or(cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to)) })
 	extra := 0
 	for _, e := range edits {
 		extra += len(e.lines)

@@ -17,10 +17,9 @@ import (
 // owned is a definition outside the region of something the region owns.
 type owned struct {
 	Adopted
-	lines bool               // remove whole lines (an entry of a dict display)
-	stmt  settingsfile.Span  // else: remove this statement
-	at    settingsfile.Range // its lines
-	why   string             // non-empty: it cannot be removed safely
+	lines bool              // remove whole lines (an entry of a dict display)
+	stmt  settingsfile.Span // else: remove this statement (at Lines)
+	why   string            // non-empty: it cannot be removed safely
 }
 
 // MergeSettingsFile inserts or replaces the managed block of a Python
@@ -39,7 +38,7 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 	if f.SyntaxError != "" {
 		return nil, &MergeError{Msg: fmt.Sprintf("%s does not compile (%s); fix it first", opts.Name, f.SyntaxError)}
 	}
-	reg, err := findRegionAmong(markerLines(existing, "settings"), "settings", func(i int) bool { return f.InMultiline(i + 1) })
+	reg, err := findRegion(existing, "settings", func(i int) bool { return f.InMultiline(i + 1) })
 	if err != nil {
 		return nil, err
 	}
@@ -65,20 +64,16 @@ func MergeSettingsFile(ctx context.Context, existing []byte, t *topology.Topolog
 	if err != nil {
 		return nil, err
 	}
-	var in insert
-	switch {
-	case reg != nil && reg.begin+1 <= after:
-		// The block sits above a binding it updates: it moves below.
+	at := len(existing)
+	if reg != nil {
 		removals = append(removals, span{ix.start(reg.begin + 1), ix.next(reg.end + 1)})
-		in = insert{ix.next(after), block}
-		m.Rebound = rebound
-	case reg != nil:
-		removals = append(removals, span{ix.start(reg.begin + 1), ix.next(reg.end + 1)})
-		in = insert{ix.start(reg.begin + 1), block}
-	default:
-		in = insert{len(existing), block}
+		at = ix.start(reg.begin + 1)
+		if reg.begin+1 <= after {
+			// The block sits above a binding it updates: it moves below.
+			at, m.Rebound = ix.next(after), rebound
+		}
 	}
-	m.Data = splice(existing, removals, []insert{in}, lineEnding(existing))
+	m.Data = splice(existing, removals, at, block, lineEnding(existing))
 	return m, nil
 }
 
@@ -102,23 +97,18 @@ func adoptSettings(existing []byte, ix *lineIndex, f *settingsfile.File, t *topo
 	var removals []span
 	var problems Problems
 	for _, c := range conflicts {
-		if c.why != "" {
-			problems = append(problems, &MergeError{Line: c.Lines.Start, Msg: fmt.Sprintf("cannot adopt %s: %s", c.What, c.why)})
+		why, r := c.why, []span{{ix.start(c.Lines.Start), ix.next(c.Lines.End)}}
+		if why == "" && !c.lines {
+			r[0], why = ix.statementRemoval(existing, c.stmt, c.Lines)
+			if r[0].start == ix.start(c.Lines.Start) {
+				r = append(r, ix.fragmentHeader(existing, c.Lines.Start)...)
+			}
+		}
+		if why != "" {
+			problems = append(problems, &MergeError{Line: c.Lines.Start, Msg: fmt.Sprintf("cannot adopt %s: %s", c.What, why)})
 			continue
 		}
-		if c.lines {
-			removals = append(removals, span{ix.start(c.at.Start), ix.next(c.at.End)})
-		} else {
-			r, why := ix.statementRemoval(existing, c.stmt, c.at)
-			if why != "" {
-				problems = append(problems, &MergeError{Line: c.at.Start, Msg: fmt.Sprintf("cannot adopt %s: %s", c.What, why)})
-				continue
-			}
-			removals = append(removals, r)
-			if r.start == ix.start(c.at.Start) {
-				removals = append(removals, ix.fragmentHeader(existing, c.at.Start)...)
-			}
-		}
+		removals = append(removals, r...)
 		m.Adopted = append(m.Adopted, c.Adopted)
 	}
 	return removals, problems
@@ -211,12 +201,7 @@ func settingsBlock(t *topology.Topology, name string, f *settingsfile.File, eol 
 	if f.Encoding != "utf-8" && f.Encoding != "utf-8-sig" {
 		frag = asciiPython(frag)
 	}
-	var block bytes.Buffer
-	for _, l := range withEnding(wrapRegion("settings", t.Source, splitLines(frag), ""), eol) {
-		block.WriteString(l)
-		block.WriteByte('\n')
-	}
-	return block.Bytes(), nil
+	return joinLines(withEnding(wrapRegion("settings", t.Source, splitLines(frag), ""), eol)), nil
 }
 
 // settingsConflicts finds what the block defines that the file also defines
@@ -238,7 +223,7 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 			if !mine[e.Key] || inRegion(e.Stmt) {
 				continue
 			}
-			o := owned{Adopted: Adopted{Lines: e.Lines, What: fmt.Sprintf("%s[%q]", name, e.Key)}, lines: true, at: e.Lines}
+			o := owned{Adopted: Adopted{Lines: e.Lines, What: fmt.Sprintf("%s[%q]", name, e.Key)}, lines: true}
 			allMine := true
 			for _, s := range e.Siblings {
 				allMine = allMine && mine[s]
@@ -248,7 +233,7 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 				o.why = "it is inside an if, try, for or with block; move it out or remove it by hand"
 			case e.Via == "subscript" || (e.Via == "update" && allMine):
 				// The statement defines nothing else: it goes, exactly.
-				o.lines, o.stmt, o.at, o.Lines = false, e.Span, e.Stmt, e.Stmt
+				o.lines, o.stmt, o.Lines = false, e.Span, e.Stmt
 			case e.Shared:
 				o.why = "it shares its lines with other entries or with the braces; put it on lines of its own, or remove it by hand"
 			}
@@ -262,7 +247,7 @@ func settingsConflicts(f *settingsfile.File, t *topology.Topology, inRegion func
 			if a.Name != s.Name || inRegion(a.Stmt) {
 				continue
 			}
-			o := owned{Adopted: Adopted{Lines: a.Stmt, What: a.Name}, stmt: a.Span, at: a.Stmt}
+			o := owned{Adopted: Adopted{Lines: a.Stmt, What: a.Name}, stmt: a.Span}
 			if a.Nested {
 				o.why = "it is inside an if, try, for or with block; move it out or remove it by hand"
 			}
@@ -310,12 +295,6 @@ func NewSettingsFile(t *topology.Topology, header string) []byte {
 
 // span is a range of bytes [start, end) of a file.
 type span struct{ start, end int }
-
-// insert puts text at a byte offset.
-type insert struct {
-	at   int
-	text []byte
-}
 
 // lineIndex finds where each line of a file starts, in bytes. Line 1
 // starts after a UTF-8 BOM, which stays whatever happens to the line.
@@ -405,8 +384,9 @@ func (ix *lineIndex) fragmentHeader(data []byte, n int) []span {
 	return nil
 }
 
-// splice removes the spans and makes the inserts, in one pass over data.
-func splice(data []byte, removals []span, inserts []insert, eol string) []byte {
+// splice removes the spans and puts text at offset at, in one pass over
+// data.
+func splice(data []byte, removals []span, at int, text []byte, eol string) []byte {
 	sort.Slice(removals, func(i, j int) bool { return removals[i].start < removals[j].start })
 	merged := removals[:0]
 	for _, r := range removals {
@@ -416,46 +396,33 @@ func splice(data []byte, removals []span, inserts []insert, eol string) []byte {
 		}
 		merged = append(merged, r)
 	}
-	for i := range inserts {
-		for _, r := range merged {
-			if inserts[i].at > r.start && inserts[i].at < r.end {
-				inserts[i].at = r.end
-			}
+	for _, r := range merged {
+		if at > r.start && at < r.end {
+			at = r.end
 		}
 	}
-	sort.SliceStable(inserts, func(i, j int) bool { return inserts[i].at < inserts[j].at })
-	size := len(data) + 2*len(eol) + 4
-	for _, in := range inserts {
-		size += len(in.text)
-	}
-	out := bytes.NewBuffer(make([]byte, 0, size)) // one allocation, whatever the file's size
-	pos := 0
-	ri := 0
-	for _, in := range inserts {
-		for ri < len(merged) && merged[ri].start < in.at {
-			out.Write(data[pos:merged[ri].start])
-			pos = max(pos, merged[ri].end)
-			ri++
-		}
-		out.Write(data[pos:in.at])
-		pos = in.at
-		if in.at == len(data) {
-			written := out.Bytes()
-			if len(written) > 0 && written[len(written)-1] != '\n' {
-				out.WriteString(eol + "\n")
-				written = out.Bytes()
+	out := bytes.NewBuffer(make([]byte, 0, len(data)+len(text)+2*len(eol)+4)) // one allocation, whatever the file's size
+	pos, inserted := 0, false
+	// The last span, empty at the end of data, makes sure the text goes in.
+	for _, r := range append(merged, span{len(data), len(data)}) {
+		if !inserted && r.start >= at {
+			out.Write(data[pos:at])
+			pos, inserted = at, true
+			if at == len(data) {
+				written := out.Bytes()
+				if len(written) > 0 && written[len(written)-1] != '\n' {
+					out.WriteString(eol + "\n")
+					written = out.Bytes()
+				}
+				if trimmed := bytes.TrimRight(written, "\r\n"); len(trimmed) > 0 && len(written)-len(trimmed) < 2+len(eol) {
+					out.WriteString(eol + "\n") // a blank line before the block
+				}
 			}
-			if trimmed := bytes.TrimRight(written, "\r\n"); len(trimmed) > 0 && len(written)-len(trimmed) < 2+len(eol) {
-				out.WriteString(eol + "\n") // a blank line before the block
-			}
+			out.Write(text)
 		}
-		out.Write(in.text)
+		out.Write(data[pos:r.start])
+		pos = max(pos, r.end)
 	}
-	for ; ri < len(merged); ri++ {
-		out.Write(data[pos:merged[ri].start])
-		pos = max(pos, merged[ri].end)
-	}
-	out.Write(data[pos:])
 	return out.Bytes()
 }
 

@@ -125,7 +125,7 @@ func TestAdoptRemovesExactlyTheStatement(t *testing.T) {
 // A fragment appended with `render settings >> FILE` is adopted with its
 // header comments: nothing is left describing a block that is gone.
 func TestAdoptAppendedFragmentWithItsHeader(t *testing.T) {
-	frag, err := generator.Settings(topology.Default())
+	frag, err := generator.SettingsFor(topology.Default(), generator.SettingsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,5 +308,45 @@ func TestAdoptKeepsAnchorsUsedElsewhere(t *testing.T) {
 	}
 	if !strings.Contains(string(merged), "x-citusgen-adopted-pgenv: &pgenv\n") {
 		t.Errorf("anchor not kept:\n%s", merged)
+	}
+}
+
+// An anchor inside another anchor that --adopt keeps moves with the outer
+// one: moved on its own too, it would be defined twice.
+func TestAdoptMovesNestedAnchorWithItsOuter(t *testing.T) {
+	yml := `services:
+  citus_master: &node
+    image: citusdata/citus:12
+    environment: &pgenv
+      TZ: UTC
+  web:
+    <<: *node
+    image: web
+  cron:
+    image: web
+    environment: *pgenv
+`
+	merged, adopted, err := composeMerged([]byte(yml), topology.Default(), regions.MergeOptions{Adopt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, a := range adopted {
+		if a.Kept {
+			kept = append(kept, a.What)
+		}
+	}
+	if len(kept) != 1 || !strings.Contains(kept[0], "&node") {
+		t.Errorf("kept: %q", kept)
+	}
+	if !strings.Contains(string(merged), "x-citusgen-adopted-node: &node\n") || strings.Contains(string(merged), "x-citusgen-adopted-pgenv") {
+		t.Errorf("anchors:\n%s", merged)
+	}
+	p, err := dockertest.Load(context.Background(), "c.yml", merged, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, merged)
+	}
+	if env := p.Services["cron"].Environment; env["TZ"] == nil || *env["TZ"] != "UTC" {
+		t.Errorf("cron's environment: %v", env)
 	}
 }

@@ -25,14 +25,7 @@ var analyzer string
 // Range is an inclusive range of 1-based lines.
 type Range struct{ Start, End int }
 
-func (r *Range) UnmarshalJSON(b []byte) error {
-	var pair [2]int
-	if err := json.Unmarshal(b, &pair); err != nil {
-		return err
-	}
-	r.Start, r.End = pair[0], pair[1]
-	return nil
-}
+func (r *Range) UnmarshalJSON(b []byte) error { return unmarshalPair(b, &r.Start, &r.End) }
 
 func (r Range) String() string {
 	if r.Start == r.End {
@@ -80,13 +73,14 @@ type Entry struct {
 // Span is a range of byte offsets in a file as stored, [Start, End).
 type Span struct{ Start, End int }
 
-func (s *Span) UnmarshalJSON(b []byte) error {
+func (s *Span) UnmarshalJSON(b []byte) error { return unmarshalPair(b, &s.Start, &s.End) }
+
+// unmarshalPair reads analyze.py's [start, end].
+func unmarshalPair(b []byte, start, end *int) error {
 	var pair [2]int
-	if err := json.Unmarshal(b, &pair); err != nil {
-		return err
-	}
-	s.Start, s.End = pair[0], pair[1]
-	return nil
+	err := json.Unmarshal(b, &pair)
+	*start, *end = pair[0], pair[1]
+	return err
 }
 
 // Assign is a top-level NAME = value statement.

@@ -3,9 +3,10 @@
 package specimport
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -58,17 +59,12 @@ type volumeStyle struct {
 }
 
 type composeFile struct {
-	path     string
 	nodes    []*composeNode
 	manager  *managerService
-	setup    bool
 	warnings []Warning
 }
 
-type managerService struct {
-	service, image string
-	line           int
-}
+type managerService struct{ service, image string }
 
 // mapping is a YAML mapping with merge keys (<<) resolved, keys to values.
 type mapping struct {
@@ -167,8 +163,6 @@ var dataVolumes = func() string {
 	return "(?:" + strings.Join(alts, "|") + ")"
 }()
 
-var ()
-
 // readCompose finds the Citus services of a compose document.
 func readCompose(path string, data []byte) (*composeFile, error) {
 	var doc yaml.Node
@@ -178,7 +172,7 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s is empty", path)
 	}
-	f := &composeFile{path: path}
+	f := &composeFile{}
 	warn := func(line int, format string, args ...any) {
 		f.warnings = append(f.warnings, Warning{path, line, fmt.Sprintf(format, args...)})
 	}
@@ -192,14 +186,12 @@ func readCompose(path string, data []byte) (*composeFile, error) {
 				warn(k.Line, "a second membership manager, %s; only %s is imported", k.Value, f.manager.service)
 				continue
 			}
-			f.manager = &managerService{service: k.Value, image: image, line: k.Line}
+			f.manager = &managerService{service: k.Value, image: image}
 		case !citus.IsCitusImage(image):
 		case runsOwnCommand(svc):
 			// A citus image running something else: citusgen's setup
-			// service, or a one-off of the user's.
-			if k.Value == citus.SetupService {
-				f.setup = true
-			} else {
+			// service (left out quietly), or a one-off of the user's.
+			if k.Value != citus.SetupService {
 				warn(k.Line, "service %s runs the citus image with its own command; not a node, left out", k.Value)
 			}
 		default:
@@ -317,13 +309,8 @@ func volumeItems(n *yaml.Node) []envValue {
 			continue
 		}
 		m := asMapping(c)
-		field := func(k string) string {
-			if v := yamldoc.Resolve(m.values[k]); v != nil && v.Kind == yaml.ScalarNode {
-				return v.Value
-			}
-			return ""
-		}
-		source, target := field("source"), field("target")
+		source, _, _ := m.str("source")
+		target, _, _ := m.str("target")
 		raw := source + ":" + target
 		if b := blankSourceRE.FindStringSubmatch(source); b != nil {
 			raw = b[1] + "${" + b[2] + "-" + b[3] + ":}" + target
@@ -375,11 +362,6 @@ func envRef(raw string) (name, def string, hasDefault, ok bool) {
 }
 
 func sortedWarnings(ws []Warning) []Warning {
-	sort.SliceStable(ws, func(i, j int) bool {
-		if ws[i].File != ws[j].File {
-			return ws[i].File < ws[j].File
-		}
-		return ws[i].Line < ws[j].Line
-	})
+	slices.SortStableFunc(ws, func(a, b Warning) int { return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line)) })
 	return ws
 }

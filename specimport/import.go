@@ -73,8 +73,9 @@ func Import(ctx context.Context, in Files) (*Result, error) {
 		warnings = append(warnings, Warning{file, line, fmt.Sprintf(format, args...)})
 	}
 	s := &spec{containerPort: topology.DefaultContainerPort, workerPassword: true}
-	s.addNodes(coord, workers, func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) })
-	s.readEnv(coord, workers, func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) })
+	composeWarn := func(line int, format string, args ...any) { warn(in.ComposePath, line, format, args...) }
+	s.addNodes(coord, workers, composeWarn)
+	s.readEnv(coord, workers, composeWarn)
 	s.composePasswords(in.ComposePath, append([]*composeNode{coord}, workers...))
 	if cf.manager != nil {
 		s.manager, s.managerImage = true, cf.manager.image
@@ -172,12 +173,12 @@ func (s *spec) addNodes(coord *composeNode, workers []*composeNode, warn warnFun
 				warn(n.line, "%s publishes on %s, another node on %s; the topology publishes every node on one address (%s)", n.service, topology.PublishedWhere(n.hostIP), topology.PublishedWhere(s.publishAddress), topology.PublishedWhere(s.publishAddress))
 			}
 		}
-		if n.target != 0 {
-			if n.target != s.containerPort && n == coord {
-				s.containerPort = n.target
-			} else if n.target != s.containerPort {
-				warn(n.line, "%s publishes container port %d, the coordinator %d; the topology has one container port", n.service, n.target, s.containerPort)
-			}
+		switch {
+		case n.target == 0 || n.target == s.containerPort:
+		case n == coord:
+			s.containerPort = n.target
+		default:
+			warn(n.line, "%s publishes container port %d, the coordinator %d; the topology has one container port", n.service, n.target, s.containerPort)
 		}
 		s.nodes = append(s.nodes, nd)
 	}

@@ -133,11 +133,11 @@ func importRendered(t *testing.T, spec string) (*topology.Topology, []byte, *spe
 	if err != nil {
 		t.Fatal(err)
 	}
-	compose, err := generator.Compose(top)
+	compose, err := generator.ComposeFor(top, generator.ComposeFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings, err := generator.Settings(top)
+	settings, err := generator.SettingsFor(top, generator.SettingsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestImportManagerMentionsSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	compose, _ := generator.Compose(top)
+	compose, _ := generator.ComposeFor(top, generator.ComposeFile)
 	res, err := specimport.Import(context.Background(), specimport.Files{ComposePath: "hq-compose.yml", Compose: compose})
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +220,7 @@ func TestImportKeepsNodeNames(t *testing.T) {
 	if again.Workers[3].NodeNameOverride != "" {
 		t.Errorf("worker 4 got node_name %q; its CITUS_NODE_NAME is what citusgen derives", again.Workers[3].NodeNameOverride)
 	}
-	rendered, err := generator.Settings(again)
+	rendered, err := generator.SettingsFor(again, generator.SettingsFile)
 	if err != nil {
 		t.Fatal(err)
 	}

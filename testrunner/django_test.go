@@ -102,7 +102,7 @@ func (c *djangoCluster) writeProject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	frag, err := generator.Settings(c.top)
+	frag, err := generator.SettingsFor(c.top, generator.SettingsFile)
 	if err != nil {
 		t.Fatal(err)
 	}

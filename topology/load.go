@@ -2,6 +2,7 @@ package topology
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -9,9 +10,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/citusgen/citusgen/internal/yamldoc"
@@ -79,8 +79,9 @@ func Parse(name string, data []byte) (*Topology, error) {
 	}
 	d := &decoder{file: name, pos: map[string]Pos{"": posOf(yamldoc.Resolve(doc.Content[0]))}}
 	// Headers name the spec by its base name, so the same spec reached by
-	// another path renders the same bytes (check would see drift otherwise).
-	t := &Topology{Source: sourceName(name)}
+	// another path renders the same bytes (check would see drift otherwise),
+	// made safe for the one-line comments that name it.
+	t := &Topology{Source: quote.Comment(filepath.Base(name))}
 	d.section(doc.Content[0], "", reflect.ValueOf(t).Elem(), "")
 	// Validate even after decode errors so one run reports every problem;
 	// a field already reported (missing, wrong type) is not reported twice.
@@ -90,17 +91,6 @@ func Parse(name string, data []byte) (*Topology, error) {
 		return nil, d.errs.dedupe().sorted()
 	}
 	return t, nil
-}
-
-// sourceName is the spec's base name, made safe for the one-line comments
-// that name it in rendered files.
-func sourceName(name string) string {
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			return '?'
-		}
-		return r
-	}, filepath.Base(name))
 }
 
 // checkUTF8 reports the first byte that is not UTF-8, or the first
@@ -168,12 +158,8 @@ func (es Errors) Error() string {
 }
 
 func (es Errors) sorted() Errors {
-	sort.SliceStable(es, func(i, j int) bool {
-		a, b := es[i].Pos, es[j].Pos
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
+	slices.SortStableFunc(es, func(a, b *FieldError) int {
+		return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
 	})
 	return es
 }

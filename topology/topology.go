@@ -275,9 +275,7 @@ func (v *validator) images() {
 	}
 	contradicted := map[string]bool{}
 	missing := map[string]bool{}
-	for _, n := range []*Node{&t.Coordinator} {
-		v.nodeImage(n, contradicted, missing)
-	}
+	v.nodeImage(&t.Coordinator, contradicted, missing)
 	for i := range t.Workers {
 		v.nodeImage(&t.Workers[i], contradicted, missing)
 	}

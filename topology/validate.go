@@ -205,28 +205,22 @@ func (v *validator) passwordVariable() {
 			reasons = append(reasons, reason)
 		}
 	}
-	given := func(path, derived string) string {
-		if pos, ok := d.pos[path]; ok {
-			return fmt.Sprintf("%s (line %d, column %d)", path, pos.Line, pos.Column)
-		}
-		return fmt.Sprintf("%s (%s)", path, derived)
-	}
-	clash(t.DatabaseVariable, given("database_variable", "its default, not written in the spec"),
+	clash(t.DatabaseVariable, v.written("database_variable", "its default, not written in the spec"),
 		"the database would be named after the password, which every healthcheck's pg_isready -d shows")
 	for _, n := range t.Nodes() {
 		p := n.path + ".port_variable"
 		if n.path == "" || n.Port == 0 && !d.given(p) {
 			continue // no port published: the variable is written nowhere
 		}
-		what := given(p, "derived from "+v.where(field(n, "service")))
+		what := v.written(p, "derived from "+v.where(field(n, "service")))
 		if !strings.HasSuffix(n.path, "]") { // the count form
 			what = fmt.Sprintf("the port variable of %s (derived from %s)", nodeRef(n), v.where(field(n, "service")))
 		}
 		clash(n.PortVariable, what, "the published port would be the password, which docker compose ps shows")
 	}
 	const volumes = "the data volumes would be named after the password, which docker volume ls shows"
-	clash(t.VolumePrefixVariable, given("compose.volume_prefix_variable", "its default, not written in the spec"), volumes)
-	clash(t.VolumeBlankVariable, given("compose.volume_blank_variable", ""), volumes)
+	clash(t.VolumePrefixVariable, v.written("compose.volume_prefix_variable", "its default, not written in the spec"), volumes)
+	clash(t.VolumeBlankVariable, v.written("compose.volume_blank_variable", ""), volumes)
 	if len(fields) > 0 {
 		d.errorAt("password_env", "%s is also %s: %s; use another variable for one of them", t.PasswordEnv, strings.Join(fields, " and "), strings.Join(reasons, "; "))
 	}
@@ -279,10 +273,8 @@ func (v *validator) node(n Node) {
 		v.image(field(n, "image"), n.Image)
 	}
 	if v.name(field(n, "port_variable"), n.PortVariable, envRE, envWhat) {
-		if first, dup := v.portVars[n.PortVariable]; dup && !v.reported[n.path] {
+		if first, dup := claim(v.portVars, n.PortVariable, n); dup && !v.reported[n.path] {
 			v.d.errorAt(field(n, "port_variable"), "port variable %s is already used by %s; set port_variable on one of them", quote.Key(n.PortVariable), first)
-		} else {
-			v.portVars[n.PortVariable] = nodeRef(n)
 		}
 	}
 }
@@ -292,15 +284,13 @@ func (v *validator) service(n Node) {
 	if !v.name(f, n.Service, serviceRE, "compose service name (lower-case letters, digits, _ and -)") || numeric(d, f, n.Service) {
 		return
 	}
-	if first, dup := v.services[n.Service]; dup {
+	if first, dup := claim(v.services, n.Service, n); dup {
 		v.reported[n.path] = true
 		if strings.HasPrefix(first, "coordinator") {
 			d.errorAt(f, "%q is the coordinator; a coordinator cannot also be listed as a worker", n.Service)
 		} else {
 			d.errorAt(f, "service %q is already used by %s", n.Service, first)
 		}
-	} else {
-		v.services[n.Service] = nodeRef(n)
 	}
 	switch {
 	case n.Service == citus.SetupService && t.Setup:
@@ -320,10 +310,8 @@ func (v *validator) alias(n Node) {
 	}
 	if n.Alias == "default" {
 		v.d.errorAt(f, "'default' is Django's main database; choose another alias")
-	} else if first, dup := v.aliases[n.Alias]; dup {
+	} else if first, dup := claim(v.aliases, n.Alias, n); dup {
 		v.d.errorAt(f, "alias %q is already used by %s", n.Alias, first)
-	} else {
-		v.aliases[n.Alias] = nodeRef(n)
 	}
 }
 
@@ -345,11 +333,9 @@ func (v *validator) port(n Node) {
 		v.reported[p] = true
 		d.errorAt(field(n, "port"), "%s", portOutOfRange(strconv.Itoa(n.Port)))
 	default:
-		if first, dup := v.ports[n.Port]; dup {
+		if first, dup := claim(v.ports, n.Port, n); dup {
 			v.reported[p] = true
 			d.errorAt(field(n, "port"), "published port %d is already used by %s", n.Port, first)
-		} else {
-			v.ports[n.Port] = nodeRef(n)
 		}
 	}
 }
@@ -397,29 +383,27 @@ func (v *validator) nodeNames() {
 			continue
 		}
 		name := t.NodeName(n)
+		// The field the name comes from: node_name, or the service it is
+		// derived from.
+		f := field(n, "service")
 		if n.NodeNameOverride != "" {
+			f = n.path + ".node_name"
 			i := strings.LastIndexByte(name, ':')
 			digits := name[i+1:]
 			pn, err := strconv.Atoi(digits)
 			switch {
 			case i >= 0 && digits != "" && strings.Trim(digits, "0123456789") == "" && (err != nil || pn < 1 || pn > 65535):
 				// A whole number, only not a port (too large for an int too).
-				d.errorAt(n.path+".node_name", "%s is not host:port: its port %s", short(name), portOutOfRange(shortNumber(digits)))
+				d.errorAt(f, "%s is not host:port: its port %s", short(name), portOutOfRange(shortNumber(digits)))
 				continue
 			case i < 0 || err != nil || pn < 1 || pn > 65535:
-				d.errorAt(n.path+".node_name", "%s is not host:port (a host name or IPv4 address, then a port between 1 and 65535)", short(name))
+				d.errorAt(f, "%s is not host:port (a host name or IPv4 address, then a port between 1 and 65535)", short(name))
 				continue
 			}
 			if why := validHost(name[:i]); why != "" {
-				d.errorAt(n.path+".node_name", "%s is not host:port: the host %s", short(name), why)
+				d.errorAt(f, "%s is not host:port: the host %s", short(name), why)
 				continue
 			}
-		}
-		// The field the name comes from: node_name, or the service it is
-		// derived from.
-		f := field(n, "service")
-		if n.NodeNameOverride != "" {
-			f = n.path + ".node_name"
 		}
 		host, port := t.NodeAddress(n)
 		key := strings.ToLower(host) + ":" + strconv.Itoa(port)
@@ -444,6 +428,15 @@ func (v *validator) where(path string) string {
 	return path
 }
 
+// written names a spec path with the position it was written at, or
+// with why it has its value when the spec leaves it out.
+func (v *validator) written(path, otherwise string) string {
+	if pos, ok := v.d.pos[path]; ok {
+		return fmt.Sprintf("%s (line %d, column %d)", path, pos.Line, pos.Column)
+	}
+	return fmt.Sprintf("%s (%s)", path, otherwise)
+}
+
 // djangoSignatures: Django raises ImproperlyConfigured when two aliases
 // share a test signature (HOST, PORT, ENGINE, NAME); never emit that.
 func (v *validator) djangoSignatures() {
@@ -455,10 +448,8 @@ func (v *validator) djangoSignatures() {
 		}
 		host, port := t.Address(n, t.Reaches)
 		sig := host + "\x00" + strconv.Itoa(port)
-		if first, dup := signatures[sig]; dup {
+		if first, dup := claim(signatures, sig, n); dup {
 			v.d.errorAt(n.path, "Django would reach %s and %s at the same %s:%d; give them distinct ports or hosts", first, nodeRef(n), host, port)
-		} else {
-			signatures[sig] = nodeRef(n)
 		}
 	}
 }
@@ -480,6 +471,15 @@ func numeric(d *decoder, path, service string) bool {
 		return true
 	}
 	return false
+}
+
+// claim records n as the first node to use key, or returns the one that
+// used it first.
+func claim[K comparable](seen map[K]string, key K, n Node) (first string, dup bool) {
+	if first, dup = seen[key]; !dup {
+		seen[key] = nodeRef(n)
+	}
+	return first, dup
 }
 
 func nodeRef(n Node) string {
@@ -543,11 +543,7 @@ func (v *validator) hostReaches(pub net.IP) {
 		d.errorAt("compose.publish_address", "publishes the nodes' ports on %s only, where django.host (%s, its default) does not reach: %s; write %s", t.PublishAddress, t.Host, why, fix)
 		return
 	}
-	pubRef := "compose.publish_address (its default)"
-	if pos, ok := d.pos["compose.publish_address"]; ok {
-		pubRef = fmt.Sprintf("compose.publish_address (line %d, column %d)", pos.Line, pos.Column)
-	}
-	d.errorAt("django.host", "%s does not reach the nodes: %s publishes their ports on %s only, and %s; write %s", t.Host, pubRef, t.PublishAddress, why, fix)
+	d.errorAt("django.host", "%s does not reach the nodes: %s publishes their ports on %s only, and %s; write %s", t.Host, v.written("compose.publish_address", "its default"), t.PublishAddress, why, fix)
 }
 
 // reservedRole says why PostgreSQL will not have name as a role ("" when it

@@ -97,7 +97,7 @@ func (c renderSettingsCmd) Run(e *env) error {
 	if c.Into != "" {
 		return intoSettings(e, t, c.Into, c.Adopt)
 	}
-	return e.print(generator.Settings(t))
+	return e.print(generator.SettingsFor(t, generator.SettingsFile))
 }
 
 type renderSQLCmd struct {
@@ -110,7 +110,7 @@ func (c renderSQLCmd) Run(e *env) error {
 		return err
 	}
 	if c.Node == "" {
-		return e.print(generator.SQL(t))
+		return e.print(generator.SQLAt(t, generator.DjangoAddress(t)))
 	}
 	scripts, err := generator.NodeSQL(t)
 	if err != nil {

@@ -98,7 +98,7 @@ func upgradeCompose(e *env, t *topology.Topology, path string) error {
 	if !bytes.HasPrefix(data, []byte(generator.GeneratedComment)) {
 		return intoCompose(e, t, path, false, true)
 	}
-	out, err := generator.Compose(t)
+	out, err := generator.ComposeFor(t, generator.ComposeFile)
 	if err != nil {
 		return err
 	}

@@ -45,31 +45,27 @@ func Write(path string, data []byte) error {
 func WriteAll(dir string, files []File) error {
 	type pending struct{ tmp, final string }
 	var done []pending
-	cleanup := func() {
-		for _, p := range done {
-			os.Remove(p.tmp)
-			settled(p.tmp)
+	cleanup := func(ps []pending) {
+		for _, p := range ps {
+			discard(p.tmp)
 		}
 	}
 	for _, f := range files {
 		final := filepath.Join(dir, f.Name)
 		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-			cleanup()
+			cleanup(done)
 			return fmt.Errorf("cannot create directory for %s: %w", final, errors.Unwrap(err))
 		}
 		tmp, err := writeTemp(final, f.Data)
 		if err != nil {
-			cleanup()
+			cleanup(done)
 			return err
 		}
 		done = append(done, pending{tmp, final})
 	}
 	for i, p := range done {
 		if err := os.Rename(p.tmp, p.final); err != nil {
-			for _, q := range done[i:] {
-				os.Remove(q.tmp)
-				settled(q.tmp)
-			}
+			cleanup(done[i:])
 			return fmt.Errorf("cannot replace %s: %w", p.final, errors.Unwrap(err))
 		}
 		settled(p.tmp)
@@ -93,10 +89,7 @@ func WriteNew(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		os.Remove(tmp)
-		settled(tmp)
-	}()
+	defer discard(tmp)
 	if err := os.Link(tmp, path); err != nil {
 		return fmt.Errorf("cannot create %s: %w", path, err)
 	}
@@ -112,7 +105,8 @@ type Target struct {
 
 	real string // symlinks resolved: the file that is replaced
 	st   *syscall.Stat_t
-	sum  uint64 // maphash of Data: fast, and compared within this process only
+	mode os.FileMode // its permissions and set-id and sticky bits, which the replacement gets
+	sum  uint64      // maphash of Data: fast, and compared within this process only
 	// checked: CheckWritable passed (its note, if any, is in Notes).
 	checked bool
 	// Notes are things the user should know about the write (a read-only
@@ -174,31 +168,16 @@ func Open(path string) (*Target, error) {
 	if !ofi.Mode().IsRegular() || !os.SameFile(fi, ofi) {
 		return nil, &UnsafeError{path, "was replaced while citusgen opened it; run the command again"}
 	}
-	data, err := readAll(f, ofi.Size())
-	if err != nil {
+	// A buffer of the file's size: a large file costs one allocation, not
+	// a doubling series of them.
+	var buf bytes.Buffer
+	buf.Grow(int(ofi.Size()) + bytes.MinRead)
+	if _, err := buf.ReadFrom(f); err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", path, unwrapPath(err))
 	}
-	return &Target{Path: path, Data: data, real: real, st: ofi.Sys().(*syscall.Stat_t), sum: maphash.Bytes(hashSeed, data)}, nil
-}
-
-// readAll reads f to its end into one buffer of its size (plus what it
-// grew by meanwhile): a large file costs one allocation, not a doubling
-// series of them.
-func readAll(f *os.File, size int64) ([]byte, error) {
-	buf := make([]byte, 0, size+512)
-	for {
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-	}
+	data := buf.Bytes()
+	mode := ofi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
+	return &Target{Path: path, Data: data, real: real, st: ofi.Sys().(*syscall.Stat_t), mode: mode, sum: maphash.Bytes(hashSeed, data)}, nil
 }
 
 // CheckWritable refuses a target the user could not write, except in a
@@ -236,17 +215,7 @@ func (t *Target) ReplaceContext(ctx context.Context, data []byte) error {
 	if err := t.CheckWritable(); err != nil {
 		return err
 	}
-	mode := os.FileMode(t.st.Mode & 0o777)
-	if t.st.Mode&syscall.S_ISUID != 0 {
-		mode |= os.ModeSetuid
-	}
-	if t.st.Mode&syscall.S_ISGID != 0 {
-		mode |= os.ModeSetgid
-	}
-	if t.st.Mode&syscall.S_ISVTX != 0 {
-		mode |= os.ModeSticky
-	}
-	tmp, err := writeTempAs(ctx, t.real, data, mode, int(t.st.Uid), int(t.st.Gid))
+	tmp, err := writeTempAs(ctx, t.real, data, t.mode, int(t.st.Uid), int(t.st.Gid))
 	if err != nil {
 		var ue *UnsafeError
 		if errors.As(err, &ue) {
@@ -314,8 +283,7 @@ func writeTempAs(ctx context.Context, final string, data []byte, mode os.FileMod
 	created(f)
 	fail := func(err error) (string, error) {
 		f.Close()
-		os.Remove(f.Name())
-		settled(f.Name())
+		discard(f.Name())
 		return "", err
 	}
 	if uid != os.Geteuid() || gid != os.Getegid() {
@@ -341,9 +309,7 @@ func writeTempAs(ctx context.Context, final string, data []byte, mode os.FileMod
 		return fail(fmt.Errorf("cannot write %s: %w", final, unwrapPath(err)))
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		settled(f.Name())
-		return "", fmt.Errorf("cannot write %s: %w", final, unwrapPath(err))
+		return fail(fmt.Errorf("cannot write %s: %w", final, unwrapPath(err)))
 	}
 	return f.Name(), nil
 }
@@ -396,6 +362,12 @@ var inFlight sync.Map
 
 func created(f *os.File)  { inFlight.Store(f.Name(), struct{}{}) }
 func settled(name string) { inFlight.Delete(name) }
+
+// discard removes a temporary file that will not be renamed.
+func discard(name string) {
+	os.Remove(name)
+	settled(name)
+}
 
 // RemoveTemps removes the temporary files of every write in flight: a
 // process that must exit at once (a second signal) leaves none behind.
