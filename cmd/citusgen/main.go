@@ -160,9 +160,6 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		args = []string{"--help"} // bare citusgen: the full usage
 	}
 	args = topologyFlagLast(args)
-	if err := unknownCommand(parser.Model, args); err != nil {
-		return report(stderr, err)
-	}
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		return report(stderr, badInput{err})
@@ -197,7 +194,6 @@ func newParser(c *cli, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Description("Render and check a Citus cluster (compose services, Django settings, bootstrap SQL) from one topology spec."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
-		kong.UsageOnError(),
 		kong.Vars{"version": versionString()},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Help(printHelp),
