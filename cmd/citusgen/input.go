@@ -57,7 +57,7 @@ const (
 // (specDir): headers name files relative to it (headerPath).
 func (f specFlag) spec(e *env, use specUse) (*topology.Topology, error) {
 	path, origin := f.Topology, ""
-	if path != "" && !topologyOnCommandLine(e.args) {
+	if path != "" && e.source("topology") != "--topology" {
 		origin = " (from CITUSGEN_TOPOLOGY)"
 	}
 	if path == "-" {
@@ -81,7 +81,7 @@ func (f specFlag) spec(e *env, use specUse) (*topology.Topology, error) {
 		}
 		if found == "" {
 			if use == forCluster {
-				return nil, badInputf("%s connects to the live cluster, so it runs only on a topology you chose, and there is no %s in %s or any folder above it: run it in the project that has one, name one with -t FILE (or CITUSGEN_TOPOLOGY), or write one with citusgen init (the default topology, to edit)", e.command, DefaultSpecFile, cwd)
+				return nil, badInputf("%s connects to the live cluster, so it runs only on a topology you chose, and there is no %s in %s or any folder above it: run it in the project that has one, name one with -t FILE (or CITUSGEN_TOPOLOGY), or write one with citusgen init (the default topology, to edit)", e.kctx.Command(), DefaultSpecFile, cwd)
 			}
 			fmt.Fprintf(e.stderr, "citusgen: topology: the embedded default (CommCare HQ's coordinator and 2 workers): no %s in this folder or any folder above it (citusgen init writes one)\n", DefaultSpecFile)
 			return topology.Default(), nil
@@ -101,22 +101,6 @@ func (f specFlag) spec(e *env, use specUse) (*topology.Topology, error) {
 	}
 	e.specDir = filepath.Dir(abs)
 	return t, nil
-}
-
-// topologyOnCommandLine says whether -t/--topology was given as a flag
-// (kong fills the field from CITUSGEN_TOPOLOGY too).
-func topologyOnCommandLine(args []string) bool {
-	for _, a := range args {
-		switch {
-		case a == "--":
-			return false
-		case a == "-t" || a == "--topology", strings.HasPrefix(a, "-t=") || strings.HasPrefix(a, "--topology="):
-			return true
-		case strings.HasPrefix(a, "-t") && !strings.HasPrefix(a, "--"):
-			return true // -tFILE
-		}
-	}
-	return false
 }
 
 // relativeTo is path as typed from dir: relative when it can be.

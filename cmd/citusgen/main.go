@@ -82,21 +82,36 @@ type cli struct {
 	Version    kong.VersionFlag `help:"Print the version (module version and VCS revision) and exit."`
 }
 
-// env is what commands get from run: the streams, the parsed flags, the
-// arguments as given, and the context a signal cancels.
+// env is what commands get from run: the streams, the parsed flags, kong's
+// parse of the command line, and the context a signal cancels.
 type env struct {
 	ctx    context.Context
 	cli    *cli
 	parser *kong.Kong
-	args   []string
+	kctx   *kong.Context
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
-	// command is the command run ("render settings"), for messages.
-	command string
 	// specDir is the absolute folder of the spec the command runs on, ""
 	// for the embedded default and stdin (specFlag.spec sets it).
 	specDir string
+}
+
+// source names where a flag's value came from: the flag when the command
+// line gives it (kong's parse path holds only those), else its
+// environment variable.
+func (e *env) source(name string) string {
+	for _, p := range e.kctx.Path {
+		if p.Flag != nil && !p.Resolved && p.Flag.Name == name {
+			return "--" + name
+		}
+	}
+	for _, f := range e.kctx.Flags() {
+		if f.Name == name && len(f.Envs) > 0 {
+			return f.Envs[0]
+		}
+	}
+	return "--" + name
 }
 
 // print writes what a command rendered to standard output.
@@ -166,7 +181,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	// The python3 that read settings files ends with the run, not after it.
 	defer settingsfile.Close()
-	err = kctx.Run(&env{ctx: ctx, cli: &c, parser: parser, args: args, stdin: stdin, stdout: stdout, stderr: stderr, command: kctx.Command()})
+	err = kctx.Run(&env{ctx: ctx, cli: &c, parser: parser, kctx: kctx, stdin: stdin, stdout: stdout, stderr: stderr})
 	if sig, ok := signaled(ctx); ok && err != nil {
 		// Whatever the error says, it says it because of the signal.
 		fmt.Fprintf(stderr, "citusgen: %s: %s\n", sig, strings.TrimSpace(err.Error()))

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
@@ -23,10 +22,10 @@ const OldPasswordEnv = topology.OldPasswordEnv
 type passwordCmd struct {
 	specFlag
 	connFlags
-	Wait     time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for each node to accept connections, and for each statement. 0: try each node once (statements are then bounded by 60s); negative values are refused."`
-	Compose  string        `placeholder:"FILE" predictor:"file" help:"Also update citusgen's regions of this compose file, as render --into does (an inline password is in the nodes' environment there), once every node has the new password."`
-	Settings string        `placeholder:"FILE" predictor:"file" help:"Also update the citusgen block of this localsettings.py, as render settings --into does (an inline password is its PASSWORD), once every node has the new password."`
-	EnvFile  string        `placeholder:"FILE" predictor:"file" help:"With password_env: the env file docker compose reads the password from; the password it holds is tried as the old one, and once every node has the new one its line is rewritten (every other line kept). Default: .env beside --compose, else ./.env."`
+	nodeWait `embed:"" set:"wait_help=How long to wait for each node to accept connections, and for each statement. 0: try each node once (statements are then bounded by 60s); negative values are refused."`
+	Compose  string `placeholder:"FILE" predictor:"file" help:"Also update citusgen's regions of this compose file, as render --into does (an inline password is in the nodes' environment there), once every node has the new password."`
+	Settings string `placeholder:"FILE" predictor:"file" help:"Also update the citusgen block of this localsettings.py, as render settings --into does (an inline password is its PASSWORD), once every node has the new password."`
+	EnvFile  string `placeholder:"FILE" predictor:"file" help:"With password_env: the env file docker compose reads the password from; the password it holds is tried as the old one, and once every node has the new one its line is rewritten (every other line kept). Default: .env beside --compose, else ./.env."`
 }
 
 // Help is the detail of `citusgen help password`: the recipe.
@@ -63,7 +62,7 @@ type passwordWrite struct {
 }
 
 func (c *passwordCmd) Run(e *env) error {
-	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "60s, the default", "try each node once without waiting"); err != nil {
+	if err := c.check(e); err != nil {
 		return err
 	}
 	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
@@ -129,7 +128,7 @@ func (c *passwordCmd) Run(e *env) error {
 	}
 
 	noOld := fmt.Sprintf("put it in %s (read -rs %s; export %s) and run citusgen password again", OldPasswordEnv, OldPasswordEnv, OldPasswordEnv)
-	res, err := bootstrap.ChangePassword(e.ctx, t, bootstrap.Options{Cluster: o, Wait: c.Wait, NoWait: c.Wait == 0, Progress: e.stderr},
+	res, err := bootstrap.ChangePassword(e.ctx, t, c.bootstrapOptions(e, o),
 		bootstrap.PasswordChange{New: bootstrap.Password{Source: newSource, Value: o.Password}, Old: old, NoOld: noOld})
 	if err != nil {
 		msg := redact(err.Error())

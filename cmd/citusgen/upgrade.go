@@ -33,7 +33,7 @@ func (upgradeCmd) Help() string {
 }
 
 func (c *upgradeCmd) Run(e *env) error {
-	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "5m, the default", "verify once"); err != nil {
+	if err := checkWait(e, c.Wait, "5m, the default", "verify once"); err != nil {
 		return err
 	}
 	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
@@ -55,7 +55,9 @@ func (c *upgradeCmd) Run(e *env) error {
 	opts := upgrade.Options{
 		Cluster: o, ComposeFile: c.ComposeFile, Via: c.Via, Link: c.Link, Progress: e.stderr, Timeout: c.Wait,
 		WriteCompose: func(ctx context.Context, lt *topology.Topology) error {
-			return upgradeCompose(&env{ctx: ctx, cli: e.cli, parser: e.parser, args: e.args, stdin: e.stdin, stdout: e.stdout, stderr: e.stderr}, lt, c.ComposeFile)
+			le := *e
+			le.ctx = ctx
+			return upgradeCompose(&le, lt, c.ComposeFile)
 		},
 	}
 	p, err := upgrade.Prepare(e.ctx, t, opts)

@@ -26,10 +26,10 @@ type verifyCmd struct {
 }
 
 func (c *verifyCmd) Run(e *env) error {
-	if err := checkTimeout(e, c.Timeout, "--timeout", "CITUSGEN_TIMEOUT"); err != nil {
+	if err := checkTimeout(e, c.Timeout); err != nil {
 		return err
 	}
-	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_VERIFY_WAIT", "60s", "check once (the default)"); err != nil {
+	if err := checkWait(e, c.Wait, "60s", "check once (the default)"); err != nil {
 		return err
 	}
 	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
@@ -107,7 +107,7 @@ type planCmd struct {
 // Run lists what bootstrap (with --rebalance and --prune) would change;
 // read-only.
 func (c *planCmd) Run(e *env) error {
-	if err := checkTimeout(e, c.Timeout, "--timeout", "CITUSGEN_TIMEOUT"); err != nil {
+	if err := checkTimeout(e, c.Timeout); err != nil {
 		return err
 	}
 	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
@@ -180,33 +180,19 @@ func (c *planCmd) Run(e *env) error {
 //   - plan, verify --timeout (CITUSGEN_TIMEOUT): it bounds the run, so it
 //     must be more than 0.
 
-// source names where a flag's value came from: the flag when the
-// arguments give it, else its environment variable.
-func source(e *env, flag, envVar string) string {
-	for _, a := range e.args {
-		if a == "--" {
-			break
-		}
-		if a == flag || strings.HasPrefix(a, flag+"=") {
-			return flag
-		}
-	}
-	return envVar
-}
-
 // checkWait refuses a negative wait; zero means "do not wait", as each
 // flag's help says (zero is what).
-func checkWait(e *env, d time.Duration, flag, envVar, example, zero string) error {
+func checkWait(e *env, d time.Duration, example, zero string) error {
 	if d >= 0 {
 		return nil
 	}
-	return badInputf("%s is %s, a negative duration: give how long to wait (for example %s), or 0 to %s", source(e, flag, envVar), d, example, zero)
+	return badInputf("%s is %s, a negative duration: give how long to wait (for example %s), or 0 to %s", e.source("wait"), d, example, zero)
 }
 
 // checkTimeout refuses a timeout that is not positive.
-func checkTimeout(e *env, d time.Duration, flag, envVar string) error {
+func checkTimeout(e *env, d time.Duration) error {
 	if d > 0 {
 		return nil
 	}
-	return badInputf("%s is %s: it bounds the whole run, so it must be more than 0: give for example 30s (the default)", source(e, flag, envVar), d)
+	return badInputf("%s is %s: it bounds the whole run, so it must be more than 0: give for example 30s (the default)", e.source("timeout"), d)
 }
