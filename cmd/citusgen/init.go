@@ -67,7 +67,7 @@ func (c initCmd) writeSpec(e *env, spec []byte) (wrote bool, err error) {
 		_, err := e.stdout.Write(spec)
 		return false, err
 	}
-	if _, err := os.Stat(c.Path); err == nil && c.Path == DefaultSpecFile && redirectedToNewFile(e.stdout, c.Path) {
+	if _, err := os.Stat(c.Path); err == nil && c.Path == topology.SpecFile && redirectedToNewFile(e.stdout, c.Path) {
 		// `citusgen init > other.yaml` beside an existing citusgen.yaml:
 		// the shell made an empty file for the output, and that is where
 		// the spec is wanted (init never overwrites citusgen.yaml).
@@ -99,7 +99,7 @@ func (c initCmd) writeSpec(e *env, spec []byte) (wrote bool, err error) {
 		return false, err
 	}
 	next := "citusgen render"
-	if filepath.Clean(c.Path) != DefaultSpecFile {
+	if filepath.Clean(c.Path) != topology.SpecFile {
 		next = "citusgen render -t " + c.Path
 	}
 	what := "the default topology, commented"

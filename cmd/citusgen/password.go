@@ -15,10 +15,6 @@ import (
 	"github.com/citusgen/citusgen/topology"
 )
 
-// OldPasswordEnv holds the password the nodes have before a change. It is
-// read from the environment only: a flag would show it in ps.
-const OldPasswordEnv = topology.OldPasswordEnv
-
 type passwordCmd struct {
 	specFlag
 	connFlags
@@ -35,13 +31,13 @@ applies POSTGRES_PASSWORD only to an empty volume), so a new password in
 the topology makes every node, and the citus_setup service, refuse it.
 This command changes it on every node (ALTER ROLE and pg_dist_authinfo),
 then in the files that hold it. The old password comes from the
-environment, never from the command line: $` + OldPasswordEnv + `, and with
+environment, never from the command line: $` + topology.OldPasswordEnv + `, and with
 password_env also the env file. Run it again if it stops: it tries the old
 and the new password on every node and says which one each has.
 
     # password: in the topology
     edit citusgen.yaml                                  # the new password
-    read -rs ` + OldPasswordEnv + `; export ` + OldPasswordEnv + `   # the old one, not echoed
+    read -rs ` + topology.OldPasswordEnv + `; export ` + topology.OldPasswordEnv + `   # the old one, not echoed
     citusgen password --compose hq-compose.yml --settings localsettings.py
     docker compose -f hq-compose.yml up -d --wait
     citusgen verify
@@ -68,7 +64,7 @@ func (c *passwordCmd) Run(e *env) error {
 	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
 	if err != nil {
 		if t != nil && t.PasswordEnv != "" && os.Getenv(t.PasswordEnv) == "" {
-			return badInputf("the topology takes the password from $%s, which is not set: put the new password in it (read -rs %s; export %s); the nodes' old password comes from %s or $%s", t.PasswordEnv, t.PasswordEnv, t.PasswordEnv, c.envPath(), OldPasswordEnv)
+			return badInputf("the topology takes the password from $%s, which is not set: put the new password in it (read -rs %s; export %s); the nodes' old password comes from %s or $%s", t.PasswordEnv, t.PasswordEnv, t.PasswordEnv, c.envPath(), topology.OldPasswordEnv)
 		}
 		return err
 	}
@@ -80,8 +76,8 @@ func (c *passwordCmd) Run(e *env) error {
 		newSource = "$" + t.PasswordEnv
 	}
 	var old []bootstrap.Password
-	if v := os.Getenv(OldPasswordEnv); v != "" {
-		old = append(old, bootstrap.Password{Source: "$" + OldPasswordEnv, Value: v})
+	if v := os.Getenv(topology.OldPasswordEnv); v != "" {
+		old = append(old, bootstrap.Password{Source: "$" + topology.OldPasswordEnv, Value: v})
 	}
 	envWrite, envOld, err := c.envFile(e, t, o.Password)
 	if err != nil {
@@ -127,7 +123,7 @@ func (c *passwordCmd) Run(e *env) error {
 		writes = append(writes, *envWrite) // last: it holds the old password until every node has the new one
 	}
 
-	noOld := fmt.Sprintf("put it in %s (read -rs %s; export %s) and run citusgen password again", OldPasswordEnv, OldPasswordEnv, OldPasswordEnv)
+	noOld := fmt.Sprintf("put it in %s (read -rs %s; export %s) and run citusgen password again", topology.OldPasswordEnv, topology.OldPasswordEnv, topology.OldPasswordEnv)
 	res, err := bootstrap.ChangePassword(e.ctx, t, c.bootstrapOptions(e, o),
 		bootstrap.PasswordChange{New: bootstrap.Password{Source: newSource, Value: o.Password}, Old: old, NoOld: noOld})
 	if err != nil {
@@ -228,7 +224,7 @@ func (c *passwordCmd) summary(e *env, t *topology.Topology, res *bootstrap.Passw
 	}
 	fmt.Fprintln(e.stderr)
 	if len(res.Changed) == 0 && envWrite == nil && t.PasswordEnv != "" {
-		fmt.Fprintf(e.stderr, "citusgen: nothing to change: every node has the password $%s holds. To change it, put the new one in %s (the old one stays in %s or goes in $%s) and run citusgen password again\n", t.PasswordEnv, t.PasswordEnv, c.envPath(), OldPasswordEnv)
+		fmt.Fprintf(e.stderr, "citusgen: nothing to change: every node has the password $%s holds. To change it, put the new one in %s (the old one stays in %s or goes in $%s) and run citusgen password again\n", t.PasswordEnv, t.PasswordEnv, c.envPath(), topology.OldPasswordEnv)
 	}
 	images := false
 	for _, n := range t.Nodes() {
