@@ -113,7 +113,7 @@ func (c *passwordCmd) Run(e *env) error {
 			return err
 		}
 		removeStale(e, c.Settings)
-		data, err := mergeSettings(e, t, tgt, false)
+		data, err := mergeSettings(e, t, c.Settings, tgt.Data, false)
 		if err != nil {
 			return err
 		}

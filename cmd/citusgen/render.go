@@ -218,16 +218,22 @@ func createCompose(e *env, t *topology.Topology, path string) error {
 	if err := validateChange(e, t, path, nil, m.Data); err != nil {
 		return err
 	}
+	return createFile(e, path, m.Data, "the citusgen regions (add your own services beside them)")
+}
+
+// createFile writes a new file, unless a signal came or the file appeared
+// meanwhile, and says what it holds.
+func createFile(e *env, path string, data []byte, holding string) error {
 	if err := e.ctx.Err(); err != nil {
 		return stopped(e, path, err)
 	}
-	if err := atomicfile.WriteNew(path, m.Data); err != nil {
+	if err := atomicfile.WriteNew(path, data); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s appeared while citusgen was creating it; run the command again", path)
 		}
 		return err
 	}
-	fmt.Fprintf(e.stderr, "citusgen: created %s with the citusgen regions (add your own services beside them)\n", path)
+	fmt.Fprintf(e.stderr, "citusgen: created %s with %s\n", path, holding)
 	return nil
 }
 
@@ -280,18 +286,18 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 	if err != nil {
 		return err
 	}
-	merged, err := mergeSettings(e, t, tgt, adopt)
+	merged, err := mergeSettings(e, t, path, tgt.Data, adopt)
 	if err != nil {
 		return err
 	}
 	return writeIfChanged(e, tgt, merged)
 }
 
-// mergeSettings is intoSettings up to the write, for a file that exists:
-// its merged, checked content.
-func mergeSettings(e *env, t *topology.Topology, tgt *atomicfile.Target, adopt bool) ([]byte, error) {
-	ctx, path := e.ctx, tgt.Path
-	m, err := regions.MergeSettingsFile(ctx, tgt.Data, t, regions.MergeOptions{Name: path, Header: e.headerPath(path), Adopt: adopt})
+// mergeSettings is intoSettings up to the write: the file's merged, checked
+// content.
+func mergeSettings(e *env, t *topology.Topology, path string, data []byte, adopt bool) ([]byte, error) {
+	ctx := e.ctx
+	m, err := regions.MergeSettingsFile(ctx, data, t, regions.MergeOptions{Name: path, Header: e.headerPath(path), Adopt: adopt})
 	if err != nil {
 		return nil, stopped(e, path, mergeError(path, err))
 	}
@@ -307,26 +313,11 @@ func mergeSettings(e *env, t *topology.Topology, tgt *atomicfile.Target, adopt b
 
 // createSettings writes a new settings file: the block and what it needs.
 func createSettings(e *env, t *topology.Topology, path string) error {
-	ctx := e.ctx
-	header := e.headerPath(path)
-	m, err := regions.MergeSettingsFile(ctx, regions.NewSettingsFile(t, header), t, regions.MergeOptions{Name: path, Header: header})
+	data, err := mergeSettings(e, t, path, regions.NewSettingsFile(t, e.headerPath(path)), false)
 	if err != nil {
-		return stopped(e, path, mergeError(path, err))
-	}
-	if err := m.CheckCompiles(ctx, path); err != nil {
-		return stopped(e, path, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return stopped(e, path, err)
-	}
-	if err := atomicfile.WriteNew(path, m.Data); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s appeared while citusgen was creating it; run the command again", path)
-		}
 		return err
 	}
-	fmt.Fprintf(e.stderr, "citusgen: created %s with the citusgen block (DATABASES starts empty above it: add Django's own databases there)\n", path)
-	return nil
+	return createFile(e, path, data, "the citusgen block (DATABASES starts empty above it: add Django's own databases there)")
 }
 
 // reportAdopted lists on stderr what --adopt took over, by the lines it had.
