@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -120,6 +121,12 @@ func (e *env) print(out []byte, err error) error {
 		_, err = e.stdout.Write(out)
 	}
 	return err
+}
+
+// printJSON writes v to standard output as indented JSON.
+func (e *env) printJSON(v any) error {
+	out, err := json.MarshalIndent(v, "", "  ")
+	return e.print(append(out, '\n'), err)
 }
 
 func main() {

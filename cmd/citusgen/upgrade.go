@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -73,9 +72,7 @@ func (c *upgradeCmd) Run(e *env) error {
 	case c.DropOld:
 		runErr = p.DropOld(e.ctx)
 	case c.JSON:
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		return e.printJSON(p)
 	default:
 		p.Write(e.stdout)
 		return nil

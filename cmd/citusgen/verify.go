@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,23 +43,13 @@ func (c *verifyCmd) Run(e *env) error {
 	if err != nil {
 		return badInput{err}
 	}
-	shown := report.Checks
+	shown := append([]verify.Check{}, report.Checks...) // [], not null, in JSON
 	if c.Failures {
-		shown = nil
-		for _, ch := range report.Checks {
-			if ch.Status == verify.Fail {
-				shown = append(shown, ch)
-			}
-		}
+		shown = slices.DeleteFunc(shown, func(ch verify.Check) bool { return ch.Status != verify.Fail })
 	}
 	if c.JSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
 		pass, fail, skip := report.Counts()
-		if shown == nil {
-			shown = []verify.Check{}
-		}
-		if err := enc.Encode(map[string]any{
+		if err := e.printJSON(map[string]any{
 			"ok": report.OK(), "complete": len(report.Unread) == 0, "unread": report.Unread, "passed": pass, "failed": fail, "skipped": skip,
 			"elapsed_seconds": report.Elapsed.Seconds(), "checks": shown,
 		}); err != nil {
@@ -138,13 +128,8 @@ func (c *planCmd) Run(e *env) error {
 		for _, u := range p.Unread {
 			probs = append(probs, problem{u.Node, redact(u.Detail), redact(u.Hint)})
 		}
-		changes := p.Changes
-		if changes == nil {
-			changes = []diagnosis.Change{}
-		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"in_sync": p.InSync(), "complete": p.Complete(), "unread": probs, "changes": changes, "summary": p.Summary()}); err != nil {
+		changes := append([]diagnosis.Change{}, p.Changes...) // [], not null
+		if err := e.printJSON(map[string]any{"in_sync": p.InSync(), "complete": p.Complete(), "unread": probs, "changes": changes, "summary": p.Summary()}); err != nil {
 			return err
 		}
 	} else {
@@ -160,10 +145,10 @@ func (c *planCmd) Run(e *env) error {
 			fmt.Fprintln(e.stdout, p.Summary())
 		}
 	}
-	switch p.ExitStatus() {
-	case plan.Incomplete:
+	switch {
+	case !p.Complete():
 		return couldNotRead{problems: p.Unread, redact: redact, what: "plan is incomplete"}
-	case plan.Pending:
+	case len(p.Changes) > 0:
 		return errShown
 	}
 	return nil
