@@ -583,33 +583,18 @@ func (o *driftOutput) diff(path, fix, actual, want string) {
 // hunk as a unified diff shows it.
 func hunkLines(h *udiff.Hunk, total int) (settingsfile.Range, string) {
 	var r settingsfile.Range
-	var text strings.Builder
 	old, added := h.FromLine, 0
-	oldN, newN := 0, 0
 	for _, l := range h.Lines {
-		if l.Kind != udiff.Insert {
-			oldN++
-		}
-		if l.Kind != udiff.Delete {
-			newN++
-		}
-	}
-	fmt.Fprintf(&text, "@@ -%d,%d +%d,%d @@\n", h.FromLine, oldN, h.ToLine, newN)
-	for _, l := range h.Lines {
-		content := strings.TrimSuffix(l.Content, "\n")
 		switch l.Kind {
 		case udiff.Equal:
-			text.WriteString(" " + content + "\n")
 			old++
 		case udiff.Delete:
-			text.WriteString("-" + content + "\n")
 			if r.Start == 0 {
 				r.Start = old
 			}
 			r.End = old
 			old++
 		case udiff.Insert:
-			text.WriteString("+" + content + "\n")
 			if added == 0 && r.Start == 0 {
 				added = old
 			}
@@ -619,7 +604,9 @@ func hunkLines(h *udiff.Hunk, total int) (settingsfile.Range, string) {
 		r.Start = min(max(added, 1), max(total, 1))
 		r.End = r.Start
 	}
-	return r, strings.TrimSuffix(text.String(), "\n")
+	// udiff's text of the hunk alone, without the ---/+++ lines.
+	text := udiff.UnifiedDiff{Hunks: []*udiff.Hunk{h}}.String()
+	return r, strings.TrimSuffix(text[strings.Index(text, "@@"):], "\n")
 }
 
 // annotation is a GitHub Actions workflow command that shows msg on lines of
