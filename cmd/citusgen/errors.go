@@ -130,8 +130,6 @@ func report(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "citusgen: the topology has %s; fix %s and run again (nothing was written)\n", english.Plural(len(specErrs), "problem"), them)
 	case errors.As(err, &fieldErr):
 		fmt.Fprintln(stderr, "citusgen: "+fieldErr.Error())
-	case code == exitBadInput:
-		fmt.Fprintln(stderr, "citusgen: "+err.Error())
 	default:
 		fmt.Fprintln(stderr, "citusgen: "+strings.TrimSpace(err.Error()))
 	}

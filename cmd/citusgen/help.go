@@ -76,23 +76,6 @@ func printHelp(options kong.HelpOptions, ctx *kong.Context) error {
 	return err
 }
 
-func childNamed(node *kong.Node, name string) *kong.Node {
-	for _, c := range node.Children {
-		if c.Hidden {
-			continue
-		}
-		if c.Name == name {
-			return c
-		}
-		for _, alias := range c.Aliases {
-			if alias == name {
-				return c
-			}
-		}
-	}
-	return nil
-}
-
 type completionCmd struct {
 	Shell string `arg:"" enum:"bash,zsh,fish" help:"bash, zsh or fish."`
 }
@@ -336,14 +319,16 @@ func (p pathPredictor) Predict(a complete.Args) []string {
 type commandPredictor struct{ app *kong.Application }
 
 func (p commandPredictor) Predict(a complete.Args) []string {
-	node := p.app.Node
+	children := p.app.Children
 	for _, w := range a.Completed {
-		if node = childNamed(node, w); node == nil {
+		i := slices.IndexFunc(children, func(c *kong.Node) bool { return c.Name == w && !c.Hidden })
+		if i < 0 {
 			return nil
 		}
+		children = children[i].Children
 	}
 	var names []string
-	for _, c := range node.Children {
+	for _, c := range children {
 		if !c.Hidden {
 			names = append(names, c.Name)
 		}

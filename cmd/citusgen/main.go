@@ -17,6 +17,7 @@ import (
 
 	"github.com/alecthomas/kong"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/citusgen/citusgen/internal/atomicfile"
 	"github.com/citusgen/citusgen/quote"
@@ -42,23 +43,16 @@ func versionString() string {
 	if !ok {
 		return out
 	}
-	var rev, modified, when string
+	vcs := map[string]string{}
 	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			modified = s.Value
-		case "vcs.time":
-			when = s.Value
-		}
+		vcs[s.Key] = s.Value
 	}
-	if rev != "" {
+	if rev := vcs["vcs.revision"]; rev != "" {
 		out += ", revision " + rev
-		if modified == "true" {
+		if vcs["vcs.modified"] == "true" {
 			out += " (modified)"
 		}
-		if when != "" {
+		if when := vcs["vcs.time"]; when != "" {
 			out += " of " + when
 		}
 	}
@@ -255,15 +249,7 @@ type interrupted struct{ sig syscall.Signal }
 
 func (i interrupted) Error() string { return "interrupted by " + i.name() }
 
-func (i interrupted) name() string {
-	switch i.sig {
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return i.sig.String()
-}
+func (i interrupted) name() string { return unix.SignalName(i.sig) }
 
 func (i interrupted) status() int { return 128 + int(i.sig) }
 
