@@ -145,8 +145,12 @@ func openInput(path, missing string) (*atomicfile.Target, error) {
 	return t, err
 }
 
-// readInput reads a file citusgen only reads (check, import).
+// readInput reads a file citusgen only reads (check, import); no path,
+// no data.
 func readInput(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
 	t, err := openInput(path, "")
 	if err != nil {
 		return nil, err

@@ -464,10 +464,8 @@ func (c importCmd) Run(e *env) error {
 	if in.Compose, err = readInput(c.Compose); err != nil {
 		return err
 	}
-	if c.Settings != "" {
-		if in.Settings, err = readInput(c.Settings); err != nil {
-			return err
-		}
+	if in.Settings, err = readInput(c.Settings); err != nil {
+		return err
 	}
 	res, err := specimport.Import(e.ctx, in)
 	if err != nil {
@@ -495,16 +493,13 @@ func (c checkCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	var composeData, settingsData []byte
-	if c.Compose != "" {
-		if composeData, err = readInput(c.Compose); err != nil {
-			return err
-		}
+	composeData, err := readInput(c.Compose)
+	if err != nil {
+		return err
 	}
-	if c.Settings != "" {
-		if settingsData, err = readInput(c.Settings); err != nil {
-			return err
-		}
+	settingsData, err := readInput(c.Settings)
+	if err != nil {
+		return err
 	}
 	findings, notes, err := regions.Check(e.ctx, t, c.Compose, c.Settings, e.headerPath(c.Settings), composeData, settingsData)
 	var fe *regions.FileError

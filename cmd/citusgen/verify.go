@@ -154,19 +154,12 @@ func (c *planCmd) Run(e *env) error {
 	return nil
 }
 
-// Every duration flag has one meaning for 0 and refuses what it cannot
-// mean, naming where the value came from:
-//   - bootstrap, reset --wait (CITUSGEN_WAIT): 0 does not wait for the
-//     nodes (each is tried once); negative is refused.
-//   - verify --wait (CITUSGEN_VERIFY_WAIT): 0 (the default) checks once;
-//     negative is refused.
-//   - upgrade --wait (CITUSGEN_WAIT): 0 verifies once after the nodes
-//     start; negative is refused.
-//   - plan, verify --timeout (CITUSGEN_TIMEOUT): it bounds the run, so it
-//     must be more than 0.
+// Every duration flag has one meaning for 0 (its help says which) and
+// refuses what it cannot mean, naming where the value came from: a --wait
+// is never negative, a --timeout bounds the run, so it is more than 0.
 
-// checkWait refuses a negative wait; zero means "do not wait", as each
-// flag's help says (zero is what).
+// checkWait refuses a negative wait; zero means "do not wait" (zero says
+// what that is for the flag).
 func checkWait(e *env, d time.Duration, example, zero string) error {
 	if d >= 0 {
 		return nil
