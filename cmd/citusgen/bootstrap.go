@@ -14,8 +14,7 @@ import (
 )
 
 type bootstrapCmd struct {
-	specFlag
-	connFlags
+	liveFlags
 	nodeWait  `embed:"" set:"wait_help=How long to wait for the nodes to accept connections, for another bootstrap's lock, and for each statement, rebalance and drain. 0: try each node once and do not wait for another bootstrap (statements, a rebalance and a drain are then bounded by 60s); negative values are refused."`
 	DryRun    bool `help:"Print the SQL bootstrap would run on a new cluster (as a psql script) and connect to nothing."`
 	Rebalance bool `help:"Also move shards onto the topology's workers with Citus's background rebalancer (or wait for a rebalance already running), with progress on stderr."`
@@ -62,10 +61,9 @@ func (c *bootstrapCmd) Run(e *env) error {
 }
 
 type resetCmd struct {
-	specFlag
-	connFlags
-	nodeWait `embed:"" set:"wait_help=How long to wait for the nodes to accept connections, and for each statement. 0: try each node once (statements are then bounded by 60s); negative values are refused."`
+	liveFlags
 	Yes      bool `help:"Really drop and recreate the database on every node."`
+	nodeWait `embed:"" set:"wait_help=How long to wait for the nodes to accept connections, and for each statement. 0: try each node once (statements are then bounded by 60s); negative values are refused."`
 }
 
 func (c *resetCmd) Run(e *env) error {
@@ -172,10 +170,17 @@ func (f connFlags) addressFunc(t *topology.Topology) (generator.AddressFunc, err
 	return cluster.Addresses(t, o)
 }
 
-// liveSpec loads the spec and where and how to reach its nodes: what every
+// liveFlags are the flags of every command that reaches the live cluster:
+// its spec and where its nodes are.
+type liveFlags struct {
+	specFlag
+	connFlags
+}
+
+// live loads the spec and where and how to reach its nodes: what every
 // command that talks to the live cluster starts with.
-func liveSpec(e *env, s specFlag, f connFlags) (*topology.Topology, cluster.Options, error) {
-	t, err := s.spec(e, forCluster)
+func (f liveFlags) live(e *env) (*topology.Topology, cluster.Options, error) {
+	t, err := f.spec(e, forCluster)
 	if err != nil {
 		return nil, cluster.Options{}, err
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // specFlag is the --topology flag, on the commands that read a spec. Read
-// it only through spec (or liveSpec), which holds the rule below.
+// it only through spec (or liveFlags.live), which holds the rule below.
 type specFlag struct {
 	Topology string `short:"t" env:"CITUSGEN_TOPOLOGY" placeholder:"FILE" predictor:"file" help:"Topology spec (YAML); '-' reads stdin. Without it, the nearest citusgen.yaml in this folder or a folder above it; with none, render and check use the embedded CommCare HQ topology (and say so), commands that reach the cluster refuse."`
 }

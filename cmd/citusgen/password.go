@@ -16,8 +16,7 @@ import (
 )
 
 type passwordCmd struct {
-	specFlag
-	connFlags
+	liveFlags
 	nodeWait `embed:"" set:"wait_help=How long to wait for each node to accept connections, and for each statement. 0: try each node once (statements are then bounded by 60s); negative values are refused."`
 	Compose  string `placeholder:"FILE" predictor:"file" help:"Also update citusgen's regions of this compose file, as render --into does (an inline password is in the nodes' environment there), once every node has the new password."`
 	Settings string `placeholder:"FILE" predictor:"file" help:"Also update the citusgen block of this localsettings.py, as render settings --into does (an inline password is its PASSWORD), once every node has the new password."`
@@ -61,7 +60,7 @@ func (c *passwordCmd) Run(e *env) error {
 	if err := c.check(e); err != nil {
 		return err
 	}
-	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
+	t, o, err := c.live(e)
 	if err != nil {
 		if t != nil && t.PasswordEnv != "" && os.Getenv(t.PasswordEnv) == "" {
 			return badInputf("the topology takes the password from $%s, which is not set: put the new password in it (read -rs %s; export %s); the nodes' old password comes from %s or $%s", t.PasswordEnv, t.PasswordEnv, t.PasswordEnv, c.envPath(), topology.OldPasswordEnv)

@@ -14,8 +14,7 @@ import (
 )
 
 type upgradeCmd struct {
-	specFlag
-	connFlags
+	liveFlags
 	ComposeFile string        `name:"compose-file" default:"hq-compose.yml" placeholder:"FILE" predictor:"file" env:"CITUSGEN_COMPOSE_FILE" help:"The compose file the cluster runs from; upgrade rewrites it for each leg's image."`
 	Apply       bool          `xor:"action" help:"Run the upgrade (without it, print the plan). Run it again to resume a run that stopped."`
 	Rollback    bool          `xor:"action" help:"Undo the upgrade recorded beside the compose file, finished or not: the old images on the old data."`
@@ -35,7 +34,7 @@ func (c *upgradeCmd) Run(e *env) error {
 	if err := checkWait(e, c.Wait, "5m, the default", "verify once"); err != nil {
 		return err
 	}
-	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
+	t, o, err := c.live(e)
 	if err != nil {
 		return err
 	}

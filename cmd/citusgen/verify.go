@@ -16,8 +16,7 @@ import (
 )
 
 type verifyCmd struct {
-	specFlag
-	connFlags
+	liveFlags
 	Timeout  time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on each run, so a silent port never hangs it; must be more than 0."`
 	Wait     time.Duration `env:"CITUSGEN_VERIFY_WAIT" placeholder:"DURATION" help:"Check again until every check passes or DURATION has passed (a cluster still coming up: nodes starting, citus_setup registering), printing on stderr what it waits for. 0 (the default) checks once; negative values are refused."`
 	JSON     bool          `name:"json" help:"Print the report as JSON."`
@@ -32,7 +31,7 @@ func (c *verifyCmd) Run(e *env) error {
 	if err := checkWait(e, c.Wait, "60s", "check once (the default)"); err != nil {
 		return err
 	}
-	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
+	t, o, err := c.live(e)
 	if err != nil {
 		return err
 	}
@@ -88,8 +87,7 @@ func writeTable(e *env, r *verify.Report, shown []verify.Check, failuresOnly boo
 }
 
 type planCmd struct {
-	specFlag
-	connFlags
+	liveFlags
 	JSON    bool          `name:"json" help:"Print the plan as JSON."`
 	Timeout time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on the whole run; must be more than 0."`
 }
@@ -100,7 +98,7 @@ func (c *planCmd) Run(e *env) error {
 	if err := checkTimeout(e, c.Timeout); err != nil {
 		return err
 	}
-	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
+	t, o, err := c.live(e)
 	if err != nil {
 		return err
 	}
