@@ -99,14 +99,8 @@ func exitStatus(err error) int {
 // that does not decode, a file citusgen refuses to read or replace, or a
 // file a merge refuses.
 func isBadInput(err error) bool {
-	var (
-		bad      badInput
-		specErrs topology.Errors
-		fieldErr *topology.FieldError
-		unsafe   *atomicfile.UnsafeError
-		refused  inFile
-	)
-	return errors.As(err, &bad) || errors.As(err, &specErrs) || errors.As(err, &fieldErr) || errors.As(err, &unsafe) || errors.As(err, &refused)
+	return errors.As(err, new(badInput)) || errors.As(err, new(topology.Errors)) || errors.As(err, new(*topology.FieldError)) ||
+		errors.As(err, new(*atomicfile.UnsafeError)) || errors.As(err, new(inFile))
 }
 
 // report prints err on stderr, as each kind is said, and returns the exit

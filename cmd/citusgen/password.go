@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/citusgen/citusgen/bootstrap"
@@ -85,13 +86,10 @@ func (c *passwordCmd) Run(e *env) error {
 	if envOld != "" {
 		old = append(old, bootstrap.Password{Source: c.envPath(), Value: envOld})
 	}
-	secrets := []string{o.Password}
-	for _, p := range old {
-		secrets = append(secrets, p.Value)
-	}
 	redact := func(s string) string {
-		for _, p := range secrets {
-			s = cluster.Redact(s, p, t.User)
+		s = cluster.Redact(s, o.Password, t.User)
+		for _, p := range old {
+			s = cluster.Redact(s, p.Value, t.User)
 		}
 		return s
 	}
@@ -225,10 +223,7 @@ func (c *passwordCmd) summary(e *env, t *topology.Topology, res *bootstrap.Passw
 	if len(res.Changed) == 0 && envWrite == nil && t.PasswordEnv != "" {
 		fmt.Fprintf(e.stderr, "citusgen: nothing to change: every node has the password $%s holds. To change it, put the new one in %s (the old one stays in %s or goes in $%s) and run citusgen password again\n", t.PasswordEnv, t.PasswordEnv, c.envPath(), topology.OldPasswordEnv)
 	}
-	images := false
-	for _, n := range t.Nodes() {
-		images = images || n.RunsFromImage()
-	}
+	images := slices.ContainsFunc(t.Nodes(), topology.Node.RunsFromImage)
 	var next []string
 	if t.PasswordEnv == "" {
 		if c.Compose == "" && images {
