@@ -71,20 +71,12 @@ func (e redacted) Unwrap() error { return e.err }
 // raised as a panic that run recovers.
 type kongExit int
 
-func (k kongExit) Error() string { return fmt.Sprintf("exit %d", int(k)) }
-
 // exitStatus maps what went wrong to the exit status.
 func exitStatus(err error) int {
 	var unread couldNotRead
-	var k kongExit
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &k):
-		if k == 0 {
-			return exitOK
-		}
-		return exitBadInput
 	case errors.Is(err, errShown):
 		return exitFailed
 	case errors.As(err, &unread):
@@ -111,7 +103,7 @@ func report(stderr io.Writer, err error) int {
 	var specErrs topology.Errors
 	var fieldErr *topology.FieldError
 	switch {
-	case err == nil || errors.Is(err, errShown) || errors.As(err, new(kongExit)):
+	case err == nil || errors.Is(err, errShown):
 		// nothing more to say
 	case errors.As(err, &unread):
 		fmt.Fprintln(stderr, "citusgen: "+strings.ReplaceAll(strings.TrimSpace(unread.Error()), "\n", "\ncitusgen: "))

@@ -161,7 +161,9 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			if !ok {
 				panic(r)
 			}
-			code = exitStatus(k)
+			if code = exitOK; k != 0 {
+				code = exitBadInput
+			}
 		}
 	}()
 	// A shell asking for completions (COMP_LINE set) is answered here; the
