@@ -1,6 +1,5 @@
 // Package plan is what would make the live cluster match the topology: the
-// changes of one diagnosis, what could not be read, a summary and an exit
-// status.
+// changes of one diagnosis, what could not be read, and a summary.
 package plan
 
 import (
@@ -25,13 +24,6 @@ type Plan struct {
 	Notes []string
 }
 
-// Exit statuses a plan ends a command with.
-const (
-	InSync     = 0 // nothing to change
-	Pending    = 1 // changes to make
-	Incomplete = 3 // part of the cluster could not be read
-)
-
 // Make makes the plan of one reading of the cluster.
 func Make(c *live.Cluster) *Plan {
 	p := &Plan{Changes: diagnosis.Diagnose(c).Changes, Unread: c.Unread()}
@@ -54,17 +46,6 @@ func (p *Plan) InSync() bool { return len(p.Changes) == 0 && len(p.Unread) == 0 
 
 // Complete reports whether the whole cluster was read.
 func (p *Plan) Complete() bool { return len(p.Unread) == 0 }
-
-// ExitStatus is InSync, Pending or Incomplete.
-func (p *Plan) ExitStatus() int {
-	switch {
-	case !p.Complete():
-		return Incomplete
-	case len(p.Changes) > 0:
-		return Pending
-	}
-	return InSync
-}
 
 // Summary says in a line where the cluster stands: in sync, what is
 // pending and what applies it, or what could not be read.
@@ -129,10 +110,8 @@ func (p *Plan) Left() error {
 		parts = append(parts, "run citusgen bootstrap "+strings.Join(flags, " ")+" to apply what needs "+strings.Join(flags, " and "))
 	}
 	manual, other := counts[diagnosis.ByHand], counts[diagnosis.ByBootstrap]
-	if manual == 1 {
-		parts = append(parts, "1 change needs a person (see above)")
-	} else if manual > 0 {
-		parts = append(parts, fmt.Sprintf("%d changes need a person (see above)", manual))
+	if manual > 0 {
+		parts = append(parts, english.Plural(manual, "change")+map[bool]string{true: " needs", false: " need"}[manual == 1]+" a person (see above)")
 	}
 	if other > 0 && manual > 0 {
 		parts = append(parts, fmt.Sprintf("%s wait for those", english.Plural(other, "other change")))

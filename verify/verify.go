@@ -46,12 +46,8 @@ type Report struct {
 
 // OK reports whether no check failed.
 func (r *Report) OK() bool {
-	for _, c := range r.Checks {
-		if c.Status == Fail {
-			return false
-		}
-	}
-	return true
+	_, fail, _ := r.Counts()
+	return fail == 0
 }
 
 // Counts returns how many checks passed, failed and were skipped.

@@ -14,17 +14,16 @@ import (
 )
 
 type bootstrapCmd struct {
-	specFlag
-	connFlags
-	Wait      time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for the nodes to accept connections, for another bootstrap's lock, and for each statement, rebalance and drain. 0: try each node once and do not wait for another bootstrap (statements, a rebalance and a drain are then bounded by 60s); negative values are refused."`
-	DryRun    bool          `help:"Print the SQL bootstrap would run on a new cluster (as a psql script) and connect to nothing."`
-	Rebalance bool          `help:"Also move shards onto the topology's workers with Citus's background rebalancer (or wait for a rebalance already running), with progress on stderr."`
-	Prune     bool          `help:"Also drain registered workers the topology no longer lists (their shards move to the others), then remove them."`
+	liveFlags
+	nodeWait  `embed:"" set:"wait_help=How long to wait for the nodes to accept connections, for another bootstrap's lock, and for each statement, rebalance and drain. 0: try each node once and do not wait for another bootstrap (statements, a rebalance and a drain are then bounded by 60s); negative values are refused."`
+	DryRun    bool `help:"Print the SQL bootstrap would run on a new cluster (as a psql script) and connect to nothing."`
+	Rebalance bool `help:"Also move shards onto the topology's workers with Citus's background rebalancer (or wait for a rebalance already running), with progress on stderr."`
+	Prune     bool `help:"Also drain registered workers the topology no longer lists (their shards move to the others), then remove them."`
 }
 
 // Run applies what plan lists.
 func (c *bootstrapCmd) Run(e *env) error {
-	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "60s, the default", "try each node once without waiting"); err != nil {
+	if err := c.check(e); err != nil {
 		return err
 	}
 	use := forCluster
@@ -46,7 +45,9 @@ func (c *bootstrapCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	res, err := bootstrap.Run(e.ctx, t, bootstrap.Options{Cluster: o, Wait: c.Wait, NoWait: c.Wait == 0, Progress: e.stderr, Prune: c.Prune, Rebalance: c.Rebalance})
+	bo := c.bootstrapOptions(e, o)
+	bo.Prune, bo.Rebalance = c.Prune, c.Rebalance
+	res, err := bootstrap.Run(e.ctx, t, bo)
 	if err != nil && e.ctx.Err() != nil {
 		return redacted{o.Redact(t, err.Error()), err} // says what it stopped and what it left
 	}
@@ -60,14 +61,13 @@ func (c *bootstrapCmd) Run(e *env) error {
 }
 
 type resetCmd struct {
-	specFlag
-	connFlags
-	Yes  bool          `help:"Really drop and recreate the database on every node."`
-	Wait time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for the nodes to accept connections, and for each statement. 0: try each node once (statements are then bounded by 60s); negative values are refused."`
+	liveFlags
+	Yes      bool `help:"Really drop and recreate the database on every node."`
+	nodeWait `embed:"" set:"wait_help=How long to wait for the nodes to accept connections, and for each statement. 0: try each node once (statements are then bounded by 60s); negative values are refused."`
 }
 
 func (c *resetCmd) Run(e *env) error {
-	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "60s, the default", "try each node once without waiting"); err != nil {
+	if err := c.check(e); err != nil {
 		return err
 	}
 	t, err := c.spec(e, forCluster)
@@ -86,12 +86,26 @@ func (c *resetCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := bootstrap.Reset(e.ctx, t, bootstrap.Options{Cluster: o, Wait: c.Wait, NoWait: c.Wait == 0, Progress: e.stderr}); err != nil && e.ctx.Err() != nil {
+	if err := bootstrap.Reset(e.ctx, t, c.bootstrapOptions(e, o)); err != nil && e.ctx.Err() != nil {
 		return fmt.Errorf("reset stopped; the nodes above that say done were reset, the statement it was running is canceled: run citusgen reset --yes again to reset every node, then citusgen bootstrap")
 	} else if err != nil {
 		return redacted{"reset failed: " + o.Redact(t, err.Error()), err}
 	}
 	return nil
+}
+
+// nodeWait is --wait of the commands that work on the nodes (bootstrap,
+// reset, password), each with its own help (wait_help).
+type nodeWait struct {
+	Wait time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"${wait_help}"`
+}
+
+func (w nodeWait) check(e *env) error {
+	return checkWait(e, w.Wait, "60s, the default", "try each node once without waiting")
+}
+
+func (w nodeWait) bootstrapOptions(e *env, o cluster.Options) bootstrap.Options {
+	return bootstrap.Options{Cluster: o, Wait: w.Wait, NoWait: w.Wait == 0, Progress: e.stderr}
 }
 
 // connFlags say where citusgen reaches the nodes; bootstrap and verify share them.
@@ -156,10 +170,17 @@ func (f connFlags) addressFunc(t *topology.Topology) (generator.AddressFunc, err
 	return cluster.Addresses(t, o)
 }
 
-// liveSpec loads the spec and where and how to reach its nodes: what every
+// liveFlags are the flags of every command that reaches the live cluster:
+// its spec and where its nodes are.
+type liveFlags struct {
+	specFlag
+	connFlags
+}
+
+// live loads the spec and where and how to reach its nodes: what every
 // command that talks to the live cluster starts with.
-func liveSpec(e *env, s specFlag, f connFlags) (*topology.Topology, cluster.Options, error) {
-	t, err := s.spec(e, forCluster)
+func (f liveFlags) live(e *env) (*topology.Topology, cluster.Options, error) {
+	t, err := f.spec(e, forCluster)
 	if err != nil {
 		return nil, cluster.Options{}, err
 	}

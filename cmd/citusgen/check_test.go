@@ -42,6 +42,11 @@ func TestHunkLines(t *testing.T) {
 			}
 		}
 	}
+	// The text is the hunk as a unified diff shows it, without the file lines.
+	u, _ := udiff.ToUnifiedDiff("f", "g", "a\nb", udiff.Lines("a\nb", "a\nc"), udiff.DefaultContextLines)
+	if _, text := hunkLines(u.Hunks[0], 2); text != "@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file" {
+		t.Errorf("hunk text %q", text)
+	}
 }
 
 func TestAnnotation(t *testing.T) {

@@ -71,20 +71,12 @@ func (e redacted) Unwrap() error { return e.err }
 // raised as a panic that run recovers.
 type kongExit int
 
-func (k kongExit) Error() string { return fmt.Sprintf("exit %d", int(k)) }
-
 // exitStatus maps what went wrong to the exit status.
 func exitStatus(err error) int {
 	var unread couldNotRead
-	var k kongExit
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &k):
-		if k == 0 {
-			return exitOK
-		}
-		return exitBadInput
 	case errors.Is(err, errShown):
 		return exitFailed
 	case errors.As(err, &unread):
@@ -99,14 +91,8 @@ func exitStatus(err error) int {
 // that does not decode, a file citusgen refuses to read or replace, or a
 // file a merge refuses.
 func isBadInput(err error) bool {
-	var (
-		bad      badInput
-		specErrs topology.Errors
-		fieldErr *topology.FieldError
-		unsafe   *atomicfile.UnsafeError
-		refused  inFile
-	)
-	return errors.As(err, &bad) || errors.As(err, &specErrs) || errors.As(err, &fieldErr) || errors.As(err, &unsafe) || errors.As(err, &refused)
+	return errors.As(err, new(badInput)) || errors.As(err, new(topology.Errors)) || errors.As(err, new(*topology.FieldError)) ||
+		errors.As(err, new(*atomicfile.UnsafeError)) || errors.As(err, new(inFile))
 }
 
 // report prints err on stderr, as each kind is said, and returns the exit
@@ -117,7 +103,7 @@ func report(stderr io.Writer, err error) int {
 	var specErrs topology.Errors
 	var fieldErr *topology.FieldError
 	switch {
-	case err == nil || errors.Is(err, errShown) || errors.As(err, new(kongExit)):
+	case err == nil || errors.Is(err, errShown):
 		// nothing more to say
 	case errors.As(err, &unread):
 		fmt.Fprintln(stderr, "citusgen: "+strings.ReplaceAll(strings.TrimSpace(unread.Error()), "\n", "\ncitusgen: "))
@@ -130,8 +116,6 @@ func report(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "citusgen: the topology has %s; fix %s and run again (nothing was written)\n", english.Plural(len(specErrs), "problem"), them)
 	case errors.As(err, &fieldErr):
 		fmt.Fprintln(stderr, "citusgen: "+fieldErr.Error())
-	case code == exitBadInput:
-		fmt.Fprintln(stderr, "citusgen: "+err.Error())
 	default:
 		fmt.Fprintln(stderr, "citusgen: "+strings.TrimSpace(err.Error()))
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +13,6 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/posener/complete"
 	"github.com/willabides/kongplete"
-
-	"github.com/citusgen/citusgen/internal/levenshtein"
 )
 
 type helpCmd struct {
@@ -24,9 +21,6 @@ type helpCmd struct {
 
 // Run prints the usage of the named command the way --help does.
 func (c helpCmd) Run(e *env) error {
-	if err := unknownCommand(e.parser.Model, c.Command); err != nil {
-		return err
-	}
 	_, err := e.parser.Parse(append(append([]string{}, c.Command...), "--help"))
 	if err != nil {
 		return badInputf("help: %w", err)
@@ -80,106 +74,6 @@ func printHelp(options kong.HelpOptions, ctx *kong.Context) error {
 	text := strings.Replace(buf.String(), " "+node.Path()+" <command> ", " "+node.Path()+" [<command>] ", 1)
 	_, err = io.WriteString(out, text)
 	return err
-}
-
-// unknownCommand refuses a command word the model does not have, naming
-// the closest one, before kong reads it as a stray argument.
-func unknownCommand(app *kong.Application, args []string) error {
-	node := app.Node
-	var path []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return nil
-		}
-		if strings.HasPrefix(a, "-") {
-			if f := flagNamed(node, a); f != nil && !f.IsBool() && !strings.Contains(a, "=") {
-				i++ // its value
-			}
-			continue
-		}
-		if len(node.Children) == 0 {
-			return nil // a positional argument
-		}
-		next := childNamed(node, a)
-		if next == nil {
-			if node.DefaultCmd != nil && len(node.DefaultCmd.Positional) > 0 {
-				return nil // the default subcommand takes it
-			}
-			return badInput{errors.New(unknownCommandMessage(node, path, a))}
-		}
-		node = next
-		path = append(path, a)
-	}
-	return nil
-}
-
-func childNamed(node *kong.Node, name string) *kong.Node {
-	for _, c := range node.Children {
-		if c.Hidden {
-			continue
-		}
-		if c.Name == name {
-			return c
-		}
-		for _, alias := range c.Aliases {
-			if alias == name {
-				return c
-			}
-		}
-	}
-	return nil
-}
-
-// flagNamed finds a flag written as -x, --name or --name=value on node, its
-// default subcommand or the commands above it.
-func flagNamed(node *kong.Node, arg string) *kong.Flag {
-	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
-	long := strings.HasPrefix(arg, "--")
-	match := func(flags []*kong.Flag) *kong.Flag {
-		for _, f := range flags {
-			if long && f.Name == name || !long && len(name) == 1 && f.Short == rune(name[0]) {
-				return f
-			}
-		}
-		return nil
-	}
-	for n := node; n != nil; n = n.Parent {
-		if f := match(n.Flags); f != nil {
-			return f
-		}
-		if n.DefaultCmd != nil {
-			if f := match(n.DefaultCmd.Flags); f != nil {
-				return f // citusgen render --into FILE
-			}
-		}
-	}
-	return nil
-}
-
-// unknownCommandMessage names the closest command: the one with the fewest
-// edits, a command the word starts (ver: verify) winning ties.
-func unknownCommandMessage(node *kong.Node, path []string, word string) string {
-	where := strings.Join(append([]string{"citusgen"}, path...), " ")
-	lower := strings.ToLower(word)
-	var names []string
-	best, bestDist, bestPrefix := "", 1<<30, false
-	for _, c := range node.Children {
-		if c.Hidden {
-			continue
-		}
-		names = append(names, c.Name)
-		d, prefix := levenshtein.Distance(lower, c.Name), strings.HasPrefix(c.Name, lower)
-		if d < bestDist || d == bestDist && prefix && !bestPrefix {
-			best, bestDist, bestPrefix = c.Name, d, prefix
-		}
-	}
-	inner := func(w string) string { return strings.TrimPrefix(where+" "+w, "citusgen ") }
-	if !bestPrefix && bestDist > max(2, len(word)/3) {
-		// Nothing close: a guess would mislead; list them instead.
-		return fmt.Sprintf("unknown command %q; the commands of %s are %s (%s --help says what each does)", inner(word), where, strings.Join(names, ", "), where)
-	}
-	return fmt.Sprintf("unknown command %q; did you mean %q?", inner(word), inner(best))
 }
 
 type completionCmd struct {
@@ -425,14 +319,16 @@ func (p pathPredictor) Predict(a complete.Args) []string {
 type commandPredictor struct{ app *kong.Application }
 
 func (p commandPredictor) Predict(a complete.Args) []string {
-	node := p.app.Node
+	children := p.app.Children
 	for _, w := range a.Completed {
-		if node = childNamed(node, w); node == nil {
+		i := slices.IndexFunc(children, func(c *kong.Node) bool { return c.Name == w && !c.Hidden })
+		if i < 0 {
 			return nil
 		}
+		children = children[i].Children
 	}
 	var names []string
-	for _, c := range node.Children {
+	for _, c := range children {
 		if !c.Hidden {
 			names = append(names, c.Name)
 		}

@@ -67,26 +67,24 @@ func (c initCmd) writeSpec(e *env, spec []byte) (wrote bool, err error) {
 		_, err := e.stdout.Write(spec)
 		return false, err
 	}
-	if _, err := os.Stat(c.Path); err == nil && c.Path == DefaultSpecFile && redirectedToNewFile(e.stdout, c.Path) {
-		// `citusgen init > other.yaml` beside an existing citusgen.yaml:
-		// the shell made an empty file for the output, and that is where
-		// the spec is wanted (init never overwrites citusgen.yaml).
-		if _, err := e.stdout.Write(spec); err != nil {
-			return false, err
-		}
-		fmt.Fprintf(e.stderr, "citusgen: %s exists, so the default topology went to standard output (your redirect)\n", c.Path)
-		return false, nil
-	}
 	if fi, err := os.Lstat(c.Path); err == nil {
-		if fi.Mode().IsRegular() && fi.Size() == 0 {
+		out := emptyStdout(e.stdout)
+		switch {
+		case out != nil && os.SameFile(fi, out):
 			// `citusgen init > citusgen.yaml`: the shell created the file
 			// empty for our output, so writing it there loses nothing.
-			if out, ok := e.stdout.(*os.File); ok {
-				if ofi, err := out.Stat(); err == nil && os.SameFile(fi, ofi) {
-					_, err := out.Write(spec)
-					return false, err
-				}
+			_, err := e.stdout.Write(spec)
+			return false, err
+		case out != nil && c.Path == topology.SpecFile:
+			// `citusgen init > other.yaml` beside an existing citusgen.yaml:
+			// the shell made an empty file for the output, and that is where
+			// the spec is wanted (init never overwrites citusgen.yaml).
+			if _, err := e.stdout.Write(spec); err != nil {
+				return false, err
 			}
+			fmt.Fprintf(e.stderr, "citusgen: %s exists, so the default topology went to standard output (your redirect)\n", c.Path)
+			return false, nil
+		case fi.Mode().IsRegular() && fi.Size() == 0:
 			return false, badInputf("%s already exists (empty); citusgen init never overwrites a file: remove it and run citusgen init %s, which writes it itself", c.Path, c.Path)
 		}
 		return false, badInputf("%s already exists; citusgen init never overwrites a file: remove it or give another path", c.Path)
@@ -99,7 +97,7 @@ func (c initCmd) writeSpec(e *env, spec []byte) (wrote bool, err error) {
 		return false, err
 	}
 	next := "citusgen render"
-	if filepath.Clean(c.Path) != DefaultSpecFile {
+	if filepath.Clean(c.Path) != topology.SpecFile {
 		next = "citusgen render -t " + c.Path
 	}
 	what := "the default topology, commented"
@@ -110,21 +108,15 @@ func (c initCmd) writeSpec(e *env, spec []byte) (wrote bool, err error) {
 	return true, nil
 }
 
-// redirectedToNewFile: stdout is an empty regular file other than path,
-// the file a shell redirect just created.
-func redirectedToNewFile(stdout io.Writer, path string) bool {
-	out, ok := stdout.(*os.File)
-	if !ok {
-		return false
+// emptyStdout is stdout's file when it is an empty regular file, as a
+// shell redirect creates it for the output.
+func emptyStdout(stdout io.Writer) os.FileInfo {
+	if f, ok := stdout.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			return fi
+		}
 	}
-	ofi, err := out.Stat()
-	if err != nil || !ofi.Mode().IsRegular() || ofi.Size() != 0 {
-		return false
-	}
-	if fi, err := os.Stat(path); err == nil && os.SameFile(fi, ofi) {
-		return false // init > citusgen.yaml: handled as the file itself
-	}
-	return true
+	return nil
 }
 
 // envFileChange is what init does to the env file: create it, add the

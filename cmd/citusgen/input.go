@@ -14,14 +14,10 @@ import (
 )
 
 // specFlag is the --topology flag, on the commands that read a spec. Read
-// it only through spec (or liveSpec), which holds the rule below.
+// it only through spec (or liveFlags.live), which holds the rule below.
 type specFlag struct {
 	Topology string `short:"t" env:"CITUSGEN_TOPOLOGY" placeholder:"FILE" predictor:"file" help:"Topology spec (YAML); '-' reads stdin. Without it, the nearest citusgen.yaml in this folder or a folder above it; with none, render and check use the embedded CommCare HQ topology (and say so), commands that reach the cluster refuse."`
 }
-
-// DefaultSpecFile is the spec citusgen looks for, in the current folder and
-// then in each folder above it, as docker compose finds compose.yaml.
-const DefaultSpecFile = topology.SpecFile
 
 // specUse is what a command does with the spec; it decides whether the
 // embedded default may stand in when the user named no spec and none is
@@ -57,7 +53,7 @@ const (
 // (specDir): headers name files relative to it (headerPath).
 func (f specFlag) spec(e *env, use specUse) (*topology.Topology, error) {
 	path, origin := f.Topology, ""
-	if path != "" && !topologyOnCommandLine(e.args) {
+	if path != "" && e.source("topology") != "--topology" {
 		origin = " (from CITUSGEN_TOPOLOGY)"
 	}
 	if path == "-" {
@@ -72,7 +68,7 @@ func (f specFlag) spec(e *env, use specUse) (*topology.Topology, error) {
 	}
 	cwd, err := os.Getwd()
 	if err != nil {
-		return nil, fmt.Errorf("cannot tell the current folder, where citusgen looks for %s: %w", DefaultSpecFile, err)
+		return nil, fmt.Errorf("cannot tell the current folder, where citusgen looks for %s: %w", topology.SpecFile, err)
 	}
 	if path == "" {
 		found, err := topology.FindSpec(cwd)
@@ -81,18 +77,18 @@ func (f specFlag) spec(e *env, use specUse) (*topology.Topology, error) {
 		}
 		if found == "" {
 			if use == forCluster {
-				return nil, badInputf("%s connects to the live cluster, so it runs only on a topology you chose, and there is no %s in %s or any folder above it: run it in the project that has one, name one with -t FILE (or CITUSGEN_TOPOLOGY), or write one with citusgen init (the default topology, to edit)", e.command, DefaultSpecFile, cwd)
+				return nil, badInputf("%s connects to the live cluster, so it runs only on a topology you chose, and there is no %s in %s or any folder above it: run it in the project that has one, name one with -t FILE (or CITUSGEN_TOPOLOGY), or write one with citusgen init (the default topology, to edit)", e.kctx.Command(), topology.SpecFile, cwd)
 			}
-			fmt.Fprintf(e.stderr, "citusgen: topology: the embedded default (CommCare HQ's coordinator and 2 workers): no %s in this folder or any folder above it (citusgen init writes one)\n", DefaultSpecFile)
+			fmt.Fprintf(e.stderr, "citusgen: topology: the embedded default (CommCare HQ's coordinator and 2 workers): no %s in this folder or any folder above it (citusgen init writes one)\n", topology.SpecFile)
 			return topology.Default(), nil
 		}
-		path, origin = relativeTo(cwd, found), " (the nearest "+DefaultSpecFile+", in a folder above this one)"
+		path, origin = relativeTo(cwd, found), " (the nearest "+topology.SpecFile+", in a folder above this one)"
 	}
 	abs := path
 	if !filepath.IsAbs(abs) {
 		abs = filepath.Join(cwd, abs)
 	}
-	if origin != "" && abs != filepath.Join(cwd, DefaultSpecFile) {
+	if origin != "" && abs != filepath.Join(cwd, topology.SpecFile) {
 		fmt.Fprintf(e.stderr, "citusgen: topology: %s%s\n", path, origin)
 	}
 	t, err := topology.Load(path)
@@ -101,22 +97,6 @@ func (f specFlag) spec(e *env, use specUse) (*topology.Topology, error) {
 	}
 	e.specDir = filepath.Dir(abs)
 	return t, nil
-}
-
-// topologyOnCommandLine says whether -t/--topology was given as a flag
-// (kong fills the field from CITUSGEN_TOPOLOGY too).
-func topologyOnCommandLine(args []string) bool {
-	for _, a := range args {
-		switch {
-		case a == "--":
-			return false
-		case a == "-t" || a == "--topology", strings.HasPrefix(a, "-t=") || strings.HasPrefix(a, "--topology="):
-			return true
-		case strings.HasPrefix(a, "-t") && !strings.HasPrefix(a, "--"):
-			return true // -tFILE
-		}
-	}
-	return false
 }
 
 // relativeTo is path as typed from dir: relative when it can be.
@@ -165,8 +145,12 @@ func openInput(path, missing string) (*atomicfile.Target, error) {
 	return t, err
 }
 
-// readInput reads a file citusgen only reads (check, import).
+// readInput reads a file citusgen only reads (check, import); no path,
+// no data.
 func readInput(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
 	t, err := openInput(path, "")
 	if err != nil {
 		return nil, err

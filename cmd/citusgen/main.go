@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/alecthomas/kong"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/citusgen/citusgen/internal/atomicfile"
 	"github.com/citusgen/citusgen/quote"
@@ -41,23 +43,16 @@ func versionString() string {
 	if !ok {
 		return out
 	}
-	var rev, modified, when string
+	vcs := map[string]string{}
 	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			modified = s.Value
-		case "vcs.time":
-			when = s.Value
-		}
+		vcs[s.Key] = s.Value
 	}
-	if rev != "" {
+	if rev := vcs["vcs.revision"]; rev != "" {
 		out += ", revision " + rev
-		if modified == "true" {
+		if vcs["vcs.modified"] == "true" {
 			out += " (modified)"
 		}
-		if when != "" {
+		if when := vcs["vcs.time"]; when != "" {
 			out += " of " + when
 		}
 	}
@@ -82,21 +77,36 @@ type cli struct {
 	Version    kong.VersionFlag `help:"Print the version (module version and VCS revision) and exit."`
 }
 
-// env is what commands get from run: the streams, the parsed flags, the
-// arguments as given, and the context a signal cancels.
+// env is what commands get from run: the streams, the parsed flags, kong's
+// parse of the command line, and the context a signal cancels.
 type env struct {
 	ctx    context.Context
 	cli    *cli
 	parser *kong.Kong
-	args   []string
+	kctx   *kong.Context
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
-	// command is the command run ("render settings"), for messages.
-	command string
 	// specDir is the absolute folder of the spec the command runs on, ""
 	// for the embedded default and stdin (specFlag.spec sets it).
 	specDir string
+}
+
+// source names where a flag's value came from: the flag when the command
+// line gives it (kong's parse path holds only those), else its
+// environment variable.
+func (e *env) source(name string) string {
+	for _, p := range e.kctx.Path {
+		if p.Flag != nil && !p.Resolved && p.Flag.Name == name {
+			return "--" + name
+		}
+	}
+	for _, f := range e.kctx.Flags() {
+		if f.Name == name && len(f.Envs) > 0 {
+			return f.Envs[0]
+		}
+	}
+	return "--" + name
 }
 
 // print writes what a command rendered to standard output.
@@ -105,6 +115,12 @@ func (e *env) print(out []byte, err error) error {
 		_, err = e.stdout.Write(out)
 	}
 	return err
+}
+
+// printJSON writes v to standard output as indented JSON.
+func (e *env) printJSON(v any) error {
+	out, err := json.MarshalIndent(v, "", "  ")
+	return e.print(append(out, '\n'), err)
 }
 
 func main() {
@@ -145,7 +161,9 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			if !ok {
 				panic(r)
 			}
-			code = exitStatus(k)
+			if code = exitOK; k != 0 {
+				code = exitBadInput
+			}
 		}
 	}()
 	// A shell asking for completions (COMP_LINE set) is answered here; the
@@ -160,16 +178,13 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		args = []string{"--help"} // bare citusgen: the full usage
 	}
 	args = topologyFlagLast(args)
-	if err := unknownCommand(parser.Model, args); err != nil {
-		return report(stderr, err)
-	}
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		return report(stderr, badInput{err})
 	}
 	// The python3 that read settings files ends with the run, not after it.
 	defer settingsfile.Close()
-	err = kctx.Run(&env{ctx: ctx, cli: &c, parser: parser, args: args, stdin: stdin, stdout: stdout, stderr: stderr, command: kctx.Command()})
+	err = kctx.Run(&env{ctx: ctx, cli: &c, parser: parser, kctx: kctx, stdin: stdin, stdout: stdout, stderr: stderr})
 	if sig, ok := signaled(ctx); ok && err != nil {
 		// Whatever the error says, it says it because of the signal.
 		fmt.Fprintf(stderr, "citusgen: %s: %s\n", sig, strings.TrimSpace(err.Error()))
@@ -197,7 +212,6 @@ func newParser(c *cli, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Description("Render and check a Citus cluster (compose services, Django settings, bootstrap SQL) from one topology spec."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
-		kong.UsageOnError(),
 		kong.Vars{"version": versionString()},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Help(printHelp),
@@ -237,15 +251,7 @@ type interrupted struct{ sig syscall.Signal }
 
 func (i interrupted) Error() string { return "interrupted by " + i.name() }
 
-func (i interrupted) name() string {
-	switch i.sig {
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return i.sig.String()
-}
+func (i interrupted) name() string { return unix.SignalName(i.sig) }
 
 func (i interrupted) status() int { return 128 + int(i.sig) }
 

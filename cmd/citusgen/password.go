@@ -6,8 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/citusgen/citusgen/bootstrap"
 	"github.com/citusgen/citusgen/cluster"
@@ -16,17 +16,12 @@ import (
 	"github.com/citusgen/citusgen/topology"
 )
 
-// OldPasswordEnv holds the password the nodes have before a change. It is
-// read from the environment only: a flag would show it in ps.
-const OldPasswordEnv = topology.OldPasswordEnv
-
 type passwordCmd struct {
-	specFlag
-	connFlags
-	Wait     time.Duration `default:"60s" env:"CITUSGEN_WAIT" help:"How long to wait for each node to accept connections, and for each statement. 0: try each node once (statements are then bounded by 60s); negative values are refused."`
-	Compose  string        `placeholder:"FILE" predictor:"file" help:"Also update citusgen's regions of this compose file, as render --into does (an inline password is in the nodes' environment there), once every node has the new password."`
-	Settings string        `placeholder:"FILE" predictor:"file" help:"Also update the citusgen block of this localsettings.py, as render settings --into does (an inline password is its PASSWORD), once every node has the new password."`
-	EnvFile  string        `placeholder:"FILE" predictor:"file" help:"With password_env: the env file docker compose reads the password from; the password it holds is tried as the old one, and once every node has the new one its line is rewritten (every other line kept). Default: .env beside --compose, else ./.env."`
+	liveFlags
+	nodeWait `embed:"" set:"wait_help=How long to wait for each node to accept connections, and for each statement. 0: try each node once (statements are then bounded by 60s); negative values are refused."`
+	Compose  string `placeholder:"FILE" predictor:"file" help:"Also update citusgen's regions of this compose file, as render --into does (an inline password is in the nodes' environment there), once every node has the new password."`
+	Settings string `placeholder:"FILE" predictor:"file" help:"Also update the citusgen block of this localsettings.py, as render settings --into does (an inline password is its PASSWORD), once every node has the new password."`
+	EnvFile  string `placeholder:"FILE" predictor:"file" help:"With password_env: the env file docker compose reads the password from; the password it holds is tried as the old one, and once every node has the new one its line is rewritten (every other line kept). Default: .env beside --compose, else ./.env."`
 }
 
 // Help is the detail of `citusgen help password`: the recipe.
@@ -36,13 +31,13 @@ applies POSTGRES_PASSWORD only to an empty volume), so a new password in
 the topology makes every node, and the citus_setup service, refuse it.
 This command changes it on every node (ALTER ROLE and pg_dist_authinfo),
 then in the files that hold it. The old password comes from the
-environment, never from the command line: $` + OldPasswordEnv + `, and with
+environment, never from the command line: $` + topology.OldPasswordEnv + `, and with
 password_env also the env file. Run it again if it stops: it tries the old
 and the new password on every node and says which one each has.
 
     # password: in the topology
     edit citusgen.yaml                                  # the new password
-    read -rs ` + OldPasswordEnv + `; export ` + OldPasswordEnv + `   # the old one, not echoed
+    read -rs ` + topology.OldPasswordEnv + `; export ` + topology.OldPasswordEnv + `   # the old one, not echoed
     citusgen password --compose hq-compose.yml --settings localsettings.py
     docker compose -f hq-compose.yml up -d --wait
     citusgen verify
@@ -63,13 +58,13 @@ type passwordWrite struct {
 }
 
 func (c *passwordCmd) Run(e *env) error {
-	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "60s, the default", "try each node once without waiting"); err != nil {
+	if err := c.check(e); err != nil {
 		return err
 	}
-	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
+	t, o, err := c.live(e)
 	if err != nil {
 		if t != nil && t.PasswordEnv != "" && os.Getenv(t.PasswordEnv) == "" {
-			return badInputf("the topology takes the password from $%s, which is not set: put the new password in it (read -rs %s; export %s); the nodes' old password comes from %s or $%s", t.PasswordEnv, t.PasswordEnv, t.PasswordEnv, c.envPath(), OldPasswordEnv)
+			return badInputf("the topology takes the password from $%s, which is not set: put the new password in it (read -rs %s; export %s); the nodes' old password comes from %s or $%s", t.PasswordEnv, t.PasswordEnv, t.PasswordEnv, c.envPath(), topology.OldPasswordEnv)
 		}
 		return err
 	}
@@ -81,8 +76,8 @@ func (c *passwordCmd) Run(e *env) error {
 		newSource = "$" + t.PasswordEnv
 	}
 	var old []bootstrap.Password
-	if v := os.Getenv(OldPasswordEnv); v != "" {
-		old = append(old, bootstrap.Password{Source: "$" + OldPasswordEnv, Value: v})
+	if v := os.Getenv(topology.OldPasswordEnv); v != "" {
+		old = append(old, bootstrap.Password{Source: "$" + topology.OldPasswordEnv, Value: v})
 	}
 	envWrite, envOld, err := c.envFile(e, t, o.Password)
 	if err != nil {
@@ -91,13 +86,10 @@ func (c *passwordCmd) Run(e *env) error {
 	if envOld != "" {
 		old = append(old, bootstrap.Password{Source: c.envPath(), Value: envOld})
 	}
-	secrets := []string{o.Password}
-	for _, p := range old {
-		secrets = append(secrets, p.Value)
-	}
 	redact := func(s string) string {
-		for _, p := range secrets {
-			s = cluster.Redact(s, p, t.User)
+		s = cluster.Redact(s, o.Password, t.User)
+		for _, p := range old {
+			s = cluster.Redact(s, p.Value, t.User)
 		}
 		return s
 	}
@@ -118,7 +110,7 @@ func (c *passwordCmd) Run(e *env) error {
 			return err
 		}
 		removeStale(e, c.Settings)
-		data, err := mergeSettings(e, t, tgt, false)
+		data, err := mergeSettings(e, t, c.Settings, tgt.Data, false)
 		if err != nil {
 			return err
 		}
@@ -128,8 +120,8 @@ func (c *passwordCmd) Run(e *env) error {
 		writes = append(writes, *envWrite) // last: it holds the old password until every node has the new one
 	}
 
-	noOld := fmt.Sprintf("put it in %s (read -rs %s; export %s) and run citusgen password again", OldPasswordEnv, OldPasswordEnv, OldPasswordEnv)
-	res, err := bootstrap.ChangePassword(e.ctx, t, bootstrap.Options{Cluster: o, Wait: c.Wait, NoWait: c.Wait == 0, Progress: e.stderr},
+	noOld := fmt.Sprintf("put it in %s (read -rs %s; export %s) and run citusgen password again", topology.OldPasswordEnv, topology.OldPasswordEnv, topology.OldPasswordEnv)
+	res, err := bootstrap.ChangePassword(e.ctx, t, c.bootstrapOptions(e, o),
 		bootstrap.PasswordChange{New: bootstrap.Password{Source: newSource, Value: o.Password}, Old: old, NoOld: noOld})
 	if err != nil {
 		msg := redact(err.Error())
@@ -229,12 +221,9 @@ func (c *passwordCmd) summary(e *env, t *topology.Topology, res *bootstrap.Passw
 	}
 	fmt.Fprintln(e.stderr)
 	if len(res.Changed) == 0 && envWrite == nil && t.PasswordEnv != "" {
-		fmt.Fprintf(e.stderr, "citusgen: nothing to change: every node has the password $%s holds. To change it, put the new one in %s (the old one stays in %s or goes in $%s) and run citusgen password again\n", t.PasswordEnv, t.PasswordEnv, c.envPath(), OldPasswordEnv)
+		fmt.Fprintf(e.stderr, "citusgen: nothing to change: every node has the password $%s holds. To change it, put the new one in %s (the old one stays in %s or goes in $%s) and run citusgen password again\n", t.PasswordEnv, t.PasswordEnv, c.envPath(), topology.OldPasswordEnv)
 	}
-	images := false
-	for _, n := range t.Nodes() {
-		images = images || n.RunsFromImage()
-	}
+	images := slices.ContainsFunc(t.Nodes(), topology.Node.RunsFromImage)
 	var next []string
 	if t.PasswordEnv == "" {
 		if c.Compose == "" && images {

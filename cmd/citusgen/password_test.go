@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/citusgen/citusgen/testsupport/pgtest"
+	"github.com/citusgen/citusgen/topology"
 )
 
 // cancelOn is stderr that cancels the run as soon as a line matches: the
@@ -84,8 +85,8 @@ func TestPasswordOnCitus(t *testing.T) {
 		outputs.WriteString(out + errOut)
 		return code, out + errOut
 	}
-	withOld := map[string]string{"CITUS_PW": oldPW, OldPasswordEnv: ""}
-	withNew := map[string]string{"CITUS_PW": newPW, OldPasswordEnv: ""}
+	withOld := map[string]string{"CITUS_PW": oldPW, topology.OldPasswordEnv: ""}
+	withNew := map[string]string{"CITUS_PW": newPW, topology.OldPasswordEnv: ""}
 	if code, out := cli(withOld, "bootstrap"); code != 0 {
 		t.Fatalf("bootstrap: exit %d\n%s", code, out)
 	}

@@ -218,16 +218,22 @@ func createCompose(e *env, t *topology.Topology, path string) error {
 	if err := validateChange(e, t, path, nil, m.Data); err != nil {
 		return err
 	}
+	return createFile(e, path, m.Data, "the citusgen regions (add your own services beside them)")
+}
+
+// createFile writes a new file, unless a signal came or the file appeared
+// meanwhile, and says what it holds.
+func createFile(e *env, path string, data []byte, holding string) error {
 	if err := e.ctx.Err(); err != nil {
 		return stopped(e, path, err)
 	}
-	if err := atomicfile.WriteNew(path, m.Data); err != nil {
+	if err := atomicfile.WriteNew(path, data); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s appeared while citusgen was creating it; run the command again", path)
 		}
 		return err
 	}
-	fmt.Fprintf(e.stderr, "citusgen: created %s with the citusgen regions (add your own services beside them)\n", path)
+	fmt.Fprintf(e.stderr, "citusgen: created %s with %s\n", path, holding)
 	return nil
 }
 
@@ -280,18 +286,18 @@ func intoSettings(e *env, t *topology.Topology, path string, adopt bool) error {
 	if err != nil {
 		return err
 	}
-	merged, err := mergeSettings(e, t, tgt, adopt)
+	merged, err := mergeSettings(e, t, path, tgt.Data, adopt)
 	if err != nil {
 		return err
 	}
 	return writeIfChanged(e, tgt, merged)
 }
 
-// mergeSettings is intoSettings up to the write, for a file that exists:
-// its merged, checked content.
-func mergeSettings(e *env, t *topology.Topology, tgt *atomicfile.Target, adopt bool) ([]byte, error) {
-	ctx, path := e.ctx, tgt.Path
-	m, err := regions.MergeSettingsFile(ctx, tgt.Data, t, regions.MergeOptions{Name: path, Header: e.headerPath(path), Adopt: adopt})
+// mergeSettings is intoSettings up to the write: the file's merged, checked
+// content.
+func mergeSettings(e *env, t *topology.Topology, path string, data []byte, adopt bool) ([]byte, error) {
+	ctx := e.ctx
+	m, err := regions.MergeSettingsFile(ctx, data, t, regions.MergeOptions{Name: path, Header: e.headerPath(path), Adopt: adopt})
 	if err != nil {
 		return nil, stopped(e, path, mergeError(path, err))
 	}
@@ -307,26 +313,11 @@ func mergeSettings(e *env, t *topology.Topology, tgt *atomicfile.Target, adopt b
 
 // createSettings writes a new settings file: the block and what it needs.
 func createSettings(e *env, t *topology.Topology, path string) error {
-	ctx := e.ctx
-	header := e.headerPath(path)
-	m, err := regions.MergeSettingsFile(ctx, regions.NewSettingsFile(t, header), t, regions.MergeOptions{Name: path, Header: header})
+	data, err := mergeSettings(e, t, path, regions.NewSettingsFile(t, e.headerPath(path)), false)
 	if err != nil {
-		return stopped(e, path, mergeError(path, err))
-	}
-	if err := m.CheckCompiles(ctx, path); err != nil {
-		return stopped(e, path, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return stopped(e, path, err)
-	}
-	if err := atomicfile.WriteNew(path, m.Data); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s appeared while citusgen was creating it; run the command again", path)
-		}
 		return err
 	}
-	fmt.Fprintf(e.stderr, "citusgen: created %s with the citusgen block (DATABASES starts empty above it: add Django's own databases there)\n", path)
-	return nil
+	return createFile(e, path, data, "the citusgen block (DATABASES starts empty above it: add Django's own databases there)")
 }
 
 // reportAdopted lists on stderr what --adopt took over, by the lines it had.
@@ -473,10 +464,8 @@ func (c importCmd) Run(e *env) error {
 	if in.Compose, err = readInput(c.Compose); err != nil {
 		return err
 	}
-	if c.Settings != "" {
-		if in.Settings, err = readInput(c.Settings); err != nil {
-			return err
-		}
+	if in.Settings, err = readInput(c.Settings); err != nil {
+		return err
 	}
 	res, err := specimport.Import(e.ctx, in)
 	if err != nil {
@@ -504,16 +493,13 @@ func (c checkCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	var composeData, settingsData []byte
-	if c.Compose != "" {
-		if composeData, err = readInput(c.Compose); err != nil {
-			return err
-		}
+	composeData, err := readInput(c.Compose)
+	if err != nil {
+		return err
 	}
-	if c.Settings != "" {
-		if settingsData, err = readInput(c.Settings); err != nil {
-			return err
-		}
+	settingsData, err := readInput(c.Settings)
+	if err != nil {
+		return err
 	}
 	findings, notes, err := regions.Check(e.ctx, t, c.Compose, c.Settings, e.headerPath(c.Settings), composeData, settingsData)
 	var fe *regions.FileError
@@ -592,33 +578,18 @@ func (o *driftOutput) diff(path, fix, actual, want string) {
 // hunk as a unified diff shows it.
 func hunkLines(h *udiff.Hunk, total int) (settingsfile.Range, string) {
 	var r settingsfile.Range
-	var text strings.Builder
 	old, added := h.FromLine, 0
-	oldN, newN := 0, 0
 	for _, l := range h.Lines {
-		if l.Kind != udiff.Insert {
-			oldN++
-		}
-		if l.Kind != udiff.Delete {
-			newN++
-		}
-	}
-	fmt.Fprintf(&text, "@@ -%d,%d +%d,%d @@\n", h.FromLine, oldN, h.ToLine, newN)
-	for _, l := range h.Lines {
-		content := strings.TrimSuffix(l.Content, "\n")
 		switch l.Kind {
 		case udiff.Equal:
-			text.WriteString(" " + content + "\n")
 			old++
 		case udiff.Delete:
-			text.WriteString("-" + content + "\n")
 			if r.Start == 0 {
 				r.Start = old
 			}
 			r.End = old
 			old++
 		case udiff.Insert:
-			text.WriteString("+" + content + "\n")
 			if added == 0 && r.Start == 0 {
 				added = old
 			}
@@ -628,7 +599,9 @@ func hunkLines(h *udiff.Hunk, total int) (settingsfile.Range, string) {
 		r.Start = min(max(added, 1), max(total, 1))
 		r.End = r.Start
 	}
-	return r, strings.TrimSuffix(text.String(), "\n")
+	// udiff's text of the hunk alone, without the ---/+++ lines.
+	text := udiff.UnifiedDiff{Hunks: []*udiff.Hunk{h}}.String()
+	return r, strings.TrimSuffix(text[strings.Index(text, "@@"):], "\n")
 }
 
 // annotation is a GitHub Actions workflow command that shows msg on lines of

@@ -11,7 +11,7 @@ import (
 
 // Every command that connects to the cluster (it takes --reach) refuses to
 // run without a spec the user chose, before connecting: a command added
-// later gets the rule through liveSpec / spec(e, forCluster), and this test
+// later gets the rule through liveFlags.live / spec(e, forCluster), and this test
 // finds it by its flags. Run in a folder with no citusgen.yaml above it.
 func TestClusterCommandsNeedAChosenSpec(t *testing.T) {
 	t.Chdir(t.TempDir())

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -15,8 +14,7 @@ import (
 )
 
 type upgradeCmd struct {
-	specFlag
-	connFlags
+	liveFlags
 	ComposeFile string        `name:"compose-file" default:"hq-compose.yml" placeholder:"FILE" predictor:"file" env:"CITUSGEN_COMPOSE_FILE" help:"The compose file the cluster runs from; upgrade rewrites it for each leg's image."`
 	Apply       bool          `xor:"action" help:"Run the upgrade (without it, print the plan). Run it again to resume a run that stopped."`
 	Rollback    bool          `xor:"action" help:"Undo the upgrade recorded beside the compose file, finished or not: the old images on the old data."`
@@ -33,10 +31,10 @@ func (upgradeCmd) Help() string {
 }
 
 func (c *upgradeCmd) Run(e *env) error {
-	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_WAIT", "5m, the default", "verify once"); err != nil {
+	if err := checkWait(e, c.Wait, "5m, the default", "verify once"); err != nil {
 		return err
 	}
-	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
+	t, o, err := c.live(e)
 	if err != nil {
 		return err
 	}
@@ -55,7 +53,9 @@ func (c *upgradeCmd) Run(e *env) error {
 	opts := upgrade.Options{
 		Cluster: o, ComposeFile: c.ComposeFile, Via: c.Via, Link: c.Link, Progress: e.stderr, Timeout: c.Wait,
 		WriteCompose: func(ctx context.Context, lt *topology.Topology) error {
-			return upgradeCompose(&env{ctx: ctx, cli: e.cli, parser: e.parser, args: e.args, stdin: e.stdin, stdout: e.stdout, stderr: e.stderr}, lt, c.ComposeFile)
+			le := *e
+			le.ctx = ctx
+			return upgradeCompose(&le, lt, c.ComposeFile)
 		},
 	}
 	p, err := upgrade.Prepare(e.ctx, t, opts)
@@ -71,9 +71,7 @@ func (c *upgradeCmd) Run(e *env) error {
 	case c.DropOld:
 		runErr = p.DropOld(e.ctx)
 	case c.JSON:
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		return e.printJSON(p)
 	default:
 		p.Write(e.stdout)
 		return nil

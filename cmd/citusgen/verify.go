@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,8 +16,7 @@ import (
 )
 
 type verifyCmd struct {
-	specFlag
-	connFlags
+	liveFlags
 	Timeout  time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on each run, so a silent port never hangs it; must be more than 0."`
 	Wait     time.Duration `env:"CITUSGEN_VERIFY_WAIT" placeholder:"DURATION" help:"Check again until every check passes or DURATION has passed (a cluster still coming up: nodes starting, citus_setup registering), printing on stderr what it waits for. 0 (the default) checks once; negative values are refused."`
 	JSON     bool          `name:"json" help:"Print the report as JSON."`
@@ -26,13 +25,13 @@ type verifyCmd struct {
 }
 
 func (c *verifyCmd) Run(e *env) error {
-	if err := checkTimeout(e, c.Timeout, "--timeout", "CITUSGEN_TIMEOUT"); err != nil {
+	if err := checkTimeout(e, c.Timeout); err != nil {
 		return err
 	}
-	if err := checkWait(e, c.Wait, "--wait", "CITUSGEN_VERIFY_WAIT", "60s", "check once (the default)"); err != nil {
+	if err := checkWait(e, c.Wait, "60s", "check once (the default)"); err != nil {
 		return err
 	}
-	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
+	t, o, err := c.live(e)
 	if err != nil {
 		return err
 	}
@@ -43,23 +42,13 @@ func (c *verifyCmd) Run(e *env) error {
 	if err != nil {
 		return badInput{err}
 	}
-	shown := report.Checks
+	shown := append([]verify.Check{}, report.Checks...) // [], not null, in JSON
 	if c.Failures {
-		shown = nil
-		for _, ch := range report.Checks {
-			if ch.Status == verify.Fail {
-				shown = append(shown, ch)
-			}
-		}
+		shown = slices.DeleteFunc(shown, func(ch verify.Check) bool { return ch.Status != verify.Fail })
 	}
 	if c.JSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
 		pass, fail, skip := report.Counts()
-		if shown == nil {
-			shown = []verify.Check{}
-		}
-		if err := enc.Encode(map[string]any{
+		if err := e.printJSON(map[string]any{
 			"ok": report.OK(), "complete": len(report.Unread) == 0, "unread": report.Unread, "passed": pass, "failed": fail, "skipped": skip,
 			"elapsed_seconds": report.Elapsed.Seconds(), "checks": shown,
 		}); err != nil {
@@ -98,8 +87,7 @@ func writeTable(e *env, r *verify.Report, shown []verify.Check, failuresOnly boo
 }
 
 type planCmd struct {
-	specFlag
-	connFlags
+	liveFlags
 	JSON    bool          `name:"json" help:"Print the plan as JSON."`
 	Timeout time.Duration `default:"30s" env:"CITUSGEN_TIMEOUT" help:"Bound on the whole run; must be more than 0."`
 }
@@ -107,10 +95,10 @@ type planCmd struct {
 // Run lists what bootstrap (with --rebalance and --prune) would change;
 // read-only.
 func (c *planCmd) Run(e *env) error {
-	if err := checkTimeout(e, c.Timeout, "--timeout", "CITUSGEN_TIMEOUT"); err != nil {
+	if err := checkTimeout(e, c.Timeout); err != nil {
 		return err
 	}
-	t, o, err := liveSpec(e, c.specFlag, c.connFlags)
+	t, o, err := c.live(e)
 	if err != nil {
 		return err
 	}
@@ -138,13 +126,8 @@ func (c *planCmd) Run(e *env) error {
 		for _, u := range p.Unread {
 			probs = append(probs, problem{u.Node, redact(u.Detail), redact(u.Hint)})
 		}
-		changes := p.Changes
-		if changes == nil {
-			changes = []diagnosis.Change{}
-		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"in_sync": p.InSync(), "complete": p.Complete(), "unread": probs, "changes": changes, "summary": p.Summary()}); err != nil {
+		changes := append([]diagnosis.Change{}, p.Changes...) // [], not null
+		if err := e.printJSON(map[string]any{"in_sync": p.InSync(), "complete": p.Complete(), "unread": probs, "changes": changes, "summary": p.Summary()}); err != nil {
 			return err
 		}
 	} else {
@@ -160,53 +143,32 @@ func (c *planCmd) Run(e *env) error {
 			fmt.Fprintln(e.stdout, p.Summary())
 		}
 	}
-	switch p.ExitStatus() {
-	case plan.Incomplete:
+	switch {
+	case !p.Complete():
 		return couldNotRead{problems: p.Unread, redact: redact, what: "plan is incomplete"}
-	case plan.Pending:
+	case len(p.Changes) > 0:
 		return errShown
 	}
 	return nil
 }
 
-// Every duration flag has one meaning for 0 and refuses what it cannot
-// mean, naming where the value came from:
-//   - bootstrap, reset --wait (CITUSGEN_WAIT): 0 does not wait for the
-//     nodes (each is tried once); negative is refused.
-//   - verify --wait (CITUSGEN_VERIFY_WAIT): 0 (the default) checks once;
-//     negative is refused.
-//   - upgrade --wait (CITUSGEN_WAIT): 0 verifies once after the nodes
-//     start; negative is refused.
-//   - plan, verify --timeout (CITUSGEN_TIMEOUT): it bounds the run, so it
-//     must be more than 0.
+// Every duration flag has one meaning for 0 (its help says which) and
+// refuses what it cannot mean, naming where the value came from: a --wait
+// is never negative, a --timeout bounds the run, so it is more than 0.
 
-// source names where a flag's value came from: the flag when the
-// arguments give it, else its environment variable.
-func source(e *env, flag, envVar string) string {
-	for _, a := range e.args {
-		if a == "--" {
-			break
-		}
-		if a == flag || strings.HasPrefix(a, flag+"=") {
-			return flag
-		}
-	}
-	return envVar
-}
-
-// checkWait refuses a negative wait; zero means "do not wait", as each
-// flag's help says (zero is what).
-func checkWait(e *env, d time.Duration, flag, envVar, example, zero string) error {
+// checkWait refuses a negative wait; zero means "do not wait" (zero says
+// what that is for the flag).
+func checkWait(e *env, d time.Duration, example, zero string) error {
 	if d >= 0 {
 		return nil
 	}
-	return badInputf("%s is %s, a negative duration: give how long to wait (for example %s), or 0 to %s", source(e, flag, envVar), d, example, zero)
+	return badInputf("%s is %s, a negative duration: give how long to wait (for example %s), or 0 to %s", e.source("wait"), d, example, zero)
 }
 
 // checkTimeout refuses a timeout that is not positive.
-func checkTimeout(e *env, d time.Duration, flag, envVar string) error {
+func checkTimeout(e *env, d time.Duration) error {
 	if d > 0 {
 		return nil
 	}
-	return badInputf("%s is %s: it bounds the whole run, so it must be more than 0: give for example 30s (the default)", source(e, flag, envVar), d)
+	return badInputf("%s is %s: it bounds the whole run, so it must be more than 0: give for example 30s (the default)", e.source("timeout"), d)
 }
