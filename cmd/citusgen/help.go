@@ -23,7 +23,7 @@ type helpCmd struct {
 func (c helpCmd) Run(e *env) error {
 	_, err := e.parser.Parse(append(append([]string{}, c.Command...), "--help"))
 	if err != nil {
-		return badInputf("help: %w", err)
+		return badInputf("help: %w", usageHint(err))
 	}
 	return nil
 }

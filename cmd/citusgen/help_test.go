@@ -57,20 +57,21 @@ func TestHelpShowsEveryFlag(t *testing.T) {
 
 // TestUnknownCommandSuggestion: a mistyped command is kong's parse error,
 // with kong's own suggestion where one is close, and bad input (exit 2).
-// The subcommands of render get no suggestion: render's default
-// subcommand takes what follows it, and kong reports the word there.
+// The subcommands of render get no suggestion (render's default
+// subcommand takes what follows it, and kong reports the word there), so
+// every such error says where the usage is.
 func TestUnknownCommandSuggestion(t *testing.T) {
 	for _, tc := range []struct{ args, want string }{
-		{"rendr", `unexpected argument rendr, did you mean "render"?`},
-		{"verfy --json", `unexpected argument verfy, did you mean "verify"?`},
-		{"ver", `unexpected argument ver, did you mean "verify"?`},
-		{"plna", `unexpected argument plna, did you mean "plan"?`},
-		{"help chek", `help: unexpected argument chek, did you mean "check"?`},
-		{"nope", `unexpected argument nope`},
-		{"help nope", `help: unexpected argument nope`},
-		{"render sqll", `unexpected argument sqll`},
-		{"render --out build settngs", `unexpected argument settngs`},
-		{"help render xyzzy", `help: unexpected argument xyzzy`},
+		{"rendr", `unexpected argument rendr, did you mean "render"? (citusgen --help lists the commands)`},
+		{"verfy --json", `unexpected argument verfy, did you mean "verify"? (citusgen --help lists the commands)`},
+		{"ver", `unexpected argument ver, did you mean "verify"? (citusgen --help lists the commands)`},
+		{"plna", `unexpected argument plna, did you mean "plan"? (citusgen --help lists the commands)`},
+		{"help chek", `help: unexpected argument chek, did you mean "check"? (citusgen --help lists the commands)`},
+		{"nope", `unexpected argument nope (citusgen --help lists the commands)`},
+		{"help nope", `help: unexpected argument nope (citusgen --help lists the commands)`},
+		{"render sqll", `unexpected argument sqll (citusgen help render shows what it takes)`},
+		{"render --out build settngs", `unexpected argument settngs (citusgen help render shows what it takes)`},
+		{"help render xyzzy", `help: unexpected argument xyzzy (citusgen help render shows what it takes)`},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(strings.Fields(tc.args), nil, &out, &errOut)

@@ -180,7 +180,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	args = topologyFlagLast(args)
 	kctx, err := parser.Parse(args)
 	if err != nil {
-		return report(stderr, badInput{err})
+		return report(stderr, badInput{usageHint(err)})
 	}
 	// The python3 that read settings files ends with the run, not after it.
 	defer settingsfile.Close()
@@ -191,6 +191,25 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return sig.status()
 	}
 	return report(stderr, err)
+}
+
+// usageHint adds where the usage is to a command-line error: kong names
+// what is wrong, and the close command word when there is one, but not
+// where to look when nothing is close (render's default subcommand takes
+// any word, so a mistyped render subcommand gets no suggestion).
+func usageHint(err error) error {
+	var perr *kong.ParseError
+	if !errors.As(err, &perr) || perr.Context == nil {
+		return err
+	}
+	n := perr.Context.Selected()
+	if n == nil {
+		return fmt.Errorf("%w (citusgen --help lists the commands)", err)
+	}
+	if n.Parent != nil && n.Parent.DefaultCmd == n {
+		n = n.Parent
+	}
+	return fmt.Errorf("%w (citusgen help %s shows what it takes)", err, n.Path())
 }
 
 // messageWriter escapes what a terminal would act on (quote.Text) in
