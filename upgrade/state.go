@@ -70,12 +70,3 @@ func (s *State) save(path string) error {
 	}
 	return atomicfile.Write(path, append(b, '\n'))
 }
-
-func (s *State) node(service string) *NodeState {
-	for i := range s.Nodes {
-		if s.Nodes[i].Service == service {
-			return &s.Nodes[i]
-		}
-	}
-	return nil
-}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -112,11 +110,4 @@ func buildFloor(b *testing.B, dir, out string, build func(out string, args ...st
 		b.Fatal(err)
 	}
 	build(out, "-overlay", overlayFile, pkgDir)
-}
-
-// median is the middle of the values measured (the upper one of an even
-// count); the slice is left as it was.
-func median[T cmp.Ordered](v []T) T {
-	s := slices.Sorted(slices.Values(v))
-	return s[len(s)/2]
 }
