@@ -38,16 +38,10 @@ const (
 	BootstrapFile = "bootstrap.sql"
 )
 
-// Artifacts renders everything: compose, settings, the bootstrap script and
-// one script per node under sql/ (numbered in the order they must run).
-// The headers give the commands that print each file (render >, render
-// settings --into).
-func Artifacts(t *topology.Topology) ([]Artifact, error) {
-	return artifacts(t, Rerun(t, "render > "+ComposeFile), SettingsRerun(t, SettingsFile))
-}
-
-// ArtifactsIn renders what render --out dir writes: Artifacts, with
-// headers that give that command (dir relative to the spec's folder).
+// ArtifactsIn renders what render --out dir writes: compose, settings, the
+// bootstrap script and one script per node under sql/ (numbered in the
+// order they must run), with headers that give that command (dir relative
+// to the spec's folder).
 func ArtifactsIn(t *topology.Topology, dir string) ([]Artifact, error) {
 	rerun := Rerun(t, "render --out "+quote.Shell(dir))
 	return artifacts(t, rerun, rerun)
