@@ -131,11 +131,6 @@ func main() {
 	os.Exit(code)
 }
 
-// run is citusgen without signal handling (the tests call it in-process).
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runContext(context.Background(), args, stdin, stdout, stderr)
-}
-
 // runContext runs the command args name with ctx, which main's signals
 // cancel: a command stopped by one exits 128 + the signal's number (130
 // for SIGINT, 143 for SIGTERM), saying what it stopped and what it left.
