@@ -818,7 +818,7 @@ func TestHeldUpAndLostStatements(t *testing.T) {
 	// bootstrap registers worker1 while a session holds pg_dist_node on
 	// the coordinator (readers pass, citus_add_node waits).
 	coord := cl.Coordinator
-	coord.Exec(t, db, fmt.Sprintf("SELECT citus_remove_node('127.0.0.1', %d)", w.Port))
+	removeNode(t, coord, db, w.Port)
 	t.Run("lock on the coordinator's catalog", func(t *testing.T) {
 		pid, release := holdLock(t, coord, db, "EXCLUSIVE")
 		defer release()
@@ -919,5 +919,23 @@ func TestMixedPostgresMajors(t *testing.T) {
 	}
 	if ch := p.Changes[i]; ch.Kind != diagnosis.Manual || ch.Needs != diagnosis.ByHand || ch.Detail != "PostgreSQL majors differ ("+majors+"): "+hint || fmt.Sprint(ch.Resolves) != "[{postgres-major cluster}]" {
 		t.Errorf("plan's change: %+v", ch)
+	}
+}
+
+// removeNode removes a worker's registration, again while Citus's own
+// sessions still update pg_dist_node ("tuple concurrently deleted", seen
+// right after a frozen worker thawed), for at most 30 seconds.
+func removeNode(t *testing.T, coord *pgtest.Server, db string, port int) {
+	t.Helper()
+	conn := coord.Connect(t, db)
+	defer conn.Close(context.Background())
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := conn.Exec(context.Background(), "SELECT citus_remove_node('127.0.0.1', $1)", port)
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "concurrently") || time.Now().After(deadline) {
+			t.Fatalf("citus_remove_node: %v", err)
+		}
 	}
 }
