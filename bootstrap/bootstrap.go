@@ -25,7 +25,6 @@ import (
 	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/reshape"
 	"github.com/citusgen/citusgen/steps"
 	"github.com/citusgen/citusgen/topology"
@@ -75,7 +74,7 @@ type Result struct {
 	Moved   int
 	// Left is the plan of the last reading: what is still to change (what
 	// needs a flag not given, or a person).
-	Left *plan.Plan
+	Left *diagnosis.Plan
 }
 
 // Complete reports whether the cluster matched the topology at the end.
@@ -199,7 +198,7 @@ func (r *runner) run(ctx context.Context, eps []cluster.Endpoint) (*Result, erro
 		if err != nil {
 			return nil, err
 		}
-		todo := applicable(plan.Make(c).Changes)
+		todo := applicable(diagnosis.PlanOf(c).Changes)
 		if len(todo) == 0 {
 			break
 		}
@@ -219,7 +218,7 @@ func (r *runner) run(ctx context.Context, eps []cluster.Endpoint) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
-	left := plan.Make(final)
+	left := diagnosis.PlanOf(final)
 	r.res.Left = left
 	r.res.Nodes = len(eps)
 	// Every node was read (read stops otherwise): what left the plan

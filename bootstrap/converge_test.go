@@ -16,7 +16,6 @@ import (
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/topology"
 	"github.com/citusgen/citusgen/verify"
@@ -470,7 +469,7 @@ func TestConvergence(t *testing.T) {
 			if u := c.Unread(); len(u) > 0 {
 				t.Fatalf("unread: %+v", u)
 			}
-			changes := plan.Make(c).Changes
+			changes := diagnosis.PlanOf(c).Changes
 			got := kinds(changes)
 			for _, want := range s.want {
 				if !slices.ContainsFunc(got, func(k string) bool { return strings.HasPrefix(k, want) }) {
@@ -523,7 +522,7 @@ func TestConvergence(t *testing.T) {
 				t.Fatalf("bootstrap %v left %v\n%s", flags, kinds(res.Left.Changes), out)
 			}
 			after := r.read()
-			if left := plan.Make(after).Changes; len(left) > 0 || len(after.Unread()) > 0 {
+			if left := diagnosis.PlanOf(after).Changes; len(left) > 0 || len(after.Unread()) > 0 {
 				t.Errorf("plan after bootstrap %v: %v %+v\n%s", flags, kinds(left), after.Unread(), out)
 			}
 			if rep := r.verify(); !rep.OK() {
@@ -560,7 +559,7 @@ func TestConvergence(t *testing.T) {
 		if res, out, err := r.bootstrap(nil, time.Minute); err != nil || !res.Complete() {
 			t.Fatalf("bootstrap after the restart: %v\n%s", err, out)
 		}
-		if left := plan.Make(r.read()).Changes; len(left) > 0 {
+		if left := diagnosis.PlanOf(r.read()).Changes; len(left) > 0 {
 			t.Errorf("plan after the restart: %v", kinds(left))
 		}
 		if rep := r.verify(); !rep.OK() {
@@ -589,7 +588,7 @@ func TestConvergence(t *testing.T) {
 		if u := c.Unread(); len(u) > 0 {
 			t.Fatalf("unread: %+v", u)
 		}
-		changes := plan.Make(c).Changes
+		changes := diagnosis.PlanOf(c).Changes
 		if !slices.ContainsFunc(changes, func(ch diagnosis.Change) bool {
 			return ch.Kind == diagnosis.DrainRemove && strings.Contains(ch.Detail, "drain 2 shards (size unknown: the coordinator could not measure them on "+name+": ")
 		}) {

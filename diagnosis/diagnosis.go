@@ -1,6 +1,7 @@
 // Package diagnosis turns one reading of the live cluster into findings:
 // verify's rows, each with the changes that resolve it (every condition
-// written once).
+// written once), and the plan of those changes that citusgen plan prints
+// and bootstrap applies.
 package diagnosis
 
 import (

@@ -18,7 +18,6 @@ import (
 	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/reshape"
 	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/testsupport/pgtest"
@@ -100,7 +99,7 @@ func shardsOn(t *testing.T, c *pgx.Conn, port int) int {
 
 func planOf(t *testing.T, top *topology.Topology) []diagnosis.Change {
 	t.Helper()
-	return plan.Make(read(t, top)).Changes
+	return diagnosis.PlanOf(read(t, top)).Changes
 }
 
 func kinds(p []diagnosis.Change) string {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/citusgen/citusgen/cluster"
+	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/testsupport/pgtest"
 	"github.com/citusgen/citusgen/verify"
 )
@@ -96,8 +96,8 @@ func BenchmarkPlanVersusVerify(b *testing.B) {
 	o := cluster.Options{Password: password, SSLMode: "disable", DialFunc: counter.dial}
 	planned := func() {
 		cl, err := live.Read(ctx, top, live.Options{Cluster: o, Reshape: true, Health: true})
-		if err != nil || len(cl.Unread()) > 0 || len(plan.Make(cl).Changes) > 0 {
-			b.Fatalf("plan: %v %+v %+v", err, cl.Unread(), plan.Make(cl).Changes)
+		if err != nil || len(cl.Unread()) > 0 || len(diagnosis.PlanOf(cl).Changes) > 0 {
+			b.Fatalf("plan: %v %+v %+v", err, cl.Unread(), diagnosis.PlanOf(cl).Changes)
 		}
 	}
 	check := func() {

@@ -19,7 +19,6 @@ import (
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/testsupport/await"
 	_ "github.com/citusgen/citusgen/testsupport/goldenfile" // -update flag
 	"github.com/citusgen/citusgen/testsupport/pgtest"
@@ -390,7 +389,7 @@ func TestBootstrapFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got []string
-		for _, ch := range plan.Make(c).Changes {
+		for _, ch := range diagnosis.PlanOf(c).Changes {
 			got = append(got, string(ch.Kind)+" "+ch.Node)
 			if ch.Kind == diagnosis.Manual && ch.Node == "worker1" && !strings.Contains(ch.Detail, fix) {
 				t.Errorf("manual worker1: %s", ch.Detail)
@@ -798,7 +797,7 @@ func TestHeldUpAndLostStatements(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := plan.Make(c)
+		p := diagnosis.PlanOf(c)
 		if took := time.Since(start); took > 32*time.Second {
 			t.Errorf("plan --timeout 30s took %s", took)
 		}
@@ -910,7 +909,7 @@ func TestMixedPostgresMajors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := plan.Make(c)
+	p := diagnosis.PlanOf(c)
 	i := slices.IndexFunc(p.Changes, func(ch diagnosis.Change) bool {
 		return ch.Node == "cluster" && strings.HasPrefix(ch.Detail, "PostgreSQL majors")
 	})

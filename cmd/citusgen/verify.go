@@ -11,7 +11,6 @@ import (
 
 	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/verify"
 )
 
@@ -111,7 +110,7 @@ func (c *planCmd) Run(e *env) error {
 	if err != nil {
 		return badInput{err}
 	}
-	p := plan.Make(cl)
+	p := diagnosis.PlanOf(cl)
 	redact := func(s string) string { return o.Redact(t, s) }
 	for _, n := range p.Notes {
 		fmt.Fprintf(e.stderr, "citusgen: note: %s\n", oneLine(redact(n)))

@@ -1,4 +1,4 @@
-package plan_test
+package diagnosis_test
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 	"github.com/citusgen/citusgen/cluster"
 	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/live"
-	"github.com/citusgen/citusgen/plan"
 	"github.com/citusgen/citusgen/topology"
 )
 
@@ -149,7 +148,7 @@ func TestDiffAndVerifyAgree(t *testing.T) {
 			c.drift(f)
 			cl := f.cluster()
 			var got []string
-			for _, ch := range plan.Make(cl).Changes {
+			for _, ch := range diagnosis.PlanOf(cl).Changes {
 				k := string(ch.Kind) + " " + ch.Node
 				if ch.Needs != "" {
 					k += " " + string(ch.Needs)
@@ -197,7 +196,7 @@ func TestDiffDetails(t *testing.T) {
 	cl.Match.Extra[1].Bytes = 8_800_000
 	cl.Reshaped = true
 	var got []string
-	for _, ch := range plan.Make(cl).Changes {
+	for _, ch := range diagnosis.PlanOf(cl).Changes {
 		got = append(got, string(ch.Kind)+" "+ch.Node+": "+ch.Detail)
 	}
 	want := []string{
@@ -232,7 +231,7 @@ func TestMajorsDifferInBoth(t *testing.T) {
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Errorf("verify's rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
-	p := plan.Make(f.cluster())
+	p := diagnosis.PlanOf(f.cluster())
 	if len(p.Changes) != 1 {
 		t.Fatalf("changes: %+v", p.Changes)
 	}

@@ -1,13 +1,10 @@
-// Package plan is what would make the live cluster match the topology: the
-// changes of one diagnosis, what could not be read, and a summary.
-package plan
+package diagnosis
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/citusgen/citusgen/diagnosis"
 	"github.com/citusgen/citusgen/internal/english"
 	"github.com/citusgen/citusgen/live"
 )
@@ -15,7 +12,7 @@ import (
 // Plan is what would make the cluster match the topology, from one reading.
 type Plan struct {
 	// Changes, in the order bootstrap applies them.
-	Changes []diagnosis.Change
+	Changes []Change
 	// Unread are the parts of the cluster that could not be read: the
 	// plan is incomplete.
 	Unread []live.Problem
@@ -24,9 +21,10 @@ type Plan struct {
 	Notes []string
 }
 
-// Make makes the plan of one reading of the cluster.
-func Make(c *live.Cluster) *Plan {
-	p := &Plan{Changes: diagnosis.Diagnose(c).Changes, Unread: c.Unread()}
+// PlanOf makes the plan of one reading of the cluster: its changes, what
+// could not be read, and a summary.
+func PlanOf(c *live.Cluster) *Plan {
+	p := &Plan{Changes: Diagnose(c).Changes, Unread: c.Unread()}
 	// Citus weighs shards only when it reaches every registered node: an
 	// unknown balance leaves the plan incomplete unless a change explains
 	// it (the registration to fix comes first), or a node that could not
@@ -75,19 +73,19 @@ func (p *Plan) Summary() string {
 		return strconv.FormatInt(n, 10) + " need"
 	}
 	var parts []string
-	if n := counts[diagnosis.ByBootstrap]; n > 0 {
+	if n := counts[ByBootstrap]; n > 0 {
 		them := strconv.FormatInt(n, 10)
 		if n == all {
 			them = map[bool]string{true: "it", false: "them"}[n == 1]
 		}
 		parts = append(parts, "citusgen bootstrap applies "+them)
 	}
-	for _, f := range []diagnosis.Needs{diagnosis.ByPrune, diagnosis.ByRebalance} {
+	for _, f := range []Needs{ByPrune, ByRebalance} {
 		if n := counts[f]; n > 0 {
 			parts = append(parts, who(n)+" bootstrap "+string(f))
 		}
 	}
-	if n := counts[diagnosis.ByHand]; n > 0 {
+	if n := counts[ByHand]; n > 0 {
 		parts = append(parts, who(n)+" a person (the detail says what to do)")
 	}
 	return english.Plural(all, "change") + " pending: " + strings.Join(parts, "; ")
@@ -101,7 +99,7 @@ func (p *Plan) Left() error {
 	}
 	counts := p.byNeeds()
 	var parts, flags []string
-	for _, f := range []diagnosis.Needs{diagnosis.ByPrune, diagnosis.ByRebalance} {
+	for _, f := range []Needs{ByPrune, ByRebalance} {
 		if counts[f] > 0 {
 			flags = append(flags, string(f))
 		}
@@ -109,7 +107,7 @@ func (p *Plan) Left() error {
 	if len(flags) > 0 {
 		parts = append(parts, "run citusgen bootstrap "+strings.Join(flags, " ")+" to apply what needs "+strings.Join(flags, " and "))
 	}
-	manual, other := counts[diagnosis.ByHand], counts[diagnosis.ByBootstrap]
+	manual, other := counts[ByHand], counts[ByBootstrap]
 	if manual > 0 {
 		parts = append(parts, english.Plural(manual, "change")+map[bool]string{true: " needs", false: " need"}[manual == 1]+" a person (see above)")
 	}
@@ -121,8 +119,8 @@ func (p *Plan) Left() error {
 	return fmt.Errorf("the cluster does not match the topology yet: %s", strings.Join(parts, "; "))
 }
 
-func (p *Plan) byNeeds() map[diagnosis.Needs]int64 {
-	counts := map[diagnosis.Needs]int64{}
+func (p *Plan) byNeeds() map[Needs]int64 {
+	counts := map[Needs]int64{}
 	for _, ch := range p.Changes {
 		counts[ch.Needs]++
 	}
