@@ -352,7 +352,9 @@ func TestResetMaintenanceDatabase(t *testing.T) {
 
 // A worker whose volume fills up during a rebalance: the copy of a shard
 // onto it writes WAL until the server PANICs (No space left on device), and
-// it cannot start again without space. Citus retries the move for ever;
+// it cannot start again without space; or, as timing goes, a backend's
+// ERROR creating a WAL segment reaches the coordinator first (seen once in
+// a few dozen runs), and the worker stays up. Citus retries the move for ever;
 // bootstrap stops waiting at once, naming the worker and the cause, instead
 // of waiting out --wait with "0 of 2 moves done".
 func TestRebalanceOntoAFullWorker(t *testing.T) {
@@ -374,7 +376,7 @@ func TestRebalanceOntoAFullWorker(t *testing.T) {
 	start := time.Now()
 	code, _, errOut := runCLI(t, nil, "-t", writeSpec(t, cl.Spec("")), "bootstrap", "--rebalance", "--wait", "5m")
 	took := time.Since(start)
-	want := regexp.MustCompile(`citusgen: bootstrap failed: rebalance failed: the rebalance cannot move shard [0-9]+ to worker2 \(127\.0\.0\.1:` + fmt.Sprint(full.Port) + `\): the node stopped under the move and the coordinator cannot connect to it \(Citus: .*\)\. A server whose volume fills up stops so \(its log: PANIC: could not write to file "pg_wal/\.\.\.": No space left on device\) and does not start again until there is space; docker compose logs worker2 says why\. Free space on its volume or grow it, start it, then run citusgen bootstrap --rebalance again\. Citus retries the move in the background meanwhile \(job [0-9]+; SELECT citus_rebalance_stop\(\) stops it\)`)
+	want := regexp.MustCompile(`citusgen: bootstrap failed: rebalance failed: the rebalance cannot move shard [0-9]+ to worker2 \(127\.0\.0\.1:` + fmt.Sprint(full.Port) + `\): (the node stopped under the move and the coordinator cannot connect to it \(Citus: .*\)\. A server whose volume fills up stops so \(its log: PANIC: could not write to file "pg_wal/\.\.\.": No space left on device\) and does not start again until there is space; docker compose logs worker2 says why\. Free space on its volume or grow it, start it, then run|it ran out of disk space \(ERROR: could not write to file "pg_wal/[^"]+": No space left on device\); free space on its volume or grow it, then run) citusgen bootstrap --rebalance again\. Citus retries the move in the background meanwhile \(job [0-9]+; SELECT citus_rebalance_stop\(\) stops it\)`)
 	if code != 1 || !want.MatchString(errOut) || took > 2*time.Minute {
 		t.Fatalf("exit %d after %s, want 1 well within --wait and a message matching %s\n%s", code, took.Round(time.Second), want, errOut)
 	}
