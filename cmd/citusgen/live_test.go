@@ -353,8 +353,8 @@ func TestResetMaintenanceDatabase(t *testing.T) {
 // A worker whose volume fills up during a rebalance: the copy of a shard
 // onto it writes WAL until the server PANICs (No space left on device), and
 // it cannot start again without space; or, as timing goes, a backend's
-// ERROR creating a WAL segment reaches the coordinator first (seen once in
-// a few dozen runs), and the worker stays up. Citus retries the move for ever;
+// ERROR creating a WAL segment reaches the coordinator first (seen once),
+// and the worker stays up. Citus retries the move for ever;
 // bootstrap stops waiting at once, naming the worker and the cause, instead
 // of waiting out --wait with "0 of 2 moves done".
 func TestRebalanceOntoAFullWorker(t *testing.T) {
